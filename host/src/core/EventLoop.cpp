@@ -1,0 +1,296 @@
+//
+// EventLoop.cpp
+//
+
+
+#include "core/EventLoop.h"
+#include "core/Transport.h"
+#include "core/WsConnection.h"
+#include "Poco/Thread.h"
+#include <chrono>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+namespace {
+	thread_local EventLoop* currentLoop = nullptr;
+	constexpr std::size_t SCRATCH_SIZE = 64 * 1024;
+
+	std::int64_t monotonicNowMs()
+	{
+		return std::chrono::duration_cast<std::chrono::milliseconds>(
+			std::chrono::steady_clock::now().time_since_epoch())
+			.count();
+	}
+} // namespace
+
+
+EventLoop::EventLoop(Transport& transport, int index):
+	_transport(transport),
+	_index(index),
+	_nowMs(monotonicNowMs()),
+	_wheel(_nowMs),
+	_scratch(SCRATCH_SIZE)
+{
+}
+
+
+EventLoop::~EventLoop()
+{
+	requestStop();
+	join();
+	for (auto& entry : _timers)
+		_wheel.cancel(entry.second->node);
+}
+
+
+EventLoop* EventLoop::current()
+{
+	return currentLoop;
+}
+
+
+void EventLoop::start()
+{
+	_thread = std::thread([this] {
+		currentLoop = this;
+		std::string name = "loop-" + std::to_string(_index);
+		pthread_setname_np(pthread_self(), name.c_str());
+		run();
+		currentLoop = nullptr;
+	});
+}
+
+
+void EventLoop::requestStop()
+{
+	_stop.store(true);
+	_poller.wake();
+}
+
+
+void EventLoop::join()
+{
+	if (_thread.joinable())
+		_thread.join();
+}
+
+
+void EventLoop::post(std::function<void()> task)
+{
+	bool wasEmpty;
+	{
+		std::lock_guard<std::mutex> lock(_inboxMutex);
+		wasEmpty = _inbox.empty();
+		_inbox.push_back(std::move(task));
+	}
+	if (wasEmpty && !inLoopThread())
+		_poller.wake();
+}
+
+
+void EventLoop::updateNow()
+{
+	_nowMs = monotonicNowMs();
+}
+
+
+void EventLoop::run()
+{
+	while (!_stop.load(std::memory_order_relaxed))
+	{
+		int timeout = _wheel.millisecondsToNextTick(_nowMs);
+		{
+			std::lock_guard<std::mutex> lock(_inboxMutex);
+			if (!_inbox.empty())
+				timeout = 0;
+		}
+		_poller.wait(timeout, _events);
+		updateNow();
+		for (const PollEvent& event : _events)
+		{
+			auto* connection = reinterpret_cast<WsConnection*>(static_cast<std::uintptr_t>(event.token));
+			if (connection->connectionState() == WsConnection::State::DONE)
+				continue; // finished earlier in this iteration; memory still valid until destroyRetired
+			if (event.readable)
+				connection->onReadable(_scratch.data(), _scratch.size());
+			if (event.writable && connection->connectionState() != WsConnection::State::DONE)
+				connection->onWritable();
+		}
+		runTasks();
+		_wheel.advance(_nowMs);
+		processAborts();
+		flushDirty();
+		processAborts();
+		destroyRetired();
+	}
+}
+
+
+void EventLoop::runTasks()
+{
+	{
+		std::lock_guard<std::mutex> lock(_inboxMutex);
+		_running.swap(_inbox);
+	}
+	for (auto& task : _running)
+	{
+		try
+		{
+			task();
+		}
+		catch (std::exception& exc)
+		{
+			_transport.logger().error("task on loop %d threw: %s", _index, std::string(exc.what()));
+		}
+		catch (...)
+		{
+			_transport.logger().error("task on loop %d threw", _index);
+		}
+	}
+	_running.clear();
+}
+
+
+void EventLoop::processAborts()
+{
+	while (!_aborts.empty())
+	{
+		std::vector<WsConnection*> batch;
+		batch.swap(_aborts);
+		for (WsConnection* c : batch)
+			c->completeAbort();
+	}
+}
+
+
+void EventLoop::flushDirty()
+{
+	// Indexed loop: a flush can finish a connection whose onClose sends to others on this loop.
+	for (std::size_t i = 0; i < _dirty.size(); ++i)
+	{
+		WsConnection* c = _dirty[i];
+		if (c->dirty())
+			c->flush();
+	}
+	_dirty.clear();
+}
+
+
+void EventLoop::adopt(std::unique_ptr<WsConnection> connection)
+{
+	ConnectionId id = connection->id();
+	_connections.emplace(id, std::move(connection));
+	_connectionCount.store(_connections.size(), std::memory_order_relaxed);
+}
+
+
+WsConnection* EventLoop::find(ConnectionId id) const
+{
+	auto it = _connections.find(id);
+	if (it == _connections.end() || it->second->connectionState() == WsConnection::State::DONE)
+		return nullptr;
+	return it->second.get();
+}
+
+
+void EventLoop::retire(WsConnection* connection)
+{
+	_retired.push_back(connection);
+}
+
+
+void EventLoop::destroyRetired()
+{
+	if (_retired.empty())
+		return;
+	for (WsConnection* c : _retired)
+		_connections.erase(c->id());
+	_retired.clear();
+	_connectionCount.store(_connections.size(), std::memory_order_relaxed);
+}
+
+
+void EventLoop::closeAll(std::uint16_t code, std::string_view reason)
+{
+	for (auto& entry : _connections)
+		entry.second->close(code, reason);
+}
+
+
+void EventLoop::finishAll(std::uint16_t code, std::string_view reason)
+{
+	std::vector<WsConnection*> all;
+	for (auto& entry : _connections)
+		all.push_back(entry.second.get());
+	for (WsConnection* c : all)
+		c->finish(code, reason);
+	destroyRetired();
+}
+
+
+void EventLoop::addTimer(std::uint64_t timerId, std::int64_t delayMs, std::int64_t intervalMs,
+	std::function<void()> callback, std::shared_ptr<std::atomic<int>> state)
+{
+	auto timer = std::make_unique<SdkTimer>();
+	timer->id = timerId;
+	timer->intervalMs = intervalMs;
+	timer->callback = std::move(callback);
+	timer->state = std::move(state);
+	timer->loop = this;
+	timer->node.owner = timer.get();
+	timer->node.fire = &EventLoop::fireSdkTimer;
+	_wheel.schedule(timer->node, _nowMs + delayMs);
+	_timers.emplace(timerId, std::move(timer));
+}
+
+
+void EventLoop::removeTimer(std::uint64_t timerId)
+{
+	auto it = _timers.find(timerId);
+	if (it == _timers.end())
+		return;
+	_wheel.cancel(it->second->node);
+	_timers.erase(it);
+}
+
+
+void EventLoop::fireSdkTimer(TimerNode* node)
+{
+	auto* timer = static_cast<SdkTimer*>(node->owner);
+	EventLoop* loop = timer->loop;
+	std::uint64_t id = timer->id;
+	if (timer->state->load() != 0) // cancelled from another thread
+	{
+		loop->removeTimer(id);
+		return;
+	}
+	if (timer->intervalMs > 0)
+		loop->_wheel.schedule(timer->node, loop->_nowMs + timer->intervalMs);
+	else
+		timer->state->store(2); // fired: cancel() now answers false
+	try
+	{
+		timer->callback();
+	}
+	catch (std::exception& exc)
+	{
+		loop->_transport.logger().error("timer callback threw: %s", std::string(exc.what()));
+	}
+	catch (...)
+	{
+		loop->_transport.logger().error("timer callback threw");
+	}
+	auto it = loop->_timers.find(id);
+	if (it != loop->_timers.end() && it->second->intervalMs == 0)
+	{
+		loop->_timers.erase(it);
+		loop->_transport.timerDone(id);
+	}
+}
+
+
+} // namespace Core
+} // namespace Switchboard

@@ -1,0 +1,385 @@
+//
+// Transport.cpp
+//
+
+
+#include "core/Transport.h"
+#include "core/WsConnection.h"
+#include "ws/FrameEncoder.h"
+#include "Poco/Net/NetException.h"
+#include <chrono>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <thread>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+namespace {
+	constexpr int LOOP_BITS = 8;
+	constexpr ConnectionId LOOP_MASK = (ConnectionId(1) << LOOP_BITS) - 1;
+} // namespace
+
+
+Transport::Transport(const TransportSettings& settings, Poco::Logger& logger, const TransportCounters& counters):
+	_settings(settings),
+	_logger(logger),
+	_counters(counters)
+{
+	int loops = settings.eventLoops < 1 ? 1 : settings.eventLoops;
+	if (loops > 1 << LOOP_BITS)
+		loops = 1 << LOOP_BITS;
+	for (int i = 0; i < loops; ++i)
+		_loops.push_back(std::make_unique<EventLoop>(*this, i));
+}
+
+
+Transport::~Transport()
+{
+	for (auto& loop : _loops)
+		loop->requestStop();
+	for (auto& loop : _loops)
+		loop->join();
+}
+
+
+void Transport::start()
+{
+	for (auto& loop : _loops)
+		loop->start();
+	_accepting = true;
+}
+
+
+void Transport::shutdown(std::uint16_t code, std::string_view reason, std::int64_t deadlineMs)
+{
+	_accepting = false;
+	std::string why(reason);
+	for (auto& loop : _loops)
+		loop->post([l = loop.get(), code, why] { l->closeAll(code, why); });
+	// Wait for the closing handshakes; connections still open at the deadline are cut.
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadlineMs);
+	while (openConnections() > 0 && std::chrono::steady_clock::now() < deadline)
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	if (openConnections() > 0)
+	{
+		_logger.warning("shutdown deadline reached with %z connections open; closing them", openConnections());
+		std::vector<std::shared_ptr<std::atomic<int>>> done;
+		for (auto& loop : _loops)
+		{
+			auto flag = std::make_shared<std::atomic<int>>(0);
+			done.push_back(flag);
+			loop->post([l = loop.get(), flag, code, why] {
+				l->closeAll(code, why);
+				l->finishAll(code, why);
+				flag->store(1);
+			});
+		}
+		for (auto& flag : done)
+		{
+			for (int i = 0; i < 200 && flag->load() == 0; ++i)
+				std::this_thread::sleep_for(std::chrono::milliseconds(5));
+		}
+	}
+	for (auto& loop : _loops)
+		loop->requestStop();
+	for (auto& loop : _loops)
+		loop->join();
+}
+
+
+bool Transport::atCapacity() const
+{
+	return _open.load(std::memory_order_relaxed) >= _settings.maxConnections;
+}
+
+
+std::size_t Transport::openConnections() const
+{
+	return _open.load(std::memory_order_relaxed);
+}
+
+
+void Transport::connectionOpened()
+{
+	std::size_t n = ++_open;
+	if (_counters.openConnections)
+		_counters.openConnections->set(static_cast<std::int64_t>(n));
+	if (_counters.acceptedConnections)
+		_counters.acceptedConnections->increment();
+}
+
+
+void Transport::connectionClosed()
+{
+	std::size_t n = --_open;
+	if (_counters.openConnections)
+		_counters.openConnections->set(static_cast<std::int64_t>(n));
+}
+
+
+void Transport::handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
+	const Endpoint& endpoint)
+{
+	socket.setBlocking(false);
+	socket.setNoDelay(true);
+	try
+	{
+		socket.setKeepAlive(true);
+	}
+	catch (Poco::Exception&)
+	{
+	}
+	// The least loaded loop; ties go round robin through the sequence number.
+	std::uint64_t sequence = _nextSequence.fetch_add(1);
+	std::size_t best = sequence % _loops.size();
+	for (std::size_t i = 0; i < _loops.size(); ++i)
+	{
+		if (_loops[i]->connectionCount() < _loops[best]->connectionCount())
+			best = i;
+	}
+	ConnectionId id = (sequence << LOOP_BITS) | best;
+	connectionOpened();
+	std::string remote = request.remoteAddress;
+	EventLoop* loop = _loops[best].get();
+	auto payload = std::make_shared<std::pair<HttpRequest, std::string>>(std::move(request), std::move(initialBytes));
+	loop->post([loop, id, &endpoint, socket, remote, payload]() mutable {
+		std::int64_t maxMessage = endpoint.maxMessageSize;
+		auto connection = std::make_unique<WsConnection>(*loop, id, endpoint, socket, remote, maxMessage);
+		WsConnection* raw = connection.get();
+		loop->adopt(std::move(connection));
+		raw->open(payload->first, payload->second);
+	});
+}
+
+
+EventLoop* Transport::loopOf(ConnectionId id) const
+{
+	std::size_t index = static_cast<std::size_t>(id & LOOP_MASK);
+	return index < _loops.size() ? _loops[index].get() : nullptr;
+}
+
+
+SendResult Transport::send(const void* owner, ConnectionId id, std::string_view data, MessageKind kind)
+{
+	EventLoop* loop = loopOf(id);
+	if (!loop || id == 0)
+		return SendResult::CLOSED;
+	if (loop->inLoopThread())
+	{
+		WsConnection* c = loop->find(id);
+		if (!c || c->endpoint().owner != owner)
+			return SendResult::CLOSED;
+		return c->send(data, kind);
+	}
+	loop->post([loop, id, owner, text = std::string(data), kind] {
+		WsConnection* c = loop->find(id);
+		if (c && c->endpoint().owner == owner)
+			c->send(text, kind);
+	});
+	return SendResult::QUEUED;
+}
+
+
+void Transport::close(const void* owner, ConnectionId id, std::uint16_t code, std::string_view reason)
+{
+	runOn(owner, id, [code, why = std::string(reason)](Connection& c) { c.close(code, why); });
+}
+
+
+bool Transport::runOn(const void* owner, ConnectionId id, std::function<void(Connection&)> task)
+{
+	EventLoop* loop = loopOf(id);
+	if (!loop || id == 0)
+		return false;
+	if (loop->inLoopThread())
+	{
+		WsConnection* c = loop->find(id);
+		if (!c || c->endpoint().owner != owner)
+			return false;
+		task(*c);
+		return true;
+	}
+	loop->post([loop, id, owner, task = std::move(task)] {
+		WsConnection* c = loop->find(id);
+		if (c && c->endpoint().owner == owner)
+			task(*c);
+	});
+	return true;
+}
+
+
+std::string Transport::groupKey(const void* owner, std::string_view group) const
+{
+	std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(owner));
+	key += '/';
+	key.append(group.data(), group.size());
+	return key;
+}
+
+
+void Transport::join(const void* owner, std::string_view group, ConnectionId id)
+{
+	std::string key = groupKey(owner, group);
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	if (_groups[key].insert(id).second)
+		_membership[id].push_back(key);
+}
+
+
+void Transport::leave(const void* owner, std::string_view group, ConnectionId id)
+{
+	std::string key = groupKey(owner, group);
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	auto it = _groups.find(key);
+	if (it == _groups.end() || it->second.erase(id) == 0)
+		return;
+	if (it->second.empty())
+		_groups.erase(it);
+	auto& keys = _membership[id];
+	for (auto k = keys.begin(); k != keys.end(); ++k)
+	{
+		if (*k == key)
+		{
+			keys.erase(k);
+			break;
+		}
+	}
+	if (keys.empty())
+		_membership.erase(id);
+}
+
+
+void Transport::forgetConnection(ConnectionId id)
+{
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	auto m = _membership.find(id);
+	if (m == _membership.end())
+		return;
+	for (const auto& key : m->second)
+	{
+		auto g = _groups.find(key);
+		if (g != _groups.end())
+		{
+			g->second.erase(id);
+			if (g->second.empty())
+				_groups.erase(g);
+		}
+	}
+	_membership.erase(m);
+}
+
+
+std::size_t Transport::publish(const void* owner, std::string_view group, std::string_view data, MessageKind kind,
+	ConnectionId except)
+{
+	std::vector<std::vector<ConnectionId>> perLoop(_loops.size());
+	std::size_t count = 0;
+	{
+		std::lock_guard<std::mutex> lock(_groupMutex);
+		auto it = _groups.find(groupKey(owner, group));
+		if (it == _groups.end())
+			return 0;
+		for (ConnectionId id : it->second)
+		{
+			if (id == except)
+				continue;
+			perLoop[static_cast<std::size_t>(id & LOOP_MASK)].push_back(id);
+			++count;
+		}
+	}
+	if (count == 0)
+		return 0;
+	// Encoded once; every recipient's queue points at the same bytes.
+	auto frame = std::make_shared<const std::string>(
+		WS::encodeFrame(kind == MessageKind::TEXT ? WS::TEXT : WS::BINARY, data));
+	for (std::size_t i = 0; i < perLoop.size(); ++i)
+	{
+		if (perLoop[i].empty())
+			continue;
+		EventLoop* loop = _loops[i].get();
+		auto deliver = [loop, owner, frame, ids = std::move(perLoop[i])] {
+			for (ConnectionId id : ids)
+			{
+				WsConnection* c = loop->find(id);
+				if (c && c->endpoint().owner == owner)
+					c->sendShared(frame);
+			}
+		};
+		if (loop->inLoopThread())
+			deliver();
+		else
+			loop->post(std::move(deliver));
+	}
+	return count;
+}
+
+
+std::size_t Transport::groupSize(const void* owner, std::string_view group) const
+{
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	auto it = _groups.find(groupKey(owner, group));
+	return it == _groups.end() ? 0 : it->second.size();
+}
+
+
+TimerId Transport::addTimer(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback)
+{
+	TimerId id = _nextTimer.fetch_add(1);
+	EventLoop* here = EventLoop::current();
+	int index = here && &here->transport() == this ? here->index() : 0;
+	auto state = std::make_shared<std::atomic<int>>(0); // 0 pending, 1 cancelled, 2 fired
+	{
+		std::lock_guard<std::mutex> lock(_timerMutex);
+		_timers.emplace(id, std::make_pair(index, state));
+	}
+	if (delayMs < 0)
+		delayMs = 0;
+	EventLoop* loop = _loops[static_cast<std::size_t>(index)].get();
+	if (loop->inLoopThread())
+		loop->addTimer(id, delayMs, intervalMs, std::move(callback), state);
+	else
+		loop->post([loop, id, delayMs, intervalMs, cb = std::move(callback), state]() mutable {
+			loop->addTimer(id, delayMs, intervalMs, std::move(cb), state);
+		});
+	return id;
+}
+
+
+bool Transport::cancelTimer(TimerId id)
+{
+	std::pair<int, std::shared_ptr<std::atomic<int>>> entry;
+	{
+		std::lock_guard<std::mutex> lock(_timerMutex);
+		auto it = _timers.find(id);
+		if (it == _timers.end())
+			return false;
+		entry = it->second;
+		_timers.erase(it);
+	}
+	int expected = 0;
+	bool cancelled = entry.second->compare_exchange_strong(expected, 1);
+	// Removal is always posted, so a timer cancelling itself from its own callback is safe.
+	EventLoop* loop = _loops[static_cast<std::size_t>(entry.first)].get();
+	loop->post([loop, id] { loop->removeTimer(id); });
+	return cancelled;
+}
+
+
+void Transport::timerDone(TimerId id)
+{
+	std::lock_guard<std::mutex> lock(_timerMutex);
+	_timers.erase(id);
+}
+
+
+void Transport::post(int loopIndex, std::function<void()> task)
+{
+	_loops[static_cast<std::size_t>(loopIndex) % _loops.size()]->post(std::move(task));
+}
+
+
+} // namespace Core
+} // namespace Switchboard

@@ -1,0 +1,144 @@
+//
+// Transport.h
+//
+// The WebSocket data plane: N event loops, connection hand-off, delivery by id and to groups, and
+// the SDK timers that run on loops.
+//
+
+
+#ifndef Switchboard_Core_Transport_INCLUDED
+#define Switchboard_Core_Transport_INCLUDED
+
+
+#include "core/EventLoop.h"
+#include "core/TransportSettings.h"
+#include "switchboard/Host.h"
+#include "switchboard/Metrics.h"
+#include "Poco/Logger.h"
+#include "Poco/Net/StreamSocket.h"
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+class WsConnection;
+
+
+struct Endpoint
+	/// A plugin's WebSocket endpoint as the transport needs it. Lives as long as the transport.
+{
+	std::string path;           ///< full request path, mount prefix included
+	WebSocketHandler* handler;  ///< borrowed from the plugin
+	const void* owner;          ///< the plugin that registered it (identity only)
+	std::string pluginName;
+	Poco::Logger* logger;
+	std::int64_t maxMessageSize;
+	std::int64_t idleTimeoutMs;
+	std::int64_t pingIntervalMs;
+};
+
+
+struct TransportCounters
+	/// Host-level figures exported on /metrics; owned by the MetricsRegistry.
+{
+	Gauge* openConnections = nullptr;
+	Counter* acceptedConnections = nullptr;
+	Counter* messagesIn = nullptr;
+	Counter* messagesOut = nullptr;
+	Counter* bytesIn = nullptr;
+	Counter* bytesOut = nullptr;
+	Counter* slowConsumerCloses = nullptr;
+	Counter* protocolErrors = nullptr;
+	Counter* idleCloses = nullptr;
+	Counter* pluginExceptions = nullptr;
+};
+
+
+class Transport
+	/// Owns the loops. Connection ids carry their loop index in the low 8 bits, so delivery by id
+	/// needs no shared table. Thread-safe unless noted.
+{
+public:
+	Transport(const TransportSettings& settings, Poco::Logger& logger, const TransportCounters& counters);
+	~Transport();
+
+	void start();
+		/// Starts the loop threads (main thread, once).
+
+	void shutdown(std::uint16_t code, std::string_view reason, std::int64_t deadlineMs);
+		/// Closes every connection with code, waits for the closing handshakes until the deadline,
+		/// finishes whatever is left, then stops and joins the loops (main thread, once).
+
+	bool accepting() const { return _accepting.load(); }
+	bool atCapacity() const;
+
+	void handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
+		const Endpoint& endpoint);
+		/// Gives an upgraded socket to the least loaded loop, which creates the connection, calls
+		/// onOpen and feeds initialBytes (frames pipelined behind the handshake).
+
+	// Delivery (the Router of each plugin forwards here with its identity)
+	SendResult send(const void* owner, ConnectionId id, std::string_view data, MessageKind kind);
+	void close(const void* owner, ConnectionId id, std::uint16_t code, std::string_view reason);
+	bool runOn(const void* owner, ConnectionId id, std::function<void(Connection&)> task);
+	void join(const void* owner, std::string_view group, ConnectionId id);
+	void leave(const void* owner, std::string_view group, ConnectionId id);
+	std::size_t publish(const void* owner, std::string_view group, std::string_view data, MessageKind kind,
+		ConnectionId except);
+	std::size_t groupSize(const void* owner, std::string_view group) const;
+	void forgetConnection(ConnectionId id);
+		/// Called by a loop when a connection finished: drops its group memberships.
+
+	// SDK timers and posted work
+	TimerId addTimer(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback);
+	bool cancelTimer(TimerId id);
+	void timerDone(TimerId id);
+	void post(int loopIndex, std::function<void()> task);
+	int loopCount() const { return static_cast<int>(_loops.size()); }
+	EventLoop& loop(int index) { return *_loops[static_cast<std::size_t>(index)]; }
+
+	const TransportSettings& settings() const { return _settings; }
+	const TransportCounters& counters() const { return _counters; }
+	Poco::Logger& logger() { return _logger; }
+	std::size_t openConnections() const;
+
+	void connectionOpened();
+	void connectionClosed();
+
+private:
+	EventLoop* loopOf(ConnectionId id) const;
+	std::string groupKey(const void* owner, std::string_view group) const;
+
+	TransportSettings _settings;
+	Poco::Logger& _logger;
+	TransportCounters _counters;
+	std::vector<std::unique_ptr<EventLoop>> _loops;
+	std::atomic<std::uint64_t> _nextSequence{1};
+	std::atomic<std::size_t> _open{0};
+	std::atomic<bool> _accepting{false};
+
+	mutable std::mutex _groupMutex;
+	std::unordered_map<std::string, std::set<ConnectionId>> _groups;
+	std::unordered_map<ConnectionId, std::vector<std::string>> _membership;
+
+	std::mutex _timerMutex;
+	std::atomic<std::uint64_t> _nextTimer{1};
+	std::unordered_map<TimerId, std::pair<int, std::shared_ptr<std::atomic<int>>>> _timers;
+};
+
+
+} // namespace Core
+} // namespace Switchboard
+
+
+#endif // Switchboard_Core_Transport_INCLUDED

@@ -1,0 +1,266 @@
+//
+// main.cpp
+//
+// The switchboard executable: a Poco ServerApplication that runs in the foreground or as a daemon
+// (--daemon, --pidfile), and on Windows could register as a service (/registerService), which is
+// compiled by Poco but not tested here.
+//
+
+
+#include "core/HostConfig.h"
+#include "core/PluginLoader.h"
+#include "core/Server.h"
+#include "Poco/AsyncChannel.h"
+#include "Poco/AutoPtr.h"
+#include "Poco/ConsoleChannel.h"
+#include "Poco/FormattingChannel.h"
+#include "Poco/Logger.h"
+#include "Poco/PatternFormatter.h"
+#include "Poco/Util/HelpFormatter.h"
+#include "Poco/Util/Option.h"
+#include "Poco/Util/OptionSet.h"
+#include "Poco/Util/ServerApplication.h"
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+
+using namespace Switchboard::Core;
+
+
+namespace {
+
+	// --daemon makes Poco chdir("/") before our code runs; relative paths in the configuration
+	// and on the command line are resolved against the directory the command was started in.
+	std::filesystem::path startDirectory;
+	std::filesystem::path executablePath;
+
+	constexpr int EXIT_CONFIG_ERROR = 78; // sysexits' EX_CONFIG
+
+	std::string absolute(const std::string& path)
+	{
+		if (path.empty())
+			return path;
+		std::filesystem::path p(path);
+		return (p.is_absolute() ? p : startDirectory / p).lexically_normal().string();
+	}
+
+	std::string defaultPluginDir()
+	{
+		// The build tree puts the binary in build/bin and the plugins in build/plugins.
+		std::error_code ec;
+		std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
+		if (!executablePath.empty() && std::filesystem::is_directory(beside, ec))
+			return beside.lexically_normal().string();
+		return SWITCHBOARD_DEFAULT_PLUGIN_DIR;
+	}
+
+	void setUpLogging(const std::string& level)
+	{
+		Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
+		Poco::AutoPtr<Poco::PatternFormatter> pattern(new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i %p %s: %t"));
+		pattern->setProperty("times", "local");
+		Poco::AutoPtr<Poco::FormattingChannel> formatting(new Poco::FormattingChannel(pattern, console));
+		// Asynchronous, so an event loop never waits on a slow terminal or journal.
+		Poco::AutoPtr<Poco::AsyncChannel> async(new Poco::AsyncChannel(formatting));
+		Poco::Logger::root().setChannel(async);
+		Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
+	}
+
+} // namespace
+
+
+class SwitchboardApplication: public Poco::Util::ServerApplication
+{
+protected:
+	void defineOptions(Poco::Util::OptionSet& options) override
+	{
+		ServerApplication::defineOptions(options);
+		options.addOption(Poco::Util::Option("help", "h", "Show this help and exit.").required(false).repeatable(false));
+		options.addOption(
+			Poco::Util::Option("version", "V", "Print the version and exit.").required(false).repeatable(false));
+		options.addOption(Poco::Util::Option("config", "c", "The configuration file (INI).")
+							  .required(false)
+							  .repeatable(false)
+							  .argument("FILE"));
+		options.addOption(Poco::Util::Option("set", "s", "Override one configuration key, e.g. --set=host.log_level=debug.")
+							  .required(false)
+							  .repeatable(true)
+							  .argument("KEY=VALUE"));
+		options.addOption(Poco::Util::Option("print-config", "",
+			"Print the effective configuration (defaults, file, environment, --set) and exit.")
+							  .required(false)
+							  .repeatable(false));
+	}
+
+	void handleOption(const std::string& name, const std::string& value) override
+	{
+		ServerApplication::handleOption(name, value);
+		if (name == "help")
+			_help = true;
+		else if (name == "version")
+			_version = true;
+		else if (name == "config")
+			_configPath = value;
+		else if (name == "set")
+			_overrides.push_back(value);
+		else if (name == "print-config")
+			_printConfig = true;
+		if (_help || _version)
+			stopOptionsProcessing();
+	}
+
+	int main(const std::vector<std::string>& arguments) override
+	{
+		if (_help)
+		{
+			Poco::Util::HelpFormatter help(options());
+			help.setCommand(commandName());
+			help.setUsage("[--config=FILE] [--set=KEY=VALUE ...] [--print-config] [--daemon --pidfile=FILE]");
+			help.setHeader("Switchboard: a self-hosted WebSocket signaling server whose protocols are plugins.");
+			help.setFooter("Configuration: docs/configuration.md. Environment: SWITCHBOARD_<SECTION>__<KEY>.");
+			help.format(std::cout);
+			return EXIT_OK;
+		}
+		if (_version)
+		{
+			std::cout << "switchboard " << SWITCHBOARD_VERSION << " (plugin ABI " << Switchboard::ABI_MAJOR << "."
+					  << Switchboard::ABI_MINOR << ", " << SWITCHBOARD_BUILD_SIGNATURE << ")\n";
+			return EXIT_OK;
+		}
+		if (!arguments.empty())
+		{
+			std::cerr << "switchboard: unexpected argument '" << arguments.front() << "' (see --help)\n";
+			return EXIT_USAGE;
+		}
+
+		std::string configPath = _configPath.empty() ? defaultConfigPath() : absolute(_configPath);
+		HostConfig config;
+		std::string error;
+		if (!HostConfig::load(configPath, HostConfig::processEnvironment(), _overrides, config, error))
+		{
+			std::cerr << "switchboard: configuration error:\n" << error << "\n";
+			return EXIT_CONFIG_ERROR;
+		}
+		const HostSettings& s = config.settings();
+		std::string pluginDir = s.host.pluginDir.empty() ? defaultPluginDir() : absolute(s.host.pluginDir);
+
+		if (_printConfig)
+			return printConfig(config, pluginDir);
+
+		setUpLogging(s.host.logLevel);
+		Poco::Logger& log = Poco::Logger::get("host");
+		log.information("configuration: %s", configPath.empty() ? std::string("(defaults only)") : configPath);
+
+		ServerSettings settings = toServerSettings(config, pluginDir);
+		Server server(settings, [&config](const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
+									Switchboard::Config& out, std::string& validationError) {
+			return config.validatePlugin(name, keys, count, out, validationError);
+		});
+		if (!server.start(error))
+		{
+			log.fatal("start-up failed: %s", error);
+			Poco::Logger::shutdown(); // flush the asynchronous channel before the message below
+			std::cerr << "switchboard: " << error << "\n";
+			return error.find(": plugin.") != std::string::npos || error.find("configuration") != std::string::npos
+				? EXIT_CONFIG_ERROR
+				: EXIT_SOFTWARE;
+		}
+		waitForTerminationRequest();
+		log.information("termination requested; shutting down");
+		server.shutdown();
+		return EXIT_OK;
+	}
+
+private:
+	static std::string defaultConfigPath()
+	{
+		std::error_code ec;
+		const char* installed = "/etc/switchboard/switchboard.ini";
+		return std::filesystem::exists(installed, ec) ? installed : "";
+	}
+
+	static ServerSettings toServerSettings(const HostConfig& config, const std::string& pluginDir)
+	{
+		const HostSettings& s = config.settings();
+		ServerSettings out;
+		unsigned cores = std::thread::hardware_concurrency();
+		out.transport.eventLoops = s.host.eventLoops > 0 ? s.host.eventLoops : static_cast<int>(cores ? cores : 1);
+		out.transport.maxConnections = static_cast<std::size_t>(s.host.maxConnections);
+		out.transport.maxMessageSize = s.websocket.maxMessageSize;
+		out.transport.idleTimeoutMs = s.websocket.idleTimeoutMs;
+		out.transport.pingIntervalMs = s.websocket.pingIntervalMs;
+		out.transport.closeTimeoutMs = s.websocket.closeTimeoutMs;
+		out.transport.highWatermark = static_cast<std::size_t>(s.websocket.highWatermark);
+		out.transport.lowWatermark = static_cast<std::size_t>(s.websocket.lowWatermark);
+		out.transport.maxOutputQueue = static_cast<std::size_t>(s.websocket.maxOutputQueue);
+		out.http.maxThreads = s.http.maxThreads;
+		out.http.maxQueued = s.http.maxQueued;
+		out.http.maxBodySize = static_cast<std::size_t>(s.http.maxBodySize);
+		out.http.keepAlive = s.http.keepAlive;
+		for (const ListenerSettings& l : config.listeners())
+			out.listeners.push_back(ListenerSpec{l.name, l.address, l.port, l.backlog});
+		out.adminEnabled = s.admin.enabled;
+		out.adminAddress = s.admin.address;
+		out.adminPort = s.admin.port;
+		out.pluginDir = pluginDir;
+		out.storageDirectory = absolute(s.storage.directory);
+		out.workerThreads = s.host.workerThreads;
+		out.shutdownDeadlineMs = s.host.shutdownDeadlineMs;
+		out.abortOnPluginFailure = s.host.onPluginFailure == HostSettings::ABORT_ON_FAILURE;
+		for (const PluginSection& p : config.plugins())
+		{
+			if (p.enabled)
+				out.plugins.push_back(PluginMount{p.name, p.listener, p.prefix});
+		}
+		return out;
+	}
+
+	int printConfig(const HostConfig& config, const std::string& pluginDir)
+	{
+		// Descriptors are read (libraries loaded, nothing created) to show each plugin's keys.
+		std::vector<std::unique_ptr<PluginLibrary>> libraries;
+		std::map<std::string, PluginSchema> schemas;
+		int status = EXIT_OK;
+		for (const PluginSection& p : config.plugins())
+		{
+			std::string error;
+			auto library = PluginLoader::load(pluginDir + "/" + PluginLoader::libraryFileName(p.name), p.name, error);
+			if (!library)
+			{
+				std::cerr << "switchboard: " << error << "\n";
+				status = EXIT_CONFIG_ERROR;
+				continue;
+			}
+			schemas[p.name] = PluginSchema{library->descriptor().configKeys, library->descriptor().configKeyCount};
+			Switchboard::Config checked;
+			if (!config.validatePlugin(p.name, library->descriptor().configKeys, library->descriptor().configKeyCount,
+					checked, error))
+			{
+				std::cerr << "switchboard: " << error << "\n";
+				status = EXIT_CONFIG_ERROR;
+			}
+			libraries.push_back(std::move(library));
+		}
+		std::cout << "; plugin_dir resolves to " << pluginDir << "\n" << config.render(schemas);
+		return status;
+	}
+
+	bool _help = false;
+	bool _version = false;
+	bool _printConfig = false;
+	std::string _configPath;
+	std::vector<std::string> _overrides;
+};
+
+
+int main(int argc, char** argv)
+{
+	std::error_code ec;
+	startDirectory = std::filesystem::current_path(ec);
+	executablePath = std::filesystem::canonical("/proc/self/exe", ec);
+	std::signal(SIGPIPE, SIG_IGN); // a vanished peer must never kill the process
+	SwitchboardApplication application;
+	return application.run(argc, argv);
+}

@@ -1,0 +1,103 @@
+//
+// Metrics.h
+//
+// Switchboard SDK: counters, gauges and histograms exported on the admin listener's /metrics.
+//
+
+
+#ifndef Switchboard_Metrics_INCLUDED
+#define Switchboard_Metrics_INCLUDED
+
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+
+namespace Switchboard {
+
+
+class Counter
+	/// A monotonically increasing count. Updating is one relaxed atomic add, cheap enough for
+	/// the hot path. Thread-safe. Owned by the host; a reference stays valid until the plugin is
+	/// destroyed.
+{
+public:
+	void increment(std::uint64_t by = 1) noexcept { _value.fetch_add(by, std::memory_order_relaxed); }
+	std::uint64_t value() const noexcept { return _value.load(std::memory_order_relaxed); }
+
+private:
+	std::atomic<std::uint64_t> _value{0};
+};
+
+
+class Gauge
+	/// A value that goes up and down (connected peers, queued messages). Thread-safe; owned by the
+	/// host like Counter.
+{
+public:
+	void set(std::int64_t value) noexcept { _value.store(value, std::memory_order_relaxed); }
+	void add(std::int64_t delta) noexcept { _value.fetch_add(delta, std::memory_order_relaxed); }
+	std::int64_t value() const noexcept { return _value.load(std::memory_order_relaxed); }
+
+private:
+	std::atomic<std::int64_t> _value{0};
+};
+
+
+class Histogram
+	/// Observations counted into fixed buckets (upper bounds, ascending), Prometheus style.
+	/// Thread-safe; owned by the host like Counter.
+{
+public:
+	explicit Histogram(std::vector<double> upperBounds):
+		_bounds(std::move(upperBounds)),
+		_counts(_bounds.size() + 1)
+	{
+	}
+
+	void observe(double value) noexcept
+	{
+		std::size_t i = 0;
+		while (i < _bounds.size() && value > _bounds[i])
+			++i;
+		_counts[i].fetch_add(1, std::memory_order_relaxed);
+		double sum = _sum.load(std::memory_order_relaxed);
+		while (!_sum.compare_exchange_weak(sum, sum + value, std::memory_order_relaxed))
+		{
+		}
+	}
+
+	const std::vector<double>& upperBounds() const noexcept { return _bounds; }
+	std::uint64_t bucketCount(std::size_t index) const noexcept { return _counts[index].load(std::memory_order_relaxed); }
+		/// Observations in bucket index (not cumulative); index upperBounds().size() is +Inf.
+	double sum() const noexcept { return _sum.load(std::memory_order_relaxed); }
+
+private:
+	std::vector<double> _bounds;
+	std::vector<std::atomic<std::uint64_t>> _counts;
+	std::atomic<double> _sum{0};
+};
+
+
+class Metrics
+	/// Creates the plugin's metrics. Names are exported as switchboard_<plugin>_<name>; labels is
+	/// empty or a Prometheus label list without braces, e.g. `type="OFFER"`. Asking twice for the
+	/// same name and labels returns the same object. Thread-safe; create metrics in start() and
+	/// keep the references (lookups take a lock).
+{
+public:
+	virtual ~Metrics() = default;
+
+	virtual Counter& counter(std::string_view name, std::string_view help, std::string_view labels = {}) = 0;
+	virtual Gauge& gauge(std::string_view name, std::string_view help, std::string_view labels = {}) = 0;
+	virtual Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& upperBounds,
+		std::string_view labels = {}) = 0;
+};
+
+
+} // namespace Switchboard
+
+
+#endif // Switchboard_Metrics_INCLUDED

@@ -1,0 +1,773 @@
+//
+// ConfigTest.cpp
+//
+// Unit tests of HostConfig and ConfigSchema: layering, validation errors, plugin keys, rendering.
+//
+
+
+#include "core/ConfigSchema.h"
+#include "core/HostConfig.h"
+#include "Poco/TemporaryFile.h"
+#include <cppunit/TestFixture.h>
+#include <cppunit/extensions/HelperMacros.h>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+
+using Switchboard::Config;
+using Switchboard::ConfigKey;
+using Switchboard::ConfigType;
+using Switchboard::Core::ConfigSchema;
+using Switchboard::Core::HostConfig;
+using Switchboard::Core::HostSettings;
+using Switchboard::Core::PluginSchema;
+
+
+namespace {
+
+
+using Env = std::map<std::string, std::string>;
+using Args = std::vector<std::string>;
+
+
+const ConfigKey ECHO_KEYS[] = {
+	{"greeting", ConfigType::STRING, "hello", "text sent to every new connection", 0, 0},
+	{"max_size", ConfigType::INTEGER, "4096", "largest echoed message in bytes", 1, 1048576},
+	{"uppercase", ConfigType::BOOLEAN, "false", "whether echoes are upper-cased", 0, 0},
+	{"ratio", ConfigType::DOUBLE, "0.5", "a number", 0, 0},
+	{"tags", ConfigType::STRING_LIST, "", "a list", 0, 0},
+};
+
+const ConfigKey STRICT_KEYS[] = {
+	{"secret", ConfigType::STRING, nullptr, "required secret", 0, 0},
+	{"rounds", ConfigType::INTEGER, "10", "rounds", 1, 100},
+};
+
+
+class TempConfig
+	// A configuration file that disappears with the test.
+{
+public:
+	explicit TempConfig(const std::string& content)
+	{
+		std::ofstream out(_file.path());
+		out << content;
+	}
+
+	const std::string& path() const { return _file.path(); }
+
+private:
+	Poco::TemporaryFile _file;
+};
+
+
+std::string dumpSettings(const HostSettings& s)
+	// Every typed value of the fixed sections, for comparing two loads.
+{
+	std::ostringstream o;
+	o << s.host.eventLoops << '|' << s.host.workerThreads << '|' << s.host.logLevel << '|' << s.host.shutdownDeadlineMs
+	  << '|' << s.host.onPluginFailure << '|' << s.host.pluginDir << '|' << s.host.maxConnections << '|'
+	  << s.storage.backend << '|' << s.storage.directory << '|' << s.http.maxThreads << '|' << s.http.maxQueued << '|'
+	  << s.http.maxBodySize << '|' << s.http.keepAlive << '|' << s.websocket.maxMessageSize << '|'
+	  << s.websocket.idleTimeoutMs << '|' << s.websocket.pingIntervalMs << '|' << s.websocket.closeTimeoutMs << '|'
+	  << s.websocket.highWatermark << '|' << s.websocket.lowWatermark << '|' << s.websocket.maxOutputQueue << '|'
+	  << s.websocket.handshakeTimeoutMs << '|' << s.admin.enabled << '|' << s.admin.address << '|' << s.admin.port;
+	return o.str();
+}
+
+
+std::string dump(const HostConfig& c)
+	// Settings, listeners and plugin sections.
+{
+	std::ostringstream o;
+	o << dumpSettings(c.settings());
+	for (const auto& l : c.listeners())
+		o << "|L:" << l.name << ',' << l.address << ',' << l.port << ',' << l.backlog;
+	for (const auto& p : c.plugins())
+		o << "|P:" << p.name << ',' << p.enabled << ',' << p.listener << ',' << p.prefix;
+	return o.str();
+}
+
+
+} // namespace
+
+
+class ConfigTest: public CppUnit::TestFixture
+{
+	CPPUNIT_TEST_SUITE(ConfigTest);
+	CPPUNIT_TEST(testDefaultsWithoutFile);
+	CPPUNIT_TEST(testMissingFile);
+	CPPUNIT_TEST(testFullFile);
+	CPPUNIT_TEST(testEmptySectionsAndCase);
+	CPPUNIT_TEST(testEnvironmentKey);
+	CPPUNIT_TEST(testEnvironmentBeatsFile);
+	CPPUNIT_TEST(testCommandLineBeatsEnvironment);
+	CPPUNIT_TEST(testUnknownHostKey);
+	CPPUNIT_TEST(testUnknownSection);
+	CPPUNIT_TEST(testKeyOutsideSection);
+	CPPUNIT_TEST(testBadInteger);
+	CPPUNIT_TEST(testOutOfRange);
+	CPPUNIT_TEST(testBadEnum);
+	CPPUNIT_TEST(testBadBool);
+	CPPUNIT_TEST(testBadAddress);
+	CPPUNIT_TEST(testErrorsFromEnvironmentAndCommandLine);
+	CPPUNIT_TEST(testMalformedOverride);
+	CPPUNIT_TEST(testMissingListenerPort);
+	CPPUNIT_TEST(testInvalidListenerName);
+	CPPUNIT_TEST(testUndefinedListener);
+	CPPUNIT_TEST(testListenerResolution);
+	CPPUNIT_TEST(testDisabledPluginNeedsNoListener);
+	CPPUNIT_TEST(testBadPrefix);
+	CPPUNIT_TEST(testDuplicateAddress);
+	CPPUNIT_TEST(testAdminClash);
+	CPPUNIT_TEST(testWatermarkOrder);
+	CPPUNIT_TEST(testSeveralErrors);
+	CPPUNIT_TEST(testPluginDefaults);
+	CPPUNIT_TEST(testUnknownPluginKey);
+	CPPUNIT_TEST(testBadPluginValue);
+	CPPUNIT_TEST(testMissingRequiredPluginKey);
+	CPPUNIT_TEST(testBadPluginDeclaration);
+	CPPUNIT_TEST(testPluginsWithoutLibrary);
+	CPPUNIT_TEST(testSchemaExpectations);
+	CPPUNIT_TEST(testRenderRoundTrip);
+	CPPUNIT_TEST(testShippedSample);
+	CPPUNIT_TEST_SUITE_END();
+
+public:
+	void testDefaultsWithoutFile()
+	{
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string(), error);
+		const HostSettings& s = c.settings();
+		CPPUNIT_ASSERT_EQUAL(0, s.host.eventLoops);
+		CPPUNIT_ASSERT_EQUAL(4, s.host.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(std::string("information"), s.host.logLevel);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.host.shutdownDeadlineMs);
+		CPPUNIT_ASSERT(s.host.onPluginFailure == HostSettings::ABORT_ON_FAILURE);
+		CPPUNIT_ASSERT_EQUAL(std::string(), s.host.pluginDir);
+		CPPUNIT_ASSERT_EQUAL(std::string("sqlite"), s.storage.backend);
+		CPPUNIT_ASSERT_EQUAL(std::string("./data"), s.storage.directory);
+		CPPUNIT_ASSERT_EQUAL(16, s.http.maxThreads);
+		CPPUNIT_ASSERT_EQUAL(256, s.http.maxQueued);
+		CPPUNIT_ASSERT(s.http.keepAlive);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(120000), s.websocket.idleTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(262144), s.websocket.highWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(65536), s.websocket.lowWatermark);
+		CPPUNIT_ASSERT(s.admin.enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), s.admin.address);
+		CPPUNIT_ASSERT_EQUAL(9090, int(s.admin.port));
+		CPPUNIT_ASSERT(c.listeners().empty());
+		CPPUNIT_ASSERT(c.plugins().empty());
+		CPPUNIT_ASSERT_EQUAL(std::string("default"), c.origin("host.log_level"));
+
+		// The struct's initialisers and the key tables' defaults are two copies: keep them equal.
+		CPPUNIT_ASSERT_EQUAL(dumpSettings(HostSettings()), dumpSettings(s));
+	}
+
+	void testMissingFile()
+	{
+		HostConfig c;
+		std::string error;
+		std::string path = Poco::TemporaryFile::tempName() + ".ini";
+		CPPUNIT_ASSERT(!HostConfig::load(path, {}, {}, c, error));
+		assertOneLine(error, path + ": ", "no such file");
+	}
+
+	void testFullFile()
+	{
+		TempConfig file("; a complete file\n"
+						"[host]\n"
+						"event_loops = 3\n"
+						"worker_threads = 7\n"
+						"log_level = debug\n"
+						"shutdown_deadline_ms = 1500\n"
+						"on_plugin_failure = skip\n"
+						"plugin_dir = /opt/sb/plugins\n"
+						"max_connections = 5000\n"
+						"\n"
+						"[storage]\n"
+						"backend = sqlite\n"
+						"directory = /var/lib/sb\n"
+						"[http]\n"
+						"max_threads = 32\n"
+						"max_queued = 512\n"
+						"max_body_size = 2048\n"
+						"keep_alive = no\n"
+						"[websocket]\n"
+						"max_message_size = 65536\n"
+						"idle_timeout_ms = 0\n"
+						"ping_interval_ms = 15000\n"
+						"close_timeout_ms = 2000\n"
+						"high_watermark = 100000\n"
+						"low_watermark = 50000\n"
+						"max_output_queue = 200000\n"
+						"handshake_timeout_ms = 5000\n"
+						"[admin]\n"
+						"enabled = off\n"
+						"address = ::1\n"
+						"port = 9191\n"
+						"[listener.main]\n"
+						"address = 127.0.0.1\n"
+						"port = 9000\n"
+						"backlog = 128\n"
+						"[listener.alt]\n"
+						"port = 9001\n"
+						"[plugin.echo]\n"
+						"enabled = yes\n"
+						"listener = alt\n"
+						"prefix = /echo\n"
+						"greeting = hi there\n"
+						"[plugin.peerjs]\n"
+						"enabled = false\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		const HostSettings& s = c.settings();
+		CPPUNIT_ASSERT_EQUAL(3, s.host.eventLoops);
+		CPPUNIT_ASSERT_EQUAL(7, s.host.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(std::string("debug"), s.host.logLevel);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1500), s.host.shutdownDeadlineMs);
+		CPPUNIT_ASSERT(s.host.onPluginFailure == HostSettings::SKIP_ON_FAILURE);
+		CPPUNIT_ASSERT_EQUAL(std::string("/opt/sb/plugins"), s.host.pluginDir);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.host.maxConnections);
+		CPPUNIT_ASSERT_EQUAL(std::string("/var/lib/sb"), s.storage.directory);
+		CPPUNIT_ASSERT_EQUAL(32, s.http.maxThreads);
+		CPPUNIT_ASSERT_EQUAL(512, s.http.maxQueued);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2048), s.http.maxBodySize);
+		CPPUNIT_ASSERT(!s.http.keepAlive);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(65536), s.websocket.maxMessageSize);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.websocket.idleTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(15000), s.websocket.pingIntervalMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2000), s.websocket.closeTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(100000), s.websocket.highWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(50000), s.websocket.lowWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(200000), s.websocket.maxOutputQueue);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.websocket.handshakeTimeoutMs);
+		CPPUNIT_ASSERT(!s.admin.enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("::1"), s.admin.address);
+		CPPUNIT_ASSERT_EQUAL(9191, int(s.admin.port));
+
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), c.listeners().size());
+		CPPUNIT_ASSERT_EQUAL(std::string("alt"), c.listeners()[0].name);
+		CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), c.listeners()[0].address);
+		CPPUNIT_ASSERT_EQUAL(9001, int(c.listeners()[0].port));
+		CPPUNIT_ASSERT_EQUAL(1024, c.listeners()[0].backlog);
+		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.listeners()[1].name);
+		CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), c.listeners()[1].address);
+		CPPUNIT_ASSERT_EQUAL(9000, int(c.listeners()[1].port));
+		CPPUNIT_ASSERT_EQUAL(128, c.listeners()[1].backlog);
+
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), c.plugins().size());
+		const auto* echo = c.plugin("echo");
+		CPPUNIT_ASSERT(echo);
+		CPPUNIT_ASSERT(echo->enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("alt"), echo->listener);
+		CPPUNIT_ASSERT_EQUAL(std::string("/echo"), echo->prefix);
+		const auto* peerjs = c.plugin("peerjs");
+		CPPUNIT_ASSERT(peerjs);
+		CPPUNIT_ASSERT(!peerjs->enabled);
+		CPPUNIT_ASSERT(c.plugin("nope") == nullptr);
+		CPPUNIT_ASSERT_EQUAL(file.path(), c.origin("listener.main.port"));
+
+		Config echoConfig;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), echoConfig, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("hi there"), echoConfig.getString("greeting"));
+	}
+
+	void testEmptySectionsAndCase()
+	{
+		// An empty plugin section enables the plugin with defaults; names are case-insensitive.
+		TempConfig file("[Listener.Main]\nPORT = 9000\n[plugin.echo]\n\n[HOST]\nLog_Level = warning\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("warning"), c.settings().host.logLevel);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
+		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.listeners()[0].name);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.plugins().size());
+		CPPUNIT_ASSERT(c.plugins()[0].enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.plugins()[0].listener);
+		CPPUNIT_ASSERT_EQUAL(std::string(), c.plugins()[0].prefix);
+
+		// An empty listener section still needs its port.
+		TempConfig empty("[listener.main]\n");
+		CPPUNIT_ASSERT(!HostConfig::load(empty.path(), {}, {}, c, error));
+		assertOneLine(error, empty.path() + ": listener.main.port: ", "missing required key");
+	}
+
+	void testEnvironmentKey()
+	{
+		CPPUNIT_ASSERT_EQUAL(
+			std::string("plugin.echo.greeting"), HostConfig::environmentKey("SWITCHBOARD_PLUGIN__ECHO__GREETING"));
+		CPPUNIT_ASSERT_EQUAL(std::string("host.log_level"), HostConfig::environmentKey("SWITCHBOARD_HOST__LOG_LEVEL"));
+		CPPUNIT_ASSERT_EQUAL(std::string(), HostConfig::environmentKey("SWITCHBOARD_PLUGIN_DIR"));
+		CPPUNIT_ASSERT_EQUAL(std::string(), HostConfig::environmentKey("HOME"));
+		CPPUNIT_ASSERT_EQUAL(std::string(), HostConfig::environmentKey("XSWITCHBOARD_HOST__LOG_LEVEL"));
+
+		// Variables that are not configuration keys are ignored, not errors.
+		HostConfig c;
+		std::string error;
+		Env env{{"SWITCHBOARD_PLUGIN_DIR", "/x"}, {"PATH", "/bin"}};
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load("", env, {}, c, error));
+
+		// The real environment reader sees a variable set in this process.
+		::setenv("SWITCHBOARD_TEST__PROBE", "1", 1);
+		Env real = HostConfig::processEnvironment();
+		::unsetenv("SWITCHBOARD_TEST__PROBE");
+		CPPUNIT_ASSERT_EQUAL(std::string("1"), real["SWITCHBOARD_TEST__PROBE"]);
+		CPPUNIT_ASSERT(real.find("PATH") == real.end());
+	}
+
+	void testEnvironmentBeatsFile()
+	{
+		TempConfig file("[host]\nlog_level = warning\nworker_threads = 8\n[listener.main]\nport = 9000\n");
+		Env env{{"SWITCHBOARD_HOST__LOG_LEVEL", "debug"}, {"SWITCHBOARD_PLUGIN__ECHO__GREETING", "hi"},
+			{"SWITCHBOARD_LISTENER__MAIN__PORT", " 9100 "}};
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("debug"), c.settings().host.logLevel);
+		CPPUNIT_ASSERT_EQUAL(8, c.settings().host.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(9100, int(c.listeners()[0].port));
+		CPPUNIT_ASSERT_EQUAL(std::string("environment (SWITCHBOARD_HOST__LOG_LEVEL)"), c.origin("host.log_level"));
+		CPPUNIT_ASSERT_EQUAL(file.path(), c.origin("host.worker_threads"));
+
+		// The environment alone can create a plugin section.
+		CPPUNIT_ASSERT(c.plugin("echo"));
+		Config echo;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), echo, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("hi"), echo.getString("greeting"));
+	}
+
+	void testCommandLineBeatsEnvironment()
+	{
+		TempConfig file("[host]\nlog_level = warning\n");
+		Env env{{"SWITCHBOARD_HOST__LOG_LEVEL", "debug"}, {"SWITCHBOARD_HOST__WORKER_THREADS", "9"}};
+		Args args{"host.log_level=error", "listener.extra.port = 9500", "host.log_level = notice"};
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, args, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("notice"), c.settings().host.logLevel); // the later --set wins
+		CPPUNIT_ASSERT_EQUAL(9, c.settings().host.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
+		CPPUNIT_ASSERT_EQUAL(9500, int(c.listeners()[0].port));
+		CPPUNIT_ASSERT_EQUAL(std::string("command line"), c.origin("host.log_level"));
+	}
+
+	void testUnknownHostKey()
+	{
+		expectFileError("[host]\nlog_levl = debug\n", "host.log_levl", "unknown key ([host] accepts: event_loops, ");
+	}
+
+	void testUnknownSection()
+	{
+		expectFileError("[hots]\nlog_level = debug\n", "hots.log_level", "unknown section [hots]");
+		expectFileError("[plugins]\n", "plugins", "unknown section [plugins]");
+		expectFileError("[listener]\nport = 1\n", "listener.port", "unknown section [listener]");
+	}
+
+	void testKeyOutsideSection()
+	{
+		expectFileError("log_level = debug\n[host]\n", "log_level", "key outside any section");
+	}
+
+	void testBadInteger()
+	{
+		expectFileError("[host]\nworker_threads = many\n", "host.worker_threads",
+			"expected an integer between 1 and 256, got \"many\"");
+		expectFileError("[http]\nmax_threads = 12abc\n", "http.max_threads",
+			"expected an integer between 1 and 1024, got \"12abc\"");
+	}
+
+	void testOutOfRange()
+	{
+		expectFileError("[host]\nworker_threads = 0\n", "host.worker_threads",
+			"expected an integer between 1 and 256, got \"0\"");
+		expectFileError("[admin]\nport = 70000\n", "admin.port", "expected an integer between 0 and 65535, got \"70000\"");
+		expectFileError("[websocket]\nclose_timeout_ms = 99\n", "websocket.close_timeout_ms",
+			"expected an integer between 100 and 60000, got \"99\"");
+	}
+
+	void testBadEnum()
+	{
+		expectFileError("[host]\nlog_level = loud\n", "host.log_level",
+			"expected one of trace, debug, information, notice, warning, error, got \"loud\"");
+		expectFileError("[storage]\nbackend = postgres\n", "storage.backend", "expected one of sqlite, got \"postgres\"");
+		expectFileError("[host]\non_plugin_failure = ignore\n", "host.on_plugin_failure",
+			"expected one of abort, skip, got \"ignore\"");
+	}
+
+	void testBadBool()
+	{
+		expectFileError("[http]\nkeep_alive = maybe\n", "http.keep_alive",
+			"expected a boolean (true/false, yes/no, on/off, 1/0), got \"maybe\"");
+		expectFileError("[listener.main]\nport = 1\n[plugin.echo]\nenabled = 2\n", "plugin.echo.enabled",
+			"expected a boolean");
+	}
+
+	void testBadAddress()
+	{
+		expectFileError("[listener.main]\nport = 9000\naddress = example.com\n", "listener.main.address",
+			"expected an IP address");
+		expectFileError("[admin]\naddress = 300.1.1.1\n", "admin.address", "expected an IP address");
+	}
+
+	void testErrorsFromEnvironmentAndCommandLine()
+	{
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(!HostConfig::load("", {{"SWITCHBOARD_HTTP__MAX_THREADS", "lots"}}, {}, c, error));
+		assertOneLine(error, "environment (SWITCHBOARD_HTTP__MAX_THREADS): http.max_threads: ",
+			"expected an integer between 1 and 1024, got \"lots\"");
+
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"host.worker_treads=3"}, c, error));
+		assertOneLine(error, "command line: host.worker_treads: ", "unknown key");
+
+		CPPUNIT_ASSERT(!HostConfig::load("", {{"SWITCHBOARD_HOST__LOG_LEVEL", "a\nb"}}, {}, c, error));
+		assertOneLine(error, "environment (SWITCHBOARD_HOST__LOG_LEVEL): host.log_level: ", "expected a single line");
+	}
+
+	void testMalformedOverride()
+	{
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"host.log_level"}, c, error));
+		assertOneLine(error, "command line: host.log_level: ", "expected key=value");
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"=3"}, c, error));
+		assertOneLine(error, "command line: --set: ", "expected key=value");
+	}
+
+	void testMissingListenerPort()
+	{
+		expectFileError("[listener.main]\naddress = 0.0.0.0\n", "listener.main.port",
+			"missing required key (expected an integer between 0 and 65535)");
+	}
+
+	void testInvalidListenerName()
+	{
+		expectFileError("[listener.my-main]\nport = 1\n", "listener.my-main.port", "invalid listener name \"my-main\"");
+	}
+
+	void testUndefinedListener()
+	{
+		expectFileError("[listener.main]\nport = 9000\n[plugin.echo]\nlistener = other\n", "plugin.echo.listener",
+			"expected one of the listeners main, got \"other\"");
+		expectFileError("[plugin.echo]\nprefix = /echo\n", "plugin.echo.listener", "no listener is defined");
+	}
+
+	void testListenerResolution()
+	{
+		// Two listeners: an enabled plugin must say which one.
+		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9001\n[plugin.echo]\n", "plugin.echo.listener",
+			"missing required key (expected one of the listeners a, b)");
+
+		TempConfig file("[listener.a]\nport = 9000\n[listener.b]\nport = 9001\n"
+						"[plugin.echo]\nlistener = b\nprefix = /e\n[plugin.other]\nlistener = b\nprefix = /e\n");
+		HostConfig c;
+		std::string error;
+		// Same listener and prefix for two plugins is left to the router.
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("b"), c.plugin("echo")->listener);
+		CPPUNIT_ASSERT_EQUAL(std::string("b"), c.plugin("other")->listener);
+	}
+
+	void testDisabledPluginNeedsNoListener()
+	{
+		TempConfig file("[plugin.echo]\nenabled = false\nlistener = gone\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT(!c.plugin("echo")->enabled);
+	}
+
+	void testBadPrefix()
+	{
+		const char* bad[] = {"echo", "/echo/", "/", "/a//b", "/a b", "/a?x"};
+		for (const char* prefix : bad)
+			expectFileError(std::string("[listener.main]\nport = 9000\n[plugin.echo]\nprefix = ") + prefix + "\n",
+				"plugin.echo.prefix", "expected a path prefix");
+	}
+
+	void testDuplicateAddress()
+	{
+		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9000\n", "listener.b.port",
+			"0.0.0.0:9000 clashes with listener.a (0.0.0.0:9000)");
+		expectFileError("[listener.a]\naddress = 0.0.0.0\nport = 9000\n[listener.b]\naddress = 127.0.0.1\nport = 9000\n",
+			"listener.b.port", "127.0.0.1:9000 clashes with listener.a");
+		expectFileError("[listener.a]\naddress = ::\nport = 9000\n[listener.b]\naddress = 10.0.0.1\nport = 9000\n",
+			"listener.b.port", "clashes with listener.a ([::]:9000)");
+
+		// Distinct specific addresses, distinct ports and port 0 do not clash.
+		TempConfig ok("[listener.a]\naddress = 127.0.0.1\nport = 9000\n[listener.b]\naddress = 127.0.0.2\nport = 9000\n"
+					  "[listener.c]\nport = 0\n[listener.d]\nport = 0\n[listener.e]\nport = 9001\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(ok.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(5), c.listeners().size());
+	}
+
+	void testAdminClash()
+	{
+		expectFileError("[listener.main]\nport = 9090\n", "admin.port", "127.0.0.1:9090 clashes with listener.main");
+		TempConfig ok("[listener.main]\nport = 9090\n[admin]\nenabled = false\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(ok.path(), {}, {}, c, error));
+	}
+
+	void testWatermarkOrder()
+	{
+		expectFileError("[websocket]\nlow_watermark = 300000\n", "websocket.low_watermark",
+			"expected less than websocket.high_watermark (262144), got \"300000\"");
+		expectFileError("[websocket]\nhigh_watermark = 2000000\n", "websocket.high_watermark",
+			"expected at most websocket.max_output_queue (1048576), got \"2000000\"");
+	}
+
+	void testSeveralErrors()
+	{
+		// Every problem is reported at once, one line each.
+		TempConfig file("[host]\nworker_threads = 0\nlog_level = loud\n[nope]\nx = 1\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(!HostConfig::load(file.path(), {}, {}, c, error));
+		std::vector<std::string> lines;
+		std::istringstream in(error);
+		for (std::string line; std::getline(in, line);)
+			lines.push_back(line);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), lines.size());
+		for (const auto& line : lines)
+			CPPUNIT_ASSERT_EQUAL(std::size_t(0), line.find(file.path() + ": "));
+	}
+
+	void testPluginDefaults()
+	{
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {"listener.main.port=9000", "plugin.echo.max_size=100"}, c, error));
+		Config config;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(5), config.values().size());
+		CPPUNIT_ASSERT_EQUAL(std::string("hello"), config.getString("greeting"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(100), config.getInt("max_size"));
+		CPPUNIT_ASSERT(!config.getBool("uppercase"));
+		CPPUNIT_ASSERT_EQUAL(0.5, config.getDouble("ratio"));
+		CPPUNIT_ASSERT(config.getList("tags").empty());
+		CPPUNIT_ASSERT(!config.has("enabled")); // host-owned keys stay out of the plugin's Config
+
+		// A plugin without a section gets its defaults.
+		Config other;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("other", ECHO_KEYS, std::size(ECHO_KEYS), other, error));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(4096), other.getInt("max_size"));
+		Config none;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("other", nullptr, 0, none, error));
+		CPPUNIT_ASSERT(none.values().empty());
+	}
+
+	void testUnknownPluginKey()
+	{
+		TempConfig file("[listener.main]\nport = 9000\n[plugin.echo]\nprefix = /echo\ngreting = hi\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error)); // step 1 ignores plugin keys
+		Config config;
+		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(file.path() + ": plugin.echo.greting: unknown key (plugin echo accepts: enabled, listener, "
+									   "prefix, greeting, max_size, uppercase, ratio, tags)",
+			error);
+	}
+
+	void testBadPluginValue()
+	{
+		TempConfig file("[listener.main]\nport = 9000\n[plugin.echo]\nmax_size = big\nuppercase = 1\nratio = x\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		Config config;
+		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(file.path() + ": plugin.echo.max_size: expected an integer between 1 and 1048576, got "
+									   "\"big\"\n" +
+				file.path() + ": plugin.echo.ratio: expected a number, got \"x\"",
+			error);
+
+		CPPUNIT_ASSERT(HostConfig::load("", {{"SWITCHBOARD_PLUGIN__ECHO__MAX_SIZE", "0"}}, {}, c, error));
+		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
+		assertOneLine(error, "environment (SWITCHBOARD_PLUGIN__ECHO__MAX_SIZE): plugin.echo.max_size: ",
+			"expected an integer between 1 and 1048576, got \"0\"");
+	}
+
+	void testMissingRequiredPluginKey()
+	{
+		TempConfig file("[listener.main]\nport = 9000\n[plugin.vault]\nrounds = 5\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		Config config;
+		CPPUNIT_ASSERT(!c.validatePlugin("vault", STRICT_KEYS, std::size(STRICT_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(file.path() + ": plugin.vault.secret: missing required key (expected a string)", error);
+
+		CPPUNIT_ASSERT(HostConfig::load(file.path(), {}, {"plugin.vault.secret=s3"}, c, error));
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("vault", STRICT_KEYS, std::size(STRICT_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("s3"), config.getString("secret"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(5), config.getInt("rounds"));
+	}
+
+	void testBadPluginDeclaration()
+	{
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, c, error));
+		Config config;
+		const ConfigKey reserved[] = {{"prefix", ConfigType::STRING, "", "clash", 0, 0}};
+		CPPUNIT_ASSERT(!c.validatePlugin("bad", reserved, 1, config, error));
+		assertOneLine(error, "plugin bad: invalid configuration declaration: ", "owned by the host");
+		const ConfigKey twice[] = {{"a", ConfigType::STRING, "", "", 0, 0}, {"a", ConfigType::STRING, "", "", 0, 0}};
+		CPPUNIT_ASSERT(!c.validatePlugin("bad", twice, 2, config, error));
+		assertOneLine(error, "plugin bad: ", "declared twice");
+		const ConfigKey badDefault[] = {{"n", ConfigType::INTEGER, "100", "", 1, 10}};
+		CPPUNIT_ASSERT(!c.validatePlugin("bad", badDefault, 1, config, error));
+		assertOneLine(error, "plugin bad: ", "has the default \"100\", not an integer between 1 and 10");
+		const ConfigKey noName[] = {{nullptr, ConfigType::STRING, "", "", 0, 0}};
+		CPPUNIT_ASSERT(!c.validatePlugin("bad", noName, 1, config, error));
+		assertOneLine(error, "plugin bad: ", "has no name");
+		CPPUNIT_ASSERT(!c.validatePlugin("bad", nullptr, 3, config, error));
+		assertOneLine(error, "plugin bad: ", "no key table");
+	}
+
+	void testPluginsWithoutLibrary()
+	{
+		TempConfig file("[listener.main]\nport = 9000\n[plugin.echo]\n[plugin.ghost]\nenabled = false\n[plugin.zeta]\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		std::vector<std::string> missing = c.pluginsWithoutLibrary({"echo", "peerjs"});
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), missing.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("ghost"), missing[0]);
+		CPPUNIT_ASSERT_EQUAL(std::string("zeta"), missing[1]);
+		assertOneLine(c.unknownPluginError("zeta", {"echo", "peerjs"}), file.path() + ": plugin.zeta: ",
+			"no plugin library named \"zeta\" was found (available: echo, peerjs)");
+	}
+
+	void testSchemaExpectations()
+	{
+		ConfigKey k{"n", ConfigType::INTEGER, "5", "", 0, 0};
+		CPPUNIT_ASSERT(ConfigSchema::checkValue(k, "-99999999999"));
+		CPPUNIT_ASSERT(!ConfigSchema::checkValue(k, "99999999999999999999")); // overflow
+		CPPUNIT_ASSERT_EQUAL(std::string("an integer"), ConfigSchema::expectation(k));
+		k.minimum = -5;
+		k.maximum = 5;
+		CPPUNIT_ASSERT(ConfigSchema::checkValue(k, "-5"));
+		CPPUNIT_ASSERT(!ConfigSchema::checkValue(k, "6"));
+		CPPUNIT_ASSERT(!ConfigSchema::checkValue(k, ""));
+		ConfigKey s{"s", ConfigType::STRING, "", "", 0, 0};
+		CPPUNIT_ASSERT(ConfigSchema::checkValue(s, "b", "a|b|c"));
+		CPPUNIT_ASSERT(!ConfigSchema::checkValue(s, "d", "a|b|c"));
+		CPPUNIT_ASSERT(!ConfigSchema::checkValue(s, "a|b", "a|b|c"));
+		CPPUNIT_ASSERT_EQUAL(std::string("\"a\\\"b\\n\\x01\""), ConfigSchema::quote("a\"b\n\x01"));
+		CPPUNIT_ASSERT(ConfigSchema::isValidName("echo_2"));
+		CPPUNIT_ASSERT(!ConfigSchema::isValidName("Echo"));
+		CPPUNIT_ASSERT(!ConfigSchema::isValidName(""));
+	}
+
+	void testRenderRoundTrip()
+	{
+		TempConfig file("[host]\nworker_threads = 6\n[listener.main]\nport = 9000\n[listener.admin2]\naddress = ::1\n"
+						"port = 0\nbacklog = 50\n[plugin.echo]\nlistener = main\nprefix = /echo\ngreeting = hi ; there\n"
+						"[plugin.ghost]\nenabled = false\ncolour = blue\n[plugin.vault]\nlistener = main\n");
+		Env env{{"SWITCHBOARD_HOST__LOG_LEVEL", "debug"}, {"SWITCHBOARD_PLUGIN__VAULT__SECRET", "s3"}};
+		Args args{"http.keep_alive=false", "plugin.echo.max_size=77"};
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, args, c, error));
+		std::map<std::string, PluginSchema> schemas{{"echo", {ECHO_KEYS, std::size(ECHO_KEYS)}},
+			{"vault", {STRICT_KEYS, std::size(STRICT_KEYS)}}};
+		std::string text = c.render(schemas);
+
+		CPPUNIT_ASSERT(text.find("; set by environment (SWITCHBOARD_HOST__LOG_LEVEL)\nlog_level = debug\n") !=
+			std::string::npos);
+		CPPUNIT_ASSERT(text.find("; set by command line\nmax_size = 77\n") != std::string::npos);
+		CPPUNIT_ASSERT(text.find("; text sent to every new connection (default: hello)\ngreeting = hi ; there\n") !=
+			std::string::npos);
+		CPPUNIT_ASSERT(text.find("(default: required)") != std::string::npos);
+		CPPUNIT_ASSERT(text.find("colour = blue") != std::string::npos);
+
+		TempConfig rendered(text);
+		HostConfig again;
+		CPPUNIT_ASSERT_MESSAGE(error + "\n" + text, HostConfig::load(rendered.path(), {}, {}, again, error));
+		CPPUNIT_ASSERT_EQUAL(dump(c), dump(again));
+		for (const auto& s : schemas)
+		{
+			Config a, b;
+			CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin(s.first, s.second.keys, s.second.count, a, error));
+			CPPUNIT_ASSERT_MESSAGE(error, again.validatePlugin(s.first, s.second.keys, s.second.count, b, error));
+			CPPUNIT_ASSERT(a.values() == b.values());
+		}
+		// Rendering is stable: the rendered file renders to the same keys and values.
+		std::string second = again.render(schemas);
+		CPPUNIT_ASSERT_EQUAL(stripComments(text), stripComments(second));
+
+		// Defaults-only configuration renders to a loadable file too.
+		HostConfig defaults;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, defaults, error));
+		TempConfig plain(defaults.render());
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(plain.path(), {}, {}, again, error));
+		CPPUNIT_ASSERT_EQUAL(dump(defaults), dump(again));
+	}
+
+	void testShippedSample()
+	{
+		std::string path = std::string(SWITCHBOARD_SOURCE_DIR) + "/config/switchboard.ini";
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(path, {}, {}, c, error));
+		// The sample spells out the defaults of the fixed sections.
+		CPPUNIT_ASSERT_EQUAL(dumpSettings(HostSettings()), dumpSettings(c.settings()));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
+		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.listeners()[0].name);
+		CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), c.listeners()[0].address);
+		CPPUNIT_ASSERT_EQUAL(9000, int(c.listeners()[0].port));
+		const auto* echo = c.plugin("echo");
+		const auto* peerjs = c.plugin("peerjs");
+		CPPUNIT_ASSERT(echo && peerjs);
+		CPPUNIT_ASSERT(echo->enabled && peerjs->enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("main"), echo->listener);
+		CPPUNIT_ASSERT_EQUAL(std::string("/echo"), echo->prefix);
+		CPPUNIT_ASSERT_EQUAL(std::string("main"), peerjs->listener);
+		CPPUNIT_ASSERT_EQUAL(std::string("/peerjs"), peerjs->prefix);
+	}
+
+private:
+	static void assertOneLine(const std::string& error, const std::string& start, const std::string& fragment)
+	{
+		CPPUNIT_ASSERT_MESSAGE(error, error.find('\n') == std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(error, error.compare(0, start.size(), start) == 0);
+		CPPUNIT_ASSERT_MESSAGE(error, error.find(fragment) != std::string::npos);
+	}
+
+	static void expectFileError(const std::string& content, const std::string& key, const std::string& fragment)
+	{
+		TempConfig file(content);
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(content, !HostConfig::load(file.path(), {}, {}, c, error));
+		assertOneLine(error, file.path() + ": " + key + ": ", fragment);
+	}
+
+	static std::string stripComments(const std::string& text)
+	{
+		std::istringstream in(text);
+		std::string out;
+		for (std::string line; std::getline(in, line);)
+		{
+			if (!line.empty() && line[0] != ';')
+				out += line + "\n";
+		}
+		return out;
+	}
+};
+
+
+CPPUNIT_TEST_SUITE_REGISTRATION(ConfigTest);

@@ -1,0 +1,1352 @@
+//
+// EchoPluginTest.cpp
+//
+// Unit tests of the example echo plugin, loaded from its built module and run in FakeHost on a
+// real SQLite file, plus tests of FakeHost's own behaviour with a scripted plugin.
+//
+
+
+#include "switchboard/FakeHost.h"
+#include "switchboard/SDK.h"
+#include <cppunit/TestFixture.h>
+#include <cppunit/extensions/HelperMacros.h>
+#include <dlfcn.h>
+#include <sqlite3.h>
+#include <unistd.h>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+
+using namespace Switchboard;
+
+
+namespace {
+
+
+class SqliteStorage: public Storage
+	/// A small Storage on the SQLite C API, standing in for the host's storage in these tests.
+	/// executeAsync runs inline (FakeHost is single-threaded) and can be made to fail.
+{
+public:
+	explicit SqliteStorage(const std::string& path)
+	{
+		if (sqlite3_open_v2(path.c_str(), &_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
+		{
+			std::string error = _db != nullptr ? sqlite3_errmsg(_db) : "out of memory";
+			sqlite3_close(_db);
+			throw std::runtime_error("cannot open " + path + ": " + error);
+		}
+		sqlite3_busy_timeout(_db, 5000);
+	}
+
+	~SqliteStorage() override { sqlite3_close(_db); }
+
+	QueryResult execute(std::string_view sql, const std::vector<Value>& params = {}) override
+	{
+		QueryResult result = run(sql, params);
+		if (!result.ok && _inTransaction)
+			_transactionFailed = true;
+		return result;
+	}
+
+	bool transaction(const std::function<bool(Storage& tx)>& body, std::string* error = nullptr) override
+	{
+		auto fail = [&](const std::string& why) {
+			if (error != nullptr)
+				*error = why;
+			return false;
+		};
+		if (_inTransaction)
+			return fail("nested transaction");
+		QueryResult begin = run("BEGIN IMMEDIATE", {});
+		if (!begin.ok)
+			return fail(begin.error);
+		_inTransaction = true;
+		_transactionFailed = false;
+		bool commit = false;
+		try
+		{
+			commit = body(*this);
+		}
+		catch (...)
+		{
+			commit = false;
+		}
+		_inTransaction = false;
+		if (commit && !_transactionFailed)
+		{
+			QueryResult committed = run("COMMIT", {});
+			if (committed.ok)
+				return true;
+			run("ROLLBACK", {});
+			return fail(committed.error);
+		}
+		run("ROLLBACK", {});
+		return fail(_transactionFailed ? "a statement failed; rolled back" : "rolled back");
+	}
+
+	void executeAsync(std::string sql, std::vector<Value> params, std::function<void(QueryResult)> done) override
+	{
+		++_asyncCalls;
+		QueryResult result;
+		if (_failAsync)
+			result.error = "disk on fire (injected)";
+		else
+			result = execute(sql, params);
+		if (done)
+			done(std::move(result));
+	}
+
+	int asyncCalls() const { return _asyncCalls; }
+	void setFailAsync(bool fail) { _failAsync = fail; }
+
+private:
+	QueryResult run(std::string_view sql, const std::vector<Value>& params)
+	{
+		QueryResult result;
+		sqlite3_stmt* stmt = nullptr;
+		const char* tail = nullptr;
+		if (sqlite3_prepare_v2(_db, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) != SQLITE_OK)
+		{
+			result.error = sqlite3_errmsg(_db);
+			return result;
+		}
+		std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
+		if (stmt == nullptr)
+		{
+			result.error = "empty statement";
+			return result;
+		}
+		for (const char* p = tail; p < sql.data() + sql.size(); ++p)
+		{
+			if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != ';')
+			{
+				result.error = "one statement at a time";
+				return result;
+			}
+		}
+		if (sqlite3_bind_parameter_count(stmt) != static_cast<int>(params.size()))
+		{
+			result.error = "wrong number of parameters";
+			return result;
+		}
+		for (std::size_t i = 0; i < params.size(); ++i)
+		{
+			int index = static_cast<int>(i + 1);
+			const Value& v = params[i];
+			if (auto n = std::get_if<std::int64_t>(&v))
+				sqlite3_bind_int64(stmt, index, *n);
+			else if (auto d = std::get_if<double>(&v))
+				sqlite3_bind_double(stmt, index, *d);
+			else if (auto s = std::get_if<std::string>(&v))
+				sqlite3_bind_text(stmt, index, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+			else if (auto b = std::get_if<Blob>(&v))
+				sqlite3_bind_blob(stmt, index, b->data(), static_cast<int>(b->size()), SQLITE_TRANSIENT);
+			else
+				sqlite3_bind_null(stmt, index);
+		}
+		int columns = sqlite3_column_count(stmt);
+		for (int c = 0; c < columns; ++c)
+			result.columns.emplace_back(sqlite3_column_name(stmt, c));
+		while (true)
+		{
+			int rc = sqlite3_step(stmt);
+			if (rc == SQLITE_DONE)
+				break;
+			if (rc != SQLITE_ROW)
+			{
+				result.error = sqlite3_errmsg(_db);
+				return result;
+			}
+			std::vector<Value> row;
+			for (int c = 0; c < columns; ++c)
+			{
+				switch (sqlite3_column_type(stmt, c))
+				{
+					case SQLITE_INTEGER:
+						row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c)));
+						break;
+					case SQLITE_FLOAT:
+						row.emplace_back(sqlite3_column_double(stmt, c));
+						break;
+					case SQLITE_TEXT:
+						row.emplace_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
+							static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+						break;
+					case SQLITE_BLOB:
+					{
+						auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, c));
+						row.emplace_back(Blob(data, data + sqlite3_column_bytes(stmt, c)));
+						break;
+					}
+					default:
+						row.emplace_back(nullptr);
+				}
+			}
+			result.rows.push_back(std::move(row));
+		}
+		result.affectedRows = columns == 0 ? sqlite3_changes(_db) : 0;
+		result.ok = true;
+		return result;
+	}
+
+	sqlite3* _db = nullptr;
+	bool _inTransaction = false;
+	bool _transactionFailed = false;
+	bool _failAsync = false;
+	int _asyncCalls = 0;
+};
+
+
+class PluginLibrary
+	/// A plugin module loaded the way the host loads it: dlopen, then the one entry point.
+{
+public:
+	explicit PluginLibrary(const std::string& path)
+	{
+		_handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+		if (_handle == nullptr)
+			throw std::runtime_error("cannot load " + path + ": " + dlerror() + " (is the echo plugin built?)");
+		void* symbol = dlsym(_handle, SWITCHBOARD_ENTRY_SYMBOL);
+		if (symbol == nullptr)
+			throw std::runtime_error(path + " has no " SWITCHBOARD_ENTRY_SYMBOL);
+		const PluginDescriptor* (*entry)() = nullptr;
+		std::memcpy(&entry, &symbol, sizeof(entry)); // object to function pointer, portably
+		_descriptor = entry();
+		if (_descriptor == nullptr)
+			throw std::runtime_error(path + ": the entry point returned no descriptor");
+	}
+
+	~PluginLibrary() { dlclose(_handle); }
+
+	PluginLibrary(const PluginLibrary&) = delete;
+	PluginLibrary& operator=(const PluginLibrary&) = delete;
+
+	const PluginDescriptor& descriptor() const { return *_descriptor; }
+
+	std::unique_ptr<Plugin, void (*)(Plugin*)> create() const
+	{
+		return {_descriptor->create(), _descriptor->destroy};
+	}
+
+private:
+	void* _handle = nullptr;
+	const PluginDescriptor* _descriptor = nullptr;
+};
+
+
+using PluginPtr = std::unique_ptr<Plugin, void (*)(Plugin*)>;
+
+
+class TempDir
+{
+public:
+	TempDir()
+	{
+		char pattern[] = "/tmp/switchboard-echo-test-XXXXXX";
+		if (mkdtemp(pattern) == nullptr)
+			throw std::runtime_error("mkdtemp failed");
+		_path = pattern;
+	}
+
+	~TempDir()
+	{
+		for (const char* suffix : {"", "-journal", "-wal", "-shm"})
+			for (const std::string& name : _files)
+				unlink((_path + "/" + name + suffix).c_str());
+		rmdir(_path.c_str());
+	}
+
+	std::string file(const std::string& name)
+	{
+		_files.push_back(name);
+		return _path + "/" + name;
+	}
+
+private:
+	std::string _path;
+	std::vector<std::string> _files;
+};
+
+
+bool loggedError(const FakeHost& host)
+{
+	for (const std::string& line : host.logLines())
+		if (line.rfind("ERROR ", 0) == 0)
+			return true;
+	return false;
+}
+
+
+std::string logText(const FakeHost& host)
+{
+	std::string text;
+	for (const std::string& line : host.logLines())
+		text += line + "\n";
+	return text;
+}
+
+
+} // namespace
+
+
+// ===================================================================================================
+// The echo plugin
+// ===================================================================================================
+
+
+class EchoPluginTest: public CppUnit::TestFixture
+{
+	CPPUNIT_TEST_SUITE(EchoPluginTest);
+	CPPUNIT_TEST(testDescriptor);
+	CPPUNIT_TEST(testEchoTextAndBinary);
+	CPPUNIT_TEST(testGreeting);
+	CPPUNIT_TEST(testNoGreetingWhenEmpty);
+	CPPUNIT_TEST(testMetrics);
+	CPPUNIT_TEST(testBadConfig);
+	CPPUNIT_TEST(testInvalidGreetingFailsStart);
+	CPPUNIT_TEST(testStartWithoutStorageFails);
+	CPPUNIT_TEST(testPersistedCounter);
+	CPPUNIT_TEST(testFlushRetriesAfterFailure);
+	CPPUNIT_TEST(testNotes);
+	CPPUNIT_TEST(testNoteLimits);
+	CPPUNIT_TEST(testTrimming);
+	CPPUNIT_TEST(testUnknownRoutes);
+	CPPUNIT_TEST(testMountPrefix);
+	CPPUNIT_TEST(testStopClosesConnections);
+	CPPUNIT_TEST_SUITE_END();
+
+public:
+	void setUp() override
+	{
+		_dir = std::make_unique<TempDir>();
+		_dbPath = _dir->file("echo.sqlite");
+		_storage = std::make_unique<SqliteStorage>(_dbPath);
+		_library = std::make_unique<PluginLibrary>(std::string(SWITCHBOARD_TEST_PLUGIN_DIR) + "/echo.so");
+	}
+
+	void tearDown() override
+	{
+		_storage.reset();
+		_library.reset();
+		_dir.reset();
+	}
+
+	void testDescriptor()
+	{
+		const PluginDescriptor& d = _library->descriptor();
+		CPPUNIT_ASSERT_EQUAL(static_cast<std::uint32_t>(sizeof(PluginDescriptor)), d.structSize);
+		CPPUNIT_ASSERT_EQUAL(ABI_MAJOR, d.abiMajor);
+		CPPUNIT_ASSERT_EQUAL(ABI_MINOR, d.abiMinor);
+		CPPUNIT_ASSERT_EQUAL(std::string(SWITCHBOARD_BUILD_SIGNATURE), std::string(d.buildSignature));
+		CPPUNIT_ASSERT_EQUAL(std::string("switchboard.example.echo"), std::string(d.id));
+		CPPUNIT_ASSERT_EQUAL(std::string("echo"), std::string(d.name));
+		CPPUNIT_ASSERT_EQUAL(std::string("1.0.0"), std::string(d.version));
+		CPPUNIT_ASSERT(d.description != nullptr && std::strlen(d.description) > 0);
+		CPPUNIT_ASSERT(d.create != nullptr && d.destroy != nullptr);
+		for (void* reserved : d.reserved)
+			CPPUNIT_ASSERT(reserved == nullptr);
+
+		CPPUNIT_ASSERT_EQUAL(2u, d.configKeyCount);
+		const ConfigKey& greeting = d.configKeys[0];
+		CPPUNIT_ASSERT_EQUAL(std::string("greeting"), std::string(greeting.name));
+		CPPUNIT_ASSERT(greeting.type == ConfigType::STRING);
+		CPPUNIT_ASSERT_EQUAL(std::string(""), std::string(greeting.defaultValue));
+		const ConfigKey& maxNotes = d.configKeys[1];
+		CPPUNIT_ASSERT_EQUAL(std::string("max_notes"), std::string(maxNotes.name));
+		CPPUNIT_ASSERT(maxNotes.type == ConfigType::INTEGER);
+		CPPUNIT_ASSERT_EQUAL(std::string("1000"), std::string(maxNotes.defaultValue));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), maxNotes.minimum);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1000000), maxNotes.maximum);
+	}
+
+	void testEchoTextAndBinary()
+	{
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+
+		ConnectionId c = host.connect("/ws?client=test");
+		CPPUNIT_ASSERT(c != 0);
+		CPPUNIT_ASSERT(host.takeSent(c).empty()); // no greeting configured
+
+		host.deliver(c, "hello");
+		host.deliver(c, "h\xC3\xA9llo \xE2\x9C\x93");
+		std::string binary("\x00\xFF\x01\x80 bin", 8);
+		host.deliver(c, binary, MessageKind::BINARY);
+		host.deliver(c, "", MessageKind::TEXT);
+
+		std::vector<SentMessage> sent = host.takeSent(c);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(4), sent.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("hello"), sent[0].data);
+		CPPUNIT_ASSERT(sent[0].kind == MessageKind::TEXT);
+		CPPUNIT_ASSERT_EQUAL(std::string("h\xC3\xA9llo \xE2\x9C\x93"), sent[1].data);
+		CPPUNIT_ASSERT(sent[1].kind == MessageKind::TEXT);
+		CPPUNIT_ASSERT_EQUAL(binary, sent[2].data);
+		CPPUNIT_ASSERT(sent[2].kind == MessageKind::BINARY);
+		CPPUNIT_ASSERT_EQUAL(std::string(), sent[3].data);
+		CPPUNIT_ASSERT(sent[3].kind == MessageKind::TEXT);
+		CPPUNIT_ASSERT(host.isOpen(c));
+
+		host.stop(*plugin);
+		CPPUNIT_ASSERT_MESSAGE(logText(host), !loggedError(host));
+	}
+
+	void testGreeting()
+	{
+		FakeHost host("echo");
+		configure(host, {{"greeting", "welcome \xE2\x98\xBA"}});
+		PluginPtr plugin = startPlugin(host);
+
+		ConnectionId c = host.connect("/ws");
+		host.deliver(c, "first");
+		std::vector<SentMessage> sent = host.takeSent(c);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), sent.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("welcome \xE2\x98\xBA"), sent[0].data);
+		CPPUNIT_ASSERT(sent[0].kind == MessageKind::TEXT);
+		CPPUNIT_ASSERT_EQUAL(std::string("first"), sent[1].data);
+		// The greeting is not an echo.
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), host.counterValue("messages_echoed_total"));
+		host.stop(*plugin);
+	}
+
+	void testNoGreetingWhenEmpty()
+	{
+		FakeHost host("echo");
+		configure(host, {{"greeting", ""}});
+		PluginPtr plugin = startPlugin(host);
+		ConnectionId c = host.connect("/ws");
+		CPPUNIT_ASSERT(c != 0);
+		CPPUNIT_ASSERT(host.takeSent(c).empty());
+		host.deliver(c, "x");
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), host.takeSent(c).size());
+		host.stop(*plugin);
+	}
+
+	void testMetrics()
+	{
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+		CPPUNIT_ASSERT(host.hasMetric("messages_echoed_total"));
+		CPPUNIT_ASSERT(host.hasMetric("connections"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), host.gaugeValue("connections"));
+
+		ConnectionId a = host.connect("/ws");
+		ConnectionId b = host.connect("/ws");
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), host.gaugeValue("connections"));
+		for (int i = 0; i < 3; ++i)
+			host.deliver(a, "a");
+		for (int i = 0; i < 2; ++i)
+			host.deliver(b, "b", MessageKind::BINARY);
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(5), host.counterValue("messages_echoed_total"));
+
+		// An echo that could not be sent is not counted.
+		host.setSendResult(b, SendResult::CLOSED);
+		host.deliver(b, "lost");
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(5), host.counterValue("messages_echoed_total"));
+
+		host.disconnect(a);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), host.gaugeValue("connections"));
+		CPPUNIT_ASSERT(!host.deliver(a, "too late"));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(5), host.counterValue("messages_echoed_total"));
+
+		HttpResponse stats = host.request("GET", "/stats");
+		CPPUNIT_ASSERT_EQUAL(200, stats.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("{\"echoed\":5,\"connections\":1}"), stats.body);
+
+		host.stop(*plugin);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), host.gaugeValue("connections"));
+	}
+
+	void testBadConfig()
+	{
+		FakeHost host("echo");
+		const PluginDescriptor& d = _library->descriptor();
+
+		std::string error = host.setConfig(d, {{"max_notes", "0"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("max_notes") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("outside 1..1000000") != std::string::npos);
+		error = host.setConfig(d, {{"max_notes", "x"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("'x' is not an integer") != std::string::npos);
+		error = host.setConfig(d, {{"max_notes", "1000001"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("outside") != std::string::npos);
+		error = host.setConfig(d, {{"max_notes", "5x"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("not an integer") != std::string::npos);
+		error = host.setConfig(d, {{"colour", "blue"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("unknown key 'colour'") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("[plugin.echo]") != std::string::npos);
+		// None of those changed the configuration.
+		CPPUNIT_ASSERT(!host.config().has("max_notes"));
+
+		CPPUNIT_ASSERT_EQUAL(std::string(), host.setConfig(d, {{"max_notes", "1"}}));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), host.config().getInt("max_notes"));
+		CPPUNIT_ASSERT(host.config().has("greeting")); // the default was filled in
+		CPPUNIT_ASSERT_EQUAL(std::string(), host.config().getString("greeting"));
+		CPPUNIT_ASSERT_EQUAL(std::string(), host.setConfig(d, {}));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1000), host.config().getInt("max_notes"));
+	}
+
+	void testInvalidGreetingFailsStart()
+	{
+		FakeHost host("echo");
+		configure(host, {{"greeting", "bad \xFF byte"}});
+		PluginPtr plugin = _library->create();
+		StartResult result = host.start(*plugin);
+		CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("UTF-8") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), host.pendingTimers());
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/ws"));
+	}
+
+	void testStartWithoutStorageFails()
+	{
+		FakeHost host("echo");
+		CPPUNIT_ASSERT_EQUAL(std::string(), host.setConfig(_library->descriptor(), {}));
+		PluginPtr plugin = _library->create();
+		StartResult result = host.start(*plugin);
+		CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find(FakeHost::NO_STORAGE) != std::string::npos);
+	}
+
+	void testPersistedCounter()
+	{
+		{
+			FakeHost host("echo");
+			configure(host, {});
+			PluginPtr plugin = startPlugin(host);
+			ConnectionId c = host.connect("/ws");
+			for (int i = 0; i < 3; ++i)
+				host.deliver(c, "m");
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed());
+
+			host.advance(999);
+			CPPUNIT_ASSERT_EQUAL(0, _storage->asyncCalls());
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed());
+			host.advance(1);
+			CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls()); // written in the background
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed());
+
+			host.advance(5000); // nothing new: nothing written
+			CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls());
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed());
+
+			host.deliver(c, "m");
+			host.deliver(c, "m");
+			host.stop(*plugin); // the rest, synchronously
+			CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls());
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(5), storedEchoed());
+			CPPUNIT_ASSERT_MESSAGE(logText(host), !loggedError(host)); // no blocking storage on a loop
+		}
+
+		// A new process: a new storage object on the same file, a new host and plugin. The
+		// migration must not run again (CREATE TABLE would fail), and the total carries on.
+		_storage = std::make_unique<SqliteStorage>(_dbPath);
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+		CPPUNIT_ASSERT_EQUAL(std::string("{\"echoed\":5,\"connections\":0}"), host.request("GET", "/stats").body);
+		ConnectionId c = host.connect("/ws");
+		host.deliver(c, "again");
+		CPPUNIT_ASSERT_EQUAL(std::string("{\"echoed\":6,\"connections\":1}"), host.request("GET", "/stats").body);
+		host.advance(1000);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(6), storedEchoed());
+		host.stop(*plugin);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(6), storedEchoed());
+	}
+
+	void testFlushRetriesAfterFailure()
+	{
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+		ConnectionId c = host.connect("/ws");
+		host.deliver(c, "1");
+		host.deliver(c, "2");
+
+		_storage->setFailAsync(true);
+		host.advance(1000);
+		CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed());
+		CPPUNIT_ASSERT(host.logged("WARNING cannot persist the echoed total"));
+
+		_storage->setFailAsync(false);
+		host.deliver(c, "3");
+		host.advance(1000);
+		CPPUNIT_ASSERT_EQUAL(2, _storage->asyncCalls());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed()); // the failed delta was retried, once
+
+		_storage->setFailAsync(true);
+		host.deliver(c, "4");
+		host.advance(1000); // fails again: stop() must write it
+		host.stop(*plugin);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(4), storedEchoed());
+	}
+
+	void testNotes()
+	{
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+
+		CPPUNIT_ASSERT_EQUAL(std::string("[]"), host.request("GET", "/notes").body);
+
+		std::int64_t firstMs = host.wallMs();
+		HttpResponse created = host.request("POST", "/notes", "first");
+		CPPUNIT_ASSERT_EQUAL(201, created.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":1}"), created.body);
+		CPPUNIT_ASSERT_EQUAL(std::string("application/json; charset=utf-8"),
+			std::string(HttpText::findHeader(created.headers, "content-type")));
+		CPPUNIT_ASSERT_EQUAL(std::string("/notes/1"), std::string(HttpText::findHeader(created.headers, "Location")));
+
+		host.advance(5);
+		std::int64_t secondMs = host.wallMs();
+		std::string tricky = "say \"hi\" \\ back\nline\ttab\r\x01\x1F \xE2\x9C\x93 </script>";
+		created = host.request("POST", "/notes", tricky);
+		CPPUNIT_ASSERT_EQUAL(201, created.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":2}"), created.body);
+
+		std::string first = "{\"id\":1,\"body\":\"first\",\"created_ms\":" + std::to_string(firstMs) + "}";
+		std::string second = "{\"id\":2,\"body\":\"say \\\"hi\\\" \\\\ back\\nline\\ttab\\r\\u0001\\u001f \xE2\x9C\x93 "
+							 "</script>\",\"created_ms\":" +
+			std::to_string(secondMs) + "}";
+		HttpResponse list = host.request("GET", "/notes");
+		CPPUNIT_ASSERT_EQUAL(200, list.status);
+		CPPUNIT_ASSERT_EQUAL("[" + first + "," + second + "]", list.body);
+
+		HttpResponse one = host.request("GET", "/notes/2");
+		CPPUNIT_ASSERT_EQUAL(200, one.status);
+		CPPUNIT_ASSERT_EQUAL(second, one.body);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/notes/3").status);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/notes/abc").status);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/notes/-1").status);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/notes/1/x").status);
+
+		// GET routes answer HEAD without a body but with the length.
+		HttpResponse head = host.request("HEAD", "/notes");
+		CPPUNIT_ASSERT_EQUAL(200, head.status);
+		CPPUNIT_ASSERT_EQUAL(std::string(), head.body);
+		CPPUNIT_ASSERT_EQUAL(std::to_string(list.body.size()), std::string(HttpText::findHeader(head.headers, "Content-Length")));
+
+		host.stop(*plugin);
+		CPPUNIT_ASSERT_MESSAGE(logText(host), !loggedError(host));
+	}
+
+	void testNoteLimits()
+	{
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+
+		HttpResponse largest = host.request("POST", "/notes", std::string(4096, 'n'));
+		CPPUNIT_ASSERT_EQUAL(201, largest.status);
+		HttpResponse tooLarge = host.request("POST", "/notes", std::string(4097, 'n'));
+		CPPUNIT_ASSERT_EQUAL(413, tooLarge.status);
+		HttpResponse empty = host.request("POST", "/notes", "");
+		CPPUNIT_ASSERT_EQUAL(400, empty.status);
+		HttpResponse notText = host.request("POST", "/notes", "\xFF\xFE binary");
+		CPPUNIT_ASSERT_EQUAL(400, notText.status);
+
+		QueryResult count = _storage->execute("SELECT COUNT(*), MAX(LENGTH(body)) FROM notes");
+		CPPUNIT_ASSERT(count.ok);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), valueAsInt(count.rows[0][0]));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(4096), valueAsInt(count.rows[0][1]));
+		host.stop(*plugin);
+	}
+
+	void testTrimming()
+	{
+		FakeHost host("echo");
+		configure(host, {{"max_notes", "3"}});
+		PluginPtr plugin = startPlugin(host);
+		for (int i = 1; i <= 5; ++i)
+		{
+			HttpResponse r = host.request("POST", "/notes", "n" + std::to_string(i));
+			CPPUNIT_ASSERT_EQUAL(201, r.status);
+			CPPUNIT_ASSERT_EQUAL("{\"id\":" + std::to_string(i) + "}", r.body); // ids are never reused
+		}
+		QueryResult rows = _storage->execute("SELECT id, body FROM notes ORDER BY id");
+		CPPUNIT_ASSERT(rows.ok);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), rows.rows.size());
+		for (std::size_t i = 0; i < 3; ++i)
+		{
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(i + 3), valueAsInt(rows.rows[i][0]));
+			CPPUNIT_ASSERT_EQUAL("n" + std::to_string(i + 3), valueAsString(rows.rows[i][1]));
+		}
+		std::string list = host.request("GET", "/notes").body;
+		CPPUNIT_ASSERT(list.find("\"n2\"") == std::string::npos);
+		CPPUNIT_ASSERT(list.find("\"id\":3,\"body\":\"n3\"") < list.find("\"id\":5,\"body\":\"n5\"")); // newest last
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/notes/1").status);
+		host.stop(*plugin);
+	}
+
+	void testUnknownRoutes()
+	{
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+
+		HttpResponse missing = host.request("GET", "/nope");
+		CPPUNIT_ASSERT_EQUAL(404, missing.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("Not Found"), missing.body);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("DELETE", "/notes").status); // wrong method
+		CPPUNIT_ASSERT_EQUAL(404, host.request("POST", "/stats").status);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/ws").status); // an endpoint is no route
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "//stats").status);
+		CPPUNIT_ASSERT_EQUAL(200, host.request("GET", "/stats/").status); // one trailing slash is fine
+		CPPUNIT_ASSERT_EQUAL(200, host.request("GET", "/stats?verbose=1").status);
+
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/nope"));
+		CPPUNIT_ASSERT_EQUAL(404, host.lastRejectStatus());
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/ws/")); // endpoint paths are exact
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/WS"));
+		CPPUNIT_ASSERT(host.connect("/ws") != 0);
+		CPPUNIT_ASSERT_EQUAL(0, host.lastRejectStatus());
+		host.stop(*plugin);
+	}
+
+	void testMountPrefix()
+	{
+		FakeHost host("echo", {}, "/echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/ws"));
+		ConnectionId c = host.connect("/echo/ws");
+		CPPUNIT_ASSERT(c != 0);
+		host.deliver(c, "prefixed");
+		CPPUNIT_ASSERT_EQUAL(std::string("prefixed"), host.takeSent(c).at(0).data);
+
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/stats").status);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/echoes/stats").status);
+		CPPUNIT_ASSERT_EQUAL(200, host.request("GET", "/echo/stats").status);
+		HttpResponse created = host.request("POST", "/echo/notes", "hello");
+		CPPUNIT_ASSERT_EQUAL(201, created.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("/echo/notes/1"), std::string(HttpText::findHeader(created.headers, "Location")));
+		CPPUNIT_ASSERT_EQUAL(200, host.request("GET", "/echo/notes/1").status);
+		host.stop(*plugin);
+	}
+
+	void testStopClosesConnections()
+	{
+		FakeHost host("echo");
+		configure(host, {});
+		PluginPtr plugin = startPlugin(host);
+		ConnectionId a = host.connect("/ws");
+		ConnectionId b = host.connect("/ws");
+		host.disconnect(b, CloseCode::NORMAL);
+		CPPUNIT_ASSERT(!host.closeOf(b)); // the peer closed it, not the server
+
+		host.stop(*plugin);
+		CPPUNIT_ASSERT(!host.isOpen(a));
+		CPPUNIT_ASSERT(host.closeOf(a).has_value());
+		CPPUNIT_ASSERT_EQUAL(CloseCode::GOING_AWAY, host.closeOf(a)->first);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), host.gaugeValue("connections"));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), host.pendingTimers());
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/ws"));
+		CPPUNIT_ASSERT_EQUAL(503, host.lastRejectStatus());
+		CPPUNIT_ASSERT_EQUAL(503, host.request("GET", "/stats").status);
+	}
+
+private:
+	void configure(FakeHost& host, std::map<std::string, std::string> values)
+	{
+		std::string error = host.setConfig(_library->descriptor(), std::move(values));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("setConfig", std::string(), error);
+		host.setStorage(_storage.get());
+	}
+
+	PluginPtr startPlugin(FakeHost& host)
+	{
+		PluginPtr plugin = _library->create();
+		CPPUNIT_ASSERT(plugin != nullptr);
+		StartResult result = host.start(*plugin);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.status == StartStatus::STARTED);
+		return plugin;
+	}
+
+	std::int64_t storedEchoed()
+		/// The persisted total, or -1 if none was written yet.
+	{
+		QueryResult r = _storage->execute("SELECT value FROM counters WHERE name = 'echoed'");
+		CPPUNIT_ASSERT_MESSAGE(r.error, r.ok);
+		return r.rows.empty() ? -1 : valueAsInt(r.rows[0][0]);
+	}
+
+	std::unique_ptr<TempDir> _dir;
+	std::string _dbPath;
+	std::unique_ptr<SqliteStorage> _storage;
+	std::unique_ptr<PluginLibrary> _library;
+};
+
+
+CPPUNIT_TEST_SUITE_REGISTRATION(EchoPluginTest);
+
+
+// ===================================================================================================
+// FakeHost itself, driven by a scripted plugin
+// ===================================================================================================
+
+
+namespace {
+
+
+class ScriptedPlugin: public Plugin, public WebSocketHandler
+	/// A plugin whose behaviour each test sets through std::function members, recording what
+	/// happened to it in events.
+{
+public:
+	std::function<StartResult(Host&)> onStart;
+	std::function<AcceptDecision(const HttpRequest&)> accept;
+	std::function<void(Connection&)> open;
+	std::function<void(Connection&, std::string_view, MessageKind)> message;
+	std::vector<Migration> schema;
+	WebSocketOptions options;
+	std::vector<std::string> events;
+	Host* host = nullptr;
+
+	std::vector<Migration> migrations() const override { return schema; }
+
+	StartResult start(Host& h) override
+	{
+		host = &h;
+		if (!h.addWebSocket("/ws", *this, options))
+			return StartResult::failed("addWebSocket");
+		return onStart ? onStart(h) : StartResult::started();
+	}
+
+	void stopping() override { events.push_back("stopping"); }
+	void stop() override { events.push_back("stop"); }
+
+	AcceptDecision onAccept(const HttpRequest& request) override
+	{
+		return accept ? accept(request) : AcceptDecision::accept();
+	}
+
+	void onOpen(Connection& connection, const HttpRequest& request) override
+	{
+		events.push_back("open " + std::to_string(connection.id()));
+		if (open)
+			open(connection);
+	}
+
+	void onMessage(Connection& connection, std::string_view data, MessageKind kind) override
+	{
+		events.push_back("message " + std::to_string(connection.id()) + " " + std::string(data));
+		if (message)
+			message(connection, data, kind);
+		events.push_back("message done " + std::to_string(connection.id()));
+	}
+
+	void onBackpressure(Connection& connection, bool above) override
+	{
+		events.push_back("backpressure " + std::to_string(connection.id()) + (above ? " high" : " low"));
+	}
+
+	void onClose(Connection& connection, std::uint16_t code, std::string_view reason) override
+	{
+		events.push_back("close " + std::to_string(connection.id()) + " " + std::to_string(code) + " " + std::string(reason));
+		if (connection.send("late") != SendResult::CLOSED)
+			events.push_back("SENT AFTER CLOSE");
+	}
+};
+
+
+std::string joined(const std::vector<std::string>& items)
+{
+	std::string text;
+	for (const std::string& item : items)
+		text += (text.empty() ? "" : "|") + item;
+	return text;
+}
+
+
+} // namespace
+
+
+class FakeHostTest: public CppUnit::TestFixture
+{
+	CPPUNIT_TEST_SUITE(FakeHostTest);
+	CPPUNIT_TEST(testTimers);
+	CPPUNIT_TEST(testDeferredClose);
+	CPPUNIT_TEST(testCloseWithoutStatus);
+	CPPUNIT_TEST(testDroppedSendCloses);
+	CPPUNIT_TEST(testPeerLimitsClose);
+	CPPUNIT_TEST(testCallbackExceptions);
+	CPPUNIT_TEST(testAcceptRejection);
+	CPPUNIT_TEST(testGroups);
+	CPPUNIT_TEST(testRoutes);
+	CPPUNIT_TEST(testBlockingStorageOnLoopIsReported);
+	CPPUNIT_TEST(testOffloadRunOnBackpressure);
+	CPPUNIT_TEST(testConfigValidation);
+	CPPUNIT_TEST(testMigrations);
+	CPPUNIT_TEST(testRandomBytes);
+	CPPUNIT_TEST_SUITE_END();
+
+public:
+	void testTimers()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		std::vector<std::string> fired;
+		auto at = [&](const std::string& name) {
+			return [&fired, &host, name] {
+				fired.push_back(name + "@" + std::to_string(host.monotonicMs() - FakeHost::START_MONOTONIC_MS));
+			};
+		};
+		TimerId cancelled = 0;
+		plugin.onStart = [&](Host& h) {
+			h.after(30, at("A"));
+			h.after(10, at("B"));
+			h.every(20, at("C"));
+			cancelled = h.after(15, at("never"));
+			h.after(12, [&] {
+				fired.push_back("D@12");
+				host.after(3, at("E")); // armed during advance, due within it
+			});
+			return StartResult::started();
+		};
+		CPPUNIT_ASSERT(host.start(plugin).status == StartStatus::STARTED);
+		CPPUNIT_ASSERT(host.cancel(cancelled));
+		CPPUNIT_ASSERT(!host.cancel(cancelled));
+
+		std::int64_t wall = host.wallMs();
+		host.advance(60);
+		CPPUNIT_ASSERT_EQUAL(std::string("B@10|D@12|E@15|C@20|A@30|C@40|C@60"), joined(fired));
+		CPPUNIT_ASSERT_EQUAL(FakeHost::START_MONOTONIC_MS + 60, host.monotonicMs());
+		CPPUNIT_ASSERT_EQUAL(wall + 60, host.wallMs());
+
+		// An every() timer that cancels itself from its own callback stops.
+		fired.clear();
+		TimerId self = 0;
+		int runs = 0;
+		self = host.every(7, [&] {
+			if (++runs == 2)
+				CPPUNIT_ASSERT(host.cancel(self));
+		});
+		host.advance(100);
+		CPPUNIT_ASSERT_EQUAL(2, runs);
+		CPPUNIT_ASSERT_EQUAL(std::string("C@80|C@100|C@120|C@140|C@160"), joined(fired));
+
+		CPPUNIT_ASSERT_EQUAL(TimerId(0), host.every(0, [] {}));
+		CPPUNIT_ASSERT(host.logged("ERROR every()"));
+		host.advance(-5); // time never goes back
+		CPPUNIT_ASSERT_EQUAL(FakeHost::START_MONOTONIC_MS + 160, host.monotonicMs());
+
+		host.stop(plugin);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), host.pendingTimers());
+	}
+
+	void testDeferredClose()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		SendResult afterClose = SendResult::QUEUED;
+		plugin.message = [&](Connection& c, std::string_view, MessageKind) {
+			c.send("before");
+			c.close(4000, "bye");
+			c.close(4001, "again"); // idempotent
+			afterClose = c.send("after");
+		};
+		host.start(plugin);
+		ConnectionId id = host.connect("/ws");
+		host.deliver(id, "x");
+		CPPUNIT_ASSERT(afterClose == SendResult::CLOSED);
+		CPPUNIT_ASSERT_EQUAL(std::string("open 1|message 1 x|message done 1|close 1 4000 bye"), joined(plugin.events));
+		CPPUNIT_ASSERT(!host.isOpen(id));
+		CPPUNIT_ASSERT_EQUAL(std::uint16_t(4000), host.closeOf(id)->first);
+		CPPUNIT_ASSERT_EQUAL(std::string("bye"), host.closeOf(id)->second);
+		std::vector<SentMessage> sent = host.takeSent(id);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), sent.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("before"), sent[0].data);
+
+		// Router::close from outside any callback reports at once; onClose only once.
+		ConnectionId other = host.connect("/ws");
+		host.router().close(other, CloseCode::NORMAL, "done");
+		CPPUNIT_ASSERT_EQUAL(std::string("close 2 1000 done"), plugin.events.back());
+		host.disconnect(other);
+		CPPUNIT_ASSERT_EQUAL(std::string("close 2 1000 done"), plugin.events.back());
+		CPPUNIT_ASSERT(!host.runOn(other, [](Connection&) {}));
+		CPPUNIT_ASSERT(host.router().send(other, "x") == SendResult::CLOSED);
+		CPPUNIT_ASSERT(host.router().send(999, "x") == SendResult::CLOSED);
+
+		host.stop(plugin);
+		CPPUNIT_ASSERT_EQUAL(std::string("stopping"), plugin.events[plugin.events.size() - 2]);
+		CPPUNIT_ASSERT_EQUAL(std::string("stop"), plugin.events.back());
+	}
+
+	void testCloseWithoutStatus()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		plugin.open = [](Connection& c) { c.close(CloseCode::NONE); };
+		host.start(plugin);
+		ConnectionId id = host.connect("/ws");
+		CPPUNIT_ASSERT(id != 0);
+		CPPUNIT_ASSERT_EQUAL(std::string("open 1|close 1 1005 "), joined(plugin.events));
+		CPPUNIT_ASSERT_EQUAL(CloseCode::NONE, host.closeOf(id)->first);
+		host.stop(plugin);
+	}
+
+	void testDroppedSendCloses()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		std::vector<SendResult> results;
+		plugin.message = [&](Connection& c, std::string_view data, MessageKind kind) {
+			results.push_back(c.send(data, kind));
+			results.push_back(c.send(data, kind));
+		};
+		host.start(plugin);
+		ConnectionId id = host.connect("/ws");
+		host.setSendResult(id, SendResult::DROPPED);
+		host.deliver(id, "flood");
+		CPPUNIT_ASSERT(results.at(0) == SendResult::DROPPED);
+		CPPUNIT_ASSERT(results.at(1) == SendResult::CLOSED);
+		CPPUNIT_ASSERT_EQUAL(CloseCode::POLICY_VIOLATION, host.closeOf(id)->first);
+		CPPUNIT_ASSERT_EQUAL(std::string("close 1 1008 output queue over its limit"), plugin.events.back());
+		CPPUNIT_ASSERT(host.takeSent(id).empty());
+		host.stop(plugin);
+	}
+
+	void testPeerLimitsClose()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		plugin.options.maxMessageSize = 4;
+		host.start(plugin);
+		ConnectionId big = host.connect("/ws");
+		host.deliver(big, "1234");
+		host.deliver(big, "12345");
+		CPPUNIT_ASSERT_EQUAL(CloseCode::MESSAGE_TOO_BIG, host.closeOf(big)->first);
+
+		ConnectionId bad = host.connect("/ws");
+		host.deliver(bad, "\xC3", MessageKind::BINARY); // any bytes are fine as BINARY
+		CPPUNIT_ASSERT(host.isOpen(bad));
+		host.deliver(bad, "\xC3", MessageKind::TEXT);
+		CPPUNIT_ASSERT_EQUAL(CloseCode::INVALID_PAYLOAD, host.closeOf(bad)->first);
+		CPPUNIT_ASSERT_EQUAL(std::string("open 1|message 1 1234|message done 1|close 1 1009 message too big|open "
+										 "2|message 2 \xC3|message done 2|close 2 1007 invalid UTF-8"),
+			joined(plugin.events));
+		host.stop(plugin);
+	}
+
+	void testCallbackExceptions()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		plugin.message = [](Connection&, std::string_view, MessageKind) { throw std::runtime_error("boom"); };
+		plugin.onStart = [](Host& h) {
+			h.addRoute("GET", "/fail", [](const HttpRequest&, HttpResponse& r) {
+				r.text(200, "partial");
+				throw std::logic_error("route boom");
+			});
+			return StartResult::started();
+		};
+		host.start(plugin);
+		ConnectionId id = host.connect("/ws");
+		host.deliver(id, "x");
+		CPPUNIT_ASSERT_EQUAL(CloseCode::INTERNAL_ERROR, host.closeOf(id)->first);
+		CPPUNIT_ASSERT(host.logged("ERROR onMessage threw: boom"));
+
+		HttpResponse r = host.request("GET", "/fail");
+		CPPUNIT_ASSERT_EQUAL(500, r.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("Internal Server Error"), r.body);
+		CPPUNIT_ASSERT(host.logged("route GET /fail threw: route boom"));
+		host.stop(plugin);
+
+		FakeHost other;
+		ScriptedPlugin failing;
+		failing.onStart = [](Host&) -> StartResult { throw std::runtime_error("cannot"); };
+		StartResult result = other.start(failing);
+		CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
+		CPPUNIT_ASSERT_EQUAL(std::string("start() threw: cannot"), result.message);
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), other.connect("/ws")); // nothing stays registered
+	}
+
+	void testAcceptRejection()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		plugin.accept = [](const HttpRequest& request) {
+			if (request.queryParam("token") != "secret" || request.header("Sec-WebSocket-Version") != "13")
+				return AcceptDecision::reject(403, "bad token");
+			return AcceptDecision::accept();
+		};
+		host.start(plugin);
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/ws?token=guess"));
+		CPPUNIT_ASSERT_EQUAL(403, host.lastRejectStatus());
+		CPPUNIT_ASSERT_EQUAL(std::string("bad token"), host.lastRejectBody());
+		CPPUNIT_ASSERT(plugin.events.empty()); // no onOpen, no onClose
+		ConnectionId id = host.connect("/ws?token=secret", {{"Origin", "http://x"}}, "10.1.2.3:555");
+		CPPUNIT_ASSERT(id != 0);
+		CPPUNIT_ASSERT(host.runOn(id, [](Connection& c) { CPPUNIT_ASSERT_EQUAL(std::string("10.1.2.3:555"), c.remoteAddress()); }));
+		host.stop(plugin);
+		CPPUNIT_ASSERT(!loggedError(host));
+	}
+
+	void testGroups()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		plugin.open = [&](Connection& c) { plugin.host->router().join("room", c.id()); };
+		host.start(plugin);
+		ConnectionId a = host.connect("/ws");
+		ConnectionId b = host.connect("/ws");
+		ConnectionId c = host.connect("/ws");
+		Router& router = host.router();
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), router.groupSize("room"));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), router.publish("room", "hi", MessageKind::TEXT, a));
+		CPPUNIT_ASSERT(host.takeSent(a).empty());
+		CPPUNIT_ASSERT_EQUAL(std::string("hi"), host.takeSent(b).at(0).data);
+		CPPUNIT_ASSERT_EQUAL(std::string("hi"), host.takeSent(c).at(0).data);
+
+		host.disconnect(b);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), router.groupSize("room"));
+		router.leave("room", c);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), router.groupSize("room"));
+		router.join("room", b); // closed: ignored
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), router.groupSize("room"));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), router.publish("room", std::string("\x01", 1), MessageKind::BINARY));
+		CPPUNIT_ASSERT(host.takeSent(a).at(0).kind == MessageKind::BINARY);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), router.groupSize("nobody"));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), router.publish("nobody", "x"));
+
+		CPPUNIT_ASSERT(router.send(c, "direct") == SendResult::QUEUED);
+		CPPUNIT_ASSERT_EQUAL(std::string("direct"), host.takeSent(c).at(0).data);
+		host.stop(plugin);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), router.groupSize("room"));
+	}
+
+	void testRoutes()
+	{
+		FakeHost host("test", {}, "/api/");
+		ScriptedPlugin plugin;
+		auto answer = [](std::string text) {
+			return [text](const HttpRequest& request, HttpResponse& response) {
+				std::string params;
+				for (const auto& p : request.pathParams)
+					params += " " + p.first + "=" + p.second;
+				response.text(200, text + params + " q=" + request.queryParam("q") + " path=" + request.path);
+			};
+		};
+		std::vector<bool> added;
+		plugin.onStart = [&](Host& h) {
+			added.push_back(h.addRoute("GET", "/items/{id}", answer("item")));
+			added.push_back(h.addRoute("GET", "/items/new", answer("new")));
+			added.push_back(h.addRoute("*", "/items/*", answer("any")));
+			added.push_back(h.addRoute("POST", "/items", answer("post")));
+			added.push_back(h.addRoute("HEAD", "/items/head", answer("head")));
+			added.push_back(h.addRoute("GET", "/items/head", answer("get-head")));
+			added.push_back(h.addRoute("GET", "/Case", answer("case"), RouteOptions{true, false}));
+			added.push_back(h.addRoute("GET", "/items/{other}", answer("clash")));
+			added.push_back(h.addRoute("GET", "/case", answer("clash"))); // clashes with the case-insensitive one
+			added.push_back(h.addRoute("GET", "bad", answer("bad")));
+			return StartResult::started();
+		};
+		host.start(plugin);
+		CPPUNIT_ASSERT_EQUAL(std::string("1111111000"), [&] {
+			std::string s;
+			for (bool b : added)
+				s += b ? '1' : '0';
+			return s;
+		}());
+		CPPUNIT_ASSERT(host.logged("clashes with /items/{id}"));
+		CPPUNIT_ASSERT(!host.addRoute("GET", "/late", answer("late")));
+		CPPUNIT_ASSERT(host.logged("routes can only be added in start()"));
+		CPPUNIT_ASSERT_EQUAL(std::string("/api"), std::string(host.mountPrefix()));
+
+		CPPUNIT_ASSERT_EQUAL(std::string("item id=7 q=a b path=/api/items/7"), host.request("GET", "/api/items/7?q=a+b").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("new q= path=/api/items/new"), host.request("GET", "/api/items/new").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("any *=7 q= path=/api/items/7"), host.request("DELETE", "/api/items/7").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("any *=7/x q= path=/api/items/7/x"), host.request("GET", "/api/items/7/x").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("post q= path=/api/items"), host.request("POST", "/api/items").body);
+		// "/items/*" matches "/items" too, with an empty rest; POST /items is another method.
+		CPPUNIT_ASSERT_EQUAL(std::string("any *= q= path=/api/items"), host.request("GET", "/api/items").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("case q= path=/api/cASE"), host.request("GET", "/api/cASE").body);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/api/case/").status); // no trailing slash for it
+
+		HttpResponse head = host.request("HEAD", "/api/items/7");
+		CPPUNIT_ASSERT_EQUAL(200, head.status);
+		CPPUNIT_ASSERT(head.body.empty());
+		CPPUNIT_ASSERT_EQUAL(std::to_string(host.request("GET", "/api/items/7").body.size()),
+			std::string(HttpText::findHeader(head.headers, "Content-Length")));
+		// An explicit HEAD route beats the GET route answering HEAD.
+		CPPUNIT_ASSERT_EQUAL(std::to_string(std::string("head q= path=/api/items/head").size()),
+			std::string(HttpText::findHeader(host.request("HEAD", "/api/items/head").headers, "Content-Length")));
+		host.stop(plugin);
+	}
+
+	void testBlockingStorageOnLoopIsReported()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		QueryResult fromLoop, fromRoute, fromAsync;
+		fromAsync.ok = true;
+		plugin.message = [&](Connection&, std::string_view, MessageKind) {
+			fromLoop = plugin.host->storage().execute("SELECT 1");
+			plugin.host->storage().executeAsync("SELECT 1", {}, [&](QueryResult r) { fromAsync = r; });
+		};
+		plugin.onStart = [&](Host& h) {
+			h.addRoute("GET", "/q",
+				[&](const HttpRequest&, HttpResponse&) { fromRoute = plugin.host->storage().execute("SELECT 1"); });
+			return StartResult::started();
+		};
+		host.start(plugin);
+		host.request("GET", "/q");
+		CPPUNIT_ASSERT(!loggedError(host)); // blocking is fine on an HTTP worker
+		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), fromRoute.error);
+
+		ConnectionId id = host.connect("/ws");
+		host.deliver(id, "x");
+		CPPUNIT_ASSERT(host.logged("ERROR Storage::execute called on an event loop"));
+		CPPUNIT_ASSERT(!fromLoop.ok);
+		CPPUNIT_ASSERT(!fromAsync.ok);
+		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), fromAsync.error);
+		std::string error;
+		CPPUNIT_ASSERT(!host.storage().transaction([](Storage&) { return true; }, &error));
+		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), error);
+		host.stop(plugin);
+	}
+
+	void testOffloadRunOnBackpressure()
+	{
+		FakeHost host;
+		ScriptedPlugin plugin;
+		host.start(plugin);
+		std::vector<std::string> steps;
+		host.offload([&] { steps.push_back("work"); }, [&] { steps.push_back("completion"); });
+		host.offload([&] { throw std::runtime_error("work failed"); }, [&] { steps.push_back("completion 2"); });
+		CPPUNIT_ASSERT_EQUAL(std::string("work|completion|completion 2"), joined(steps));
+		CPPUNIT_ASSERT(host.logged("offload work threw: work failed"));
+
+		ConnectionId id = host.connect("/ws");
+		CPPUNIT_ASSERT(host.runOn(id, [](Connection& c) { c.send("from runOn"); }));
+		CPPUNIT_ASSERT_EQUAL(std::string("from runOn"), host.takeSent(id).at(0).data);
+		host.setBufferedAmount(id, 12345);
+		std::size_t buffered = 0;
+		host.runOn(id, [&](Connection& c) { buffered = c.bufferedAmount(); });
+		CPPUNIT_ASSERT_EQUAL(std::size_t(12345), buffered);
+		host.setBackpressure(id, true);
+		host.setBackpressure(id, false);
+		CPPUNIT_ASSERT_EQUAL(std::string("backpressure 1 high|backpressure 1 low"),
+			plugin.events[1] + "|" + plugin.events[2]);
+		host.stop(plugin);
+	}
+
+	void testConfigValidation()
+	{
+		static const ConfigKey keys[] = {
+			{"name", ConfigType::STRING, nullptr, "required", 0, 0},
+			{"port", ConfigType::INTEGER, "80", "", 1, 65535},
+			{"offset", ConfigType::INTEGER, "-5", "no range when both bounds are 0", 0, 0},
+			{"verbose", ConfigType::BOOLEAN, "no", "", 0, 0},
+			{"ratio", ConfigType::DOUBLE, "0.5", "", 0, 0},
+			{"origins", ConfigType::STRING_LIST, "", "", 0, 0},
+		};
+		FakeHost host("demo");
+		std::string error = host.setConfig(keys, 6, {});
+		CPPUNIT_ASSERT_EQUAL(std::string("[plugin.demo] name is required"), error);
+		error = host.setConfig(keys, 6, {{"name", "n"}, {"verbose", "maybe"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("verbose: 'maybe' is not a boolean") != std::string::npos);
+		error = host.setConfig(keys, 6, {{"name", "n"}, {"ratio", "half"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("ratio: 'half' is not a number") != std::string::npos);
+		error = host.setConfig(keys, 6, {{"name", "n"}, {"port", "65536"}});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("port: 65536 is outside 1..65535") != std::string::npos);
+		CPPUNIT_ASSERT(!host.config().has("name"));
+
+		error = host.setConfig(keys, 6, {{"name", "n"}, {"offset", "-99999"}, {"verbose", "ON"}, {"origins", "a, b,,c"}});
+		CPPUNIT_ASSERT_EQUAL(std::string(), error);
+		const Config& config = host.config();
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(80), config.getInt("port"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(-99999), config.getInt("offset"));
+		CPPUNIT_ASSERT(config.getBool("verbose"));
+		CPPUNIT_ASSERT_EQUAL(0.5, config.getDouble("ratio"));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), config.getList("origins").size());
+
+		static const ConfigKey badDefault[] = {{"n", ConfigType::INTEGER, "ten", "", 0, 0}};
+		error = host.setConfig(badDefault, 1, {});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("n (declared default): 'ten' is not an integer") != std::string::npos);
+
+		ScriptedPlugin plugin;
+		host.start(plugin);
+		CPPUNIT_ASSERT(!host.setConfig(keys, 6, {{"name", "other"}}).empty()); // not while running
+		host.stop(plugin);
+	}
+
+	void testMigrations()
+	{
+		TempDir dir;
+		std::string path = dir.file("migrations.sqlite");
+		SqliteStorage storage(path);
+		{
+			FakeHost host;
+			host.setStorage(&storage);
+			ScriptedPlugin plugin;
+			plugin.schema = {
+				{1, "CREATE TABLE t (\"a;b\" TEXT); -- a comment; with a semicolon\n"
+					"INSERT INTO t VALUES ('x;y'); /* another; one */ INSERT INTO t VALUES ('it''s');"},
+			};
+			CPPUNIT_ASSERT(host.start(plugin).status == StartStatus::STARTED);
+			host.stop(plugin);
+		}
+		QueryResult rows = storage.execute("SELECT \"a;b\" FROM t ORDER BY rowid");
+		CPPUNIT_ASSERT_MESSAGE(rows.error, rows.ok);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), rows.rows.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("x;y"), valueAsString(rows.rows[0][0]));
+		CPPUNIT_ASSERT_EQUAL(std::string("it's"), valueAsString(rows.rows[1][0]));
+		{
+			// Version 1 is not applied again; version 2 is.
+			FakeHost host;
+			host.setStorage(&storage);
+			ScriptedPlugin plugin;
+			plugin.schema = {{2, "INSERT INTO t VALUES ('two')"}, {1, "CREATE TABLE t (a TEXT)"}};
+			StartResult result = host.start(plugin);
+			CPPUNIT_ASSERT_MESSAGE(result.message, result.status == StartStatus::STARTED);
+			host.stop(plugin);
+		}
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), storage.execute("SELECT * FROM t").rows.size());
+		{
+			FakeHost host;
+			host.setStorage(&storage);
+			ScriptedPlugin plugin;
+			plugin.schema = {{3, "INSERT INTO t VALUES ('three'); INSERT INTO missing VALUES (1)"}};
+			StartResult result = host.start(plugin);
+			CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
+			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("migration 3 failed: no such table: missing") == 0);
+			plugin.schema = {{4, "SELECT 1"}, {4, "SELECT 2"}};
+			result = host.start(plugin);
+			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("appears twice") != std::string::npos);
+		}
+		// The failed migration was rolled back as a whole.
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), storage.execute("SELECT * FROM t").rows.size());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2),
+			valueAsInt(storage.execute(std::string("SELECT MAX(version) FROM ") + FakeHost::MIGRATIONS_TABLE).rows.at(0).at(0)));
+	}
+
+	void testRandomBytes()
+	{
+		FakeHost a, b;
+		unsigned char x[13], y[13];
+		a.randomBytes(x, sizeof(x));
+		b.randomBytes(y, sizeof(y));
+		CPPUNIT_ASSERT(std::memcmp(x, y, sizeof(x)) == 0); // deterministic
+		a.randomBytes(y, sizeof(y));
+		CPPUNIT_ASSERT(std::memcmp(x, y, sizeof(x)) != 0); // a stream, not a constant
+		b.setRandomSeed(42);
+		b.randomBytes(y, sizeof(y));
+		CPPUNIT_ASSERT(std::memcmp(x, y, sizeof(x)) != 0);
+		int nonZero = 0;
+		for (unsigned char c : y)
+			nonZero += c != 0;
+		CPPUNIT_ASSERT(nonZero > 6);
+	}
+};
+
+
+CPPUNIT_TEST_SUITE_REGISTRATION(FakeHostTest);
