@@ -31,42 +31,42 @@ using namespace Switchboard::Core;
 
 namespace {
 
-	// --daemon makes Poco chdir("/") before our code runs; relative paths in the configuration
-	// and on the command line are resolved against the directory the command was started in.
-	std::filesystem::path startDirectory;
-	std::filesystem::path executablePath;
+// --daemon makes Poco chdir("/") before our code runs; relative paths in the configuration
+// and on the command line are resolved against the directory the command was started in.
+std::filesystem::path startDirectory;
+std::filesystem::path executablePath;
 
-	constexpr int EXIT_CONFIG_ERROR = 78; // sysexits' EX_CONFIG
+constexpr int EXIT_CONFIG_ERROR = 78; // sysexits' EX_CONFIG
 
-	std::string absolute(const std::string& path)
-	{
-		if (path.empty())
-			return path;
-		std::filesystem::path p(path);
-		return (p.is_absolute() ? p : startDirectory / p).lexically_normal().string();
-	}
+std::string absolute(const std::string& path)
+{
+	if (path.empty())
+		return path;
+	std::filesystem::path p(path);
+	return (p.is_absolute() ? p : startDirectory / p).lexically_normal().string();
+}
 
-	std::string defaultPluginDir()
-	{
-		// The build tree puts the binary in build/bin and the plugins in build/plugins.
-		std::error_code ec;
-		std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
-		if (!executablePath.empty() && std::filesystem::is_directory(beside, ec))
-			return beside.lexically_normal().string();
-		return SWITCHBOARD_DEFAULT_PLUGIN_DIR;
-	}
+std::string defaultPluginDir()
+{
+	// The build tree puts the binary in build/bin and the plugins in build/plugins.
+	std::error_code ec;
+	std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
+	if (!executablePath.empty() && std::filesystem::is_directory(beside, ec))
+		return beside.lexically_normal().string();
+	return SWITCHBOARD_DEFAULT_PLUGIN_DIR;
+}
 
-	void setUpLogging(const std::string& level)
-	{
-		Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
-		Poco::AutoPtr<Poco::PatternFormatter> pattern(new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i %p %s: %t"));
-		pattern->setProperty("times", "local");
-		Poco::AutoPtr<Poco::FormattingChannel> formatting(new Poco::FormattingChannel(pattern, console));
-		// Asynchronous, so an event loop never waits on a slow terminal or journal.
-		Poco::AutoPtr<Poco::AsyncChannel> async(new Poco::AsyncChannel(formatting));
-		Poco::Logger::root().setChannel(async);
-		Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
-	}
+void setUpLogging(const std::string& level)
+{
+	Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
+	Poco::AutoPtr<Poco::PatternFormatter> pattern(new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i %p %s: %t"));
+	pattern->setProperty("times", "local");
+	Poco::AutoPtr<Poco::FormattingChannel> formatting(new Poco::FormattingChannel(pattern, console));
+	// Asynchronous, so an event loop never waits on a slow terminal or journal.
+	Poco::AutoPtr<Poco::AsyncChannel> async(new Poco::AsyncChannel(formatting));
+	Poco::Logger::root().setChannel(async);
+	Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
+}
 
 } // namespace
 
@@ -77,21 +77,24 @@ protected:
 	void defineOptions(Poco::Util::OptionSet& options) override
 	{
 		ServerApplication::defineOptions(options);
-		options.addOption(Poco::Util::Option("help", "h", "Show this help and exit.").required(false).repeatable(false));
 		options.addOption(
-			Poco::Util::Option("version", "V", "Print the version and exit.").required(false).repeatable(false));
+		    Poco::Util::Option("help", "h", "Show this help and exit.").required(false).repeatable(false));
+		options.addOption(
+		    Poco::Util::Option("version", "V", "Print the version and exit.").required(false).repeatable(false));
 		options.addOption(Poco::Util::Option("config", "c", "The configuration file (INI).")
-							  .required(false)
-							  .repeatable(false)
-							  .argument("FILE"));
-		options.addOption(Poco::Util::Option("set", "s", "Override one configuration key, e.g. --set=host.log_level=debug.")
-							  .required(false)
-							  .repeatable(true)
-							  .argument("KEY=VALUE"));
-		options.addOption(Poco::Util::Option("print-config", "",
-			"Print the effective configuration (defaults, file, environment, --set) and exit.")
-							  .required(false)
-							  .repeatable(false));
+		                      .required(false)
+		                      .repeatable(false)
+		                      .argument("FILE"));
+		options.addOption(
+		    Poco::Util::Option("set", "s", "Override one configuration key, e.g. --set=host.log_level=debug.")
+		        .required(false)
+		        .repeatable(true)
+		        .argument("KEY=VALUE"));
+		options.addOption(
+		    Poco::Util::Option("print-config", "",
+		                       "Print the effective configuration (defaults, file, environment, --set) and exit.")
+		        .required(false)
+		        .repeatable(false));
 	}
 
 	void handleOption(const std::string& name, const std::string& value) override
@@ -126,7 +129,7 @@ protected:
 		if (_version)
 		{
 			std::cout << "switchboard " << SWITCHBOARD_VERSION << " (plugin ABI " << Switchboard::ABI_MAJOR << "."
-					  << Switchboard::ABI_MINOR << ", " << SWITCHBOARD_BUILD_SIGNATURE << ")\n";
+			          << Switchboard::ABI_MINOR << ", " << SWITCHBOARD_BUILD_SIGNATURE << ")\n";
 			return EXIT_OK;
 		}
 		if (!arguments.empty())
@@ -154,20 +157,26 @@ protected:
 		log.information("configuration: %s", configPath.empty() ? std::string("(defaults only)") : configPath);
 
 		ServerSettings settings = toServerSettings(config, pluginDir);
-		Server server(settings, [&config](const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
-									Switchboard::Config& out, std::string& validationError) {
-			return config.validatePlugin(name, keys, count, out, validationError);
+		bool pluginConfigRejected = false;
+		Server server(settings, [&config, &pluginConfigRejected](
+		                            const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
+		                            Switchboard::Config& out, std::string& validationError) {
+			bool ok = config.validatePlugin(name, keys, count, out, validationError);
+			pluginConfigRejected = pluginConfigRejected || !ok;
+			return ok;
 		});
 		if (!server.start(error))
 		{
-			log.fatal("start-up failed: %s", error);
-			Poco::Logger::shutdown(); // flush the asynchronous channel before the message below
-			std::cerr << "switchboard: " << error << "\n";
-			return error.find(": plugin.") != std::string::npos || error.find("configuration") != std::string::npos
-				? EXIT_CONFIG_ERROR
-				: EXIT_SOFTWARE;
+			// Straight to stderr: the asynchronous log channel may not be flushed before exit,
+			// and the Server (whose members hold loggers) is still alive here.
+			std::cerr << "switchboard: start-up failed: " << error << "\n";
+			return pluginConfigRejected ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
 		}
 		waitForTerminationRequest();
+		// Poco unblocks the signals again; a second SIGTERM must not cut the graceful shutdown
+		// short (it has its own deadline, and SIGKILL still works).
+		std::signal(SIGTERM, SIG_IGN);
+		std::signal(SIGINT, SIG_IGN);
 		log.information("termination requested; shutting down");
 		server.shutdown();
 		return EXIT_OK;
@@ -236,7 +245,7 @@ private:
 			schemas[p.name] = PluginSchema{library->descriptor().configKeys, library->descriptor().configKeyCount};
 			Switchboard::Config checked;
 			if (!config.validatePlugin(p.name, library->descriptor().configKeys, library->descriptor().configKeyCount,
-					checked, error))
+			                           checked, error))
 			{
 				std::cerr << "switchboard: " << error << "\n";
 				status = EXIT_CONFIG_ERROR;

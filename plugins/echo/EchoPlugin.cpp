@@ -20,8 +20,8 @@ namespace {
 // The keys of [plugin.echo]. The host validates them (type, range, unknown keys) before the
 // plugin is even created, so start() can read them without checking again.
 const ConfigKey CONFIG_KEYS[] = {
-	{"greeting", ConfigType::STRING, "", "text sent to every new connection before anything else; empty: none", 0, 0},
-	{"max_notes", ConfigType::INTEGER, "1000", "most notes kept; the oldest are deleted first", 1, 1000000},
+    {"greeting", ConfigType::STRING, "", "text sent to every new connection before anything else; empty: none", 0, 0},
+    {"max_notes", ConfigType::INTEGER, "1000", "most notes kept; the oldest are deleted first", 1, 1000000},
 };
 
 
@@ -30,7 +30,7 @@ const char* const ECHOED = "echoed"; // the row of the counters table holding th
 // Adds a delta to a named counter. Portable SQL (SQLite 3.24+ and PostgreSQL): '?' placeholders,
 // an upsert, no backend-specific functions.
 const char* const ADD_TO_COUNTER = "INSERT INTO counters (name, value) VALUES (?, ?) "
-								   "ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value";
+                                   "ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value";
 
 
 bool isUtf8(std::string_view text)
@@ -40,8 +40,8 @@ bool isUtf8(std::string_view text)
 
 
 std::string jsonString(std::string_view text)
-	/// text as a JSON string literal. The notes are checked to be UTF-8 when stored; should a
-	/// stored value not be, it is repaired rather than producing invalid JSON.
+/// text as a JSON string literal. The notes are checked to be UTF-8 when stored; should a
+/// stored value not be, it is repaired rather than producing invalid JSON.
 {
 	static const char HEX[] = "0123456789abcdef";
 	std::string out = "\"";
@@ -87,15 +87,15 @@ std::string jsonString(std::string_view text)
 
 
 std::string noteJson(const std::vector<Value>& row)
-	/// One row of SELECT id, body, created_ms as a JSON object.
+/// One row of SELECT id, body, created_ms as a JSON object.
 {
 	return "{\"id\":" + std::to_string(valueAsInt(row[0])) + ",\"body\":" + jsonString(valueAsString(row[1])) +
-		",\"created_ms\":" + std::to_string(valueAsInt(row[2])) + "}";
+	       ",\"created_ms\":" + std::to_string(valueAsInt(row[2])) + "}";
 }
 
 
 bool parseId(std::string_view text, std::int64_t& id)
-	/// A note id as the URL carries it: 1 to 18 decimal digits, nothing else.
+/// A note id as the URL carries it: 1 to 18 decimal digits, nothing else.
 {
 	if (text.empty() || text.size() > 18)
 		return false;
@@ -118,9 +118,9 @@ std::vector<Migration> EchoPlugin::migrations() const
 	// Never edit a released migration: add version 2 instead. The host applies each in its own
 	// transaction and remembers the version, so this runs once per database.
 	return {
-		{1,
-			"CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, created_ms INTEGER NOT NULL);"
-			"CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"},
+	    {1,
+	     "CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+	     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"},
 	};
 }
 
@@ -150,11 +150,12 @@ StartResult EchoPlugin::start(Host& host)
 	_persistedAtStart = stored.rows.empty() ? 0 : valueAsInt(stored.rows[0][0]);
 
 	// Paths are relative to the mount prefix. A GET route answers HEAD too.
-	bool registered = host.addWebSocket("/ws", *this) &&
-		host.addRoute("POST", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { postNote(rq, rs); }) &&
-		host.addRoute("GET", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { listNotes(rq, rs); }) &&
-		host.addRoute("GET", "/notes/{id}", [this](const HttpRequest& rq, HttpResponse& rs) { getNote(rq, rs); }) &&
-		host.addRoute("GET", "/stats", [this](const HttpRequest& rq, HttpResponse& rs) { stats(rq, rs); });
+	bool registered =
+	    host.addWebSocket("/ws", *this) &&
+	    host.addRoute("POST", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { postNote(rq, rs); }) &&
+	    host.addRoute("GET", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { listNotes(rq, rs); }) &&
+	    host.addRoute("GET", "/notes/{id}", [this](const HttpRequest& rq, HttpResponse& rs) { getNote(rq, rs); }) &&
+	    host.addRoute("GET", "/stats", [this](const HttpRequest& rq, HttpResponse& rs) { stats(rq, rs); });
 	if (!registered)
 		return StartResult::failed("cannot register the endpoint and routes (see the log)");
 
@@ -163,7 +164,7 @@ StartResult EchoPlugin::start(Host& host)
 	host.every(FLUSH_INTERVAL_MS, [this] { flushEchoed(); });
 
 	host.logger().info("echo started: " + std::to_string(_persistedAtStart) + " messages echoed before, keeping " +
-		std::to_string(_maxNotes) + " notes");
+	                   std::to_string(_maxNotes) + " notes");
 	return StartResult::started();
 }
 
@@ -176,8 +177,8 @@ void EchoPlugin::stop()
 	std::uint64_t flushed = _flushed.load();
 	if (total <= flushed)
 		return;
-	QueryResult written = _pHost->storage().execute(
-		ADD_TO_COUNTER, {std::string(ECHOED), static_cast<std::int64_t>(total - flushed)});
+	QueryResult written =
+	    _pHost->storage().execute(ADD_TO_COUNTER, {std::string(ECHOED), static_cast<std::int64_t>(total - flushed)});
 	if (written.ok)
 		_flushed = total;
 	else
@@ -185,7 +186,7 @@ void EchoPlugin::stop()
 }
 
 
-void EchoPlugin::onOpen(Connection& connection, const HttpRequest& request)
+void EchoPlugin::onOpen(Connection& connection, const HttpRequest& /*request*/)
 {
 	_pConnections->add(1);
 
@@ -209,7 +210,7 @@ void EchoPlugin::onMessage(Connection& connection, std::string_view data, Messag
 }
 
 
-void EchoPlugin::onClose(Connection& connection, std::uint16_t code, std::string_view reason)
+void EchoPlugin::onClose(Connection& connection, std::uint16_t code, std::string_view /*reason*/)
 {
 	_pConnections->add(-1);
 
@@ -219,8 +220,8 @@ void EchoPlugin::onClose(Connection& connection, std::uint16_t code, std::string
 	if (session != nullptr && logger.enabled(LogLevel::LEVEL_DEBUG))
 	{
 		logger.debug("connection " + std::to_string(connection.id()) + " from " + connection.remoteAddress() +
-			" closed with " + std::to_string(code) + " after " + std::to_string(session->echoed) + " echoes in " +
-			std::to_string(_pHost->clock().monotonicMs() - session->openedMs) + " ms");
+		             " closed with " + std::to_string(code) + " after " + std::to_string(session->echoed) +
+		             " echoes in " + std::to_string(_pHost->clock().monotonicMs() - session->openedMs) + " ms");
 	}
 }
 
@@ -249,25 +250,25 @@ void EchoPlugin::postNote(const HttpRequest& request, HttpResponse& response)
 	std::int64_t id = 0;
 	std::string failure;
 	bool committed = _pHost->storage().transaction(
-		[&](Storage& tx) {
-			QueryResult inserted = tx.execute("INSERT INTO notes (body, created_ms) VALUES (?, ?) RETURNING id",
-				{body, _pHost->clock().wallMs()});
-			if (!inserted.ok || inserted.rows.empty())
-			{
-				failure = inserted.ok ? "no id returned" : inserted.error;
-				return false;
-			}
-			id = valueAsInt(inserted.rows[0][0]);
-			QueryResult trimmed =
-				tx.execute("DELETE FROM notes WHERE id NOT IN (SELECT id FROM notes ORDER BY id DESC LIMIT ?)", {_maxNotes});
-			if (!trimmed.ok)
-			{
-				failure = trimmed.error;
-				return false;
-			}
-			return true;
-		},
-		&failure);
+	    [&](Storage& tx) {
+		    QueryResult inserted = tx.execute("INSERT INTO notes (body, created_ms) VALUES (?, ?) RETURNING id",
+		                                      {body, _pHost->clock().wallMs()});
+		    if (!inserted.ok || inserted.rows.empty())
+		    {
+			    failure = inserted.ok ? "no id returned" : inserted.error;
+			    return false;
+		    }
+		    id = valueAsInt(inserted.rows[0][0]);
+		    QueryResult trimmed = tx.execute(
+		        "DELETE FROM notes WHERE id NOT IN (SELECT id FROM notes ORDER BY id DESC LIMIT ?)", {_maxNotes});
+		    if (!trimmed.ok)
+		    {
+			    failure = trimmed.error;
+			    return false;
+		    }
+		    return true;
+	    },
+	    &failure);
 	if (!committed)
 	{
 		_pHost->logger().error("cannot store a note: " + failure);
@@ -279,7 +280,7 @@ void EchoPlugin::postNote(const HttpRequest& request, HttpResponse& response)
 }
 
 
-void EchoPlugin::listNotes(const HttpRequest& request, HttpResponse& response)
+void EchoPlugin::listNotes(const HttpRequest& /*request*/, HttpResponse& response)
 {
 	QueryResult notes = _pHost->storage().execute("SELECT id, body, created_ms FROM notes ORDER BY id");
 	if (!notes.ok)
@@ -325,11 +326,11 @@ void EchoPlugin::getNote(const HttpRequest& request, HttpResponse& response)
 }
 
 
-void EchoPlugin::stats(const HttpRequest& request, HttpResponse& response)
+void EchoPlugin::stats(const HttpRequest& /*request*/, HttpResponse& response)
 {
 	std::int64_t echoed = _persistedAtStart + static_cast<std::int64_t>(echoedSinceStart());
-	response.json(200,
-		"{\"echoed\":" + std::to_string(echoed) + ",\"connections\":" + std::to_string(_pConnections->value()) + "}");
+	response.json(200, "{\"echoed\":" + std::to_string(echoed) +
+	                       ",\"connections\":" + std::to_string(_pConnections->value()) + "}");
 }
 
 
@@ -344,13 +345,13 @@ void EchoPlugin::flushEchoed()
 		return;
 	std::uint64_t delta = total - flushed;
 	_flushed = total;
-	_pHost->storage().executeAsync(ADD_TO_COUNTER, {std::string(ECHOED), static_cast<std::int64_t>(delta)},
-		[this, delta](QueryResult result) {
-			if (result.ok)
-				return;
-			_flushed -= delta;
-			_pHost->logger().warning("cannot persist the echoed total (will retry): " + result.error);
-		});
+	_pHost->storage().executeAsync(
+	    ADD_TO_COUNTER, {std::string(ECHOED), static_cast<std::int64_t>(delta)}, [this, delta](QueryResult result) {
+		    if (result.ok)
+			    return;
+		    _flushed -= delta;
+		    _pHost->logger().warning("cannot persist the echoed total (will retry): " + result.error);
+	    });
 }
 
 
@@ -363,9 +364,9 @@ std::uint64_t EchoPlugin::echoedSinceStart() const
 const PluginDescriptor& echoDescriptor()
 {
 	// A function-local static: built on first use, after the SDK's constants are initialised.
-	static const PluginDescriptor descriptor = makeDescriptor<EchoPlugin>("switchboard.example.echo", "echo", "1.0.0",
-		"Echoes WebSocket messages and keeps notes: the example plugin", CONFIG_KEYS,
-		static_cast<std::uint32_t>(sizeof(CONFIG_KEYS) / sizeof(CONFIG_KEYS[0])));
+	static const PluginDescriptor descriptor = makeDescriptor<EchoPlugin>(
+	    "switchboard.example.echo", "echo", "1.0.0", "Echoes WebSocket messages and keeps notes: the example plugin",
+	    CONFIG_KEYS, static_cast<std::uint32_t>(sizeof(CONFIG_KEYS) / sizeof(CONFIG_KEYS[0])));
 	return descriptor;
 }
 

@@ -24,24 +24,24 @@ namespace Echo {
 
 
 class EchoPlugin: public Plugin, public WebSocketHandler
-	/// Everything the echo plugin does, in one class that is both the Plugin (lifecycle) and the
-	/// handler of its only WebSocket endpoint.
-	///
-	/// Mounted under the host's prefix P (configured as [plugin.echo] prefix):
-	///   * WebSocket P/ws: sends the configured greeting first (if any), then echoes every message
-	///     back with the same kind (TEXT as TEXT, BINARY as BINARY).
-	///   * POST P/notes: stores the body (UTF-8, 1..4096 bytes; 413 above, 400 for empty or not
-	///     UTF-8) and keeps only the newest max_notes notes; 201 {"id":N}.
-	///   * GET P/notes: all notes, oldest first: [{"id":N,"body":"...","created_ms":T}, ...].
-	///   * GET P/notes/{id}: one note, or 404.
-	///   * GET P/stats: {"echoed":N,"connections":M}; echoed counts every message ever echoed,
-	///     across restarts.
-	///
-	/// Threading, as the SDK contract states it: route handlers run concurrently on HTTP workers,
-	/// connection callbacks on event loops (several loops at once), the flush timer on a loop.
-	/// So every member that callbacks change is atomic (the metrics objects are), the rest is
-	/// written only in start() and read afterwards, and nothing on a loop touches storage
-	/// synchronously.
+/// Everything the echo plugin does, in one class that is both the Plugin (lifecycle) and the
+/// handler of its only WebSocket endpoint.
+///
+/// Mounted under the host's prefix P (configured as [plugin.echo] prefix):
+///   * WebSocket P/ws: sends the configured greeting first (if any), then echoes every message
+///     back with the same kind (TEXT as TEXT, BINARY as BINARY).
+///   * POST P/notes: stores the body (UTF-8, 1..4096 bytes; 413 above, 400 for empty or not
+///     UTF-8) and keeps only the newest max_notes notes; 201 {"id":N}.
+///   * GET P/notes: all notes, oldest first: [{"id":N,"body":"...","created_ms":T}, ...].
+///   * GET P/notes/{id}: one note, or 404.
+///   * GET P/stats: {"echoed":N,"connections":M}; echoed counts every message ever echoed,
+///     across restarts.
+///
+/// Threading, as the SDK contract states it: route handlers run concurrently on HTTP workers,
+/// connection callbacks on event loops (several loops at once), the flush timer on a loop.
+/// So every member that callbacks change is atomic (the metrics objects are), the rest is
+/// written only in start() and read afterwards, and nothing on a loop touches storage
+/// synchronously.
 {
 public:
 	static constexpr std::size_t MAX_NOTE_BYTES = 4096;
@@ -53,14 +53,14 @@ public:
 	// --- Plugin --------------------------------------------------------------------------------
 
 	std::vector<Migration> migrations() const override;
-		/// Version 1 creates the notes and counters tables.
+	/// Version 1 creates the notes and counters tables.
 
 	StartResult start(Host& host) override;
-		/// Reads the configuration and the persisted total, registers the endpoint and the routes,
-		/// creates the metrics and starts the flush timer.
+	/// Reads the configuration and the persisted total, registers the endpoint and the routes,
+	/// creates the metrics and starts the flush timer.
 
 	void stop() override;
-		/// Writes the part of the echoed total that the timer has not written yet.
+	/// Writes the part of the echoed total that the timer has not written yet.
 
 	// --- WebSocketHandler ----------------------------------------------------------------------
 
@@ -72,8 +72,8 @@ public:
 
 private:
 	struct Session
-		/// Per-connection state, attached with Connection::setState. Only this connection's
-		/// callbacks touch it, and they never overlap, so it needs no lock.
+	/// Per-connection state, attached with Connection::setState. Only this connection's
+	/// callbacks touch it, and they never overlap, so it needs no lock.
 	{
 		std::uint64_t echoed = 0;
 		std::int64_t openedMs = 0;
@@ -91,15 +91,15 @@ private:
 	std::int64_t _maxNotes = 1000;
 	Counter* _pEchoed = nullptr;
 	Gauge* _pConnections = nullptr;
-	std::uint64_t _echoedAtStart = 0;    ///< the counter's value when start() ran
-	std::int64_t _persistedAtStart = 0;  ///< the stored total when start() ran
+	std::uint64_t _echoedAtStart = 0;       ///< the counter's value when start() ran
+	std::int64_t _persistedAtStart = 0;     ///< the stored total when start() ran
 	std::atomic<std::uint64_t> _flushed{0}; ///< of echoedSinceStart(): written, or being written
 };
 
 
 const PluginDescriptor& echoDescriptor();
-	/// The descriptor the library exports through SWITCHBOARD_PLUGIN (also usable by tests that
-	/// link the plugin's sources directly).
+/// The descriptor the library exports through SWITCHBOARD_PLUGIN (also usable by tests that
+/// link the plugin's sources directly).
 
 
 } // namespace Echo

@@ -18,17 +18,17 @@ namespace Test {
 
 
 class Deadline
-	/// Every blocking call of the test support library takes a timeout and turns it into a Deadline,
-	/// so a loop of several reads still ends within the caller's bound. Negative timeouts count as 0.
+/// Every blocking call of the test support library takes a timeout and turns it into a Deadline,
+/// so a loop of several reads still ends within the caller's bound. Negative timeouts count as 0.
 {
 public:
 	explicit Deadline(int timeoutMs):
-		_endMicros(nowMicros() + static_cast<int64_t>(timeoutMs < 0 ? 0 : timeoutMs) * 1000)
+	    _endMicros(nowMicros() + static_cast<int64_t>(timeoutMs < 0 ? 0 : timeoutMs) * 1000)
 	{
 	}
 
 	int remainingMs() const
-		/// Milliseconds left, rounded up so a short poll() never spins; 0 once expired.
+	/// Milliseconds left, rounded up so a short poll() never spins; 0 once expired.
 	{
 		const int64_t left = _endMicros - nowMicros();
 		if (left <= 0)
@@ -39,11 +39,11 @@ public:
 	bool expired() const { return nowMicros() >= _endMicros; }
 
 	static int64_t nowMicros()
-		/// Monotonic clock in microseconds (steady_clock; arbitrary epoch).
+	/// Monotonic clock in microseconds (steady_clock; arbitrary epoch).
 	{
 		return std::chrono::duration_cast<std::chrono::microseconds>(
-			std::chrono::steady_clock::now().time_since_epoch())
-			.count();
+		           std::chrono::steady_clock::now().time_since_epoch())
+		    .count();
 	}
 
 private:

@@ -118,8 +118,7 @@ bool HttpResponse::parseHead(const std::string& head, HttpResponse& response, st
 	// Status line: HTTP-version SP 3DIGIT SP reason-phrase (the reason may be empty).
 	const std::string statusLine = head.substr(0, lineEnd);
 	const std::size_t firstSpace = statusLine.find(' ');
-	if (statusLine.compare(0, 5, "HTTP/") != 0 || firstSpace == std::string::npos ||
-		statusLine.size() < firstSpace + 4)
+	if (statusLine.compare(0, 5, "HTTP/") != 0 || firstSpace == std::string::npos || statusLine.size() < firstSpace + 4)
 	{
 		error = "malformed status line: '" + statusLine + "'";
 		return false;
@@ -156,8 +155,8 @@ bool HttpResponse::parseHead(const std::string& head, HttpResponse& response, st
 		const std::string line = head.substr(lineStart, lineEnd - lineStart);
 		const std::size_t colon = line.find(':');
 		// RFC 7230 allows no whitespace before the colon and no obsolete line folding.
-		if (colon == std::string::npos || colon == 0 || line[0] == ' ' || line[0] == '\t' ||
-			line[colon - 1] == ' ' || line[colon - 1] == '\t')
+		if (colon == std::string::npos || colon == 0 || line[0] == ' ' || line[0] == '\t' || line[colon - 1] == ' ' ||
+		    line[colon - 1] == '\t')
 		{
 			error = "malformed header line: '" + line + "'";
 			return false;

@@ -102,8 +102,8 @@ std::string readChunked(TestSocket& socket, std::string& buffer, const Deadline&
 			if (!std::isxdigit(static_cast<unsigned char>(c)) || used >= 12)
 				throw std::runtime_error("malformed chunk size line: '" + printable(sizeLine) + "'");
 			size = size * 16 + static_cast<std::size_t>(std::isdigit(static_cast<unsigned char>(c))
-															? c - '0'
-															: std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
+			                                                ? c - '0'
+			                                                : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
 			++used;
 		}
 		if (used == 0)
@@ -118,7 +118,8 @@ std::string readChunked(TestSocket& socket, std::string& buffer, const Deadline&
 		}
 		while (buffer.size() < size + 2)
 			fillOrThrow(socket, buffer, deadline,
-				"in a chunk after " + std::to_string(buffer.size()) + " of " + std::to_string(size + 2) + " bytes");
+			            "in a chunk after " + std::to_string(buffer.size()) + " of " + std::to_string(size + 2) +
+			                " bytes");
 		if (buffer.compare(size, 2, "\r\n") != 0)
 			throw std::runtime_error("chunk of " + std::to_string(size) + " bytes not followed by CRLF");
 		body.append(buffer, 0, size);
@@ -152,10 +153,9 @@ std::size_t contentLength(const HttpResponse& response)
 
 
 std::string buildRequest(const std::string& host, int port, const std::string& method, const std::string& pathAndQuery,
-	const HttpTestClient::Headers& headers, const std::string& body)
+                         const HttpTestClient::Headers& headers, const std::string& body)
 {
-	auto given = [&headers](const char* name)
-	{
+	auto given = [&headers](const char* name) {
 		for (const auto& entry : headers)
 		{
 			if (HttpResponse::equalsIgnoreCase(entry.first, name))
@@ -180,7 +180,7 @@ std::string buildRequest(const std::string& host, int port, const std::string& m
 
 
 HttpResponse exchange(const std::string& host, int port, const std::string& request, int timeoutMs, bool headRequest,
-	const std::string& context)
+                      const std::string& context)
 {
 	Deadline deadline(timeoutMs);
 	TestSocket socket;
@@ -221,26 +221,27 @@ HttpResponse exchange(const std::string& host, int port, const std::string& requ
 
 
 HttpResponse HttpTestClient::request(const std::string& host, int port, const std::string& method,
-	const std::string& pathAndQuery, const Headers& headers, const std::string& body, int timeoutMs)
+                                     const std::string& pathAndQuery, const Headers& headers, const std::string& body,
+                                     int timeoutMs)
 {
 	const std::string text = buildRequest(host, port, method, pathAndQuery, headers, body);
 	return exchange(host, port, text, timeoutMs, method == "HEAD",
-		method + " " + pathAndQuery + " on " + host + ":" + std::to_string(port));
+	                method + " " + pathAndQuery + " on " + host + ":" + std::to_string(port));
 }
 
 
-HttpResponse HttpTestClient::get(
-	const std::string& host, int port, const std::string& pathAndQuery, const Headers& headers, int timeoutMs)
+HttpResponse HttpTestClient::get(const std::string& host, int port, const std::string& pathAndQuery,
+                                 const Headers& headers, int timeoutMs)
 {
 	return request(host, port, "GET", pathAndQuery, headers, "", timeoutMs);
 }
 
 
-HttpResponse HttpTestClient::requestRaw(
-	const std::string& host, int port, const std::string& rawRequest, int timeoutMs, bool headRequest)
+HttpResponse HttpTestClient::requestRaw(const std::string& host, int port, const std::string& rawRequest, int timeoutMs,
+                                        bool headRequest)
 {
 	return exchange(host, port, rawRequest, timeoutMs, headRequest,
-		"raw request to " + host + ":" + std::to_string(port) + " ('" + printable(rawRequest, 60) + "')");
+	                "raw request to " + host + ":" + std::to_string(port) + " ('" + printable(rawRequest, 60) + "')");
 }
 
 
@@ -265,8 +266,8 @@ std::string HttpTestClient::exchangeRaw(const std::string& host, int port, const
 }
 
 
-bool HttpTestClient::readHead(
-	TestSocket& socket, std::string& buffer, const Deadline& deadline, std::string& head, std::string& error)
+bool HttpTestClient::readHead(TestSocket& socket, std::string& buffer, const Deadline& deadline, std::string& head,
+                              std::string& error)
 {
 	for (;;)
 	{
@@ -297,8 +298,8 @@ bool HttpTestClient::readHead(
 }
 
 
-HttpResponse HttpTestClient::readResponse(
-	TestSocket& socket, std::string& buffer, const Deadline& deadline, bool headRequest)
+HttpResponse HttpTestClient::readResponse(TestSocket& socket, std::string& buffer, const Deadline& deadline,
+                                          bool headRequest)
 {
 	HttpResponse response;
 	for (;;)
@@ -324,8 +325,8 @@ HttpResponse HttpTestClient::readResponse(
 		const std::size_t length = contentLength(response);
 		while (buffer.size() < length)
 			fillOrThrow(socket, buffer, deadline,
-				"reading the body after " + std::to_string(buffer.size()) + " of " + std::to_string(length) +
-					" bytes");
+			            "reading the body after " + std::to_string(buffer.size()) + " of " + std::to_string(length) +
+			                " bytes");
 		response.body = buffer.substr(0, length);
 		buffer.erase(0, length);
 		return response;
@@ -338,7 +339,7 @@ HttpResponse HttpTestClient::readResponse(
 			break;
 		if (status == TestSocket::RECEIVE_TIMEOUT)
 			throw std::runtime_error("timed out waiting for the end of a body without Content-Length after " +
-									 std::to_string(buffer.size()) + " bytes");
+			                         std::to_string(buffer.size()) + " bytes");
 		if (status == TestSocket::RECEIVE_ERROR)
 			throw std::runtime_error(socket.lastError() + " while reading a body without Content-Length");
 	}

@@ -74,7 +74,7 @@ int removeEntry(const char* path, const struct stat*, int, struct FTW*)
 
 
 TempDir::TempDir(const std::string& prefix):
-	_keep(false)
+    _keep(false)
 {
 	if (prefix.empty() || prefix.find('/') != std::string::npos)
 		throw std::invalid_argument("TempDir: prefix must be a non-empty name without '/': " + prefix);

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <iostream>
 #include <poll.h>
@@ -65,7 +66,7 @@ bool mentionsAddressInUse(const std::string& log)
 {
 	const std::string text = lowercase(log);
 	return text.find("address already in use") != std::string::npos ||
-		   text.find("address in use") != std::string::npos || text.find("eaddrinuse") != std::string::npos;
+	       text.find("address in use") != std::string::npos || text.find("eaddrinuse") != std::string::npos;
 }
 
 
@@ -268,17 +269,17 @@ std::string TestServer::RunResult::describe() const
 
 
 TestServer::TestServer():
-	TestServer(defaultBinary())
+    TestServer(defaultBinary())
 {
 }
 
 
 TestServer::TestServer(const std::string& binaryPath):
-	_binary(binaryPath),
-	_dir("switchboard-test"),
-	_adminPort(PortPicker::pick()),
-	_pid(-1),
-	_runLogOffset(0)
+    _binary(binaryPath),
+    _dir("switchboard-test"),
+    _adminPort(PortPicker::pick()),
+    _pid(-1),
+    _runLogOffset(0)
 {
 	addSection("host", {{"log_level", "information"}, {"plugin_dir", "@{plugin_dir}"}});
 	set("host", "event_loops", "2");
@@ -292,16 +293,19 @@ TestServer::TestServer(const std::string& binaryPath):
 
 TestServer::~TestServer()
 {
-	if (_pid > 0)
+	// Unwinding from a failed assertion: show what the server said, since the dir goes away.
+	try
 	{
-		try
+		if (std::uncaught_exceptions() > 0 && _runLogOffset < logText().size())
 		{
-			killAndReap();
+			std::cerr << "TestServer: test ended by an exception; last lines of " << logPath() << ":\n"
+			          << logTail(40) << std::endl;
 		}
-		catch (...)
-		{
-			// Never throw from a destructor; the process dies with us anyway (PDEATHSIG).
-		}
+		killAndReap();
+	}
+	catch (...)
+	{
+		// Never throw from a destructor; the process dies with us anyway (PDEATHSIG).
 	}
 }
 
@@ -365,10 +369,10 @@ void TestServer::unset(const std::string& sectionName, const std::string& key)
 	{
 		if (existing.name == sectionName)
 		{
-			existing.keys.erase(std::remove_if(existing.keys.begin(), existing.keys.end(),
-									[&key](const std::pair<std::string, std::string>& entry)
-									{ return entry.first == key; }),
-				existing.keys.end());
+			existing.keys.erase(
+			    std::remove_if(existing.keys.begin(), existing.keys.end(),
+			                   [&key](const std::pair<std::string, std::string>& entry) { return entry.first == key; }),
+			    existing.keys.end());
 		}
 	}
 }
@@ -385,8 +389,8 @@ void TestServer::addSection(const std::string& sectionName, const Keys& keys)
 void TestServer::removeSection(const std::string& sectionName)
 {
 	_sections.erase(std::remove_if(_sections.begin(), _sections.end(),
-						[&sectionName](const Section& existing) { return existing.name == sectionName; }),
-		_sections.end());
+	                               [&sectionName](const Section& existing) { return existing.name == sectionName; }),
+	                _sections.end());
 }
 
 
@@ -409,8 +413,8 @@ void TestServer::addListener(const std::string& name, const Keys& extraKeys)
 }
 
 
-void TestServer::addPlugin(
-	const std::string& name, const std::string& listener, const std::string& prefix, const Keys& extraKeys)
+void TestServer::addPlugin(const std::string& name, const std::string& listener, const std::string& prefix,
+                           const Keys& extraKeys)
 {
 	const std::string sectionName = "plugin." + name;
 	set(sectionName, "listener", listener);
@@ -473,8 +477,9 @@ std::string TestServer::expand(const std::string& text) const
 		{
 			auto found = _ports.find(name.substr(5));
 			if (found == _ports.end())
-				throw std::invalid_argument("TestServer: @{" + name + "} names no port; call addListener() or "
-																	  "reservePort() first");
+				throw std::invalid_argument("TestServer: @{" + name +
+				                            "} names no port; call addListener() or "
+				                            "reservePort() first");
 			out += std::to_string(found->second);
 		}
 		else if (name == "plugin_dir")
@@ -566,7 +571,7 @@ void TestServer::start(int readyTimeoutMs)
 			continue;
 		}
 		throw std::runtime_error("TestServer: " + failure + "\n--- last lines of " + logPath() + " ---\n" +
-								 lastLines(log, 40));
+		                         lastLines(log, 40));
 	}
 }
 
@@ -602,31 +607,35 @@ std::string TestServer::startOnce(int readyTimeoutMs)
 	::close(logFd);
 	::close(nullFd);
 	_lastExit = ExitStatus();
+	_signalSent = 0;
 
 	const std::string address = adminAddress();
 	Deadline deadline(readyTimeoutMs);
-	std::string lastProblem = "no attempt";
+	// The last status /readyz answered says more than an attempt cut short by the deadline.
+	std::string lastAnswer;
+	std::string lastError = "no attempt";
 	for (;;)
 	{
 		if (reap())
 			return "the server " + _lastExit.describe() + " before /readyz answered 200";
 		try
 		{
-			const HttpResponse response = HttpTestClient::get(
-				address, _adminPort, "/readyz", {}, std::max(1, std::min(1000, deadline.remainingMs())));
+			const HttpResponse response = HttpTestClient::get(address, _adminPort, "/readyz", {},
+			                                                  std::max(1, std::min(1000, deadline.remainingMs())));
 			if (response.status == 200)
 				return "";
-			lastProblem = "answered " + std::to_string(response.status);
+			lastAnswer = "answered " + std::to_string(response.status) + " " + response.reason;
 		}
 		catch (const std::exception& e)
 		{
-			lastProblem = e.what();
+			lastError = e.what();
 		}
 		if (deadline.expired())
 		{
 			killAndReap();
-			return "the server was not ready within " + std::to_string(readyTimeoutMs) +
-				   " ms (last /readyz attempt: " + lastProblem + "); killed it";
+			return "the server was not ready within " + std::to_string(readyTimeoutMs) + " ms (/readyz " +
+			       (lastAnswer.empty() ? "never answered; last error: " + lastError : "last " + lastAnswer) +
+			       "); killed it";
 		}
 		sleepMs(std::min(20, deadline.remainingMs()));
 	}
@@ -684,14 +693,17 @@ int TestServer::stop(int signal, int timeoutMs)
 	}
 	if (reap())
 		return _lastExit.code();
-	::kill(_pid, signal);
+	// A second SIGTERM may cut a graceful shutdown short, so one sent by sendSignal() is not repeated.
+	if (_signalSent != signal)
+		::kill(_pid, signal);
+	_signalSent = signal;
 	if (waitExit(timeoutMs))
 		return _lastExit.code();
 	const pid_t pid = _pid;
 	killAndReap();
 	_lastExit.killedAfterTimeout = true;
 	std::cerr << "TestServer: pid " << pid << " did not exit within " << timeoutMs << " ms after " << signalName(signal)
-			  << "; killed it with SIGKILL" << std::endl;
+	          << "; killed it with SIGKILL" << std::endl;
 	return _lastExit.code();
 }
 
@@ -709,6 +721,7 @@ void TestServer::sendSignal(int signal)
 	if (!running())
 		throw std::logic_error("TestServer::sendSignal: the server is not running");
 	::kill(_pid, signal);
+	_signalSent = signal;
 }
 
 
@@ -771,7 +784,8 @@ TestServer::RunResult TestServer::runWithConfig(const std::vector<std::string>& 
 }
 
 
-TestServer::RunResult TestServer::runOnce(const std::vector<std::string>& args, int timeoutMs, const std::string& binary)
+TestServer::RunResult TestServer::runOnce(const std::vector<std::string>& args, int timeoutMs,
+                                          const std::string& binary)
 {
 	if (binary.empty())
 		throw std::runtime_error("TestServer::runOnce: no binary (SWITCHBOARD_BINARY is not defined)");

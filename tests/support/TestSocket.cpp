@@ -126,9 +126,9 @@ int pollFor(int fd, short events, const Deadline& deadline, short& revents)
 
 
 TestSocket::TestSocket():
-	_fd(-1),
-	_receiveBufferSize(0),
-	_sendBufferSize(0)
+    _fd(-1),
+    _receiveBufferSize(0),
+    _sendBufferSize(0)
 {
 }
 
@@ -140,11 +140,11 @@ TestSocket::~TestSocket()
 
 
 TestSocket::TestSocket(TestSocket&& other) noexcept:
-	_fd(other._fd),
-	_bindAddress(std::move(other._bindAddress)),
-	_receiveBufferSize(other._receiveBufferSize),
-	_sendBufferSize(other._sendBufferSize),
-	_lastError(std::move(other._lastError))
+    _fd(other._fd),
+    _bindAddress(std::move(other._bindAddress)),
+    _receiveBufferSize(other._receiveBufferSize),
+    _sendBufferSize(other._sendBufferSize),
+    _lastError(std::move(other._lastError))
 {
 	other._fd = -1;
 }
@@ -246,7 +246,7 @@ void TestSocket::connect(const std::string& host, int port, int timeoutMs)
 			close();
 			if (rc == 0)
 				throw std::runtime_error("connect to " + target + " timed out after " + std::to_string(timeoutMs) +
-										 " ms");
+				                         " ms");
 			throw std::runtime_error("poll() during connect to " + target + ": " + errnoText(error));
 		}
 		int error = 0;
@@ -279,12 +279,12 @@ void TestSocket::sendAll(std::string_view data, int timeoutMs)
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			throw std::runtime_error("send(): " + errnoText(errno) + " after " + std::to_string(sent) + " of " +
-									 std::to_string(data.size()) + " bytes");
+			                         std::to_string(data.size()) + " bytes");
 		short revents = 0;
 		const int rc = pollFor(_fd, POLLOUT, deadline, revents);
 		if (rc == 0)
 			throw std::runtime_error("send timed out after " + std::to_string(timeoutMs) + " ms with " +
-									 std::to_string(sent) + " of " + std::to_string(data.size()) + " bytes sent");
+			                         std::to_string(sent) + " of " + std::to_string(data.size()) + " bytes sent");
 		if (rc < 0)
 			throw std::runtime_error("poll() during send: " + errnoText(errno));
 	}

@@ -45,7 +45,7 @@ enum ParseOutcome
 
 // Decodes one frame at buffer[position...]; on PARSE_FRAME sets consumed to its wire size.
 ParseOutcome parseFrame(const std::string& buffer, std::size_t position, std::size_t maxPayload,
-	WsTestClient::Frame& frame, std::size_t& consumed, std::string& error)
+                        WsTestClient::Frame& frame, std::size_t& consumed, std::string& error)
 {
 	const std::size_t available = buffer.size() - position;
 	if (available < 2)
@@ -73,7 +73,7 @@ ParseOutcome parseFrame(const std::string& buffer, std::size_t position, std::si
 	if (length > maxPayload)
 	{
 		error = "frame payload of " + std::to_string(length) + " bytes exceeds the client's limit of " +
-				std::to_string(maxPayload);
+		        std::to_string(maxPayload);
 		return PARSE_ERROR;
 	}
 	if (available - headerSize < length)
@@ -105,19 +105,19 @@ bool isValidWireCloseCode(int code)
 
 
 WsTestClient::WsTestClient():
-	_random(std::random_device{}() ^ static_cast<std::mt19937::result_type>(nowMicros())),
-	_inPosition(0),
-	_upgraded(false),
-	_handshakeStatus(0),
-	_eof(false),
-	_autoPong(false),
-	_sendTimeoutMs(DEFAULT_TIMEOUT_MS),
-	_maxFrameSize(64 * 1024 * 1024),
-	_pingsAnswered(0),
-	_closeSent(false),
-	_closeReceived(false),
-	_partialOpcode(-1),
-	_partialFrames(0)
+    _random(std::random_device{}() ^ static_cast<std::mt19937::result_type>(nowMicros())),
+    _inPosition(0),
+    _upgraded(false),
+    _handshakeStatus(0),
+    _eof(false),
+    _autoPong(false),
+    _sendTimeoutMs(DEFAULT_TIMEOUT_MS),
+    _maxFrameSize(64 * 1024 * 1024),
+    _pingsAnswered(0),
+    _closeSent(false),
+    _closeReceived(false),
+    _partialOpcode(-1),
+    _partialFrames(0)
 {
 }
 
@@ -181,7 +181,7 @@ void WsTestClient::resetState()
 
 
 HttpResponse WsTestClient::connect(const std::string& host, int port, const std::string& pathAndQuery,
-	const Headers& extraHeaders, int timeoutMs)
+                                   const Headers& extraHeaders, int timeoutMs)
 {
 	resetState();
 	Deadline deadline(timeoutMs);
@@ -192,8 +192,11 @@ HttpResponse WsTestClient::connect(const std::string& host, int port, const std:
 		byte = static_cast<unsigned char>(_random() & 0xFF);
 	_key = base64(nonce, sizeof(nonce));
 
-	Headers headers = {{"Host", host + ":" + std::to_string(port)}, {"Upgrade", "websocket"},
-		{"Connection", "Upgrade"}, {"Sec-WebSocket-Key", _key}, {"Sec-WebSocket-Version", "13"}};
+	Headers headers = {{"Host", host + ":" + std::to_string(port)},
+	                   {"Upgrade", "websocket"},
+	                   {"Connection", "Upgrade"},
+	                   {"Sec-WebSocket-Key", _key},
+	                   {"Sec-WebSocket-Version", "13"}};
 	for (const auto& extra : extraHeaders)
 	{
 		bool replaced = false;
@@ -231,7 +234,7 @@ HttpResponse WsTestClient::connect(const std::string& host, int port, const std:
 	std::string error;
 	HttpResponse response;
 	if (!HttpTestClient::readHead(_socket, _in, deadline, head, error) ||
-		!HttpResponse::parseHead(head, response, error))
+	    !HttpResponse::parseHead(head, response, error))
 	{
 		_socket.close();
 		throw std::runtime_error(target + ": " + error);
@@ -247,10 +250,10 @@ HttpResponse WsTestClient::connect(const std::string& host, int port, const std:
 			problem = "101 without 'Connection: upgrade'";
 		else if (response.headerCount("Sec-WebSocket-Accept") != 1)
 			problem = "101 with " + std::to_string(response.headerCount("Sec-WebSocket-Accept")) +
-					  " Sec-WebSocket-Accept headers";
+			          " Sec-WebSocket-Accept headers";
 		else if (response.header("Sec-WebSocket-Accept") != computeAcceptKey(_key))
 			problem = "Sec-WebSocket-Accept is '" + response.header("Sec-WebSocket-Accept") + "', expected '" +
-					  computeAcceptKey(_key) + "'";
+			          computeAcceptKey(_key) + "'";
 		if (!problem.empty())
 		{
 			_socket.close();
@@ -289,7 +292,7 @@ void WsTestClient::requireOpen(const char* what) const
 	if (!_upgraded)
 	{
 		throw std::logic_error(std::string(what) + ": the WebSocket is not open (handshake status " +
-							   std::to_string(_handshakeStatus) + ")");
+		                       std::to_string(_handshakeStatus) + ")");
 	}
 }
 
@@ -573,7 +576,8 @@ WsTestClient::CloseInfo WsTestClient::expectClose(int timeoutMs, bool reply, boo
 			info.code = CloseInfo::MALFORMED;
 		else
 		{
-			info.code = (static_cast<unsigned char>(frame.payload[0]) << 8) | static_cast<unsigned char>(frame.payload[1]);
+			info.code =
+			    (static_cast<unsigned char>(frame.payload[0]) << 8) | static_cast<unsigned char>(frame.payload[1]);
 			info.reason = frame.payload.substr(2);
 		}
 		break;
@@ -640,8 +644,8 @@ void WsTestClient::close()
 }
 
 
-std::string WsTestClient::encodeFrame(
-	int opcode, std::string_view payload, bool fin, bool masked, int rsv, const unsigned char maskKey[4])
+std::string WsTestClient::encodeFrame(int opcode, std::string_view payload, bool fin, bool masked, int rsv,
+                                      const unsigned char maskKey[4])
 {
 	std::string out;
 	out.reserve(payload.size() + 14);

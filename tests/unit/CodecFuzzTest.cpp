@@ -19,8 +19,7 @@
 using namespace Switchboard::WS;
 
 
-namespace
-{
+namespace {
 
 
 constexpr std::uint8_t FIN = 0x80;

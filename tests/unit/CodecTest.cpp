@@ -23,8 +23,7 @@
 using namespace Switchboard::WS;
 
 
-namespace
-{
+namespace {
 
 
 constexpr std::uint8_t FIN = 0x80;

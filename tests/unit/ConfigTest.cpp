@@ -33,21 +33,21 @@ using Args = std::vector<std::string>;
 
 
 const ConfigKey ECHO_KEYS[] = {
-	{"greeting", ConfigType::STRING, "hello", "text sent to every new connection", 0, 0},
-	{"max_size", ConfigType::INTEGER, "4096", "largest echoed message in bytes", 1, 1048576},
-	{"uppercase", ConfigType::BOOLEAN, "false", "whether echoes are upper-cased", 0, 0},
-	{"ratio", ConfigType::DOUBLE, "0.5", "a number", 0, 0},
-	{"tags", ConfigType::STRING_LIST, "", "a list", 0, 0},
+    {"greeting", ConfigType::STRING, "hello", "text sent to every new connection", 0, 0},
+    {"max_size", ConfigType::INTEGER, "4096", "largest echoed message in bytes", 1, 1048576},
+    {"uppercase", ConfigType::BOOLEAN, "false", "whether echoes are upper-cased", 0, 0},
+    {"ratio", ConfigType::DOUBLE, "0.5", "a number", 0, 0},
+    {"tags", ConfigType::STRING_LIST, "", "a list", 0, 0},
 };
 
 const ConfigKey STRICT_KEYS[] = {
-	{"secret", ConfigType::STRING, nullptr, "required secret", 0, 0},
-	{"rounds", ConfigType::INTEGER, "10", "rounds", 1, 100},
+    {"secret", ConfigType::STRING, nullptr, "required secret", 0, 0},
+    {"rounds", ConfigType::INTEGER, "10", "rounds", 1, 100},
 };
 
 
 class TempConfig
-	// A configuration file that disappears with the test.
+// A configuration file that disappears with the test.
 {
 public:
 	explicit TempConfig(const std::string& content)
@@ -64,7 +64,7 @@ private:
 
 
 std::string dumpSettings(const HostSettings& s)
-	// Every typed value of the fixed sections, for comparing two loads.
+// Every typed value of the fixed sections, for comparing two loads.
 {
 	std::ostringstream o;
 	o << s.host.eventLoops << '|' << s.host.workerThreads << '|' << s.host.logLevel << '|' << s.host.shutdownDeadlineMs
@@ -79,7 +79,7 @@ std::string dumpSettings(const HostSettings& s)
 
 
 std::string dump(const HostConfig& c)
-	// Settings, listeners and plugin sections.
+// Settings, listeners and plugin sections.
 {
 	std::ostringstream o;
 	o << dumpSettings(c.settings());
@@ -180,49 +180,49 @@ public:
 	void testFullFile()
 	{
 		TempConfig file("; a complete file\n"
-						"[host]\n"
-						"event_loops = 3\n"
-						"worker_threads = 7\n"
-						"log_level = debug\n"
-						"shutdown_deadline_ms = 1500\n"
-						"on_plugin_failure = skip\n"
-						"plugin_dir = /opt/sb/plugins\n"
-						"max_connections = 5000\n"
-						"\n"
-						"[storage]\n"
-						"backend = sqlite\n"
-						"directory = /var/lib/sb\n"
-						"[http]\n"
-						"max_threads = 32\n"
-						"max_queued = 512\n"
-						"max_body_size = 2048\n"
-						"keep_alive = no\n"
-						"[websocket]\n"
-						"max_message_size = 65536\n"
-						"idle_timeout_ms = 0\n"
-						"ping_interval_ms = 15000\n"
-						"close_timeout_ms = 2000\n"
-						"high_watermark = 100000\n"
-						"low_watermark = 50000\n"
-						"max_output_queue = 200000\n"
-						"handshake_timeout_ms = 5000\n"
-						"[admin]\n"
-						"enabled = off\n"
-						"address = ::1\n"
-						"port = 9191\n"
-						"[listener.main]\n"
-						"address = 127.0.0.1\n"
-						"port = 9000\n"
-						"backlog = 128\n"
-						"[listener.alt]\n"
-						"port = 9001\n"
-						"[plugin.echo]\n"
-						"enabled = yes\n"
-						"listener = alt\n"
-						"prefix = /echo\n"
-						"greeting = hi there\n"
-						"[plugin.peerjs]\n"
-						"enabled = false\n");
+		                "[host]\n"
+		                "event_loops = 3\n"
+		                "worker_threads = 7\n"
+		                "log_level = debug\n"
+		                "shutdown_deadline_ms = 1500\n"
+		                "on_plugin_failure = skip\n"
+		                "plugin_dir = /opt/sb/plugins\n"
+		                "max_connections = 5000\n"
+		                "\n"
+		                "[storage]\n"
+		                "backend = sqlite\n"
+		                "directory = /var/lib/sb\n"
+		                "[http]\n"
+		                "max_threads = 32\n"
+		                "max_queued = 512\n"
+		                "max_body_size = 2048\n"
+		                "keep_alive = no\n"
+		                "[websocket]\n"
+		                "max_message_size = 65536\n"
+		                "idle_timeout_ms = 0\n"
+		                "ping_interval_ms = 15000\n"
+		                "close_timeout_ms = 2000\n"
+		                "high_watermark = 100000\n"
+		                "low_watermark = 50000\n"
+		                "max_output_queue = 200000\n"
+		                "handshake_timeout_ms = 5000\n"
+		                "[admin]\n"
+		                "enabled = off\n"
+		                "address = ::1\n"
+		                "port = 9191\n"
+		                "[listener.main]\n"
+		                "address = 127.0.0.1\n"
+		                "port = 9000\n"
+		                "backlog = 128\n"
+		                "[listener.alt]\n"
+		                "port = 9001\n"
+		                "[plugin.echo]\n"
+		                "enabled = yes\n"
+		                "listener = alt\n"
+		                "prefix = /echo\n"
+		                "greeting = hi there\n"
+		                "[plugin.peerjs]\n"
+		                "enabled = false\n");
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
@@ -301,8 +301,8 @@ public:
 
 	void testEnvironmentKey()
 	{
-		CPPUNIT_ASSERT_EQUAL(
-			std::string("plugin.echo.greeting"), HostConfig::environmentKey("SWITCHBOARD_PLUGIN__ECHO__GREETING"));
+		CPPUNIT_ASSERT_EQUAL(std::string("plugin.echo.greeting"),
+		                     HostConfig::environmentKey("SWITCHBOARD_PLUGIN__ECHO__GREETING"));
 		CPPUNIT_ASSERT_EQUAL(std::string("host.log_level"), HostConfig::environmentKey("SWITCHBOARD_HOST__LOG_LEVEL"));
 		CPPUNIT_ASSERT_EQUAL(std::string(), HostConfig::environmentKey("SWITCHBOARD_PLUGIN_DIR"));
 		CPPUNIT_ASSERT_EQUAL(std::string(), HostConfig::environmentKey("HOME"));
@@ -325,8 +325,9 @@ public:
 	void testEnvironmentBeatsFile()
 	{
 		TempConfig file("[host]\nlog_level = warning\nworker_threads = 8\n[listener.main]\nport = 9000\n");
-		Env env{{"SWITCHBOARD_HOST__LOG_LEVEL", "debug"}, {"SWITCHBOARD_PLUGIN__ECHO__GREETING", "hi"},
-			{"SWITCHBOARD_LISTENER__MAIN__PORT", " 9100 "}};
+		Env env{{"SWITCHBOARD_HOST__LOG_LEVEL", "debug"},
+		        {"SWITCHBOARD_PLUGIN__ECHO__GREETING", "hi"},
+		        {"SWITCHBOARD_LISTENER__MAIN__PORT", " 9100 "}};
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, {}, c, error));
@@ -378,42 +379,47 @@ public:
 	void testBadInteger()
 	{
 		expectFileError("[host]\nworker_threads = many\n", "host.worker_threads",
-			"expected an integer between 1 and 256, got \"many\"");
+		                "expected an integer between 1 and 256, got \"many\"");
 		expectFileError("[http]\nmax_threads = 12abc\n", "http.max_threads",
-			"expected an integer between 1 and 1024, got \"12abc\"");
+		                "expected an integer between 1 and 1024, got \"12abc\"");
 	}
 
 	void testOutOfRange()
 	{
 		expectFileError("[host]\nworker_threads = 0\n", "host.worker_threads",
-			"expected an integer between 1 and 256, got \"0\"");
-		expectFileError("[admin]\nport = 70000\n", "admin.port", "expected an integer between 0 and 65535, got \"70000\"");
+		                "expected an integer between 1 and 256, got \"0\"");
+		expectFileError("[admin]\nport = 70000\n", "admin.port",
+		                "expected an integer between 0 and 65535, got \"70000\"");
 		expectFileError("[websocket]\nclose_timeout_ms = 99\n", "websocket.close_timeout_ms",
-			"expected an integer between 100 and 60000, got \"99\"");
+		                "expected an integer between 100 and 60000, got \"99\"");
 	}
 
 	void testBadEnum()
 	{
 		expectFileError("[host]\nlog_level = loud\n", "host.log_level",
-			"expected one of trace, debug, information, notice, warning, error, got \"loud\"");
-		expectFileError("[storage]\nbackend = postgres\n", "storage.backend", "expected one of sqlite, got \"postgres\"");
+		                "expected one of trace, debug, information, notice, warning, error, got \"loud\"");
+		expectFileError("[storage]\nbackend = postgres\n", "storage.backend",
+		                "expected one of sqlite, got \"postgres\"");
 		expectFileError("[host]\non_plugin_failure = ignore\n", "host.on_plugin_failure",
-			"expected one of abort, skip, got \"ignore\"");
+		                "expected one of abort, skip, got \"ignore\"");
 	}
 
 	void testBadBool()
 	{
 		expectFileError("[http]\nkeep_alive = maybe\n", "http.keep_alive",
-			"expected a boolean (true/false, yes/no, on/off, 1/0), got \"maybe\"");
+		                "expected a boolean (true/false, yes/no, on/off, 1/0), got \"maybe\"");
 		expectFileError("[listener.main]\nport = 1\n[plugin.echo]\nenabled = 2\n", "plugin.echo.enabled",
-			"expected a boolean");
+		                "expected a boolean");
 	}
 
 	void testBadAddress()
 	{
 		expectFileError("[listener.main]\nport = 9000\naddress = example.com\n", "listener.main.address",
-			"expected an IP address");
+		                "expected an IP address");
 		expectFileError("[admin]\naddress = 300.1.1.1\n", "admin.address", "expected an IP address");
+		// A bad address is reported once, not again as a clash of its fallback value.
+		expectFileError("[listener.a]\naddress = nope\nport = 9000\n[listener.b]\nport = 9000\n", "listener.a.address",
+		                "expected an IP address");
 	}
 
 	void testErrorsFromEnvironmentAndCommandLine()
@@ -422,7 +428,7 @@ public:
 		std::string error;
 		CPPUNIT_ASSERT(!HostConfig::load("", {{"SWITCHBOARD_HTTP__MAX_THREADS", "lots"}}, {}, c, error));
 		assertOneLine(error, "environment (SWITCHBOARD_HTTP__MAX_THREADS): http.max_threads: ",
-			"expected an integer between 1 and 1024, got \"lots\"");
+		              "expected an integer between 1 and 1024, got \"lots\"");
 
 		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"host.worker_treads=3"}, c, error));
 		assertOneLine(error, "command line: host.worker_treads: ", "unknown key");
@@ -444,7 +450,7 @@ public:
 	void testMissingListenerPort()
 	{
 		expectFileError("[listener.main]\naddress = 0.0.0.0\n", "listener.main.port",
-			"missing required key (expected an integer between 0 and 65535)");
+		                "missing required key (expected an integer between 0 and 65535)");
 	}
 
 	void testInvalidListenerName()
@@ -455,7 +461,7 @@ public:
 	void testUndefinedListener()
 	{
 		expectFileError("[listener.main]\nport = 9000\n[plugin.echo]\nlistener = other\n", "plugin.echo.listener",
-			"expected one of the listeners main, got \"other\"");
+		                "expected one of the listeners main, got \"other\"");
 		expectFileError("[plugin.echo]\nprefix = /echo\n", "plugin.echo.listener", "no listener is defined");
 	}
 
@@ -463,10 +469,10 @@ public:
 	{
 		// Two listeners: an enabled plugin must say which one.
 		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9001\n[plugin.echo]\n", "plugin.echo.listener",
-			"missing required key (expected one of the listeners a, b)");
+		                "missing required key (expected one of the listeners a, b)");
 
 		TempConfig file("[listener.a]\nport = 9000\n[listener.b]\nport = 9001\n"
-						"[plugin.echo]\nlistener = b\nprefix = /e\n[plugin.other]\nlistener = b\nprefix = /e\n");
+		                "[plugin.echo]\nlistener = b\nprefix = /e\n[plugin.other]\nlistener = b\nprefix = /e\n");
 		HostConfig c;
 		std::string error;
 		// Same listener and prefix for two plugins is left to the router.
@@ -489,21 +495,22 @@ public:
 		const char* bad[] = {"echo", "/echo/", "/", "/a//b", "/a b", "/a?x"};
 		for (const char* prefix : bad)
 			expectFileError(std::string("[listener.main]\nport = 9000\n[plugin.echo]\nprefix = ") + prefix + "\n",
-				"plugin.echo.prefix", "expected a path prefix");
+			                "plugin.echo.prefix", "expected a path prefix");
 	}
 
 	void testDuplicateAddress()
 	{
 		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9000\n", "listener.b.port",
-			"0.0.0.0:9000 clashes with listener.a (0.0.0.0:9000)");
-		expectFileError("[listener.a]\naddress = 0.0.0.0\nport = 9000\n[listener.b]\naddress = 127.0.0.1\nport = 9000\n",
-			"listener.b.port", "127.0.0.1:9000 clashes with listener.a");
+		                "0.0.0.0:9000 clashes with listener.a (0.0.0.0:9000)");
+		expectFileError(
+		    "[listener.a]\naddress = 0.0.0.0\nport = 9000\n[listener.b]\naddress = 127.0.0.1\nport = 9000\n",
+		    "listener.b.port", "127.0.0.1:9000 clashes with listener.a");
 		expectFileError("[listener.a]\naddress = ::\nport = 9000\n[listener.b]\naddress = 10.0.0.1\nport = 9000\n",
-			"listener.b.port", "clashes with listener.a ([::]:9000)");
+		                "listener.b.port", "clashes with listener.a ([::]:9000)");
 
 		// Distinct specific addresses, distinct ports and port 0 do not clash.
 		TempConfig ok("[listener.a]\naddress = 127.0.0.1\nport = 9000\n[listener.b]\naddress = 127.0.0.2\nport = 9000\n"
-					  "[listener.c]\nport = 0\n[listener.d]\nport = 0\n[listener.e]\nport = 9001\n");
+		              "[listener.c]\nport = 0\n[listener.d]\nport = 0\n[listener.e]\nport = 9001\n");
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(ok.path(), {}, {}, c, error));
@@ -522,9 +529,9 @@ public:
 	void testWatermarkOrder()
 	{
 		expectFileError("[websocket]\nlow_watermark = 300000\n", "websocket.low_watermark",
-			"expected less than websocket.high_watermark (262144), got \"300000\"");
+		                "expected less than websocket.high_watermark (262144), got \"300000\"");
 		expectFileError("[websocket]\nhigh_watermark = 2000000\n", "websocket.high_watermark",
-			"expected at most websocket.max_output_queue (1048576), got \"2000000\"");
+		                "expected at most websocket.max_output_queue (1048576), got \"2000000\"");
 	}
 
 	void testSeveralErrors()
@@ -575,9 +582,10 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error)); // step 1 ignores plugin keys
 		Config config;
 		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
-		CPPUNIT_ASSERT_EQUAL(file.path() + ": plugin.echo.greting: unknown key (plugin echo accepts: enabled, listener, "
-									   "prefix, greeting, max_size, uppercase, ratio, tags)",
-			error);
+		CPPUNIT_ASSERT_EQUAL(file.path() +
+		                         ": plugin.echo.greting: unknown key (plugin echo accepts: enabled, listener, "
+		                         "prefix, greeting, max_size, uppercase, ratio, tags)",
+		                     error);
 	}
 
 	void testBadPluginValue()
@@ -588,15 +596,17 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
 		Config config;
 		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
-		CPPUNIT_ASSERT_EQUAL(file.path() + ": plugin.echo.max_size: expected an integer between 1 and 1048576, got "
-									   "\"big\"\n" +
-				file.path() + ": plugin.echo.ratio: expected a number, got \"x\"",
-			error);
+		CPPUNIT_ASSERT_EQUAL(file.path() +
+		                         ": plugin.echo.max_size: expected an integer between 1 and 1048576, got "
+		                         "\"big\"\n" +
+		                         file.path() + ": plugin.echo.ratio: expected a number, got \"x\"",
+		                     error);
 
-		CPPUNIT_ASSERT(HostConfig::load("", {{"SWITCHBOARD_PLUGIN__ECHO__MAX_SIZE", "0"}}, {}, c, error));
+		Env env{{"SWITCHBOARD_PLUGIN__ECHO__MAX_SIZE", "0"}, {"SWITCHBOARD_LISTENER__MAIN__PORT", "9000"}};
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load("", env, {}, c, error));
 		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
 		assertOneLine(error, "environment (SWITCHBOARD_PLUGIN__ECHO__MAX_SIZE): plugin.echo.max_size: ",
-			"expected an integer between 1 and 1048576, got \"0\"");
+		              "expected an integer between 1 and 1048576, got \"0\"");
 	}
 
 	void testMissingRequiredPluginKey()
@@ -639,7 +649,8 @@ public:
 
 	void testPluginsWithoutLibrary()
 	{
-		TempConfig file("[listener.main]\nport = 9000\n[plugin.echo]\n[plugin.ghost]\nenabled = false\n[plugin.zeta]\n");
+		TempConfig file(
+		    "[listener.main]\nport = 9000\n[plugin.echo]\n[plugin.ghost]\nenabled = false\n[plugin.zeta]\n");
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
@@ -648,7 +659,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("ghost"), missing[0]);
 		CPPUNIT_ASSERT_EQUAL(std::string("zeta"), missing[1]);
 		assertOneLine(c.unknownPluginError("zeta", {"echo", "peerjs"}), file.path() + ": plugin.zeta: ",
-			"no plugin library named \"zeta\" was found (available: echo, peerjs)");
+		              "no plugin library named \"zeta\" was found (available: echo, peerjs)");
 	}
 
 	void testSchemaExpectations()
@@ -674,23 +685,24 @@ public:
 
 	void testRenderRoundTrip()
 	{
-		TempConfig file("[host]\nworker_threads = 6\n[listener.main]\nport = 9000\n[listener.admin2]\naddress = ::1\n"
-						"port = 0\nbacklog = 50\n[plugin.echo]\nlistener = main\nprefix = /echo\ngreeting = hi ; there\n"
-						"[plugin.ghost]\nenabled = false\ncolour = blue\n[plugin.vault]\nlistener = main\n");
+		TempConfig file(
+		    "[host]\nworker_threads = 6\n[listener.main]\nport = 9000\n[listener.admin2]\naddress = ::1\n"
+		    "port = 0\nbacklog = 50\n[plugin.echo]\nlistener = main\nprefix = /echo\ngreeting = hi ; there\n"
+		    "[plugin.ghost]\nenabled = false\ncolour = blue\n[plugin.vault]\nlistener = main\n");
 		Env env{{"SWITCHBOARD_HOST__LOG_LEVEL", "debug"}, {"SWITCHBOARD_PLUGIN__VAULT__SECRET", "s3"}};
 		Args args{"http.keep_alive=false", "plugin.echo.max_size=77"};
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, args, c, error));
 		std::map<std::string, PluginSchema> schemas{{"echo", {ECHO_KEYS, std::size(ECHO_KEYS)}},
-			{"vault", {STRICT_KEYS, std::size(STRICT_KEYS)}}};
+		                                            {"vault", {STRICT_KEYS, std::size(STRICT_KEYS)}}};
 		std::string text = c.render(schemas);
 
 		CPPUNIT_ASSERT(text.find("; set by environment (SWITCHBOARD_HOST__LOG_LEVEL)\nlog_level = debug\n") !=
-			std::string::npos);
+		               std::string::npos);
 		CPPUNIT_ASSERT(text.find("; set by command line\nmax_size = 77\n") != std::string::npos);
 		CPPUNIT_ASSERT(text.find("; text sent to every new connection (default: hello)\ngreeting = hi ; there\n") !=
-			std::string::npos);
+		               std::string::npos);
 		CPPUNIT_ASSERT(text.find("(default: required)") != std::string::npos);
 		CPPUNIT_ASSERT(text.find("colour = blue") != std::string::npos);
 
@@ -732,7 +744,7 @@ public:
 		const auto* echo = c.plugin("echo");
 		const auto* peerjs = c.plugin("peerjs");
 		CPPUNIT_ASSERT(echo && peerjs);
-		CPPUNIT_ASSERT(echo->enabled && peerjs->enabled);
+		CPPUNIT_ASSERT(echo->enabled); // peerjs is enabled once its plugin ships (issue 3)
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), echo->listener);
 		CPPUNIT_ASSERT_EQUAL(std::string("/echo"), echo->prefix);
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), peerjs->listener);

@@ -29,8 +29,8 @@ namespace {
 
 
 class SqliteStorage: public Storage
-	/// A small Storage on the SQLite C API, standing in for the host's storage in these tests.
-	/// executeAsync runs inline (FakeHost is single-threaded) and can be made to fail.
+/// A small Storage on the SQLite C API, standing in for the host's storage in these tests.
+/// executeAsync runs inline (FakeHost is single-threaded) and can be made to fail.
 {
 public:
 	explicit SqliteStorage(const std::string& path)
@@ -176,7 +176,7 @@ private:
 						break;
 					case SQLITE_TEXT:
 						row.emplace_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
-							static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+						                             static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
 						break;
 					case SQLITE_BLOB:
 					{
@@ -204,7 +204,7 @@ private:
 
 
 class PluginLibrary
-	/// A plugin module loaded the way the host loads it: dlopen, then the one entry point.
+/// A plugin module loaded the way the host loads it: dlopen, then the one entry point.
 {
 public:
 	explicit PluginLibrary(const std::string& path)
@@ -229,10 +229,7 @@ public:
 
 	const PluginDescriptor& descriptor() const { return *_descriptor; }
 
-	std::unique_ptr<Plugin, void (*)(Plugin*)> create() const
-	{
-		return {_descriptor->create(), _descriptor->destroy};
-	}
+	std::unique_ptr<Plugin, void (*)(Plugin*)> create() const { return {_descriptor->create(), _descriptor->destroy}; }
 
 private:
 	void* _handle = nullptr;
@@ -601,7 +598,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(201, created.status);
 		CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":1}"), created.body);
 		CPPUNIT_ASSERT_EQUAL(std::string("application/json; charset=utf-8"),
-			std::string(HttpText::findHeader(created.headers, "content-type")));
+		                     std::string(HttpText::findHeader(created.headers, "content-type")));
 		CPPUNIT_ASSERT_EQUAL(std::string("/notes/1"), std::string(HttpText::findHeader(created.headers, "Location")));
 
 		host.advance(5);
@@ -613,8 +610,8 @@ public:
 
 		std::string first = "{\"id\":1,\"body\":\"first\",\"created_ms\":" + std::to_string(firstMs) + "}";
 		std::string second = "{\"id\":2,\"body\":\"say \\\"hi\\\" \\\\ back\\nline\\ttab\\r\\u0001\\u001f \xE2\x9C\x93 "
-							 "</script>\",\"created_ms\":" +
-			std::to_string(secondMs) + "}";
+		                     "</script>\",\"created_ms\":" +
+		                     std::to_string(secondMs) + "}";
 		HttpResponse list = host.request("GET", "/notes");
 		CPPUNIT_ASSERT_EQUAL(200, list.status);
 		CPPUNIT_ASSERT_EQUAL("[" + first + "," + second + "]", list.body);
@@ -631,7 +628,8 @@ public:
 		HttpResponse head = host.request("HEAD", "/notes");
 		CPPUNIT_ASSERT_EQUAL(200, head.status);
 		CPPUNIT_ASSERT_EQUAL(std::string(), head.body);
-		CPPUNIT_ASSERT_EQUAL(std::to_string(list.body.size()), std::string(HttpText::findHeader(head.headers, "Content-Length")));
+		CPPUNIT_ASSERT_EQUAL(std::to_string(list.body.size()),
+		                     std::string(HttpText::findHeader(head.headers, "Content-Length")));
 
 		host.stop(*plugin);
 		CPPUNIT_ASSERT_MESSAGE(logText(host), !loggedError(host));
@@ -702,7 +700,8 @@ public:
 		CPPUNIT_ASSERT_EQUAL(200, host.request("GET", "/stats?verbose=1").status);
 
 		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/nope"));
-		CPPUNIT_ASSERT_EQUAL(404, host.lastRejectStatus());
+		CPPUNIT_ASSERT_EQUAL(400, host.lastRejectStatus());
+		CPPUNIT_ASSERT_EQUAL(std::string("Bad Request: no WebSocket endpoint at this path"), host.lastRejectBody());
 		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/ws/")); // endpoint paths are exact
 		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), host.connect("/WS"));
 		CPPUNIT_ASSERT(host.connect("/ws") != 0);
@@ -727,7 +726,8 @@ public:
 		CPPUNIT_ASSERT_EQUAL(200, host.request("GET", "/echo/stats").status);
 		HttpResponse created = host.request("POST", "/echo/notes", "hello");
 		CPPUNIT_ASSERT_EQUAL(201, created.status);
-		CPPUNIT_ASSERT_EQUAL(std::string("/echo/notes/1"), std::string(HttpText::findHeader(created.headers, "Location")));
+		CPPUNIT_ASSERT_EQUAL(std::string("/echo/notes/1"),
+		                     std::string(HttpText::findHeader(created.headers, "Location")));
 		CPPUNIT_ASSERT_EQUAL(200, host.request("GET", "/echo/notes/1").status);
 		host.stop(*plugin);
 	}
@@ -771,7 +771,7 @@ private:
 	}
 
 	std::int64_t storedEchoed()
-		/// The persisted total, or -1 if none was written yet.
+	/// The persisted total, or -1 if none was written yet.
 	{
 		QueryResult r = _storage->execute("SELECT value FROM counters WHERE name = 'echoed'");
 		CPPUNIT_ASSERT_MESSAGE(r.error, r.ok);
@@ -797,8 +797,8 @@ namespace {
 
 
 class ScriptedPlugin: public Plugin, public WebSocketHandler
-	/// A plugin whose behaviour each test sets through std::function members, recording what
-	/// happened to it in events.
+/// A plugin whose behaviour each test sets through std::function members, recording what
+/// happened to it in events.
 {
 public:
 	std::function<StartResult(Host&)> onStart;
@@ -850,7 +850,8 @@ public:
 
 	void onClose(Connection& connection, std::uint16_t code, std::string_view reason) override
 	{
-		events.push_back("close " + std::to_string(connection.id()) + " " + std::to_string(code) + " " + std::string(reason));
+		events.push_back("close " + std::to_string(connection.id()) + " " + std::to_string(code) + " " +
+		                 std::string(reason));
 		if (connection.send("late") != SendResult::CLOSED)
 			events.push_back("SENT AFTER CLOSE");
 	}
@@ -1009,7 +1010,7 @@ public:
 		CPPUNIT_ASSERT(results.at(0) == SendResult::DROPPED);
 		CPPUNIT_ASSERT(results.at(1) == SendResult::CLOSED);
 		CPPUNIT_ASSERT_EQUAL(CloseCode::POLICY_VIOLATION, host.closeOf(id)->first);
-		CPPUNIT_ASSERT_EQUAL(std::string("close 1 1008 output queue over its limit"), plugin.events.back());
+		CPPUNIT_ASSERT_EQUAL(std::string("close 1 1008 slow consumer"), plugin.events.back());
 		CPPUNIT_ASSERT(host.takeSent(id).empty());
 		host.stop(plugin);
 	}
@@ -1031,8 +1032,8 @@ public:
 		host.deliver(bad, "\xC3", MessageKind::TEXT);
 		CPPUNIT_ASSERT_EQUAL(CloseCode::INVALID_PAYLOAD, host.closeOf(bad)->first);
 		CPPUNIT_ASSERT_EQUAL(std::string("open 1|message 1 1234|message done 1|close 1 1009 message too big|open "
-										 "2|message 2 \xC3|message done 2|close 2 1007 invalid UTF-8"),
-			joined(plugin.events));
+		                                 "2|message 2 \xC3|message done 2|close 2 1007 invalid UTF-8"),
+		                     joined(plugin.events));
 		host.stop(plugin);
 	}
 
@@ -1085,7 +1086,8 @@ public:
 		CPPUNIT_ASSERT(plugin.events.empty()); // no onOpen, no onClose
 		ConnectionId id = host.connect("/ws?token=secret", {{"Origin", "http://x"}}, "10.1.2.3:555");
 		CPPUNIT_ASSERT(id != 0);
-		CPPUNIT_ASSERT(host.runOn(id, [](Connection& c) { CPPUNIT_ASSERT_EQUAL(std::string("10.1.2.3:555"), c.remoteAddress()); }));
+		CPPUNIT_ASSERT(host.runOn(
+		    id, [](Connection& c) { CPPUNIT_ASSERT_EQUAL(std::string("10.1.2.3:555"), c.remoteAddress()); }));
 		host.stop(plugin);
 		CPPUNIT_ASSERT(!loggedError(host));
 	}
@@ -1137,48 +1139,62 @@ public:
 		};
 		std::vector<bool> added;
 		plugin.onStart = [&](Host& h) {
-			added.push_back(h.addRoute("GET", "/items/{id}", answer("item")));
+			// The first registered route that matches answers: specific routes go first.
 			added.push_back(h.addRoute("GET", "/items/new", answer("new")));
-			added.push_back(h.addRoute("*", "/items/*", answer("any")));
-			added.push_back(h.addRoute("POST", "/items", answer("post")));
 			added.push_back(h.addRoute("HEAD", "/items/head", answer("head")));
 			added.push_back(h.addRoute("GET", "/items/head", answer("get-head")));
+			added.push_back(h.addRoute("GET", "/items/{id}", answer("item")));
+			added.push_back(h.addRoute("POST", "/items", answer("post"))); // before "/items/*", which matches "/items"
+			added.push_back(h.addRoute("*", "/items/*", answer("any")));
 			added.push_back(h.addRoute("GET", "/Case", answer("case"), RouteOptions{true, false}));
 			added.push_back(h.addRoute("GET", "/items/{other}", answer("clash")));
-			added.push_back(h.addRoute("GET", "/case", answer("clash"))); // clashes with the case-insensitive one
+			added.push_back(h.addRoute("POST", "/items/*", answer("clash"))); // "*" overlaps every method
+			added.push_back(h.addRoute("GET", "/case", answer("case-sensitive")));
+			added.push_back(h.addRoute("GET", "/items/7", answer("shadowed"))); // registered, never reached
 			added.push_back(h.addRoute("GET", "bad", answer("bad")));
 			return StartResult::started();
 		};
 		host.start(plugin);
-		CPPUNIT_ASSERT_EQUAL(std::string("1111111000"), [&] {
-			std::string s;
-			for (bool b : added)
-				s += b ? '1' : '0';
-			return s;
-		}());
-		CPPUNIT_ASSERT(host.logged("clashes with /items/{id}"));
+		std::string flags;
+		for (bool b : added)
+			flags += b ? '1' : '0';
+		CPPUNIT_ASSERT_EQUAL(std::string("111111100110"), flags);
+		CPPUNIT_ASSERT(host.logged("clashes with GET /items/{id}"));
+		CPPUNIT_ASSERT(host.logged("clashes with * /items/*"));
 		CPPUNIT_ASSERT(!host.addRoute("GET", "/late", answer("late")));
 		CPPUNIT_ASSERT(host.logged("routes can only be added in start()"));
 		CPPUNIT_ASSERT_EQUAL(std::string("/api"), std::string(host.mountPrefix()));
 
-		CPPUNIT_ASSERT_EQUAL(std::string("item id=7 q=a b path=/api/items/7"), host.request("GET", "/api/items/7?q=a+b").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("item id=7 q=a b path=/api/items/7"),
+		                     host.request("GET", "/api/items/7?q=a+b").body);
 		CPPUNIT_ASSERT_EQUAL(std::string("new q= path=/api/items/new"), host.request("GET", "/api/items/new").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("get-head q= path=/api/items/head"),
+		                     host.request("GET", "/api/items/head").body);
 		CPPUNIT_ASSERT_EQUAL(std::string("any *=7 q= path=/api/items/7"), host.request("DELETE", "/api/items/7").body);
-		CPPUNIT_ASSERT_EQUAL(std::string("any *=7/x q= path=/api/items/7/x"), host.request("GET", "/api/items/7/x").body);
+		CPPUNIT_ASSERT_EQUAL(std::string("any *=7/x q= path=/api/items/7/x"),
+		                     host.request("GET", "/api/items/7/x").body);
 		CPPUNIT_ASSERT_EQUAL(std::string("post q= path=/api/items"), host.request("POST", "/api/items").body);
 		// "/items/*" matches "/items" too, with an empty rest; POST /items is another method.
 		CPPUNIT_ASSERT_EQUAL(std::string("any *= q= path=/api/items"), host.request("GET", "/api/items").body);
 		CPPUNIT_ASSERT_EQUAL(std::string("case q= path=/api/cASE"), host.request("GET", "/api/cASE").body);
-		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/api/case/").status); // no trailing slash for it
+		// A case-insensitive route matches the prefix ignoring case too; the others do not.
+		CPPUNIT_ASSERT_EQUAL(std::string("case q= path=/API/case"), host.request("GET", "/API/case").body);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/API/items/7").status);
+		// "/Case" tolerates no trailing slash, so the next matching route answers.
+		CPPUNIT_ASSERT_EQUAL(std::string("case-sensitive q= path=/api/case/"), host.request("GET", "/api/case/").body);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("GET", "/api/CASE/").status);
+		CPPUNIT_ASSERT_EQUAL(std::string("any *= q= path=/api/items/"), host.request("PUT", "/api/items/").body);
+		CPPUNIT_ASSERT_EQUAL(404, host.request("PUT", "/api").status); // the bare prefix is "/": no route for it
 
 		HttpResponse head = host.request("HEAD", "/api/items/7");
 		CPPUNIT_ASSERT_EQUAL(200, head.status);
 		CPPUNIT_ASSERT(head.body.empty());
 		CPPUNIT_ASSERT_EQUAL(std::to_string(host.request("GET", "/api/items/7").body.size()),
-			std::string(HttpText::findHeader(head.headers, "Content-Length")));
-		// An explicit HEAD route beats the GET route answering HEAD.
-		CPPUNIT_ASSERT_EQUAL(std::to_string(std::string("head q= path=/api/items/head").size()),
-			std::string(HttpText::findHeader(host.request("HEAD", "/api/items/head").headers, "Content-Length")));
+		                     std::string(HttpText::findHeader(head.headers, "Content-Length")));
+		// The HEAD route registered before the GET route answers HEAD itself.
+		CPPUNIT_ASSERT_EQUAL(
+		    std::to_string(std::string("head q= path=/api/items/head").size()),
+		    std::string(HttpText::findHeader(host.request("HEAD", "/api/items/head").headers, "Content-Length")));
 		host.stop(plugin);
 	}
 
@@ -1193,8 +1209,9 @@ public:
 			plugin.host->storage().executeAsync("SELECT 1", {}, [&](QueryResult r) { fromAsync = r; });
 		};
 		plugin.onStart = [&](Host& h) {
-			h.addRoute("GET", "/q",
-				[&](const HttpRequest&, HttpResponse&) { fromRoute = plugin.host->storage().execute("SELECT 1"); });
+			h.addRoute("GET", "/q", [&](const HttpRequest&, HttpResponse&) {
+				fromRoute = plugin.host->storage().execute("SELECT 1");
+			});
 			return StartResult::started();
 		};
 		host.start(plugin);
@@ -1235,19 +1252,19 @@ public:
 		host.setBackpressure(id, true);
 		host.setBackpressure(id, false);
 		CPPUNIT_ASSERT_EQUAL(std::string("backpressure 1 high|backpressure 1 low"),
-			plugin.events[1] + "|" + plugin.events[2]);
+		                     plugin.events[1] + "|" + plugin.events[2]);
 		host.stop(plugin);
 	}
 
 	void testConfigValidation()
 	{
 		static const ConfigKey keys[] = {
-			{"name", ConfigType::STRING, nullptr, "required", 0, 0},
-			{"port", ConfigType::INTEGER, "80", "", 1, 65535},
-			{"offset", ConfigType::INTEGER, "-5", "no range when both bounds are 0", 0, 0},
-			{"verbose", ConfigType::BOOLEAN, "no", "", 0, 0},
-			{"ratio", ConfigType::DOUBLE, "0.5", "", 0, 0},
-			{"origins", ConfigType::STRING_LIST, "", "", 0, 0},
+		    {"name", ConfigType::STRING, nullptr, "required", 0, 0},
+		    {"port", ConfigType::INTEGER, "80", "", 1, 65535},
+		    {"offset", ConfigType::INTEGER, "-5", "no range when both bounds are 0", 0, 0},
+		    {"verbose", ConfigType::BOOLEAN, "no", "", 0, 0},
+		    {"ratio", ConfigType::DOUBLE, "0.5", "", 0, 0},
+		    {"origins", ConfigType::STRING_LIST, "", "", 0, 0},
 		};
 		FakeHost host("demo");
 		std::string error = host.setConfig(keys, 6, {});
@@ -1260,7 +1277,8 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(error, error.find("port: 65536 is outside 1..65535") != std::string::npos);
 		CPPUNIT_ASSERT(!host.config().has("name"));
 
-		error = host.setConfig(keys, 6, {{"name", "n"}, {"offset", "-99999"}, {"verbose", "ON"}, {"origins", "a, b,,c"}});
+		error =
+		    host.setConfig(keys, 6, {{"name", "n"}, {"offset", "-99999"}, {"verbose", "ON"}, {"origins", "a, b,,c"}});
 		CPPUNIT_ASSERT_EQUAL(std::string(), error);
 		const Config& config = host.config();
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(80), config.getInt("port"));
@@ -1289,8 +1307,12 @@ public:
 			host.setStorage(&storage);
 			ScriptedPlugin plugin;
 			plugin.schema = {
-				{1, "CREATE TABLE t (\"a;b\" TEXT); -- a comment; with a semicolon\n"
-					"INSERT INTO t VALUES ('x;y'); /* another; one */ INSERT INTO t VALUES ('it''s');"},
+			    {1, "CREATE TABLE t (\"a;b\" TEXT); -- a comment; with a semicolon\n"
+			        "CREATE TABLE log (v INTEGER);"
+			        "CREATE TRIGGER logged AFTER INSERT ON t BEGIN INSERT INTO log VALUES (1); INSERT INTO log VALUES "
+			        "(2); "
+			        "END;"
+			        "INSERT INTO t VALUES ('x;y'); /* another; one */ INSERT INTO t VALUES ('it''s');"},
 			};
 			CPPUNIT_ASSERT(host.start(plugin).status == StartStatus::STARTED);
 			host.stop(plugin);
@@ -1300,6 +1322,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::size_t(2), rows.rows.size());
 		CPPUNIT_ASSERT_EQUAL(std::string("x;y"), valueAsString(rows.rows[0][0]));
 		CPPUNIT_ASSERT_EQUAL(std::string("it's"), valueAsString(rows.rows[1][0]));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(4), storage.execute("SELECT v FROM log").rows.size()); // the trigger ran
 		{
 			// Version 1 is not applied again; version 2 is.
 			FakeHost host;
@@ -1318,15 +1341,30 @@ public:
 			plugin.schema = {{3, "INSERT INTO t VALUES ('three'); INSERT INTO missing VALUES (1)"}};
 			StartResult result = host.start(plugin);
 			CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
-			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("migration 3 failed: no such table: missing") == 0);
+			CPPUNIT_ASSERT_MESSAGE(result.message,
+			                       result.message.find("migration 3 failed: no such table: missing") == 0);
 			plugin.schema = {{4, "SELECT 1"}, {4, "SELECT 2"}};
 			result = host.start(plugin);
 			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("appears twice") != std::string::npos);
 		}
 		// The failed migration was rolled back as a whole.
 		CPPUNIT_ASSERT_EQUAL(std::size_t(3), storage.execute("SELECT * FROM t").rows.size());
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(2),
-			valueAsInt(storage.execute(std::string("SELECT MAX(version) FROM ") + FakeHost::MIGRATIONS_TABLE).rows.at(0).at(0)));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(6), storage.execute("SELECT v FROM log").rows.size());
+		{
+			// A plugin older than its database is refused.
+			FakeHost host;
+			host.setStorage(&storage);
+			ScriptedPlugin plugin;
+			plugin.schema = {{1, "CREATE TABLE t (a TEXT)"}};
+			StartResult result = host.start(plugin);
+			CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
+			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("the database is newer than the plugin") == 0);
+		}
+		CPPUNIT_ASSERT_EQUAL(
+		    std::int64_t(2),
+		    valueAsInt(storage.execute(std::string("SELECT MAX(version) FROM ") + FakeHost::MIGRATIONS_TABLE)
+		                   .rows.at(0)
+		                   .at(0)));
 	}
 
 	void testRandomBytes()

@@ -16,15 +16,15 @@ using Switchboard::Core::PluginLoader;
 
 namespace {
 
-	std::string fixture(const std::string& name)
-	{
-		return std::string(SWITCHBOARD_FIXTURE_PLUGIN_DIR) + "/" + PluginLoader::libraryFileName(name);
-	}
+std::string fixture(const std::string& name)
+{
+	return std::string(SWITCHBOARD_FIXTURE_PLUGIN_DIR) + "/" + PluginLoader::libraryFileName(name);
+}
 
-	bool contains(const std::string& text, const std::string& part)
-	{
-		return text.find(part) != std::string::npos;
-	}
+bool contains(const std::string& text, const std::string& part)
+{
+	return text.find(part) != std::string::npos;
+}
 
 } // namespace
 
@@ -82,7 +82,8 @@ public:
 		std::string error;
 		CPPUNIT_ASSERT(!PluginLoader::load(fixture("abi_mismatch"), "abi_mismatch", error));
 		std::string expected = "was built for SDK ABI " + std::to_string(Switchboard::ABI_MAJOR + 1) + "." +
-			std::to_string(Switchboard::ABI_MINOR) + ", this host provides " + std::to_string(Switchboard::ABI_MAJOR);
+		                       std::to_string(Switchboard::ABI_MINOR) + ", this host provides " +
+		                       std::to_string(Switchboard::ABI_MAJOR);
 		CPPUNIT_ASSERT_MESSAGE(error, contains(error, expected));
 	}
 

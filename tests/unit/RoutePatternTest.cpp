@@ -149,7 +149,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1), params.size());
 		CPPUNIT_ASSERT_EQUAL(std::string("key"), params[0].first);
 		CPPUNIT_ASSERT_EQUAL(std::string("abc"), params[0].second);
-		CPPUNIT_ASSERT(!matches(p, "//id"));        // a parameter never matches an empty segment
+		CPPUNIT_ASSERT(!matches(p, "//id")); // a parameter never matches an empty segment
 		CPPUNIT_ASSERT(!matches(p, "/abc"));
 		CPPUNIT_ASSERT(!matches(p, "/abc/def/id")); // exactly one segment
 
@@ -225,10 +225,10 @@ public:
 		HeaderList params;
 		CPPUNIT_ASSERT(p.match("/a/x/", {}, params)); // tolerated by default
 		CPPUNIT_ASSERT_EQUAL(std::string("x"), params[0].second);
-		CPPUNIT_ASSERT(!matches(p, "/a/x//"));       // exactly one
+		CPPUNIT_ASSERT(!matches(p, "/a/x//")); // exactly one
 		CPPUNIT_ASSERT(!matches(p, "/a/x/", strict()));
 		CPPUNIT_ASSERT(matches(p, "/a/x", strict()));
-		CPPUNIT_ASSERT(!matches(p, "/a/", {}));      // the slash does not stand in for {b}
+		CPPUNIT_ASSERT(!matches(p, "/a/", {})); // the slash does not stand in for {b}
 	}
 
 	void testDoubledSlash()

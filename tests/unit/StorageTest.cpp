@@ -28,8 +28,7 @@ using Switchboard::Core::SqliteStorage;
 using Switchboard::Core::StorageBackend;
 
 
-namespace
-{
+namespace {
 
 
 bool contains(const std::string& text, const std::string& part)
@@ -65,16 +64,13 @@ public:
 
 	StorageBackend::Offload function()
 	{
-		return [this](std::function<void()> work, std::function<void()> completion)
-		{
+		return [this](std::function<void()> work, std::function<void()> completion) {
 			std::lock_guard<std::mutex> lock(_mutex);
-			_threads.emplace_back(
-			    [work = std::move(work), completion = std::move(completion)]
-			    {
-				    work();
-				    if (completion)
-					    completion();
-			    });
+			_threads.emplace_back([work = std::move(work), completion = std::move(completion)] {
+				work();
+				if (completion)
+					completion();
+			});
 		};
 	}
 
@@ -421,8 +417,7 @@ public:
 		must(*storage, "CREATE TABLE t(v)");
 		std::string error = "stale";
 		const bool committed = storage->transaction(
-		    [](Storage& tx)
-		    {
+		    [](Storage& tx) {
 			    return tx.execute("INSERT INTO t VALUES (?)", {std::int64_t(1)}).ok &&
 			           tx.execute("INSERT INTO t VALUES (?)", {std::int64_t(2)}).ok;
 		    },
@@ -440,8 +435,7 @@ public:
 		std::string error;
 		std::int64_t seenInside = -1;
 		const bool committed = storage->transaction(
-		    [&](Storage& tx)
-		    {
+		    [&](Storage& tx) {
 			    tx.execute("INSERT INTO t VALUES (1)");
 			    seenInside = valueAsInt(tx.execute("SELECT count(*) FROM t").rows.at(0).at(0));
 			    return false;
@@ -460,8 +454,7 @@ public:
 		must(*storage, "CREATE TABLE t(v)");
 		std::string error;
 		const bool committed = storage->transaction(
-		    [](Storage& tx)
-		    {
+		    [](Storage& tx) {
 			    tx.execute("INSERT INTO t VALUES (1)");
 			    tx.execute("INSERT INTO missing VALUES (2)");
 			    tx.execute("INSERT INTO t VALUES (3)");
@@ -481,8 +474,7 @@ public:
 		std::string error;
 		bool committed = true;
 		CPPUNIT_ASSERT_NO_THROW(committed = storage->transaction(
-		                            [](Storage& tx) -> bool
-		                            {
+		                            [](Storage& tx) -> bool {
 			                            tx.execute("INSERT INTO t VALUES (1)");
 			                            throw std::runtime_error("boom");
 		                            },
@@ -504,19 +496,15 @@ public:
 
 		// The inner level rolls back alone; the outer one commits the rest.
 		bool inner = true;
-		bool outer = storage->transaction(
-		    [&](Storage& tx)
-		    {
-			    tx.execute("INSERT INTO t VALUES (1)");
-			    inner = tx.transaction(
-			        [](Storage& nested)
-			        {
-				        nested.execute("INSERT INTO t VALUES (2)");
-				        return false;
-			        });
-			    tx.execute("INSERT INTO t VALUES (3)");
-			    return true;
-		    });
+		bool outer = storage->transaction([&](Storage& tx) {
+			tx.execute("INSERT INTO t VALUES (1)");
+			inner = tx.transaction([](Storage& nested) {
+				nested.execute("INSERT INTO t VALUES (2)");
+				return false;
+			});
+			tx.execute("INSERT INTO t VALUES (3)");
+			return true;
+		});
 		CPPUNIT_ASSERT(outer);
 		CPPUNIT_ASSERT(!inner);
 		QueryResult rows = must(*storage, "SELECT v FROM t ORDER BY v");
@@ -525,12 +513,10 @@ public:
 		CPPUNIT_ASSERT(rows.rows[1][0] == Value(std::int64_t(3)));
 
 		// A committed inner level still goes when the outer one rolls back.
-		outer = storage->transaction(
-		    [&](Storage& tx)
-		    {
-			    inner = tx.transaction([](Storage& nested) { return nested.execute("INSERT INTO t VALUES (4)").ok; });
-			    return false;
-		    });
+		outer = storage->transaction([&](Storage& tx) {
+			inner = tx.transaction([](Storage& nested) { return nested.execute("INSERT INTO t VALUES (4)").ok; });
+			return false;
+		});
 		CPPUNIT_ASSERT(inner);
 		CPPUNIT_ASSERT(!outer);
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), scalar(*storage, "SELECT count(*) FROM t WHERE v = 4"));
@@ -546,22 +532,18 @@ public:
 		std::atomic<bool> otherDone{false};
 		bool otherFinishedEarly = true;
 		std::thread other;
-		const bool committed = storage->transaction(
-		    [&](Storage& tx)
-		    {
-			    tx.execute("INSERT INTO t VALUES ('transaction')");
-			    other = std::thread(
-			        [&]
-			        {
-				        inside.get_future().wait();
-				        storage->execute("INSERT INTO t VALUES ('other')");
-				        otherDone = true;
-			        });
-			    inside.set_value();
-			    std::this_thread::sleep_for(std::chrono::milliseconds(150));
-			    otherFinishedEarly = otherDone;
-			    return false;
-		    });
+		const bool committed = storage->transaction([&](Storage& tx) {
+			tx.execute("INSERT INTO t VALUES ('transaction')");
+			other = std::thread([&] {
+				inside.get_future().wait();
+				storage->execute("INSERT INTO t VALUES ('other')");
+				otherDone = true;
+			});
+			inside.set_value();
+			std::this_thread::sleep_for(std::chrono::milliseconds(150));
+			otherFinishedEarly = otherDone;
+			return false;
+		});
 		other.join();
 		// The other thread's statement must wait for the transaction, not join it.
 		CPPUNIT_ASSERT(!otherFinishedEarly);
@@ -577,12 +559,10 @@ public:
 		SqliteStorage backend(_dataDir);
 		auto storage = open(backend, "alpha");
 		must(*storage, "CREATE TABLE t(v)");
-		const bool committed = storage->transaction(
-		    [&](Storage& tx)
-		    {
-			    storage->close();
-			    return tx.execute("INSERT INTO t VALUES (1)").ok;
-		    });
+		const bool committed = storage->transaction([&](Storage& tx) {
+			storage->close();
+			return tx.execute("INSERT INTO t VALUES (1)").ok;
+		});
 		CPPUNIT_ASSERT(committed);
 		QueryResult closed = storage->execute("SELECT 1");
 		CPPUNIT_ASSERT(!closed.ok);
@@ -901,8 +881,9 @@ public:
 	void testExecuteAsyncOutlivesStorage()
 	{
 		std::vector<std::pair<std::function<void()>, std::function<void()>>> queued;
-		StorageBackend::Offload hold = [&](std::function<void()> work, std::function<void()> completion)
-		{ queued.emplace_back(std::move(work), std::move(completion)); };
+		StorageBackend::Offload hold = [&](std::function<void()> work, std::function<void()> completion) {
+			queued.emplace_back(std::move(work), std::move(completion));
+		};
 		SqliteStorage backend(_dataDir);
 		auto storage = open(backend, "alpha", hold);
 		must(*storage, "CREATE TABLE t(v)");
@@ -929,17 +910,15 @@ public:
 		std::vector<std::thread> workers;
 		for (int t = 0; t < threads; ++t)
 		{
-			workers.emplace_back(
-			    [&, t]
-			    {
-				    for (int i = 0; i < perThread; ++i)
-				    {
-					    QueryResult r = storage->execute("INSERT INTO hits(thread, seq) VALUES (?, ?)",
-					                                     {std::int64_t(t), std::int64_t(i)});
-					    if (!r.ok || r.affectedRows != 1)
-						    ++failures;
-				    }
-			    });
+			workers.emplace_back([&, t] {
+				for (int i = 0; i < perThread; ++i)
+				{
+					QueryResult r = storage->execute("INSERT INTO hits(thread, seq) VALUES (?, ?)",
+					                                 {std::int64_t(t), std::int64_t(i)});
+					if (!r.ok || r.affectedRows != 1)
+						++failures;
+				}
+			});
 		}
 		for (std::thread& w : workers)
 			w.join();

@@ -18,28 +18,28 @@ using Switchboard::Core::TimerWheel;
 
 namespace {
 
-	struct Probe
-	{
-		TimerNode node;
-		std::vector<std::int64_t>* log = nullptr;
-		std::int64_t* now = nullptr;
-		TimerWheel* wheel = nullptr;
-		std::int64_t rescheduleEvery = 0;
-		TimerNode* cancelOther = nullptr;
+struct Probe
+{
+	TimerNode node;
+	std::vector<std::int64_t>* log = nullptr;
+	std::int64_t* now = nullptr;
+	TimerWheel* wheel = nullptr;
+	std::int64_t rescheduleEvery = 0;
+	TimerNode* cancelOther = nullptr;
 
-		Probe()
-		{
-			node.owner = this;
-			node.fire = [](TimerNode* n) {
-				auto* p = static_cast<Probe*>(n->owner);
-				p->log->push_back(*p->now);
-				if (p->cancelOther)
-					p->wheel->cancel(*p->cancelOther);
-				if (p->rescheduleEvery > 0)
-					p->wheel->schedule(p->node, *p->now + p->rescheduleEvery);
-			};
-		}
-	};
+	Probe()
+	{
+		node.owner = this;
+		node.fire = [](TimerNode* n) {
+			auto* p = static_cast<Probe*>(n->owner);
+			p->log->push_back(*p->now);
+			if (p->cancelOther)
+				p->wheel->cancel(*p->cancelOther);
+			if (p->rescheduleEvery > 0)
+				p->wheel->schedule(p->node, *p->now + p->rescheduleEvery);
+		};
+	}
+};
 
 } // namespace
 

@@ -108,8 +108,8 @@ std::string ConfigSchema::expectation(const Switchboard::ConfigKey& key, std::st
 }
 
 
-std::string ConfigSchema::checkDeclarations(
-	const Switchboard::ConfigKey* keys, std::size_t count, const std::set<std::string>& reserved)
+std::string ConfigSchema::checkDeclarations(const Switchboard::ConfigKey* keys, std::size_t count,
+                                            const std::set<std::string>& reserved)
 {
 	if (count > 0 && keys == nullptr)
 		return "declares " + std::to_string(count) + " keys but no key table";
@@ -131,8 +131,7 @@ std::string ConfigSchema::checkDeclarations(
 		if (key.type == ConfigType::INTEGER && key.minimum > key.maximum)
 			return "key " + quote(name) + " has a minimum above its maximum";
 		if (key.defaultValue != nullptr && !checkValue(key, key.defaultValue))
-			return "key " + quote(name) + " has the default " + quote(key.defaultValue) + ", not " +
-				expectation(key);
+			return "key " + quote(name) + " has the default " + quote(key.defaultValue) + ", not " + expectation(key);
 	}
 	return std::string();
 }

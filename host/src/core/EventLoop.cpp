@@ -15,24 +15,23 @@ namespace Core {
 
 
 namespace {
-	thread_local EventLoop* currentLoop = nullptr;
-	constexpr std::size_t SCRATCH_SIZE = 64 * 1024;
+thread_local EventLoop* currentLoop = nullptr;
+constexpr std::size_t SCRATCH_SIZE = 64 * 1024;
 
-	std::int64_t monotonicNowMs()
-	{
-		return std::chrono::duration_cast<std::chrono::milliseconds>(
-			std::chrono::steady_clock::now().time_since_epoch())
-			.count();
-	}
+std::int64_t monotonicNowMs()
+{
+	return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+	    .count();
+}
 } // namespace
 
 
 EventLoop::EventLoop(Transport& transport, int index):
-	_transport(transport),
-	_index(index),
-	_nowMs(monotonicNowMs()),
-	_wheel(_nowMs),
-	_scratch(SCRATCH_SIZE)
+    _transport(transport),
+    _index(index),
+    _nowMs(monotonicNowMs()),
+    _wheel(_nowMs),
+    _scratch(SCRATCH_SIZE)
 {
 }
 
@@ -232,7 +231,7 @@ void EventLoop::finishAll(std::uint16_t code, std::string_view reason)
 
 
 void EventLoop::addTimer(std::uint64_t timerId, std::int64_t delayMs, std::int64_t intervalMs,
-	std::function<void()> callback, std::shared_ptr<std::atomic<int>> state)
+                         std::function<void()> callback, std::shared_ptr<std::atomic<int>> state)
 {
 	auto timer = std::make_unique<SdkTimer>();
 	timer->id = timerId;

@@ -31,12 +31,12 @@ class WsConnection;
 
 
 class EventLoop
-	/// Iteration: wait for readiness (or the next timer tick) → read and decode, calling plugin
-	/// callbacks → run posted tasks → advance timers → finish aborted connections → write every
-	/// connection that gained output, one writev each (coalescing) → destroy finished connections.
-	///
-	/// Threading: post() and wake-ups are safe from any thread; everything else runs on the loop
-	/// thread only.
+/// Iteration: wait for readiness (or the next timer tick) → read and decode, calling plugin
+/// callbacks → run posted tasks → advance timers → finish aborted connections → write every
+/// connection that gained output, one writev each (coalescing) → destroy finished connections.
+///
+/// Threading: post() and wake-ups are safe from any thread; everything else runs on the loop
+/// thread only.
 {
 public:
 	EventLoop(Transport& transport, int index);
@@ -47,12 +47,12 @@ public:
 	void join();
 
 	void post(std::function<void()> task);
-		/// Runs task on this loop, in posting order. Wakes the loop only on the empty → non-empty
-		/// transition.
+	/// Runs task on this loop, in posting order. Wakes the loop only on the empty → non-empty
+	/// transition.
 
 	bool inLoopThread() const { return current() == this; }
 	static EventLoop* current();
-		/// The loop whose thread is calling, or nullptr.
+	/// The loop whose thread is calling, or nullptr.
 
 	int index() const { return _index; }
 	std::int64_t now() const { return _nowMs; }
@@ -65,14 +65,14 @@ public:
 	void markDirty(WsConnection* connection) { _dirty.push_back(connection); }
 	void deferAbort(WsConnection* connection) { _aborts.push_back(connection); }
 	void retire(WsConnection* connection);
-		/// The connection finished: destroyed at the end of this iteration.
+	/// The connection finished: destroyed at the end of this iteration.
 	void closeAll(std::uint16_t code, std::string_view reason);
 	void finishAll(std::uint16_t code, std::string_view reason);
-		/// Ends every connection at once without waiting for handshakes (shutdown deadline).
+	/// Ends every connection at once without waiting for handshakes (shutdown deadline).
 	std::size_t connectionCount() const { return _connectionCount.load(std::memory_order_relaxed); }
 
 	void addTimer(std::uint64_t timerId, std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback,
-		std::shared_ptr<std::atomic<int>> state);
+	              std::shared_ptr<std::atomic<int>> state);
 	void removeTimer(std::uint64_t timerId);
 
 private:

@@ -11,6 +11,7 @@
 #include "Poco/Exception.h"
 #include "Poco/File.h"
 #include "Poco/Net/IPAddress.h"
+#include "Poco/Net/SocketDefs.h"
 #include "Poco/Util/IniFileConfiguration.h"
 #include <algorithm>
 #include <fstream>
@@ -48,8 +49,8 @@ enum class Check
 
 
 struct HostKey
-	// A host key: the SDK declaration (so host and plugin keys share one validator) plus what the
-	// SDK's ConfigKey cannot say.
+// A host key: the SDK declaration (so host and plugin keys share one validator) plus what the
+// SDK's ConfigKey cannot say.
 {
 	ConfigKey key;
 	const char* allowed; // "a|b" or nullptr
@@ -58,106 +59,128 @@ struct HostKey
 
 
 const HostKey HOST_KEYS[] = {
-	{{"event_loops", ConfigType::INTEGER, "0", "event loops (threads) serving WebSocket connections; 0 = one per CPU core",
-		 0, 256},
-		nullptr, Check::NONE},
-	{{"worker_threads", ConfigType::INTEGER, "4", "threads running blocking work (storage, offloaded plugin tasks)", 1,
-		 256},
-		nullptr, Check::NONE},
-	{{"log_level", ConfigType::STRING, "information", "lowest severity written to the log", 0, 0},
-		"trace|debug|information|notice|warning|error", Check::NONE},
-	{{"shutdown_deadline_ms", ConfigType::INTEGER, "5000",
-		 "milliseconds shutdown waits for connections to close and plugins to stop", 100, 600000},
-		nullptr, Check::NONE},
-	{{"on_plugin_failure", ConfigType::STRING, "abort",
-		 "when a plugin fails to load or start: abort = the host exits, skip = the host runs without it", 0, 0},
-		"abort|skip", Check::NONE},
-	{{"plugin_dir", ConfigType::STRING, "",
-		 "directory of plugin libraries; empty = the build tree's plugins when run from the build tree, else the "
-		 "installed directory",
-		 0, 0},
-		nullptr, Check::NONE},
-	{{"max_connections", ConfigType::INTEGER, "0",
-		 "most concurrent WebSocket connections; 0 = derived from the open-file limit (RLIMIT_NOFILE)", 0, 10000000},
-		nullptr, Check::NONE},
+    {{"event_loops", ConfigType::INTEGER, "0",
+      "event loops (threads) serving WebSocket connections; 0 = one per CPU core", 0, 256},
+     nullptr,
+     Check::NONE},
+    {{"worker_threads", ConfigType::INTEGER, "4", "threads running blocking work (storage, offloaded plugin tasks)", 1,
+      256},
+     nullptr,
+     Check::NONE},
+    {{"log_level", ConfigType::STRING, "information", "lowest severity written to the log", 0, 0},
+     "trace|debug|information|notice|warning|error",
+     Check::NONE},
+    {{"shutdown_deadline_ms", ConfigType::INTEGER, "5000",
+      "milliseconds shutdown waits for connections to close and plugins to stop", 100, 600000},
+     nullptr,
+     Check::NONE},
+    {{"on_plugin_failure", ConfigType::STRING, "abort",
+      "when a plugin fails to load or start: abort = the host exits, skip = the host runs without it", 0, 0},
+     "abort|skip",
+     Check::NONE},
+    {{"plugin_dir", ConfigType::STRING, "",
+      "directory of plugin libraries; empty = the build tree's plugins when run from the build tree, else the "
+      "installed directory",
+      0, 0},
+     nullptr,
+     Check::NONE},
+    {{"max_connections", ConfigType::INTEGER, "0",
+      "most concurrent WebSocket connections; 0 = derived from the open-file limit (RLIMIT_NOFILE)", 0, 10000000},
+     nullptr,
+     Check::NONE},
 };
 
 const HostKey STORAGE_KEYS[] = {
-	{{"backend", ConfigType::STRING, "sqlite", "storage backend for plugin data", 0, 0}, "sqlite", Check::NONE},
-	{{"directory", ConfigType::STRING, "./data",
-		 "directory of the storage files; a relative path is relative to the working directory", 0, 0},
-		nullptr, Check::NONE},
+    {{"backend", ConfigType::STRING, "sqlite", "storage backend for plugin data", 0, 0}, "sqlite", Check::NONE},
+    {{"directory", ConfigType::STRING, "./data",
+      "directory of the storage files; a relative path is relative to the working directory", 0, 0},
+     nullptr,
+     Check::NONE},
 };
 
 const HostKey HTTP_KEYS[] = {
-	{{"max_threads", ConfigType::INTEGER, "16", "threads serving HTTP requests and WebSocket handshakes", 1, 1024},
-		nullptr, Check::NONE},
-	{{"max_queued", ConfigType::INTEGER, "256", "accepted connections waiting for a thread; more are refused", 1,
-		 100000},
-		nullptr, Check::NONE},
-	{{"max_body_size", ConfigType::INTEGER, "1048576", "largest HTTP request body in bytes", 1, 1073741824}, nullptr,
-		Check::NONE},
-	{{"keep_alive", ConfigType::BOOLEAN, "true", "whether HTTP connections are kept open between requests", 0, 0},
-		nullptr, Check::NONE},
+    {{"max_threads", ConfigType::INTEGER, "16", "threads serving HTTP requests and WebSocket handshakes", 1, 1024},
+     nullptr,
+     Check::NONE},
+    {{"max_queued", ConfigType::INTEGER, "256", "accepted connections waiting for a thread; more are refused", 1,
+      100000},
+     nullptr,
+     Check::NONE},
+    {{"max_body_size", ConfigType::INTEGER, "1048576", "largest HTTP request body in bytes", 1, 1073741824},
+     nullptr,
+     Check::NONE},
+    {{"keep_alive", ConfigType::BOOLEAN, "true", "whether HTTP connections are kept open between requests", 0, 0},
+     nullptr,
+     Check::NONE},
 };
 
 const HostKey WEBSOCKET_KEYS[] = {
-	{{"max_message_size", ConfigType::INTEGER, "1048576",
-		 "largest message in bytes (summed over fragments); larger ones close the connection with 1009", 1,
-		 1073741824},
-		nullptr, Check::NONE},
-	{{"idle_timeout_ms", ConfigType::INTEGER, "120000",
-		 "milliseconds without any inbound frame before a connection is closed; 0 = never", 0, 86400000},
-		nullptr, Check::NONE},
-	{{"ping_interval_ms", ConfigType::INTEGER, "30000", "milliseconds between server pings; 0 = never", 0, 86400000},
-		nullptr, Check::NONE},
-	{{"close_timeout_ms", ConfigType::INTEGER, "3000",
-		 "milliseconds to wait for the peer's close frame or FIN after a close", 100, 60000},
-		nullptr, Check::NONE},
-	{{"high_watermark", ConfigType::INTEGER, "262144",
-		 "queued output bytes above which the plugin is told to pause sending", 1, 1073741824},
-		nullptr, Check::NONE},
-	{{"low_watermark", ConfigType::INTEGER, "65536",
-		 "queued output bytes below which a paused plugin is told to resume; below high_watermark", 0, 1073741824},
-		nullptr, Check::NONE},
-	{{"max_output_queue", ConfigType::INTEGER, "1048576",
-		 "queued output bytes above which the connection is closed with 1008; at least high_watermark", 1,
-		 1073741824},
-		nullptr, Check::NONE},
-	{{"handshake_timeout_ms", ConfigType::INTEGER, "10000",
-		 "milliseconds a client has to complete the HTTP upgrade request", 100, 600000},
-		nullptr, Check::NONE},
+    {{"max_message_size", ConfigType::INTEGER, "1048576",
+      "largest message in bytes (summed over fragments); larger ones close the connection with 1009", 1, 1073741824},
+     nullptr,
+     Check::NONE},
+    {{"idle_timeout_ms", ConfigType::INTEGER, "120000",
+      "milliseconds without any inbound frame before a connection is closed; 0 = never", 0, 86400000},
+     nullptr,
+     Check::NONE},
+    {{"ping_interval_ms", ConfigType::INTEGER, "30000", "milliseconds between server pings; 0 = never", 0, 86400000},
+     nullptr,
+     Check::NONE},
+    {{"close_timeout_ms", ConfigType::INTEGER, "3000",
+      "milliseconds to wait for the peer's close frame or FIN after a close", 100, 60000},
+     nullptr,
+     Check::NONE},
+    {{"high_watermark", ConfigType::INTEGER, "262144",
+      "queued output bytes above which the plugin is told to pause sending", 1, 1073741824},
+     nullptr,
+     Check::NONE},
+    {{"low_watermark", ConfigType::INTEGER, "65536",
+      "queued output bytes below which a paused plugin is told to resume; below high_watermark", 0, 1073741824},
+     nullptr,
+     Check::NONE},
+    {{"max_output_queue", ConfigType::INTEGER, "1048576",
+      "queued output bytes above which the connection is closed with 1008; at least high_watermark", 1, 1073741824},
+     nullptr,
+     Check::NONE},
+    {{"handshake_timeout_ms", ConfigType::INTEGER, "10000",
+      "milliseconds a client has to complete the HTTP upgrade request", 100, 600000},
+     nullptr,
+     Check::NONE},
 };
 
 const HostKey ADMIN_KEYS[] = {
-	{{"enabled", ConfigType::BOOLEAN, "true", "whether the admin listener (/metrics, /health) runs", 0, 0}, nullptr,
-		Check::NONE},
-	{{"address", ConfigType::STRING, "127.0.0.1", "IP address the admin listener binds to", 0, 0}, nullptr,
-		Check::IP_ADDRESS},
-	{{"port", ConfigType::INTEGER, "9090", "TCP port of the admin listener; 0 = any free port", 0, 65535}, nullptr,
-		Check::NONE},
+    {{"enabled", ConfigType::BOOLEAN, "true", "whether the admin listener (/metrics, /health) runs", 0, 0},
+     nullptr,
+     Check::NONE},
+    {{"address", ConfigType::STRING, "127.0.0.1", "IP address the admin listener binds to", 0, 0},
+     nullptr,
+     Check::IP_ADDRESS},
+    {{"port", ConfigType::INTEGER, "9090", "TCP port of the admin listener; 0 = any free port", 0, 65535},
+     nullptr,
+     Check::NONE},
 };
 
 const HostKey LISTENER_KEYS[] = {
-	{{"address", ConfigType::STRING, "0.0.0.0", "IP address to bind; 0.0.0.0 = every IPv4 address, :: = every address",
-		 0, 0},
-		nullptr, Check::IP_ADDRESS},
-	{{"port", ConfigType::INTEGER, nullptr, "TCP port; 0 = any free port", 0, 65535}, nullptr, Check::NONE},
-	{{"backlog", ConfigType::INTEGER, "1024", "length of the kernel's queue of connections not yet accepted", 1,
-		 65535},
-		nullptr, Check::NONE},
+    {{"address", ConfigType::STRING, "0.0.0.0", "IP address to bind; 0.0.0.0 = every IPv4 address, :: = every address",
+      0, 0},
+     nullptr,
+     Check::IP_ADDRESS},
+    {{"port", ConfigType::INTEGER, nullptr, "TCP port; 0 = any free port", 0, 65535}, nullptr, Check::NONE},
+    {{"backlog", ConfigType::INTEGER, "1024", "length of the kernel's queue of connections not yet accepted", 1, 65535},
+     nullptr,
+     Check::NONE},
 };
 
 const HostKey PLUGIN_HOST_KEYS[] = {
-	{{"enabled", ConfigType::BOOLEAN, "true", "whether the plugin is loaded and started", 0, 0}, nullptr,
-		Check::NONE},
-	{{"listener", ConfigType::STRING, "",
-		 "name of the [listener.<name>] the plugin is mounted on; empty = the only listener", 0, 0},
-		nullptr, Check::NONE},
-	{{"prefix", ConfigType::STRING, "",
-		 "path prefix of the plugin's routes; empty = the root, else starting with '/' and not ending with '/'", 0,
-		 0},
-		nullptr, Check::PATH_PREFIX},
+    {{"enabled", ConfigType::BOOLEAN, "true", "whether the plugin is loaded and started", 0, 0}, nullptr, Check::NONE},
+    {{"listener", ConfigType::STRING, "",
+      "name of the [listener.<name>] the plugin is mounted on; empty = the only listener", 0, 0},
+     nullptr,
+     Check::NONE},
+    {{"prefix", ConfigType::STRING, "",
+      "path prefix of the plugin's routes; empty = the root, else starting with '/' and not ending with '/'", 0, 0},
+     nullptr,
+     Check::PATH_PREFIX},
 };
 
 
@@ -170,11 +193,11 @@ struct FixedSection
 };
 
 const FixedSection FIXED_SECTIONS[] = {
-	{"host", "The process: threads, logging, shutdown, plugins.", HOST_KEYS, std::size(HOST_KEYS)},
-	{"storage", "Where plugins' persistent data lives.", STORAGE_KEYS, std::size(STORAGE_KEYS)},
-	{"http", "The HTTP server in front of every listener.", HTTP_KEYS, std::size(HTTP_KEYS)},
-	{"websocket", "Limits and timers of every WebSocket connection.", WEBSOCKET_KEYS, std::size(WEBSOCKET_KEYS)},
-	{"admin", "The admin listener: Prometheus /metrics and /health.", ADMIN_KEYS, std::size(ADMIN_KEYS)},
+    {"host", "The process: threads, logging, shutdown, plugins.", HOST_KEYS, std::size(HOST_KEYS)},
+    {"storage", "Where plugins' persistent data lives.", STORAGE_KEYS, std::size(STORAGE_KEYS)},
+    {"http", "The HTTP server in front of every listener.", HTTP_KEYS, std::size(HTTP_KEYS)},
+    {"websocket", "Limits and timers of every WebSocket connection.", WEBSOCKET_KEYS, std::size(WEBSOCKET_KEYS)},
+    {"admin", "The admin listener: Prometheus /metrics and /health.", ADMIN_KEYS, std::size(ADMIN_KEYS)},
 };
 
 const char* const KNOWN_SECTIONS = "host, storage, http, websocket, admin, listener.<name> or plugin.<name>";
@@ -243,9 +266,9 @@ std::string join(const std::vector<std::string>& items)
 
 
 void splitKey(const std::string& key, std::string& section, std::string& name)
-	// "host.log_level" -> host / log_level; "plugin.echo.greeting" -> plugin.echo / greeting.
-	// Listener and plugin sections have two components, so a stray dot in a key name shows up
-	// as an unknown key of the right section instead of a strange section.
+// "host.log_level" -> host / log_level; "plugin.echo.greeting" -> plugin.echo / greeting.
+// Listener and plugin sections have two components, so a stray dot in a key name shows up
+// as an unknown key of the right section instead of a strange section.
 {
 	std::size_t first = key.find('.');
 	if (first == std::string::npos)
@@ -279,6 +302,20 @@ bool isWellFormedSection(const std::string& section)
 }
 
 
+bool parseAddress(const std::string& text, Poco::Net::IPAddress& address)
+// Poco 1.11's IPAddress::tryParse() rejects "::" (the IPv6 wildcard), so IPv6 literals fall
+// back to inet_pton.
+{
+	if (Poco::Net::IPAddress::tryParse(text, address))
+		return true;
+	struct in6_addr raw;
+	if (text.find(':') == std::string::npos || inet_pton(AF_INET6, text.c_str(), &raw) != 1)
+		return false;
+	address = Poco::Net::IPAddress(&raw, sizeof(raw));
+	return true;
+}
+
+
 bool validPrefix(const std::string& prefix)
 {
 	if (prefix.empty())
@@ -303,7 +340,7 @@ bool extraCheck(Check check, const std::string& value, std::string& expected)
 		case Check::IP_ADDRESS:
 		{
 			Poco::Net::IPAddress address;
-			if (Poco::Net::IPAddress::tryParse(value, address))
+			if (parseAddress(value, address))
 				return true;
 			expected = "an IP address (e.g. 0.0.0.0, 127.0.0.1 or ::)";
 			return false;
@@ -331,7 +368,7 @@ bool checkHostValue(const HostKey& key, const std::string& value, std::string& e
 
 
 std::string valueError(const std::string& origin, const std::string& key, const std::string& expected,
-	const std::string& value)
+                       const std::string& value)
 {
 	return origin + ": " + key + ": expected " + expected + ", got " + ConfigSchema::quote(value);
 }
@@ -352,11 +389,11 @@ bool toBool(const std::string& value, bool fallback)
 
 
 bool addressesClash(const std::string& a, const std::string& b)
-	// Two binds on one port fail (or, with SO_REUSEPORT, silently share traffic) when the
-	// addresses are equal or one is a wildcard covering the other; :: covers IPv4 too (dual stack).
+// Two binds on one port fail (or, with SO_REUSEPORT, silently share traffic) when the
+// addresses are equal or one is a wildcard covering the other; :: covers IPv4 too (dual stack).
 {
 	Poco::Net::IPAddress x, y;
-	if (!Poco::Net::IPAddress::tryParse(a, x) || !Poco::Net::IPAddress::tryParse(b, y))
+	if (!parseAddress(a, x) || !parseAddress(b, y))
 		return a == b;
 	if (x == y)
 		return true;
@@ -377,7 +414,7 @@ std::string endpoint(const std::string& address, int port)
 
 
 void collectKeys(const Poco::Util::AbstractConfiguration& config, const std::string& prefix,
-	std::vector<std::pair<std::string, std::string>>& out)
+                 std::vector<std::pair<std::string, std::string>>& out)
 {
 	Poco::Util::AbstractConfiguration::Keys keys;
 	config.keys(prefix, keys);
@@ -392,9 +429,9 @@ void collectKeys(const Poco::Util::AbstractConfiguration& config, const std::str
 
 
 std::vector<std::string> sectionHeaders(const std::string& path)
-	// Poco's INI reader only records keys, so an empty section such as "[plugin.echo]" would be
-	// invisible. Section lines are found the way Poco finds them: '[' as the first non-blank
-	// character, the name running to ']' or the end of the line.
+// Poco's INI reader only records keys, so an empty section such as "[plugin.echo]" would be
+// invisible. Section lines are found the way Poco finds them: '[' as the first non-blank
+// character, the name running to ']' or the end of the line.
 {
 	std::vector<std::string> out;
 	std::ifstream in(path);
@@ -419,9 +456,7 @@ std::vector<std::string> sectionHeaders(const std::string& path)
 const char* const HostConfig::ENV_PREFIX = "SWITCHBOARD_";
 
 
-HostConfig::HostConfig()
-{
-}
+HostConfig::HostConfig() {}
 
 
 std::string HostConfig::environmentKey(const std::string& variable)
@@ -461,7 +496,7 @@ std::map<std::string, std::string> HostConfig::processEnvironment()
 
 
 bool HostConfig::load(const std::string& path, const std::map<std::string, std::string>& environment,
-	const std::vector<std::string>& overrides, HostConfig& out, std::string& error)
+                      const std::vector<std::string>& overrides, HostConfig& out, std::string& error)
 {
 	out = HostConfig();
 	out._path = path;
@@ -469,8 +504,7 @@ bool HostConfig::load(const std::string& path, const std::map<std::string, std::
 	std::vector<std::string> errors;
 
 	auto add = [&out, &errors](const std::string& key, const std::string& value, const std::string& origin,
-				   bool fromFile)
-	{
+	                           bool fromFile) {
 		if (value.find_first_of("\r\n") != std::string::npos)
 		{
 			errors.push_back(valueError(origin, key, "a single line", value));
@@ -536,7 +570,7 @@ bool HostConfig::load(const std::string& path, const std::map<std::string, std::
 		if (eq == std::string::npos || key.empty())
 		{
 			errors.push_back("command line: " + (key.empty() ? std::string("--set") : key) +
-				": expected key=value, got " + ConfigSchema::quote(item));
+			                 ": expected key=value, got " + ConfigSchema::quote(item));
 			continue;
 		}
 		add(key, item.substr(eq + 1), "command line", false);
@@ -572,18 +606,18 @@ bool HostConfig::validate(std::vector<std::string>& errors)
 		}
 		if (section.empty())
 			errors.push_back(origin + ": " + where + ": key outside any section (expected it under " + KNOWN_SECTIONS +
-				")");
+			                 ")");
 		else if (startsWith(section, LISTENER_PREFIX) || startsWith(section, PLUGIN_PREFIX))
 		{
 			std::string kind = startsWith(section, LISTENER_PREFIX) ? "listener" : "plugin";
 			std::string name = section.substr(kind.size() + 1);
 			if (!ConfigSchema::isValidName(name))
 				errors.push_back(origin + ": " + where + ": invalid " + kind + " name " + ConfigSchema::quote(name) +
-					" (expected letters, digits and '_')");
+				                 " (expected letters, digits and '_')");
 		}
 		else
-			errors.push_back(origin + ": " + where + ": unknown section [" + section + "] (expected " +
-				KNOWN_SECTIONS + ")");
+			errors.push_back(origin + ": " + where + ": unknown section [" + section + "] (expected " + KNOWN_SECTIONS +
+			                 ")");
 	}
 	validateFixedSections(errors);
 	validateListeners(errors);
@@ -638,7 +672,7 @@ void HostConfig::validateFixedSections(std::vector<std::string>& errors)
 		if (!key)
 		{
 			errors.push_back(e.second.origin + ": " + e.first + ": unknown key ([" + section +
-				"] accepts: " + joinNames(fixed->keys, fixed->count) + ")");
+			                 "] accepts: " + joinNames(fixed->keys, fixed->count) + ")");
 		}
 		else if (!checkHostValue(*key, e.second.value, expected))
 		{
@@ -648,8 +682,7 @@ void HostConfig::validateFixedSections(std::vector<std::string>& errors)
 	}
 
 	// Invalid values fall back to defaults below; load() fails anyway.
-	auto value = [this, &invalid](const char* section, const char* name) -> std::string
-	{
+	auto value = [this, &invalid](const char* section, const char* name) -> std::string {
 		const FixedSection* fixed = findFixed(section);
 		const HostKey* key = findKey(fixed->keys, fixed->count, name);
 		std::string full = std::string(section) + "." + name;
@@ -664,7 +697,7 @@ void HostConfig::validateFixedSections(std::vector<std::string>& errors)
 	s.host.logLevel = value("host", "log_level");
 	s.host.shutdownDeadlineMs = integer("host", "shutdown_deadline_ms");
 	s.host.onPluginFailure =
-		value("host", "on_plugin_failure") == "skip" ? HostSettings::SKIP_ON_FAILURE : HostSettings::ABORT_ON_FAILURE;
+	    value("host", "on_plugin_failure") == "skip" ? HostSettings::SKIP_ON_FAILURE : HostSettings::ABORT_ON_FAILURE;
 	s.host.pluginDir = value("host", "plugin_dir");
 	s.host.maxConnections = integer("host", "max_connections");
 	s.storage.backend = value("storage", "backend");
@@ -688,22 +721,23 @@ void HostConfig::validateFixedSections(std::vector<std::string>& errors)
 	// The watermarks only make sense in order: low < high <= hard cap.
 	const HostSettings::WebSocket& ws = s.websocket;
 	if (!invalid.count("websocket.low_watermark") && !invalid.count("websocket.high_watermark") &&
-		ws.lowWatermark >= ws.highWatermark)
+	    ws.lowWatermark >= ws.highWatermark)
 	{
 		errors.push_back(valueError(origin("websocket.low_watermark") == "default" ? origin("websocket.high_watermark")
-																					: origin("websocket.low_watermark"),
-			"websocket.low_watermark", "less than websocket.high_watermark (" + std::to_string(ws.highWatermark) + ")",
-			std::to_string(ws.lowWatermark)));
+		                                                                           : origin("websocket.low_watermark"),
+		                            "websocket.low_watermark",
+		                            "less than websocket.high_watermark (" + std::to_string(ws.highWatermark) + ")",
+		                            std::to_string(ws.lowWatermark)));
 	}
 	if (!invalid.count("websocket.high_watermark") && !invalid.count("websocket.max_output_queue") &&
-		ws.highWatermark > ws.maxOutputQueue)
+	    ws.highWatermark > ws.maxOutputQueue)
 	{
 		errors.push_back(valueError(origin("websocket.high_watermark") == "default"
-				? origin("websocket.max_output_queue")
-				: origin("websocket.high_watermark"),
-			"websocket.high_watermark",
-			"at most websocket.max_output_queue (" + std::to_string(ws.maxOutputQueue) + ")",
-			std::to_string(ws.highWatermark)));
+		                                ? origin("websocket.max_output_queue")
+		                                : origin("websocket.high_watermark"),
+		                            "websocket.high_watermark",
+		                            "at most websocket.max_output_queue (" + std::to_string(ws.maxOutputQueue) + ")",
+		                            std::to_string(ws.highWatermark)));
 	}
 }
 
@@ -730,7 +764,7 @@ void HostConfig::validateListeners(std::vector<std::string>& errors)
 			if (!key)
 			{
 				errors.push_back(e.second.origin + ": " + e.first + ": unknown key ([" + section +
-					"] accepts: " + joinNames(LISTENER_KEYS, std::size(LISTENER_KEYS)) + ")");
+				                 "] accepts: " + joinNames(LISTENER_KEYS, std::size(LISTENER_KEYS)) + ")");
 				continue;
 			}
 			if (name == "port")
@@ -751,7 +785,7 @@ void HostConfig::validateListeners(std::vector<std::string>& errors)
 		{
 			const HostKey* port = findKey(LISTENER_KEYS, std::size(LISTENER_KEYS), "port");
 			errors.push_back(s.second + ": " + s.first + ".port: missing required key (expected " +
-				ConfigSchema::expectation(port->key) + ")");
+			                 ConfigSchema::expectation(port->key) + ")");
 		}
 		_listeners.push_back(listener);
 	}
@@ -803,17 +837,18 @@ void HostConfig::validatePluginSections(std::vector<std::string>& errors)
 				if (listenerNames.size() == 1)
 					plugin.listener = listenerNames.front();
 				else if (listenerNames.empty())
-					errors.push_back(s.second + ": " + full +
-						": no listener is defined (an enabled plugin needs a [listener.<name>] section with a port)");
+					errors.push_back(
+					    s.second + ": " + full +
+					    ": no listener is defined (an enabled plugin needs a [listener.<name>] section with a port)");
 				else
 					errors.push_back(s.second + ": " + full + ": missing required key (expected one of the listeners " +
-						join(listenerNames) + ")");
+					                 join(listenerNames) + ")");
 			}
 			else if (std::find(listenerNames.begin(), listenerNames.end(), plugin.listener) == listenerNames.end())
 			{
 				std::string expected = listenerNames.empty()
-					? "the name of a [listener.<name>] section, but none is defined"
-					: "one of the listeners " + join(listenerNames);
+				                           ? "the name of a [listener.<name>] section, but none is defined"
+				                           : "one of the listeners " + join(listenerNames);
 				errors.push_back(valueError(origin(full), full, expected, plugin.listener));
 			}
 		}
@@ -824,36 +859,55 @@ void HostConfig::validatePluginSections(std::vector<std::string>& errors)
 
 void HostConfig::checkAddressClashes(std::vector<std::string>& errors)
 {
-	for (std::size_t i = 0; i < _listeners.size(); ++i)
+	// Endpoints with an invalid or missing address or port are already reported; comparing their
+	// fallback values would only add confusing errors.
+	auto valid = [this](const std::string& section, const HostKey* keys, std::size_t count, bool portRequired) {
+		std::string expected;
+		for (const char* name : {"address", "port"})
+		{
+			auto it = _entries.find(section + "." + name);
+			if (it == _entries.end() ? (portRequired && std::string(name) == "port")
+			                         : !checkHostValue(*findKey(keys, count, name), it->second.value, expected))
+				return false;
+		}
+		return true;
+	};
+	std::vector<const ListenerSettings*> listeners;
+	for (const auto& l : _listeners)
 	{
-		const ListenerSettings& b = _listeners[i];
-		if (b.port == 0)
-			continue; // each bind to port 0 gets its own free port
+		if (l.port != 0 && valid(LISTENER_PREFIX + l.name, LISTENER_KEYS, std::size(LISTENER_KEYS), true))
+			listeners.push_back(&l); // each bind to port 0 gets its own free port
+	}
+	for (std::size_t i = 0; i < listeners.size(); ++i)
+	{
+		const ListenerSettings& b = *listeners[i];
 		for (std::size_t j = 0; j < i; ++j)
 		{
-			const ListenerSettings& a = _listeners[j];
+			const ListenerSettings& a = *listeners[j];
 			if (a.port == b.port && addressesClash(a.address, b.address))
 			{
 				std::string key = "listener." + b.name + ".port";
 				errors.push_back(origin(key) + ": " + key + ": " + endpoint(b.address, b.port) +
-					" clashes with listener." + a.name + " (" + endpoint(a.address, a.port) +
-					"); expected a distinct address:port");
+				                 " clashes with listener." + a.name + " (" + endpoint(a.address, a.port) +
+				                 "); expected a distinct address:port");
 				break;
 			}
 		}
 	}
 	const HostSettings::Admin& admin = _settings.admin;
-	if (admin.enabled && admin.port != 0)
+	if (admin.enabled && admin.port != 0 && valid("admin", ADMIN_KEYS, std::size(ADMIN_KEYS), false))
 	{
-		for (const auto& l : _listeners)
+		for (const ListenerSettings* p : listeners)
 		{
+			const ListenerSettings& l = *p;
 			if (l.port == admin.port && addressesClash(l.address, admin.address))
 			{
 				std::string o = origin("admin.port");
 				if (o == "default")
 					o = origin("listener." + l.name + ".port");
-				errors.push_back(o + ": admin.port: " + endpoint(admin.address, admin.port) + " clashes with listener." +
-					l.name + " (" + endpoint(l.address, l.port) + "); expected a distinct address:port");
+				errors.push_back(o + ": admin.port: " + endpoint(admin.address, admin.port) +
+				                 " clashes with listener." + l.name + " (" + endpoint(l.address, l.port) +
+				                 "); expected a distinct address:port");
 				break;
 			}
 		}
@@ -873,7 +927,7 @@ const PluginSection* HostConfig::plugin(const std::string& name) const
 
 
 bool HostConfig::validatePlugin(const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
-	Switchboard::Config& out, std::string& error) const
+                                Switchboard::Config& out, std::string& error) const
 {
 	error.clear();
 	std::set<std::string> reserved;
@@ -909,9 +963,10 @@ bool HostConfig::validatePlugin(const std::string& name, const Switchboard::Conf
 		}
 		if (!declared)
 			errors.push_back(e.second.origin + ": " + e.first + ": unknown key (plugin " + name +
-				" accepts: " + join(accepted) + ")");
+			                 " accepts: " + join(accepted) + ")");
 		else if (!ConfigSchema::checkValue(*declared, e.second.value))
-			errors.push_back(valueError(e.second.origin, e.first, ConfigSchema::expectation(*declared), e.second.value));
+			errors.push_back(
+			    valueError(e.second.origin, e.first, ConfigSchema::expectation(*declared), e.second.value));
 		else
 			values[key] = e.second.value;
 	}
@@ -923,7 +978,7 @@ bool HostConfig::validatePlugin(const std::string& name, const Switchboard::Conf
 			values[keys[i].name] = keys[i].defaultValue;
 		else
 			errors.push_back(sectionOrigin(section) + ": " + section + "." + keys[i].name +
-				": missing required key (expected " + ConfigSchema::expectation(keys[i]) + ")");
+			                 ": missing required key (expected " + ConfigSchema::expectation(keys[i]) + ")");
 	}
 	for (std::size_t i = 0; i < errors.size(); ++i)
 		error += (i ? "\n" : "") + errors[i];
@@ -950,19 +1005,19 @@ std::string HostConfig::unknownPluginError(const std::string& name, const std::v
 {
 	std::string section = PLUGIN_PREFIX + name;
 	return sectionOrigin(section) + ": " + section + ": no plugin library named " + ConfigSchema::quote(name) +
-		" was found (available: " + (available.empty() ? std::string("none") : join(available)) + ")";
+	       " was found (available: " + (available.empty() ? std::string("none") : join(available)) + ")";
 }
 
 
 std::string HostConfig::renderKey(const std::string& key, const std::string& description,
-	const std::string& defaultText, const std::string& value) const
+                                  const std::string& defaultText, const std::string& value) const
 {
 	std::string out = "; " + description + " (default: " + defaultText + ")\n";
 	auto it = _entries.find(key);
 	if (it != _entries.end() && !it->second.fromFile)
 		out += "; set by " + it->second.origin + "\n";
 	std::string name = key.substr(key.rfind('.') + 1);
-	out += name + " = " + value + "\n";
+	out += name + (value.empty() ? " =\n" : " = " + value + "\n");
 	return out;
 }
 
@@ -971,7 +1026,7 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 {
 	std::ostringstream out;
 	out << "; Switchboard effective configuration (switchboard --print-config).\n"
-		<< "; Loadable as is: switchboard --config <this file>.\n";
+	    << "; Loadable as is: switchboard --config <this file>.\n";
 	if (!_path.empty())
 		out << "; Read from " << _path << ", then the environment and --set overrides.\n";
 
@@ -985,7 +1040,8 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 			std::string description = key.description;
 			if (section.keys[i].allowed)
 				description += "; " + ConfigSchema::expectation(key, section.keys[i].allowed);
-			out << "\n" << renderKey(full, description, ConfigSchema::defaultText(key), effective(full, key.defaultValue));
+			out << "\n"
+			    << renderKey(full, description, ConfigSchema::defaultText(key), effective(full, key.defaultValue));
 		}
 	}
 
@@ -993,12 +1049,13 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 	{
 		std::string section = LISTENER_PREFIX + l.name;
 		out << "\n; Listener " << l.name << ": a TCP port serving HTTP and WebSocket for the plugins mounted on it.\n["
-			<< section << "]\n";
+		    << section << "]\n";
 		const std::string values[] = {l.address, std::to_string(l.port), std::to_string(l.backlog)};
 		for (std::size_t i = 0; i < std::size(LISTENER_KEYS); ++i)
 		{
 			const ConfigKey& key = LISTENER_KEYS[i].key;
-			out << "\n" << renderKey(section + "." + key.name, key.description, ConfigSchema::defaultText(key), values[i]);
+			out << "\n"
+			    << renderKey(section + "." + key.name, key.description, ConfigSchema::defaultText(key), values[i]);
 		}
 	}
 
@@ -1010,7 +1067,8 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 		for (std::size_t i = 0; i < std::size(PLUGIN_HOST_KEYS); ++i)
 		{
 			const ConfigKey& key = PLUGIN_HOST_KEYS[i].key;
-			out << "\n" << renderKey(section + "." + key.name, key.description, ConfigSchema::defaultText(key), values[i]);
+			out << "\n"
+			    << renderKey(section + "." + key.name, key.description, ConfigSchema::defaultText(key), values[i]);
 		}
 
 		auto schema = plugins.find(p.name);
@@ -1032,8 +1090,8 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 					out << "\n; " << description << " (required)\n; " << key.name << " = (not set)\n";
 				else
 					out << "\n"
-						<< renderKey(full, description, ConfigSchema::defaultText(key),
-							   it != _entries.end() ? it->second.value : std::string(key.defaultValue));
+					    << renderKey(full, description, ConfigSchema::defaultText(key),
+					                 it != _entries.end() ? it->second.value : std::string(key.defaultValue));
 			}
 		}
 		bool noted = false;
@@ -1046,14 +1104,14 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 			if (!noted)
 			{
 				out << "\n; Keys below are not validated: "
-					<< (schema == plugins.end() ? "no plugin library provides plugin " + p.name
-												: "plugin " + p.name + " does not declare them")
-					<< ".\n";
+				    << (schema == plugins.end() ? "no plugin library provides plugin " + p.name
+				                                : "plugin " + p.name + " does not declare them")
+				    << ".\n";
 				noted = true;
 			}
 			if (!e.second.fromFile)
 				out << "; set by " << e.second.origin << "\n";
-			out << name << " = " << e.second.value << "\n";
+			out << name << (e.second.value.empty() ? " =" : " = " + e.second.value) << "\n";
 		}
 	}
 	return out.str();

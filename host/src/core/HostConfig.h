@@ -23,8 +23,8 @@ namespace Core {
 
 
 struct HostSettings
-	/// The typed values of the fixed sections. Field comments name the key; docs/configuration.md
-	/// has defaults, ranges and meanings.
+/// The typed values of the fixed sections. Field comments name the key; docs/configuration.md
+/// has defaults, ranges and meanings.
 {
 	enum PluginFailurePolicy
 	{
@@ -34,18 +34,18 @@ struct HostSettings
 
 	struct Host
 	{
-		int eventLoops = 0;                ///< event_loops; 0 = one per core (resolved by the caller)
-		int workerThreads = 4;             ///< worker_threads
-		std::string logLevel = "information"; ///< log_level, a Poco::Logger level name
+		int eventLoops = 0;                     ///< event_loops; 0 = one per core (resolved by the caller)
+		int workerThreads = 4;                  ///< worker_threads
+		std::string logLevel = "information";   ///< log_level, a Poco::Logger level name
 		std::int64_t shutdownDeadlineMs = 5000; ///< shutdown_deadline_ms
 		PluginFailurePolicy onPluginFailure = ABORT_ON_FAILURE; ///< on_plugin_failure
-		std::string pluginDir;             ///< plugin_dir; empty = build or install directory
-		std::int64_t maxConnections = 0;   ///< max_connections; 0 = derived from RLIMIT_NOFILE
+		std::string pluginDir;                                  ///< plugin_dir; empty = build or install directory
+		std::int64_t maxConnections = 0;                        ///< max_connections; 0 = derived from RLIMIT_NOFILE
 	};
 
 	struct Storage
 	{
-		std::string backend = "sqlite";  ///< backend
+		std::string backend = "sqlite";   ///< backend
 		std::string directory = "./data"; ///< directory, relative to the working directory
 	};
 
@@ -71,9 +71,9 @@ struct HostSettings
 
 	struct Admin
 	{
-		bool enabled = true;              ///< enabled
+		bool enabled = true;               ///< enabled
 		std::string address = "127.0.0.1"; ///< address
-		std::uint16_t port = 9090;        ///< port; 0 = any free port
+		std::uint16_t port = 9090;         ///< port; 0 = any free port
 	};
 
 	Host host;
@@ -85,7 +85,7 @@ struct HostSettings
 
 
 struct ListenerSettings
-	/// One [listener.<name>] section.
+/// One [listener.<name>] section.
 {
 	std::string name;
 	std::string address = "0.0.0.0";
@@ -95,7 +95,7 @@ struct ListenerSettings
 
 
 struct PluginSection
-	/// The host-owned keys of one [plugin.<name>] section.
+/// The host-owned keys of one [plugin.<name>] section.
 {
 	std::string name;
 	bool enabled = true;
@@ -105,7 +105,7 @@ struct PluginSection
 
 
 struct PluginSchema
-	/// A plugin's declared keys, as its descriptor gives them (for HostConfig::render()).
+/// A plugin's declared keys, as its descriptor gives them (for HostConfig::render()).
 {
 	const Switchboard::ConfigKey* keys = nullptr;
 	std::size_t count = 0;
@@ -113,74 +113,74 @@ struct PluginSchema
 
 
 class HostConfig
-	/// Loads and validates the configuration in two steps, because plugins are only known after
-	/// the configuration says where to find them:
-	///
-	///   1. load(): read the file, apply the environment, then the command line; validate every
-	///      host key, the listeners and the host-owned keys of each plugin section.
-	///   2. validatePlugin(): once a plugin library is loaded, validate the remaining keys of its
-	///      section against the keys it declares and produce its Switchboard::Config.
-	///
-	/// Every error is one line "<origin>: <full key>: <problem>", where origin is the file path,
-	/// "environment (SWITCHBOARD_...)" or "command line"; several errors are separated by '\n'.
-	/// Section and key names are case-insensitive (stored lower-case), values are trimmed.
-	///
-	/// Immutable after load(); const methods are safe to call from any thread.
+/// Loads and validates the configuration in two steps, because plugins are only known after
+/// the configuration says where to find them:
+///
+///   1. load(): read the file, apply the environment, then the command line; validate every
+///      host key, the listeners and the host-owned keys of each plugin section.
+///   2. validatePlugin(): once a plugin library is loaded, validate the remaining keys of its
+///      section against the keys it declares and produce its Switchboard::Config.
+///
+/// Every error is one line "<origin>: <full key>: <problem>", where origin is the file path,
+/// "environment (SWITCHBOARD_...)" or "command line"; several errors are separated by '\n'.
+/// Section and key names are case-insensitive (stored lower-case), values are trimmed.
+///
+/// Immutable after load(); const methods are safe to call from any thread.
 {
 public:
 	static const char* const ENV_PREFIX; ///< "SWITCHBOARD_"
 
 	static bool load(const std::string& path, const std::map<std::string, std::string>& environment,
-		const std::vector<std::string>& overrides, HostConfig& out, std::string& error);
-		/// Step 1. path empty = no file, defaults only; a path that cannot be read is an error.
-		/// environment: variable name -> value (only SWITCHBOARD_<SECTION>__<KEY> names are used;
-		/// names without "__" are ignored). overrides: "key=value" strings in command-line order,
-		/// later ones winning. Returns false with one line per problem in error; out is then
-		/// unspecified.
+	                 const std::vector<std::string>& overrides, HostConfig& out, std::string& error);
+	/// Step 1. path empty = no file, defaults only; a path that cannot be read is an error.
+	/// environment: variable name -> value (only SWITCHBOARD_<SECTION>__<KEY> names are used;
+	/// names without "__" are ignored). overrides: "key=value" strings in command-line order,
+	/// later ones winning. Returns false with one line per problem in error; out is then
+	/// unspecified.
 
 	static std::map<std::string, std::string> processEnvironment();
-		/// The SWITCHBOARD_* variables of this process, for load().
+	/// The SWITCHBOARD_* variables of this process, for load().
 
 	static std::string environmentKey(const std::string& variable);
-		/// SWITCHBOARD_PLUGIN__ECHO__GREETING -> "plugin.echo.greeting"; "" when variable is not
-		/// a configuration variable.
+	/// SWITCHBOARD_PLUGIN__ECHO__GREETING -> "plugin.echo.greeting"; "" when variable is not
+	/// a configuration variable.
 
 	HostConfig();
 
 	const std::string& path() const { return _path; }
 	const HostSettings& settings() const { return _settings; }
 	const std::vector<ListenerSettings>& listeners() const { return _listeners; }
-		/// In name order.
+	/// In name order.
 	const std::vector<PluginSection>& plugins() const { return _plugins; }
-		/// Every [plugin.<name>] section, enabled or not, in name order.
+	/// Every [plugin.<name>] section, enabled or not, in name order.
 
 	const PluginSection* plugin(const std::string& name) const;
-		/// The section of plugin name, or nullptr.
+	/// The section of plugin name, or nullptr.
 
 	bool validatePlugin(const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
-		Switchboard::Config& out, std::string& error) const;
-		/// Step 2: checks the plugin's own keys in [plugin.<name>] (everything but enabled,
-		/// listener and prefix) against its declaration: unknown keys, bad values and missing
-		/// required keys are errors, as is a faulty declaration. On success out holds every
-		/// declared key, defaults filled in. A plugin without a section gets its defaults.
+	                    Switchboard::Config& out, std::string& error) const;
+	/// Step 2: checks the plugin's own keys in [plugin.<name>] (everything but enabled,
+	/// listener and prefix) against its declaration: unknown keys, bad values and missing
+	/// required keys are errors, as is a faulty declaration. On success out holds every
+	/// declared key, defaults filled in. A plugin without a section gets its defaults.
 
 	std::vector<std::string> pluginsWithoutLibrary(const std::vector<std::string>& available) const;
-		/// Names of plugin sections with no plugin among available (the names of the loaded
-		/// libraries), in name order. The caller reports them; see unknownPluginError().
+	/// Names of plugin sections with no plugin among available (the names of the loaded
+	/// libraries), in name order. The caller reports them; see unknownPluginError().
 
 	std::string unknownPluginError(const std::string& name, const std::vector<std::string>& available) const;
-		/// The one-line error for a section naming a plugin that was not found.
+	/// The one-line error for a section naming a plugin that was not found.
 
 	std::string origin(const std::string& key) const;
-		/// Where the effective value of key (or, for a section name, the section) came from:
-		/// the file path, "environment (SWITCHBOARD_...)", "command line" or "default".
+	/// Where the effective value of key (or, for a section name, the section) came from:
+	/// the file path, "environment (SWITCHBOARD_...)", "command line" or "default".
 
 	std::string render(const std::map<std::string, PluginSchema>& plugins = {}) const;
-		/// The effective configuration as an INI file that load() accepts and that yields the same
-		/// values: every key with a "; description (default: X)" line above it, a "; set by ..."
-		/// line when the value came from the environment or the command line, and the plugin
-		/// keys of every plugin found in plugins. Keys of a plugin without a schema are written
-		/// as given, marked as not validated.
+	/// The effective configuration as an INI file that load() accepts and that yields the same
+	/// values: every key with a "; description (default: X)" line above it, a "; set by ..."
+	/// line when the value came from the environment or the command line, and the plugin
+	/// keys of every plugin found in plugins. Keys of a plugin without a schema are written
+	/// as given, marked as not validated.
 
 private:
 	struct Entry
@@ -198,11 +198,11 @@ private:
 	std::string effective(const std::string& key, const char* fallback) const;
 	std::string sectionOrigin(const std::string& section) const;
 	std::string renderKey(const std::string& key, const std::string& description, const std::string& defaultText,
-		const std::string& value) const;
+	                      const std::string& value) const;
 
 	std::string _path;
-	std::map<std::string, Entry> _entries;         // full key -> effective raw value
-	std::map<std::string, std::string> _sections;  // every section seen -> where first seen
+	std::map<std::string, Entry> _entries;        // full key -> effective raw value
+	std::map<std::string, std::string> _sections; // every section seen -> where first seen
 	HostSettings _settings;
 	std::vector<ListenerSettings> _listeners;
 	std::vector<PluginSection> _plugins;

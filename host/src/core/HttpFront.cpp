@@ -27,89 +27,89 @@ namespace Core {
 
 namespace {
 
-	bool hasToken(const std::string& headerValue, const char* token)
-		// Comma-separated header tokens, compared case-insensitively ("keep-alive, Upgrade").
+bool hasToken(const std::string& headerValue, const char* token)
+// Comma-separated header tokens, compared case-insensitively ("keep-alive, Upgrade").
+{
+	std::string_view rest(headerValue);
+	while (!rest.empty())
 	{
-		std::string_view rest(headerValue);
-		while (!rest.empty())
-		{
-			std::size_t comma = rest.find(',');
-			std::string_view item = ConfigParse::trim(rest.substr(0, comma));
-			if (HttpText::equalsIgnoreCase(item, token))
-				return true;
-			if (comma == std::string_view::npos)
-				break;
-			rest.remove_prefix(comma + 1);
-		}
+		std::size_t comma = rest.find(',');
+		std::string_view item = ConfigParse::trim(rest.substr(0, comma));
+		if (HttpText::equalsIgnoreCase(item, token))
+			return true;
+		if (comma == std::string_view::npos)
+			break;
+		rest.remove_prefix(comma + 1);
+	}
+	return false;
+}
+
+bool prefixMatches(std::string_view path, const std::string& prefix, bool ignoreCase, std::string_view& rest)
+{
+	if (path.size() < prefix.size())
 		return false;
-	}
+	std::string_view head = path.substr(0, prefix.size());
+	if (ignoreCase ? !HttpText::equalsIgnoreCase(head, prefix) : head != prefix)
+		return false;
+	if (path.size() > prefix.size() && path[prefix.size()] != '/')
+		return false;
+	rest = path.substr(prefix.size());
+	if (rest.empty())
+		rest = "/";
+	return true;
+}
 
-	bool prefixMatches(std::string_view path, const std::string& prefix, bool ignoreCase, std::string_view& rest)
-	{
-		if (path.size() < prefix.size())
-			return false;
-		std::string_view head = path.substr(0, prefix.size());
-		if (ignoreCase ? !HttpText::equalsIgnoreCase(head, prefix) : head != prefix)
-			return false;
-		if (path.size() > prefix.size() && path[prefix.size()] != '/')
-			return false;
-		rest = path.substr(prefix.size());
-		if (rest.empty())
-			rest = "/";
-		return true;
-	}
+void sendPlain(Poco::Net::HTTPServerResponse& response, int status, const std::string& body,
+               const std::string& contentType = "text/plain; charset=utf-8")
+{
+	response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+	response.setContentType(contentType);
+	response.setContentLength(static_cast<std::streamsize>(body.size()));
+	std::ostream& out = response.send();
+	if (response.getContentLength() > 0)
+		out.write(body.data(), static_cast<std::streamsize>(body.size()));
+}
 
-	void sendPlain(Poco::Net::HTTPServerResponse& response, int status, const std::string& body,
-		const std::string& contentType = "text/plain; charset=utf-8")
+std::string jsonEscape(const std::string& text)
+{
+	std::string out;
+	for (unsigned char c : text)
 	{
-		response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-		response.setContentType(contentType);
-		response.setContentLength(static_cast<std::streamsize>(body.size()));
-		std::ostream& out = response.send();
-		if (response.getContentLength() > 0)
-			out.write(body.data(), static_cast<std::streamsize>(body.size()));
-	}
-
-	std::string jsonEscape(const std::string& text)
-	{
-		std::string out;
-		for (unsigned char c : text)
+		switch (c)
 		{
-			switch (c)
-			{
-				case '"':
-					out += "\\\"";
-					break;
-				case '\\':
-					out += "\\\\";
-					break;
-				case '\n':
-					out += "\\n";
-					break;
-				default:
-					if (c < 0x20)
-					{
-						char buf[8];
-						std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-						out += buf;
-					}
-					else
-						out += static_cast<char>(c);
-			}
+			case '"':
+				out += "\\\"";
+				break;
+			case '\\':
+				out += "\\\\";
+				break;
+			case '\n':
+				out += "\\n";
+				break;
+			default:
+				if (c < 0x20)
+				{
+					char buf[8];
+					std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+					out += buf;
+				}
+				else
+					out += static_cast<char>(c);
 		}
-		return out;
 	}
+	return out;
+}
 
 } // namespace
 
 
 class HttpFront::Dispatcher: public Poco::Net::HTTPRequestHandler
-	/// Handles one request on a worker thread: an upgrade, a plugin route or an admin endpoint.
+/// Handles one request on a worker thread: an upgrade, a plugin route or an admin endpoint.
 {
 public:
 	Dispatcher(HttpFront& front, const Listener& listener):
-		_front(front),
-		_listener(listener)
+	    _front(front),
+	    _listener(listener)
 	{
 	}
 
@@ -127,13 +127,15 @@ public:
 		}
 		catch (Poco::Exception& exc)
 		{
-			_front._logger.warning("request %s %s failed: %s", request.getMethod(), request.getURI(), exc.displayText());
+			_front._logger.warning("request %s %s failed: %s", request.getMethod(), request.getURI(),
+			                       exc.displayText());
 			if (!response.sent())
 				sendPlain(response, 500, "Internal Server Error");
 		}
 		catch (std::exception& exc)
 		{
-			_front._logger.warning("request %s %s failed: %s", request.getMethod(), request.getURI(), std::string(exc.what()));
+			_front._logger.warning("request %s %s failed: %s", request.getMethod(), request.getURI(),
+			                       std::string(exc.what()));
 			if (!response.sent())
 				sendPlain(response, 500, "Internal Server Error");
 		}
@@ -302,8 +304,8 @@ private:
 		Poco::Buffer<char> pipelined(0);
 		impl.session().drainBuffer(pipelined); // a first frame sent right behind the request
 		std::string head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-						   "Sec-WebSocket-Accept: " +
-			WS::computeAcceptKey(key) + "\r\n\r\n";
+		                   "Sec-WebSocket-Accept: " +
+		                   WS::computeAcceptKey(key) + "\r\n\r\n";
 		std::size_t sent = 0;
 		while (sent < head.size())
 		{
@@ -330,7 +332,7 @@ private:
 		}
 		else if (path == "/metrics")
 			sendPlain(response, 200, hooks.metricsText ? hooks.metricsText() : "",
-				"text/plain; version=0.0.4; charset=utf-8");
+			          "text/plain; version=0.0.4; charset=utf-8");
 		else if (path == "/plugins")
 			sendPlain(response, 200, hooks.pluginsJson ? hooks.pluginsJson() : "[]", "application/json; charset=utf-8");
 		else
@@ -344,30 +346,30 @@ private:
 
 namespace {
 
-	class DispatcherFactory: public Poco::Net::HTTPRequestHandlerFactory
+class DispatcherFactory: public Poco::Net::HTTPRequestHandlerFactory
+{
+public:
+	explicit DispatcherFactory(std::function<Poco::Net::HTTPRequestHandler*()> make):
+	    _make(std::move(make))
 	{
-	public:
-		explicit DispatcherFactory(std::function<Poco::Net::HTTPRequestHandler*()> make):
-			_make(std::move(make))
-		{
-		}
+	}
 
-		Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override
-		{
-			return _make();
-		}
+	Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override
+	{
+		return _make();
+	}
 
-	private:
-		std::function<Poco::Net::HTTPRequestHandler*()> _make;
-	};
+private:
+	std::function<Poco::Net::HTTPRequestHandler*()> _make;
+};
 
 } // namespace
 
 
 HttpFront::HttpFront(Transport& transport, const HttpSettings& settings, Poco::Logger& logger):
-	_transport(transport),
-	_settings(settings),
-	_logger(logger)
+    _transport(transport),
+    _settings(settings),
+    _logger(logger)
 {
 }
 
@@ -417,7 +419,7 @@ bool HttpFront::addRoute(int listener, Route route, std::string& error)
 		if (methodsOverlap && existing.prefix == route.prefix && existing.pattern.sameShape(route.pattern))
 		{
 			error = "route " + route.method + " " + route.prefix + std::string(route.pattern.text()) +
-				" clashes with one of plugin " + existing.pluginName + " on listener " + l.spec.name;
+			        " clashes with one of plugin " + existing.pluginName + " on listener " + l.spec.name;
 			return false;
 		}
 	}
@@ -432,8 +434,8 @@ bool HttpFront::addEndpoint(int listener, std::unique_ptr<Endpoint> endpoint, st
 	auto it = l.endpoints.find(endpoint->path);
 	if (it != l.endpoints.end())
 	{
-		error = "WebSocket endpoint " + endpoint->path + " on listener " + l.spec.name + " is already taken by plugin " +
-			it->second->pluginName;
+		error = "WebSocket endpoint " + endpoint->path + " on listener " + l.spec.name +
+		        " is already taken by plugin " + it->second->pluginName;
 		return false;
 	}
 	std::string path = endpoint->path;
@@ -448,7 +450,7 @@ void HttpFront::removeOwner(const void* owner)
 	{
 		auto& routes = listener->routes;
 		routes.erase(std::remove_if(routes.begin(), routes.end(), [owner](const Route& r) { return r.owner == owner; }),
-			routes.end());
+		             routes.end());
 		for (auto it = listener->endpoints.begin(); it != listener->endpoints.end();)
 			it = it->second->owner == owner ? listener->endpoints.erase(it) : std::next(it);
 	}
@@ -471,7 +473,7 @@ void HttpFront::start()
 		catch (Poco::Exception& exc)
 		{
 			throw Poco::IOException("cannot listen on " + address.toString() + " (listener " + listener->spec.name +
-				"): " + exc.displayText());
+			                        "): " + exc.displayText());
 		}
 		if (listener->spec.port == 0)
 			listener->spec.port = socket.address().port();
@@ -524,8 +526,8 @@ std::string HttpFront::listenersJson() const
 	for (const auto& listener : _listeners)
 	{
 		out << (first ? "" : ",") << "{\"name\":\"" << jsonEscape(listener->spec.name) << "\",\"address\":\""
-			<< jsonEscape(listener->spec.address) << "\",\"port\":" << listener->spec.port
-			<< ",\"admin\":" << (listener->admin ? "true" : "false") << "}";
+		    << jsonEscape(listener->spec.address) << "\",\"port\":" << listener->spec.port
+		    << ",\"admin\":" << (listener->admin ? "true" : "false") << "}";
 		first = false;
 	}
 	out << "]";

@@ -60,7 +60,7 @@ struct Route
 
 
 struct AdminHooks
-	/// What the admin endpoints report; each is called on an HTTP worker thread.
+/// What the admin endpoints report; each is called on an HTTP worker thread.
 {
 	std::function<bool()> ready;
 	std::function<std::string()> metricsText;
@@ -69,15 +69,15 @@ struct AdminHooks
 
 
 class HttpFront
-	/// Routes and endpoints are registered before start() (plugins register in Plugin::start);
-	/// afterwards the tables are read-only and read by worker threads without locks.
+/// Routes and endpoints are registered before start() (plugins register in Plugin::start);
+/// afterwards the tables are read-only and read by worker threads without locks.
 {
 public:
 	HttpFront(Transport& transport, const HttpSettings& settings, Poco::Logger& logger);
 	~HttpFront();
 
 	int addListener(const ListenerSpec& spec);
-		/// Declares a listener; returns its index. The socket is bound in start().
+	/// Declares a listener; returns its index. The socket is bound in start().
 	int listenerIndex(const std::string& name) const;
 	void setAdmin(const std::string& address, int port, AdminHooks hooks);
 
@@ -85,12 +85,12 @@ public:
 	bool addEndpoint(int listener, std::unique_ptr<Endpoint> endpoint, std::string& error);
 
 	void removeOwner(const void* owner);
-		/// Drops every route and endpoint of a plugin that failed to start (before start() only).
+	/// Drops every route and endpoint of a plugin that failed to start (before start() only).
 
 	void start();
-		/// Binds and starts every listener; throws Poco::Exception with the address on failure.
+	/// Binds and starts every listener; throws Poco::Exception with the address on failure.
 	void stopAccepting();
-		/// Stops the listeners' accept loops and waits for in-flight requests.
+	/// Stops the listeners' accept loops and waits for in-flight requests.
 
 	std::uint64_t refusedConnections() const;
 	std::uint64_t requestsServed() const { return _requests.load(); }

@@ -28,12 +28,12 @@ namespace Core {
 
 
 class MetricsRegistry::Scope: public Switchboard::Metrics
-	/// One owner's view of the registry: adds the prefix and forwards.
+/// One owner's view of the registry: adds the prefix and forwards.
 {
 public:
 	Scope(MetricsRegistry& registry, std::string prefix):
-		_registry(registry),
-		_prefix(std::move(prefix))
+	    _registry(registry),
+	    _prefix(std::move(prefix))
 	{
 	}
 
@@ -50,7 +50,7 @@ public:
 	}
 
 	Switchboard::Histogram& histogram(std::string_view name, std::string_view help,
-		const std::vector<double>& upperBounds, std::string_view labels) override
+	                                  const std::vector<double>& upperBounds, std::string_view labels) override
 	{
 		return *_registry.obtain(*this, Type::HISTOGRAM, name, help, labels, &upperBounds).histogram;
 	}
@@ -114,14 +114,13 @@ const char* const MetricsRegistry::NAME_PREFIX = "switchboard_";
 
 MetricsRegistry::MetricsRegistry()
 {
-	_registrationErrors = &scope("").counter("metric_registration_errors_total",
-		"Metric registrations refused (bad name or labels, or a name taken with another type, owner or buckets).");
+	_registrationErrors = &scope("").counter(
+	    "metric_registration_errors_total",
+	    "Metric registrations refused (bad name or labels, or a name taken with another type, owner or buckets).");
 }
 
 
-MetricsRegistry::~MetricsRegistry()
-{
-}
+MetricsRegistry::~MetricsRegistry() {}
 
 
 Switchboard::Metrics& MetricsRegistry::scope(const std::string& prefix)
@@ -174,8 +173,8 @@ MetricsRegistry::Series MetricsRegistry::create(Type type, const std::vector<dou
 }
 
 
-std::string MetricsRegistry::check(
-	const Scope& scope, Type type, const std::string& fullName, std::vector<double>* bounds) const
+std::string MetricsRegistry::check(const Scope& scope, Type type, const std::string& fullName,
+                                   std::vector<double>* bounds) const
 {
 	if (bounds)
 	{
@@ -199,7 +198,7 @@ std::string MetricsRegistry::check(
 			return std::string("already registered as a ") + typeName(static_cast<int>(f.type));
 		if (f.owner != &scope)
 			return "already registered by " +
-				(f.owner->prefix().empty() ? std::string("the host") : "plugin " + f.owner->prefix());
+			       (f.owner->prefix().empty() ? std::string("the host") : "plugin " + f.owner->prefix());
 		if (bounds && f.bounds != *bounds)
 			return "already registered with other histogram bounds";
 		return std::string();
@@ -225,7 +224,8 @@ std::string MetricsRegistry::check(
 
 
 MetricsRegistry::Series MetricsRegistry::obtain(const Scope& scope, Type type, std::string_view name,
-	std::string_view help, std::string_view labels, const std::vector<double>* bounds)
+                                                std::string_view help, std::string_view labels,
+                                                const std::vector<double>* bounds)
 {
 	std::string fullName = NAME_PREFIX;
 	if (!scope.prefix().empty())
@@ -239,7 +239,8 @@ MetricsRegistry::Series MetricsRegistry::obtain(const Scope& scope, Type type, s
 		error = "invalid metric name (expected [a-zA-Z_:][a-zA-Z0-9_:]*)";
 	else if (!parseLabels(labels, canonical, error))
 		error = "invalid labels: " + error;
-	else if (type == Type::HISTOGRAM && (canonical.compare(0, 4, "le=\"") == 0 || canonical.find(",le=\"") != std::string::npos))
+	else if (type == Type::HISTOGRAM &&
+	         (canonical.compare(0, 4, "le=\"") == 0 || canonical.find(",le=\"") != std::string::npos))
 		error = "invalid labels: \"le\" is reserved for histogram buckets";
 
 	std::unique_lock<std::mutex> lock(_mutex);
@@ -274,7 +275,7 @@ MetricsRegistry::Series MetricsRegistry::obtain(const Scope& scope, Type type, s
 	lock.unlock();
 	if (handler)
 		handler("metric " + fullName + (labels.empty() ? std::string() : "{" + std::string(labels) + "}") + " (" +
-			typeName(static_cast<int>(type)) + ") not exported: " + error);
+		        typeName(static_cast<int>(type)) + ") not exported: " + error);
 	return result;
 }
 
@@ -312,7 +313,7 @@ std::string MetricsRegistry::renderPrometheus() const
 						{
 							cumulative += h.bucketCount(i);
 							appendSample(out, name + "_bucket", prefix + "le=\"" + formatNumber(f.bounds[i]) + "\"",
-								std::to_string(cumulative));
+							             std::to_string(cumulative));
 						}
 						cumulative += h.bucketCount(f.bounds.size());
 						appendSample(out, name + "_bucket", prefix + "le=\"+Inf\"", std::to_string(cumulative));
@@ -506,6 +507,9 @@ std::string MetricsRegistry::formatNumber(double value)
 		return "NaN";
 	if (std::isinf(value))
 		return value > 0 ? "+Inf" : "-Inf";
+	// Whole numbers as integers (to_chars' shortest form would write 400000 as 4e+05).
+	if (std::fabs(value) < 1e15 && value == std::floor(value))
+		return std::to_string(static_cast<long long>(value));
 	char buf[64];
 	auto result = std::to_chars(buf, buf + sizeof(buf), value);
 	return std::string(buf, result.ptr);
@@ -547,21 +551,19 @@ MetricsRegistry::Collector processMetricsCollector()
 		}
 	}
 
-	return [startTime](std::string& out)
-	{
-		auto emit = [&out](const char* name, const char* type, const char* help, const std::string& value)
-		{
+	return [startTime](std::string& out) {
+		auto emit = [&out](const char* name, const char* type, const char* help, const std::string& value) {
 			out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-				value + "\n";
+			       value + "\n";
 		};
 
 		struct rusage usage;
 		if (getrusage(RUSAGE_SELF, &usage) == 0)
 		{
 			double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-				static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+			             static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 			emit("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-				MetricsRegistry::formatNumber(cpu));
+			     MetricsRegistry::formatNumber(cpu));
 		}
 
 		std::ifstream statm("/proc/self/statm");
@@ -569,7 +571,7 @@ MetricsRegistry::Collector processMetricsCollector()
 		long page = sysconf(_SC_PAGESIZE);
 		if (statm >> size >> resident && page > 0)
 			emit("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-				std::to_string(resident * static_cast<std::uint64_t>(page)));
+			     std::to_string(resident * static_cast<std::uint64_t>(page)));
 
 		if (DIR* dir = opendir("/proc/self/fd"))
 		{
@@ -590,14 +592,15 @@ MetricsRegistry::Collector processMetricsCollector()
 		struct rlimit limit;
 		if (getrlimit(RLIMIT_NOFILE, &limit) == 0)
 		{
-			std::string value =
-				limit.rlim_cur == RLIM_INFINITY ? std::string("+Inf") : std::to_string(static_cast<std::uint64_t>(limit.rlim_cur));
+			std::string value = limit.rlim_cur == RLIM_INFINITY
+			                        ? std::string("+Inf")
+			                        : std::to_string(static_cast<std::uint64_t>(limit.rlim_cur));
 			emit("process_max_fds", "gauge", "Maximum number of open file descriptors.", value);
 		}
 
 		if (startTime >= 0)
 			emit("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-				MetricsRegistry::formatNumber(startTime));
+			     MetricsRegistry::formatNumber(startTime));
 	};
 #else
 	return [](std::string&) {};

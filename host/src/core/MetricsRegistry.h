@@ -29,41 +29,41 @@ namespace Core {
 
 
 class MetricsRegistry
-	/// The metric store behind the SDK's Switchboard::Metrics.
-	///
-	/// Naming: scope(prefix) hands out a Switchboard::Metrics whose series are exported as
-	/// switchboard_<prefix>_<name>; the host itself uses the empty prefix, giving
-	/// switchboard_<name> (plugins get their short name as prefix). A metric name belongs to the
-	/// scope that registered it first, so a plugin cannot take over a host metric or another
-	/// plugin's. Names are used as given: counters should end in _total by convention, but the
-	/// registry does not add it.
-	///
-	/// Labels: the SDK passes a Prometheus label list without braces (`type="OFFER"`). It is
-	/// parsed, checked (label names [a-zA-Z_][a-zA-Z0-9_]*, no reserved "__" names, no
-	/// duplicates, values quoted with the escapes \\, \" and \n, "le" not allowed on histograms)
-	/// and re-rendered in a canonical order, so `b="1",a="2"` and `a="2", b="1"` are one series.
-	/// labels() builds such a list from raw values, escaping them.
-	///
-	/// Errors: an invalid metric name or label list, a name already registered with another
-	/// type, by another scope, or with other histogram buckets, or a name whose exposition lines
-	/// would collide with a histogram's _bucket/_sum/_count: the first registration wins, the
-	/// caller gets a working but detached object that is never exported, the counter
-	/// switchboard_metric_registration_errors_total goes up and the error handler (if set) gets a
-	/// one-line message. The SDK's reference-returning interface has no failure path, and a
-	/// metrics mistake must not take a plugin down.
-	///
-	/// Objects live as long as the registry (addresses are stable). Thread-safe: registration and
-	/// rendering take one mutex; updating a metric is the SDK type's relaxed atomic operation.
+/// The metric store behind the SDK's Switchboard::Metrics.
+///
+/// Naming: scope(prefix) hands out a Switchboard::Metrics whose series are exported as
+/// switchboard_<prefix>_<name>; the host itself uses the empty prefix, giving
+/// switchboard_<name> (plugins get their short name as prefix). A metric name belongs to the
+/// scope that registered it first, so a plugin cannot take over a host metric or another
+/// plugin's. Names are used as given: counters should end in _total by convention, but the
+/// registry does not add it.
+///
+/// Labels: the SDK passes a Prometheus label list without braces (`type="OFFER"`). It is
+/// parsed, checked (label names [a-zA-Z_][a-zA-Z0-9_]*, no reserved "__" names, no
+/// duplicates, values quoted with the escapes \\, \" and \n, "le" not allowed on histograms)
+/// and re-rendered in a canonical order, so `b="1",a="2"` and `a="2", b="1"` are one series.
+/// labels() builds such a list from raw values, escaping them.
+///
+/// Errors: an invalid metric name or label list, a name already registered with another
+/// type, by another scope, or with other histogram buckets, or a name whose exposition lines
+/// would collide with a histogram's _bucket/_sum/_count: the first registration wins, the
+/// caller gets a working but detached object that is never exported, the counter
+/// switchboard_metric_registration_errors_total goes up and the error handler (if set) gets a
+/// one-line message. The SDK's reference-returning interface has no failure path, and a
+/// metrics mistake must not take a plugin down.
+///
+/// Objects live as long as the registry (addresses are stable). Thread-safe: registration and
+/// rendering take one mutex; updating a metric is the SDK type's relaxed atomic operation.
 {
 public:
 	using Collector = std::function<void(std::string& out)>;
-		/// Appends complete exposition text (HELP, TYPE and samples) computed at scrape time.
+	/// Appends complete exposition text (HELP, TYPE and samples) computed at scrape time.
 	using ErrorHandler = std::function<void(const std::string& message)>;
 
 	static const char* const CONTENT_TYPE;
-		/// "text/plain; version=0.0.4; charset=utf-8", the Content-Type of renderPrometheus().
+	/// "text/plain; version=0.0.4; charset=utf-8", the Content-Type of renderPrometheus().
 	static const char* const NAME_PREFIX;
-		/// "switchboard_".
+	/// "switchboard_".
 
 	MetricsRegistry();
 	~MetricsRegistry();
@@ -71,41 +71,41 @@ public:
 	MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
 	Switchboard::Metrics& scope(const std::string& prefix);
-		/// The metrics interface for one owner: "" for the host, a plugin's name for a plugin.
-		/// The same prefix always yields the same object, valid as long as the registry.
+	/// The metrics interface for one owner: "" for the host, a plugin's name for a plugin.
+	/// The same prefix always yields the same object, valid as long as the registry.
 
 	void addCollector(Collector collector);
-		/// Adds text produced at every scrape after the registered metrics, e.g.
-		/// processMetricsCollector(). Collectors run outside the registry's lock, possibly on
-		/// several threads at once, and must produce valid exposition text.
+	/// Adds text produced at every scrape after the registered metrics, e.g.
+	/// processMetricsCollector(). Collectors run outside the registry's lock, possibly on
+	/// several threads at once, and must produce valid exposition text.
 
 	void setErrorHandler(ErrorHandler handler);
-		/// Called (outside the lock) with a message for each registration error; set it before
-		/// scopes are handed out.
+	/// Called (outside the lock) with a message for each registration error; set it before
+	/// scopes are handed out.
 
 	std::string renderPrometheus() const;
-		/// Every exported metric, families in name order, series in label order: "# HELP" (when
-		/// the help text is not empty) and "# TYPE" once per name, histogram buckets cumulative
-		/// with a final le="+Inf", then _sum and _count; collector output last.
+	/// Every exported metric, families in name order, series in label order: "# HELP" (when
+	/// the help text is not empty) and "# TYPE" once per name, histogram buckets cumulative
+	/// with a final le="+Inf", then _sum and _count; collector output last.
 
 	std::uint64_t registrationErrors() const;
-		/// The value of switchboard_metric_registration_errors_total.
+	/// The value of switchboard_metric_registration_errors_total.
 
 	static bool isValidMetricName(std::string_view name);
-		/// [a-zA-Z_:][a-zA-Z0-9_:]*.
+	/// [a-zA-Z_:][a-zA-Z0-9_:]*.
 	static bool isValidLabelName(std::string_view name);
-		/// [a-zA-Z_][a-zA-Z0-9_]*.
+	/// [a-zA-Z_][a-zA-Z0-9_]*.
 	static std::string escapeHelp(std::string_view help);
-		/// Backslash and newline escaped, as HELP lines require.
+	/// Backslash and newline escaped, as HELP lines require.
 	static std::string escapeLabelValue(std::string_view value);
-		/// Backslash, double quote and newline escaped, as label values require.
+	/// Backslash, double quote and newline escaped, as label values require.
 	static std::string labels(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs);
-		/// A label list for the SDK calls from raw values: {{"path", "/a\"b"}} -> path="/a\"b".
+	/// A label list for the SDK calls from raw values: {{"path", "/a\"b"}} -> path="/a\"b".
 	static bool parseLabels(std::string_view labels, std::string& canonical, std::string& error);
-		/// Checks a label list and renders it canonically (sorted by name, no spaces); false with
-		/// a reason in error when it is malformed.
+	/// Checks a label list and renders it canonically (sorted by name, no spaces); false with
+	/// a reason in error when it is malformed.
 	static std::string formatNumber(double value);
-		/// Shortest round-trip decimal form; NaN, +Inf and -Inf spelt as Prometheus expects.
+	/// Shortest round-trip decimal form; NaN, +Inf and -Inf spelt as Prometheus expects.
 
 private:
 	class Scope;
@@ -134,7 +134,7 @@ private:
 	};
 
 	Series obtain(const Scope& scope, Type type, std::string_view name, std::string_view help, std::string_view labels,
-		const std::vector<double>* bounds);
+	              const std::vector<double>* bounds);
 	std::string check(const Scope& scope, Type type, const std::string& fullName, std::vector<double>* bounds) const;
 	Series create(Type type, const std::vector<double>& bounds);
 
@@ -154,10 +154,10 @@ private:
 
 
 MetricsRegistry::Collector processMetricsCollector();
-	/// The standard process_* metrics on Linux: process_resident_memory_bytes (/proc/self/statm),
-	/// process_open_fds (/proc/self/fd), process_max_fds (RLIMIT_NOFILE), process_cpu_seconds_total
-	/// (getrusage) and process_start_time_seconds (/proc/self/stat and boot time), read at each
-	/// scrape. Figures that cannot be read are left out; elsewhere than Linux it renders nothing.
+/// The standard process_* metrics on Linux: process_resident_memory_bytes (/proc/self/statm),
+/// process_open_fds (/proc/self/fd), process_max_fds (RLIMIT_NOFILE), process_cpu_seconds_total
+/// (getrusage) and process_start_time_seconds (/proc/self/stat and boot time), read at each
+/// scrape. Figures that cannot be read are left out; elsewhere than Linux it renders nothing.
 
 
 } // namespace Core

@@ -18,33 +18,33 @@ namespace Core {
 std::int64_t SystemClock::monotonicMs() const
 {
 	return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-		.count();
+	    .count();
 }
 
 
 std::int64_t SystemClock::wallMs() const
 {
 	return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-		.count();
+	    .count();
 }
 
 
 PluginContext::PluginContext(std::string name, std::string prefix, int listener, Config config, Metrics& metrics,
-	Storage& storage, const PluginServices& services):
-	_name(std::move(name)),
-	_prefix(std::move(prefix)),
-	_listener(listener),
-	_config(std::move(config)),
-	_metrics(metrics),
-	_storage(storage),
-	_services(services),
-	_logger(Poco::Logger::get("plugin." + _name))
+                             Storage& storage, const PluginServices& services):
+    _name(std::move(name)),
+    _prefix(std::move(prefix)),
+    _listener(listener),
+    _config(std::move(config)),
+    _metrics(metrics),
+    _storage(storage),
+    _services(services),
+    _logger(Poco::Logger::get("plugin." + _name))
 {
 }
 
 
 bool PluginContext::addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
-	RouteOptions options)
+                             RouteOptions options)
 {
 	if (!_registrationOpen)
 	{
@@ -90,6 +90,10 @@ bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handle
 	endpoint->maxMessageSize = options.maxMessageSize > 0 ? options.maxMessageSize : _services.defaultMaxMessageSize;
 	endpoint->idleTimeoutMs = options.idleTimeoutMs >= 0 ? options.idleTimeoutMs : _services.defaultIdleTimeoutMs;
 	endpoint->pingIntervalMs = options.pingIntervalMs >= 0 ? options.pingIntervalMs : _services.defaultPingIntervalMs;
+	endpoint->maxOutputQueue =
+	    options.maxOutputQueue > 0 ? static_cast<std::size_t>(options.maxOutputQueue) : _services.defaultMaxOutputQueue;
+	endpoint->idleCloseCode =
+	    options.idleCloseCode >= 0 ? static_cast<std::uint16_t>(options.idleCloseCode) : CloseCode::GOING_AWAY;
 	std::string mount = "WS " + endpoint->path;
 	std::string error;
 	if (!_services.http->addEndpoint(_listener, std::move(endpoint), error))
@@ -164,7 +168,7 @@ void PluginContext::cancelAllTimers()
 
 
 void offloadWork(WorkerPool& workers, Transport& transport, std::function<void()> work,
-	std::function<void()> completion)
+                 std::function<void()> completion)
 {
 	EventLoop* origin = EventLoop::current();
 	int loopIndex = origin ? origin->index() : -1;
@@ -239,8 +243,7 @@ void PluginContext::leave(std::string_view group, ConnectionId id)
 }
 
 
-std::size_t PluginContext::publish(std::string_view group, std::string_view data, MessageKind kind,
-	ConnectionId except)
+std::size_t PluginContext::publish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except)
 {
 	return _services.transport->publish(this, group, data, kind, except);
 }
@@ -253,24 +256,24 @@ std::size_t PluginContext::groupSize(std::string_view group) const
 
 
 namespace {
-	Poco::Message::Priority priorityOf(LogLevel level)
+Poco::Message::Priority priorityOf(LogLevel level)
+{
+	switch (level)
 	{
-		switch (level)
-		{
-			case LogLevel::LEVEL_TRACE:
-				return Poco::Message::PRIO_TRACE;
-			case LogLevel::LEVEL_DEBUG:
-				return Poco::Message::PRIO_DEBUG;
-			case LogLevel::LEVEL_INFO:
-				return Poco::Message::PRIO_INFORMATION;
-			case LogLevel::LEVEL_NOTICE:
-				return Poco::Message::PRIO_NOTICE;
-			case LogLevel::LEVEL_WARNING:
-				return Poco::Message::PRIO_WARNING;
-			default:
-				return Poco::Message::PRIO_ERROR;
-		}
+		case LogLevel::LEVEL_TRACE:
+			return Poco::Message::PRIO_TRACE;
+		case LogLevel::LEVEL_DEBUG:
+			return Poco::Message::PRIO_DEBUG;
+		case LogLevel::LEVEL_INFO:
+			return Poco::Message::PRIO_INFORMATION;
+		case LogLevel::LEVEL_NOTICE:
+			return Poco::Message::PRIO_NOTICE;
+		case LogLevel::LEVEL_WARNING:
+			return Poco::Message::PRIO_WARNING;
+		default:
+			return Poco::Message::PRIO_ERROR;
 	}
+}
 } // namespace
 
 
@@ -290,4 +293,3 @@ void PluginContext::log(LogLevel level, std::string_view message)
 
 } // namespace Core
 } // namespace Switchboard
-

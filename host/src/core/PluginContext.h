@@ -30,7 +30,7 @@ public:
 
 
 struct PluginServices
-	/// Host-wide services shared by every plugin context; all outlive the contexts.
+/// Host-wide services shared by every plugin context; all outlive the contexts.
 {
 	Transport* transport;
 	HttpFront* http;
@@ -39,20 +39,21 @@ struct PluginServices
 	std::int64_t defaultMaxMessageSize;
 	std::int64_t defaultIdleTimeoutMs;
 	std::int64_t defaultPingIntervalMs;
+	std::size_t defaultMaxOutputQueue;
 };
 
 
 void offloadWork(WorkerPool& workers, Transport& transport, std::function<void()> work,
-	std::function<void()> completion);
-	///< Runs work on the pool; completion runs on the calling event loop (on the worker when the
-	///< caller is not a loop thread).
+                 std::function<void()> completion);
+///< Runs work on the pool; completion runs on the calling event loop (on the worker when the
+///< caller is not a loop thread).
 
 
 class PluginContext: public Host, public Router, public Logger
 {
 public:
-	PluginContext(std::string name, std::string prefix, int listener, Config config, Metrics& metrics,
-		Storage& storage, const PluginServices& services);
+	PluginContext(std::string name, std::string prefix, int listener, Config config, Metrics& metrics, Storage& storage,
+	              const PluginServices& services);
 
 	void setRegistrationOpen(bool open) { _registrationOpen = open; }
 	std::size_t routeCount() const { return _routes; }
@@ -68,7 +69,8 @@ public:
 	const Clock& clock() const override { return *_services.clock; }
 	Storage& storage() override { return _storage; }
 	Router& router() override { return *this; }
-	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler, RouteOptions options) override;
+	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
+	              RouteOptions options) override;
 	bool addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options) override;
 	TimerId after(std::int64_t delayMs, std::function<void()> callback) override;
 	TimerId every(std::int64_t intervalMs, std::function<void()> callback) override;

@@ -15,41 +15,41 @@ namespace Core {
 
 namespace {
 
-	class BoostPluginLibrary: public PluginLibrary
+class BoostPluginLibrary: public PluginLibrary
+{
+public:
+	BoostPluginLibrary(boost::dll::shared_library library, const PluginDescriptor* descriptor, std::string path):
+	    _library(std::move(library)),
+	    _descriptor(descriptor),
+	    _path(std::move(path))
 	{
-	public:
-		BoostPluginLibrary(boost::dll::shared_library library, const PluginDescriptor* descriptor, std::string path):
-			_library(std::move(library)),
-			_descriptor(descriptor),
-			_path(std::move(path))
-		{
-		}
-
-		const PluginDescriptor& descriptor() const override { return *_descriptor; }
-		const std::string& path() const override { return _path; }
-
-	private:
-		boost::dll::shared_library _library;
-		const PluginDescriptor* _descriptor;
-		std::string _path;
-	};
-
-	std::string abiText(std::uint32_t major, std::uint32_t minor)
-	{
-		return std::to_string(major) + "." + std::to_string(minor);
 	}
 
-	bool validName(const char* name)
+	const PluginDescriptor& descriptor() const override { return *_descriptor; }
+	const std::string& path() const override { return _path; }
+
+private:
+	boost::dll::shared_library _library;
+	const PluginDescriptor* _descriptor;
+	std::string _path;
+};
+
+std::string abiText(std::uint32_t major, std::uint32_t minor)
+{
+	return std::to_string(major) + "." + std::to_string(minor);
+}
+
+bool validName(const char* name)
+{
+	if (!name || !*name)
+		return false;
+	for (const char* p = name; *p; ++p)
 	{
-		if (!name || !*name)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
 			return false;
-		for (const char* p = name; *p; ++p)
-		{
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-				return false;
-		}
-		return true;
 	}
+	return true;
+}
 
 } // namespace
 
@@ -67,7 +67,7 @@ std::string PluginLoader::libraryFileName(const std::string& pluginName)
 
 
 bool PluginLoader::checkDescriptor(const PluginDescriptor* d, const std::string& expectedName, const std::string& path,
-	std::string& error)
+                                   std::string& error)
 {
 	const std::string who = "plugin " + expectedName + " (" + path + ")";
 	if (!d)
@@ -79,7 +79,7 @@ bool PluginLoader::checkDescriptor(const PluginDescriptor* d, const std::string&
 	if (d->abiMajor != ABI_MAJOR)
 	{
 		error = who + " was built for SDK ABI " + abiText(d->abiMajor, d->abiMinor) + ", this host provides " +
-			abiText(ABI_MAJOR, ABI_MINOR) + "; rebuild it against this host's SDK";
+		        abiText(ABI_MAJOR, ABI_MINOR) + "; rebuild it against this host's SDK";
 		return false;
 	}
 	if (d->structSize < offsetof(PluginDescriptor, reserved))
@@ -90,14 +90,14 @@ bool PluginLoader::checkDescriptor(const PluginDescriptor* d, const std::string&
 	if (d->abiMinor > ABI_MINOR && d->structSize < sizeof(PluginDescriptor))
 	{
 		error = who + " needs SDK ABI " + abiText(d->abiMajor, d->abiMinor) + ", newer than this host's " +
-			abiText(ABI_MAJOR, ABI_MINOR);
+		        abiText(ABI_MAJOR, ABI_MINOR);
 		return false;
 	}
 	const std::string ours = SWITCHBOARD_BUILD_SIGNATURE;
 	if (!d->buildSignature || ours != d->buildSignature)
 	{
 		error = who + " was built as '" + std::string(d->buildSignature ? d->buildSignature : "(none)") +
-			"', this host as '" + ours + "'; plugins must be built with the host's compiler and exactly its SDK";
+		        "', this host as '" + ours + "'; plugins must be built with the host's compiler and exactly its SDK";
 		return false;
 	}
 	if (!validName(d->name))
@@ -108,7 +108,7 @@ bool PluginLoader::checkDescriptor(const PluginDescriptor* d, const std::string&
 	if (expectedName != d->name)
 	{
 		error = who + " declares the name '" + std::string(d->name) + "'; the file name and the [plugin." +
-			expectedName + "] section must match it";
+		        expectedName + "] section must match it";
 		return false;
 	}
 	if (!d->create || !d->destroy)
@@ -126,7 +126,7 @@ bool PluginLoader::checkDescriptor(const PluginDescriptor* d, const std::string&
 
 
 std::unique_ptr<PluginLibrary> PluginLoader::load(const std::string& path, const std::string& expectedName,
-	std::string& error)
+                                                  std::string& error)
 {
 	std::error_code ec;
 	if (!std::filesystem::exists(path, ec))
@@ -147,8 +147,8 @@ std::unique_ptr<PluginLibrary> PluginLoader::load(const std::string& path, const
 	}
 	if (!library.has(SWITCHBOARD_ENTRY_SYMBOL))
 	{
-		error = "plugin " + expectedName + ": " + path + " exports no " SWITCHBOARD_ENTRY_SYMBOL
-			" entry point; is it a Switchboard plugin?";
+		error = "plugin " + expectedName + ": " + path +
+		        " exports no " SWITCHBOARD_ENTRY_SYMBOL " entry point; is it a Switchboard plugin?";
 		return nullptr;
 	}
 	using Entry = const PluginDescriptor*();

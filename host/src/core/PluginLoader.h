@@ -19,8 +19,8 @@ namespace Core {
 
 
 class PluginLibrary
-	/// A loaded library and its checked descriptor. Keep it alive until every object the plugin
-	/// made is destroyed: destroying it unloads the code.
+/// A loaded library and its checked descriptor. Keep it alive until every object the plugin
+/// made is destroyed: destroying it unloads the code.
 {
 public:
 	virtual ~PluginLibrary() = default;
@@ -33,16 +33,16 @@ class PluginLoader
 {
 public:
 	static std::string libraryFileName(const std::string& pluginName);
-		/// "<name>.so" on Linux (".dll", ".dylib" elsewhere).
+	/// "<name>.so" on Linux (".dll", ".dylib" elsewhere).
 
 	static std::unique_ptr<PluginLibrary> load(const std::string& path, const std::string& expectedName,
-		std::string& error);
-		/// Loads and checks; on failure returns nullptr and one readable line in error.
+	                                           std::string& error);
+	/// Loads and checks; on failure returns nullptr and one readable line in error.
 
 	static bool checkDescriptor(const PluginDescriptor* descriptor, const std::string& expectedName,
-		const std::string& path, std::string& error);
-		/// The checks, both ways: ABI major equal, a newer minor only with a large enough struct,
-		/// the exact build signature, a well-formed name equal to the expected one, a factory.
+	                            const std::string& path, std::string& error);
+	/// The checks, both ways: ABI major equal, a newer minor only with a large enough struct,
+	/// the exact build signature, a well-formed name equal to the expected one, a factory.
 };
 
 

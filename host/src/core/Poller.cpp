@@ -23,7 +23,7 @@ namespace Core {
 
 
 namespace {
-	constexpr std::uint64_t WAKE_TOKEN = ~std::uint64_t(0);
+constexpr std::uint64_t WAKE_TOKEN = ~std::uint64_t(0);
 }
 
 
@@ -36,7 +36,7 @@ struct Poller::Impl
 
 
 Poller::Poller():
-	_pImpl(new Impl)
+    _pImpl(new Impl)
 {
 	_pImpl->epollFd = ::epoll_create1(EPOLL_CLOEXEC);
 	_pImpl->wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -150,7 +150,7 @@ struct Poller::Impl
 
 
 Poller::Poller():
-	_pImpl(new Impl)
+    _pImpl(new Impl)
 {
 	_pImpl->wakeReceiver.setBlocking(false);
 	_pImpl->wakeSender.connect(_pImpl->wakeReceiver.address());
@@ -211,7 +211,7 @@ int Poller::wait(int timeoutMs, std::vector<PollEvent>& events)
 		int mode = entry.second;
 		bool error = (mode & Poco::Net::PollSet::POLL_ERROR) != 0;
 		events.push_back({it->second, (mode & Poco::Net::PollSet::POLL_READ) != 0 || error,
-			(mode & Poco::Net::PollSet::POLL_WRITE) != 0, error});
+		                  (mode & Poco::Net::PollSet::POLL_WRITE) != 0, error});
 	}
 	return static_cast<int>(events.size());
 }

@@ -30,16 +30,16 @@ struct PollEvent
 
 
 class Poller
-	/// Level-triggered readiness for a set of sockets, each registered with a caller token, plus a
-	/// wake-up that interrupts a wait from any other thread.
-	///
-	/// Two backends: on Linux epoll is used directly (events carry the token, nothing is allocated
-	/// per wait); elsewhere, or with SWITCHBOARD_POLLER_POLLSET defined, Poco::Net::PollSet. Poco
-	/// 1.11's PollSet builds a std::map per poll, its wakeUp() cannot interrupt a wait (#3359) and
-	/// it has races fixed only in 1.12 (#3628, #4194), so it is the portability path, not the fast
-	/// one. Both backends never leave POLL_WRITE armed unless asked (the #2966 busy loop).
-	///
-	/// Threading: add/update/remove/wait belong to the loop thread; wake() is safe from any thread.
+/// Level-triggered readiness for a set of sockets, each registered with a caller token, plus a
+/// wake-up that interrupts a wait from any other thread.
+///
+/// Two backends: on Linux epoll is used directly (events carry the token, nothing is allocated
+/// per wait); elsewhere, or with SWITCHBOARD_POLLER_POLLSET defined, Poco::Net::PollSet. Poco
+/// 1.11's PollSet builds a std::map per poll, its wakeUp() cannot interrupt a wait (#3359) and
+/// it has races fixed only in 1.12 (#3628, #4194), so it is the portability path, not the fast
+/// one. Both backends never leave POLL_WRITE armed unless asked (the #2966 busy loop).
+///
+/// Threading: add/update/remove/wait belong to the loop thread; wake() is safe from any thread.
 {
 public:
 	Poller();
@@ -49,12 +49,12 @@ public:
 
 	bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite);
 	bool update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite);
-		/// Reading is always wanted; wantWrite arms writability.
+	/// Reading is always wanted; wantWrite arms writability.
 	void remove(const Poco::Net::Socket& socket);
 
 	int wait(int timeoutMs, std::vector<PollEvent>& events);
-		/// Waits up to timeoutMs (-1: forever) and fills events; a wake-up returns early and is not
-		/// reported as an event. Returns the number of events.
+	/// Waits up to timeoutMs (-1: forever) and fills events; a wake-up returns early and is not
+	/// reported as an event. Returns the number of events.
 
 	void wake();
 

@@ -43,62 +43,62 @@ struct Server::LoadedPlugin
 
 namespace {
 
-	Poco::Logger& hostLogger()
-	{
-		return Poco::Logger::get("host");
-	}
+Poco::Logger& hostLogger()
+{
+	return Poco::Logger::get("host");
+}
 
-	std::size_t deriveConnectionCap(std::size_t configured)
+std::size_t deriveConnectionCap(std::size_t configured)
+{
+	// Raise the soft descriptor limit to the hard one and keep headroom for listeners,
+	// storage files, logs and HTTP requests, so upgrades get 503 instead of EMFILE.
+	rlimit limit{};
+	std::size_t usable = 1024;
+	if (::getrlimit(RLIMIT_NOFILE, &limit) == 0)
 	{
-		// Raise the soft descriptor limit to the hard one and keep headroom for listeners,
-		// storage files, logs and HTTP requests, so upgrades get 503 instead of EMFILE.
-		rlimit limit{};
-		std::size_t usable = 1024;
-		if (::getrlimit(RLIMIT_NOFILE, &limit) == 0)
+		if (limit.rlim_cur < limit.rlim_max)
 		{
-			if (limit.rlim_cur < limit.rlim_max)
-			{
-				limit.rlim_cur = limit.rlim_max;
-				::setrlimit(RLIMIT_NOFILE, &limit);
-				::getrlimit(RLIMIT_NOFILE, &limit);
-			}
-			usable = limit.rlim_cur == RLIM_INFINITY ? 1000000 : static_cast<std::size_t>(limit.rlim_cur);
+			limit.rlim_cur = limit.rlim_max;
+			::setrlimit(RLIMIT_NOFILE, &limit);
+			::getrlimit(RLIMIT_NOFILE, &limit);
 		}
-		std::size_t headroom = std::min<std::size_t>(256, usable / 4);
-		std::size_t cap = usable > headroom ? usable - headroom : 1;
-		hostLogger().information("open files limit %z; connection cap %z", usable,
-			configured > 0 ? std::min(configured, cap) : cap);
-		return configured > 0 ? std::min(configured, cap) : cap;
+		usable = limit.rlim_cur == RLIM_INFINITY ? 1000000 : static_cast<std::size_t>(limit.rlim_cur);
 	}
+	std::size_t headroom = std::min<std::size_t>(256, usable / 4);
+	std::size_t cap = usable > headroom ? usable - headroom : 1;
+	hostLogger().information("open files limit %z; connection cap %z", usable,
+	                         configured > 0 ? std::min(configured, cap) : cap);
+	return configured > 0 ? std::min(configured, cap) : cap;
+}
 
-	std::string jsonText(const std::string& text)
+std::string jsonText(const std::string& text)
+{
+	std::string out = "\"";
+	for (unsigned char c : text)
 	{
-		std::string out = "\"";
-		for (unsigned char c : text)
+		if (c == '"' || c == '\\')
 		{
-			if (c == '"' || c == '\\')
-			{
-				out += '\\';
-				out += static_cast<char>(c);
-			}
-			else if (c < 0x20)
-			{
-				char buf[8];
-				std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-				out += buf;
-			}
-			else
-				out += static_cast<char>(c);
+			out += '\\';
+			out += static_cast<char>(c);
 		}
-		return out + "\"";
+		else if (c < 0x20)
+		{
+			char buf[8];
+			std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+			out += buf;
+		}
+		else
+			out += static_cast<char>(c);
 	}
+	return out + "\"";
+}
 
 } // namespace
 
 
 Server::Server(ServerSettings settings, PluginConfigValidator validator):
-	_settings(std::move(settings)),
-	_validator(std::move(validator))
+    _settings(std::move(settings)),
+    _validator(std::move(validator))
 {
 }
 
@@ -132,8 +132,9 @@ bool Server::start(std::string& error)
 	counters.bytesIn = &host.counter("received_bytes_total", "Bytes read from WebSocket connections");
 	counters.bytesOut = &host.counter("sent_bytes_total", "Bytes written to WebSocket connections");
 	counters.slowConsumerCloses =
-		&host.counter("slow_consumer_closes_total", "Connections closed because their output queue was full");
-	counters.protocolErrors = &host.counter("protocol_errors_total", "Connections failed for a WebSocket protocol error");
+	    &host.counter("slow_consumer_closes_total", "Connections closed because their output queue was full");
+	counters.protocolErrors =
+	    &host.counter("protocol_errors_total", "Connections failed for a WebSocket protocol error");
 	counters.idleCloses = &host.counter("idle_closes_total", "Connections closed by the idle timeout");
 	counters.pluginExceptions = &host.counter("plugin_exceptions_total", "Exceptions caught from plugin callbacks");
 	_metrics->addCollector(processMetricsCollector());
@@ -141,15 +142,16 @@ bool Server::start(std::string& error)
 		if (!_http)
 			return;
 		out += "# HELP switchboard_http_requests_total HTTP requests served (routes, upgrades, admin)\n"
-			   "# TYPE switchboard_http_requests_total counter\nswitchboard_http_requests_total " +
-			std::to_string(_http->requestsServed()) + "\n";
+		       "# TYPE switchboard_http_requests_total counter\nswitchboard_http_requests_total " +
+		       std::to_string(_http->requestsServed()) + "\n";
 		out += "# HELP switchboard_http_refused_connections_total TCP connections refused because the HTTP queue "
-			   "was full\n# TYPE switchboard_http_refused_connections_total counter\n"
-			   "switchboard_http_refused_connections_total " +
-			std::to_string(_http->refusedConnections()) + "\n";
+		       "was full\n# TYPE switchboard_http_refused_connections_total counter\n"
+		       "switchboard_http_refused_connections_total " +
+		       std::to_string(_http->refusedConnections()) + "\n";
 		out += "# HELP switchboard_plugin_up 1 for each plugin that is running\n# TYPE switchboard_plugin_up gauge\n";
 		for (const auto& p : _plugins)
-			out += "switchboard_plugin_up{plugin=\"" + p->mount.name + "\"} " + (p->state == "running" ? "1" : "0") + "\n";
+			out +=
+			    "switchboard_plugin_up{plugin=\"" + p->mount.name + "\"} " + (p->state == "running" ? "1" : "0") + "\n";
 	});
 
 	_workers = std::make_unique<WorkerPool>(_settings.workerThreads);
@@ -168,7 +170,7 @@ bool Server::start(std::string& error)
 	}
 	_transport->start();
 	log.information("%d event loops (%s), %d worker threads", _transport->loopCount(),
-		std::string(Poller::backendName()), _settings.workerThreads);
+	                std::string(Poller::backendName()), _settings.workerThreads);
 
 	for (const PluginMount& mount : _settings.plugins)
 	{
@@ -230,11 +232,11 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	WorkerPool* workers = _workers.get();
 	Transport* transport = _transport.get();
 	p.storage = _storage->open(
-		mount.name,
-		[workers, transport](std::function<void()> work, std::function<void()> completion) {
-			offloadWork(*workers, *transport, std::move(work), std::move(completion));
-		},
-		error);
+	    mount.name,
+	    [workers, transport](std::function<void()> work, std::function<void()> completion) {
+		    offloadWork(*workers, *transport, std::move(work), std::move(completion));
+	    },
+	    error);
 	if (!p.storage)
 		return fail("plugin " + mount.name + ": storage: " + error);
 
@@ -253,10 +255,16 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	if (!p.storage->applyMigrations(migrations, error))
 		return fail("plugin " + mount.name + ": " + error);
 
-	PluginServices services{_transport.get(), _http.get(), _workers.get(), _clock.get(),
-		_settings.transport.maxMessageSize, _settings.transport.idleTimeoutMs, _settings.transport.pingIntervalMs};
-	p.context = std::make_unique<PluginContext>(
-		mount.name, mount.prefix, listener, config, _metrics->scope(mount.name), *p.storage, services);
+	PluginServices services{_transport.get(),
+	                        _http.get(),
+	                        _workers.get(),
+	                        _clock.get(),
+	                        _settings.transport.maxMessageSize,
+	                        _settings.transport.idleTimeoutMs,
+	                        _settings.transport.pingIntervalMs,
+	                        _settings.transport.maxOutputQueue};
+	p.context = std::make_unique<PluginContext>(mount.name, mount.prefix, listener, config, _metrics->scope(mount.name),
+	                                            *p.storage, services);
 	StartResult result;
 	p.context->setRegistrationOpen(true);
 	try
@@ -276,8 +284,8 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	{
 		p.state = "running";
 		hostLogger().information("plugin %s %s started on listener %s at '%s' (%z routes, %z WebSocket endpoints)",
-			mount.name, std::string(p.descriptor->version), mount.listener, mount.prefix, p.context->routeCount(),
-			p.context->endpointCount());
+		                         mount.name, std::string(p.descriptor->version), mount.listener, mount.prefix,
+		                         p.context->routeCount(), p.context->endpointCount());
 		return true;
 	}
 	// Nothing of a plugin that did not start may stay reachable.

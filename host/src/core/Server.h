@@ -52,9 +52,9 @@ struct ServerSettings
 };
 
 
-using PluginConfigValidator =
-	std::function<bool(const std::string& name, const ConfigKey* keys, std::size_t count, Config& out, std::string& error)>;
-	///< Validates [plugin.<name>] against the plugin's declared keys (see HostConfig).
+using PluginConfigValidator = std::function<bool(const std::string& name, const ConfigKey* keys, std::size_t count,
+                                                 Config& out, std::string& error)>;
+///< Validates [plugin.<name>] against the plugin's declared keys (see HostConfig).
 
 
 class Server
@@ -64,12 +64,12 @@ public:
 	~Server();
 
 	bool start(std::string& error);
-		/// Loads and starts everything; on failure returns false with one readable line (and
-		/// leaves nothing running).
+	/// Loads and starts everything; on failure returns false with one readable line (and
+	/// leaves nothing running).
 
 	void shutdown();
-		/// Graceful stop: no new connections, plugins told, clients closed with 1001, storage
-		/// flushed, within the shutdown deadline. Idempotent.
+	/// Graceful stop: no new connections, plugins told, clients closed with 1001, storage
+	/// flushed, within the shutdown deadline. Idempotent.
 
 	bool ready() const { return _ready.load(); }
 

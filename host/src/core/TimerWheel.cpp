@@ -11,8 +11,8 @@ namespace Core {
 
 
 TimerWheel::TimerWheel(std::int64_t nowMs):
-	_heads(SLOTS),
-	_currentTick(nowMs / TICK_MS)
+    _heads(SLOTS),
+    _currentTick(nowMs / TICK_MS)
 {
 	for (auto& head : _heads)
 		head.prev = head.next = &head;

@@ -18,8 +18,8 @@ namespace Core {
 
 
 struct TimerNode
-	/// Embedded in whatever owns the timer (a connection, an SDK timer), so scheduling never
-	/// allocates. The owner must cancel a linked node before destroying it.
+/// Embedded in whatever owns the timer (a connection, an SDK timer), so scheduling never
+/// allocates. The owner must cancel a linked node before destroying it.
 {
 	TimerNode* prev = nullptr;
 	TimerNode* next = nullptr;
@@ -32,9 +32,9 @@ struct TimerNode
 
 
 class TimerWheel
-	/// Slots of TICK_MS each; a node lands in the slot of its due time and is only looked at when
-	/// the wheel passes that slot (once per revolution for far deadlines), so idle connections
-	/// cost nothing per tick. Not thread-safe: owned by one loop.
+/// Slots of TICK_MS each; a node lands in the slot of its due time and is only looked at when
+/// the wheel passes that slot (once per revolution for far deadlines), so idle connections
+/// cost nothing per tick. Not thread-safe: owned by one loop.
 {
 public:
 	static constexpr std::int64_t TICK_MS = 10;
@@ -44,17 +44,17 @@ public:
 	~TimerWheel();
 
 	void schedule(TimerNode& node, std::int64_t dueMs);
-		/// (Re)schedules node; a due time in the past fires at the next advance.
+	/// (Re)schedules node; a due time in the past fires at the next advance.
 
 	void cancel(TimerNode& node);
-		/// Unlinks node if it is scheduled; safe to call on an unscheduled node.
+	/// Unlinks node if it is scheduled; safe to call on an unscheduled node.
 
 	void advance(std::int64_t nowMs);
-		/// Fires every node due at or before nowMs. A fired node is unlinked before its callback,
-		/// which may reschedule it or schedule and cancel others.
+	/// Fires every node due at or before nowMs. A fired node is unlinked before its callback,
+	/// which may reschedule it or schedule and cancel others.
 
 	int millisecondsToNextTick(std::int64_t nowMs) const;
-		/// How long a loop may sleep: -1 when nothing is scheduled.
+	/// How long a loop may sleep: -1 when nothing is scheduled.
 
 	std::size_t size() const { return _count; }
 

@@ -18,15 +18,15 @@ namespace Core {
 
 
 namespace {
-	constexpr int LOOP_BITS = 8;
-	constexpr ConnectionId LOOP_MASK = (ConnectionId(1) << LOOP_BITS) - 1;
+constexpr int LOOP_BITS = 8;
+constexpr ConnectionId LOOP_MASK = (ConnectionId(1) << LOOP_BITS) - 1;
 } // namespace
 
 
 Transport::Transport(const TransportSettings& settings, Poco::Logger& logger, const TransportCounters& counters):
-	_settings(settings),
-	_logger(logger),
-	_counters(counters)
+    _settings(settings),
+    _logger(logger),
+    _counters(counters)
 {
 	int loops = settings.eventLoops < 1 ? 1 : settings.eventLoops;
 	if (loops > 1 << LOOP_BITS)
@@ -121,7 +121,7 @@ void Transport::connectionClosed()
 
 
 void Transport::handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
-	const Endpoint& endpoint)
+                        const Endpoint& endpoint)
 {
 	socket.setBlocking(false);
 	socket.setNoDelay(true);
@@ -273,7 +273,7 @@ void Transport::forgetConnection(ConnectionId id)
 
 
 std::size_t Transport::publish(const void* owner, std::string_view group, std::string_view data, MessageKind kind,
-	ConnectionId except)
+                               ConnectionId except)
 {
 	std::vector<std::vector<ConnectionId>> perLoop(_loops.size());
 	std::size_t count = 0;
@@ -293,8 +293,8 @@ std::size_t Transport::publish(const void* owner, std::string_view group, std::s
 	if (count == 0)
 		return 0;
 	// Encoded once; every recipient's queue points at the same bytes.
-	auto frame = std::make_shared<const std::string>(
-		WS::encodeFrame(kind == MessageKind::TEXT ? WS::TEXT : WS::BINARY, data));
+	auto frame =
+	    std::make_shared<const std::string>(WS::encodeFrame(kind == MessageKind::TEXT ? WS::TEXT : WS::BINARY, data));
 	for (std::size_t i = 0; i < perLoop.size(); ++i)
 	{
 		if (perLoop[i].empty())

@@ -35,21 +35,23 @@ class WsConnection;
 
 
 struct Endpoint
-	/// A plugin's WebSocket endpoint as the transport needs it. Lives as long as the transport.
+/// A plugin's WebSocket endpoint as the transport needs it. Lives as long as the transport.
 {
-	std::string path;           ///< full request path, mount prefix included
-	WebSocketHandler* handler;  ///< borrowed from the plugin
-	const void* owner;          ///< the plugin that registered it (identity only)
+	std::string path;          ///< full request path, mount prefix included
+	WebSocketHandler* handler; ///< borrowed from the plugin
+	const void* owner;         ///< the plugin that registered it (identity only)
 	std::string pluginName;
 	Poco::Logger* logger;
 	std::int64_t maxMessageSize;
 	std::int64_t idleTimeoutMs;
 	std::int64_t pingIntervalMs;
+	std::size_t maxOutputQueue;
+	std::uint16_t idleCloseCode; ///< CloseCode::NONE for a close frame without status
 };
 
 
 struct TransportCounters
-	/// Host-level figures exported on /metrics; owned by the MetricsRegistry.
+/// Host-level figures exported on /metrics; owned by the MetricsRegistry.
 {
 	Gauge* openConnections = nullptr;
 	Counter* acceptedConnections = nullptr;
@@ -65,27 +67,27 @@ struct TransportCounters
 
 
 class Transport
-	/// Owns the loops. Connection ids carry their loop index in the low 8 bits, so delivery by id
-	/// needs no shared table. Thread-safe unless noted.
+/// Owns the loops. Connection ids carry their loop index in the low 8 bits, so delivery by id
+/// needs no shared table. Thread-safe unless noted.
 {
 public:
 	Transport(const TransportSettings& settings, Poco::Logger& logger, const TransportCounters& counters);
 	~Transport();
 
 	void start();
-		/// Starts the loop threads (main thread, once).
+	/// Starts the loop threads (main thread, once).
 
 	void shutdown(std::uint16_t code, std::string_view reason, std::int64_t deadlineMs);
-		/// Closes every connection with code, waits for the closing handshakes until the deadline,
-		/// finishes whatever is left, then stops and joins the loops (main thread, once).
+	/// Closes every connection with code, waits for the closing handshakes until the deadline,
+	/// finishes whatever is left, then stops and joins the loops (main thread, once).
 
 	bool accepting() const { return _accepting.load(); }
 	bool atCapacity() const;
 
 	void handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
-		const Endpoint& endpoint);
-		/// Gives an upgraded socket to the least loaded loop, which creates the connection, calls
-		/// onOpen and feeds initialBytes (frames pipelined behind the handshake).
+	             const Endpoint& endpoint);
+	/// Gives an upgraded socket to the least loaded loop, which creates the connection, calls
+	/// onOpen and feeds initialBytes (frames pipelined behind the handshake).
 
 	// Delivery (the Router of each plugin forwards here with its identity)
 	SendResult send(const void* owner, ConnectionId id, std::string_view data, MessageKind kind);
@@ -94,10 +96,10 @@ public:
 	void join(const void* owner, std::string_view group, ConnectionId id);
 	void leave(const void* owner, std::string_view group, ConnectionId id);
 	std::size_t publish(const void* owner, std::string_view group, std::string_view data, MessageKind kind,
-		ConnectionId except);
+	                    ConnectionId except);
 	std::size_t groupSize(const void* owner, std::string_view group) const;
 	void forgetConnection(ConnectionId id);
-		/// Called by a loop when a connection finished: drops its group memberships.
+	/// Called by a loop when a connection finished: drops its group memberships.
 
 	// SDK timers and posted work
 	TimerId addTimer(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback);

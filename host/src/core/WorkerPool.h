@@ -22,8 +22,8 @@ namespace Core {
 
 
 class WorkerPool
-	/// A fixed set of threads draining one FIFO queue. submit() is thread-safe. stop() runs what
-	/// is already queued, then joins.
+/// A fixed set of threads draining one FIFO queue. submit() is thread-safe. stop() runs what
+/// is already queued, then joins.
 {
 public:
 	explicit WorkerPool(int threads);

@@ -19,22 +19,22 @@ namespace Core {
 
 
 namespace {
-	constexpr int MAX_IOVECS = 64;
-	constexpr int READ_ROUNDS = 4; // per readiness event: fairness between connections of a loop
+constexpr int MAX_IOVECS = 64;
+constexpr int READ_ROUNDS = 4; // per readiness event: fairness between connections of a loop
 } // namespace
 
 
 WsConnection::WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& endpoint, Poco::Net::StreamSocket socket,
-	std::string remoteAddress, std::int64_t maxMessageSize):
-	_loop(loop),
-	_id(id),
-	_pEndpoint(&endpoint),
-	_socket(std::move(socket)),
-	_fd(_socket.impl()->sockfd()),
-	_remoteAddress(std::move(remoteAddress)),
-	_decoder(WS::Role::SERVER, static_cast<std::size_t>(maxMessageSize)),
-	_idleTimeoutMs(endpoint.idleTimeoutMs),
-	_pingIntervalMs(endpoint.pingIntervalMs)
+                           std::string remoteAddress, std::int64_t maxMessageSize):
+    _loop(loop),
+    _id(id),
+    _pEndpoint(&endpoint),
+    _socket(std::move(socket)),
+    _fd(_socket.impl()->sockfd()),
+    _remoteAddress(std::move(remoteAddress)),
+    _decoder(WS::Role::SERVER, static_cast<std::size_t>(maxMessageSize)),
+    _idleTimeoutMs(endpoint.idleTimeoutMs),
+    _pingIntervalMs(endpoint.pingIntervalMs)
 {
 	_timer.owner = this;
 	_timer.fire = &WsConnection::onTimer;
@@ -59,7 +59,7 @@ void WsConnection::callPlugin(const char* what, Fn&& fn)
 	catch (std::exception& exc)
 	{
 		_pEndpoint->logger->error("plugin %s threw from %s: %s", _pEndpoint->pluginName, std::string(what),
-			std::string(exc.what()));
+		                          std::string(exc.what()));
 	}
 	catch (...)
 	{
@@ -89,7 +89,7 @@ SendResult WsConnection::send(std::string_view data, MessageKind kind)
 {
 	if (_state != State::OPEN)
 		return SendResult::CLOSED;
-	if (_queuedBytes + data.size() > _loop.transport().settings().maxOutputQueue)
+	if (_queuedBytes + data.size() > _pEndpoint->maxOutputQueue)
 	{
 		// A consumer this far behind is not reading: drop it rather than grow or slow others.
 		if (auto* c = _loop.transport().counters().slowConsumerCloses)
@@ -108,7 +108,7 @@ SendResult WsConnection::sendShared(const std::shared_ptr<const std::string>& fr
 {
 	if (_state != State::OPEN)
 		return SendResult::CLOSED;
-	if (_queuedBytes + frame->size() > _loop.transport().settings().maxOutputQueue)
+	if (_queuedBytes + frame->size() > _pEndpoint->maxOutputQueue)
 	{
 		if (auto* c = _loop.transport().counters().slowConsumerCloses)
 			c->increment();
@@ -289,7 +289,7 @@ void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 		if (n == 0)
 		{
 			finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode,
-				_state == State::OPEN ? "connection lost" : _reportReason);
+			       _state == State::OPEN ? "connection lost" : _reportReason);
 			return;
 		}
 		if (errno == EINTR)
@@ -308,8 +308,8 @@ void WsConnection::onMessage(bool isText, const char* data, std::size_t len)
 	if (auto* c = _loop.transport().counters().messagesIn)
 		c->increment();
 	callPlugin("onMessage", [&] {
-		_pEndpoint->handler->onMessage(
-			*this, std::string_view(data, len), isText ? MessageKind::TEXT : MessageKind::BINARY);
+		_pEndpoint->handler->onMessage(*this, std::string_view(data, len),
+		                               isText ? MessageKind::TEXT : MessageKind::BINARY);
 	});
 }
 
@@ -471,7 +471,8 @@ void WsConnection::handleTimer()
 	{
 		if (auto* c = _loop.transport().counters().idleCloses)
 			c->increment();
-		close(CloseCode::GOING_AWAY, "idle timeout");
+		std::uint16_t code = _pEndpoint->idleCloseCode;
+		close(code, code == CloseCode::NONE ? std::string_view() : std::string_view("idle timeout"));
 		return;
 	}
 	if (_pingIntervalMs > 0 && now - std::max(_lastActivityMs, _pingSentMs) >= _pingIntervalMs)

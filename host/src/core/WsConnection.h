@@ -29,9 +29,9 @@ struct Endpoint;
 
 
 class WsConnection: public Switchboard::Connection, private WS::DecoderHandler
-	/// Lives on exactly one EventLoop and is touched only by that loop's thread. The loop owns it;
-	/// it is destroyed at the end of the loop iteration in which it finished, so pointers held
-	/// during one iteration stay valid.
+/// Lives on exactly one EventLoop and is touched only by that loop's thread. The loop owns it;
+/// it is destroyed at the end of the loop iteration in which it finished, so pointers held
+/// during one iteration stay valid.
 {
 public:
 	enum class State
@@ -42,7 +42,7 @@ public:
 	};
 
 	WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& endpoint, Poco::Net::StreamSocket socket,
-		std::string remoteAddress, std::int64_t maxMessageSize);
+	             std::string remoteAddress, std::int64_t maxMessageSize);
 	~WsConnection() override;
 
 	// Connection
@@ -60,11 +60,11 @@ public:
 	void onWritable();
 	void flush();
 	void finish(std::uint16_t reportedCode, std::string_view reason);
-		/// Ends the connection now: reports onClose (once), closes the socket, schedules destruction.
+	/// Ends the connection now: reports onClose (once), closes the socket, schedules destruction.
 	SendResult sendShared(const std::shared_ptr<const std::string>& frame);
-		/// Queues an already encoded frame shared with other recipients (group publish).
+	/// Queues an already encoded frame shared with other recipients (group publish).
 	void abort(std::uint16_t reportedCode, std::string_view reason);
-		/// Like finish, but deferred to the end of the current callback (safe inside plugin calls).
+	/// Like finish, but deferred to the end of the current callback (safe inside plugin calls).
 	void completeAbort() { finish(_reportCode, _reportReason); }
 
 	State connectionState() const { return _state; }

@@ -9,10 +9,8 @@
 #include <algorithm>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
 MigrationPlan::MigrationPlan(std::string pluginName, const std::vector<Migration>& migrations):

@@ -14,10 +14,8 @@
 #include <vector>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
 class MigrationPlan

@@ -16,14 +16,11 @@
 #include <type_traits>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
-namespace
-{
+namespace {
 
 
 const char* const CONTROL_DENIED = "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE) is not allowed "
@@ -58,8 +55,7 @@ int bindValue(sqlite3_stmt* pStmt, int index, const Value& value)
 /// before the values go away, so SQLite need not copy them (SQLITE_STATIC).
 {
 	return std::visit(
-	    [pStmt, index](const auto& v) -> int
-	    {
+	    [pStmt, index](const auto& v) -> int {
 		    using T = std::decay_t<decltype(v)>;
 		    if constexpr (std::is_same_v<T, std::nullptr_t>)
 			    return sqlite3_bind_null(pStmt, index);

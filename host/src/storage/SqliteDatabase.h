@@ -21,10 +21,8 @@
 struct sqlite3;
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
 class SqliteDatabase

@@ -12,14 +12,11 @@
 #include <mutex>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
-namespace
-{
+namespace {
 
 
 const char* const SCHEMA_TABLE = "_switchboard_schema";
@@ -168,10 +165,10 @@ void SqlitePluginStorage::executeAsync(std::string sql, std::vector<Value> param
 {
 	auto pResult = std::make_shared<QueryResult>();
 	// The work holds the connection, not this object, so it stays valid if the plugin goes first.
-	auto work = [pDatabase = _pDatabase, sql = std::move(sql), params = std::move(params), pResult]()
-	{ *pResult = pDatabase->execute(sql, params); };
-	auto completion = [pResult, done]()
-	{
+	auto work = [pDatabase = _pDatabase, sql = std::move(sql), params = std::move(params), pResult]() {
+		*pResult = pDatabase->execute(sql, params);
+	};
+	auto completion = [pResult, done]() {
 		if (done)
 			done(std::move(*pResult));
 	};
@@ -322,8 +319,7 @@ int SqlitePluginStorage::readVersion(bool create, std::string& error)
 	int version = -1;
 	bool committed = runTransaction(
 	    db,
-	    [&](Storage& tx)
-	    {
+	    [&](Storage& tx) {
 		    if (!tx.execute("CREATE TABLE IF NOT EXISTS _switchboard_schema(version INTEGER NOT NULL)").ok)
 			    return false;
 		    QueryResult rows = tx.execute("SELECT count(*), max(version) FROM _switchboard_schema");

@@ -17,10 +17,8 @@
 #include <vector>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
 class SqliteDatabase;

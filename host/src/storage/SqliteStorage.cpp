@@ -11,10 +11,8 @@
 #include <system_error>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
 SqliteStorage::SqliteStorage(std::string directory)

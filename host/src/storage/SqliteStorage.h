@@ -14,10 +14,8 @@
 #include <string>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
 class SqliteStorage: public StorageBackend

@@ -16,10 +16,8 @@
 #include <string_view>
 
 
-namespace Switchboard
-{
-namespace Core
-{
+namespace Switchboard {
+namespace Core {
 
 
 class StorageBackend

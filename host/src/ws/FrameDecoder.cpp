@@ -10,14 +10,11 @@
 #include <cstring>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
-namespace
-{
+namespace {
 
 
 constexpr std::uint16_t PROTOCOL_ERROR = 1002;

@@ -17,10 +17,8 @@
 #include <string>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
 enum class Role : std::uint8_t

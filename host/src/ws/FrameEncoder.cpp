@@ -9,10 +9,8 @@
 #include <cstring>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
 std::size_t encodeHeader(char* out, Opcode opcode, bool fin, std::uint64_t payloadLen, const std::uint8_t* maskKey)

@@ -16,10 +16,8 @@
 #include <string_view>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
 constexpr std::size_t MAX_HEADER_SIZE = 14;

@@ -12,14 +12,11 @@
 #include <sstream>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
-namespace
-{
+namespace {
 
 
 constexpr std::string_view WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

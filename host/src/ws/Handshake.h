@@ -13,10 +13,8 @@
 #include <string_view>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
 std::string computeAcceptKey(std::string_view secWebSocketKey);

@@ -12,10 +12,8 @@
 #include <cstdint>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
 enum Opcode : std::uint8_t

@@ -9,14 +9,11 @@
 #include <cstring>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
-namespace
-{
+namespace {
 
 
 constexpr std::uint64_t HIGH_BITS = 0x8080808080808080ULL;

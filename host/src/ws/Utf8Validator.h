@@ -13,10 +13,8 @@
 #include <cstdint>
 
 
-namespace Switchboard
-{
-namespace WS
-{
+namespace Switchboard {
+namespace WS {
 
 
 class Utf8Validator

@@ -24,18 +24,18 @@ namespace Switchboard {
 enum class ConfigType : std::uint32_t
 {
 	STRING,
-	INTEGER,     ///< decimal, optionally with a range
-	BOOLEAN,     ///< true/false, yes/no, on/off, 1/0
+	INTEGER, ///< decimal, optionally with a range
+	BOOLEAN, ///< true/false, yes/no, on/off, 1/0
 	DOUBLE,
-	STRING_LIST  ///< comma-separated, items trimmed; an empty value is the empty list
+	STRING_LIST ///< comma-separated, items trimmed; an empty value is the empty list
 };
 
 
 struct ConfigKey
-	/// One declared key of a plugin's section `[plugin.<name>]`. Plain C layout so descriptors can
-	/// be static constants. The host rejects unknown keys, values that do not parse as the type,
-	/// integers outside [minimum, maximum] (checked unless both are 0) and missing required keys,
-	/// before the plugin is created.
+/// One declared key of a plugin's section `[plugin.<name>]`. Plain C layout so descriptors can
+/// be static constants. The host rejects unknown keys, values that do not parse as the type,
+/// integers outside [minimum, maximum] (checked unless both are 0) and missing required keys,
+/// before the plugin is created.
 {
 	const char* name;
 	ConfigType type;
@@ -47,88 +47,88 @@ struct ConfigKey
 
 
 namespace ConfigParse {
-	// The parsers the host validates with and Config reads with: one definition of each type.
+// The parsers the host validates with and Config reads with: one definition of each type.
 
-	inline std::string_view trim(std::string_view s)
-	{
-		while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-			s.remove_prefix(1);
-		while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-			s.remove_suffix(1);
-		return s;
-	}
+inline std::string_view trim(std::string_view s)
+{
+	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+		s.remove_prefix(1);
+	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+		s.remove_suffix(1);
+	return s;
+}
 
-	inline bool parseInteger(std::string_view text, std::int64_t& out)
-	{
-		std::string s(trim(text));
-		if (s.empty())
-			return false;
-		char* end = nullptr;
-		errno = 0;
-		long long v = std::strtoll(s.c_str(), &end, 10);
-		if (errno != 0 || *end != '\0')
-			return false;
-		out = v;
-		return true;
-	}
+inline bool parseInteger(std::string_view text, std::int64_t& out)
+{
+	std::string s(trim(text));
+	if (s.empty())
+		return false;
+	char* end = nullptr;
+	errno = 0;
+	long long v = std::strtoll(s.c_str(), &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	out = v;
+	return true;
+}
 
-	inline bool parseDouble(std::string_view text, double& out)
-	{
-		std::string s(trim(text));
-		if (s.empty())
-			return false;
-		char* end = nullptr;
-		errno = 0;
-		double v = std::strtod(s.c_str(), &end);
-		if (errno != 0 || *end != '\0')
-			return false;
-		out = v;
-		return true;
-	}
+inline bool parseDouble(std::string_view text, double& out)
+{
+	std::string s(trim(text));
+	if (s.empty())
+		return false;
+	char* end = nullptr;
+	errno = 0;
+	double v = std::strtod(s.c_str(), &end);
+	if (errno != 0 || *end != '\0')
+		return false;
+	out = v;
+	return true;
+}
 
-	inline bool parseBoolean(std::string_view text, bool& out)
-	{
-		std::string s(trim(text));
-		for (char& c : s)
-			c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-		if (s == "true" || s == "yes" || s == "on" || s == "1")
-			out = true;
-		else if (s == "false" || s == "no" || s == "off" || s == "0")
-			out = false;
-		else
-			return false;
-		return true;
-	}
+inline bool parseBoolean(std::string_view text, bool& out)
+{
+	std::string s(trim(text));
+	for (char& c : s)
+		c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+	if (s == "true" || s == "yes" || s == "on" || s == "1")
+		out = true;
+	else if (s == "false" || s == "no" || s == "off" || s == "0")
+		out = false;
+	else
+		return false;
+	return true;
+}
 
-	inline std::vector<std::string> parseList(std::string_view text)
+inline std::vector<std::string> parseList(std::string_view text)
+{
+	std::vector<std::string> items;
+	text = trim(text);
+	while (!text.empty())
 	{
-		std::vector<std::string> items;
-		text = trim(text);
-		while (!text.empty())
-		{
-			std::size_t comma = text.find(',');
-			std::string_view item = trim(text.substr(0, comma));
-			if (!item.empty())
-				items.emplace_back(item);
-			if (comma == std::string_view::npos)
-				break;
-			text.remove_prefix(comma + 1);
-		}
-		return items;
+		std::size_t comma = text.find(',');
+		std::string_view item = trim(text.substr(0, comma));
+		if (!item.empty())
+			items.emplace_back(item);
+		if (comma == std::string_view::npos)
+			break;
+		text.remove_prefix(comma + 1);
 	}
+	return items;
+}
 
 } // namespace ConfigParse
 
 
 class Config
-	/// A plugin's validated configuration: every declared key has a value (given or default).
-	/// Immutable after start; safe to read from any thread. Getters of undeclared keys return
-	/// empty, 0 or false.
+/// A plugin's validated configuration: every declared key has a value (given or default).
+/// Immutable after start; safe to read from any thread. Getters of undeclared keys return
+/// empty, 0 or false.
 {
 public:
 	Config() = default;
 	explicit Config(std::map<std::string, std::string, std::less<>> values):
-		_values(std::move(values))
+	    _values(std::move(values))
 	{
 	}
 

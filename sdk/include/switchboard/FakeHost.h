@@ -34,7 +34,7 @@ namespace Switchboard {
 
 
 struct SentMessage
-	/// One message a plugin sent to a fake connection.
+/// One message a plugin sent to a fake connection.
 {
 	std::string data;
 	MessageKind kind;
@@ -42,74 +42,76 @@ struct SentMessage
 
 
 class FakeHost: public Host, public Router, public Logger, public Metrics, public Clock
-	/// Runs one plugin the way the host does, minus sockets and threads, so a test can drive it
-	/// step by step and look at everything it did:
-	///
-	///     FakeHost host("echo");
-	///     host.setConfig(echoDescriptor(), {{"greeting", "hi"}});  // validated like the host
-	///     EchoPlugin plugin;
-	///     host.start(plugin);
-	///     ConnectionId c = host.connect("/ws");                    // onAccept, onOpen
-	///     host.deliver(c, "ping");                                 // onMessage
-	///     host.takeSent(c);                                        // what the plugin sent
-	///     host.advance(1000);                                      // fires due timers
-	///     HttpResponse r = host.request("GET", "/stats");          // routes
-	///     host.stop(plugin);
-	///
-	/// Paths given to connect() and request() are full request paths: they include the mount
-	/// prefix, which FakeHost strips before matching as the host does.
-	///
-	/// What it does like the host: config validation and defaults (setConfig), migrations
-	/// (into an injected Storage), route matching with RoutePattern (GET routes answer HEAD with
-	/// no body, the most specific pattern wins, no match or wrong method is 404 "Not Found"),
-	/// exact WebSocket endpoint paths, onClose exactly once per opened connection, closes
-	/// requested inside a callback reported after that callback returns, 1001 for every open
-	/// connection at stop(), 1008 after a DROPPED send, 1009 for a message over the endpoint's
-	/// maxMessageSize, 1007 for invalid UTF-8 text, exceptions from plugin code caught and logged
-	/// (a connection callback's exception closes it with 1011, a route's answers 500, start()'s
-	/// makes it FAILED). Because of that, a failed test assertion thrown inside a plugin callback
-	/// is caught too: check logLines() or assert outside callbacks.
-	///
-	/// What it checks beyond the host: it logs an ERROR line when the plugin calls
-	/// Storage::execute or transaction on an event loop (a connection callback, a timer, an
-	/// offload completion or a runOn task) or registers routes outside start(), and a WARNING
-	/// when it sends invalid UTF-8 as TEXT or names a metric badly. Assert that logLines() holds
-	/// no ERROR to keep a plugin honest.
-	///
-	/// What it does differently, by design:
-	///   * Threading: FakeHost is single-threaded. Every callback, timer, offload() work and
-	///     completion, executeAsync completion and runOn() task runs inline on the thread that
-	///     called into FakeHost, in a deterministic order. Do not use one FakeHost from several
-	///     threads; none of its methods lock.
-	///   * Time is virtual: monotonicMs() starts at START_MONOTONIC_MS and wallMs() at
-	///     START_WALL_MS, and both move only through advance(), which fires due timers in due
-	///     order (ties in the order they were armed), with no 10 ms tick.
-	///   * offload(work, completion) runs work and then completion immediately, before offload
-	///     returns; completion runs even if work threw (the exception is logged).
-	///   * randomBytes() is a deterministic xorshift64* stream (seed DEFAULT_RANDOM_SEED, see
-	///     setRandomSeed), not a CSPRNG, so tests are repeatable.
-	///   * Storage: FakeHost has no SQL engine. Inject one with setStorage(); start() then applies
-	///     the plugin's migrations through it (splitting each migration's SQL at ';' outside
-	///     quotes and comments) and records applied versions in the table MIGRATIONS_TABLE.
-	///     Without an injected storage every storage call fails with "no storage in FakeHost".
-	///   * Router::send and publish act at once and report QUEUED, as calls from the target's
-	///     own loop do in the host.
+/// Runs one plugin the way the host does, minus sockets and threads, so a test can drive it
+/// step by step and look at everything it did:
+///
+///     FakeHost host("echo");
+///     host.setConfig(echoDescriptor(), {{"greeting", "hi"}});  // validated like the host
+///     EchoPlugin plugin;
+///     host.start(plugin);
+///     ConnectionId c = host.connect("/ws");                    // onAccept, onOpen
+///     host.deliver(c, "ping");                                 // onMessage
+///     host.takeSent(c);                                        // what the plugin sent
+///     host.advance(1000);                                      // fires due timers
+///     HttpResponse r = host.request("GET", "/stats");          // routes
+///     host.stop(plugin);
+///
+/// Paths given to connect() and request() are full request paths: they include the mount
+/// prefix, which FakeHost strips before matching as the host does.
+///
+/// What it does like the host: config validation and defaults (setConfig); migrations (into an
+/// injected Storage, with the host's version table); route registration and matching with
+/// RoutePattern (clashes refused; the first registered matching route answers; GET routes
+/// answer HEAD with no body; no match or a wrong method is 404 "Not Found"); exact WebSocket
+/// endpoint paths (another path is refused with 400); onClose exactly once per opened
+/// connection; closes requested inside a callback reported after that callback returns;
+/// 1001 for every open connection at stop(); 1008 after a DROPPED send; 1009 for a message
+/// over the endpoint's maxMessageSize; 1007 for invalid UTF-8 text; exceptions from plugin
+/// code caught and logged (a connection callback's exception closes it with 1011, a route's
+/// answers 500, start()'s makes it FAILED). Because of that, a failed test assertion thrown
+/// inside a plugin callback is caught too: check logLines() or assert outside callbacks.
+///
+/// What it checks beyond the host: it logs an ERROR line when the plugin calls
+/// Storage::execute or transaction on an event loop (a connection callback, a timer, an
+/// offload completion or a runOn task) or registers routes outside start(), and a WARNING
+/// when it sends invalid UTF-8 as TEXT or names a metric badly. Assert that logLines() holds
+/// no ERROR to keep a plugin honest.
+///
+/// What it does differently, by design:
+///   * Threading: FakeHost is single-threaded. Every callback, timer, offload() work and
+///     completion, executeAsync completion and runOn() task runs inline on the thread that
+///     called into FakeHost, in a deterministic order. Do not use one FakeHost from several
+///     threads; none of its methods lock.
+///   * Time is virtual: monotonicMs() starts at START_MONOTONIC_MS and wallMs() at
+///     START_WALL_MS, and both move only through advance(), which fires due timers in due
+///     order (ties in the order they were armed), with no 10 ms tick.
+///   * offload(work, completion) runs work and then completion immediately, before offload
+///     returns; completion runs even if work threw (the exception is logged).
+///   * randomBytes() is a deterministic xorshift64* stream (seed DEFAULT_RANDOM_SEED, see
+///     setRandomSeed), not a CSPRNG, so tests are repeatable.
+///   * Storage: FakeHost has no SQL engine. Inject one with setStorage(); start() then applies
+///     the plugin's migrations through it, splitting each step's SQL at ';' outside quotes,
+///     comments and CREATE TRIGGER bodies (the host lets SQLite split), and keeps the version
+///     in MIGRATIONS_TABLE as the host does. Without an injected storage every storage call
+///     fails with NO_STORAGE ("no storage in FakeHost"), and migrations are not run.
+///   * Router::send and publish act at once and report QUEUED, as calls from the target's
+///     own loop do in the host.
 {
 public:
 	static constexpr std::int64_t START_MONOTONIC_MS = 1000000;
 	static constexpr std::int64_t START_WALL_MS = 1700000000000; ///< 2023-11-14T22:13:20Z
 	static constexpr std::uint64_t DEFAULT_RANDOM_SEED = 0x5EED5EED5EED5EEDull;
-	static constexpr const char* MIGRATIONS_TABLE = "fakehost_migrations";
+	static constexpr const char* MIGRATIONS_TABLE = "_switchboard_schema"; ///< as the host names it
 	static constexpr const char* NO_STORAGE = "no storage in FakeHost";
 
 	explicit FakeHost(std::string pluginName = "test", std::map<std::string, std::string> configValues = {},
-		std::string mountPrefix = ""):
-		_pluginName(std::move(pluginName)),
-		_mountPrefix(normalizePrefix(std::move(mountPrefix))),
-		_config(std::map<std::string, std::string, std::less<>>(configValues.begin(), configValues.end())),
-		_storageGate(*this)
-		/// configValues are taken as they are, without declared keys; use setConfig() to get the
-		/// host's validation and defaults.
+	                  std::string mountPrefix = ""):
+	    _pluginName(std::move(pluginName)),
+	    _mountPrefix(normalizePrefix(std::move(mountPrefix))),
+	    _config(std::map<std::string, std::string, std::less<>>(configValues.begin(), configValues.end())),
+	    _storageGate(*this)
+	/// configValues are taken as they are, without declared keys; use setConfig() to get the
+	/// host's validation and defaults.
 	{
 	}
 
@@ -119,10 +121,10 @@ public:
 	// --- set-up --------------------------------------------------------------------------------
 
 	std::string setConfig(const ConfigKey* keys, std::size_t count, std::map<std::string, std::string> values)
-		/// Validates values against the declared keys as the host validates [plugin.<name>]: no
-		/// unknown keys, required keys present, values (and defaults) parse as their type,
-		/// integers within [minimum, maximum] unless both are 0. Fills defaults. Returns "" on
-		/// success, otherwise the error (and the configuration is unchanged).
+	/// Validates values against the declared keys as the host validates [plugin.<name>]: no
+	/// unknown keys, required keys present, values (and defaults) parse as their type,
+	/// integers within [minimum, maximum] unless both are 0. Fills defaults. Returns "" on
+	/// success, otherwise the error (and the configuration is unchanged).
 	{
 		if (_phase == Phase::STARTING || _phase == Phase::RUNNING)
 			return "the configuration cannot change while the plugin runs";
@@ -156,25 +158,25 @@ public:
 	}
 
 	std::string setConfig(const PluginDescriptor& descriptor, std::map<std::string, std::string> values)
-		/// setConfig with the keys a plugin declares in its descriptor.
+	/// setConfig with the keys a plugin declares in its descriptor.
 	{
 		return setConfig(descriptor.configKeys, descriptor.configKeyCount, std::move(values));
 	}
 
 	void setStorage(Storage* storage) { _pStorage = storage; }
-		/// Borrows a storage for the plugin (nullptr: none). It must outlive the FakeHost's use.
+	/// Borrows a storage for the plugin (nullptr: none). It must outlive the FakeHost's use.
 
 	void setLogLevel(LogLevel level) { _logLevel = level; }
-		/// Lines below level are not captured and enabled() reports false for them. Default:
-		/// everything, so a plugin's logging code runs in tests.
+	/// Lines below level are not captured and enabled() reports false for them. Default:
+	/// everything, so a plugin's logging code runs in tests.
 
 	void setRandomSeed(std::uint64_t seed) { _random = seed != 0 ? seed : DEFAULT_RANDOM_SEED; }
 
 	// --- lifecycle -----------------------------------------------------------------------------
 
 	StartResult start(Plugin& plugin)
-		/// Applies migrations (with an injected storage) and calls plugin.start(*this). On
-		/// DECLINED or FAILED whatever start() registered is dropped; stop() is not called.
+	/// Applies migrations (with an injected storage) and calls plugin.start(*this). On
+	/// DECLINED or FAILED whatever start() registered is dropped; stop() is not called.
 	{
 		if (_phase == Phase::STARTING || _phase == Phase::RUNNING)
 			return StartResult::failed("FakeHost already runs a plugin");
@@ -200,8 +202,8 @@ public:
 	}
 
 	void stop(Plugin& plugin)
-		/// The host's shutdown: stopping(), then every open connection closed with 1001 (onClose
-		/// reports 1001), every timer cancelled, then stop(). Does nothing unless started.
+	/// The host's shutdown: stopping(), then every open connection closed with 1001 (onClose
+	/// reports 1001), every timer cancelled, then stop(). Does nothing unless started.
 	{
 		if (_phase != Phase::RUNNING)
 			return;
@@ -220,25 +222,27 @@ public:
 
 	// --- WebSocket connections -----------------------------------------------------------------
 
-	ConnectionId connect(std::string_view pathWithQuery, HeaderList headers = {}, std::string remote = "127.0.0.1:40000")
-		/// An upgrade request for exactly mountPrefix() + the endpoint's path. Runs onAccept,
-		/// then onOpen, and returns the new connection's id; returns 0 if no endpoint has that
-		/// path (404), the plugin does not run (503), onAccept rejected (its status) or threw
-		/// (500): see lastRejectStatus(). The usual handshake headers are added unless given.
+	ConnectionId connect(std::string_view pathWithQuery, HeaderList headers = {},
+	                     std::string remote = "127.0.0.1:40000")
+	/// An upgrade request for exactly mountPrefix() + the endpoint's path. Runs onAccept,
+	/// then onOpen, and returns the new connection's id; returns 0, as the host refuses the
+	/// upgrade, if no endpoint has that path (400), the plugin does not run (503), onAccept
+	/// rejected (its status) or threw (500): see lastRejectStatus() and lastRejectBody(). The
+	/// usual handshake headers are added unless given.
 	{
 		_lastRejectStatus = 0;
 		_lastRejectBody.clear();
 		auto [path, query] = splitQuery(pathWithQuery);
 		const Endpoint* endpoint = nullptr;
-		std::string_view relative;
-		if (_phase == Phase::RUNNING && stripPrefix(path, relative))
-		{
-			for (const Endpoint& e : _endpoints)
-				if (e.path == relative)
-					endpoint = &e;
-		}
+		for (const Endpoint& e : _endpoints)
+			if (_phase == Phase::RUNNING && _mountPrefix + e.path == path)
+				endpoint = &e;
 		if (endpoint == nullptr)
-			return reject(_phase == Phase::RUNNING ? 404 : 503, _phase == Phase::RUNNING ? "Not Found" : "Service Unavailable");
+		{
+			if (_phase != Phase::RUNNING)
+				return reject(503, "Service Unavailable: shutting down");
+			return reject(400, "Bad Request: no WebSocket endpoint at this path");
+		}
 
 		HttpRequest request;
 		request.method = "GET";
@@ -264,19 +268,20 @@ public:
 		auto connection = std::make_unique<FakeConnection>(*this, id, std::move(remote), handler, options);
 		FakeConnection& c = *connection;
 		_connections.emplace(id, std::move(connection));
-		dispatch(Context::LOOP, "onOpen", [&] { handler.onOpen(c, request); }, id);
+		dispatch(
+		    Context::LOOP, "onOpen", [&] { handler.onOpen(c, request); }, id);
 		return id;
 	}
 
 	int lastRejectStatus() const { return _lastRejectStatus; }
-		/// The HTTP status of the last connect() that returned 0, or 0 after a successful one.
+	/// The HTTP status of the last connect() that returned 0, or 0 after a successful one.
 
 	const std::string& lastRejectBody() const { return _lastRejectBody; }
 
 	bool deliver(ConnectionId id, std::string_view data, MessageKind kind = MessageKind::TEXT)
-		/// A message from the peer: onMessage, unless the host would refuse it first (over the
-		/// endpoint's maxMessageSize: close 1009; TEXT that is not UTF-8: close 1007). Returns
-		/// false if the connection is not open.
+	/// A message from the peer: onMessage, unless the host would refuse it first (over the
+	/// endpoint's maxMessageSize: close 1009; TEXT that is not UTF-8: close 1007). Returns
+	/// false if the connection is not open.
 	{
 		FakeConnection* c = find(id);
 		if (c == nullptr || c->_status != ConnectionState::OPEN)
@@ -286,12 +291,13 @@ public:
 		else if (kind == MessageKind::TEXT && !isUtf8(data))
 			closeConnection(id, CloseCode::INVALID_PAYLOAD, "invalid UTF-8");
 		else
-			dispatch(Context::LOOP, "onMessage", [&] { c->_pHandler->onMessage(*c, data, kind); }, id);
+			dispatch(
+			    Context::LOOP, "onMessage", [&] { c->_pHandler->onMessage(*c, data, kind); }, id);
 		return true;
 	}
 
 	void disconnect(ConnectionId id, std::uint16_t code = CloseCode::ABNORMAL, std::string_view reason = {})
-		/// The peer goes away (1006: TCP lost) or closes with code: onClose(code, reason) at once.
+	/// The peer goes away (1006: TCP lost) or closes with code: onClose(code, reason) at once.
 	{
 		FakeConnection* c = find(id);
 		if (c == nullptr || c->_status != ConnectionState::OPEN)
@@ -301,7 +307,7 @@ public:
 	}
 
 	std::vector<SentMessage> takeSent(ConnectionId id)
-		/// The messages sent to this connection since the last call, oldest first; clears them.
+	/// The messages sent to this connection since the last call, oldest first; clears them.
 	{
 		FakeConnection* c = find(id);
 		if (c == nullptr)
@@ -312,9 +318,9 @@ public:
 	}
 
 	std::optional<std::pair<std::uint16_t, std::string>> closeOf(ConnectionId id) const
-		/// How the server side closed this connection (the plugin through Connection::close or
-		/// Router::close, or the host: 1001 at stop, 1008, 1009, 1007, 1011), or nothing if it did
-		/// not (still open, or closed by the peer through disconnect()).
+	/// How the server side closed this connection (the plugin through Connection::close or
+	/// Router::close, or the host: 1001 at stop, 1008, 1009, 1007, 1011), or nothing if it did
+	/// not (still open, or closed by the peer through disconnect()).
 	{
 		const FakeConnection* c = find(id);
 		return c != nullptr ? c->_closedWith : std::nullopt;
@@ -329,102 +335,92 @@ public:
 	std::size_t openConnections() const { return openIds().size(); }
 
 	void setSendResult(ConnectionId id, SendResult result)
-		/// What this connection's sends report from now on. QUEUED (the default) records the
-		/// message; DROPPED records nothing and makes the host close the connection with 1008,
-		/// as the real output-queue cap does; CLOSED records nothing.
+	/// What this connection's sends report from now on. QUEUED (the default) records the
+	/// message; DROPPED records nothing and makes the host close the connection with 1008,
+	/// as the real output-queue cap does; CLOSED records nothing.
 	{
 		if (FakeConnection* c = find(id))
 			c->_sendResult = result;
 	}
 
 	void setBufferedAmount(ConnectionId id, std::size_t bytes)
-		/// What Connection::bufferedAmount() reports (0 by default).
+	/// What Connection::bufferedAmount() reports (0 by default).
 	{
 		if (FakeConnection* c = find(id))
 			c->_buffered = bytes;
 	}
 
 	void setBackpressure(ConnectionId id, bool aboveHighWatermark)
-		/// Calls onBackpressure as the host does when the output queue crosses a watermark.
+	/// Calls onBackpressure as the host does when the output queue crosses a watermark.
 	{
 		FakeConnection* c = find(id);
 		if (c == nullptr || c->_status != ConnectionState::OPEN)
 			return;
-		dispatch(Context::LOOP, "onBackpressure",
-			[&] { c->_pHandler->onBackpressure(*c, aboveHighWatermark); }, id);
+		dispatch(
+		    Context::LOOP, "onBackpressure", [&] { c->_pHandler->onBackpressure(*c, aboveHighWatermark); }, id);
 	}
 
 	std::vector<ConnectionId> groupMembers(std::string_view group) const
 	{
 		auto it = _groups.find(group);
-		return it == _groups.end() ? std::vector<ConnectionId>() : std::vector<ConnectionId>(it->second.begin(), it->second.end());
+		return it == _groups.end() ? std::vector<ConnectionId>()
+		                           : std::vector<ConnectionId>(it->second.begin(), it->second.end());
 	}
 
 	// --- HTTP ----------------------------------------------------------------------------------
 
 	HttpResponse request(std::string_view method, std::string_view pathWithQuery, std::string body = "",
-		HeaderList headers = {}, std::string remote = "127.0.0.1:40001")
-		/// One HTTP request, answered by the most specific matching route (see
-		/// RoutePattern::moreSpecificThan; then a route for exactly this method beats a GET route
-		/// answering HEAD, which beats "*"; then the first registered). The response carries
-		/// Content-Length as the host adds it, and no body for HEAD.
+	                     HeaderList headers = {}, std::string remote = "127.0.0.1:40001")
+	/// One HTTP request, answered as the host answers it: the first registered route (in
+	/// registration order) whose method fits ("*" any, a GET route also HEAD) and whose
+	/// pattern matches the path below the mount prefix (compared ignoring case for a
+	/// case-insensitive route) handles it; none is 404 "Not Found". The response carries
+	/// Content-Length, and no body for HEAD.
 	{
 		HttpResponse response;
-		auto [path, query] = splitQuery(pathWithQuery);
-		std::string_view relative;
 		if (_phase != Phase::RUNNING)
 		{
 			response.text(503, "Service Unavailable");
 			return finishResponse(method, response);
 		}
-		const Route* best = nullptr;
-		HeaderList bestParams;
-		if (stripPrefix(path, relative))
+		auto [path, query] = splitQuery(pathWithQuery);
+		for (const Route& route : _routes)
 		{
-			for (const Route& route : _routes)
+			std::string_view relative;
+			HeaderList params;
+			bool methodFits =
+			    route.method == "*" || route.method == method || (method == "HEAD" && route.method == "GET");
+			if (!methodFits || !stripPrefix(path, route.options.caseInsensitive, relative) ||
+			    !route.pattern.match(relative, route.options, params))
+				continue;
+
+			HttpRequest request;
+			request.method = std::string(method);
+			request.path = std::string(path);
+			request.query = std::string(query);
+			request.headers = std::move(headers);
+			request.body = std::move(body);
+			request.remoteAddress = std::move(remote);
+			request.pathParams = std::move(params);
+			RouteHandler handler = route.handler; // a copy: the handler may outlive a reset
+			std::string what = "route " + route.method + " " + std::string(route.pattern.text());
+			if (!dispatch(Context::HTTP, what, [&] { handler(request, response); }))
 			{
-				int rank = methodRank(route.method, method);
-				HeaderList params;
-				if (rank < 0 || !route.pattern.match(relative, route.options, params))
-					continue;
-				if (best == nullptr || route.pattern.moreSpecificThan(best->pattern) ||
-					(!best->pattern.moreSpecificThan(route.pattern) && rank < methodRank(best->method, method)))
-				{
-					best = &route;
-					bestParams = std::move(params);
-				}
+				response = HttpResponse();
+				response.text(500, "Internal Server Error");
 			}
-		}
-		if (best == nullptr)
-		{
-			response.text(404, "Not Found");
 			return finishResponse(method, response);
 		}
-
-		HttpRequest request;
-		request.method = std::string(method);
-		request.path = std::string(path);
-		request.query = std::string(query);
-		request.headers = std::move(headers);
-		request.body = std::move(body);
-		request.remoteAddress = std::move(remote);
-		request.pathParams = std::move(bestParams);
-		RouteHandler handler = best->handler;
-		std::string what = "route " + best->method + " " + std::string(best->pattern.text());
-		if (!dispatch(Context::HTTP, what, [&] { handler(request, response); }))
-		{
-			response = HttpResponse();
-			response.text(500, "Internal Server Error");
-		}
+		response.text(404, "Not Found");
 		return finishResponse(method, response);
 	}
 
 	// --- time ----------------------------------------------------------------------------------
 
 	void advance(std::int64_t ms)
-		/// Moves both clocks forward by ms (negative counts as 0), firing every timer that falls
-		/// due on the way, in due order, each at its due time. every() timers re-arm from their
-		/// due time; timers armed by callbacks fire too if they fall due within the step.
+	/// Moves both clocks forward by ms (negative counts as 0), firing every timer that falls
+	/// due on the way, in due order, each at its due time. every() timers re-arm from their
+	/// due time; timers armed by callbacks fire too if they fall due within the step.
 	{
 		std::int64_t target = _monotonicMs + (ms > 0 ? ms : 0);
 		while (true)
@@ -433,8 +429,8 @@ public:
 			for (auto it = _timers.begin(); it != _timers.end(); ++it)
 			{
 				if (it->second.due <= target &&
-					(next == _timers.end() || it->second.due < next->second.due ||
-						(it->second.due == next->second.due && it->second.sequence < next->second.sequence)))
+				    (next == _timers.end() || it->second.due < next->second.due ||
+				     (it->second.due == next->second.due && it->second.sequence < next->second.sequence)))
 					next = it;
 			}
 			if (next == _timers.end())
@@ -446,14 +442,14 @@ public:
 	}
 
 	void setWallMs(std::int64_t wallMs) { _wallMs = wallMs; }
-		/// Steps the wall clock (as NTP might); the monotonic clock and timers are unaffected.
+	/// Steps the wall clock (as NTP might); the monotonic clock and timers are unaffected.
 
 	std::size_t pendingTimers() const { return _timers.size(); }
 
 	// --- looking at metrics and logs -----------------------------------------------------------
 
 	std::uint64_t counterValue(std::string_view name, std::string_view labels = {}) const
-		/// The counter's value, 0 if the plugin never created it (see hasMetric).
+	/// The counter's value, 0 if the plugin never created it (see hasMetric).
 	{
 		auto it = _counters.find(metricKey(name, labels));
 		return it == _counters.end() ? 0 : it->second->value();
@@ -478,10 +474,10 @@ public:
 	}
 
 	const std::vector<std::string>& logLines() const { return _logLines; }
-		/// Every captured line as "<LEVEL> <message>", e.g. "WARNING disk is slow", oldest first.
+	/// Every captured line as "<LEVEL> <message>", e.g. "WARNING disk is slow", oldest first.
 
 	bool logged(std::string_view needle) const
-		/// True if a captured line contains needle.
+	/// True if a captured line contains needle.
 	{
 		for (const std::string& line : _logLines)
 			if (line.find(needle) != std::string::npos)
@@ -502,7 +498,8 @@ public:
 	Storage& storage() override { return _storageGate; }
 	Router& router() override { return *this; }
 
-	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler, RouteOptions options = {}) override
+	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
+	              RouteOptions options = {}) override
 	{
 		std::string what = "addRoute(" + std::string(method) + " " + std::string(pattern) + "): ";
 		if (_phase != Phase::STARTING)
@@ -517,9 +514,10 @@ public:
 			return refuse(what + error);
 		for (const Route& other : _routes)
 		{
-			if (other.method == method &&
-				other.pattern.sameShape(route.pattern, options.caseInsensitive || other.options.caseInsensitive))
-				return refuse(what + "clashes with " + std::string(other.pattern.text()));
+			// The host's rule: methods overlap when equal or either is "*".
+			bool methodsOverlap = other.method == method || other.method == "*" || method == "*";
+			if (methodsOverlap && other.pattern.sameShape(route.pattern))
+				return refuse(what + "clashes with " + other.method + " " + std::string(other.pattern.text()));
 		}
 		route.method = std::string(method);
 		route.handler = std::move(handler);
@@ -548,8 +546,8 @@ public:
 	}
 
 	TimerId every(std::int64_t intervalMs, std::function<void()> callback) override
-		/// An interval of 0 or less is refused (returns 0, logs an ERROR): it would never let
-		/// virtual time move on.
+	/// An interval of 0 or less is refused (returns 0, logs an ERROR): it would never let
+	/// virtual time move on.
 	{
 		if (intervalMs <= 0)
 		{
@@ -576,7 +574,8 @@ public:
 		if (c == nullptr || c->_status != ConnectionState::OPEN)
 			return false;
 		if (task)
-			dispatch(Context::LOOP, "runOn task", [&] { task(*c); }, id);
+			dispatch(
+			    Context::LOOP, "runOn task", [&] { task(*c); }, id);
 		return true;
 	}
 
@@ -627,8 +626,8 @@ public:
 	}
 
 	std::size_t publish(std::string_view group, std::string_view data, MessageKind kind = MessageKind::TEXT,
-		ConnectionId except = 0) override
-		/// Sends to members in ascending id order and counts those whose send was QUEUED.
+	                    ConnectionId except = 0) override
+	/// Sends to members in ascending id order and counts those whose send was QUEUED.
 	{
 		std::vector<ConnectionId> members = groupMembers(group); // a copy: sends may close members
 		std::size_t recipients = 0;
@@ -667,7 +666,7 @@ public:
 	}
 
 	Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& upperBounds,
-		std::string_view labels = {}) override
+	                     std::string_view labels = {}) override
 	{
 		return findOrMake(_histograms, name, labels, [&] { return std::make_unique<Histogram>(upperBounds); });
 	}
@@ -687,14 +686,14 @@ private:
 	};
 
 	enum class Context
-		/// Where plugin code runs, as the host would run it; used to catch blocking storage calls
-		/// on event loops.
+	/// Where plugin code runs, as the host would run it; used to catch blocking storage calls
+	/// on event loops.
 	{
-		NONE,   ///< the test itself
-		MAIN,   ///< migrations(), start(), stopping(), stop()
-		HTTP,   ///< route handlers and onAccept
-		LOOP,   ///< connection callbacks, timers, loop completions, runOn tasks
-		WORKER  ///< offload() work
+		NONE,  ///< the test itself
+		MAIN,  ///< migrations(), start(), stopping(), stop()
+		HTTP,  ///< route handlers and onAccept
+		LOOP,  ///< connection callbacks, timers, loop completions, runOn tasks
+		WORKER ///< offload() work
 	};
 
 	enum class ConnectionState
@@ -705,16 +704,16 @@ private:
 	};
 
 	class FakeConnection: public Connection
-		/// A connection's fake: the Connection the plugin sees plus what the test inspects.
+	/// A connection's fake: the Connection the plugin sees plus what the test inspects.
 	{
 	public:
 		FakeConnection(FakeHost& host, ConnectionId id, std::string remote, WebSocketHandler& handler,
-			WebSocketOptions options):
-			_host(host),
-			_id(id),
-			_remote(std::move(remote)),
-			_pHandler(&handler),
-			_options(options)
+		               WebSocketOptions options):
+		    _host(host),
+		    _id(id),
+		    _remote(std::move(remote)),
+		    _pHandler(&handler),
+		    _options(options)
 		{
 		}
 
@@ -749,12 +748,12 @@ private:
 	};
 
 	class StorageGate: public Storage
-		/// What storage() returns: forwards to the injected storage (or fails without one) and
-		/// reports blocking calls made on an event loop.
+	/// What storage() returns: forwards to the injected storage (or fails without one) and
+	/// reports blocking calls made on an event loop.
 	{
 	public:
 		explicit StorageGate(FakeHost& host):
-			_host(host)
+		    _host(host)
 		{
 		}
 
@@ -815,16 +814,16 @@ private:
 	struct Timer
 	{
 		std::int64_t due;
-		std::int64_t interval; ///< 0 for after()
+		std::int64_t interval;  ///< 0 for after()
 		std::uint64_t sequence; ///< arming order, breaks ties between equal due times
 		std::function<void()> callback;
 	};
 
 	template <class F>
 	bool dispatch(Context context, std::string_view what, F&& f, ConnectionId closeOnThrow = 0)
-		/// Calls plugin code as the host does: in a context, catching what it throws (logged; a
-		/// connection's callback is then closed with 1011). Closes requested meanwhile are
-		/// reported once the outermost call returns. Returns false if f threw.
+	/// Calls plugin code as the host does: in a context, catching what it throws (logged; a
+	/// connection's callback is then closed with 1011). Closes requested meanwhile are
+	/// reported once the outermost call returns. Returns false if f threw.
 	{
 		Context saved = _context;
 		_context = context;
@@ -865,7 +864,7 @@ private:
 	};
 
 	void closeConnection(ConnectionId id, std::uint16_t code, std::string_view reason)
-		/// A server-side close: no more sends at once, onClose after the current callback.
+	/// A server-side close: no more sends at once, onClose after the current callback.
 	{
 		FakeConnection* c = find(id);
 		if (c == nullptr || c->_status != ConnectionState::OPEN)
@@ -924,7 +923,7 @@ private:
 				c._sent.push_back({std::string(data), kind});
 				return SendResult::QUEUED;
 			case SendResult::DROPPED:
-				closeConnection(c._id, CloseCode::POLICY_VIOLATION, "output queue over its limit");
+				closeConnection(c._id, CloseCode::POLICY_VIOLATION, "slow consumer");
 				return SendResult::DROPPED;
 			case SendResult::CLOSED:
 				break;
@@ -970,7 +969,7 @@ private:
 	{
 		if (_context == Context::LOOP)
 			log(LogLevel::LEVEL_ERROR,
-				std::string(call) + " called on an event loop: it blocks; use Storage::executeAsync or Host::offload");
+			    std::string(call) + " called on an event loop: it blocks; use Storage::executeAsync or Host::offload");
 	}
 
 	TimerId arm(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback)
@@ -1016,6 +1015,10 @@ private:
 	}
 
 	bool applyMigrations(Plugin& plugin, std::string& error)
+	/// The host's migration rules, through the injected storage: versions from 1, no duplicates,
+	/// the version kept in the one-row table MIGRATIONS_TABLE (so a database migrated here is
+	/// one the host accepts, and the other way round), a database newer than the plugin
+	/// refused, each step applied with its version bump in one transaction.
 	{
 		std::vector<Migration> migrations;
 		if (!dispatch(Context::MAIN, "migrations()", [&] { migrations = plugin.migrations(); }))
@@ -1024,7 +1027,7 @@ private:
 			return false;
 		}
 		std::sort(migrations.begin(), migrations.end(),
-			[](const Migration& a, const Migration& b) { return a.version < b.version; });
+		          [](const Migration& a, const Migration& b) { return a.version < b.version; });
 		for (std::size_t i = 0; i < migrations.size(); ++i)
 		{
 			if (migrations[i].version < 1 || migrations[i].sql == nullptr)
@@ -1038,44 +1041,75 @@ private:
 				return false;
 			}
 		}
-		QueryResult created = _pStorage->execute(
-			std::string("CREATE TABLE IF NOT EXISTS ") + MIGRATIONS_TABLE + " (version INTEGER NOT NULL)");
-		QueryResult current = _pStorage->execute(std::string("SELECT MAX(version) FROM ") + MIGRATIONS_TABLE);
-		if (!created.ok || !current.ok)
+
+		const std::string table = MIGRATIONS_TABLE;
+		std::int64_t stored = 0;
+		std::string failure, transactionError;
+		bool ready = _pStorage->transaction(
+		    [&](Storage& tx) {
+			    QueryResult created = tx.execute("CREATE TABLE IF NOT EXISTS " + table + "(version INTEGER NOT NULL)");
+			    QueryResult rows = tx.execute("SELECT count(*), max(version) FROM " + table);
+			    if (!created.ok || !rows.ok || rows.rows.empty())
+			    {
+				    failure = created.ok ? rows.error : created.error;
+				    return false;
+			    }
+			    std::int64_t count = valueAsInt(rows.rows[0][0]);
+			    if (count == 0)
+				    return tx.execute("INSERT INTO " + table + "(version) VALUES (0)").ok;
+			    if (count != 1)
+			    {
+				    failure = table + " must hold exactly one row";
+				    return false;
+			    }
+			    stored = valueAsInt(rows.rows[0][1]);
+			    return true;
+		    },
+		    &transactionError);
+		if (!ready)
 		{
-			error = "cannot read the schema version: " + (created.ok ? current.error : created.error);
+			error = "cannot read the schema version: " + (failure.empty() ? transactionError : failure);
 			return false;
 		}
-		std::int64_t version = current.rows.empty() || current.rows[0].empty() ? 0 : valueAsInt(current.rows[0][0]);
+		std::int64_t latest = migrations.empty() ? 0 : migrations.back().version;
+		if (stored > latest)
+		{
+			error = "the database is newer than the plugin (schema version " + std::to_string(stored) +
+			        ", the plugin knows up to " + std::to_string(latest) + ")";
+			return false;
+		}
+
 		for (const Migration& m : migrations)
 		{
-			if (m.version <= version)
+			if (m.version <= stored)
 				continue;
-			std::string failure, transactionError;
+			failure.clear();
+			transactionError.clear();
 			bool committed = _pStorage->transaction(
-				[&](Storage& tx) {
-					for (const std::string& statement : splitSql(m.sql))
-					{
-						QueryResult r = tx.execute(statement);
-						if (!r.ok)
-						{
-							failure = r.error;
-							return false;
-						}
-					}
-					QueryResult r = tx.execute(std::string("INSERT INTO ") + MIGRATIONS_TABLE + " (version) VALUES (?)",
-						{static_cast<std::int64_t>(m.version)});
-					if (!r.ok)
-					{
-						failure = r.error;
-						return false;
-					}
-					return true;
-				},
-				&transactionError);
+			    [&](Storage& tx) {
+				    for (const std::string& statement : splitSql(m.sql))
+				    {
+					    QueryResult r = tx.execute(statement);
+					    if (!r.ok)
+					    {
+						    failure = r.error;
+						    return false;
+					    }
+				    }
+				    QueryResult bump =
+				        tx.execute("UPDATE " + table + " SET version = ?", {static_cast<std::int64_t>(m.version)});
+				    if (!bump.ok)
+				    {
+					    failure = bump.error;
+					    return false;
+				    }
+				    return true;
+			    },
+			    &transactionError);
 			if (!committed)
 			{
-				error = "migration " + std::to_string(m.version) + " failed: " + (failure.empty() ? transactionError : failure);
+				error = "migration " + std::to_string(m.version) +
+				        " failed: " + (failure.empty() ? transactionError : failure);
 				return false;
 			}
 		}
@@ -1083,14 +1117,39 @@ private:
 	}
 
 	static std::vector<std::string> splitSql(std::string_view sql)
-		/// Splits at ';' outside quotes ('', "", ``, []) and comments; drops empty statements.
+	/// Splits a migration into statements at ';' outside quotes ('', "", ``, []) and comments,
+	/// keeping a CREATE TRIGGER ... BEGIN ... END together; drops empty statements. (The host
+	/// lets SQLite itself find the statements; this covers what migrations contain.)
 	{
 		std::vector<std::string> statements;
 		std::string current;
-		bool hasCode = false;
+		std::vector<std::string> words; // the statement's words so far, upper case, outside quotes
+		std::string word;
+		auto endWord = [&] {
+			if (!word.empty())
+				words.push_back(word);
+			word.clear();
+		};
+		auto inTriggerBody = [&] {
+			// CREATE [TEMP|TEMPORARY] TRIGGER ... BEGIN ... : only "END" closes it.
+			std::size_t t = words.size() > 2 && (words[1] == "TEMP" || words[1] == "TEMPORARY") ? 2 : 1;
+			bool trigger = words.size() > t && words[0] == "CREATE" && words[t] == "TRIGGER";
+			bool begun = false;
+			for (const std::string& w : words)
+				begun = begun || w == "BEGIN";
+			return trigger && begun && words.back() != "END";
+		};
 		for (std::size_t i = 0; i < sql.size(); ++i)
 		{
 			char c = sql[i];
+			bool wordChar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+			if (wordChar)
+			{
+				word += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+				current += c;
+				continue;
+			}
+			endWord();
 			if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-')
 			{
 				std::size_t end = sql.find('\n', i);
@@ -1111,22 +1170,22 @@ private:
 				std::size_t end = sql.find(close, i + 1);
 				std::size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
 				current.append(sql.substr(i, stop - i)); // a doubled quote is two quoted runs
-				hasCode = true;
+				words.push_back("\"");                   // something that is not a keyword
 				i = stop - 1;
 				continue;
 			}
-			if (c == ';')
+			if (c == ';' && !inTriggerBody())
 			{
-				if (hasCode)
+				if (!words.empty())
 					statements.push_back(current);
 				current.clear();
-				hasCode = false;
+				words.clear();
 				continue;
 			}
 			current += c;
-			hasCode = hasCode || !(c == ' ' || c == '\t' || c == '\r' || c == '\n');
 		}
-		if (hasCode)
+		endWord();
+		if (!words.empty())
 			statements.push_back(current);
 		return statements;
 	}
@@ -1145,14 +1204,15 @@ private:
 					return "'" + value + "' is not an integer";
 				if ((key.minimum != 0 || key.maximum != 0) && (v < key.minimum || v > key.maximum))
 					return std::to_string(v) + " is outside " + std::to_string(key.minimum) + ".." +
-						std::to_string(key.maximum);
+					       std::to_string(key.maximum);
 				return {};
 			}
 			case ConfigType::BOOLEAN:
 			{
 				bool b = false;
-				return ConfigParse::parseBoolean(value, b) ? std::string()
-														   : "'" + value + "' is not a boolean (true/false, yes/no, on/off, 1/0)";
+				return ConfigParse::parseBoolean(value, b)
+				           ? std::string()
+				           : "'" + value + "' is not a boolean (true/false, yes/no, on/off, 1/0)";
 			}
 			case ConfigType::DOUBLE:
 			{
@@ -1165,7 +1225,7 @@ private:
 
 	template <class M, class Make>
 	M& findOrMake(std::map<std::string, std::unique_ptr<M>, std::less<>>& metrics, std::string_view name,
-		std::string_view labels, Make make)
+	              std::string_view labels, Make make)
 	{
 		std::string key = metricKey(name, labels);
 		auto it = metrics.find(key);
@@ -1230,24 +1290,17 @@ private:
 		return {pathWithQuery.substr(0, mark), pathWithQuery.substr(mark + 1)};
 	}
 
-	bool stripPrefix(std::string_view path, std::string_view& relative) const
-		/// path relative to the mount prefix; false if path lies outside it ("/echoes" is not
-		/// under "/echo").
+	bool stripPrefix(std::string_view path, bool ignoreCase, std::string_view& relative) const
+	/// path relative to the mount prefix, as the host computes it: false if path lies outside
+	/// it ("/echoes" is not under "/echo"), "/" for the bare prefix.
 	{
-		if (path.substr(0, _mountPrefix.size()) != _mountPrefix)
+		std::string_view head = path.substr(0, _mountPrefix.size());
+		if (ignoreCase ? !HttpText::equalsIgnoreCase(head, _mountPrefix) : head != _mountPrefix)
 			return false;
 		relative = path.substr(_mountPrefix.size());
-		return relative.empty() || relative.front() == '/';
-	}
-
-	static int methodRank(const std::string& routeMethod, std::string_view method)
-		/// How well a route's method fits: 0 exactly, 1 a GET route for HEAD, 2 "*"; -1 not at all.
-	{
-		if (routeMethod == method)
-			return 0;
-		if (routeMethod == "GET" && method == "HEAD")
-			return 1;
-		return routeMethod == "*" ? 2 : -1;
+		if (relative.empty())
+			relative = "/";
+		return relative.front() == '/';
 	}
 
 	static HttpResponse finishResponse(std::string_view method, HttpResponse& response)

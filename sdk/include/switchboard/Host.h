@@ -26,8 +26,8 @@ namespace Switchboard {
 
 
 using RouteHandler = std::function<void(const HttpRequest& request, HttpResponse& response)>;
-	///< Runs on an HTTP worker thread, concurrently with other requests and with event loops.
-	///< May block briefly (storage is fine); must not throw (the host answers 500 if it does).
+///< Runs on an HTTP worker thread, concurrently with other requests and with event loops.
+///< May block briefly (storage is fine); must not throw (the host answers 500 if it does).
 
 
 struct RouteOptions
@@ -41,41 +41,41 @@ using TimerId = std::uint64_t; ///< 0 is never a valid timer
 
 
 class Router
-	/// Delivery to connections and groups by id: the part of the host a cluster backend will
-	/// extend across nodes, so plugins that use it for everything beyond the connection in hand
-	/// scale out unchanged. Group names are private to the plugin.
-	///
-	/// Threading: every call is safe from any thread. A call from the target connection's own loop
-	/// acts at once; from elsewhere it is posted to that loop, so it reports QUEUED and may still be
-	/// dropped if the connection closes first. Messages from one thread to one connection keep
-	/// their order. Owned by the host.
+/// Delivery to connections and groups by id: the part of the host a cluster backend will
+/// extend across nodes, so plugins that use it for everything beyond the connection in hand
+/// scale out unchanged. Group names are private to the plugin.
+///
+/// Threading: every call is safe from any thread. A call from the target connection's own loop
+/// acts at once; from elsewhere it is posted to that loop, so it reports QUEUED and may still be
+/// dropped if the connection closes first. Messages from one thread to one connection keep
+/// their order. Owned by the host.
 {
 public:
 	virtual ~Router() = default;
 
 	virtual SendResult send(ConnectionId to, std::string_view data, MessageKind kind = MessageKind::TEXT) = 0;
-		/// Copies data and sends it to one connection of this plugin. CLOSED if it is known gone.
+	/// Copies data and sends it to one connection of this plugin. CLOSED if it is known gone.
 
 	virtual void close(ConnectionId id, std::uint16_t code = CloseCode::NORMAL, std::string_view reason = {}) = 0;
-		/// Connection::close for a connection held by id.
+	/// Connection::close for a connection held by id.
 
 	virtual void join(std::string_view group, ConnectionId id) = 0;
-		/// Adds a connection to a group; connections leave all groups when they close.
+	/// Adds a connection to a group; connections leave all groups when they close.
 
 	virtual void leave(std::string_view group, ConnectionId id) = 0;
 
 	virtual std::size_t publish(std::string_view group, std::string_view data, MessageKind kind = MessageKind::TEXT,
-		ConnectionId except = 0) = 0;
-		/// Sends one message to every member but except. The frame is encoded once and shared by
-		/// all recipients. Returns the number of recipients.
+	                            ConnectionId except = 0) = 0;
+	/// Sends one message to every member but except. The frame is encoded once and shared by
+	/// all recipients. Returns the number of recipients.
 
 	virtual std::size_t groupSize(std::string_view group) const = 0;
 };
 
 
 class Host
-	/// What the host gives a plugin in Plugin::start. Owned by the host and valid until the plugin
-	/// is destroyed. Unless a method says otherwise it is thread-safe.
+/// What the host gives a plugin in Plugin::start. Owned by the host and valid until the plugin
+/// is destroyed. Unless a method says otherwise it is thread-safe.
 {
 public:
 	virtual ~Host() = default;
@@ -83,14 +83,14 @@ public:
 	// --- identity and configuration --------------------------------------------------------
 
 	virtual std::string_view pluginName() const = 0;
-		/// The short name, also the config section [plugin.<name>].
+	/// The short name, also the config section [plugin.<name>].
 
 	virtual std::string_view mountPrefix() const = 0;
-		/// The path prefix this plugin is mounted under ("" for the root); routes and endpoints
-		/// are registered relative to it.
+	/// The path prefix this plugin is mounted under ("" for the root); routes and endpoints
+	/// are registered relative to it.
 
 	virtual const Config& config() const = 0;
-		/// The plugin's validated section: every declared key has a value.
+	/// The plugin's validated section: every declared key has a value.
 
 	virtual Logger& logger() = 0;
 	virtual Metrics& metrics() = 0;
@@ -101,40 +101,40 @@ public:
 	// --- routes and endpoints: call only from Plugin::start ---------------------------------
 
 	virtual bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
-		RouteOptions options = {}) = 0;
-		/// Registers an HTTP route. method is "GET", "POST", ... or "*" for any; a GET route also
-		/// answers HEAD (without body). pattern is relative to mountPrefix(); a segment "{name}"
-		/// matches one non-empty segment (see HttpRequest::pathParam), a final "*" matches the
-		/// rest. Returns false (and logs) for a malformed pattern or a clash.
+	                      RouteOptions options = {}) = 0;
+	/// Registers an HTTP route. method is "GET", "POST", ... or "*" for any; a GET route also
+	/// answers HEAD (without body). pattern is relative to mountPrefix(); a segment "{name}"
+	/// matches one non-empty segment (see HttpRequest::pathParam), a final "*" matches the
+	/// rest. Returns false (and logs) for a malformed pattern or a clash.
 
 	virtual bool addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options = {}) = 0;
-		/// Registers a WebSocket endpoint at exactly mountPrefix() + path (case-sensitive, no
-		/// trailing slash tolerance). The handler is borrowed and must outlive stop().
+	/// Registers a WebSocket endpoint at exactly mountPrefix() + path (case-sensitive, no
+	/// trailing slash tolerance). The handler is borrowed and must outlive stop().
 
 	// --- time and work ---------------------------------------------------------------------
 
 	virtual TimerId after(std::int64_t delayMs, std::function<void()> callback) = 0;
 	virtual TimerId every(std::int64_t intervalMs, std::function<void()> callback) = 0;
-		/// Timers run on an event loop: the caller's own loop when called from a loop callback,
-		/// otherwise the first loop. They must not block. Resolution is the host's timer tick
-		/// (10 ms); a timer never fires early.
+	/// Timers run on an event loop: the caller's own loop when called from a loop callback,
+	/// otherwise the first loop. They must not block. Resolution is the host's timer tick
+	/// (10 ms); a timer never fires early.
 
 	virtual bool cancel(TimerId timer) = 0;
-		/// Stops a timer; true if it had not fired (or, for every(), was still running). From
-		/// another thread a callback may already be running when cancel returns.
+	/// Stops a timer; true if it had not fired (or, for every(), was still running). From
+	/// another thread a callback may already be running when cancel returns.
 
 	virtual void offload(std::function<void()> work, std::function<void()> completion = {}) = 0;
-		/// Runs blocking work on the host's worker pool; completion then runs on the caller's
-		/// event loop (on the worker when called from elsewhere).
+	/// Runs blocking work on the host's worker pool; completion then runs on the caller's
+	/// event loop (on the worker when called from elsewhere).
 
 	virtual bool runOn(ConnectionId id, std::function<void(Connection&)> task) = 0;
-		/// Runs task on the connection's loop with the connection in hand, if it is still open
-		/// then. Returns false if the id is already known closed.
+	/// Runs task on the connection's loop with the connection in hand, if it is still open
+	/// then. Returns false if the id is already known closed.
 
 	// --- crypto helpers --------------------------------------------------------------------
 
 	virtual void randomBytes(void* buffer, std::size_t length) = 0;
-		/// Fills buffer from the operating system's CSPRNG.
+	/// Fills buffer from the operating system's CSPRNG.
 };
 
 

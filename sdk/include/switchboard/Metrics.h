@@ -19,9 +19,9 @@ namespace Switchboard {
 
 
 class Counter
-	/// A monotonically increasing count. Updating is one relaxed atomic add, cheap enough for
-	/// the hot path. Thread-safe. Owned by the host; a reference stays valid until the plugin is
-	/// destroyed.
+/// A monotonically increasing count. Updating is one relaxed atomic add, cheap enough for
+/// the hot path. Thread-safe. Owned by the host; a reference stays valid until the plugin is
+/// destroyed.
 {
 public:
 	void increment(std::uint64_t by = 1) noexcept { _value.fetch_add(by, std::memory_order_relaxed); }
@@ -33,8 +33,8 @@ private:
 
 
 class Gauge
-	/// A value that goes up and down (connected peers, queued messages). Thread-safe; owned by the
-	/// host like Counter.
+/// A value that goes up and down (connected peers, queued messages). Thread-safe; owned by the
+/// host like Counter.
 {
 public:
 	void set(std::int64_t value) noexcept { _value.store(value, std::memory_order_relaxed); }
@@ -47,13 +47,13 @@ private:
 
 
 class Histogram
-	/// Observations counted into fixed buckets (upper bounds, ascending), Prometheus style.
-	/// Thread-safe; owned by the host like Counter.
+/// Observations counted into fixed buckets (upper bounds, ascending), Prometheus style.
+/// Thread-safe; owned by the host like Counter.
 {
 public:
 	explicit Histogram(std::vector<double> upperBounds):
-		_bounds(std::move(upperBounds)),
-		_counts(_bounds.size() + 1)
+	    _bounds(std::move(upperBounds)),
+	    _counts(_bounds.size() + 1)
 	{
 	}
 
@@ -70,8 +70,11 @@ public:
 	}
 
 	const std::vector<double>& upperBounds() const noexcept { return _bounds; }
-	std::uint64_t bucketCount(std::size_t index) const noexcept { return _counts[index].load(std::memory_order_relaxed); }
-		/// Observations in bucket index (not cumulative); index upperBounds().size() is +Inf.
+	std::uint64_t bucketCount(std::size_t index) const noexcept
+	{
+		return _counts[index].load(std::memory_order_relaxed);
+	}
+	/// Observations in bucket index (not cumulative); index upperBounds().size() is +Inf.
 	double sum() const noexcept { return _sum.load(std::memory_order_relaxed); }
 
 private:
@@ -82,10 +85,10 @@ private:
 
 
 class Metrics
-	/// Creates the plugin's metrics. Names are exported as switchboard_<plugin>_<name>; labels is
-	/// empty or a Prometheus label list without braces, e.g. `type="OFFER"`. Asking twice for the
-	/// same name and labels returns the same object. Thread-safe; create metrics in start() and
-	/// keep the references (lookups take a lock).
+/// Creates the plugin's metrics. Names are exported as switchboard_<plugin>_<name>; labels is
+/// empty or a Prometheus label list without braces, e.g. `type="OFFER"`. Asking twice for the
+/// same name and labels returns the same object. Thread-safe; create metrics in start() and
+/// keep the references (lookups take a lock).
 {
 public:
 	virtual ~Metrics() = default;
@@ -93,7 +96,7 @@ public:
 	virtual Counter& counter(std::string_view name, std::string_view help, std::string_view labels = {}) = 0;
 	virtual Gauge& gauge(std::string_view name, std::string_view help, std::string_view labels = {}) = 0;
 	virtual Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& upperBounds,
-		std::string_view labels = {}) = 0;
+	                             std::string_view labels = {}) = 0;
 };
 
 

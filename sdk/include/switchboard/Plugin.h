@@ -23,9 +23,9 @@ namespace Switchboard {
 
 
 constexpr std::uint32_t ABI_MAJOR = 1;
-	///< Changes whenever a type or virtual function of the SDK changes incompatibly.
+///< Changes whenever a type or virtual function of the SDK changes incompatibly.
 constexpr std::uint32_t ABI_MINOR = 0;
-	///< Grows when the descriptor gains a field at its end (older hosts ignore it).
+///< Grows when the descriptor gains a field at its end (older hosts ignore it).
 
 
 enum class StartStatus
@@ -48,38 +48,38 @@ struct StartResult
 
 
 class Plugin
-	/// A protocol. Lifecycle, all on the host's main thread and never concurrently with each other:
-	/// create (descriptor) → migrations() → start(host) → [connections and requests] →
-	/// stopping() → [the host closes every connection with 1001] → stop() → destroy (descriptor).
-	/// No callback of the plugin runs after stop() returns. Nothing may throw across these calls:
-	/// the host catches, logs and treats an exception from start() as FAILED.
+/// A protocol. Lifecycle, all on the host's main thread and never concurrently with each other:
+/// create (descriptor) → migrations() → start(host) → [connections and requests] →
+/// stopping() → [the host closes every connection with 1001] → stop() → destroy (descriptor).
+/// No callback of the plugin runs after stop() returns. Nothing may throw across these calls:
+/// the host catches, logs and treats an exception from start() as FAILED.
 {
 public:
 	virtual ~Plugin() = default;
 
 	virtual std::vector<Migration> migrations() const { return {}; }
-		/// The plugin's schema steps, applied by the host before start().
+	/// The plugin's schema steps, applied by the host before start().
 
 	virtual StartResult start(Host& host) = 0;
-		/// Registers routes and endpoints and creates metrics and timers. host stays valid until
-		/// the plugin is destroyed.
+	/// Registers routes and endpoints and creates metrics and timers. host stays valid until
+	/// the plugin is destroyed.
 
 	virtual void stopping() {}
-		/// Shutdown has begun and no new connections are accepted: a last chance to send goodbye
-		/// messages (Router::send still works). Keep it short.
+	/// Shutdown has begun and no new connections are accepted: a last chance to send goodbye
+	/// messages (Router::send still works). Keep it short.
 
 	virtual void stop() {}
-		/// Every connection is closed and every timer cancelled; flush what must be kept.
+	/// Every connection is closed and every timer cancelled; flush what must be kept.
 };
 
 
 struct PluginDescriptor
-	/// What a plugin library exports through SWITCHBOARD_PLUGIN. C layout with the size and ABI
-	/// fields first, so a host can check any descriptor before trusting the rest.
+/// What a plugin library exports through SWITCHBOARD_PLUGIN. C layout with the size and ABI
+/// fields first, so a host can check any descriptor before trusting the rest.
 {
-	std::uint32_t structSize;   ///< sizeof(PluginDescriptor) as the plugin was built
-	std::uint32_t abiMajor;     ///< ABI_MAJOR as the plugin was built
-	std::uint32_t abiMinor;     ///< ABI_MINOR as the plugin was built
+	std::uint32_t structSize; ///< sizeof(PluginDescriptor) as the plugin was built
+	std::uint32_t abiMajor;   ///< ABI_MAJOR as the plugin was built
+	std::uint32_t abiMinor;   ///< ABI_MINOR as the plugin was built
 	std::uint32_t reservedFlags;
 	const char* buildSignature; ///< SWITCHBOARD_BUILD_SIGNATURE as the plugin was built
 	const char* id;             ///< reverse-DNS id, e.g. "switchboard.protocol.echo"
@@ -88,9 +88,9 @@ struct PluginDescriptor
 	const char* description;    ///< one line
 	const ConfigKey* configKeys;
 	std::uint32_t configKeyCount;
-	Plugin* (*create)();          ///< allocates the plugin; nullptr on failure
-	void (*destroy)(Plugin*);     ///< frees what create made (whoever allocates frees)
-	void* reserved[8];            ///< zero; room for fields of later minor versions
+	Plugin* (*create)();      ///< allocates the plugin; nullptr on failure
+	void (*destroy)(Plugin*); ///< frees what create made (whoever allocates frees)
+	void* reserved[8];        ///< zero; room for fields of later minor versions
 };
 
 
@@ -101,7 +101,8 @@ struct PluginDescriptor
 #define SWITCHBOARD_STRINGIFY(x) SWITCHBOARD_STRINGIFY_(x)
 
 #if defined(__clang__)
-#define SWITCHBOARD_COMPILER_ID "clang-" SWITCHBOARD_STRINGIFY(__clang_major__) "." SWITCHBOARD_STRINGIFY(__clang_minor__)
+#define SWITCHBOARD_COMPILER_ID                                                                                        \
+	"clang-" SWITCHBOARD_STRINGIFY(__clang_major__) "." SWITCHBOARD_STRINGIFY(__clang_minor__)
 #elif defined(__GNUC__)
 #define SWITCHBOARD_COMPILER_ID "gcc-" SWITCHBOARD_STRINGIFY(__GNUC__) "." SWITCHBOARD_STRINGIFY(__GNUC_MINOR__)
 #elif defined(_MSC_VER)
@@ -120,8 +121,9 @@ struct PluginDescriptor
 
 /// Everything besides the ABI numbers that must match exactly between host and plugin, because
 /// the SDK passes C++ types (std::string, std::function, vtables) across the boundary.
-#define SWITCHBOARD_BUILD_SIGNATURE \
-	SWITCHBOARD_COMPILER_ID "|" SWITCHBOARD_STDLIB_ID "|cxx" SWITCHBOARD_STRINGIFY(__cplusplus) "|sdk-" SWITCHBOARD_SDK_HASH
+#define SWITCHBOARD_BUILD_SIGNATURE                                                                                    \
+	SWITCHBOARD_COMPILER_ID "|" SWITCHBOARD_STDLIB_ID                                                                  \
+	                        "|cxx" SWITCHBOARD_STRINGIFY(__cplusplus) "|sdk-" SWITCHBOARD_SDK_HASH
 
 #if defined(_WIN32)
 #define SWITCHBOARD_EXPORT extern "C" __declspec(dllexport)
@@ -136,10 +138,10 @@ struct PluginDescriptor
 /// reference to a static PluginDescriptor:
 ///     SWITCHBOARD_PLUGIN(echoDescriptor)
 /// The host calls the entry point once, from its main thread, before anything else.
-#define SWITCHBOARD_PLUGIN(descriptorFunction) \
-	SWITCHBOARD_EXPORT const ::Switchboard::PluginDescriptor* switchboard_plugin_entry() \
-	{ \
-		return &descriptorFunction(); \
+#define SWITCHBOARD_PLUGIN(descriptorFunction)                                                                         \
+	SWITCHBOARD_EXPORT const ::Switchboard::PluginDescriptor* switchboard_plugin_entry()                               \
+	{                                                                                                                  \
+		return &descriptorFunction();                                                                                  \
 	}
 
 
@@ -148,9 +150,9 @@ namespace Switchboard {
 
 template <class PluginClass>
 PluginDescriptor makeDescriptor(const char* id, const char* name, const char* version, const char* description,
-	const ConfigKey* keys, std::uint32_t keyCount)
-	/// Fills a descriptor for a plugin class with a default constructor, stamped with this build's
-	/// ABI numbers and signature. Keep the result in a function-local static.
+                                const ConfigKey* keys, std::uint32_t keyCount)
+/// Fills a descriptor for a plugin class with a default constructor, stamped with this build's
+/// ABI numbers and signature. Keep the result in a function-local static.
 {
 	PluginDescriptor d{};
 	d.structSize = sizeof(PluginDescriptor);

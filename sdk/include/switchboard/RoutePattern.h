@@ -22,38 +22,38 @@ namespace Switchboard {
 
 
 class RoutePattern
-	/// A parsed route pattern, matched against request paths relative to the plugin's mount
-	/// prefix (the host strips the prefix first).
-	///
-	/// Pattern syntax: the pattern starts with '/' and is split at '/' into segments.
-	///   * "/"          the root: matches "/" (and the empty path, i.e. the bare prefix).
-	///   * "name"       a literal segment: matches exactly that text (ASCII case ignored when
-	///                  RouteOptions::caseInsensitive is set).
-	///   * "{name}"     a parameter: matches exactly one non-empty segment and captures it under
-	///                  name. Names are letters, digits, '_' and '-'; unique within the pattern.
-	///   * "*"          only as the last segment: matches the rest of the path, zero or more
-	///                  segments, captured as the parameter "*" ("/files/*" matches "/files",
-	///                  "/files/" and "/files/a/b", capturing "", "" and "a/b").
-	/// Rejected: a pattern not starting with '/', empty segments ("//", or a trailing '/' other
-	/// than the root pattern itself), '{' or '}' inside a literal, an empty, malformed or
-	/// duplicate parameter name, '*' anywhere but as the whole last segment, '?', '#', spaces and
-	/// control characters.
-	///
-	/// Matching works on the raw path: captured values are NOT percent-decoded ("%2F" stays three
-	/// characters and so never splits a segment), literals are compared byte for byte. An empty
-	/// segment in the path (a doubled slash) never matches a literal or a parameter, only the
-	/// rest captured by "*". With RouteOptions::allowTrailingSlash exactly one trailing '/' is
-	/// tolerated after a pattern that does not end in "*".
-	///
-	/// Immutable after parse(); const methods are safe from any thread.
+/// A parsed route pattern, matched against request paths relative to the plugin's mount
+/// prefix (the host strips the prefix first).
+///
+/// Pattern syntax: the pattern starts with '/' and is split at '/' into segments.
+///   * "/"          the root: matches "/" (and the empty path, i.e. the bare prefix).
+///   * "name"       a literal segment: matches exactly that text (ASCII case ignored when
+///                  RouteOptions::caseInsensitive is set).
+///   * "{name}"     a parameter: matches exactly one non-empty segment and captures it under
+///                  name. Names are letters, digits, '_' and '-'; unique within the pattern.
+///   * "*"          only as the last segment: matches the rest of the path, zero or more
+///                  segments, captured as the parameter "*" ("/files/*" matches "/files",
+///                  "/files/" and "/files/a/b", capturing "", "" and "a/b").
+/// Rejected: a pattern not starting with '/', empty segments ("//", or a trailing '/' other
+/// than the root pattern itself), '{' or '}' inside a literal, an empty, malformed or
+/// duplicate parameter name, '*' anywhere but as the whole last segment, '?', '#', spaces and
+/// control characters.
+///
+/// Matching works on the raw path: captured values are NOT percent-decoded ("%2F" stays three
+/// characters and so never splits a segment), literals are compared byte for byte. An empty
+/// segment in the path (a doubled slash) never matches a literal or a parameter, only the
+/// rest captured by "*". With RouteOptions::allowTrailingSlash exactly one trailing '/' is
+/// tolerated after a pattern that does not end in "*".
+///
+/// Immutable after parse(); const methods are safe from any thread.
 {
 public:
 	RoutePattern() = default;
-		/// An empty pattern that matches nothing; fill it with parse().
+	/// An empty pattern that matches nothing; fill it with parse().
 
 	static bool parse(std::string_view pattern, RoutePattern& out, std::string& error)
-		/// Parses pattern into out. On failure returns false, leaves out unchanged and sets error
-		/// to a sentence naming the problem.
+	/// Parses pattern into out. On failure returns false, leaves out unchanged and sets error
+	/// to a sentence naming the problem.
 	{
 		RoutePattern result;
 		result._text = std::string(pattern);
@@ -107,9 +107,9 @@ public:
 	}
 
 	bool match(std::string_view path, const RouteOptions& options, HeaderList& params) const
-		/// Matches a path relative to the mount prefix (no query string). On a match replaces
-		/// params with the captured parameters, in pattern order, and returns true; otherwise
-		/// returns false and leaves params alone. A default-constructed pattern matches nothing.
+	/// Matches a path relative to the mount prefix (no query string). On a match replaces
+	/// params with the captured parameters, in pattern order, and returns true; otherwise
+	/// returns false and leaves params alone. A default-constructed pattern matches nothing.
 	{
 		if (!_valid)
 			return false;
@@ -137,8 +137,8 @@ public:
 				return false; // doubled slash, trailing slash or end of path
 			if (segment.kind == Kind::LITERAL)
 			{
-				bool same = options.caseInsensitive ? HttpText::equalsIgnoreCase(piece, segment.text)
-													: piece == segment.text;
+				bool same =
+				    options.caseInsensitive ? HttpText::equalsIgnoreCase(piece, segment.text) : piece == segment.text;
 				if (!same)
 					return false;
 			}
@@ -165,18 +165,18 @@ public:
 	}
 
 	std::string_view text() const { return _text; }
-		/// The pattern as given to parse().
+	/// The pattern as given to parse().
 
 	bool valid() const { return _valid; }
-		/// True once parse() has filled this pattern.
+	/// True once parse() has filled this pattern.
 
 	bool hasWildcard() const { return !_segments.empty() && _segments.back().kind == Kind::WILDCARD; }
 
 	bool sameShape(const RoutePattern& other, bool ignoreCase = false) const
-		/// True if both patterns have the same sequence of literal, parameter and wildcard
-		/// segments with equal literals (parameter names do not count): they match exactly the
-		/// same paths, so registering both for one method is a clash. Pass ignoreCase when either
-		/// route is case-insensitive.
+	/// True if both patterns have the same sequence of literal, parameter and wildcard
+	/// segments with equal literals (parameter names do not count): they match exactly the
+	/// same paths, so registering both for one method is a clash. Pass ignoreCase when either
+	/// route is case-insensitive.
 	{
 		if (!_valid || !other._valid || _segments.size() != other._segments.size())
 			return false;
@@ -187,17 +187,17 @@ public:
 			if (a.kind != b.kind)
 				return false;
 			if (a.kind == Kind::LITERAL &&
-				!(ignoreCase ? HttpText::equalsIgnoreCase(a.text, b.text) : a.text == b.text))
+			    !(ignoreCase ? HttpText::equalsIgnoreCase(a.text, b.text) : a.text == b.text))
 				return false;
 		}
 		return true;
 	}
 
 	bool moreSpecificThan(const RoutePattern& other) const
-		/// An order for patterns that can match the same path: compared segment by segment, at
-		/// the first difference a literal beats a parameter, a parameter beats "*", and a pattern
-		/// that has ended beats "*". A router tries the more specific pattern first, so
-		/// "/files/index" wins over "/files/{name}", which wins over "/files/*".
+	/// An order for patterns that can match the same path: compared segment by segment, at
+	/// the first difference a literal beats a parameter, a parameter beats "*", and a pattern
+	/// that has ended beats "*". A router tries the more specific pattern first, so
+	/// "/files/index" wins over "/files/{name}", which wins over "/files/*".
 	{
 		std::size_t n = _segments.size() < other._segments.size() ? _segments.size() : other._segments.size();
 		for (std::size_t i = 0; i < n; ++i)

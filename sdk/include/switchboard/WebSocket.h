@@ -20,8 +20,8 @@ namespace Switchboard {
 
 
 using ConnectionId = std::uint64_t;
-	///< Identifies a connection for the life of the process. Never reused, so a stale id can
-	///< never reach a newer connection; 0 means "no connection".
+///< Identifies a connection for the life of the process. Never reused, so a stale id can
+///< never reach a newer connection; 0 means "no connection".
 
 
 enum class MessageKind
@@ -32,7 +32,7 @@ enum class MessageKind
 
 
 enum class SendResult
-	/// What became of an outgoing message. The host never grows memory without bound.
+/// What became of an outgoing message. The host never grows memory without bound.
 {
 	QUEUED,  ///< written to the socket or held in its bounded output queue
 	DROPPED, ///< refused: the output queue is over its hard cap; the host closes the connection (1008)
@@ -41,27 +41,27 @@ enum class SendResult
 
 
 namespace CloseCode {
-	constexpr std::uint16_t NONE = 0; ///< close() with NONE sends a close frame with no status (peers report 1005)
-	constexpr std::uint16_t NORMAL = 1000;
-	constexpr std::uint16_t GOING_AWAY = 1001;
-	constexpr std::uint16_t PROTOCOL_ERROR = 1002;
-	constexpr std::uint16_t UNSUPPORTED_DATA = 1003;
-	constexpr std::uint16_t NO_STATUS = 1005;  ///< reported by onClose, never sent
-	constexpr std::uint16_t ABNORMAL = 1006;   ///< reported by onClose when TCP ended without a close frame
-	constexpr std::uint16_t INVALID_PAYLOAD = 1007;
-	constexpr std::uint16_t POLICY_VIOLATION = 1008;
-	constexpr std::uint16_t MESSAGE_TOO_BIG = 1009;
-	constexpr std::uint16_t INTERNAL_ERROR = 1011;
+constexpr std::uint16_t NONE = 0; ///< close() with NONE sends a close frame with no status (peers report 1005)
+constexpr std::uint16_t NORMAL = 1000;
+constexpr std::uint16_t GOING_AWAY = 1001;
+constexpr std::uint16_t PROTOCOL_ERROR = 1002;
+constexpr std::uint16_t UNSUPPORTED_DATA = 1003;
+constexpr std::uint16_t NO_STATUS = 1005; ///< reported by onClose, never sent
+constexpr std::uint16_t ABNORMAL = 1006;  ///< reported by onClose when TCP ended without a close frame
+constexpr std::uint16_t INVALID_PAYLOAD = 1007;
+constexpr std::uint16_t POLICY_VIOLATION = 1008;
+constexpr std::uint16_t MESSAGE_TOO_BIG = 1009;
+constexpr std::uint16_t INTERNAL_ERROR = 1011;
 } // namespace CloseCode
 
 
 class Connection
-	/// One open WebSocket, as a plugin sees it inside a callback.
-	///
-	/// Threading: a Connection& is valid only during a callback for this connection (or a task
-	/// run through Host::runOn), always on the connection's own event loop; never keep the
-	/// reference or use it from another thread. Keep id() instead and reach the connection later
-	/// through Router::send, Router::close or Host::runOn, which are safe from any thread.
+/// One open WebSocket, as a plugin sees it inside a callback.
+///
+/// Threading: a Connection& is valid only during a callback for this connection (or a task
+/// run through Host::runOn), always on the connection's own event loop; never keep the
+/// reference or use it from another thread. Keep id() instead and reach the connection later
+/// through Router::send, Router::close or Host::runOn, which are safe from any thread.
 {
 public:
 	virtual ~Connection() = default;
@@ -69,29 +69,29 @@ public:
 	virtual ConnectionId id() const = 0;
 
 	virtual const std::string& remoteAddress() const = 0;
-		/// "ip:port" of the peer.
+	/// "ip:port" of the peer.
 
 	virtual SendResult send(std::string_view data, MessageKind kind = MessageKind::TEXT) = 0;
-		/// Sends one message; the bytes are copied (or written) before the call returns. TEXT data
-		/// must be valid UTF-8 (the host does not re-check what plugins send).
+	/// Sends one message; the bytes are copied (or written) before the call returns. TEXT data
+	/// must be valid UTF-8 (the host does not re-check what plugins send).
 
 	virtual void close(std::uint16_t code = CloseCode::NORMAL, std::string_view reason = {}) = 0;
-		/// Starts the closing handshake after everything already queued: sends a close frame
-		/// (with no status when code is CloseCode::NONE), accepts no more sends, and reports
-		/// onClose once the peer answers or the close timeout passes. Idempotent.
+	/// Starts the closing handshake after everything already queued: sends a close frame
+	/// (with no status when code is CloseCode::NONE), accepts no more sends, and reports
+	/// onClose once the peer answers or the close timeout passes. Idempotent.
 
 	virtual std::size_t bufferedAmount() const = 0;
-		/// Bytes accepted by send() but not yet written to the socket.
+	/// Bytes accepted by send() but not yet written to the socket.
 
 	virtual void setState(std::shared_ptr<void> state) = 0;
-		/// Attaches the plugin's per-connection state. The host keeps the shared_ptr (and so runs
-		/// the plugin's own deleter) until after onClose returns.
+	/// Attaches the plugin's per-connection state. The host keeps the shared_ptr (and so runs
+	/// the plugin's own deleter) until after onClose returns.
 
 	virtual void* state() const = 0;
 
 	template <class T>
 	T* stateAs() const
-		/// The state set with setState, as the type the plugin stored.
+	/// The state set with setState, as the type the plugin stored.
 	{
 		return static_cast<T*>(state());
 	}
@@ -99,7 +99,7 @@ public:
 
 
 struct AcceptDecision
-	/// The answer of WebSocketHandler::onAccept: upgrade (status 0) or an HTTP error response.
+/// The answer of WebSocketHandler::onAccept: upgrade (status 0) or an HTTP error response.
 {
 	int status = 0;
 	std::string body;
@@ -110,47 +110,49 @@ struct AcceptDecision
 
 
 struct WebSocketOptions
-	/// Per-endpoint limits; a negative value (or 0 for maxMessageSize) takes the host's
-	/// [websocket] default.
+/// Per-endpoint limits; a negative value (or 0 for the sizes) takes the host's [websocket]
+/// default. Activity for the idle timeout is any inbound frame, control frames included.
 {
 	std::int64_t maxMessageSize = 0;  ///< bytes after reassembly; beyond it the host closes with 1009
 	std::int64_t idleTimeoutMs = -1;  ///< close (1001) after this long with no inbound frame; 0 = never
 	std::int64_t pingIntervalMs = -1; ///< send a WebSocket ping after this long without inbound traffic; 0 = never
+	std::int64_t maxOutputQueue = 0;  ///< bytes queued per connection before sends are DROPPED and it is closed
+	std::int32_t idleCloseCode = -1;  ///< code of the idle close: -1 = 1001 "idle timeout", CloseCode::NONE = no status
 };
 
 
 class WebSocketHandler
-	/// A plugin's WebSocket endpoint. The plugin owns the handler; it must outlive stop().
-	///
-	/// Threading: onAccept runs on an HTTP worker thread, concurrently with anything else.
-	/// onOpen, onMessage, onBackpressure and onClose run on the connection's event loop and never
-	/// concurrently for one connection; callbacks of connections on different loops do run
-	/// concurrently, so state shared between connections needs a lock. Callbacks must not block
-	/// (no storage calls: use Storage::executeAsync or Host::offload) and must not throw: the host
-	/// catches what escapes, logs it and closes that connection with 1011.
+/// A plugin's WebSocket endpoint. The plugin owns the handler; it must outlive stop().
+///
+/// Threading: onAccept runs on an HTTP worker thread, concurrently with anything else.
+/// onOpen, onMessage, onBackpressure and onClose run on the connection's event loop and never
+/// concurrently for one connection; callbacks of connections on different loops do run
+/// concurrently, so state shared between connections needs a lock. Callbacks must not block
+/// (no storage calls: use Storage::executeAsync or Host::offload) and must not throw: the host
+/// catches what escapes, logs it and closes that connection with 1011.
 {
 public:
 	virtual ~WebSocketHandler() = default;
 
 	virtual AcceptDecision onAccept(const HttpRequest& /*request*/) { return AcceptDecision::accept(); }
-		/// Decides before the upgrade; a rejection is answered as plain HTTP with that status.
+	/// Decides before the upgrade; a rejection is answered as plain HTTP with that status.
 
 	virtual void onOpen(Connection& connection, const HttpRequest& request) = 0;
-		/// The upgrade is done (101 sent). request is the upgrade request, valid during this call
-		/// only: copy the query or headers you need into the connection's state.
+	/// The upgrade is done (101 sent). request is the upgrade request, valid during this call
+	/// only: copy the query or headers you need into the connection's state.
 
 	virtual void onMessage(Connection& connection, std::string_view data, MessageKind kind) = 0;
-		/// One complete message (fragments reassembled, TEXT already validated as UTF-8). data is
-		/// valid during this call only.
+	/// One complete message (fragments reassembled, TEXT already validated as UTF-8). data is
+	/// valid during this call only.
 
 	virtual void onBackpressure(Connection& /*connection*/, bool /*aboveHighWatermark*/) {}
-		/// The connection's output queue went above the high watermark (true) or back below the
-		/// low one (false). A relay may pause what feeds it.
+	/// The connection's output queue went above the high watermark (true) or back below the
+	/// low one (false). A relay may pause what feeds it.
 
 	virtual void onClose(Connection& /*connection*/, std::uint16_t /*code*/, std::string_view /*reason*/) {}
-		/// The connection is gone: code is the peer's close code, 1005 for a close frame without
-		/// status, 1006 for a lost TCP connection, or the code the host closed with. Sends fail
-		/// with CLOSED from here on. Called exactly once per opened connection.
+	/// The connection is gone: code is the peer's close code, 1005 for a close frame without
+	/// status, 1006 for a lost TCP connection, or the code the host closed with. Sends fail
+	/// with CLOSED from here on. Called exactly once per opened connection.
 };
 
 
