@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs what Switchboard needs to build, run and test on Debian 12, only if missing.
-# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite needs)
+# Installs what Switchboard needs on Debian 12, only what is missing.
+# Usage: scripts/install-deps.sh [--test]
+#   --test adds what the test suite needs: CppUnit, clang-format, and for the PeerJS
+#   conformance and browser tests Node.js with npm, Chromium and iproute2 (network namespaces).
 set -euo pipefail
 packages=(cmake g++ make pkg-config libpoco-dev libboost-dev libssl-dev libsodium-dev libsqlite3-dev)
 if [ "${1:-}" = "--test" ]; then
-	packages+=(libcppunit-dev clang-format)
+	packages+=(libcppunit-dev clang-format chromium iproute2 util-linux ca-certificates)
+	# Node.js may come from elsewhere (e.g. /usr/local); only install Debian's when there is none.
+	command -v node >/dev/null 2>&1 || packages+=(nodejs)
+	command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 missing=()
 for p in "${packages[@]}"; do

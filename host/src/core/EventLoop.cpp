@@ -121,8 +121,12 @@ void EventLoop::run()
 		runTasks();
 		_wheel.advance(_nowMs);
 		processAborts();
+		processCloseReports();
 		flushDirty();
 		processAborts();
+		processCloseReports();
+		if (!_dirty.empty())
+			flushDirty(); // sends made by onClose handlers
 		destroyRetired();
 	}
 }
@@ -161,6 +165,18 @@ void EventLoop::processAborts()
 		batch.swap(_aborts);
 		for (WsConnection* c : batch)
 			c->completeAbort();
+	}
+}
+
+
+void EventLoop::processCloseReports()
+{
+	while (!_closeReports.empty())
+	{
+		std::vector<WsConnection*> batch;
+		batch.swap(_closeReports);
+		for (WsConnection* c : batch)
+			c->reportClose();
 	}
 }
 

@@ -64,6 +64,7 @@ public:
 	WsConnection* find(ConnectionId id) const;
 	void markDirty(WsConnection* connection) { _dirty.push_back(connection); }
 	void deferAbort(WsConnection* connection) { _aborts.push_back(connection); }
+	void deferCloseReport(WsConnection* connection) { _closeReports.push_back(connection); }
 	void retire(WsConnection* connection);
 	/// The connection finished: destroyed at the end of this iteration.
 	void closeAll(std::uint16_t code, std::string_view reason);
@@ -89,6 +90,7 @@ private:
 	void run();
 	void runTasks();
 	void processAborts();
+	void processCloseReports();
 	void flushDirty();
 	void destroyRetired();
 	void updateNow();
@@ -110,6 +112,7 @@ private:
 	std::atomic<std::size_t> _connectionCount{0};
 	std::vector<WsConnection*> _dirty;
 	std::vector<WsConnection*> _aborts;
+	std::vector<WsConnection*> _closeReports;
 	std::vector<WsConnection*> _retired;
 	std::unordered_map<std::uint64_t, std::unique_ptr<SdkTimer>> _timers;
 	std::vector<char> _scratch;

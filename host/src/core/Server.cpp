@@ -326,7 +326,7 @@ void Server::shutdown()
 		}
 	}
 	if (_transport)
-		_transport->shutdown(CloseCode::GOING_AWAY, "server shutting down", _settings.shutdownDeadlineMs);
+		_transport->shutdown(CloseCode::GOING_AWAY, "", _settings.shutdownDeadlineMs);
 	for (auto& p : _plugins)
 	{
 		if (p->context)

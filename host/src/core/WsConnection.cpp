@@ -331,10 +331,8 @@ void WsConnection::onClose(std::uint16_t code, const char* reason, std::size_t r
 {
 	if (_state == State::OPEN)
 	{
-		_reportCode = code;
-		_reportReason.assign(reason, reasonLen);
+		leaveOpen(code, std::string_view(reason, reasonLen));
 		sendCloseFrame(code == CloseCode::NO_STATUS ? CloseCode::NONE : code, {});
-		_state = State::CLOSING;
 		_finishAfterFlush = true; // the server closes TCP once its reply is written
 		_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
 		scheduleDeadline();
@@ -352,10 +350,8 @@ void WsConnection::onProtocolError(std::uint16_t closeCode, const char* reason)
 		c->increment();
 	if (_state == State::OPEN)
 	{
-		_reportCode = closeCode;
-		_reportReason = reason;
+		leaveOpen(closeCode, reason);
 		sendCloseFrame(closeCode, reason);
-		_state = State::CLOSING;
 		_finishAfterFlush = true;
 		_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
 		scheduleDeadline();
@@ -378,10 +374,8 @@ void WsConnection::close(std::uint16_t code, std::string_view reason)
 {
 	if (_state != State::OPEN)
 		return;
-	_reportCode = code == CloseCode::NONE ? CloseCode::NO_STATUS : code;
-	_reportReason = std::string(reason);
+	leaveOpen(code == CloseCode::NONE ? CloseCode::NO_STATUS : code, reason);
 	sendCloseFrame(code, reason);
-	_state = State::CLOSING;
 	_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
 	scheduleDeadline();
 }
@@ -392,9 +386,8 @@ void WsConnection::abort(std::uint16_t reportedCode, std::string_view reason)
 	if (_abortPending || _state == State::DONE)
 		return;
 	_abortPending = true;
-	_reportCode = reportedCode;
-	_reportReason = std::string(reason);
-	_state = State::CLOSING; // sends fail from now on
+	if (_state == State::OPEN)
+		leaveOpen(reportedCode, reason); // sends fail from now on
 	_loop.deferAbort(this);
 }
 
@@ -403,6 +396,11 @@ void WsConnection::finish(std::uint16_t reportedCode, std::string_view reason)
 {
 	if (_state == State::DONE)
 		return;
+	if (_state == State::OPEN)
+	{
+		_reportCode = reportedCode;
+		_reportReason = std::string(reason);
+	}
 	_state = State::DONE;
 	_decoder.stop();
 	_loop.wheel().cancel(_timer);
@@ -418,12 +416,29 @@ void WsConnection::finish(std::uint16_t reportedCode, std::string_view reason)
 	_queuedBytes = 0;
 	_loop.transport().forgetConnection(_id);
 	_loop.transport().connectionClosed();
-	if (_opened)
-	{
-		std::string why(reason);
-		callPlugin("onClose", [&] { _pEndpoint->handler->onClose(*this, reportedCode, why); });
-	}
+	reportClose(); // not inside a plugin call: finish is reached from the loop, never from a callback
 	_loop.retire(this);
+}
+
+
+void WsConnection::leaveOpen(std::uint16_t code, std::string_view reason)
+{
+	_state = State::CLOSING;
+	_reportCode = code;
+	_reportReason = std::string(reason);
+	// Reported from the loop after the current callback, so a plugin closing a connection (its own
+	// or another on this loop) is never re-entered from inside that call.
+	_loop.deferCloseReport(this);
+}
+
+
+void WsConnection::reportClose()
+{
+	if (_closeReported || !_opened)
+		return;
+	_closeReported = true;
+	std::string reason = _reportReason;
+	callPlugin("onClose", [&] { _pEndpoint->handler->onClose(*this, _reportCode, reason); });
 }
 
 

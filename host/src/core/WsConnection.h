@@ -66,6 +66,8 @@ public:
 	void abort(std::uint16_t reportedCode, std::string_view reason);
 	/// Like finish, but deferred to the end of the current callback (safe inside plugin calls).
 	void completeAbort() { finish(_reportCode, _reportReason); }
+	void reportClose();
+	/// Calls the plugin's onClose once, with the code that ended the OPEN state.
 
 	State connectionState() const { return _state; }
 	const Endpoint& endpoint() const { return *_pEndpoint; }
@@ -95,6 +97,7 @@ private:
 	void markDirty();
 	void checkWatermarks();
 	void sendCloseFrame(std::uint16_t code, std::string_view reason);
+	void leaveOpen(std::uint16_t code, std::string_view reason);
 	void scheduleDeadline();
 	static void onTimer(TimerNode* node);
 	void handleTimer();
@@ -126,6 +129,7 @@ private:
 	bool _aboveHighWatermark = false;
 	bool _finishAfterFlush = false;
 	bool _abortPending = false;
+	bool _closeReported = false;
 };
 
 

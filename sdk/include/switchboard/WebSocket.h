@@ -150,9 +150,12 @@ public:
 	/// low one (false). A relay may pause what feeds it.
 
 	virtual void onClose(Connection& /*connection*/, std::uint16_t /*code*/, std::string_view /*reason*/) {}
-	/// The connection is gone: code is the peer's close code, 1005 for a close frame without
-	/// status, 1006 for a lost TCP connection, or the code the host closed with. Sends fail
-	/// with CLOSED from here on. Called exactly once per opened connection.
+	/// The connection has stopped being open: the peer sent a close frame (code is its code, 1005
+	/// when it had none), the host or plugin closed it (the code it closed with; 1005 for
+	/// CloseCode::NONE), a protocol error failed it (1002, 1007, 1009), or TCP was lost (1006).
+	/// Reported at once, not after the closing handshake, and never from inside another call of
+	/// this plugin on the same loop. No message is delivered and every send fails with CLOSED from
+	/// here on. Called exactly once per opened connection.
 };
 
 
