@@ -744,7 +744,7 @@ public:
 		const auto* echo = c.plugin("echo");
 		const auto* peerjs = c.plugin("peerjs");
 		CPPUNIT_ASSERT(echo && peerjs);
-		CPPUNIT_ASSERT(echo->enabled); // peerjs is enabled once its plugin ships (issue 3)
+		CPPUNIT_ASSERT(echo->enabled && peerjs->enabled);
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), echo->listener);
 		CPPUNIT_ASSERT_EQUAL(std::string("/echo"), echo->prefix);
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), peerjs->listener);

@@ -1,0 +1,453 @@
+//
+// PeerJsPlugin.cpp
+//
+
+
+#include "PeerJsPlugin.h"
+#include "Envelope.h"
+#include <cstdio>
+
+
+namespace Switchboard {
+namespace PeerJs {
+
+
+namespace {
+
+// Byte for byte what the reference sends (contract §4.1, §5.2, §16).
+const char ROOT_BODY[] = "{\"name\":\"PeerJS Server\",\"description\":\"A server side element to broker connections "
+                         "between PeerJS clients.\",\"website\":\"https://peerjs.com/\"}";
+const char OPEN_FRAME[] = "{\"type\":\"OPEN\"}";
+const char ID_TAKEN_FRAME[] = "{\"type\":\"ID-TAKEN\",\"payload\":{\"msg\":\"ID is taken\"}}";
+const char NO_ID_FRAME[] =
+    "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"No id, token, or key supplied to websocket server\"}}";
+const char BAD_KEY_FRAME[] = "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Invalid key provided\"}}";
+const char BAD_TOKEN_FRAME[] = "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Invalid token provided\"}}";
+const char ORIGIN_FRAME[] = "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Origin not allowed\"}}";
+const char LIMIT_FRAME[] =
+    "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Server has reached its concurrent user limit\"}}";
+const char INVALID_MESSAGE_FRAME[] = "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Invalid message\"}}";
+
+// The relayed types, in the order of the per-type counters.
+const char* const RELAY_TYPES[] = {"OFFER", "ANSWER", "CANDIDATE", "LEAVE", "EXPIRE"};
+
+int relayIndex(const std::string& type)
+{
+	for (int i = 0; i < 5; ++i)
+	{
+		if (type == RELAY_TYPES[i])
+			return i;
+	}
+	return -1;
+}
+
+bool queueable(int relayType)
+{
+	return relayType <= 2; // OFFER, ANSWER, CANDIDATE; LEAVE and EXPIRE are never queued
+}
+
+std::string firstParam(const HeaderList& params, std::string_view name)
+{
+	for (const auto& p : params)
+	{
+		if (p.first == name)
+			return p.second;
+	}
+	return {};
+}
+
+bool listed(const std::vector<std::string>& list, std::string_view value)
+{
+	for (const auto& item : list)
+	{
+		if (item == value)
+			return true;
+	}
+	return false;
+}
+
+} // namespace
+
+
+PeerJsPlugin::PeerJsPlugin() = default;
+PeerJsPlugin::~PeerJsPlugin() = default;
+
+
+StartResult PeerJsPlugin::start(Host& host)
+{
+	_host = &host;
+	_settings = PeerJsSettings::fromConfig(host.config());
+	std::string error;
+	if (!TokenValidator::parse(_settings.tokenValidator, _tokens, error))
+		return StartResult::failed(error);
+	OfflineQueue::Limits limits;
+	limits.perDestination = static_cast<std::size_t>(_settings.maxQueuePerDestination);
+	limits.perSource = static_cast<std::size_t>(_settings.maxQueuePerSource);
+	limits.totalBytes = static_cast<std::size_t>(_settings.maxQueuedBytesTotal);
+	limits.expireMs = _settings.expireTimeoutMs;
+	_queue = std::make_unique<OfflineQueue>(limits);
+
+	Metrics& m = host.metrics();
+	_peersGauge = &m.gauge("peers", "Registered peers");
+	_queuedGauge = &m.gauge("queued_messages", "Messages held for offline peers");
+	_queuedBytesGauge = &m.gauge("queued_bytes", "Bytes held for offline peers");
+	for (int i = 0; i < 5; ++i)
+		_relayed[i] = &m.counter("relayed_messages_total", "Messages relayed to a registered peer, by type",
+		                         std::string("type=\"") + RELAY_TYPES[i] + "\"");
+	_queuedTotal = &m.counter("queued_messages_total", "Messages queued for an offline peer");
+	_expirations = &m.counter("expirations_total", "EXPIRE notices sent for undelivered messages");
+	_idTaken = &m.counter("id_taken_total", "Handshakes refused with ID-TAKEN");
+	_handshakeErrors = &m.counter("handshake_errors_total", "Handshakes refused with an ERROR frame");
+	_limitConcurrent =
+	    &m.counter("limit_hits_total", "Requests refused by a configured limit", "limit=\"concurrent_limit\"");
+	_limitQueue = &m.counter("limit_hits_total", "Requests refused by a configured limit", "limit=\"offline_queue\"");
+	_limitSendBuffer =
+	    &m.counter("limit_hits_total", "Requests refused by a configured limit", "limit=\"max_send_buffer\"");
+	_invalidMessages = &m.counter("invalid_messages_total", "Inbound frames ignored as malformed or unknown");
+	_reattaches = &m.counter("reattaches_total", "Registrations moved to a new socket with the same token");
+
+	registerRoutes();
+	WebSocketOptions options;
+	options.maxMessageSize = _settings.maxMessageSize;
+	// Liveness is the host's idle timeout: any inbound frame counts (control frames too), and a
+	// reaped peer gets a close frame without status, as from the reference (contract §10).
+	options.idleTimeoutMs = _settings.aliveTimeoutMs;
+	options.idleCloseCode = CloseCode::NONE;
+	options.pingIntervalMs = _settings.wsPingIntervalMs;
+	// The plugin enforces max_send_buffer itself (close 1008 and LEAVE to the sender, §8.3); the
+	// host's hard cap sits just above it.
+	options.maxOutputQueue = _settings.maxSendBuffer + _settings.maxMessageSize + 4096;
+	if (!host.addWebSocket(_settings.mount("/peerjs"), *this, options))
+		return StartResult::failed("cannot register the WebSocket endpoint " + _settings.mount("/peerjs"));
+	host.every(200, [this] { expireQueues(); });
+	host.logger().info("PeerJS at '" + std::string(host.mountPrefix()) + _settings.mount("/") + "' with key '" +
+	                   _settings.key + "'");
+	return StartResult::started();
+}
+
+
+void PeerJsPlugin::stopping()
+{
+	// Queues are discarded without EXPIRE on shutdown (contract §14).
+	std::lock_guard<std::mutex> lock(_mutex);
+	_stopping = true;
+	_queue->clear();
+	updateGauges();
+}
+
+
+void PeerJsPlugin::registerRoutes()
+{
+	RouteOptions options;
+	options.caseInsensitive = true; // Express matches case-insensitively and tolerates one trailing '/'
+	options.allowTrailingSlash = true;
+	const std::vector<std::string> origins = _settings.corsOrigins;
+	auto preflight = [origins](const HttpRequest& request, HttpResponse& response) {
+		Cors::preflight(request, response, origins);
+	};
+
+	_host->addRoute(
+	    "GET", _settings.path,
+	    [origins](const HttpRequest& request, HttpResponse& response) {
+		    response.json(200, ROOT_BODY);
+		    Cors::simple(request, response, origins);
+	    },
+	    options);
+	_host->addRoute("OPTIONS", _settings.path, preflight, options);
+
+	_host->addRoute(
+	    "GET", _settings.mount("/{key}/id"),
+	    [this, origins](const HttpRequest& request, HttpResponse& response) {
+		    // text/html, as the reference; the key segment is not checked (contract §4.2).
+		    response.send(200, "text/html; charset=utf-8", newPeerId());
+		    Cors::simple(request, response, origins);
+	    },
+	    options);
+	_host->addRoute("OPTIONS", _settings.mount("/{key}/id"), preflight, options);
+
+	_host->addRoute(
+	    "GET", _settings.mount("/{key}/peers"),
+	    [this, origins](const HttpRequest& request, HttpResponse& response) {
+		    if (!_settings.allowDiscovery)
+			    response.text(401, "Unauthorized");
+		    else
+		    {
+			    std::vector<std::string> ids;
+			    {
+				    std::lock_guard<std::mutex> lock(_mutex);
+				    ids = _registry.idsInOrder();
+			    }
+			    std::string body = "[";
+			    for (std::size_t i = 0; i < ids.size(); ++i)
+			    {
+				    if (i > 0)
+					    body += ',';
+				    appendJsString(body, ids[i]);
+			    }
+			    body += ']';
+			    response.json(200, body);
+		    }
+		    Cors::simple(request, response, origins);
+	    },
+	    options);
+	_host->addRoute("OPTIONS", _settings.mount("/{key}/peers"), preflight, options);
+}
+
+
+std::string PeerJsPlugin::newPeerId()
+{
+	for (;;)
+	{
+		unsigned char b[16];
+		_host->randomBytes(b, sizeof(b));
+		b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40); // version 4
+		b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80); // RFC 4122 variant
+		char text[37];
+		std::snprintf(text, sizeof(text), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+		std::string id(text, 36);
+		std::lock_guard<std::mutex> lock(_mutex);
+		if (!_registry.find(id))
+			return id;
+	}
+}
+
+
+void PeerJsPlugin::refuse(Connection& connection, std::string_view frame)
+{
+	// One frame, then a close frame without status: browsers report 1005 (contract §5.2).
+	connection.send(frame);
+	connection.close(CloseCode::NONE);
+}
+
+
+void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
+{
+	auto peer = std::make_shared<Peer>();
+	connection.setState(peer);
+	HeaderList params = request.queryParams();
+	std::string id = firstParam(params, "id");
+	std::string token = firstParam(params, "token");
+	std::string key = firstParam(params, "key");
+
+	if (!_settings.wsOriginAllowlist.empty() && request.hasHeader("Origin") &&
+	    !listed(_settings.wsOriginAllowlist, request.header("Origin")))
+	{
+		_handshakeErrors->increment();
+		return refuse(connection, ORIGIN_FRAME);
+	}
+	if (id.empty() || token.empty() || key.empty())
+	{
+		_handshakeErrors->increment();
+		return refuse(connection, NO_ID_FRAME);
+	}
+	if (key != _settings.key)
+	{
+		_handshakeErrors->increment();
+		return refuse(connection, BAD_KEY_FRAME);
+	}
+	if (!_tokens.accepts(id, token))
+	{
+		_handshakeErrors->increment();
+		return refuse(connection, BAD_TOKEN_FRAME);
+	}
+
+	ConnectionId superseded = 0;
+	{
+		std::lock_guard<std::mutex> lock(_mutex);
+		Registration* existing = _registry.find(id);
+		if (existing && existing->token != token)
+		{
+			_idTaken->increment();
+			return refuse(connection, ID_TAKEN_FRAME);
+		}
+		if (existing)
+		{
+			superseded = _registry.reattach(*existing, connection.id());
+			_reattaches->increment();
+			// Close the old socket first (its later frames are ignored: it is no longer current).
+			_host->router().close(superseded, 4000, "superseded");
+		}
+		else
+		{
+			if (static_cast<std::int64_t>(_registry.size()) >= _settings.concurrentLimit)
+			{
+				_limitConcurrent->increment();
+				_handshakeErrors->increment();
+				return refuse(connection, LIMIT_FRAME);
+			}
+			_registry.add(id, token, connection.id());
+		}
+		peer->id = id;
+		peer->registered = true;
+		// OPEN and the queued messages go out under the lock: no live relay to this id can come
+		// between them (contract §5.3). Sends here only append to this connection's queue.
+		connection.send(OPEN_FRAME);
+		for (const std::string& frame : _queue->take(id))
+			connection.send(frame);
+		updateGauges();
+	}
+}
+
+
+void PeerJsPlugin::invalidMessage(Connection& connection, const char* why)
+{
+	_invalidMessages->increment();
+	if (_host->logger().enabled(LogLevel::LEVEL_DEBUG))
+		_host->logger().debug(std::string("ignored a frame: ") + why);
+	if (_settings.replyErrorOnInvalidMessage)
+		connection.send(INVALID_MESSAGE_FRAME);
+}
+
+
+void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, MessageKind kind)
+{
+	Peer* peer = connection.stateAs<Peer>();
+	if (!peer || !peer->registered)
+		return;
+	std::string converted;
+	if (kind == MessageKind::BINARY)
+	{
+		// A binary message is read as UTF-8 text, invalid sequences replaced, as Node's Buffer does.
+		converted = HttpText::replaceInvalidUtf8(data);
+		data = converted;
+	}
+	thread_local Envelope envelope; // reused: keeps its strings' capacity between messages
+	EnvelopeStatus status = parseEnvelope(data, envelope);
+	if (status == EnvelopeStatus::NOT_JSON)
+		return invalidMessage(connection, "not JSON");
+	if (status == EnvelopeStatus::NOT_OBJECT)
+		return invalidMessage(connection, "not an object");
+	if (!envelope.hasType)
+		return invalidMessage(connection, "no string type");
+	if (envelope.type == "HEARTBEAT")
+		return; // activity only; never answered
+	int relayType = relayIndex(envelope.type);
+	if (relayType < 0)
+		return invalidMessage(connection, "unknown or server-only type");
+	if (!envelope.hasDst || envelope.dst.empty())
+	{
+		if (relayType != 3) // LEAVE without dst is ignored silently (contract §15 #6)
+			invalidMessage(connection, "no dst");
+		return;
+	}
+
+	Delivery delivery;
+	bool expireNow = false;
+	{
+		std::lock_guard<std::mutex> lock(_mutex);
+		if (!_registry.isCurrent(peer->id, connection.id()))
+			return; // a superseded socket: never relayed
+		Registration* target = _registry.find(envelope.dst);
+		if (target)
+		{
+			delivery.target = target->connection;
+			delivery.targetId = envelope.dst;
+		}
+		else if (queueable(relayType) && !_stopping)
+		{
+			std::string frame =
+			    relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr);
+			OfflineQueue::Admission admission =
+			    _queue->enqueue(peer->id, envelope.dst, std::move(frame), _host->clock().monotonicMs());
+			if (admission == OfflineQueue::Admission::QUEUED)
+				_queuedTotal->increment();
+			else if (admission == OfflineQueue::Admission::REJECTED)
+			{
+				_limitQueue->increment();
+				expireNow = true;
+			}
+			updateGauges();
+		}
+	}
+	if (delivery.target != 0)
+	{
+		delivery.frame =
+		    relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr);
+		_relayed[relayType]->increment();
+		deliver(std::move(delivery), connection.id(), peer->id);
+	}
+	else if (expireNow)
+	{
+		// One early EXPIRE for the pair that did not fit (contract §9.4).
+		_expirations->increment();
+		connection.send(relayFrame("EXPIRE", envelope.dst, peer->id, nullptr));
+	}
+}
+
+
+void PeerJsPlugin::deliver(Delivery delivery, ConnectionId sender, const std::string& senderId)
+{
+	std::int64_t maxSendBuffer = _settings.maxSendBuffer;
+	ConnectionId target = delivery.target;
+	_host->runOn(target, [this, delivery = std::move(delivery), sender, senderId, maxSendBuffer](Connection& c) {
+		bool overflow = static_cast<std::int64_t>(c.bufferedAmount() + delivery.frame.size()) > maxSendBuffer;
+		if (!overflow && c.send(delivery.frame) == SendResult::QUEUED)
+			return;
+		// A destination that cannot keep up (or is broken) is closed and deregistered, and the
+		// sender is told with LEAVE (contract §8.3).
+		_limitSendBuffer->increment();
+		c.close(CloseCode::POLICY_VIOLATION, "send buffer overflow");
+		{
+			std::lock_guard<std::mutex> lock(_mutex);
+			_registry.removeIf(delivery.targetId, c.id());
+			updateGauges();
+		}
+		if (sender != 0 && sender != c.id())
+			_host->router().send(sender, relayFrame("LEAVE", delivery.targetId, senderId, nullptr));
+	});
+}
+
+
+void PeerJsPlugin::expireQueues()
+{
+	std::vector<OfflineQueue::Expired> expired;
+	std::vector<std::pair<ConnectionId, OfflineQueue::Expired>> notices;
+	{
+		std::lock_guard<std::mutex> lock(_mutex);
+		if (_stopping || _queue->messageCount() == 0)
+			return;
+		_queue->expire(_host->clock().monotonicMs(), expired);
+		for (auto& e : expired)
+		{
+			// Through the normal relay path: dropped if the source is not registered now.
+			Registration* source = _registry.find(e.source);
+			if (source)
+				notices.emplace_back(source->connection, std::move(e));
+		}
+		updateGauges();
+	}
+	_expirations->increment(notices.size());
+	for (auto& n : notices)
+	{
+		Delivery d;
+		d.target = n.first;
+		d.targetId = n.second.source;
+		d.frame = relayFrame("EXPIRE", n.second.destination, n.second.source, nullptr);
+		deliver(std::move(d), 0, std::string());
+	}
+}
+
+
+void PeerJsPlugin::onClose(Connection& connection, std::uint16_t, std::string_view)
+{
+	Peer* peer = connection.stateAs<Peer>();
+	if (!peer || !peer->registered)
+		return;
+	std::lock_guard<std::mutex> lock(_mutex);
+	// Only if this socket is still the registration's (a superseded one never removes the newer).
+	_registry.removeIf(peer->id, connection.id());
+	updateGauges();
+}
+
+
+void PeerJsPlugin::updateGauges()
+{
+	_peersGauge->set(static_cast<std::int64_t>(_registry.size()));
+	_queuedGauge->set(static_cast<std::int64_t>(_queue->messageCount()));
+	_queuedBytesGauge->set(static_cast<std::int64_t>(_queue->byteCount()));
+}
+
+
+} // namespace PeerJs
+} // namespace Switchboard

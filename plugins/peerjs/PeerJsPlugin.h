@@ -1,0 +1,94 @@
+//
+// PeerJsPlugin.h
+//
+// The PeerJS signaling protocol (contract: shared/protocols/peerjs.md), wire-compatible with the
+// official server `peer` 1.0.2 for the official client `peerjs` 1.5.5, with its known flaws fixed.
+//
+
+
+#ifndef Switchboard_PeerJs_PeerJsPlugin_INCLUDED
+#define Switchboard_PeerJs_PeerJsPlugin_INCLUDED
+
+
+#include "OfflineQueue.h"
+#include "PeerJsSettings.h"
+#include "Registry.h"
+#include "TokenValidator.h"
+#include "switchboard/SDK.h"
+#include <memory>
+#include <mutex>
+#include <string>
+
+
+namespace Switchboard {
+namespace PeerJs {
+
+
+class PeerJsPlugin: public Plugin, public WebSocketHandler
+/// Threading: the WebSocket callbacks of peers on different loops, the HTTP routes and the
+/// expiry timer run concurrently; the registry and the offline queue live under one lock.
+/// Decisions are made under the lock and deliveries made after it is released (a delivery to
+/// a peer on the same loop runs inline and may need the lock itself).
+{
+public:
+	PeerJsPlugin();
+	~PeerJsPlugin() override;
+
+	StartResult start(Host& host) override;
+	void stopping() override;
+
+	void onOpen(Connection& connection, const HttpRequest& request) override;
+	void onMessage(Connection& connection, std::string_view data, MessageKind kind) override;
+	void onClose(Connection& connection, std::uint16_t code, std::string_view reason) override;
+
+private:
+	struct Peer
+	{
+		std::string id;
+		bool registered = false;
+	};
+
+	struct Delivery
+	{
+		ConnectionId target = 0;
+		std::string targetId;
+		std::string frame;
+	};
+
+	void registerRoutes();
+	void refuse(Connection& connection, std::string_view frame);
+	void invalidMessage(Connection& connection, const char* why);
+	void deliver(Delivery delivery, ConnectionId sender, const std::string& senderId);
+	void expireQueues();
+	void updateGauges();
+	std::string newPeerId();
+
+	Host* _host = nullptr;
+	PeerJsSettings _settings;
+	TokenValidator _tokens;
+	std::mutex _mutex;
+	Registry _registry;
+	std::unique_ptr<OfflineQueue> _queue;
+	bool _stopping = false;
+
+	Gauge* _peersGauge = nullptr;
+	Gauge* _queuedGauge = nullptr;
+	Gauge* _queuedBytesGauge = nullptr;
+	Counter* _relayed[5] = {};
+	Counter* _queuedTotal = nullptr;
+	Counter* _expirations = nullptr;
+	Counter* _idTaken = nullptr;
+	Counter* _handshakeErrors = nullptr;
+	Counter* _limitConcurrent = nullptr;
+	Counter* _limitQueue = nullptr;
+	Counter* _limitSendBuffer = nullptr;
+	Counter* _invalidMessages = nullptr;
+	Counter* _reattaches = nullptr;
+};
+
+
+} // namespace PeerJs
+} // namespace Switchboard
+
+
+#endif // Switchboard_PeerJs_PeerJsPlugin_INCLUDED
