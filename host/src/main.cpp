@@ -197,6 +197,7 @@ private:
 		unsigned cores = std::thread::hardware_concurrency();
 		out.transport.eventLoops = s.host.eventLoops > 0 ? s.host.eventLoops : static_cast<int>(cores ? cores : 1);
 		out.transport.maxConnections = static_cast<std::size_t>(s.host.maxConnections);
+		out.transport.poller = s.host.poller;
 		out.transport.maxMessageSize = s.websocket.maxMessageSize;
 		out.transport.idleTimeoutMs = s.websocket.idleTimeoutMs;
 		out.transport.pingIntervalMs = s.websocket.pingIntervalMs;

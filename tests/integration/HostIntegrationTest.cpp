@@ -26,12 +26,6 @@ namespace {
 
 const char* LOOPBACK = "127.0.0.1";
 
-void startEcho(TestServer& server, const TestServer::Keys& pluginKeys = {})
-{
-	server.addPlugin("echo", "main", "/echo", pluginKeys);
-	server.start();
-}
-
 std::int64_t metricValue(const std::string& metrics, const std::string& series)
 {
 	std::size_t at = 0;
@@ -75,6 +69,17 @@ class HostIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE_END();
 
 public:
+	virtual const char* poller() const { return "epoll"; }
+
+	void startEcho(TestServer& server, const TestServer::Keys& pluginKeys = {})
+	{
+		server.set("host", "poller", poller());
+		server.addPlugin("echo", "main", "/echo", pluginKeys);
+		server.start();
+		CPPUNIT_ASSERT_MESSAGE(server.runLogText(),
+		                       server.runLogText().find(std::string("(") + poller() + ")") != std::string::npos);
+	}
+
 	void testEchoOverThousandConnections()
 	{
 		TestServer server;
@@ -433,4 +438,16 @@ public:
 };
 
 
+class HostIntegrationPollSetTest: public HostIntegrationTest
+/// The same tests with the event loops on Poco::Net::PollSet instead of epoll.
+{
+	CPPUNIT_TEST_SUB_SUITE(HostIntegrationPollSetTest, HostIntegrationTest);
+	CPPUNIT_TEST_SUITE_END();
+
+public:
+	const char* poller() const override { return "pollset"; }
+};
+
+
 CPPUNIT_TEST_SUITE_REGISTRATION(HostIntegrationTest);
+CPPUNIT_TEST_SUITE_REGISTRATION(HostIntegrationPollSetTest);

@@ -26,9 +26,10 @@ std::int64_t monotonicNowMs()
 } // namespace
 
 
-EventLoop::EventLoop(Transport& transport, int index):
+EventLoop::EventLoop(Transport& transport, int index, Poller::Backend backend):
     _transport(transport),
     _index(index),
+    _poller(backend),
     _nowMs(monotonicNowMs()),
     _wheel(_nowMs),
     _scratch(SCRATCH_SIZE)

@@ -39,7 +39,7 @@ class EventLoop
 /// thread only.
 {
 public:
-	EventLoop(Transport& transport, int index);
+	EventLoop(Transport& transport, int index, Poller::Backend backend);
 	~EventLoop();
 
 	void start();

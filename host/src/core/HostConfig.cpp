@@ -84,6 +84,10 @@ const HostKey HOST_KEYS[] = {
       0, 0},
      nullptr,
      Check::NONE},
+    {{"poller", ConfigType::STRING, "epoll",
+      "readiness backend of the event loops: epoll (Linux, fastest) or pollset (Poco::Net::PollSet, portable)", 0, 0},
+     "epoll|pollset",
+     Check::NONE},
     {{"max_connections", ConfigType::INTEGER, "0",
       "most concurrent WebSocket connections; 0 = derived from the open-file limit (RLIMIT_NOFILE)", 0, 10000000},
      nullptr,
@@ -695,6 +699,7 @@ void HostConfig::validateFixedSections(std::vector<std::string>& errors)
 	s.host.eventLoops = static_cast<int>(integer("host", "event_loops"));
 	s.host.workerThreads = static_cast<int>(integer("host", "worker_threads"));
 	s.host.logLevel = value("host", "log_level");
+	s.host.poller = value("host", "poller");
 	s.host.shutdownDeadlineMs = integer("host", "shutdown_deadline_ms");
 	s.host.onPluginFailure =
 	    value("host", "on_plugin_failure") == "skip" ? HostSettings::SKIP_ON_FAILURE : HostSettings::ABORT_ON_FAILURE;

@@ -41,6 +41,7 @@ struct HostSettings
 		PluginFailurePolicy onPluginFailure = ABORT_ON_FAILURE; ///< on_plugin_failure
 		std::string pluginDir;                                  ///< plugin_dir; empty = build or install directory
 		std::int64_t maxConnections = 0;                        ///< max_connections; 0 = derived from RLIMIT_NOFILE
+		std::string poller = "epoll";                           ///< poller: epoll or pollset
 	};
 
 	struct Storage

@@ -42,7 +42,13 @@ class Poller
 /// Threading: add/update/remove/wait belong to the loop thread; wake() is safe from any thread.
 {
 public:
-	Poller();
+	enum class Backend
+	{
+		EPOLL,  ///< Linux only
+		POLLSET ///< Poco::Net::PollSet, every platform
+	};
+
+	explicit Poller(Backend backend = defaultBackend());
 	~Poller();
 	Poller(const Poller&) = delete;
 	Poller& operator=(const Poller&) = delete;
@@ -58,10 +64,14 @@ public:
 
 	void wake();
 
-	static const char* backendName();
+	const char* backendName() const;
+	static Backend defaultBackend();
+	static bool parseBackend(const std::string& name, Backend& out);
+	/// "epoll" (not on other platforms) or "pollset".
+
+	class Impl;
 
 private:
-	struct Impl;
 	std::unique_ptr<Impl> _pImpl;
 };
 

@@ -170,7 +170,7 @@ bool Server::start(std::string& error)
 	}
 	_transport->start();
 	log.information("%d event loops (%s), %d worker threads", _transport->loopCount(),
-	                std::string(Poller::backendName()), _settings.workerThreads);
+	                std::string(_transport->loop(0).poller().backendName()), _settings.workerThreads);
 
 	for (const PluginMount& mount : _settings.plugins)
 	{

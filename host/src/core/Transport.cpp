@@ -31,8 +31,10 @@ Transport::Transport(const TransportSettings& settings, Poco::Logger& logger, co
 	int loops = settings.eventLoops < 1 ? 1 : settings.eventLoops;
 	if (loops > 1 << LOOP_BITS)
 		loops = 1 << LOOP_BITS;
+	Poller::Backend backend = Poller::defaultBackend();
+	Poller::parseBackend(settings.poller, backend); // validated by HostConfig
 	for (int i = 0; i < loops; ++i)
-		_loops.push_back(std::make_unique<EventLoop>(*this, i));
+		_loops.push_back(std::make_unique<EventLoop>(*this, i, backend));
 }
 
 

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 
 namespace Switchboard {
@@ -20,6 +21,7 @@ namespace Core {
 struct TransportSettings
 {
 	int eventLoops = 2;
+	std::string poller = "epoll"; ///< [host] poller
 	std::size_t maxConnections = 10000;
 	std::int64_t maxMessageSize = 1 << 20;
 	std::int64_t idleTimeoutMs = 120000;
