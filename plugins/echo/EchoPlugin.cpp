@@ -43,46 +43,7 @@ std::string jsonString(std::string_view text)
 /// text as a JSON string literal. The notes are checked to be UTF-8 when stored; should a
 /// stored value not be, it is repaired rather than producing invalid JSON.
 {
-	static const char HEX[] = "0123456789abcdef";
-	std::string out = "\"";
-	for (char c : HttpText::replaceInvalidUtf8(text))
-	{
-		switch (c)
-		{
-			case '"':
-				out += "\\\"";
-				break;
-			case '\\':
-				out += "\\\\";
-				break;
-			case '\b':
-				out += "\\b";
-				break;
-			case '\f':
-				out += "\\f";
-				break;
-			case '\n':
-				out += "\\n";
-				break;
-			case '\r':
-				out += "\\r";
-				break;
-			case '\t':
-				out += "\\t";
-				break;
-			default:
-				if (static_cast<unsigned char>(c) < 0x20)
-				{
-					out += "\\u00";
-					out += HEX[(c >> 4) & 0xF];
-					out += HEX[c & 0xF];
-				}
-				else
-					out += c;
-		}
-	}
-	out += '"';
-	return out;
+	return Json::quote(HttpText::replaceInvalidUtf8(text));
 }
 
 

@@ -6,9 +6,13 @@
 
 
 #include "Envelope.h"
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 
 namespace Switchboard {
@@ -88,18 +92,89 @@ inline const char* skipSpace(const char* p, const char* end, bool& sawSpace)
 }
 
 
-inline bool mayNeedAttention(std::uint64_t word)
-/// True if one of the 8 bytes may be '"', '\\' or below 0x20. The bit tricks can give false
-/// positives (then the caller looks byte by byte) but never false negatives.
+// Word-at-a-time scanning (SWAR): each helper marks, with the high bit of the byte, exactly the
+// bytes of a 64-bit word that match. Adding to the low 7 bits never carries into the next byte,
+// so there are no false positives and the first mark is the first match.
+constexpr std::uint64_t ONES = 0x0101010101010101ULL;
+constexpr std::uint64_t LOW7 = 0x7F7F7F7F7F7F7F7FULL;
+constexpr std::uint64_t HIGHS = ~LOW7;
+
+
+inline std::uint64_t zeroBytes(std::uint64_t word)
 {
-	constexpr std::uint64_t ONES = 0x0101010101010101ULL;
-	constexpr std::uint64_t HIGHS = 0x8080808080808080ULL;
-	const std::uint64_t quote = word ^ (ONES * '"');
-	const std::uint64_t backslash = word ^ (ONES * '\\');
-	const std::uint64_t zeroQuote = (quote - ONES) & ~quote;
-	const std::uint64_t zeroBackslash = (backslash - ONES) & ~backslash;
-	const std::uint64_t control = (word - ONES * 0x20) & ~word;
-	return ((zeroQuote | zeroBackslash | control) & HIGHS) != 0;
+	return ~(((word & LOW7) + LOW7) | word | LOW7);
+}
+
+
+inline std::uint64_t bytesEqual(std::uint64_t word, unsigned char c)
+{
+	return zeroBytes(word ^ (ONES * c));
+}
+
+
+inline std::uint64_t bytesBelowSpace(std::uint64_t word)
+{
+	return ~(((word & LOW7) + ONES * (0x80 - 0x20)) | word) & HIGHS;
+}
+
+
+inline std::uint64_t loadWord(const char* p)
+{
+	std::uint64_t word;
+	std::memcpy(&word, p, sizeof(word));
+	return word;
+}
+
+
+inline std::size_t firstMarkedByte(std::uint64_t marks)
+/// The index in memory order of the first marked byte of a word read by loadWord(); marks != 0.
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return static_cast<std::size_t>(__builtin_clzll(marks)) / 8;
+#elif defined(__GNUC__)
+	return static_cast<std::size_t>(__builtin_ctzll(marks)) / 8;
+#else
+	std::size_t index = 0; // little-endian, as every MSVC target
+	while ((marks & 0x80) == 0)
+	{
+		marks >>= 8;
+		++index;
+	}
+	return index;
+#endif
+}
+
+
+inline const char* findStringStop(const char* p, const char* end)
+/// The first '"', '\\' or byte below 0x20 at or after p, or end.
+{
+#if defined(__SSE2__)
+	const __m128i quote = _mm_set1_epi8('"');
+	const __m128i backslash = _mm_set1_epi8('\\');
+	const __m128i lastControl = _mm_set1_epi8(0x1F);
+	while (end - p >= 16)
+	{
+		const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+		// min(chunk, 0x1F) == chunk exactly for the bytes below 0x20 (unsigned).
+		const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)),
+		                                  _mm_cmpeq_epi8(_mm_min_epu8(chunk, lastControl), chunk));
+		const int mask = _mm_movemask_epi8(hits);
+		if (mask != 0)
+			return p + __builtin_ctz(static_cast<unsigned>(mask));
+		p += 16;
+	}
+#endif
+	while (end - p >= 8)
+	{
+		const std::uint64_t word = loadWord(p);
+		const std::uint64_t marks = bytesEqual(word, '"') | bytesEqual(word, '\\') | bytesBelowSpace(word);
+		if (marks != 0)
+			return p + firstMarkedByte(marks);
+		p += 8;
+	}
+	while (p != end && *p != '"' && *p != '\\' && static_cast<unsigned char>(*p) >= 0x20)
+		++p;
+	return p;
 }
 
 
@@ -110,50 +185,34 @@ const char* scanStringBody(const char* p, const char* end, bool& escaped)
 {
 	for (;;)
 	{
-		// SDP bodies make strings the bulk of a message: skip 8 plain bytes at a time.
-		while (end - p >= 8)
-		{
-			std::uint64_t word;
-			std::memcpy(&word, p, sizeof(word));
-			if (mayNeedAttention(word))
-				break;
-			p += 8;
-		}
+		p = findStringStop(p, end);
 		if (p == end)
 			return nullptr;
-		const auto c = static_cast<unsigned char>(*p);
-		if (c == '"')
+		if (*p == '"')
 			return p + 1;
-		if (c == '\\')
-		{
-			escaped = true;
-			if (end - p < 2)
-				return nullptr;
-			switch (p[1])
-			{
-				case '"':
-				case '\\':
-				case '/':
-				case 'b':
-				case 'f':
-				case 'n':
-				case 'r':
-				case 't':
-					p += 2;
-					break;
-				case 'u':
-					if (end - p < 6 || !isHex4(p + 2))
-						return nullptr;
-					p += 6;
-					break;
-				default:
-					return nullptr;
-			}
-		}
-		else if (c < 0x20)
+		if (*p != '\\' || end - p < 2)
 			return nullptr;
-		else
-			++p;
+		escaped = true;
+		switch (p[1])
+		{
+			case '"':
+			case '\\':
+			case '/':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't':
+				p += 2;
+				break;
+			case 'u':
+				if (end - p < 6 || !isHex4(p + 2))
+					return nullptr;
+				p += 6;
+				break;
+			default:
+				return nullptr;
+		}
 	}
 }
 
@@ -664,6 +723,22 @@ std::string& appendJsString(std::string& out, std::string_view decoded)
 	const char* run = p;
 	while (p != end)
 	{
+		// Skip to the next byte that may need an escape: '"', '\\', below 0x20, or 0xED (which
+		// starts U+D000..U+DFFF, lone surrogates included).
+		while (end - p >= 8)
+		{
+			const std::uint64_t word = loadWord(p);
+			const std::uint64_t marks =
+			    bytesEqual(word, '"') | bytesEqual(word, '\\') | bytesBelowSpace(word) | bytesEqual(word, 0xED);
+			if (marks != 0)
+			{
+				p += firstMarkedByte(marks);
+				break;
+			}
+			p += 8;
+		}
+		if (p == end)
+			break;
 		const auto c = static_cast<unsigned char>(*p);
 		if (c >= 0x20 && c != '"' && c != '\\' && c != 0xED)
 		{
@@ -737,7 +812,11 @@ std::string& appendRelayFrame(std::string& out, std::string_view type, std::stri
                               const std::string_view* payload)
 {
 	// Fixed text: {"type": ,"src": ,"dst": } and six quotes; escapes are rare enough not to count.
-	out.reserve(out.size() + 29 + type.size() + src.size() + dst.size() + (payload ? 11 + payload->size() : 0));
+	// Growth stays geometric so that appending many frames to one buffer is not quadratic.
+	const std::size_t needed =
+	    out.size() + 29 + type.size() + src.size() + dst.size() + (payload ? 11 + payload->size() : 0);
+	if (needed > out.capacity())
+		out.reserve(std::max(needed, 2 * out.capacity()));
 	out.append("{\"type\":");
 	appendJsString(out, type);
 	out.append(",\"src\":");

@@ -70,35 +70,6 @@ void sendPlain(Poco::Net::HTTPServerResponse& response, int status, const std::s
 		out.write(body.data(), static_cast<std::streamsize>(body.size()));
 }
 
-std::string jsonEscape(const std::string& text)
-{
-	std::string out;
-	for (unsigned char c : text)
-	{
-		switch (c)
-		{
-			case '"':
-				out += "\\\"";
-				break;
-			case '\\':
-				out += "\\\\";
-				break;
-			case '\n':
-				out += "\\n";
-				break;
-			default:
-				if (c < 0x20)
-				{
-					char buf[8];
-					std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-					out += buf;
-				}
-				else
-					out += static_cast<char>(c);
-		}
-	}
-	return out;
-}
 
 } // namespace
 
@@ -515,23 +486,6 @@ std::uint64_t HttpFront::refusedConnections() const
 			total += static_cast<std::uint64_t>(listener->server->refusedConnections());
 	}
 	return total;
-}
-
-
-std::string HttpFront::listenersJson() const
-{
-	std::ostringstream out;
-	out << "[";
-	bool first = true;
-	for (const auto& listener : _listeners)
-	{
-		out << (first ? "" : ",") << "{\"name\":\"" << jsonEscape(listener->spec.name) << "\",\"address\":\""
-		    << jsonEscape(listener->spec.address) << "\",\"port\":" << listener->spec.port
-		    << ",\"admin\":" << (listener->admin ? "true" : "false") << "}";
-		first = false;
-	}
-	out << "]";
-	return out.str();
 }
 
 

@@ -94,7 +94,6 @@ public:
 
 	std::uint64_t refusedConnections() const;
 	std::uint64_t requestsServed() const { return _requests.load(); }
-	std::string listenersJson() const;
 
 	class Dispatcher;
 

@@ -10,6 +10,7 @@
 #include "core/Transport.h"
 #include "core/WorkerPool.h"
 #include "storage/SqliteStorage.h"
+#include "switchboard/Json.h"
 #include "Poco/Logger.h"
 #include <sys/resource.h>
 
@@ -71,27 +72,6 @@ std::size_t deriveConnectionCap(std::size_t configured)
 	return configured > 0 ? std::min(configured, cap) : cap;
 }
 
-std::string jsonText(const std::string& text)
-{
-	std::string out = "\"";
-	for (unsigned char c : text)
-	{
-		if (c == '"' || c == '\\')
-		{
-			out += '\\';
-			out += static_cast<char>(c);
-		}
-		else if (c < 0x20)
-		{
-			char buf[8];
-			std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-			out += buf;
-		}
-		else
-			out += static_cast<char>(c);
-	}
-	return out + "\"";
-}
 
 } // namespace
 
@@ -367,15 +347,15 @@ std::string Server::pluginsJson() const
 	{
 		out += first ? "{" : ",{";
 		first = false;
-		out += "\"name\":" + jsonText(p->mount.name);
-		out += ",\"id\":" + jsonText(p->descriptor ? p->descriptor->id : "");
-		out += ",\"version\":" + jsonText(p->descriptor ? p->descriptor->version : "");
-		out += ",\"description\":" + jsonText(p->descriptor ? p->descriptor->description : "");
-		out += ",\"state\":" + jsonText(p->state);
+		out += "\"name\":" + Json::quote(p->mount.name);
+		out += ",\"id\":" + Json::quote(p->descriptor ? p->descriptor->id : "");
+		out += ",\"version\":" + Json::quote(p->descriptor ? p->descriptor->version : "");
+		out += ",\"description\":" + Json::quote(p->descriptor ? p->descriptor->description : "");
+		out += ",\"state\":" + Json::quote(p->state);
 		if (!p->message.empty())
-			out += ",\"message\":" + jsonText(p->message);
-		out += ",\"listener\":" + jsonText(p->mount.listener);
-		out += ",\"prefix\":" + jsonText(p->mount.prefix);
+			out += ",\"message\":" + Json::quote(p->message);
+		out += ",\"listener\":" + Json::quote(p->mount.listener);
+		out += ",\"prefix\":" + Json::quote(p->mount.prefix);
 		out += ",\"mounts\":" + (p->context ? p->context->mountsJson() : std::string("[]"));
 		out += "}";
 	}

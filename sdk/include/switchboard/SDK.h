@@ -38,6 +38,7 @@
 #include "switchboard/Config.h"
 #include "switchboard/Host.h"
 #include "switchboard/Http.h"
+#include "switchboard/Json.h"
 #include "switchboard/Log.h"
 #include "switchboard/Metrics.h"
 #include "switchboard/Plugin.h"
