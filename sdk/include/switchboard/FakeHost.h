@@ -210,7 +210,7 @@ public:
 		_phase = Phase::STOPPING;
 		dispatch(Context::MAIN, "stopping()", [&] { plugin.stopping(); });
 		for (ConnectionId id : openIds())
-			closeConnection(id, CloseCode::GOING_AWAY, "server shutting down");
+			closeConnection(id, CloseCode::GOING_AWAY, ""); // as the real host: 1001, no reason
 		_timers.clear();
 		dispatch(Context::MAIN, "stop()", [&] { plugin.stop(); });
 		_timers.clear();
@@ -655,17 +655,17 @@ public:
 
 	// --- Metrics -------------------------------------------------------------------------------
 
-	Counter& counter(std::string_view name, std::string_view help, std::string_view labels = {}) override
+	Counter& counter(std::string_view name, std::string_view /*help*/, std::string_view labels = {}) override
 	{
 		return findOrMake(_counters, name, labels, [] { return std::make_unique<Counter>(); });
 	}
 
-	Gauge& gauge(std::string_view name, std::string_view help, std::string_view labels = {}) override
+	Gauge& gauge(std::string_view name, std::string_view /*help*/, std::string_view labels = {}) override
 	{
 		return findOrMake(_gauges, name, labels, [] { return std::make_unique<Gauge>(); });
 	}
 
-	Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& upperBounds,
+	Histogram& histogram(std::string_view name, std::string_view /*help*/, const std::vector<double>& upperBounds,
 	                     std::string_view labels = {}) override
 	{
 		return findOrMake(_histograms, name, labels, [&] { return std::make_unique<Histogram>(upperBounds); });
