@@ -209,6 +209,7 @@ private:
 		out.http.maxQueued = s.http.maxQueued;
 		out.http.maxBodySize = static_cast<std::size_t>(s.http.maxBodySize);
 		out.http.keepAlive = s.http.keepAlive;
+		out.http.requestTimeoutMs = s.websocket.handshakeTimeoutMs;
 		for (const ListenerSettings& l : config.listeners())
 			out.listeners.push_back(ListenerSpec{l.name, l.address, l.port, l.backlog});
 		out.adminEnabled = s.admin.enabled;

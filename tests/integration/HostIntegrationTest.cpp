@@ -66,6 +66,7 @@ class HostIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testShutdownDeadlineCutsSilentClients);
 	CPPUNIT_TEST(testStorageSurvivesRestart);
 	CPPUNIT_TEST(testAdminEndpoints);
+	CPPUNIT_TEST(testSlowRequestIsCutAtHandshakeTimeout);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -433,6 +434,21 @@ public:
 		// Admin routes live only on the admin listener, plugin routes only on theirs.
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, server.port("main"), "/metrics").status);
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, admin, "/echo/stats").status);
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testSlowRequestIsCutAtHandshakeTimeout()
+	{
+		// A client that never finishes its upgrade request must not hold an HTTP worker.
+		TestServer server;
+		server.set("websocket", "handshake_timeout_ms", "500");
+		startEcho(server);
+		auto t0 = std::chrono::steady_clock::now();
+		std::string reply =
+		    HttpTestClient::exchangeRaw(LOOPBACK, server.port("main"), "GET /echo/ws HTTP/1.1\r\nHost: x\r\nUpg", 5000);
+		double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(elapsed) + " ms: " + reply, elapsed >= 400 && elapsed < 3000);
+		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, server.port("main"), "/echo/stats").status);
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 };

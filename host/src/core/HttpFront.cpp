@@ -452,7 +452,7 @@ void HttpFront::start()
 		params->setMaxThreads(threads);
 		params->setMaxQueued(_settings.maxQueued);
 		params->setKeepAlive(_settings.keepAlive);
-		params->setTimeout(Poco::Timespan(30, 0));
+		params->setTimeout(Poco::Timespan(_settings.requestTimeoutMs * 1000)); // a slow request cannot hold a worker
 		params->setServerName("Switchboard");
 		Listener* raw = listener.get();
 		auto* factory = new DispatcherFactory([this, raw] { return new Dispatcher(*this, *raw); });

@@ -34,6 +34,8 @@ struct HttpSettings
 	int maxQueued = 256;
 	std::size_t maxBodySize = 1 << 20;
 	bool keepAlive = true;
+	std::int64_t requestTimeoutMs =
+	    10000; ///< [websocket] handshake_timeout_ms: time to send a request (an upgrade too)
 };
 
 
