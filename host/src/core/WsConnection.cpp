@@ -21,6 +21,7 @@ namespace Core {
 namespace {
 constexpr int MAX_IOVECS = 64;
 constexpr int READ_ROUNDS = 4; // per readiness event: fairness between connections of a loop
+constexpr std::size_t MAX_CHUNK_BYTES = 64 * 1024;
 } // namespace
 
 
@@ -140,7 +141,9 @@ bool WsConnection::enqueueFrame(WS::Opcode opcode, const char* payload, std::siz
 	}
 	else
 	{
-		if (_out.empty() || _out.back().shared)
+		// A new chunk every 64 KiB: a long queue (a slow reader) then grows without copying
+		// megabytes on the loop thread each time one string doubles.
+		if (_out.empty() || _out.back().shared || _out.back().owned.size() >= MAX_CHUNK_BYTES)
 			_out.emplace_back();
 		target = &_out.back();
 	}

@@ -1,0 +1,207 @@
+//
+// LoadGenerator.h
+//
+// One single-threaded epoll process of the PeerJS load generator: connects its peers, waits for
+// "go" on stdin, runs one workload, prints a JSON result line on stdout and exits.
+//
+
+
+#ifndef Switchboard_Bench_LoadGenerator_INCLUDED
+#define Switchboard_Bench_LoadGenerator_INCLUDED
+
+
+#include "ClientCodec.h"
+#include "GeneratorOptions.h"
+#include "LatencyHistogram.h"
+#include <sys/resource.h>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Bench {
+
+
+class LoadGenerator
+/// Protocol on stdout (one JSON object per line): {"event":"ready",...} once every connection
+/// is open or has failed, then {"event":"result",...} at the end. On stdin: "go" starts the
+/// workload, "stop" (or end of file) ends a HOLD or cuts a run short.
+///
+/// Every message is a PeerJS CANDIDATE of about 330 bytes whose payload carries the intended
+/// send time (CLOCK_MONOTONIC ns) and a per-sender sequence number; the receiver computes the
+/// one-way latency from it. Open-loop messages carry their scheduled time, not the time they
+/// were written, so a generator or server that falls behind shows up in the latency.
+{
+public:
+	explicit LoadGenerator(const GeneratorOptions& options);
+	~LoadGenerator();
+
+	LoadGenerator(const LoadGenerator&) = delete;
+	LoadGenerator& operator=(const LoadGenerator&) = delete;
+
+	int run();
+	/// Returns the process exit code: 0 after a result was printed, non-zero on setup failure.
+
+private:
+	enum class Phase
+	{
+		CONNECTING,
+		READY,
+		RUNNING,
+		DRAINING,
+		DONE
+	};
+
+	enum class State
+	{
+		IDLE,
+		CONNECTING,
+		UPGRADING,
+		AWAIT_OPEN,
+		OPEN,
+		CLOSED
+	};
+
+	struct Conn
+	{
+		int fd = -1;
+		int partner = -1;
+		State state = State::IDLE;
+		bool reading = true;
+		bool dirty = false;
+		std::uint32_t interest = 0; ///< the epoll events currently registered
+		bool victimFlow = false;    ///< messages to this connection are the victim flow
+		std::string id;
+		std::string in;   ///< handshake response or a partial frame carried between reads
+		std::string frag; ///< a fragmented message being assembled
+		std::string out;
+		std::size_t outOff = 0;
+		std::string message; ///< the CANDIDATE template addressed to the partner
+		std::size_t tsOff = 0;
+		std::size_t seqOff = 0;
+		std::uint64_t seqOut = 0;
+		std::uint64_t seqIn = 0;
+	};
+
+	struct Schedule
+	/// A fixed-rate sequence of due times, served round-robin over a list of connections.
+	{
+		bool active = false;
+		std::uint64_t startNs = 0;
+		double intervalNs = 0;
+		std::uint64_t next = 0; ///< index of the next due item
+		std::vector<int> conns;
+
+		std::uint64_t dueNs() const { return startNs + static_cast<std::uint64_t>(intervalNs * double(next)); }
+	};
+
+	struct Counters
+	{
+		std::uint64_t connectErrors = 0;
+		std::uint64_t handshakeErrors = 0;
+		std::uint64_t closedByServer = 0;
+		std::uint64_t protocolErrors = 0;
+		std::uint64_t sent = 0;     ///< data messages, main flow
+		std::uint64_t received = 0; ///< data messages, main flow
+		std::uint64_t windowReceived = 0;
+		std::uint64_t outOfOrder = 0;
+		std::uint64_t victimSent = 0;
+		std::uint64_t victimReceived = 0;
+		std::uint64_t heartbeats = 0;
+		std::uint64_t leaveFrames = 0;
+		std::uint64_t expireFrames = 0;
+		std::uint64_t errorFrames = 0;
+		std::uint64_t otherFrames = 0;
+		std::uint64_t droppedSends = 0;
+		std::uint64_t pingsLost = 0;
+	};
+
+	void buildConnections();
+	void buildTemplate(Conn& conn);
+	void startConnects(std::uint64_t now);
+	void connectOne(int index);
+	void resolved(int index, bool ok);
+	void becomeReady(std::uint64_t now);
+	void go(std::uint64_t now);
+	void finish();
+
+	void onEvent(int index, std::uint32_t events);
+	void onConnected(int index);
+	void onReadable(int index);
+	std::size_t consume(int index, char* data, std::size_t size);
+	bool consumeHandshake(int index);
+	void onMessage(int index, const char* data, std::size_t size);
+	void onData(int index, const char* data, std::size_t size);
+	void closeConn(int index, bool byServer);
+
+	void sendData(int index, std::uint64_t tsNs);
+	void sendHeartbeat(int index);
+	void markDirty(int index);
+	void flushDirty();
+	void flush(int index);
+	void updateInterest(int index);
+
+	void onStdin();
+	void advance();
+	std::uint64_t nextWakeNs() const;
+	void runSchedules();
+	void printReady();
+	void printResult();
+	std::uint64_t inFlight() const;
+	bool inWindow(std::uint64_t ns) const { return ns >= _windowStartNs && ns < _windowEndNs; }
+
+	GeneratorOptions _options;
+	ClientCodec _codec;
+	int _epoll = -1;
+	Phase _phase = Phase::CONNECTING;
+	std::uint64_t _now = 0;
+	std::vector<Conn> _conns;
+	std::vector<int> _dirty;
+	std::vector<char> _scratch;
+	std::string _stdinBuffer;
+	bool _stdinOpen = true;
+	bool _stopRequested = false;
+
+	bool _inStartConnects = false;
+	int _nextConnect = 0;
+	int _pending = 0;
+	int _resolved = 0;
+	int _opened = 0;
+	std::uint64_t _connectStartNs = 0;
+	std::uint64_t _lastOpenNs = 0;
+	std::uint64_t _connectDeadlineNs = 0;
+	std::uint64_t _goDeadlineNs = 0;
+
+	std::uint64_t _goNs = 0;
+	std::uint64_t _windowStartNs = ~std::uint64_t(0);
+	std::uint64_t _windowEndNs = ~std::uint64_t(0);
+	std::uint64_t _drainDeadlineNs = 0;
+	bool _windowOpened = false;
+	bool _windowClosed = false;
+	rusage _usageStart{};
+	rusage _usageEnd{};
+
+	Schedule _heartbeats;
+	Schedule _traffic;
+	Schedule _victimTraffic;
+	int _victim = -1;  ///< the victim pair's receiver
+	int _flooder = -1; ///< its sender
+
+	bool _pingAwaiting = false;
+	std::uint64_t _pingSentNs = 0;
+	std::uint64_t _nextPingNs = 0;
+
+	Counters _counters;
+	LatencyHistogram _latency;  ///< one-way (round trip in PINGPONG), messages scheduled in the window
+	LatencyHistogram _lateness; ///< open loop: how late the generator wrote scheduled messages
+	LatencyHistogram _victimLatency;
+};
+
+
+} // namespace Bench
+} // namespace Switchboard
+
+
+#endif // Switchboard_Bench_LoadGenerator_INCLUDED

@@ -1,0 +1,214 @@
+//
+// LoadGeneratorMain.cpp
+//
+// bench-loadgen: command line of one load-generator process (bench/run starts several).
+//
+
+
+#include "GeneratorOptions.h"
+#include "LoadGenerator.h"
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+
+using Switchboard::Bench::GeneratorOptions;
+using Switchboard::Bench::LoadGenerator;
+using Switchboard::Bench::Workload;
+
+
+namespace {
+
+
+const char USAGE[] =
+    "usage: bench-loadgen --target ADDR:PORT --workload hold|closed|open|pingpong [options]\n"
+    "\n"
+    "One process of the PeerJS load generator. Prints {\"event\":\"ready\",...} when connected, waits\n"
+    "for a line \"go\" on stdin (or starts at once with --auto), runs the workload and prints\n"
+    "{\"event\":\"result\",...}. \"stop\" or end of input ends a hold or cuts a run short.\n"
+    "\n"
+    "  --source ADDR            local address to bind (127.0.0.2, 127.0.0.3, ...)\n"
+    "  --path P                 WebSocket path (default /peerjs)\n"
+    "  --key K                  PeerJS key (default peerjs)\n"
+    "  --tag T                  id prefix, unique per run (default bench)\n"
+    "  --connections N          hold: idle connections\n"
+    "  --pairs N                closed, open: peer pairs\n"
+    "  --window W               closed: messages in flight per pair (default 16)\n"
+    "  --rate R                 open: messages/s sent by this process in total\n"
+    "  --victim-rate R          open: add a pair whose sender sends R messages/s\n"
+    "  --victim-stop            open: that pair's receiver stops reading at go\n"
+    "  --interval-us U          pingpong: at most one round trip every U microseconds (default 1000)\n"
+    "  --warmup-ms, --measure-ms, --drain-ms   timing (defaults 1000, 5000, 1000); measure-ms is\n"
+    "                           the longest hold for hold\n"
+    "  --heartbeat-ms MS        HEARTBEAT period per connection, 0 = none (default 5000)\n"
+    "  --connect-concurrency N  handshakes in progress at once (default 64)\n"
+    "  --connect-timeout-ms MS  (default 60000)    --go-timeout-ms MS (default 600000)\n"
+    "  --auto                   start right after connecting\n";
+
+
+bool parseInt(const char* text, long long low, long long high, long long& value)
+{
+	char* end = nullptr;
+	errno = 0;
+	const long long v = std::strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < low || v > high)
+		return false;
+	value = v;
+	return true;
+}
+
+
+bool parseDouble(const char* text, double low, double high, double& value)
+{
+	char* end = nullptr;
+	errno = 0;
+	const double v = std::strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || !(v >= low && v <= high))
+		return false;
+	value = v;
+	return true;
+}
+
+
+bool validAddress(const std::string& text)
+{
+	in_addr a;
+	return inet_pton(AF_INET, text.c_str(), &a) == 1;
+}
+
+
+int fail(const std::string& message)
+{
+	std::fprintf(stderr, "bench-loadgen: %s\n%s", message.c_str(), USAGE);
+	return 2;
+}
+
+
+} // namespace
+
+
+int main(int argc, char** argv)
+{
+	GeneratorOptions o;
+	bool haveWorkload = false;
+	for (int i = 1; i < argc; ++i)
+	{
+		std::string arg = argv[i];
+		std::string value;
+		const std::size_t eq = arg.find('=');
+		if (arg.rfind("--", 0) == 0 && eq != std::string::npos)
+		{
+			value = arg.substr(eq + 1);
+			arg = arg.substr(0, eq);
+		}
+		if (arg == "--help" || arg == "-h")
+		{
+			std::fputs(USAGE, stdout);
+			return 0;
+		}
+		if (arg == "--auto")
+		{
+			o.autoGo = true;
+			continue;
+		}
+		if (arg == "--victim-stop")
+		{
+			o.victimStop = true;
+			continue;
+		}
+		if (eq == std::string::npos)
+		{
+			if (i + 1 >= argc)
+				return fail("missing value for " + arg);
+			value = argv[++i];
+		}
+		long long n = 0;
+		const char* v = value.c_str();
+		if (arg == "--target")
+		{
+			const std::size_t colon = value.rfind(':');
+			if (colon == std::string::npos || !validAddress(value.substr(0, colon)) ||
+			    !parseInt(value.c_str() + colon + 1, 1, 65535, n))
+				return fail("--target must be IPV4:PORT, got '" + value + "'");
+			o.targetAddress = value.substr(0, colon);
+			o.targetPort = static_cast<int>(n);
+		}
+		else if (arg == "--source")
+		{
+			if (!validAddress(value))
+				return fail("--source must be an IPv4 address, got '" + value + "'");
+			o.sourceAddress = value;
+		}
+		else if (arg == "--path")
+		{
+			if (value.empty() || value[0] != '/' || value.find_first_of(" ?#\r\n") != std::string::npos)
+				return fail("--path must start with '/' and contain no spaces, '?' or '#'");
+			o.path = value;
+		}
+		else if (arg == "--key" || arg == "--tag")
+		{
+			if (value.empty() ||
+			    value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+			        std::string::npos)
+				return fail(arg + " must be non-empty letters, digits, '_', '.' or '-'");
+			(arg == "--key" ? o.key : o.tag) = value;
+		}
+		else if (arg == "--workload")
+		{
+			haveWorkload = true;
+			if (value == "hold")
+				o.workload = Workload::HOLD;
+			else if (value == "closed")
+				o.workload = Workload::CLOSED;
+			else if (value == "open")
+				o.workload = Workload::OPEN;
+			else if (value == "pingpong")
+				o.workload = Workload::PINGPONG;
+			else
+				return fail("unknown workload '" + value + "'");
+		}
+		else if (arg == "--connections" && parseInt(v, 1, 19000, n))
+			o.connections = static_cast<int>(n);
+		else if (arg == "--pairs" && parseInt(v, 1, 9000, n))
+			o.pairs = static_cast<int>(n);
+		else if (arg == "--window" && parseInt(v, 1, 100000, n))
+			o.window = static_cast<int>(n);
+		else if (arg == "--rate" && parseDouble(v, 0, 1e8, o.rate))
+			continue;
+		else if (arg == "--victim-rate" && parseDouble(v, 0, 1e8, o.victimRate))
+			continue;
+		else if (arg == "--interval-us" && parseInt(v, 0, 10000000, n))
+			o.intervalUs = n;
+		else if (arg == "--warmup-ms" && parseInt(v, 0, 3600000, n))
+			o.warmupMs = n;
+		else if (arg == "--measure-ms" && parseInt(v, 1, 3600000, n))
+			o.measureMs = n;
+		else if (arg == "--drain-ms" && parseInt(v, 0, 600000, n))
+			o.drainMs = n;
+		else if (arg == "--heartbeat-ms" && parseInt(v, 0, 3600000, n))
+			o.heartbeatMs = n;
+		else if (arg == "--connect-concurrency" && parseInt(v, 1, 19000, n))
+			o.connectConcurrency = static_cast<int>(n);
+		else if (arg == "--connect-timeout-ms" && parseInt(v, 1, 3600000, n))
+			o.connectTimeoutMs = n;
+		else if (arg == "--go-timeout-ms" && parseInt(v, 1, 3600000, n))
+			o.goTimeoutMs = n;
+		else
+			return fail("unknown option or bad value: " + arg + " " + value);
+	}
+	if (o.targetPort == 0)
+		return fail("--target is required");
+	if (!haveWorkload)
+		return fail("--workload is required");
+	if (o.workload == Workload::HOLD && o.connections == 0)
+		return fail("hold needs --connections");
+	if ((o.workload == Workload::CLOSED || o.workload == Workload::OPEN) && o.pairs == 0)
+		return fail("closed and open need --pairs");
+	if (o.workload == Workload::OPEN && o.rate <= 0 && o.victimRate <= 0)
+		return fail("open needs --rate (or --victim-rate)");
+	LoadGenerator generator(o);
+	return generator.run();
+}
