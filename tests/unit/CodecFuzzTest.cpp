@@ -6,6 +6,7 @@
 
 
 #include "ws/FrameDecoder.h"
+#include "switchboard/Http.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <algorithm>
@@ -121,29 +122,7 @@ bool referenceUtf8(const char* data, std::size_t n)
 }
 
 
-void appendUtf8(std::string& s, std::uint32_t cp)
-{
-	if (cp < 0x80)
-		s += static_cast<char>(cp);
-	else if (cp < 0x800)
-	{
-		s += static_cast<char>(0xC0 | (cp >> 6));
-		s += static_cast<char>(0x80 | (cp & 0x3F));
-	}
-	else if (cp < 0x10000)
-	{
-		s += static_cast<char>(0xE0 | (cp >> 12));
-		s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-		s += static_cast<char>(0x80 | (cp & 0x3F));
-	}
-	else
-	{
-		s += static_cast<char>(0xF0 | (cp >> 18));
-		s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-		s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-		s += static_cast<char>(0x80 | (cp & 0x3F));
-	}
-}
+using Switchboard::HttpText::appendUtf8; // encodes surrogate code points too (WTF-8)
 
 
 class StreamBuilder

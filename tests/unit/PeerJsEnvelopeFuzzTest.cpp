@@ -6,6 +6,7 @@
 
 
 #include "Envelope.h"
+#include "switchboard/Http.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <cstdint>
@@ -84,30 +85,7 @@ using Units = std::vector<std::uint16_t>;
 /// A JavaScript string: UTF-16 code units, surrogates possibly unpaired.
 
 
-void appendUtf8(std::string& out, std::uint32_t code)
-/// Also encodes surrogate code points (3 bytes), which makes the result WTF-8.
-{
-	if (code < 0x80)
-		out += static_cast<char>(code);
-	else if (code < 0x800)
-	{
-		out += static_cast<char>(0xC0 | (code >> 6));
-		out += static_cast<char>(0x80 | (code & 0x3F));
-	}
-	else if (code < 0x10000)
-	{
-		out += static_cast<char>(0xE0 | (code >> 12));
-		out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-		out += static_cast<char>(0x80 | (code & 0x3F));
-	}
-	else
-	{
-		out += static_cast<char>(0xF0 | (code >> 18));
-		out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-		out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-		out += static_cast<char>(0x80 | (code & 0x3F));
-	}
-}
+using Switchboard::HttpText::appendUtf8; // encodes surrogate code points too (WTF-8)
 
 
 bool isHigh(std::uint16_t unit)
