@@ -53,6 +53,7 @@ class TimerWheelTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testRescheduleFromCallback);
 	CPPUNIT_TEST(testCancelFromCallback);
 	CPPUNIT_TEST(testSleepHint);
+	CPPUNIT_TEST(testLongSleepThenFire);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -155,9 +156,51 @@ public:
 		TimerNode node;
 		node.fire = [](TimerNode*) {};
 		wheel.schedule(node, 500);
+		// The loop sleeps until the slot that holds the timer, not one tick at a time...
 		int hint = wheel.millisecondsToNextTick(5);
-		CPPUNIT_ASSERT(hint > 0 && hint <= TimerWheel::TICK_MS);
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(hint), hint >= 495 - TimerWheel::TICK_MS && hint <= 495);
+		// ...and a nearer timer shortens it.
+		TimerNode near;
+		near.fire = [](TimerNode*) {};
+		wheel.schedule(near, 30);
+		hint = wheel.millisecondsToNextTick(5);
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(hint), hint >= 25 - TimerWheel::TICK_MS && hint <= 25);
+		wheel.cancel(near);
+		CPPUNIT_ASSERT(wheel.millisecondsToNextTick(5) >= 485);
+		// Beyond one revolution: at most a revolution's sleep, then the wheel re-checks.
 		wheel.cancel(node);
+		wheel.schedule(node, 60000);
+		hint = wheel.millisecondsToNextTick(5);
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(hint), hint > 0 && hint <= int(TimerWheel::SLOTS) * TimerWheel::TICK_MS);
+		wheel.cancel(node);
+		CPPUNIT_ASSERT_EQUAL(-1, wheel.millisecondsToNextTick(5));
+	}
+
+	void testLongSleepThenFire()
+	{
+		// A loop that sleeps as advised and then advances still fires every timer on time.
+		std::int64_t now = 0;
+		std::vector<std::int64_t> log;
+		TimerWheel wheel(now);
+		Probe a, b;
+		for (Probe* p : {&a, &b})
+		{
+			p->log = &log;
+			p->now = &now;
+			p->wheel = &wheel;
+		}
+		wheel.schedule(a.node, 700);
+		wheel.schedule(b.node, 25000);
+		for (int i = 0; i < 100 && log.size() < 2; ++i)
+		{
+			int sleep = wheel.millisecondsToNextTick(now);
+			CPPUNIT_ASSERT(sleep >= 0);
+			now += sleep;
+			wheel.advance(now);
+		}
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), log.size());
+		CPPUNIT_ASSERT(log[0] >= 700 && log[0] <= 700 + TimerWheel::TICK_MS);
+		CPPUNIT_ASSERT(log[1] >= 25000 && log[1] <= 25000 + TimerWheel::TICK_MS);
 	}
 };
 

@@ -38,9 +38,25 @@ std::size_t TimerWheel::slotOf(std::int64_t dueMs) const
 }
 
 
+void TimerWheel::markSlot(std::size_t slot)
+{
+	_occupied[slot / 64] |= std::uint64_t(1) << (slot % 64);
+}
+
+
+void TimerWheel::clearSlotIfEmpty(std::size_t slot)
+{
+	if (_heads[slot].next == &_heads[slot])
+		_occupied[slot / 64] &= ~(std::uint64_t(1) << (slot % 64));
+}
+
+
 void TimerWheel::link(TimerNode& node)
 {
-	TimerNode& head = _heads[slotOf(node.due)];
+	std::size_t slot = slotOf(node.due);
+	node.slot = static_cast<std::uint32_t>(slot);
+	markSlot(slot);
+	TimerNode& head = _heads[slot];
 	node.next = &head;
 	node.prev = head.prev;
 	head.prev->next = &node;
@@ -70,6 +86,7 @@ void TimerWheel::cancel(TimerNode& node)
 	if (!node.linked())
 		return;
 	unlink(node);
+	clearSlotIfEmpty(node.slot);
 	--_count;
 }
 
@@ -91,6 +108,7 @@ void TimerWheel::advance(std::int64_t nowMs)
 		pending.next->prev = &pending;
 		pending.prev->next = &pending;
 		head.next = head.prev = &head;
+		clearSlotIfEmpty(static_cast<std::size_t>(_currentTick) % SLOTS);
 		while (pending.next != &pending)
 		{
 			TimerNode* node = pending.next;
@@ -115,8 +133,24 @@ int TimerWheel::millisecondsToNextTick(std::int64_t nowMs) const
 {
 	if (_count == 0)
 		return -1;
-	std::int64_t nextTickMs = (nowMs / TICK_MS + 1) * TICK_MS;
-	return static_cast<int>(nextTickMs - nowMs);
+	// The first occupied slot after the current tick, at most one revolution ahead.
+	std::size_t start = static_cast<std::size_t>(_currentTick + 1) % SLOTS;
+	std::size_t distance = SLOTS;
+	for (std::size_t scanned = 0; scanned < SLOTS;)
+	{
+		std::size_t slot = (start + scanned) % SLOTS;
+		std::uint64_t word = _occupied[slot / 64] >> (slot % 64);
+		if (word != 0)
+		{
+			distance = scanned + static_cast<std::size_t>(__builtin_ctzll(word));
+			break;
+		}
+		scanned += 64 - slot % 64;
+	}
+	if (distance >= SLOTS)
+		distance = SLOTS - 1;
+	std::int64_t dueMs = (_currentTick + 1 + static_cast<std::int64_t>(distance)) * TICK_MS;
+	return dueMs <= nowMs ? 0 : static_cast<int>(dueMs - nowMs);
 }
 
 

@@ -24,6 +24,7 @@ struct TimerNode
 	TimerNode* prev = nullptr;
 	TimerNode* next = nullptr;
 	std::int64_t due = 0;
+	std::uint32_t slot = 0; ///< the wheel slot it is linked into, while linked
 	void (*fire)(TimerNode* node) = nullptr;
 	void* owner = nullptr;
 
@@ -54,7 +55,8 @@ public:
 	/// which may reschedule it or schedule and cancel others.
 
 	int millisecondsToNextTick(std::int64_t nowMs) const;
-	/// How long a loop may sleep: -1 when nothing is scheduled.
+	/// How long a loop may sleep: until the next slot holding a timer (-1 when nothing is
+	/// scheduled), so idle connections with far deadlines do not wake the loop every tick.
 
 	std::size_t size() const { return _count; }
 
@@ -63,7 +65,11 @@ private:
 	void link(TimerNode& node);
 	static void unlink(TimerNode& node);
 
-	std::vector<TimerNode> _heads; // sentinel of each slot's circular list
+	void markSlot(std::size_t slot);
+	void clearSlotIfEmpty(std::size_t slot);
+
+	std::vector<TimerNode> _heads;            // sentinel of each slot's circular list
+	std::uint64_t _occupied[SLOTS / 64] = {}; // one bit per non-empty slot: the next wake-up in a few words
 	std::int64_t _currentTick;
 	std::size_t _count = 0;
 };
