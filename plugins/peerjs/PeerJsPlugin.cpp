@@ -6,6 +6,8 @@
 #include "PeerJsPlugin.h"
 #include "Envelope.h"
 #include <cstdio>
+#include <shared_mutex>
+#include <utility>
 
 
 namespace Switchboard {
@@ -129,7 +131,7 @@ StartResult PeerJsPlugin::start(Host& host)
 void PeerJsPlugin::stopping()
 {
 	// Queues are discarded without EXPIRE on shutdown (contract §14).
-	std::lock_guard<std::mutex> lock(_mutex);
+	std::lock_guard<std::shared_mutex> lock(_mutex);
 	_stopping = true;
 	_queue->clear();
 	updateGauges();
@@ -174,7 +176,7 @@ void PeerJsPlugin::registerRoutes()
 		    {
 			    std::vector<std::string> ids;
 			    {
-				    std::lock_guard<std::mutex> lock(_mutex);
+				    std::lock_guard<std::shared_mutex> lock(_mutex);
 				    ids = _registry.idsInOrder();
 			    }
 			    std::string body = "[";
@@ -206,7 +208,7 @@ std::string PeerJsPlugin::newPeerId()
 		std::snprintf(text, sizeof(text), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
 		              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 		std::string id(text, 36);
-		std::lock_guard<std::mutex> lock(_mutex);
+		std::lock_guard<std::shared_mutex> lock(_mutex);
 		if (!_registry.find(id))
 			return id;
 	}
@@ -254,7 +256,7 @@ void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
 
 	ConnectionId superseded = 0;
 	{
-		std::lock_guard<std::mutex> lock(_mutex);
+		std::lock_guard<std::shared_mutex> lock(_mutex);
 		Registration* existing = _registry.find(id);
 		if (existing && existing->token != token)
 		{
@@ -332,24 +334,44 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 		return;
 	}
 
-	Delivery delivery;
-	bool expireNow = false;
+	// The common case, a registered destination, needs only the shared lock.
+	ConnectionId target = 0;
 	{
-		std::lock_guard<std::mutex> lock(_mutex);
+		std::shared_lock<std::shared_mutex> lock(_mutex);
 		if (!_registry.isCurrent(peer->id, connection.id()))
 			return; // a superseded socket: never relayed
-		Registration* target = _registry.find(envelope.dst);
-		if (target)
-		{
-			delivery.target = target->connection;
-			delivery.targetId = envelope.dst;
-		}
+		const Registration* registration = std::as_const(_registry).find(envelope.dst);
+		if (registration)
+			target = registration->connection;
+	}
+	if (target == 0)
+		return relayToQueueOrExpire(connection, *peer, envelope, relayType);
+	_relayed[relayType]->increment();
+	deliver(target,
+	        relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr),
+	        connection.id());
+}
+
+
+void PeerJsPlugin::relayToQueueOrExpire(Connection& connection, const Peer& peer, const Envelope& envelope,
+                                        int relayType)
+{
+	ConnectionId target = 0;
+	bool expireNow = false;
+	{
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		// Looked up again: the destination may have registered since the shared lock was released.
+		if (!_registry.isCurrent(peer.id, connection.id()))
+			return;
+		Registration* registration = _registry.find(envelope.dst);
+		if (registration)
+			target = registration->connection;
 		else if (queueable(relayType) && !_stopping)
 		{
 			std::string frame =
-			    relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr);
+			    relayFrame(envelope.type, peer.id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr);
 			OfflineQueue::Admission admission =
-			    _queue->enqueue(peer->id, envelope.dst, std::move(frame), _host->clock().monotonicMs());
+			    _queue->enqueue(peer.id, envelope.dst, std::move(frame), _host->clock().monotonicMs());
 			if (admission == OfflineQueue::Admission::QUEUED)
 				_queuedTotal->increment();
 			else if (admission == OfflineQueue::Admission::REJECTED)
@@ -360,41 +382,49 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 			updateGauges();
 		}
 	}
-	if (delivery.target != 0)
+	if (target != 0)
 	{
-		delivery.frame =
-		    relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr);
 		_relayed[relayType]->increment();
-		deliver(std::move(delivery), connection.id(), peer->id);
+		deliver(target,
+		        relayFrame(envelope.type, peer.id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr),
+		        connection.id());
 	}
 	else if (expireNow)
 	{
 		// One early EXPIRE for the pair that did not fit (contract §9.4).
 		_expirations->increment();
-		connection.send(relayFrame("EXPIRE", envelope.dst, peer->id, nullptr));
+		connection.send(relayFrame("EXPIRE", envelope.dst, peer.id, nullptr));
 	}
 }
 
 
-void PeerJsPlugin::deliver(Delivery delivery, ConnectionId sender, const std::string& senderId)
+void PeerJsPlugin::deliver(ConnectionId target, std::string frame, ConnectionId sender)
 {
-	std::int64_t maxSendBuffer = _settings.maxSendBuffer;
-	ConnectionId target = delivery.target;
-	_host->runOn(target, [this, delivery = std::move(delivery), sender, senderId, maxSendBuffer](Connection& c) {
-		bool overflow = static_cast<std::int64_t>(c.bufferedAmount() + delivery.frame.size()) > maxSendBuffer;
-		if (!overflow && c.send(delivery.frame) == SendResult::QUEUED)
+	// The closure holds no more than the frame: the ids for the failure path are read from the
+	// connections' own state, on their own loops.
+	_host->runOn(target, [this, frame = std::move(frame), sender](Connection& c) {
+		bool overflow = static_cast<std::int64_t>(c.bufferedAmount() + frame.size()) > _settings.maxSendBuffer;
+		if (!overflow && c.send(frame) == SendResult::QUEUED)
 			return;
 		// A destination that cannot keep up (or is broken) is closed and deregistered, and the
 		// sender is told with LEAVE (contract §8.3).
 		_limitSendBuffer->increment();
 		c.close(CloseCode::POLICY_VIOLATION, "send buffer overflow");
+		const Peer* destination = c.stateAs<Peer>();
+		if (destination == nullptr || !destination->registered)
+			return;
 		{
-			std::lock_guard<std::mutex> lock(_mutex);
-			_registry.removeIf(delivery.targetId, c.id());
+			std::lock_guard<std::shared_mutex> lock(_mutex);
+			_registry.removeIf(destination->id, c.id());
 			updateGauges();
 		}
-		if (sender != 0 && sender != c.id())
-			_host->router().send(sender, relayFrame("LEAVE", delivery.targetId, senderId, nullptr));
+		if (sender == 0 || sender == c.id())
+			return;
+		_host->runOn(sender, [this, destinationId = destination->id](Connection& s) {
+			const Peer* source = s.stateAs<Peer>();
+			if (source != nullptr && source->registered)
+				s.send(relayFrame("LEAVE", destinationId, source->id, nullptr));
+		});
 	});
 }
 
@@ -404,7 +434,7 @@ void PeerJsPlugin::expireQueues()
 	std::vector<OfflineQueue::Expired> expired;
 	std::vector<std::pair<ConnectionId, OfflineQueue::Expired>> notices;
 	{
-		std::lock_guard<std::mutex> lock(_mutex);
+		std::lock_guard<std::shared_mutex> lock(_mutex);
 		if (_stopping || _queue->messageCount() == 0)
 			return;
 		_queue->expire(_host->clock().monotonicMs(), expired);
@@ -419,13 +449,7 @@ void PeerJsPlugin::expireQueues()
 	}
 	_expirations->increment(notices.size());
 	for (auto& n : notices)
-	{
-		Delivery d;
-		d.target = n.first;
-		d.targetId = n.second.source;
-		d.frame = relayFrame("EXPIRE", n.second.destination, n.second.source, nullptr);
-		deliver(std::move(d), 0, std::string());
-	}
+		deliver(n.first, relayFrame("EXPIRE", n.second.destination, n.second.source, nullptr), 0);
 }
 
 
@@ -434,7 +458,7 @@ void PeerJsPlugin::onClose(Connection& connection, std::uint16_t, std::string_vi
 	Peer* peer = connection.stateAs<Peer>();
 	if (!peer || !peer->registered)
 		return;
-	std::lock_guard<std::mutex> lock(_mutex);
+	std::lock_guard<std::shared_mutex> lock(_mutex);
 	// Only if this socket is still the registration's (a superseded one never removes the newer).
 	_registry.removeIf(peer->id, connection.id());
 	updateGauges();

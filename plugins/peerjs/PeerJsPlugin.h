@@ -10,6 +10,7 @@
 #define Switchboard_PeerJs_PeerJsPlugin_INCLUDED
 
 
+#include "Envelope.h"
 #include "OfflineQueue.h"
 #include "PeerJsSettings.h"
 #include "Registry.h"
@@ -17,6 +18,7 @@
 #include "switchboard/SDK.h"
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 
 
@@ -26,9 +28,11 @@ namespace PeerJs {
 
 class PeerJsPlugin: public Plugin, public WebSocketHandler
 /// Threading: the WebSocket callbacks of peers on different loops, the HTTP routes and the
-/// expiry timer run concurrently; the registry and the offline queue live under one lock.
-/// Decisions are made under the lock and deliveries made after it is released (a delivery to
-/// a peer on the same loop runs inline and may need the lock itself).
+/// expiry timer run concurrently; the registry and the offline queue live under one
+/// reader/writer lock. A relay to a registered peer only reads (shared lock, so loops do not
+/// serialize on it); everything that changes state takes it exclusively. Decisions are made
+/// under the lock and deliveries made after it is released (a delivery to a peer on the same
+/// loop runs inline and may need the lock itself).
 {
 public:
 	PeerJsPlugin();
@@ -48,17 +52,12 @@ private:
 		bool registered = false;
 	};
 
-	struct Delivery
-	{
-		ConnectionId target = 0;
-		std::string targetId;
-		std::string frame;
-	};
-
 	void registerRoutes();
 	void refuse(Connection& connection, std::string_view frame);
 	void invalidMessage(Connection& connection, const char* why);
-	void deliver(Delivery delivery, ConnectionId sender, const std::string& senderId);
+	void deliver(ConnectionId target, std::string frame, ConnectionId sender);
+	/// Sends frame to target on its loop; on overflow closes it and tells sender (if not 0).
+	void relayToQueueOrExpire(Connection& connection, const Peer& peer, const Envelope& envelope, int relayType);
 	void expireQueues();
 	void updateGauges();
 	std::string newPeerId();
@@ -66,7 +65,7 @@ private:
 	Host* _host = nullptr;
 	PeerJsSettings _settings;
 	TokenValidator _tokens;
-	std::mutex _mutex;
+	std::shared_mutex _mutex;
 	Registry _registry;
 	std::unique_ptr<OfflineQueue> _queue;
 	bool _stopping = false;

@@ -18,6 +18,13 @@ Registration* Registry::find(const std::string& id)
 }
 
 
+const Registration* Registry::find(const std::string& id) const
+{
+	auto it = _byId.find(id);
+	return it == _byId.end() ? nullptr : &it->second;
+}
+
+
 Registration& Registry::add(const std::string& id, const std::string& token, ConnectionId connection)
 {
 	Registration& r = _byId[id];

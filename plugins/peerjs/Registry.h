@@ -35,6 +35,8 @@ class Registry
 {
 public:
 	Registration* find(const std::string& id);
+	const Registration* find(const std::string& id) const;
+	/// The const overloads may run concurrently with each other (the plugin's shared lock).
 
 	Registration& add(const std::string& id, const std::string& token, ConnectionId connection);
 

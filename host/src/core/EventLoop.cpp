@@ -8,6 +8,7 @@
 #include "core/WsConnection.h"
 #include "Poco/Thread.h"
 #include <chrono>
+#include <iterator>
 
 
 namespace Switchboard {
@@ -80,13 +81,73 @@ void EventLoop::join()
 
 void EventLoop::post(std::function<void()> task)
 {
+	LoopTask t;
+	t.call = std::move(task);
+	post(std::move(t));
+}
+
+
+void EventLoop::post(LoopTask task)
+{
+	EventLoop* from = current();
+	if (from != nullptr && from != this)
+	{
+		from->stage(this, std::move(task));
+		return;
+	}
 	bool wasEmpty;
 	{
 		std::lock_guard<std::mutex> lock(_inboxMutex);
 		wasEmpty = _inbox.empty();
 		_inbox.push_back(std::move(task));
 	}
-	if (wasEmpty && !inLoopThread())
+	if (wasEmpty && from != this)
+		_poller.wake();
+}
+
+
+void EventLoop::stage(EventLoop* target, LoopTask&& task)
+{
+	_outboxPending = true;
+	for (auto& entry : _outbox)
+	{
+		if (entry.first == target)
+		{
+			entry.second.push_back(std::move(task));
+			return;
+		}
+	}
+	_outbox.emplace_back(target, std::vector<LoopTask>());
+	_outbox.back().second.push_back(std::move(task));
+}
+
+
+void EventLoop::flushOutbox()
+{
+	if (!_outboxPending)
+		return;
+	_outboxPending = false;
+	for (auto& entry : _outbox)
+	{
+		if (!entry.second.empty())
+			entry.first->receive(entry.second);
+	}
+}
+
+
+void EventLoop::receive(std::vector<LoopTask>& batch)
+{
+	bool wasEmpty;
+	{
+		std::lock_guard<std::mutex> lock(_inboxMutex);
+		wasEmpty = _inbox.empty();
+		if (wasEmpty)
+			_inbox.swap(batch); // the sender keeps the empty vector's capacity for its next batch
+		else
+			std::move(batch.begin(), batch.end(), std::back_inserter(_inbox));
+	}
+	batch.clear();
+	if (wasEmpty)
 		_poller.wake();
 }
 
@@ -123,12 +184,14 @@ void EventLoop::run()
 		_wheel.advance(_nowMs);
 		processAborts();
 		processCloseReports();
+		flushOutbox(); // before writing: the other loops start on their share meanwhile
 		flushDirty();
 		processAborts();
 		processCloseReports();
 		if (!_dirty.empty())
 			flushDirty(); // sends made by onClose handlers
 		destroyRetired();
+		flushOutbox(); // posts made while writing or closing
 	}
 }
 
@@ -143,7 +206,7 @@ void EventLoop::runTasks()
 	{
 		try
 		{
-			task();
+			runTask(task);
 		}
 		catch (std::exception& exc)
 		{
@@ -155,6 +218,23 @@ void EventLoop::runTasks()
 		}
 	}
 	_running.clear();
+}
+
+
+void EventLoop::runTask(LoopTask& task)
+{
+	if (task.kind == LoopTask::Kind::CALL)
+	{
+		task.call();
+		return;
+	}
+	WsConnection* c = find(task.target);
+	if (c == nullptr || c->endpoint().owner != task.owner)
+		return;
+	if (task.kind == LoopTask::Kind::SEND)
+		c->send(task.data, task.messageKind);
+	else
+		task.onConnection(*c);
 }
 
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,29 @@ namespace Core {
 
 class Transport;
 class WsConnection;
+
+
+struct LoopTask
+/// One unit of work for a loop: a plain call, a call on one connection (Host::runOn) or a frame
+/// for one connection (Router::send). The last two are skipped when the connection is gone or
+/// belongs to another owner. One type instead of nested std::function wrappers: a relayed
+/// message costs no allocation beyond its own closure or frame.
+{
+	enum class Kind : std::uint8_t
+	{
+		CALL,
+		ON_CONNECTION,
+		SEND
+	};
+
+	Kind kind = Kind::CALL;
+	MessageKind messageKind = MessageKind::TEXT;
+	ConnectionId target = 0;
+	const void* owner = nullptr;
+	std::function<void()> call;                    // CALL
+	std::function<void(Connection&)> onConnection; // ON_CONNECTION
+	std::string data;                              // SEND
+};
 
 
 class EventLoop
@@ -47,8 +71,11 @@ public:
 	void join();
 
 	void post(std::function<void()> task);
-	/// Runs task on this loop, in posting order. Wakes the loop only on the empty → non-empty
-	/// transition.
+	void post(LoopTask task);
+	/// Runs task on this loop, in posting order per posting thread. From another loop's thread
+	/// the task is staged there and handed over in one batch at the end of that loop's
+	/// iteration phase (one lock and at most one wake-up per batch, not per message). Wakes this
+	/// loop only on the empty → non-empty transition of its inbox.
 
 	bool inLoopThread() const { return current() == this; }
 	static EventLoop* current();
@@ -89,6 +116,11 @@ private:
 
 	void run();
 	void runTasks();
+	void runTask(LoopTask& task);
+	void stage(EventLoop* target, LoopTask&& task);
+	void flushOutbox();
+	/// Hands every staged batch to its loop.
+	void receive(std::vector<LoopTask>& batch);
 	void processAborts();
 	void processCloseReports();
 	void flushDirty();
@@ -105,8 +137,11 @@ private:
 	std::atomic<bool> _stop{false};
 
 	std::mutex _inboxMutex;
-	std::vector<std::function<void()>> _inbox;
-	std::vector<std::function<void()>> _running;
+	std::vector<LoopTask> _inbox;
+	std::vector<LoopTask> _running;
+	// Tasks this loop's thread posted to other loops during the current iteration, per target.
+	std::vector<std::pair<EventLoop*, std::vector<LoopTask>>> _outbox;
+	bool _outboxPending = false;
 
 	std::unordered_map<ConnectionId, std::unique_ptr<WsConnection>> _connections;
 	std::atomic<std::size_t> _connectionCount{0};

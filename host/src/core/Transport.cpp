@@ -176,11 +176,13 @@ SendResult Transport::send(const void* owner, ConnectionId id, std::string_view 
 			return SendResult::CLOSED;
 		return c->send(data, kind);
 	}
-	loop->post([loop, id, owner, text = std::string(data), kind] {
-		WsConnection* c = loop->find(id);
-		if (c && c->endpoint().owner == owner)
-			c->send(text, kind);
-	});
+	LoopTask task;
+	task.kind = LoopTask::Kind::SEND;
+	task.messageKind = kind;
+	task.target = id;
+	task.owner = owner;
+	task.data.assign(data.data(), data.size());
+	loop->post(std::move(task));
 	return SendResult::QUEUED;
 }
 
@@ -204,11 +206,12 @@ bool Transport::runOn(const void* owner, ConnectionId id, std::function<void(Con
 		task(*c);
 		return true;
 	}
-	loop->post([loop, id, owner, task = std::move(task)] {
-		WsConnection* c = loop->find(id);
-		if (c && c->endpoint().owner == owner)
-			task(*c);
-	});
+	LoopTask posted;
+	posted.kind = LoopTask::Kind::ON_CONNECTION;
+	posted.target = id;
+	posted.owner = owner;
+	posted.onConnection = std::move(task);
+	loop->post(std::move(posted));
 	return true;
 }
 
