@@ -334,15 +334,24 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 		return;
 	}
 
-	// The common case, a registered destination, needs only the shared lock.
+	// The common case, a registered destination, needs only the shared lock, and no lock at
+	// all while nobody registered or left since this peer last sent to the same id.
 	ConnectionId target = 0;
+	if (peer->lastTarget != 0 && peer->lastEpoch == _registry.epoch() && peer->lastDst == envelope.dst)
+		target = peer->lastTarget;
+	else
 	{
 		std::shared_lock<std::shared_mutex> lock(_mutex);
 		if (!_registry.isCurrent(peer->id, connection.id()))
 			return; // a superseded socket: never relayed
 		const Registration* registration = std::as_const(_registry).find(envelope.dst);
 		if (registration)
+		{
 			target = registration->connection;
+			peer->lastDst = envelope.dst;
+			peer->lastTarget = target;
+			peer->lastEpoch = _registry.epoch(); // under the lock: matches what was just read
+		}
 	}
 	if (target == 0)
 		return relayToQueueOrExpire(connection, *peer, envelope, relayType);

@@ -50,6 +50,11 @@ private:
 	{
 		std::string id;
 		bool registered = false;
+		// The last relay destination, reused without the lock while the registry's epoch is
+		// the one seen when it was looked up. Touched on this connection's loop only.
+		std::string lastDst;
+		ConnectionId lastTarget = 0;
+		std::uint64_t lastEpoch = 0;
 	};
 
 	void registerRoutes();

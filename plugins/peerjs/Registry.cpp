@@ -32,6 +32,7 @@ Registration& Registry::add(const std::string& id, const std::string& token, Con
 	r.connection = connection;
 	r.generation = _nextGeneration++;
 	r.order = _nextOrder++;
+	changed();
 	return r;
 }
 
@@ -41,6 +42,7 @@ ConnectionId Registry::reattach(Registration& registration, ConnectionId connect
 	ConnectionId old = registration.connection;
 	registration.connection = connection;
 	registration.generation = _nextGeneration++;
+	changed();
 	return old;
 }
 
@@ -51,6 +53,7 @@ bool Registry::removeIf(const std::string& id, ConnectionId connection)
 	if (it == _byId.end() || it->second.connection != connection)
 		return false;
 	_byId.erase(it);
+	changed();
 	return true;
 }
 

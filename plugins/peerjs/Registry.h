@@ -10,6 +10,7 @@
 
 
 #include "switchboard/WebSocket.h"
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -49,12 +50,24 @@ public:
 
 	bool isCurrent(const std::string& id, ConnectionId connection) const;
 
+	std::uint64_t epoch() const { return _epoch.load(std::memory_order_acquire); }
+	/// Changes whenever an id gains, changes or loses its connection. The one member that may
+	/// be read without the plugin's lock: a relay may reuse a destination it looked up under
+	/// the lock for as long as the epoch it saw then is unchanged.
+
 	std::size_t size() const { return _byId.size(); }
 	std::vector<std::string> idsInOrder() const;
-	void clear() { _byId.clear(); }
+	void clear()
+	{
+		_byId.clear();
+		changed();
+	}
 
 private:
+	void changed() { _epoch.fetch_add(1, std::memory_order_release); }
+
 	std::unordered_map<std::string, Registration> _byId;
+	std::atomic<std::uint64_t> _epoch{1};
 	std::uint64_t _nextOrder = 1;
 	std::uint64_t _nextGeneration = 1;
 };
