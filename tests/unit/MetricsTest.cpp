@@ -391,8 +391,9 @@ public:
 	void testConcurrentIncrements()
 	{
 		MetricsRegistry r;
-		const int THREADS = 4;
-		const int PER_THREAD = 100000;
+		// More threads than a Counter has stripes, so some threads share one.
+		const int THREADS = 12;
+		const int PER_THREAD = 50000;
 		std::vector<std::thread> threads;
 		for (int t = 0; t < THREADS; ++t)
 		{
@@ -413,9 +414,17 @@ public:
 				}
 			});
 		}
-		// Scrape while the threads run: must not crash or produce broken text.
+		// Scrape while the threads run: must not crash or produce broken text, and a counter
+		// summed over its stripes never goes backwards.
+		Switchboard::Counter& shared = r.scope("load").counter("ops_total", "Ops.");
+		std::uint64_t previous = 0;
 		for (int i = 0; i < 20; ++i)
+		{
 			CPPUNIT_ASSERT_EQUAL(std::string(), checkExposition(r.renderPrometheus()));
+			const std::uint64_t now = shared.value();
+			CPPUNIT_ASSERT(now >= previous);
+			previous = now;
+		}
 		for (auto& t : threads)
 			t.join();
 		std::string text = r.renderPrometheus();
