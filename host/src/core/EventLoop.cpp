@@ -101,7 +101,7 @@ void EventLoop::post(LoopTask task)
 		wasEmpty = _inbox.empty();
 		_inbox.push_back(std::move(task));
 	}
-	if (wasEmpty && from != this)
+	if (wasEmpty && _sleeping.load())
 		_poller.wake();
 }
 
@@ -147,8 +147,8 @@ void EventLoop::receive(std::vector<LoopTask>& batch)
 			std::move(batch.begin(), batch.end(), std::back_inserter(_inbox));
 	}
 	batch.clear();
-	if (wasEmpty)
-		_poller.wake();
+	if (wasEmpty && _sleeping.load())
+		_poller.wake(); // a busy loop reaches its inbox anyway
 }
 
 
@@ -163,12 +163,16 @@ void EventLoop::run()
 	while (!_stop.load(std::memory_order_relaxed))
 	{
 		int timeout = _wheel.millisecondsToNextTick(_nowMs);
+		// Announce the sleep before looking at the inbox: a poster that finds the flag clear
+		// knows this loop will see its task before blocking, and skips the wake-up syscall.
+		_sleeping.store(true);
 		{
 			std::lock_guard<std::mutex> lock(_inboxMutex);
 			if (!_inbox.empty())
 				timeout = 0;
 		}
 		_poller.wait(timeout, _events);
+		_sleeping.store(false, std::memory_order_relaxed);
 		updateNow();
 		for (const PollEvent& event : _events)
 		{

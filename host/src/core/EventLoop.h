@@ -136,6 +136,9 @@ private:
 	std::thread _thread;
 	std::atomic<bool> _stop{false};
 
+	// True from just before this loop checks its inbox for the last time until its wait
+	// returns. Posters wake the loop only while it is set; the inbox lock orders the two.
+	std::atomic<bool> _sleeping{false};
 	std::mutex _inboxMutex;
 	std::vector<LoopTask> _inbox;
 	std::vector<LoopTask> _running;

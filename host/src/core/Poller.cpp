@@ -90,10 +90,9 @@ public:
 			const epoll_event& ev = _buffer[static_cast<std::size_t>(i)];
 			if (ev.data.u64 == WAKE_TOKEN)
 			{
-				std::uint64_t value;
-				while (::read(_wakeFd, &value, sizeof(value)) > 0)
-				{
-				}
+				std::uint64_t value; // one read resets an eventfd counter
+				ssize_t ignored = ::read(_wakeFd, &value, sizeof(value));
+				(void)ignored;
 				continue;
 			}
 			// Hang-up and error are reported as readable so the read path sees EOF or the error.
