@@ -78,7 +78,7 @@ inline unsigned hex4(const char* p)
 
 inline const char* skipSpace(const char* p, const char* end)
 {
-	while (p != end && isSpace(*p))
+	while (p != end && static_cast<unsigned char>(*p) <= ' ' && isSpace(*p))
 		++p;
 	return p;
 }
@@ -86,6 +86,8 @@ inline const char* skipSpace(const char* p, const char* end)
 
 inline const char* skipSpace(const char* p, const char* end, bool& sawSpace)
 {
+	if (p == end || static_cast<unsigned char>(*p) > ' ')
+		return p; // the usual case between tokens: no whitespace at all
 	const char* q = skipSpace(p, end);
 	sawSpace |= q != p;
 	return q;
@@ -145,22 +147,29 @@ inline std::size_t firstMarkedByte(std::uint64_t marks)
 }
 
 
+#if defined(__SSE2__)
+inline unsigned stringStops16(const char* p)
+/// A bit per byte of the 16 at p: set for '"', '\\' and bytes below 0x20.
+{
+	const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+	// min(chunk, 0x1F) == chunk exactly for the bytes below 0x20 (unsigned).
+	const __m128i hits = _mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('"')), _mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'))),
+	    _mm_cmpeq_epi8(_mm_min_epu8(chunk, _mm_set1_epi8(0x1F)), chunk));
+	return static_cast<unsigned>(_mm_movemask_epi8(hits));
+}
+#endif
+
+
 inline const char* findStringStop(const char* p, const char* end)
 /// The first '"', '\\' or byte below 0x20 at or after p, or end.
 {
 #if defined(__SSE2__)
-	const __m128i quote = _mm_set1_epi8('"');
-	const __m128i backslash = _mm_set1_epi8('\\');
-	const __m128i lastControl = _mm_set1_epi8(0x1F);
 	while (end - p >= 16)
 	{
-		const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-		// min(chunk, 0x1F) == chunk exactly for the bytes below 0x20 (unsigned).
-		const __m128i hits = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)),
-		                                  _mm_cmpeq_epi8(_mm_min_epu8(chunk, lastControl), chunk));
-		const int mask = _mm_movemask_epi8(hits);
+		const unsigned mask = stringStops16(p);
 		if (mask != 0)
-			return p + __builtin_ctz(static_cast<unsigned>(mask));
+			return p + __builtin_ctz(mask);
 		p += 16;
 	}
 #endif
@@ -178,10 +187,8 @@ inline const char* findStringStop(const char* p, const char* end)
 }
 
 
-const char* scanStringBody(const char* p, const char* end, bool& escaped)
-/// p is just after the opening quote. Returns the position after the closing quote, or nullptr
-/// if the string is unterminated or holds a raw control character or a bad escape. Sets escaped
-/// if the string contains a backslash.
+const char* scanStringBodyFully(const char* p, const char* end, bool& escaped)
+/// scanStringBody() for any string.
 {
 	for (;;)
 	{
@@ -214,6 +221,24 @@ const char* scanStringBody(const char* p, const char* end, bool& escaped)
 				return nullptr;
 		}
 	}
+}
+
+
+inline const char* scanStringBody(const char* p, const char* end, bool& escaped)
+/// p is just after the opening quote. Returns the position after the closing quote, or nullptr
+/// if the string is unterminated or holds a raw control character or a bad escape. Sets escaped
+/// if the string contains a backslash. Inline for the usual case, a short string without
+/// escapes that ends within 16 bytes (keys, ids, most values).
+{
+#if defined(__SSE2__)
+	if (end - p >= 16)
+	{
+		const unsigned mask = stringStops16(p);
+		if (mask != 0 && p[__builtin_ctz(mask)] == '"')
+			return p + __builtin_ctz(mask) + 1;
+	}
+#endif
+	return scanStringBodyFully(p, end, escaped);
 }
 
 
