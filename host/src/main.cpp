@@ -194,8 +194,7 @@ private:
 	{
 		const HostSettings& s = config.settings();
 		ServerSettings out;
-		unsigned cores = std::thread::hardware_concurrency();
-		out.transport.eventLoops = s.host.eventLoops > 0 ? s.host.eventLoops : static_cast<int>(cores ? cores : 1);
+		out.transport.eventLoops = resolveEventLoops(s.host.eventLoops, std::thread::hardware_concurrency());
 		out.transport.maxConnections = static_cast<std::size_t>(s.host.maxConnections);
 		out.transport.poller = s.host.poller;
 		out.transport.maxMessageSize = s.websocket.maxMessageSize;

@@ -98,6 +98,7 @@ class ConfigTest: public CppUnit::TestFixture
 {
 	CPPUNIT_TEST_SUITE(ConfigTest);
 	CPPUNIT_TEST(testDefaultsWithoutFile);
+	CPPUNIT_TEST(testEventLoopsResolution);
 	CPPUNIT_TEST(testMissingFile);
 	CPPUNIT_TEST(testFullFile);
 	CPPUNIT_TEST(testEmptySectionsAndCase);
@@ -136,6 +137,18 @@ class ConfigTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE_END();
 
 public:
+	void testEventLoopsResolution()
+	{
+		// A configured count is taken as it is; 0 is one per core but one, never below one.
+		CPPUNIT_ASSERT_EQUAL(3, Switchboard::Core::resolveEventLoops(3, 2));
+		CPPUNIT_ASSERT_EQUAL(1, Switchboard::Core::resolveEventLoops(1, 64));
+		CPPUNIT_ASSERT_EQUAL(1, Switchboard::Core::resolveEventLoops(0, 0)); // core count unknown
+		CPPUNIT_ASSERT_EQUAL(1, Switchboard::Core::resolveEventLoops(0, 1));
+		CPPUNIT_ASSERT_EQUAL(1, Switchboard::Core::resolveEventLoops(0, 2));
+		CPPUNIT_ASSERT_EQUAL(2, Switchboard::Core::resolveEventLoops(0, 3));
+		CPPUNIT_ASSERT_EQUAL(15, Switchboard::Core::resolveEventLoops(0, 16));
+	}
+
 	void testDefaultsWithoutFile()
 	{
 		HostConfig c;

@@ -60,7 +60,7 @@ struct HostKey
 
 const HostKey HOST_KEYS[] = {
     {{"event_loops", ConfigType::INTEGER, "0",
-      "event loops (threads) serving WebSocket connections; 0 = one per CPU core", 0, 256},
+      "event loops (threads) serving WebSocket connections; 0 = one per CPU core but one, at least one", 0, 256},
      nullptr,
      Check::NONE},
     {{"worker_threads", ConfigType::INTEGER, "4", "threads running blocking work (storage, offloaded plugin tasks)", 1,
@@ -1120,6 +1120,14 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 		}
 	}
 	return out.str();
+}
+
+
+int resolveEventLoops(int configured, unsigned cores)
+{
+	if (configured > 0)
+		return configured;
+	return cores > 2 ? static_cast<int>(cores - 1) : 1;
 }
 
 

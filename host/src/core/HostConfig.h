@@ -34,10 +34,10 @@ struct HostSettings
 
 	struct Host
 	{
-		int eventLoops = 0;                     ///< event_loops; 0 = one per core (resolved by the caller)
-		int workerThreads = 4;                  ///< worker_threads
-		std::string logLevel = "information";   ///< log_level, a Poco::Logger level name
-		std::int64_t shutdownDeadlineMs = 5000; ///< shutdown_deadline_ms
+		int eventLoops = 0;                                     ///< event_loops; 0 = automatic, see resolveEventLoops()
+		int workerThreads = 4;                                  ///< worker_threads
+		std::string logLevel = "information";                   ///< log_level, a Poco::Logger level name
+		std::int64_t shutdownDeadlineMs = 5000;                 ///< shutdown_deadline_ms
 		PluginFailurePolicy onPluginFailure = ABORT_ON_FAILURE; ///< on_plugin_failure
 		std::string pluginDir;                                  ///< plugin_dir; empty = build or install directory
 		std::int64_t maxConnections = 0;                        ///< max_connections; 0 = derived from RLIMIT_NOFILE
@@ -208,6 +208,13 @@ private:
 	std::vector<ListenerSettings> _listeners;
 	std::vector<PluginSection> _plugins;
 };
+
+
+int resolveEventLoops(int configured, unsigned cores);
+/// The number of event loops to run: configured if above 0, else one per core but one, and at
+/// least one (cores is std::thread::hardware_concurrency(), 0 if unknown). The spare core runs
+/// the kernel's network processing, the HTTP handshake threads and the workers; on 2 cores one
+/// loop also avoids the cross-loop hand-off between peers (docs/configuration.md has figures).
 
 
 } // namespace Core
