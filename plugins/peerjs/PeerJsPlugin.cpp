@@ -354,7 +354,9 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 		}
 	}
 	if (target == 0)
-		return relayToQueueOrExpire(connection, *peer, envelope, relayType);
+		target = queueUnlessRegistered(connection, *peer, envelope, relayType);
+	if (target == 0)
+		return;
 	_relayed[relayType]->increment();
 	deliver(target,
 	        relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr),
@@ -362,8 +364,8 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 }
 
 
-void PeerJsPlugin::relayToQueueOrExpire(Connection& connection, const Peer& peer, const Envelope& envelope,
-                                        int relayType)
+ConnectionId PeerJsPlugin::queueUnlessRegistered(Connection& connection, const Peer& peer, const Envelope& envelope,
+                                                 int relayType)
 {
 	ConnectionId target = 0;
 	bool expireNow = false;
@@ -371,7 +373,7 @@ void PeerJsPlugin::relayToQueueOrExpire(Connection& connection, const Peer& peer
 		std::lock_guard<std::shared_mutex> lock(_mutex);
 		// Looked up again: the destination may have registered since the shared lock was released.
 		if (!_registry.isCurrent(peer.id, connection.id()))
-			return;
+			return 0;
 		Registration* registration = _registry.find(envelope.dst);
 		if (registration)
 			target = registration->connection;
@@ -391,19 +393,13 @@ void PeerJsPlugin::relayToQueueOrExpire(Connection& connection, const Peer& peer
 			updateGauges();
 		}
 	}
-	if (target != 0)
-	{
-		_relayed[relayType]->increment();
-		deliver(target,
-		        relayFrame(envelope.type, peer.id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr),
-		        connection.id());
-	}
-	else if (expireNow)
+	if (expireNow)
 	{
 		// One early EXPIRE for the pair that did not fit (contract §9.4).
 		_expirations->increment();
 		connection.send(relayFrame("EXPIRE", envelope.dst, peer.id, nullptr));
 	}
+	return target;
 }
 
 

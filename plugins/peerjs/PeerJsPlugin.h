@@ -62,7 +62,10 @@ private:
 	void invalidMessage(Connection& connection, const char* why);
 	void deliver(ConnectionId target, std::string frame, ConnectionId sender);
 	/// Sends frame to target on its loop; on overflow closes it and tells sender (if not 0).
-	void relayToQueueOrExpire(Connection& connection, const Peer& peer, const Envelope& envelope, int relayType);
+	ConnectionId queueUnlessRegistered(Connection& connection, const Peer& peer, const Envelope& envelope,
+	                                   int relayType);
+	/// The relay's slow path, under the exclusive lock: returns the destination's connection if it
+	/// is registered after all, else queues (or answers EXPIRE) and returns 0.
 	void expireQueues();
 	void updateGauges();
 	std::string newPeerId();

@@ -108,7 +108,6 @@ void EventLoop::post(LoopTask task)
 
 void EventLoop::stage(EventLoop* target, LoopTask&& task)
 {
-	_outboxPending = true;
 	for (auto& entry : _outbox)
 	{
 		if (entry.first == target)
@@ -124,9 +123,6 @@ void EventLoop::stage(EventLoop* target, LoopTask&& task)
 
 void EventLoop::flushOutbox()
 {
-	if (!_outboxPending)
-		return;
-	_outboxPending = false;
 	for (auto& entry : _outbox)
 	{
 		if (!entry.second.empty())

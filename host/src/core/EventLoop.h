@@ -75,7 +75,7 @@ public:
 	/// Runs task on this loop, in posting order per posting thread. From another loop's thread
 	/// the task is staged there and handed over in one batch at the end of that loop's
 	/// iteration phase (one lock and at most one wake-up per batch, not per message). Wakes this
-	/// loop only on the empty → non-empty transition of its inbox.
+	/// loop only when its inbox was empty and it is about to sleep or asleep.
 
 	bool inLoopThread() const { return current() == this; }
 	static EventLoop* current();
@@ -144,7 +144,6 @@ private:
 	std::vector<LoopTask> _running;
 	// Tasks this loop's thread posted to other loops during the current iteration, per target.
 	std::vector<std::pair<EventLoop*, std::vector<LoopTask>>> _outbox;
-	bool _outboxPending = false;
 
 	std::unordered_map<ConnectionId, std::unique_ptr<WsConnection>> _connections;
 	std::atomic<std::size_t> _connectionCount{0};
