@@ -35,7 +35,7 @@ constexpr int TS_DIGITS = 19;
 constexpr int SEQ_DIGITS = 10;
 constexpr int SEND_BUDGET = 20000; // scheduled sends per loop iteration before events are served again
 
-// A CANDIDATE as the peerjs 1.5.5 client sends it (contract §16), with the benchmark's timestamp
+// A CANDIDATE as the peerjs 1.5.5 client sends it (docs/protocols/peerjs.md §16), with the benchmark's timestamp
 // and sequence inside the payload as fixed-width strings so the template never changes size.
 const char MESSAGE_HEAD[] =
     "{\"type\":\"CANDIDATE\",\"payload\":{\"candidate\":{\"candidate\":\"candidate:1042475518 1 udp 2113937151 "

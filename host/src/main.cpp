@@ -7,9 +7,9 @@
 //
 
 
-#include "core/HostConfig.h"
-#include "core/PluginLoader.h"
-#include "core/Server.h"
+#include "config/HostConfig.h"
+#include "plugin/PluginLoader.h"
+#include "server/Server.h"
 #include "Poco/AsyncChannel.h"
 #include "Poco/AutoPtr.h"
 #include "Poco/ConsoleChannel.h"
@@ -146,17 +146,15 @@ protected:
 			std::cerr << "switchboard: configuration error:\n" << error << "\n";
 			return EXIT_CONFIG_ERROR;
 		}
-		const HostSettings& s = config.settings();
-		std::string pluginDir = s.host.pluginDir.empty() ? defaultPluginDir() : absolute(s.host.pluginDir);
+		ServerSettings settings = resolve(config.settings());
 
 		if (_printConfig)
-			return printConfig(config, pluginDir);
+			return printConfig(config, settings.pluginDir);
 
-		setUpLogging(s.host.logLevel);
+		setUpLogging(settings.logLevel);
 		Poco::Logger& log = Poco::Logger::get("host");
 		log.information("configuration: %s", configPath.empty() ? std::string("(defaults only)") : configPath);
 
-		ServerSettings settings = toServerSettings(config, pluginDir);
 		bool pluginConfigRejected = false;
 		Server server(settings, [&config, &pluginConfigRejected](
 		                            const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
@@ -190,41 +188,15 @@ private:
 		return std::filesystem::exists(installed, ec) ? installed : "";
 	}
 
-	static ServerSettings toServerSettings(const HostConfig& config, const std::string& pluginDir)
+	static ServerSettings resolve(ServerSettings settings)
+	/// The configured settings with what depends on this process filled in: automatic event
+	/// loops, the plugin directory, paths relative to the start directory.
 	{
-		const HostSettings& s = config.settings();
-		ServerSettings out;
-		out.transport.eventLoops = resolveEventLoops(s.host.eventLoops, std::thread::hardware_concurrency());
-		out.transport.maxConnections = static_cast<std::size_t>(s.host.maxConnections);
-		out.transport.poller = s.host.poller;
-		out.transport.maxMessageSize = s.websocket.maxMessageSize;
-		out.transport.idleTimeoutMs = s.websocket.idleTimeoutMs;
-		out.transport.pingIntervalMs = s.websocket.pingIntervalMs;
-		out.transport.closeTimeoutMs = s.websocket.closeTimeoutMs;
-		out.transport.highWatermark = static_cast<std::size_t>(s.websocket.highWatermark);
-		out.transport.lowWatermark = static_cast<std::size_t>(s.websocket.lowWatermark);
-		out.transport.maxOutputQueue = static_cast<std::size_t>(s.websocket.maxOutputQueue);
-		out.http.maxThreads = s.http.maxThreads;
-		out.http.maxQueued = s.http.maxQueued;
-		out.http.maxBodySize = static_cast<std::size_t>(s.http.maxBodySize);
-		out.http.keepAlive = s.http.keepAlive;
-		out.http.requestTimeoutMs = s.websocket.handshakeTimeoutMs;
-		for (const ListenerSettings& l : config.listeners())
-			out.listeners.push_back(ListenerSpec{l.name, l.address, l.port, l.backlog});
-		out.adminEnabled = s.admin.enabled;
-		out.adminAddress = s.admin.address;
-		out.adminPort = s.admin.port;
-		out.pluginDir = pluginDir;
-		out.storageDirectory = absolute(s.storage.directory);
-		out.workerThreads = s.host.workerThreads;
-		out.shutdownDeadlineMs = s.host.shutdownDeadlineMs;
-		out.abortOnPluginFailure = s.host.onPluginFailure == HostSettings::ABORT_ON_FAILURE;
-		for (const PluginSection& p : config.plugins())
-		{
-			if (p.enabled)
-				out.plugins.push_back(PluginMount{p.name, p.listener, p.prefix});
-		}
-		return out;
+		settings.transport.eventLoops =
+		    resolveEventLoops(settings.transport.eventLoops, std::thread::hardware_concurrency());
+		settings.pluginDir = settings.pluginDir.empty() ? defaultPluginDir() : absolute(settings.pluginDir);
+		settings.storageDirectory = absolute(settings.storageDirectory);
+		return settings;
 	}
 
 	int printConfig(const HostConfig& config, const std::string& pluginDir)

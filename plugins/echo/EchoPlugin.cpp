@@ -86,7 +86,7 @@ std::vector<Migration> EchoPlugin::migrations() const
 }
 
 
-StartResult EchoPlugin::start(Host& host)
+StartResult EchoPlugin::start(Host& host, Setup& setup)
 {
 	// start() runs on the host's main thread before any request or connection: blocking work
 	// (reading storage) is fine here, and members written here are safely visible to the
@@ -110,13 +110,14 @@ StartResult EchoPlugin::start(Host& host)
 		return StartResult::failed("cannot read the echoed total: " + stored.error);
 	_persistedAtStart = stored.rows.empty() ? 0 : valueAsInt(stored.rows[0][0]);
 
-	// Paths are relative to the mount prefix. A GET route answers HEAD too.
+	// Routes and endpoints are mounted through setup, which exists only during start(). Paths are
+	// relative to the mount prefix. A GET route answers HEAD too.
 	bool registered =
-	    host.addWebSocket("/ws", *this) &&
-	    host.addRoute("POST", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { postNote(rq, rs); }) &&
-	    host.addRoute("GET", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { listNotes(rq, rs); }) &&
-	    host.addRoute("GET", "/notes/{id}", [this](const HttpRequest& rq, HttpResponse& rs) { getNote(rq, rs); }) &&
-	    host.addRoute("GET", "/stats", [this](const HttpRequest& rq, HttpResponse& rs) { stats(rq, rs); });
+	    setup.addWebSocket("/ws", *this) &&
+	    setup.addRoute("POST", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { postNote(rq, rs); }) &&
+	    setup.addRoute("GET", "/notes", [this](const HttpRequest& rq, HttpResponse& rs) { listNotes(rq, rs); }) &&
+	    setup.addRoute("GET", "/notes/{id}", [this](const HttpRequest& rq, HttpResponse& rs) { getNote(rq, rs); }) &&
+	    setup.addRoute("GET", "/stats", [this](const HttpRequest& rq, HttpResponse& rs) { stats(rq, rs); });
 	if (!registered)
 		return StartResult::failed("cannot register the endpoint and routes (see the log)");
 
@@ -151,9 +152,9 @@ void EchoPlugin::onOpen(Connection& connection, const HttpRequest& /*request*/)
 {
 	_pConnections->add(1);
 
-	auto session = std::make_shared<Session>();
-	session->openedMs = _pHost->clock().monotonicMs();
-	connection.setState(session); // the host keeps it until onClose has returned
+	// Typed state: stateAs<Session>() finds it again; the host keeps it until onClose has returned.
+	Session& session = connection.emplaceState<Session>();
+	session.openedMs = _pHost->clock().monotonicMs();
 
 	if (!_greeting.empty())
 		connection.send(_greeting, MessageKind::TEXT);

@@ -55,7 +55,7 @@ public:
 	std::vector<Migration> migrations() const override;
 	/// Version 1 creates the notes and counters tables.
 
-	StartResult start(Host& host) override;
+	StartResult start(Host& host, Setup& setup) override;
 	/// Reads the configuration and the persisted total, registers the endpoint and the routes,
 	/// creates the metrics and starts the flush timer.
 

@@ -6,6 +6,8 @@
 
 
 #include "Envelope.h"
+#include "switchboard/util/ByteScan.h"
+#include "switchboard/util/Json.h"
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -94,57 +96,11 @@ inline const char* skipSpace(const char* p, const char* end, bool& sawSpace)
 }
 
 
-// Word-at-a-time scanning (SWAR): each helper marks, with the high bit of the byte, exactly the
-// bytes of a 64-bit word that match. Adding to the low 7 bits never carries into the next byte,
-// so there are no false positives and the first mark is the first match.
-constexpr std::uint64_t ONES = 0x0101010101010101ULL;
-constexpr std::uint64_t LOW7 = 0x7F7F7F7F7F7F7F7FULL;
-constexpr std::uint64_t HIGHS = ~LOW7;
-
-
-inline std::uint64_t zeroBytes(std::uint64_t word)
-{
-	return ~(((word & LOW7) + LOW7) | word | LOW7);
-}
-
-
-inline std::uint64_t bytesEqual(std::uint64_t word, unsigned char c)
-{
-	return zeroBytes(word ^ (ONES * c));
-}
-
-
-inline std::uint64_t bytesBelowSpace(std::uint64_t word)
-{
-	return ~(((word & LOW7) + ONES * (0x80 - 0x20)) | word) & HIGHS;
-}
-
-
-inline std::uint64_t loadWord(const char* p)
-{
-	std::uint64_t word;
-	std::memcpy(&word, p, sizeof(word));
-	return word;
-}
-
-
-inline std::size_t firstMarkedByte(std::uint64_t marks)
-/// The index in memory order of the first marked byte of a word read by loadWord(); marks != 0.
-{
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	return static_cast<std::size_t>(__builtin_clzll(marks)) / 8;
-#elif defined(__GNUC__)
-	return static_cast<std::size_t>(__builtin_ctzll(marks)) / 8;
-#else
-	std::size_t index = 0; // little-endian, as every MSVC target
-	while ((marks & 0x80) == 0)
-	{
-		marks >>= 8;
-		++index;
-	}
-	return index;
-#endif
-}
+// Word-at-a-time scanning (SWAR) comes from the SDK's util/ByteScan.h, shared with Json.h.
+using ByteScan::bytesBelowSpace;
+using ByteScan::bytesEqual;
+using ByteScan::firstMarkedByte;
+using ByteScan::loadWord;
 
 
 #if defined(__SSE2__)
@@ -739,100 +695,6 @@ EnvelopeStatus parseEnvelope(std::string_view text, Envelope& out)
 }
 
 
-std::string& appendJsString(std::string& out, std::string_view decoded)
-{
-	static const char HEX[] = "0123456789abcdef";
-	out.push_back('"');
-	const char* p = decoded.data();
-	const char* const end = p + decoded.size();
-	const char* run = p;
-	while (p != end)
-	{
-		// Skip to the next byte that may need an escape: '"', '\\', below 0x20, or 0xED (which
-		// starts U+D000..U+DFFF, lone surrogates included).
-		while (end - p >= 8)
-		{
-			const std::uint64_t word = loadWord(p);
-			const std::uint64_t marks =
-			    bytesEqual(word, '"') | bytesEqual(word, '\\') | bytesBelowSpace(word) | bytesEqual(word, 0xED);
-			if (marks != 0)
-			{
-				p += firstMarkedByte(marks);
-				break;
-			}
-			p += 8;
-		}
-		if (p == end)
-			break;
-		const auto c = static_cast<unsigned char>(*p);
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0xED)
-		{
-			++p;
-			continue;
-		}
-		char escape[6] = {'\\', 'u', '0', '0', '0', '0'};
-		std::size_t length = 2;
-		std::size_t consumed = 1;
-		switch (c)
-		{
-			case '"':
-				escape[1] = '"';
-				break;
-			case '\\':
-				escape[1] = '\\';
-				break;
-			case '\b':
-				escape[1] = 'b';
-				break;
-			case '\f':
-				escape[1] = 'f';
-				break;
-			case '\n':
-				escape[1] = 'n';
-				break;
-			case '\r':
-				escape[1] = 'r';
-				break;
-			case '\t':
-				escape[1] = 't';
-				break;
-			case 0xED:
-			{
-				// ED A0..BF xx is a surrogate (U+D800..U+DFFF) in WTF-8; anything else starting with
-				// ED is an ordinary character and is copied.
-				if (end - p < 3 || (static_cast<unsigned char>(p[1]) & 0xE0) != 0xA0 ||
-				    (static_cast<unsigned char>(p[2]) & 0xC0) != 0x80)
-				{
-					++p;
-					continue;
-				}
-				const unsigned unit =
-				    0xD000 | (static_cast<unsigned char>(p[1]) & 0x3F) << 6 | (static_cast<unsigned char>(p[2]) & 0x3F);
-				escape[2] = HEX[unit >> 12];
-				escape[3] = HEX[unit >> 8 & 0xF];
-				escape[4] = HEX[unit >> 4 & 0xF];
-				escape[5] = HEX[unit & 0xF];
-				length = 6;
-				consumed = 3;
-				break;
-			}
-			default:
-				escape[4] = HEX[c >> 4];
-				escape[5] = HEX[c & 0xF];
-				length = 6;
-				break;
-		}
-		out.append(run, static_cast<std::size_t>(p - run));
-		out.append(escape, length);
-		p += consumed;
-		run = p;
-	}
-	out.append(run, static_cast<std::size_t>(p - run));
-	out.push_back('"');
-	return out;
-}
-
-
 std::string& appendRelayFrame(std::string& out, std::string_view type, std::string_view src, std::string_view dst,
                               const std::string_view* payload)
 {
@@ -843,11 +705,11 @@ std::string& appendRelayFrame(std::string& out, std::string_view type, std::stri
 	if (needed > out.capacity())
 		out.reserve(std::max(needed, 2 * out.capacity()));
 	out.append("{\"type\":");
-	appendJsString(out, type);
+	Json::appendString(out, type);
 	out.append(",\"src\":");
-	appendJsString(out, src);
+	Json::appendString(out, src);
 	out.append(",\"dst\":");
-	appendJsString(out, dst);
+	Json::appendString(out, dst);
 	if (payload != nullptr)
 	{
 		out.append(",\"payload\":");

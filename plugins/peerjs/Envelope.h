@@ -9,6 +9,7 @@
 #define Switchboard_PeerJs_Envelope_INCLUDED
 
 
+#include "switchboard/util/Json.h"
 #include <string>
 #include <string_view>
 
@@ -36,7 +37,7 @@ struct Envelope
 ///
 /// Decoded strings follow JavaScript semantics: a \uXXXX escape is one UTF-16 code unit, an
 /// escaped surrogate pair becomes one 4-byte UTF-8 sequence, and a lone surrogate is kept as its
-/// 3-byte generalized UTF-8 (WTF-8) encoding, which appendJsString() writes back as \udxxx.
+/// 3-byte generalized UTF-8 (WTF-8) encoding, which Json::appendString() writes back as \udxxx.
 /// Raw bytes of the input are copied unchanged.
 ///
 /// payload points either into the text given to parseEnvelope() (when the value contained no
@@ -99,17 +100,10 @@ EnvelopeStatus parseEnvelope(std::string_view text, Envelope& out);
 /// On any status other than OK, out is cleared. Never throws except std::bad_alloc.
 
 
-std::string& appendJsString(std::string& out, std::string_view decoded);
-/// Appends decoded as JavaScript's JSON.stringify writes a string, quotes included: \" and \\,
-/// the short escapes \b \f \n \r \t, \u00xx (lowercase hex) for other characters below U+0020,
-/// \udxxx (lowercase hex) for a lone surrogate in WTF-8 form, and every other byte raw ("/", "<",
-/// non-ASCII and U+2028 included). Returns out.
-
-
 std::string& appendRelayFrame(std::string& out, std::string_view type, std::string_view src, std::string_view dst,
                               const std::string_view* payload);
 /// Appends {"type":<type>,"src":<src>,"dst":<dst>,"payload":<payload>} to out. type, src and
-/// dst are given decoded and written with appendJsString(); payload is copied as is, and the
+/// dst are given decoded and written with Json::appendString(); payload is copied as is, and the
 /// "payload" member is omitted if payload is nullptr. Returns out.
 
 

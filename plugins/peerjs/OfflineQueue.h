@@ -1,7 +1,7 @@
 //
 // OfflineQueue.h
 //
-// Messages held for ids that are not registered, with per-pair expiry and bounds (contract §9).
+// Messages held for ids that are not registered, with per-pair expiry and bounds (docs/protocols/peerjs.md §9).
 //
 
 

@@ -16,7 +16,7 @@ namespace PeerJs {
 
 namespace {
 
-// Byte for byte what the reference sends (contract §4.1, §5.2, §16).
+// Byte for byte what the reference sends (docs/protocols/peerjs.md §4.1, §5.2, §16).
 const char ROOT_BODY[] = "{\"name\":\"PeerJS Server\",\"description\":\"A server side element to broker connections "
                          "between PeerJS clients.\",\"website\":\"https://peerjs.com/\"}";
 const char OPEN_FRAME[] = "{\"type\":\"OPEN\"}";
@@ -75,7 +75,7 @@ PeerJsPlugin::PeerJsPlugin() = default;
 PeerJsPlugin::~PeerJsPlugin() = default;
 
 
-StartResult PeerJsPlugin::start(Host& host)
+StartResult PeerJsPlugin::start(Host& host, Setup& setup)
 {
 	_host = &host;
 	_settings = PeerJsSettings::fromConfig(host.config());
@@ -95,31 +95,30 @@ StartResult PeerJsPlugin::start(Host& host)
 	_queuedBytesGauge = &m.gauge("queued_bytes", "Bytes held for offline peers");
 	for (int i = 0; i < 5; ++i)
 		_relayed[i] = &m.counter("relayed_messages_total", "Messages relayed to a registered peer, by type",
-		                         std::string("type=\"") + RELAY_TYPES[i] + "\"");
+		                         {{"type", RELAY_TYPES[i]}});
 	_queuedTotal = &m.counter("queued_messages_total", "Messages queued for an offline peer");
 	_expirations = &m.counter("expirations_total", "EXPIRE notices sent for undelivered messages");
 	_idTaken = &m.counter("id_taken_total", "Handshakes refused with ID-TAKEN");
 	_handshakeErrors = &m.counter("handshake_errors_total", "Handshakes refused with an ERROR frame");
-	_limitConcurrent =
-	    &m.counter("limit_hits_total", "Requests refused by a configured limit", "limit=\"concurrent_limit\"");
-	_limitQueue = &m.counter("limit_hits_total", "Requests refused by a configured limit", "limit=\"offline_queue\"");
-	_limitSendBuffer =
-	    &m.counter("limit_hits_total", "Requests refused by a configured limit", "limit=\"max_send_buffer\"");
+	const char* limitHelp = "Requests refused by a configured limit";
+	_limitConcurrent = &m.counter("limit_hits_total", limitHelp, {{"limit", "concurrent_limit"}});
+	_limitQueue = &m.counter("limit_hits_total", limitHelp, {{"limit", "offline_queue"}});
+	_limitSendBuffer = &m.counter("limit_hits_total", limitHelp, {{"limit", "max_send_buffer"}});
 	_invalidMessages = &m.counter("invalid_messages_total", "Inbound frames ignored as malformed or unknown");
 	_reattaches = &m.counter("reattaches_total", "Registrations moved to a new socket with the same token");
 
-	registerRoutes();
+	registerRoutes(setup);
 	WebSocketOptions options;
 	options.maxMessageSize = _settings.maxMessageSize;
 	// Liveness is the host's idle timeout: any inbound frame counts (control frames too), and a
-	// reaped peer gets a close frame without status, as from the reference (contract §10).
+	// reaped peer gets a close frame without status, as from the reference (peerjs.md §10).
 	options.idleTimeoutMs = _settings.aliveTimeoutMs;
 	options.idleCloseCode = CloseCode::NONE;
 	options.pingIntervalMs = _settings.wsPingIntervalMs;
 	// The plugin enforces max_send_buffer itself (close 1008 and LEAVE to the sender, §8.3); the
 	// host's hard cap sits just above it.
 	options.maxOutputQueue = _settings.maxSendBuffer + _settings.maxMessageSize + 4096;
-	if (!host.addWebSocket(_settings.mount("/peerjs"), *this, options))
+	if (!setup.addWebSocket(_settings.mount("/peerjs"), *this, options))
 		return StartResult::failed("cannot register the WebSocket endpoint " + _settings.mount("/peerjs"));
 	host.every(200, [this] { expireQueues(); });
 	host.logger().info("PeerJS at '" + std::string(host.mountPrefix()) + _settings.mount("/") + "' with key '" +
@@ -130,7 +129,7 @@ StartResult PeerJsPlugin::start(Host& host)
 
 void PeerJsPlugin::stopping()
 {
-	// Queues are discarded without EXPIRE on shutdown (contract §14).
+	// Queues are discarded without EXPIRE on shutdown (docs/protocols/peerjs.md §14).
 	std::lock_guard<std::shared_mutex> lock(_mutex);
 	_stopping = true;
 	_queue->clear();
@@ -138,7 +137,7 @@ void PeerJsPlugin::stopping()
 }
 
 
-void PeerJsPlugin::registerRoutes()
+void PeerJsPlugin::registerRoutes(Setup& setup)
 {
 	RouteOptions options;
 	options.caseInsensitive = true; // Express matches case-insensitively and tolerates one trailing '/'
@@ -148,26 +147,26 @@ void PeerJsPlugin::registerRoutes()
 		Cors::preflight(request, response, origins);
 	};
 
-	_host->addRoute(
+	setup.addRoute(
 	    "GET", _settings.path,
 	    [origins](const HttpRequest& request, HttpResponse& response) {
 		    response.json(200, ROOT_BODY);
 		    Cors::simple(request, response, origins);
 	    },
 	    options);
-	_host->addRoute("OPTIONS", _settings.path, preflight, options);
+	setup.addRoute("OPTIONS", _settings.path, preflight, options);
 
-	_host->addRoute(
+	setup.addRoute(
 	    "GET", _settings.mount("/{key}/id"),
 	    [this, origins](const HttpRequest& request, HttpResponse& response) {
-		    // text/html, as the reference; the key segment is not checked (contract §4.2).
+		    // text/html, as the reference; the key segment is not checked (docs/protocols/peerjs.md §4.2).
 		    response.send(200, "text/html; charset=utf-8", newPeerId());
 		    Cors::simple(request, response, origins);
 	    },
 	    options);
-	_host->addRoute("OPTIONS", _settings.mount("/{key}/id"), preflight, options);
+	setup.addRoute("OPTIONS", _settings.mount("/{key}/id"), preflight, options);
 
-	_host->addRoute(
+	setup.addRoute(
 	    "GET", _settings.mount("/{key}/peers"),
 	    [this, origins](const HttpRequest& request, HttpResponse& response) {
 		    if (!_settings.allowDiscovery)
@@ -184,7 +183,7 @@ void PeerJsPlugin::registerRoutes()
 			    {
 				    if (i > 0)
 					    body += ',';
-				    appendJsString(body, ids[i]);
+				    Json::appendString(body, ids[i]);
 			    }
 			    body += ']';
 			    response.json(200, body);
@@ -192,7 +191,7 @@ void PeerJsPlugin::registerRoutes()
 		    Cors::simple(request, response, origins);
 	    },
 	    options);
-	_host->addRoute("OPTIONS", _settings.mount("/{key}/peers"), preflight, options);
+	setup.addRoute("OPTIONS", _settings.mount("/{key}/peers"), preflight, options);
 }
 
 
@@ -217,7 +216,7 @@ std::string PeerJsPlugin::newPeerId()
 
 void PeerJsPlugin::refuse(Connection& connection, std::string_view frame)
 {
-	// One frame, then a close frame without status: browsers report 1005 (contract §5.2).
+	// One frame, then a close frame without status: browsers report 1005 (docs/protocols/peerjs.md §5.2).
 	connection.send(frame);
 	connection.close(CloseCode::NONE);
 }
@@ -283,7 +282,7 @@ void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		peer->id = id;
 		peer->registered = true;
 		// OPEN and the queued messages go out under the lock: no live relay to this id can come
-		// between them (contract §5.3). Sends here only append to this connection's queue.
+		// between them (peerjs.md §5.3). Sends here only append to this connection's queue.
 		connection.send(OPEN_FRAME);
 		for (const std::string& frame : _queue->take(id))
 			connection.send(frame);
@@ -329,7 +328,7 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 		return invalidMessage(connection, "unknown or server-only type");
 	if (!envelope.hasDst || envelope.dst.empty())
 	{
-		if (relayType != 3) // LEAVE without dst is ignored silently (contract §15 #6)
+		if (relayType != 3) // LEAVE without dst is ignored silently (docs/protocols/peerjs.md §15 #6)
 			invalidMessage(connection, "no dst");
 		return;
 	}
@@ -395,7 +394,7 @@ ConnectionId PeerJsPlugin::queueUnlessRegistered(Connection& connection, const P
 	}
 	if (expireNow)
 	{
-		// One early EXPIRE for the pair that did not fit (contract §9.4).
+		// One early EXPIRE for the pair that did not fit (docs/protocols/peerjs.md §9.4).
 		_expirations->increment();
 		connection.send(relayFrame("EXPIRE", envelope.dst, peer.id, nullptr));
 	}
@@ -412,7 +411,7 @@ void PeerJsPlugin::deliver(ConnectionId target, std::string frame, ConnectionId 
 		if (!overflow && c.send(frame) == SendResult::QUEUED)
 			return;
 		// A destination that cannot keep up (or is broken) is closed and deregistered, and the
-		// sender is told with LEAVE (contract §8.3).
+		// sender is told with LEAVE (docs/protocols/peerjs.md §8.3).
 		_limitSendBuffer->increment();
 		c.close(CloseCode::POLICY_VIOLATION, "send buffer overflow");
 		const Peer* destination = c.stateAs<Peer>();

@@ -1,7 +1,7 @@
 //
 // PeerJsPlugin.h
 //
-// The PeerJS signaling protocol (contract: shared/protocols/peerjs.md), wire-compatible with the
+// The PeerJS signaling protocol (docs/protocols/peerjs.md), wire-compatible with the
 // official server `peer` 1.0.2 for the official client `peerjs` 1.5.5, with its known flaws fixed.
 //
 
@@ -38,7 +38,7 @@ public:
 	PeerJsPlugin();
 	~PeerJsPlugin() override;
 
-	StartResult start(Host& host) override;
+	StartResult start(Host& host, Setup& setup) override;
 	void stopping() override;
 
 	void onOpen(Connection& connection, const HttpRequest& request) override;
@@ -57,7 +57,7 @@ private:
 		std::uint64_t lastEpoch = 0;
 	};
 
-	void registerRoutes();
+	void registerRoutes(Setup& setup);
 	void refuse(Connection& connection, std::string_view frame);
 	void invalidMessage(Connection& connection, const char* why);
 	void deliver(ConnectionId target, std::string frame, ConnectionId sender);

@@ -12,7 +12,7 @@ namespace PeerJs {
 
 namespace {
 
-// Defaults fix the reference server's troublesome ones (contract §15 #9, #10).
+// Defaults fix the reference server's troublesome ones (docs/protocols/peerjs.md §15 #9, #10).
 const ConfigKey KEYS[] = {
     {"path", ConfigType::STRING, "/", "Mount path below the host prefix; clients use host prefix + path", 0, 0},
     {"key", ConfigType::STRING, "peerjs", "The only API key accepted on the WebSocket", 0, 0},

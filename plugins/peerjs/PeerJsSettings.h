@@ -1,7 +1,7 @@
 //
 // PeerJsSettings.h
 //
-// The plugin's configuration keys (contract §2) and their typed values.
+// The plugin's configuration keys (docs/protocols/peerjs.md §2) and their typed values.
 //
 
 

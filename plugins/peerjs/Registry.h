@@ -32,7 +32,7 @@ struct Registration
 
 class Registry
 /// Not thread-safe: the plugin holds its lock around every call, because registering and
-/// flushing the offline queue must be atomic with respect to relays (contract §5.3).
+/// flushing the offline queue must be atomic with respect to relays (docs/protocols/peerjs.md §5.3).
 {
 public:
 	Registration* find(const std::string& id);

@@ -1,7 +1,7 @@
 //
 // TokenValidator.h
 //
-// The token_validator hook of the handshake (contract §5.2 step 3).
+// The token_validator hook of the handshake (docs/protocols/peerjs.md §5.2 step 3).
 //
 
 

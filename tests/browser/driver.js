@@ -1,4 +1,4 @@
-// driver.js: drives headless Chromium through the PeerJS end-to-end cases of contract §18.8 and
+// driver.js: drives headless Chromium through the PeerJS end-to-end cases of docs/protocols/peerjs.md §18.8 and
 // writes what it observed (HTTP, WebSocket frames from the DevTools protocol, client events) to a
 // JSON file. It judges nothing itself beyond a printed summary: PeerJsBrowserTest.cpp asserts.
 //
@@ -183,7 +183,7 @@ function sentPayloadText(text, type, dst) {
 	return null;
 }
 
-// The payload text of a relayed frame as contract §6.2 shapes it: {type, src, dst, payload}.
+// The payload text of a relayed frame as peerjs.md §6.2 shapes it: {type, src, dst, payload}.
 function relayedPayloadText(text, type, src, dst) {
 	const prefix = '{"type":' + JSON.stringify(type) + ',"src":' + JSON.stringify(src) + ',"dst":' + JSON.stringify(dst) + ',"payload":';
 	if (text.startsWith(prefix) && text.endsWith("}"))
@@ -411,7 +411,7 @@ async function main() {
 
 		// Case 6: disconnect() then reconnect() with the same id and token, twice: first as is (the
 		// server normally sees the old socket close first), then with that close withheld, so
-		// that the server must reattach (contract §5.3; the reference sends no OPEN there).
+		// that the server must reattach (peerjs.md §5.3; the reference sends no OPEN there).
 		const reconnectCase = async (withhold) => {
 			const aliceToken = await tokenOf("alice");
 			const socketsBefore = net.socketsOf(aliceToken).length;

@@ -46,7 +46,9 @@ public:
 
 		run("install", {"--install", SWITCHBOARD_BINARY_DIR, "--prefix", prefix});
 		CPPUNIT_ASSERT(std::filesystem::exists(prefix + "/include/switchboard/SDK.h"));
-		CPPUNIT_ASSERT(std::filesystem::exists(prefix + "/include/switchboard/SdkHash.h"));
+		CPPUNIT_ASSERT(std::filesystem::exists(prefix + "/include/switchboard/Abi.h"));
+		CPPUNIT_ASSERT(std::filesystem::exists(prefix + "/include/switchboard/util/Json.h"));
+		CPPUNIT_ASSERT(std::filesystem::exists(prefix + "/include/switchboard/testing/FakeHost.h"));
 		CPPUNIT_ASSERT(std::filesystem::exists(prefix + "/lib/cmake/SwitchboardSDK/SwitchboardSDKConfig.cmake"));
 		CPPUNIT_ASSERT(std::filesystem::exists(prefix + "/etc/switchboard/switchboard.ini"));
 

@@ -2,7 +2,7 @@
 // PeerJsBrowserTest.cpp
 //
 // The official PeerJS client (npm peerjs 1.5.5) in headless Chromium against the PeerJS plugin:
-// the real-browser cases of contract §18.8, run by tests/browser/run.sh in a private network
+// the real-browser cases of docs/protocols/peerjs.md §18.8, run by tests/browser/run.sh in a private network
 // namespace; tests/browser/driver.js records what happened and this runner asserts on it.
 //
 
@@ -356,7 +356,7 @@ public:
 	void testHarnessAgainstReferenceServer()
 	/// The same run against the official server (npm peer 1.0.2), so that a wrong expectation of
 	/// the harness shows up as a failure there. Case 6 is only reported: the reference sends no
-	/// OPEN on a reattach (contract §15, flaw 1), and only our fixes are asserted for Switchboard.
+	/// OPEN on a reattach (peerjs.md §15 #1), and only our fixes are asserted for Switchboard.
 	{
 		TempDir work("switchboard-browser-ref");
 		Object::Ptr result = runBrowser(work, Server::REFERENCE);

@@ -6,10 +6,10 @@
 // Every scenario runs the same script of raw WebSocket and HTTP exchanges against the reference
 // server (node, installed by tests/peerjs/setup-reference.sh) and against Switchboard with the
 // plugin, each recording a transcript of what it received. The transcripts must be equal, except
-// for the differences the protocol contract (shared/protocols/peerjs.md, sections 15 and 6.3)
-// documents; each is asserted explicitly on both sides. Cases the reference cannot run (our bounds,
-// Origin allowlist, token validator, shutdown) run against Switchboard alone and are checked
-// against the contract's bytes. SWITCHBOARD_PEERJS_PRINT_TRANSCRIPTS=1 prints every transcript.
+// for the differences that the protocol doc, docs/protocols/peerjs.md, lists in §15 and §6.3;
+// each is asserted explicitly on both sides. Cases the reference cannot run (our bounds, Origin
+// allowlist, token validator, shutdown) run against Switchboard alone and are checked against the
+// doc's exact bytes. SWITCHBOARD_PEERJS_PRINT_TRANSCRIPTS=1 prints every transcript.
 //
 
 
@@ -69,9 +69,9 @@ constexpr int QUIET_MS = 300;
 constexpr int SETTLE_MS = 150;
 constexpr int EXPIRE_MS = 2000;
 constexpr int ALIVE_MS = 2000;
-// Contract section 2: expiry and reaps happen at the configured time plus at most 1 s.
+// peerjs.md §2: expiry and reaps happen at the configured time plus at most 1 s.
 constexpr int TIMER_SLACK_MS = 1000;
-// Added to the contract's upper bounds: client-side measurement and scheduling latency.
+// Added to the upper bounds of peerjs.md §2: client-side measurement and scheduling latency.
 constexpr int GRACE_MS = 250;
 
 const std::string NOTHING = "(nothing)";
@@ -910,7 +910,7 @@ Transcript runOurs(const Options& options, const Scenario& scenario)
 
 
 struct Difference
-/// A documented difference (contract section 15 or 6.3): what each server must do for key.
+/// A documented difference (peerjs.md §15 or §6.3): what each server must do for key.
 {
 	std::string key;
 	std::string reference;
@@ -924,7 +924,7 @@ using Expectations = std::vector<std::pair<std::string, std::string>>;
 
 void verify(const Outcome& outcome, const std::vector<Difference>& differences, const Expectations& contract)
 /// The transcripts must match key for key, except the documented differences, which must show
-/// exactly the stated behaviour on each side. contract lists exact values from the contract; a
+/// exactly the stated behaviour on each side. `contract` lists exact values from the protocol doc; a
 /// key that is a documented difference is checked against Switchboard only.
 {
 	std::vector<std::string> problems;
@@ -964,13 +964,13 @@ void verify(const Outcome& outcome, const std::vector<Difference>& differences, 
 	for (const auto& expected : contract)
 	{
 		if (documented.count(expected.first) == 0 && outcome.reference.value(expected.first) != expected.second)
-			problems.push_back("'" + expected.first + "': the reference disagrees with the contract\n      contract: " +
-			                   printable(expected.second) +
-			                   "\n      got:      " + printable(outcome.reference.value(expected.first)));
+			problems.push_back(
+			    "'" + expected.first + "': the reference disagrees with the protocol doc\n      expected: " +
+			    printable(expected.second) + "\n      got:      " + printable(outcome.reference.value(expected.first)));
 		if (outcome.ours.value(expected.first) != expected.second)
-			problems.push_back("'" + expected.first + "': Switchboard disagrees with the contract\n      contract: " +
-			                   printable(expected.second) +
-			                   "\n      got:      " + printable(outcome.ours.value(expected.first)));
+			problems.push_back(
+			    "'" + expected.first + "': Switchboard disagrees with the protocol doc\n      expected: " +
+			    printable(expected.second) + "\n      got:      " + printable(outcome.ours.value(expected.first)));
 	}
 	if (!problems.empty())
 	{
@@ -988,14 +988,14 @@ void verifyOurs(const Transcript& transcript, const Expectations& contract)
 	std::vector<std::string> problems;
 	for (const auto& expected : contract)
 		if (transcript.value(expected.first) != expected.second)
-			problems.push_back("'" + expected.first + "'\n      contract: " + printable(expected.second) +
+			problems.push_back("'" + expected.first + "'\n      expected: " + printable(expected.second) +
 			                   "\n      got:      " + printable(transcript.value(expected.first)));
 	if (!problems.empty())
 	{
 		std::string message;
 		for (const std::string& p : problems)
 			message += "\n  * " + p;
-		CPPUNIT_FAIL(std::to_string(problems.size()) + " problem(s) against the contract:" + message + "\n" +
+		CPPUNIT_FAIL(std::to_string(problems.size()) + " problem(s) against the protocol doc:" + message + "\n" +
 		             transcript.dump());
 	}
 }
@@ -1028,7 +1028,7 @@ std::string hmacSha256Hex(const std::string& secret, const std::string& message)
 }
 
 
-// The real client frames of contract section 16, with a complete SDP where the contract shortens it.
+// The real client frames of peerjs.md §16, with a complete SDP where the doc shortens it.
 const std::string ALICE = "alice-65oqhy";
 const std::string BOB = "86ecb817-6985-4abb-ad5b-746b633bb238";
 const std::string CANDIDATE_PAYLOAD =
@@ -1390,8 +1390,8 @@ public:
 
 	void testRepeatedQueryParameter()
 	{
-		// Contract 5.1 says the first occurrence counts (URLSearchParams.get); the reference
-		// (Object.fromEntries over URLSearchParams) takes the last. The contract decides; the
+		// peerjs.md §5.1 says the first occurrence counts (URLSearchParams.get); the reference
+		// (Object.fromEntries over URLSearchParams) takes the last. The protocol doc decides; the
 		// official client never repeats a parameter. Asserted as a documented difference.
 		Outcome o = runBoth({}, [&](Session& s) {
 			Peer b(s, "B"), r(s, "R");
@@ -1404,7 +1404,7 @@ public:
 		verify(o,
 		       {{"R frames", "text {\"type\":\"OFFER\",\"src\":\"B\",\"dst\":\"r2\",\"payload\":2}",
 		         "text {\"type\":\"OFFER\",\"src\":\"B\",\"dst\":\"r1\",\"payload\":1}",
-		         "repeated query parameter: contract 5.1 takes the first, the reference the last"}},
+		         "repeated query parameter: peerjs.md §5.1 takes the first, the reference the last"}},
 		       {});
 	}
 
@@ -1507,7 +1507,7 @@ public:
 		verify(
 		    o, {},
 		    {{"bob offer", relayed("OFFER", ALICE, BOB, OFFER_PAYLOAD)},
-		     // Contract section 16, byte for byte.
+		     // peerjs.md §16, byte for byte.
 		     {"bob candidate",
 		      "text "
 		      R"({"type":"CANDIDATE","src":"alice-65oqhy","dst":"86ecb817-6985-4abb-ad5b-746b633bb238","payload":{"candidate":{"candidate":"candidate:1042475518 1 udp 2113937151 10.213.0.1 44758 typ host generation 0 ufrag LHOA network-cost 999","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"LHOA"},"type":"data","connectionId":"dc_tspo15p26si"}})"},
@@ -1908,7 +1908,7 @@ public:
 				s.record("B after " + bad[i].first, frame.empty() ? NOTHING : frame);
 				m.quiet("after " + bad[i].first);
 			}
-			// Contract 18.6.7: the five in a row on one socket.
+			// peerjs.md §18.6.7: the five in a row on one socket.
 			Peer a(s, "A");
 			open(a, query("A"));
 			for (const std::string& frame : contractFive)

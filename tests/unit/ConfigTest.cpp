@@ -1,12 +1,16 @@
 //
 // ConfigTest.cpp
 //
-// Unit tests of HostConfig and ConfigSchema: layering, validation errors, plugin keys, rendering.
+// Unit tests of HostConfig, IniFile and ConfigRules: file syntax, layering, validation errors,
+// plugin keys, rendering.
 //
 
 
-#include "core/ConfigSchema.h"
-#include "core/HostConfig.h"
+#include "config/HostConfig.h"
+#include "config/IniFile.h"
+#include "switchboard/util/ConfigRules.h"
+#include "switchboard/util/Json.h"
+#include "switchboard/util/Names.h"
 #include "Poco/TemporaryFile.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
@@ -19,10 +23,11 @@
 using Switchboard::Config;
 using Switchboard::ConfigKey;
 using Switchboard::ConfigType;
-using Switchboard::Core::ConfigSchema;
 using Switchboard::Core::HostConfig;
-using Switchboard::Core::HostSettings;
+using Switchboard::Core::IniFile;
 using Switchboard::Core::PluginSchema;
+using Switchboard::Core::ServerSettings;
+namespace ConfigRules = Switchboard::ConfigRules;
 
 
 namespace {
@@ -63,17 +68,27 @@ private:
 };
 
 
-std::string dumpSettings(const HostSettings& s)
-// Every typed value of the fixed sections, for comparing two loads.
+std::string dumpSettings(const ServerSettings& s)
+// Every value the fixed sections set, for comparing two loads.
+{
+	const auto& t = s.transport;
+	std::ostringstream o;
+	o << t.eventLoops << '|' << s.workerThreads << '|' << s.logLevel << '|' << s.shutdownDeadlineMs << '|'
+	  << s.abortOnPluginFailure << '|' << s.pluginDir << '|' << t.poller << '|' << t.maxConnections << '|'
+	  << s.storageBackend << '|' << s.storageDirectory << '|' << s.http.maxThreads << '|' << s.http.maxQueued << '|'
+	  << s.http.maxBodySize << '|' << s.http.keepAlive << '|' << t.maxMessageSize << '|' << t.idleTimeoutMs << '|'
+	  << t.pingIntervalMs << '|' << t.closeTimeoutMs << '|' << t.highWatermark << '|' << t.lowWatermark << '|'
+	  << t.maxOutputQueue << '|' << s.http.requestTimeoutMs << '|' << s.adminEnabled << '|' << s.adminAddress << '|'
+	  << s.adminPort;
+	return o.str();
+}
+
+
+std::string dumpMounts(const ServerSettings& s)
 {
 	std::ostringstream o;
-	o << s.host.eventLoops << '|' << s.host.workerThreads << '|' << s.host.logLevel << '|' << s.host.shutdownDeadlineMs
-	  << '|' << s.host.onPluginFailure << '|' << s.host.pluginDir << '|' << s.host.maxConnections << '|'
-	  << s.storage.backend << '|' << s.storage.directory << '|' << s.http.maxThreads << '|' << s.http.maxQueued << '|'
-	  << s.http.maxBodySize << '|' << s.http.keepAlive << '|' << s.websocket.maxMessageSize << '|'
-	  << s.websocket.idleTimeoutMs << '|' << s.websocket.pingIntervalMs << '|' << s.websocket.closeTimeoutMs << '|'
-	  << s.websocket.highWatermark << '|' << s.websocket.lowWatermark << '|' << s.websocket.maxOutputQueue << '|'
-	  << s.websocket.handshakeTimeoutMs << '|' << s.admin.enabled << '|' << s.admin.address << '|' << s.admin.port;
+	for (const auto& m : s.plugins)
+		o << "|M:" << m.name << ',' << m.listener << ',' << m.prefix;
 	return o.str();
 }
 
@@ -82,7 +97,7 @@ std::string dump(const HostConfig& c)
 // Settings, listeners and plugin sections.
 {
 	std::ostringstream o;
-	o << dumpSettings(c.settings());
+	o << dumpSettings(c.settings()) << dumpMounts(c.settings());
 	for (const auto& l : c.listeners())
 		o << "|L:" << l.name << ',' << l.address << ',' << l.port << ',' << l.backlog;
 	for (const auto& p : c.plugins())
@@ -134,6 +149,11 @@ class ConfigTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testSchemaExpectations);
 	CPPUNIT_TEST(testRenderRoundTrip);
 	CPPUNIT_TEST(testShippedSample);
+	CPPUNIT_TEST(testIniSyntax);
+	CPPUNIT_TEST(testFileErrorNamesLine);
+	CPPUNIT_TEST(testMalformedLine);
+	CPPUNIT_TEST(testKeyRowDrivesField);
+	CPPUNIT_TEST(testValidateSectionMessages);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -155,30 +175,36 @@ public:
 		std::string error;
 		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, c, error));
 		CPPUNIT_ASSERT_EQUAL(std::string(), error);
-		const HostSettings& s = c.settings();
-		CPPUNIT_ASSERT_EQUAL(0, s.host.eventLoops);
-		CPPUNIT_ASSERT_EQUAL(4, s.host.workerThreads);
-		CPPUNIT_ASSERT_EQUAL(std::string("information"), s.host.logLevel);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.host.shutdownDeadlineMs);
-		CPPUNIT_ASSERT(s.host.onPluginFailure == HostSettings::ABORT_ON_FAILURE);
-		CPPUNIT_ASSERT_EQUAL(std::string(), s.host.pluginDir);
-		CPPUNIT_ASSERT_EQUAL(std::string("sqlite"), s.storage.backend);
-		CPPUNIT_ASSERT_EQUAL(std::string("./data"), s.storage.directory);
+		const ServerSettings& s = c.settings();
+		CPPUNIT_ASSERT_EQUAL(0, s.transport.eventLoops); // automatic, resolved by main()
+		CPPUNIT_ASSERT_EQUAL(4, s.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(std::string("information"), s.logLevel);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.shutdownDeadlineMs);
+		CPPUNIT_ASSERT(s.abortOnPluginFailure);
+		CPPUNIT_ASSERT_EQUAL(std::string(), s.pluginDir);
+		CPPUNIT_ASSERT_EQUAL(std::string("epoll"), s.transport.poller);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), s.transport.maxConnections); // derived from RLIMIT_NOFILE
+		CPPUNIT_ASSERT_EQUAL(std::string("sqlite"), s.storageBackend);
+		CPPUNIT_ASSERT_EQUAL(std::string("./data"), s.storageDirectory);
 		CPPUNIT_ASSERT_EQUAL(16, s.http.maxThreads);
 		CPPUNIT_ASSERT_EQUAL(256, s.http.maxQueued);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1048576), s.http.maxBodySize);
 		CPPUNIT_ASSERT(s.http.keepAlive);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(120000), s.websocket.idleTimeoutMs);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(262144), s.websocket.highWatermark);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(65536), s.websocket.lowWatermark);
-		CPPUNIT_ASSERT(s.admin.enabled);
-		CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), s.admin.address);
-		CPPUNIT_ASSERT_EQUAL(9090, int(s.admin.port));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(10000), s.http.requestTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1048576), s.transport.maxMessageSize);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(120000), s.transport.idleTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(30000), s.transport.pingIntervalMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(3000), s.transport.closeTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(262144), s.transport.highWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(65536), s.transport.lowWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1048576), s.transport.maxOutputQueue);
+		CPPUNIT_ASSERT(s.adminEnabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), s.adminAddress);
+		CPPUNIT_ASSERT_EQUAL(9090, s.adminPort);
 		CPPUNIT_ASSERT(c.listeners().empty());
 		CPPUNIT_ASSERT(c.plugins().empty());
+		CPPUNIT_ASSERT(s.plugins.empty());
 		CPPUNIT_ASSERT_EQUAL(std::string("default"), c.origin("host.log_level"));
-
-		// The struct's initialisers and the key tables' defaults are two copies: keep them equal.
-		CPPUNIT_ASSERT_EQUAL(dumpSettings(HostSettings()), dumpSettings(s));
 	}
 
 	void testMissingFile()
@@ -239,30 +265,30 @@ public:
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
-		const HostSettings& s = c.settings();
-		CPPUNIT_ASSERT_EQUAL(3, s.host.eventLoops);
-		CPPUNIT_ASSERT_EQUAL(7, s.host.workerThreads);
-		CPPUNIT_ASSERT_EQUAL(std::string("debug"), s.host.logLevel);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(1500), s.host.shutdownDeadlineMs);
-		CPPUNIT_ASSERT(s.host.onPluginFailure == HostSettings::SKIP_ON_FAILURE);
-		CPPUNIT_ASSERT_EQUAL(std::string("/opt/sb/plugins"), s.host.pluginDir);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.host.maxConnections);
-		CPPUNIT_ASSERT_EQUAL(std::string("/var/lib/sb"), s.storage.directory);
+		const ServerSettings& s = c.settings();
+		CPPUNIT_ASSERT_EQUAL(3, s.transport.eventLoops);
+		CPPUNIT_ASSERT_EQUAL(7, s.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(std::string("debug"), s.logLevel);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1500), s.shutdownDeadlineMs);
+		CPPUNIT_ASSERT(!s.abortOnPluginFailure);
+		CPPUNIT_ASSERT_EQUAL(std::string("/opt/sb/plugins"), s.pluginDir);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(5000), s.transport.maxConnections);
+		CPPUNIT_ASSERT_EQUAL(std::string("/var/lib/sb"), s.storageDirectory);
 		CPPUNIT_ASSERT_EQUAL(32, s.http.maxThreads);
 		CPPUNIT_ASSERT_EQUAL(512, s.http.maxQueued);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(2048), s.http.maxBodySize);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2048), s.http.maxBodySize);
 		CPPUNIT_ASSERT(!s.http.keepAlive);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(65536), s.websocket.maxMessageSize);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.websocket.idleTimeoutMs);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(15000), s.websocket.pingIntervalMs);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(2000), s.websocket.closeTimeoutMs);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(100000), s.websocket.highWatermark);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(50000), s.websocket.lowWatermark);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(200000), s.websocket.maxOutputQueue);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.websocket.handshakeTimeoutMs);
-		CPPUNIT_ASSERT(!s.admin.enabled);
-		CPPUNIT_ASSERT_EQUAL(std::string("::1"), s.admin.address);
-		CPPUNIT_ASSERT_EQUAL(9191, int(s.admin.port));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(65536), s.transport.maxMessageSize);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.transport.idleTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(15000), s.transport.pingIntervalMs);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2000), s.transport.closeTimeoutMs);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(100000), s.transport.highWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(50000), s.transport.lowWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(200000), s.transport.maxOutputQueue);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(5000), s.http.requestTimeoutMs);
+		CPPUNIT_ASSERT(!s.adminEnabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("::1"), s.adminAddress);
+		CPPUNIT_ASSERT_EQUAL(9191, s.adminPort);
 
 		CPPUNIT_ASSERT_EQUAL(std::size_t(2), c.listeners().size());
 		CPPUNIT_ASSERT_EQUAL(std::string("alt"), c.listeners()[0].name);
@@ -284,7 +310,14 @@ public:
 		CPPUNIT_ASSERT(peerjs);
 		CPPUNIT_ASSERT(!peerjs->enabled);
 		CPPUNIT_ASSERT(c.plugin("nope") == nullptr);
-		CPPUNIT_ASSERT_EQUAL(file.path(), c.origin("listener.main.port"));
+		CPPUNIT_ASSERT_EQUAL(file.path() + ":34", c.origin("listener.main.port"));
+		CPPUNIT_ASSERT_EQUAL(file.path() + ":32", c.origin("listener.main")); // the section's header
+
+		// Only the enabled plugin is mounted.
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), s.plugins.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("echo"), s.plugins[0].name);
+		CPPUNIT_ASSERT_EQUAL(std::string("alt"), s.plugins[0].listener);
+		CPPUNIT_ASSERT_EQUAL(std::string("/echo"), s.plugins[0].prefix);
 
 		Config echoConfig;
 		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), echoConfig, error));
@@ -298,7 +331,7 @@ public:
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
-		CPPUNIT_ASSERT_EQUAL(std::string("warning"), c.settings().host.logLevel);
+		CPPUNIT_ASSERT_EQUAL(std::string("warning"), c.settings().logLevel);
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.listeners()[0].name);
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.plugins().size());
@@ -309,7 +342,7 @@ public:
 		// An empty listener section still needs its port.
 		TempConfig empty("[listener.main]\n");
 		CPPUNIT_ASSERT(!HostConfig::load(empty.path(), {}, {}, c, error));
-		assertOneLine(error, empty.path() + ": listener.main.port: ", "missing required key");
+		assertOneLine(error, empty.path() + ":1: listener.main.port: ", "missing required key");
 	}
 
 	void testEnvironmentKey()
@@ -344,11 +377,11 @@ public:
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, {}, c, error));
-		CPPUNIT_ASSERT_EQUAL(std::string("debug"), c.settings().host.logLevel);
-		CPPUNIT_ASSERT_EQUAL(8, c.settings().host.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(std::string("debug"), c.settings().logLevel);
+		CPPUNIT_ASSERT_EQUAL(8, c.settings().workerThreads);
 		CPPUNIT_ASSERT_EQUAL(9100, int(c.listeners()[0].port));
 		CPPUNIT_ASSERT_EQUAL(std::string("environment (SWITCHBOARD_HOST__LOG_LEVEL)"), c.origin("host.log_level"));
-		CPPUNIT_ASSERT_EQUAL(file.path(), c.origin("host.worker_threads"));
+		CPPUNIT_ASSERT_EQUAL(file.path() + ":3", c.origin("host.worker_threads"));
 
 		// The environment alone can create a plugin section.
 		CPPUNIT_ASSERT(c.plugin("echo"));
@@ -365,8 +398,8 @@ public:
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, args, c, error));
-		CPPUNIT_ASSERT_EQUAL(std::string("notice"), c.settings().host.logLevel); // the later --set wins
-		CPPUNIT_ASSERT_EQUAL(9, c.settings().host.workerThreads);
+		CPPUNIT_ASSERT_EQUAL(std::string("notice"), c.settings().logLevel); // the later --set wins
+		CPPUNIT_ASSERT_EQUAL(9, c.settings().workerThreads);
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
 		CPPUNIT_ASSERT_EQUAL(9500, int(c.listeners()[0].port));
 		CPPUNIT_ASSERT_EQUAL(std::string("command line"), c.origin("host.log_level"));
@@ -374,65 +407,65 @@ public:
 
 	void testUnknownHostKey()
 	{
-		expectFileError("[host]\nlog_levl = debug\n", "host.log_levl", "unknown key ([host] accepts: event_loops, ");
+		expectFileError("[host]\nlog_levl = debug\n", 2, "host.log_levl", "unknown key ([host] accepts: event_loops, ");
 	}
 
 	void testUnknownSection()
 	{
-		expectFileError("[hots]\nlog_level = debug\n", "hots.log_level", "unknown section [hots]");
-		expectFileError("[plugins]\n", "plugins", "unknown section [plugins]");
-		expectFileError("[listener]\nport = 1\n", "listener.port", "unknown section [listener]");
+		expectFileError("[hots]\nlog_level = debug\n", 2, "hots.log_level", "unknown section [hots]");
+		expectFileError("[plugins]\n", 1, "plugins", "unknown section [plugins]");
+		expectFileError("[listener]\nport = 1\n", 2, "listener.port", "unknown section [listener]");
 	}
 
 	void testKeyOutsideSection()
 	{
-		expectFileError("log_level = debug\n[host]\n", "log_level", "key outside any section");
+		expectFileError("log_level = debug\n[host]\n", 1, "log_level", "key outside any section");
 	}
 
 	void testBadInteger()
 	{
-		expectFileError("[host]\nworker_threads = many\n", "host.worker_threads",
+		expectFileError("[host]\nworker_threads = many\n", 2, "host.worker_threads",
 		                "expected an integer between 1 and 256, got \"many\"");
-		expectFileError("[http]\nmax_threads = 12abc\n", "http.max_threads",
+		expectFileError("[http]\nmax_threads = 12abc\n", 2, "http.max_threads",
 		                "expected an integer between 1 and 1024, got \"12abc\"");
 	}
 
 	void testOutOfRange()
 	{
-		expectFileError("[host]\nworker_threads = 0\n", "host.worker_threads",
+		expectFileError("[host]\nworker_threads = 0\n", 2, "host.worker_threads",
 		                "expected an integer between 1 and 256, got \"0\"");
-		expectFileError("[admin]\nport = 70000\n", "admin.port",
+		expectFileError("[admin]\nport = 70000\n", 2, "admin.port",
 		                "expected an integer between 0 and 65535, got \"70000\"");
-		expectFileError("[websocket]\nclose_timeout_ms = 99\n", "websocket.close_timeout_ms",
+		expectFileError("[websocket]\nclose_timeout_ms = 99\n", 2, "websocket.close_timeout_ms",
 		                "expected an integer between 100 and 60000, got \"99\"");
 	}
 
 	void testBadEnum()
 	{
-		expectFileError("[host]\nlog_level = loud\n", "host.log_level",
+		expectFileError("[host]\nlog_level = loud\n", 2, "host.log_level",
 		                "expected one of trace, debug, information, notice, warning, error, got \"loud\"");
-		expectFileError("[storage]\nbackend = postgres\n", "storage.backend",
+		expectFileError("[storage]\nbackend = postgres\n", 2, "storage.backend",
 		                "expected one of sqlite, got \"postgres\"");
-		expectFileError("[host]\non_plugin_failure = ignore\n", "host.on_plugin_failure",
+		expectFileError("[host]\non_plugin_failure = ignore\n", 2, "host.on_plugin_failure",
 		                "expected one of abort, skip, got \"ignore\"");
 	}
 
 	void testBadBool()
 	{
-		expectFileError("[http]\nkeep_alive = maybe\n", "http.keep_alive",
+		expectFileError("[http]\nkeep_alive = maybe\n", 2, "http.keep_alive",
 		                "expected a boolean (true/false, yes/no, on/off, 1/0), got \"maybe\"");
-		expectFileError("[listener.main]\nport = 1\n[plugin.echo]\nenabled = 2\n", "plugin.echo.enabled",
+		expectFileError("[listener.main]\nport = 1\n[plugin.echo]\nenabled = 2\n", 4, "plugin.echo.enabled",
 		                "expected a boolean");
 	}
 
 	void testBadAddress()
 	{
-		expectFileError("[listener.main]\nport = 9000\naddress = example.com\n", "listener.main.address",
+		expectFileError("[listener.main]\nport = 9000\naddress = example.com\n", 3, "listener.main.address",
 		                "expected an IP address");
-		expectFileError("[admin]\naddress = 300.1.1.1\n", "admin.address", "expected an IP address");
+		expectFileError("[admin]\naddress = 300.1.1.1\n", 2, "admin.address", "expected an IP address");
 		// A bad address is reported once, not again as a clash of its fallback value.
-		expectFileError("[listener.a]\naddress = nope\nport = 9000\n[listener.b]\nport = 9000\n", "listener.a.address",
-		                "expected an IP address");
+		expectFileError("[listener.a]\naddress = nope\nport = 9000\n[listener.b]\nport = 9000\n", 2,
+		                "listener.a.address", "expected an IP address");
 	}
 
 	void testErrorsFromEnvironmentAndCommandLine()
@@ -462,27 +495,28 @@ public:
 
 	void testMissingListenerPort()
 	{
-		expectFileError("[listener.main]\naddress = 0.0.0.0\n", "listener.main.port",
+		expectFileError("[listener.main]\naddress = 0.0.0.0\n", 1, "listener.main.port",
 		                "missing required key (expected an integer between 0 and 65535)");
 	}
 
 	void testInvalidListenerName()
 	{
-		expectFileError("[listener.my-main]\nport = 1\n", "listener.my-main.port", "invalid listener name \"my-main\"");
+		expectFileError("[listener.my-main]\nport = 1\n", 2, "listener.my-main.port",
+		                "invalid listener name \"my-main\"");
 	}
 
 	void testUndefinedListener()
 	{
-		expectFileError("[listener.main]\nport = 9000\n[plugin.echo]\nlistener = other\n", "plugin.echo.listener",
+		expectFileError("[listener.main]\nport = 9000\n[plugin.echo]\nlistener = other\n", 4, "plugin.echo.listener",
 		                "expected one of the listeners main, got \"other\"");
-		expectFileError("[plugin.echo]\nprefix = /echo\n", "plugin.echo.listener", "no listener is defined");
+		expectFileError("[plugin.echo]\nprefix = /echo\n", 1, "plugin.echo.listener", "no listener is defined");
 	}
 
 	void testListenerResolution()
 	{
 		// Two listeners: an enabled plugin must say which one.
-		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9001\n[plugin.echo]\n", "plugin.echo.listener",
-		                "missing required key (expected one of the listeners a, b)");
+		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9001\n[plugin.echo]\n", 5,
+		                "plugin.echo.listener", "missing required key (expected one of the listeners a, b)");
 
 		TempConfig file("[listener.a]\nport = 9000\n[listener.b]\nport = 9001\n"
 		                "[plugin.echo]\nlistener = b\nprefix = /e\n[plugin.other]\nlistener = b\nprefix = /e\n");
@@ -507,18 +541,18 @@ public:
 	{
 		const char* bad[] = {"echo", "/echo/", "/", "/a//b", "/a b", "/a?x"};
 		for (const char* prefix : bad)
-			expectFileError(std::string("[listener.main]\nport = 9000\n[plugin.echo]\nprefix = ") + prefix + "\n",
+			expectFileError(std::string("[listener.main]\nport = 9000\n[plugin.echo]\nprefix = ") + prefix + "\n", 4,
 			                "plugin.echo.prefix", "expected a path prefix");
 	}
 
 	void testDuplicateAddress()
 	{
-		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9000\n", "listener.b.port",
+		expectFileError("[listener.a]\nport = 9000\n[listener.b]\nport = 9000\n", 4, "listener.b.port",
 		                "0.0.0.0:9000 clashes with listener.a (0.0.0.0:9000)");
 		expectFileError(
-		    "[listener.a]\naddress = 0.0.0.0\nport = 9000\n[listener.b]\naddress = 127.0.0.1\nport = 9000\n",
+		    "[listener.a]\naddress = 0.0.0.0\nport = 9000\n[listener.b]\naddress = 127.0.0.1\nport = 9000\n", 6,
 		    "listener.b.port", "127.0.0.1:9000 clashes with listener.a");
-		expectFileError("[listener.a]\naddress = ::\nport = 9000\n[listener.b]\naddress = 10.0.0.1\nport = 9000\n",
+		expectFileError("[listener.a]\naddress = ::\nport = 9000\n[listener.b]\naddress = 10.0.0.1\nport = 9000\n", 6,
 		                "listener.b.port", "clashes with listener.a ([::]:9000)");
 
 		// Distinct specific addresses, distinct ports and port 0 do not clash.
@@ -532,7 +566,7 @@ public:
 
 	void testAdminClash()
 	{
-		expectFileError("[listener.main]\nport = 9090\n", "admin.port", "127.0.0.1:9090 clashes with listener.main");
+		expectFileError("[listener.main]\nport = 9090\n", 2, "admin.port", "127.0.0.1:9090 clashes with listener.main");
 		TempConfig ok("[listener.main]\nport = 9090\n[admin]\nenabled = false\n");
 		HostConfig c;
 		std::string error;
@@ -541,9 +575,9 @@ public:
 
 	void testWatermarkOrder()
 	{
-		expectFileError("[websocket]\nlow_watermark = 300000\n", "websocket.low_watermark",
+		expectFileError("[websocket]\nlow_watermark = 300000\n", 2, "websocket.low_watermark",
 		                "expected less than websocket.high_watermark (262144), got \"300000\"");
-		expectFileError("[websocket]\nhigh_watermark = 2000000\n", "websocket.high_watermark",
+		expectFileError("[websocket]\nhigh_watermark = 2000000\n", 2, "websocket.high_watermark",
 		                "expected at most websocket.max_output_queue (1048576), got \"2000000\"");
 	}
 
@@ -560,7 +594,7 @@ public:
 			lines.push_back(line);
 		CPPUNIT_ASSERT_EQUAL(std::size_t(3), lines.size());
 		for (const auto& line : lines)
-			CPPUNIT_ASSERT_EQUAL(std::size_t(0), line.find(file.path() + ": "));
+			CPPUNIT_ASSERT_EQUAL(std::size_t(0), line.find(file.path() + ":"));
 	}
 
 	void testPluginDefaults()
@@ -596,7 +630,7 @@ public:
 		Config config;
 		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
 		CPPUNIT_ASSERT_EQUAL(file.path() +
-		                         ": plugin.echo.greting: unknown key (plugin echo accepts: enabled, listener, "
+		                         ":5: plugin.echo.greting: unknown key (plugin echo accepts: enabled, listener, "
 		                         "prefix, greeting, max_size, uppercase, ratio, tags)",
 		                     error);
 	}
@@ -610,9 +644,9 @@ public:
 		Config config;
 		CPPUNIT_ASSERT(!c.validatePlugin("echo", ECHO_KEYS, std::size(ECHO_KEYS), config, error));
 		CPPUNIT_ASSERT_EQUAL(file.path() +
-		                         ": plugin.echo.max_size: expected an integer between 1 and 1048576, got "
+		                         ":4: plugin.echo.max_size: expected an integer between 1 and 1048576, got "
 		                         "\"big\"\n" +
-		                         file.path() + ": plugin.echo.ratio: expected a number, got \"x\"",
+		                         file.path() + ":6: plugin.echo.ratio: expected a number, got \"x\"",
 		                     error);
 
 		Env env{{"SWITCHBOARD_PLUGIN__ECHO__MAX_SIZE", "0"}, {"SWITCHBOARD_LISTENER__MAIN__PORT", "9000"}};
@@ -630,7 +664,7 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
 		Config config;
 		CPPUNIT_ASSERT(!c.validatePlugin("vault", STRICT_KEYS, std::size(STRICT_KEYS), config, error));
-		CPPUNIT_ASSERT_EQUAL(file.path() + ": plugin.vault.secret: missing required key (expected a string)", error);
+		CPPUNIT_ASSERT_EQUAL(file.path() + ":3: plugin.vault.secret: missing required key (expected a string)", error);
 
 		CPPUNIT_ASSERT(HostConfig::load(file.path(), {}, {"plugin.vault.secret=s3"}, c, error));
 		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("vault", STRICT_KEYS, std::size(STRICT_KEYS), config, error));
@@ -671,29 +705,29 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::size_t(2), missing.size());
 		CPPUNIT_ASSERT_EQUAL(std::string("ghost"), missing[0]);
 		CPPUNIT_ASSERT_EQUAL(std::string("zeta"), missing[1]);
-		assertOneLine(c.unknownPluginError("zeta", {"echo", "peerjs"}), file.path() + ": plugin.zeta: ",
+		assertOneLine(c.unknownPluginError("zeta", {"echo", "peerjs"}), file.path() + ":6: plugin.zeta: ",
 		              "no plugin library named \"zeta\" was found (available: echo, peerjs)");
 	}
 
 	void testSchemaExpectations()
 	{
 		ConfigKey k{"n", ConfigType::INTEGER, "5", "", 0, 0};
-		CPPUNIT_ASSERT(ConfigSchema::checkValue(k, "-99999999999"));
-		CPPUNIT_ASSERT(!ConfigSchema::checkValue(k, "99999999999999999999")); // overflow
-		CPPUNIT_ASSERT_EQUAL(std::string("an integer"), ConfigSchema::expectation(k));
+		CPPUNIT_ASSERT(ConfigRules::checkValue(k, "-99999999999"));
+		CPPUNIT_ASSERT(!ConfigRules::checkValue(k, "99999999999999999999")); // overflow
+		CPPUNIT_ASSERT_EQUAL(std::string("an integer"), ConfigRules::expectation(k));
 		k.minimum = -5;
 		k.maximum = 5;
-		CPPUNIT_ASSERT(ConfigSchema::checkValue(k, "-5"));
-		CPPUNIT_ASSERT(!ConfigSchema::checkValue(k, "6"));
-		CPPUNIT_ASSERT(!ConfigSchema::checkValue(k, ""));
+		CPPUNIT_ASSERT(ConfigRules::checkValue(k, "-5"));
+		CPPUNIT_ASSERT(!ConfigRules::checkValue(k, "6"));
+		CPPUNIT_ASSERT(!ConfigRules::checkValue(k, ""));
 		ConfigKey s{"s", ConfigType::STRING, "", "", 0, 0};
-		CPPUNIT_ASSERT(ConfigSchema::checkValue(s, "b", "a|b|c"));
-		CPPUNIT_ASSERT(!ConfigSchema::checkValue(s, "d", "a|b|c"));
-		CPPUNIT_ASSERT(!ConfigSchema::checkValue(s, "a|b", "a|b|c"));
-		CPPUNIT_ASSERT_EQUAL(std::string("\"a\\\"b\\n\\x01\""), ConfigSchema::quote("a\"b\n\x01"));
-		CPPUNIT_ASSERT(ConfigSchema::isValidName("echo_2"));
-		CPPUNIT_ASSERT(!ConfigSchema::isValidName("Echo"));
-		CPPUNIT_ASSERT(!ConfigSchema::isValidName(""));
+		CPPUNIT_ASSERT(ConfigRules::checkValue(s, "b", "a|b|c"));
+		CPPUNIT_ASSERT(!ConfigRules::checkValue(s, "d", "a|b|c"));
+		CPPUNIT_ASSERT(!ConfigRules::checkValue(s, "a|b", "a|b|c"));
+		CPPUNIT_ASSERT_EQUAL(std::string("\"a\\\"b\\n\\u0001\""), Switchboard::Json::quote("a\"b\n\x01"));
+		CPPUNIT_ASSERT(Switchboard::Names::isSectionName("echo_2"));
+		CPPUNIT_ASSERT(!Switchboard::Names::isSectionName("Echo"));
+		CPPUNIT_ASSERT(!Switchboard::Names::isSectionName(""));
 	}
 
 	void testRenderRoundTrip()
@@ -749,7 +783,9 @@ public:
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(path, {}, {}, c, error));
 		// The sample spells out the defaults of the fixed sections.
-		CPPUNIT_ASSERT_EQUAL(dumpSettings(HostSettings()), dumpSettings(c.settings()));
+		HostConfig defaults;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, defaults, error));
+		CPPUNIT_ASSERT_EQUAL(dumpSettings(defaults.settings()), dumpSettings(c.settings()));
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.listeners()[0].name);
 		CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), c.listeners()[0].address);
@@ -764,6 +800,191 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("/peerjs"), peerjs->prefix);
 	}
 
+	void testIniSyntax()
+	{
+		std::istringstream in("; comment\n"
+		                      "# also a comment\n"
+		                      "top = 1\n"
+		                      "  [ Plugin.Echo ]  \n"
+		                      "\tGreeting =  hi = there ; not a comment \r\n"
+		                      "empty =\n"
+		                      "\n"
+		                      "[host]\n"
+		                      "log_level=debug\n"
+		                      "[plugin.echo]\n");
+		IniFile file;
+		std::vector<std::string> errors;
+		IniFile::parse(in, "x.ini", file, errors);
+		CPPUNIT_ASSERT(errors.empty());
+
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), file.sections().size()); // a repeated header too
+		CPPUNIT_ASSERT_EQUAL(std::string("plugin.echo"), file.sections()[0].name);
+		CPPUNIT_ASSERT_EQUAL(4, file.sections()[0].line);
+		CPPUNIT_ASSERT_EQUAL(std::string("host"), file.sections()[1].name);
+		CPPUNIT_ASSERT_EQUAL(8, file.sections()[1].line);
+		CPPUNIT_ASSERT_EQUAL(10, file.sections()[2].line);
+
+		const auto& e = file.entries();
+		CPPUNIT_ASSERT_EQUAL(std::size_t(4), e.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("top"), e[0].fullKey()); // above the first section
+		CPPUNIT_ASSERT_EQUAL(3, e[0].line);
+		CPPUNIT_ASSERT_EQUAL(std::string("plugin.echo.greeting"), e[1].fullKey());
+		CPPUNIT_ASSERT_EQUAL(std::string("hi = there ; not a comment"), e[1].value);
+		CPPUNIT_ASSERT_EQUAL(5, e[1].line);
+		CPPUNIT_ASSERT_EQUAL(std::string("plugin.echo.empty"), e[2].fullKey());
+		CPPUNIT_ASSERT_EQUAL(std::string(), e[2].value);
+		CPPUNIT_ASSERT_EQUAL(std::string("host.log_level"), e[3].fullKey());
+		CPPUNIT_ASSERT_EQUAL(std::string("debug"), e[3].value);
+		CPPUNIT_ASSERT_EQUAL(9, e[3].line);
+		CPPUNIT_ASSERT_EQUAL(std::string("x.ini:9"), file.origin(9));
+
+		// A '#' comment is accepted by the loader too, and the later of two equal keys wins.
+		TempConfig twice("# hash comment\n[host]\nlog_level = debug\nlog_level = error\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(twice.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("error"), c.settings().logLevel);
+		CPPUNIT_ASSERT_EQUAL(twice.path() + ":4", c.origin("host.log_level"));
+	}
+
+	void testFileErrorNamesLine()
+	{
+		// Comments and blank lines count; the error points at the key's own line.
+		expectFileError("; header\n\n[host]\n# note\nlog_level = debug\n\nworker_threads = many\n", 7,
+		                "host.worker_threads", "expected an integer between 1 and 256, got \"many\"");
+		// A repeated key is reported where its effective (later) value is.
+		expectFileError("[http]\nmax_threads = 8\nmax_threads = 0\n", 3, "http.max_threads",
+		                "expected an integer between 1 and 1024");
+		// Every error of a file names its own line.
+		TempConfig file("[host]\nworker_threads = 0\n\nlog_level = loud\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(!HostConfig::load(file.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(file.path() +
+		                         ":4: host.log_level: expected one of trace, debug, information, notice, "
+		                         "warning, error, got \"loud\"\n" +
+		                         file.path() +
+		                         ":2: host.worker_threads: expected an integer between 1 and 256, got \"0\"",
+		                     error);
+	}
+
+	void testMalformedLine()
+	{
+		TempConfig file("[host]\nlog_level debug\n[listener.main\nport = 9000\n= 3\n[host] x\n[]\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(!HostConfig::load(file.path(), {}, {}, c, error));
+		std::string p = file.path();
+		CPPUNIT_ASSERT_EQUAL(p + ":2: expected key = value, [section] or a comment, got \"log_level debug\"\n" + p +
+		                         ":3: expected a section header [name], got \"[listener.main\"\n" + p +
+		                         ":5: expected key = value, [section] or a comment, got \"= 3\"\n" + p +
+		                         ":6: expected a section header [name], got \"[host] x\"\n" + p +
+		                         ":7: expected a section header [name], got \"[]\"",
+		                     error);
+
+		// Only the syntax errors are reported: with a broken line the rest cannot be trusted.
+		TempConfig mixed("[host]\nworker_threads = 0\noops\n");
+		CPPUNIT_ASSERT(!HostConfig::load(mixed.path(), {}, {}, c, error));
+		assertOneLine(error, mixed.path() + ":3: ", "expected key = value");
+	}
+
+	void testKeyRowDrivesField()
+	{
+		// One table row gives host.worker_threads its type, default, range and destination,
+		// whichever layer the value comes from.
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(4, c.settings().workerThreads);
+
+		TempConfig file("[host]\nworker_threads = 12\n");
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(12, c.settings().workerThreads);
+
+		CPPUNIT_ASSERT_MESSAGE(
+		    error, HostConfig::load(file.path(), {{"SWITCHBOARD_HOST__WORKER_THREADS", "13"}}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(13, c.settings().workerThreads);
+
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {{"SWITCHBOARD_HOST__WORKER_THREADS", "13"}},
+		                                               {"host.worker_threads=256"}, c, error));
+		CPPUNIT_ASSERT_EQUAL(256, c.settings().workerThreads);
+
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"host.worker_threads=257"}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("command line: host.worker_threads: expected an integer between 1 and 256, "
+		                                 "got \"257\""),
+		                     error);
+
+		// Rows bind keys to fields of other sections and of nested settings, converting types.
+		Args args{"websocket.handshake_timeout_ms=700",
+		          "host.on_plugin_failure=skip",
+		          "host.poller=pollset",
+		          "websocket.high_watermark=1000",
+		          "websocket.low_watermark=10",
+		          "admin.port=0",
+		          "listener.main.port=9000",
+		          "listener.main.backlog=7",
+		          "plugin.echo.prefix=/e",
+		          "plugin.off.enabled=no"};
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load("", {}, args, c, error));
+		const ServerSettings& s = c.settings();
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(700), s.http.requestTimeoutMs);
+		CPPUNIT_ASSERT(!s.abortOnPluginFailure);
+		CPPUNIT_ASSERT_EQUAL(std::string("pollset"), s.transport.poller);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1000), s.transport.highWatermark);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(10), s.transport.lowWatermark);
+		CPPUNIT_ASSERT_EQUAL(0, s.adminPort);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), s.listeners.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), s.listeners[0].address); // the row's default
+		CPPUNIT_ASSERT_EQUAL(9000, s.listeners[0].port);
+		CPPUNIT_ASSERT_EQUAL(7, s.listeners[0].backlog);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), s.plugins.size()); // the disabled one is not mounted
+		CPPUNIT_ASSERT_EQUAL(std::string("echo"), s.plugins[0].name);
+		CPPUNIT_ASSERT_EQUAL(std::string("main"), s.plugins[0].listener);
+		CPPUNIT_ASSERT_EQUAL(std::string("/e"), s.plugins[0].prefix);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), c.plugins().size());
+	}
+
+	void testValidateSectionMessages()
+	{
+		using Values = std::map<std::string, std::string, std::less<>>;
+		Values values{{"stale", "x"}};
+		std::vector<std::string> errors;
+		CPPUNIT_ASSERT(
+		    ConfigRules::validateSection(ECHO_KEYS, std::size(ECHO_KEYS), {{"max_size", "9"}}, values, errors));
+		CPPUNIT_ASSERT(errors.empty());
+		CPPUNIT_ASSERT_EQUAL(std::size_t(5), values.size()); // every declared key, nothing else
+		CPPUNIT_ASSERT_EQUAL(std::string("9"), values["max_size"]);
+		CPPUNIT_ASSERT_EQUAL(std::string("hello"), values["greeting"]);
+		CPPUNIT_ASSERT_EQUAL(std::string(), values["tags"]);
+
+		Values given{{"rounds", "0"}, {"colour", "blue"}, {"rounds_", "1"}};
+		errors.assign(1, "earlier");
+		CPPUNIT_ASSERT(!ConfigRules::validateSection(STRICT_KEYS, std::size(STRICT_KEYS), given, values, errors));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(5), errors.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("earlier"), errors[0]); // appended, not replaced
+		CPPUNIT_ASSERT_EQUAL(std::string("colour: unknown key (accepts: secret, rounds)"), errors[1]);
+		CPPUNIT_ASSERT_EQUAL(std::string("rounds: expected an integer between 1 and 100, got \"0\""), errors[2]);
+		CPPUNIT_ASSERT_EQUAL(std::string("rounds_: unknown key (accepts: secret, rounds)"), errors[3]);
+		CPPUNIT_ASSERT_EQUAL(std::string("secret: missing required key (expected a string)"), errors[4]);
+
+		// The caller may word the accepted names, as the host does.
+		errors.clear();
+		ConfigRules::validateSection(STRICT_KEYS, std::size(STRICT_KEYS), {{"x", ""}, {"secret", "s"}}, values, errors,
+		                             "plugin vault accepts: enabled, secret, rounds");
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), errors.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("x: unknown key (plugin vault accepts: enabled, secret, rounds)"), errors[0]);
+
+		// Declarations and defaults as the user sees them.
+		CPPUNIT_ASSERT_EQUAL(std::string("required"), ConfigRules::defaultText(STRICT_KEYS[0]));
+		CPPUNIT_ASSERT_EQUAL(std::string("empty"), ConfigRules::defaultText(ECHO_KEYS[4]));
+		CPPUNIT_ASSERT_EQUAL(std::string("10"), ConfigRules::defaultText(STRICT_KEYS[1]));
+		CPPUNIT_ASSERT_EQUAL(std::string(),
+		                     ConfigRules::checkDeclarations(ECHO_KEYS, std::size(ECHO_KEYS), {"enabled"}));
+		const ConfigKey badName[] = {{"Bad\"Name", ConfigType::STRING, "", "", 0, 0}};
+		CPPUNIT_ASSERT_EQUAL(std::string("key \"Bad\\\"Name\" is not a valid name (expected [a-z0-9_]+)"),
+		                     ConfigRules::checkDeclarations(badName, 1, {}));
+	}
+
 private:
 	static void assertOneLine(const std::string& error, const std::string& start, const std::string& fragment)
 	{
@@ -772,13 +993,15 @@ private:
 		CPPUNIT_ASSERT_MESSAGE(error, error.find(fragment) != std::string::npos);
 	}
 
-	static void expectFileError(const std::string& content, const std::string& key, const std::string& fragment)
+	static void expectFileError(const std::string& content, int line, const std::string& key,
+	                            const std::string& fragment)
+	/// Loading content fails with one error that names line and key and contains fragment.
 	{
 		TempConfig file(content);
 		HostConfig c;
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(content, !HostConfig::load(file.path(), {}, {}, c, error));
-		assertOneLine(error, file.path() + ": " + key + ": ", fragment);
+		assertOneLine(error, file.path() + ":" + std::to_string(line) + ": " + key + ": ", fragment);
 	}
 
 	static std::string stripComments(const std::string& text)

@@ -1,17 +1,16 @@
 //
 // EchoPluginTest.cpp
 //
-// Unit tests of the example echo plugin, loaded from its built module and run in FakeHost on a
-// real SQLite file, plus tests of FakeHost's own behaviour with a scripted plugin.
+// Unit tests of the example echo plugin, loaded from its built module and run in FakeHost (whose
+// storage is a real SQLite file), plus tests of FakeHost's own behaviour with a scripted plugin.
 //
 
 
-#include "switchboard/FakeHost.h"
+#include "switchboard/testing/FakeHost.h"
 #include "switchboard/SDK.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <dlfcn.h>
-#include <sqlite3.h>
 #include <unistd.h>
 #include <cstdlib>
 #include <cstring>
@@ -23,184 +22,10 @@
 
 
 using namespace Switchboard;
+using Switchboard::Testing::SqliteTestStorage;
 
 
 namespace {
-
-
-class SqliteStorage: public Storage
-/// A small Storage on the SQLite C API, standing in for the host's storage in these tests.
-/// executeAsync runs inline (FakeHost is single-threaded) and can be made to fail.
-{
-public:
-	explicit SqliteStorage(const std::string& path)
-	{
-		if (sqlite3_open_v2(path.c_str(), &_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
-		{
-			std::string error = _db != nullptr ? sqlite3_errmsg(_db) : "out of memory";
-			sqlite3_close(_db);
-			throw std::runtime_error("cannot open " + path + ": " + error);
-		}
-		sqlite3_busy_timeout(_db, 5000);
-	}
-
-	~SqliteStorage() override { sqlite3_close(_db); }
-
-	QueryResult execute(std::string_view sql, const std::vector<Value>& params = {}) override
-	{
-		QueryResult result = run(sql, params);
-		if (!result.ok && _inTransaction)
-			_transactionFailed = true;
-		return result;
-	}
-
-	bool transaction(const std::function<bool(Storage& tx)>& body, std::string* error = nullptr) override
-	{
-		auto fail = [&](const std::string& why) {
-			if (error != nullptr)
-				*error = why;
-			return false;
-		};
-		if (_inTransaction)
-			return fail("nested transaction");
-		QueryResult begin = run("BEGIN IMMEDIATE", {});
-		if (!begin.ok)
-			return fail(begin.error);
-		_inTransaction = true;
-		_transactionFailed = false;
-		bool commit = false;
-		try
-		{
-			commit = body(*this);
-		}
-		catch (...)
-		{
-			commit = false;
-		}
-		_inTransaction = false;
-		if (commit && !_transactionFailed)
-		{
-			QueryResult committed = run("COMMIT", {});
-			if (committed.ok)
-				return true;
-			run("ROLLBACK", {});
-			return fail(committed.error);
-		}
-		run("ROLLBACK", {});
-		return fail(_transactionFailed ? "a statement failed; rolled back" : "rolled back");
-	}
-
-	void executeAsync(std::string sql, std::vector<Value> params, std::function<void(QueryResult)> done) override
-	{
-		++_asyncCalls;
-		QueryResult result;
-		if (_failAsync)
-			result.error = "disk on fire (injected)";
-		else
-			result = execute(sql, params);
-		if (done)
-			done(std::move(result));
-	}
-
-	int asyncCalls() const { return _asyncCalls; }
-	void setFailAsync(bool fail) { _failAsync = fail; }
-
-private:
-	QueryResult run(std::string_view sql, const std::vector<Value>& params)
-	{
-		QueryResult result;
-		sqlite3_stmt* stmt = nullptr;
-		const char* tail = nullptr;
-		if (sqlite3_prepare_v2(_db, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) != SQLITE_OK)
-		{
-			result.error = sqlite3_errmsg(_db);
-			return result;
-		}
-		std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
-		if (stmt == nullptr)
-		{
-			result.error = "empty statement";
-			return result;
-		}
-		for (const char* p = tail; p < sql.data() + sql.size(); ++p)
-		{
-			if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != ';')
-			{
-				result.error = "one statement at a time";
-				return result;
-			}
-		}
-		if (sqlite3_bind_parameter_count(stmt) != static_cast<int>(params.size()))
-		{
-			result.error = "wrong number of parameters";
-			return result;
-		}
-		for (std::size_t i = 0; i < params.size(); ++i)
-		{
-			int index = static_cast<int>(i + 1);
-			const Value& v = params[i];
-			if (auto n = std::get_if<std::int64_t>(&v))
-				sqlite3_bind_int64(stmt, index, *n);
-			else if (auto d = std::get_if<double>(&v))
-				sqlite3_bind_double(stmt, index, *d);
-			else if (auto s = std::get_if<std::string>(&v))
-				sqlite3_bind_text(stmt, index, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-			else if (auto b = std::get_if<Blob>(&v))
-				sqlite3_bind_blob(stmt, index, b->data(), static_cast<int>(b->size()), SQLITE_TRANSIENT);
-			else
-				sqlite3_bind_null(stmt, index);
-		}
-		int columns = sqlite3_column_count(stmt);
-		for (int c = 0; c < columns; ++c)
-			result.columns.emplace_back(sqlite3_column_name(stmt, c));
-		while (true)
-		{
-			int rc = sqlite3_step(stmt);
-			if (rc == SQLITE_DONE)
-				break;
-			if (rc != SQLITE_ROW)
-			{
-				result.error = sqlite3_errmsg(_db);
-				return result;
-			}
-			std::vector<Value> row;
-			for (int c = 0; c < columns; ++c)
-			{
-				switch (sqlite3_column_type(stmt, c))
-				{
-					case SQLITE_INTEGER:
-						row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c)));
-						break;
-					case SQLITE_FLOAT:
-						row.emplace_back(sqlite3_column_double(stmt, c));
-						break;
-					case SQLITE_TEXT:
-						row.emplace_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
-						                             static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
-						break;
-					case SQLITE_BLOB:
-					{
-						auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, c));
-						row.emplace_back(Blob(data, data + sqlite3_column_bytes(stmt, c)));
-						break;
-					}
-					default:
-						row.emplace_back(nullptr);
-				}
-			}
-			result.rows.push_back(std::move(row));
-		}
-		result.affectedRows = columns == 0 ? sqlite3_changes(_db) : 0;
-		result.ok = true;
-		return result;
-	}
-
-	sqlite3* _db = nullptr;
-	bool _inTransaction = false;
-	bool _transactionFailed = false;
-	bool _failAsync = false;
-	int _asyncCalls = 0;
-};
 
 
 class PluginLibrary
@@ -323,13 +148,11 @@ public:
 	{
 		_dir = std::make_unique<TempDir>();
 		_dbPath = _dir->file("echo.sqlite");
-		_storage = std::make_unique<SqliteStorage>(_dbPath);
 		_library = std::make_unique<PluginLibrary>(std::string(SWITCHBOARD_TEST_PLUGIN_DIR) + "/echo.so");
 	}
 
 	void tearDown() override
 	{
-		_storage.reset();
 		_library.reset();
 		_dir.reset();
 	}
@@ -346,8 +169,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("1.0.0"), std::string(d.version));
 		CPPUNIT_ASSERT(d.description != nullptr && std::strlen(d.description) > 0);
 		CPPUNIT_ASSERT(d.create != nullptr && d.destroy != nullptr);
-		for (void* reserved : d.reserved)
-			CPPUNIT_ASSERT(reserved == nullptr);
+		CPPUNIT_ASSERT_EQUAL(std::uint32_t(0), d.reservedFlags);
 
 		CPPUNIT_ASSERT_EQUAL(2u, d.configKeyCount);
 		const ConfigKey& greeting = d.configKeys[0];
@@ -466,18 +288,18 @@ public:
 		FakeHost host("echo");
 		const PluginDescriptor& d = _library->descriptor();
 
+		// The host's wording (ConfigRules), each line prefixed with the section.
 		std::string error = host.setConfig(d, {{"max_notes", "0"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("max_notes") != std::string::npos);
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("outside 1..1000000") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string("[plugin.echo] max_notes: expected an integer between 1 and 1000000, got \"0\""), error);
 		error = host.setConfig(d, {{"max_notes", "x"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("'x' is not an integer") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("got \"x\"") != std::string::npos);
 		error = host.setConfig(d, {{"max_notes", "1000001"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("outside") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("between 1 and 1000000") != std::string::npos);
 		error = host.setConfig(d, {{"max_notes", "5x"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("not an integer") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("expected an integer") != std::string::npos);
 		error = host.setConfig(d, {{"colour", "blue"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("unknown key 'colour'") != std::string::npos);
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("[plugin.echo]") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::string("[plugin.echo] colour: unknown key (accepts: greeting, max_notes)"), error);
 		// None of those changed the configuration.
 		CPPUNIT_ASSERT(!host.config().has("max_notes"));
 
@@ -487,6 +309,9 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string(), host.config().getString("greeting"));
 		CPPUNIT_ASSERT_EQUAL(std::string(), host.setConfig(d, {}));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(1000), host.config().getInt("max_notes"));
+		// Keys the host owns in every section are not the plugin's concern.
+		CPPUNIT_ASSERT_EQUAL(std::string(), host.setConfig(d, {{"prefix", "/echo"}, {"enabled", "true"}}));
+		CPPUNIT_ASSERT(!host.config().has("prefix"));
 	}
 
 	void testInvalidGreetingFailsStart()
@@ -505,6 +330,7 @@ public:
 	{
 		FakeHost host("echo");
 		CPPUNIT_ASSERT_EQUAL(std::string(), host.setConfig(_library->descriptor(), {}));
+		host.setStorage(nullptr);
 		PluginPtr plugin = _library->create();
 		StartResult result = host.start(*plugin);
 		CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
@@ -513,48 +339,52 @@ public:
 
 	void testPersistedCounter()
 	{
+		// A database file of the test's own, so a second FakeHost can find what the first wrote.
+		auto storage = std::make_unique<SqliteTestStorage>(_dbPath);
 		{
 			FakeHost host("echo");
 			configure(host, {});
+			host.setStorage(storage.get());
 			PluginPtr plugin = startPlugin(host);
 			ConnectionId c = host.connect("/ws");
 			for (int i = 0; i < 3; ++i)
 				host.deliver(c, "m");
-			CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed());
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed(host));
 
 			host.advance(999);
-			CPPUNIT_ASSERT_EQUAL(0, _storage->asyncCalls());
-			CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed());
+			CPPUNIT_ASSERT_EQUAL(std::size_t(0), host.sqliteStorage()->asyncCalls());
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed(host));
 			host.advance(1);
-			CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls()); // written in the background
-			CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed());
+			CPPUNIT_ASSERT_EQUAL(std::size_t(1), host.sqliteStorage()->asyncCalls()); // written in the background
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed(host));
 
 			host.advance(5000); // nothing new: nothing written
-			CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls());
-			CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed());
+			CPPUNIT_ASSERT_EQUAL(std::size_t(1), host.sqliteStorage()->asyncCalls());
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed(host));
 
 			host.deliver(c, "m");
 			host.deliver(c, "m");
 			host.stop(*plugin); // the rest, synchronously
-			CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls());
-			CPPUNIT_ASSERT_EQUAL(std::int64_t(5), storedEchoed());
+			CPPUNIT_ASSERT_EQUAL(std::size_t(1), host.sqliteStorage()->asyncCalls());
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(5), storedEchoed(host));
 			CPPUNIT_ASSERT_MESSAGE(logText(host), !loggedError(host)); // no blocking storage on a loop
 		}
 
 		// A new process: a new storage object on the same file, a new host and plugin. The
 		// migration must not run again (CREATE TABLE would fail), and the total carries on.
-		_storage = std::make_unique<SqliteStorage>(_dbPath);
+		storage = std::make_unique<SqliteTestStorage>(_dbPath);
 		FakeHost host("echo");
 		configure(host, {});
+		host.setStorage(storage.get());
 		PluginPtr plugin = startPlugin(host);
 		CPPUNIT_ASSERT_EQUAL(std::string("{\"echoed\":5,\"connections\":0}"), host.request("GET", "/stats").body);
 		ConnectionId c = host.connect("/ws");
 		host.deliver(c, "again");
 		CPPUNIT_ASSERT_EQUAL(std::string("{\"echoed\":6,\"connections\":1}"), host.request("GET", "/stats").body);
 		host.advance(1000);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(6), storedEchoed());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(6), storedEchoed(host));
 		host.stop(*plugin);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(6), storedEchoed());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(6), storedEchoed(host));
 	}
 
 	void testFlushRetriesAfterFailure()
@@ -566,23 +396,23 @@ public:
 		host.deliver(c, "1");
 		host.deliver(c, "2");
 
-		_storage->setFailAsync(true);
+		host.sqliteStorage()->setAsyncFailure("disk on fire (injected)");
 		host.advance(1000);
-		CPPUNIT_ASSERT_EQUAL(1, _storage->asyncCalls());
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed());
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), host.sqliteStorage()->asyncCalls());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(-1), storedEchoed(host));
 		CPPUNIT_ASSERT(host.logged("WARNING cannot persist the echoed total"));
 
-		_storage->setFailAsync(false);
+		host.sqliteStorage()->setAsyncFailure("");
 		host.deliver(c, "3");
 		host.advance(1000);
-		CPPUNIT_ASSERT_EQUAL(2, _storage->asyncCalls());
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed()); // the failed delta was retried, once
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), host.sqliteStorage()->asyncCalls());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(3), storedEchoed(host)); // the failed delta was retried, once
 
-		_storage->setFailAsync(true);
+		host.sqliteStorage()->setAsyncFailure("disk on fire (injected)");
 		host.deliver(c, "4");
 		host.advance(1000); // fails again: stop() must write it
 		host.stop(*plugin);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(4), storedEchoed());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(4), storedEchoed(host));
 	}
 
 	void testNotes()
@@ -650,7 +480,7 @@ public:
 		HttpResponse notText = host.request("POST", "/notes", "\xFF\xFE binary");
 		CPPUNIT_ASSERT_EQUAL(400, notText.status);
 
-		QueryResult count = _storage->execute("SELECT COUNT(*), MAX(LENGTH(body)) FROM notes");
+		QueryResult count = host.storage().execute("SELECT COUNT(*), MAX(LENGTH(body)) FROM notes");
 		CPPUNIT_ASSERT(count.ok);
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), valueAsInt(count.rows[0][0]));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(4096), valueAsInt(count.rows[0][1]));
@@ -668,7 +498,7 @@ public:
 			CPPUNIT_ASSERT_EQUAL(201, r.status);
 			CPPUNIT_ASSERT_EQUAL("{\"id\":" + std::to_string(i) + "}", r.body); // ids are never reused
 		}
-		QueryResult rows = _storage->execute("SELECT id, body FROM notes ORDER BY id");
+		QueryResult rows = host.storage().execute("SELECT id, body FROM notes ORDER BY id");
 		CPPUNIT_ASSERT(rows.ok);
 		CPPUNIT_ASSERT_EQUAL(std::size_t(3), rows.rows.size());
 		for (std::size_t i = 0; i < 3; ++i)
@@ -758,7 +588,6 @@ private:
 	{
 		std::string error = host.setConfig(_library->descriptor(), std::move(values));
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("setConfig", std::string(), error);
-		host.setStorage(_storage.get());
 	}
 
 	PluginPtr startPlugin(FakeHost& host)
@@ -770,17 +599,16 @@ private:
 		return plugin;
 	}
 
-	std::int64_t storedEchoed()
-	/// The persisted total, or -1 if none was written yet.
+	static std::int64_t storedEchoed(FakeHost& host)
+	/// The persisted total in the host's database, or -1 if none was written yet.
 	{
-		QueryResult r = _storage->execute("SELECT value FROM counters WHERE name = 'echoed'");
+		QueryResult r = host.storage().execute("SELECT value FROM counters WHERE name = 'echoed'");
 		CPPUNIT_ASSERT_MESSAGE(r.error, r.ok);
 		return r.rows.empty() ? -1 : valueAsInt(r.rows[0][0]);
 	}
 
 	std::unique_ptr<TempDir> _dir;
 	std::string _dbPath;
-	std::unique_ptr<SqliteStorage> _storage;
 	std::unique_ptr<PluginLibrary> _library;
 };
 
@@ -801,7 +629,7 @@ class ScriptedPlugin: public Plugin, public WebSocketHandler
 /// happened to it in events.
 {
 public:
-	std::function<StartResult(Host&)> onStart;
+	std::function<StartResult(Host&, Setup&)> onStart;
 	std::function<AcceptDecision(const HttpRequest&)> accept;
 	std::function<void(Connection&)> open;
 	std::function<void(Connection&, std::string_view, MessageKind)> message;
@@ -809,15 +637,17 @@ public:
 	WebSocketOptions options;
 	std::vector<std::string> events;
 	Host* host = nullptr;
+	Setup* setup = nullptr; ///< kept only to show that registering after start() is refused
 
 	std::vector<Migration> migrations() const override { return schema; }
 
-	StartResult start(Host& h) override
+	StartResult start(Host& h, Setup& s) override
 	{
 		host = &h;
-		if (!h.addWebSocket("/ws", *this, options))
+		setup = &s;
+		if (!s.addWebSocket("/ws", *this, options))
 			return StartResult::failed("addWebSocket");
-		return onStart ? onStart(h) : StartResult::started();
+		return onStart ? onStart(h, s) : StartResult::started();
 	}
 
 	void stopping() override { events.push_back("stopping"); }
@@ -901,7 +731,7 @@ public:
 			};
 		};
 		TimerId cancelled = 0;
-		plugin.onStart = [&](Host& h) {
+		plugin.onStart = [&](Host& h, Setup& setup) {
 			h.after(30, at("A"));
 			h.after(10, at("B"));
 			h.every(20, at("C"));
@@ -1031,9 +861,11 @@ public:
 		CPPUNIT_ASSERT(host.isOpen(bad));
 		host.deliver(bad, "\xC3", MessageKind::TEXT);
 		CPPUNIT_ASSERT_EQUAL(CloseCode::INVALID_PAYLOAD, host.closeOf(bad)->first);
-		CPPUNIT_ASSERT_EQUAL(std::string("open 1|message 1 1234|message done 1|close 1 1009 message too big|open "
-		                                 "2|message 2 \xC3|message done 2|close 2 1007 invalid UTF-8"),
-		                     joined(plugin.events));
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string(
+		        "open 1|message 1 1234|message done 1|close 1 1009 message exceeds the maximum message size|open "
+		        "2|message 2 \xC3|message done 2|close 2 1007 text message is not valid UTF-8"),
+		    joined(plugin.events));
 		host.stop(plugin);
 	}
 
@@ -1042,8 +874,8 @@ public:
 		FakeHost host;
 		ScriptedPlugin plugin;
 		plugin.message = [](Connection&, std::string_view, MessageKind) { throw std::runtime_error("boom"); };
-		plugin.onStart = [](Host& h) {
-			h.addRoute("GET", "/fail", [](const HttpRequest&, HttpResponse& r) {
+		plugin.onStart = [](Host&, Setup& setup) {
+			setup.addRoute("GET", "/fail", [](const HttpRequest&, HttpResponse& r) {
 				r.text(200, "partial");
 				throw std::logic_error("route boom");
 			});
@@ -1063,7 +895,7 @@ public:
 
 		FakeHost other;
 		ScriptedPlugin failing;
-		failing.onStart = [](Host&) -> StartResult { throw std::runtime_error("cannot"); };
+		failing.onStart = [](Host&, Setup&) -> StartResult { throw std::runtime_error("cannot"); };
 		StartResult result = other.start(failing);
 		CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
 		CPPUNIT_ASSERT_EQUAL(std::string("start() threw: cannot"), result.message);
@@ -1138,20 +970,21 @@ public:
 			};
 		};
 		std::vector<bool> added;
-		plugin.onStart = [&](Host& h) {
+		plugin.onStart = [&](Host& h, Setup& setup) {
 			// The first registered route that matches answers: specific routes go first.
-			added.push_back(h.addRoute("GET", "/items/new", answer("new")));
-			added.push_back(h.addRoute("HEAD", "/items/head", answer("head")));
-			added.push_back(h.addRoute("GET", "/items/head", answer("get-head")));
-			added.push_back(h.addRoute("GET", "/items/{id}", answer("item")));
-			added.push_back(h.addRoute("POST", "/items", answer("post"))); // before "/items/*", which matches "/items"
-			added.push_back(h.addRoute("*", "/items/*", answer("any")));
-			added.push_back(h.addRoute("GET", "/Case", answer("case"), RouteOptions{true, false}));
-			added.push_back(h.addRoute("GET", "/items/{other}", answer("clash")));
-			added.push_back(h.addRoute("POST", "/items/*", answer("clash"))); // "*" overlaps every method
-			added.push_back(h.addRoute("GET", "/case", answer("case-sensitive")));
-			added.push_back(h.addRoute("GET", "/items/7", answer("shadowed"))); // registered, never reached
-			added.push_back(h.addRoute("GET", "bad", answer("bad")));
+			added.push_back(setup.addRoute("GET", "/items/new", answer("new")));
+			added.push_back(setup.addRoute("HEAD", "/items/head", answer("head")));
+			added.push_back(setup.addRoute("GET", "/items/head", answer("get-head")));
+			added.push_back(setup.addRoute("GET", "/items/{id}", answer("item")));
+			added.push_back(
+			    setup.addRoute("POST", "/items", answer("post"))); // before "/items/*", which matches "/items"
+			added.push_back(setup.addRoute("*", "/items/*", answer("any")));
+			added.push_back(setup.addRoute("GET", "/Case", answer("case"), RouteOptions{true, false}));
+			added.push_back(setup.addRoute("GET", "/items/{other}", answer("clash")));
+			added.push_back(setup.addRoute("POST", "/items/*", answer("clash"))); // "*" overlaps every method
+			added.push_back(setup.addRoute("GET", "/case", answer("case-sensitive")));
+			added.push_back(setup.addRoute("GET", "/items/7", answer("shadowed"))); // registered, never reached
+			added.push_back(setup.addRoute("GET", "bad", answer("bad")));
 			return StartResult::started();
 		};
 		host.start(plugin);
@@ -1161,7 +994,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("111111100110"), flags);
 		CPPUNIT_ASSERT(host.logged("clashes with GET /items/{id}"));
 		CPPUNIT_ASSERT(host.logged("clashes with * /items/*"));
-		CPPUNIT_ASSERT(!host.addRoute("GET", "/late", answer("late")));
+		CPPUNIT_ASSERT(!plugin.setup->addRoute("GET", "/late", answer("late")));
 		CPPUNIT_ASSERT(host.logged("routes can only be added in start()"));
 		CPPUNIT_ASSERT_EQUAL(std::string("/api"), std::string(host.mountPrefix()));
 
@@ -1203,32 +1036,50 @@ public:
 		FakeHost host;
 		ScriptedPlugin plugin;
 		QueryResult fromLoop, fromRoute, fromAsync;
-		fromAsync.ok = true;
+		bool transactionInCompletion = false;
 		plugin.message = [&](Connection&, std::string_view, MessageKind) {
 			fromLoop = plugin.host->storage().execute("SELECT 1");
-			plugin.host->storage().executeAsync("SELECT 1", {}, [&](QueryResult r) { fromAsync = r; });
+			plugin.host->storage().executeAsync("SELECT 2", {}, [&](QueryResult r) {
+				fromAsync = r;
+				// The completion runs on the loop too: blocking there is reported as well.
+				transactionInCompletion = plugin.host->storage().transaction([](Storage&) { return true; });
+			});
 		};
-		plugin.onStart = [&](Host& h) {
-			h.addRoute("GET", "/q", [&](const HttpRequest&, HttpResponse&) {
+		plugin.onStart = [&](Host&, Setup& setup) {
+			setup.addRoute("GET", "/q", [&](const HttpRequest&, HttpResponse&) {
 				fromRoute = plugin.host->storage().execute("SELECT 1");
 			});
 			return StartResult::started();
 		};
 		host.start(plugin);
 		host.request("GET", "/q");
-		CPPUNIT_ASSERT(!loggedError(host)); // blocking is fine on an HTTP worker
-		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), fromRoute.error);
+		CPPUNIT_ASSERT(!loggedError(host));                    // blocking is fine on an HTTP worker
+		CPPUNIT_ASSERT_MESSAGE(fromRoute.error, fromRoute.ok); // FakeHost has a database of its own
 
 		ConnectionId id = host.connect("/ws");
 		host.deliver(id, "x");
 		CPPUNIT_ASSERT(host.logged("ERROR Storage::execute called on an event loop"));
-		CPPUNIT_ASSERT(!fromLoop.ok);
-		CPPUNIT_ASSERT(!fromAsync.ok);
-		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), fromAsync.error);
-		std::string error;
-		CPPUNIT_ASSERT(!host.storage().transaction([](Storage&) { return true; }, &error));
-		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), error);
+		CPPUNIT_ASSERT(host.logged("ERROR Storage::transaction called on an event loop"));
+		CPPUNIT_ASSERT(fromLoop.ok); // reported, but it still runs, as in the host
+		CPPUNIT_ASSERT(fromAsync.ok);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), valueAsInt(fromAsync.rows.at(0).at(0)));
+		CPPUNIT_ASSERT(transactionInCompletion);
 		host.stop(plugin);
+
+		// Without storage every call fails with NO_STORAGE.
+		FakeHost bare;
+		bare.setStorage(nullptr);
+		ScriptedPlugin other;
+		bare.start(other);
+		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), bare.storage().execute("SELECT 1").error);
+		std::string asyncError;
+		bare.storage().executeAsync("SELECT 1", {}, [&](QueryResult r) { asyncError = r.error; });
+		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), asyncError);
+		std::string error;
+		CPPUNIT_ASSERT(!bare.storage().transaction([](Storage&) { return true; }, &error));
+		CPPUNIT_ASSERT_EQUAL(std::string(FakeHost::NO_STORAGE), error);
+		CPPUNIT_ASSERT(bare.sqliteStorage() == nullptr);
+		bare.stop(other);
 	}
 
 	void testOffloadRunOnBackpressure()
@@ -1268,13 +1119,17 @@ public:
 		};
 		FakeHost host("demo");
 		std::string error = host.setConfig(keys, 6, {});
-		CPPUNIT_ASSERT_EQUAL(std::string("[plugin.demo] name is required"), error);
+		CPPUNIT_ASSERT_EQUAL(std::string("[plugin.demo] name: missing required key (expected a string)"), error);
 		error = host.setConfig(keys, 6, {{"name", "n"}, {"verbose", "maybe"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("verbose: 'maybe' is not a boolean") != std::string::npos);
-		error = host.setConfig(keys, 6, {{"name", "n"}, {"ratio", "half"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("ratio: 'half' is not a number") != std::string::npos);
-		error = host.setConfig(keys, 6, {{"name", "n"}, {"port", "65536"}});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("port: 65536 is outside 1..65535") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string("[plugin.demo] verbose: expected a boolean (true/false, yes/no, on/off, 1/0), got \"maybe\""),
+		    error);
+		error = host.setConfig(keys, 6, {{"ratio", "half"}, {"port", "65536"}});
+		// One line per problem, as the host reports them: invalid values first, then missing keys.
+		CPPUNIT_ASSERT_EQUAL(std::string("[plugin.demo] port: expected an integer between 1 and 65535, got \"65536\"\n"
+		                                 "[plugin.demo] ratio: expected a number, got \"half\"\n"
+		                                 "[plugin.demo] name: missing required key (expected a string)"),
+		                     error);
 		CPPUNIT_ASSERT(!host.config().has("name"));
 
 		error =
@@ -1289,7 +1144,12 @@ public:
 
 		static const ConfigKey badDefault[] = {{"n", ConfigType::INTEGER, "ten", "", 0, 0}};
 		error = host.setConfig(badDefault, 1, {});
-		CPPUNIT_ASSERT_MESSAGE(error, error.find("n (declared default): 'ten' is not an integer") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::string("[plugin.demo] invalid configuration declaration: key \"n\" has the "
+		                                 "default \"ten\", not an integer"),
+		                     error);
+		static const ConfigKey hostOwned[] = {{"prefix", ConfigType::STRING, "", "", 0, 0}};
+		error = host.setConfig(hostOwned, 1, {});
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("owned by the host") != std::string::npos);
 
 		ScriptedPlugin plugin;
 		host.start(plugin);
@@ -1301,7 +1161,7 @@ public:
 	{
 		TempDir dir;
 		std::string path = dir.file("migrations.sqlite");
-		SqliteStorage storage(path);
+		SqliteTestStorage storage(path);
 		{
 			FakeHost host;
 			host.setStorage(&storage);
@@ -1341,11 +1201,18 @@ public:
 			plugin.schema = {{3, "INSERT INTO t VALUES ('three'); INSERT INTO missing VALUES (1)"}};
 			StartResult result = host.start(plugin);
 			CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
+			// The host's wording (MigrationPlan and the same steps as its SQLite backend).
+			CPPUNIT_ASSERT_MESSAGE(
+			    result.message, result.message.find("plugin 'test': migration 3 failed: no such table: missing") == 0);
 			CPPUNIT_ASSERT_MESSAGE(result.message,
-			                       result.message.find("migration 3 failed: no such table: missing") == 0);
+			                       result.message.find("the schema stays at version 2") != std::string::npos);
 			plugin.schema = {{4, "SELECT 1"}, {4, "SELECT 2"}};
 			result = host.start(plugin);
-			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("appears twice") != std::string::npos);
+			CPPUNIT_ASSERT_EQUAL(std::string("plugin 'test': migration version 4 appears more than once"),
+			                     result.message);
+			plugin.schema = {{3, "BEGIN; CREATE TABLE u (a TEXT); COMMIT"}};
+			result = host.start(plugin);
+			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("transaction control") != std::string::npos);
 		}
 		// The failed migration was rolled back as a whole.
 		CPPUNIT_ASSERT_EQUAL(std::size_t(3), storage.execute("SELECT * FROM t").rows.size());
@@ -1358,7 +1225,8 @@ public:
 			plugin.schema = {{1, "CREATE TABLE t (a TEXT)"}};
 			StartResult result = host.start(plugin);
 			CPPUNIT_ASSERT(result.status == StartStatus::FAILED);
-			CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("the database is newer than the plugin") == 0);
+			CPPUNIT_ASSERT_MESSAGE(result.message,
+			                       result.message.find("plugin 'test': the database is newer than the plugin") == 0);
 		}
 		CPPUNIT_ASSERT_EQUAL(
 		    std::int64_t(2),

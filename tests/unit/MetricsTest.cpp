@@ -1,11 +1,15 @@
 //
 // MetricsTest.cpp
 //
-// Unit tests of MetricsRegistry: registration rules, Prometheus text exposition, concurrency.
+// Unit tests of MetricsRegistry: registration rules, Prometheus text exposition, concurrency; and
+// that FakeHost applies the same rules (util/MetricRules.h) as the registry.
 //
 
 
-#include "core/MetricsRegistry.h"
+#include "metrics/MetricsRegistry.h"
+#include "switchboard/testing/FakeHost.h"
+#include "switchboard/util/MetricRules.h"
+#include "switchboard/util/Names.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <dirent.h>
@@ -19,7 +23,9 @@
 #include <vector>
 
 
+using Switchboard::Labels;
 using Switchboard::Core::MetricsRegistry;
+namespace MetricRules = Switchboard::MetricRules;
 
 
 namespace {
@@ -53,6 +59,48 @@ std::string sampleValue(const std::string& text, const std::string& series)
 }
 
 
+std::string checkLabelText(std::string_view s)
+// A label list as the text format writes it: name="value" pairs, comma-separated, values with
+// only the escapes \\, \" and \n. Returns "" or the problem.
+{
+	while (!s.empty())
+	{
+		std::size_t eq = s.find('=');
+		if (eq == std::string_view::npos || !Switchboard::Names::isLabelName(s.substr(0, eq)))
+			return "bad label name";
+		s.remove_prefix(eq + 1);
+		if (s.empty() || s.front() != '"')
+			return "unquoted value";
+		s.remove_prefix(1);
+		bool closed = false;
+		while (!s.empty() && !closed)
+		{
+			char c = s.front();
+			s.remove_prefix(1);
+			if (c == '\\')
+			{
+				if (s.empty() || (s.front() != '\\' && s.front() != '"' && s.front() != 'n'))
+					return "bad escape";
+				s.remove_prefix(1);
+			}
+			else if (c == '\n')
+				return "raw newline";
+			else if (c == '"')
+				closed = true;
+		}
+		if (!closed)
+			return "unterminated value";
+		if (!s.empty())
+		{
+			if (s.front() != ',')
+				return "expected ','";
+			s.remove_prefix(1);
+		}
+	}
+	return std::string();
+}
+
+
 std::string checkExposition(const std::string& text)
 // A small reader of the text format: every line is a HELP, a TYPE or a sample; a name's TYPE
 // comes once and before its samples; sample names and label names are valid, label values
@@ -70,7 +118,7 @@ std::string checkExposition(const std::string& text)
 			std::istringstream words(line.substr(2));
 			std::string kind, name, type;
 			words >> kind >> name;
-			if (!MetricsRegistry::isValidMetricName(name))
+			if (!Switchboard::Names::isMetricName(name))
 				return "bad name in " + line;
 			if (kind == "TYPE")
 			{
@@ -88,7 +136,7 @@ std::string checkExposition(const std::string& text)
 		while (end < line.size() && line[end] != '{' && line[end] != ' ')
 			++end;
 		std::string name = line.substr(0, end);
-		if (!MetricsRegistry::isValidMetricName(name))
+		if (!Switchboard::Names::isMetricName(name))
 			return "bad sample name in " + line;
 		std::string family = name;
 		for (const char* suffix : {"_bucket", "_sum", "_count"})
@@ -105,8 +153,8 @@ std::string checkExposition(const std::string& text)
 			std::size_t close = line.rfind('}');
 			if (close == std::string::npos)
 				return "unclosed labels in " + line;
-			std::string canonical, error;
-			if (!MetricsRegistry::parseLabels(line.substr(end + 1, close - end - 1), canonical, error))
+			std::string error = checkLabelText(std::string_view(line).substr(end + 1, close - end - 1));
+			if (!error.empty())
 				return error + " in " + line;
 			end = close + 1;
 		}
@@ -120,6 +168,15 @@ std::string checkExposition(const std::string& text)
 	}
 	return std::string();
 }
+
+
+struct MetricCase
+{
+	MetricRules::Kind kind;
+	std::string name;
+	Labels labels;
+	std::vector<double> bounds;
+};
 
 
 } // namespace
@@ -144,6 +201,8 @@ class MetricsTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testCollectors);
 	CPPUNIT_TEST(testProcessCollector);
 	CPPUNIT_TEST(testFormatNumber);
+	CPPUNIT_TEST(testRulesSharedWithFakeHost);
+	CPPUNIT_TEST(testFakeHostFamilyConflicts);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -180,12 +239,12 @@ public:
 	{
 		MetricsRegistry r;
 		Switchboard::Metrics& m = r.scope("peerjs");
-		m.counter("messages_total", "Messages by type.", "type=\"OFFER\"").increment(2);
-		m.counter("messages_total", "Ignored: the first help wins.", "type=\"ANSWER\"").increment(3);
-		m.counter("messages_total", "", "").increment(5);
-		Switchboard::Counter& two = m.counter("pairs_total", "Two labels.", "b=\"1\",a=\"2\"");
-		// Whitespace and order do not make a new series.
-		CPPUNIT_ASSERT(&two == &m.counter("pairs_total", "Two labels.", " a = \"2\" , b=\"1\","));
+		m.counter("messages_total", "Messages by type.", {{"type", "OFFER"}}).increment(2);
+		m.counter("messages_total", "Ignored: the first help wins.", {{"type", "ANSWER"}}).increment(3);
+		m.counter("messages_total", "", {}).increment(5);
+		Switchboard::Counter& two = m.counter("pairs_total", "Two labels.", {{"b", "1"}, {"a", "2"}});
+		// Order does not make a new series.
+		CPPUNIT_ASSERT(&two == &m.counter("pairs_total", "Two labels.", {{"a", "2"}, {"b", "1"}}));
 		two.increment(7);
 
 		std::string text = r.renderPrometheus();
@@ -203,7 +262,7 @@ public:
 	{
 		MetricsRegistry r;
 		Switchboard::Histogram& h =
-		    r.scope("echo").histogram("latency_seconds", "Round trip.", {0.1, 1, 2.5}, "route=\"/x\"");
+		    r.scope("echo").histogram("latency_seconds", "Round trip.", {0.1, 1, 2.5}, {{"route", "/x"}});
 		const double observations[] = {0.05, 0.1, 0.5, 0.5, 2, 7, 100};
 		double sum = 0;
 		for (double v : observations)
@@ -246,18 +305,23 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(text,
 		                       contains(text, "# HELP switchboard_x_g Line one\\nline \"two\" with C:\\\\path\n"));
 		CPPUNIT_ASSERT_EQUAL(std::string(), checkExposition(text));
-		CPPUNIT_ASSERT_EQUAL(std::string("a\\\\b\\nc\"d"), MetricsRegistry::escapeHelp("a\\b\nc\"d"));
+		CPPUNIT_ASSERT_EQUAL(std::string("a\\\\b\\nc\"d"), MetricRules::escapeHelp("a\\b\nc\"d"));
 	}
 
 	void testLabelValueEscaping()
 	{
 		MetricsRegistry r;
-		std::string labels = MetricsRegistry::labels({{"path", "/a\"b\\c\nd"}, {"code", "200"}});
-		CPPUNIT_ASSERT_EQUAL(std::string("path=\"/a\\\"b\\\\c\\nd\",code=\"200\""), labels);
+		// Raw values in, escaped and sorted by name on /metrics.
+		Labels labels = {{"path", "/a\"b\\c\nd"}, {"code", "200"}};
+		CPPUNIT_ASSERT_EQUAL(std::string("code=\"200\",path=\"/a\\\"b\\\\c\\nd\""), MetricRules::renderLabels(labels));
 		r.scope("http").counter("requests_total", "Requests.", labels).increment();
+		// Non-ASCII UTF-8 passes through as it is.
+		r.scope("http").counter("requests_total", "Requests.", {{"path", "/caf\xC3\xA9"}, {"code", "404"}}).increment();
 		std::string text = r.renderPrometheus();
 		CPPUNIT_ASSERT_MESSAGE(
 		    text, contains(text, "switchboard_http_requests_total{code=\"200\",path=\"/a\\\"b\\\\c\\nd\"} 1\n"));
+		CPPUNIT_ASSERT_MESSAGE(
+		    text, contains(text, "switchboard_http_requests_total{code=\"404\",path=\"/caf\xC3\xA9\"} 1\n"));
 		CPPUNIT_ASSERT_EQUAL(std::string(), checkExposition(text));
 		CPPUNIT_ASSERT_EQUAL(0ull, static_cast<unsigned long long>(r.registrationErrors()));
 	}
@@ -267,7 +331,7 @@ public:
 		MetricsRegistry r;
 		std::vector<std::string> messages;
 		r.setErrorHandler([&messages](const std::string& m) { messages.push_back(m); });
-		const char* bad[] = {"a+b", "bad-name", "", "sp ace", "dots.too", "ümlaut"};
+		const char* bad[] = {"a+b", "bad-name", "", "sp ace", "dots.too", "ümlaut", "9x"};
 		for (const char* name : bad)
 		{
 			Switchboard::Counter& c = r.scope("p").counter(name, "Bad.");
@@ -289,34 +353,38 @@ public:
 		r.scope("").counter("ns:x_total", "").increment();
 		CPPUNIT_ASSERT_EQUAL(std::string("1"), sampleValue(r.renderPrometheus(), "switchboard_ns:x_total"));
 
-		CPPUNIT_ASSERT(MetricsRegistry::isValidMetricName("a_b:c9"));
-		CPPUNIT_ASSERT(MetricsRegistry::isValidMetricName(":x"));
-		CPPUNIT_ASSERT(!MetricsRegistry::isValidMetricName("9x"));
-		CPPUNIT_ASSERT(MetricsRegistry::isValidLabelName("_x1"));
-		CPPUNIT_ASSERT(!MetricsRegistry::isValidLabelName("x:y"));
+		CPPUNIT_ASSERT(MetricRules::checkName("p", "a_b:c9").empty());
+		CPPUNIT_ASSERT(MetricRules::checkName("", ":x").empty());
+		CPPUNIT_ASSERT(!MetricRules::checkName("p", "9x").empty()); // the name itself must be valid
+		CPPUNIT_ASSERT(!MetricRules::checkName("a-b", "x").empty());
 	}
 
 	void testInvalidLabels()
 	{
 		MetricsRegistry r;
 		Switchboard::Metrics& m = r.scope("p");
-		const char* bad[] = {"type=OFFER",      "type=\"OFFER", "__name=\"x\"", "a=\"1\",a=\"2\"", "a=\"\\x\"",
-		                     "a=\"1\" b=\"2\"", "=\"1\"",       "a-b=\"1\"",    "a=\"1\",,"};
-		for (const char* labels : bad)
+		std::vector<std::string> messages;
+		r.setErrorHandler([&messages](const std::string& message) { messages.push_back(message); });
+		const Labels bad[] = {{{"__name", "x"}}, {{"a", "1"}, {"a", "2"}}, {{"", "1"}},       {{"a-b", "1"}},
+		                      {{"9a", "1"}},     {{"a", "bad \xFF byte"}}, {{"x:y", "colon"}}};
+		for (const Labels& labels : bad)
 			m.counter("c_total", "C.", labels).increment();
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(std::size(bad)), r.registrationErrors());
-		m.histogram("h", "H.", {1}, "le=\"5\"");
+		CPPUNIT_ASSERT(contains(messages[1], "duplicate label a"));
+		CPPUNIT_ASSERT(contains(messages[5], "not UTF-8"));
+		m.histogram("h", "H.", {1}, {{"le", "5"}});
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(std::size(bad) + 1), r.registrationErrors());
+		CPPUNIT_ASSERT(contains(messages.back(), "\"le\" is reserved for histogram buckets"));
+		m.counter("le_total", "A counter may use le.", {{"le", "5"}}).increment();
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(std::size(bad) + 1), r.registrationErrors());
 		std::string text = r.renderPrometheus();
-		CPPUNIT_ASSERT(!contains(text, "switchboard_p_"));
+		CPPUNIT_ASSERT(!contains(text, "switchboard_p_c_total"));
+		CPPUNIT_ASSERT(!contains(text, "switchboard_p_h"));
+		CPPUNIT_ASSERT_EQUAL(std::string("1"), sampleValue(text, "switchboard_p_le_total{le=\"5\"}"));
 
-		std::string canonical, error;
-		CPPUNIT_ASSERT(MetricsRegistry::parseLabels("", canonical, error));
-		CPPUNIT_ASSERT_EQUAL(std::string(), canonical);
-		CPPUNIT_ASSERT(MetricsRegistry::parseLabels("z=\"\\\"\", a=\"x\\ny\"", canonical, error));
-		CPPUNIT_ASSERT_EQUAL(std::string("a=\"x\\ny\",z=\"\\\"\""), canonical);
-		CPPUNIT_ASSERT(!MetricsRegistry::parseLabels("a=\"1\",a=\"2\"", canonical, error));
-		CPPUNIT_ASSERT(contains(error, "duplicate label a"));
+		CPPUNIT_ASSERT_EQUAL(std::string(), MetricRules::renderLabels({}));
+		CPPUNIT_ASSERT_EQUAL(std::string("a=\"x\\ny\",z=\"\\\"\""),
+		                     MetricRules::renderLabels({{"z", "\""}, {"a", "x\ny"}}));
 	}
 
 	void testTypeConflict()
@@ -356,7 +424,7 @@ public:
 		MetricsRegistry r;
 		Switchboard::Metrics& m = r.scope("p");
 		m.histogram("h", "H.", {1, 2});
-		m.histogram("h", "H.", {1, 3}, "x=\"1\""); // other buckets in the same family
+		m.histogram("h", "H.", {1, 3}, {{"x", "1"}}); // other buckets in the same family
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), r.registrationErrors());
 		m.counter("h_count", "Collides with the histogram's _count.");
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(2), r.registrationErrors());
@@ -366,7 +434,7 @@ public:
 		m.histogram("bad", "Not ascending.", {2, 1});
 		m.histogram("nan", "NaN bound.", {NAN});
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(5), r.registrationErrors());
-		m.histogram("h", "Same buckets, new series.", {1, 2}, "x=\"1\"").observe(1.5);
+		m.histogram("h", "Same buckets, new series.", {1, 2}, {{"x", "1"}}).observe(1.5);
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(5), r.registrationErrors());
 		std::string text = r.renderPrometheus();
 		CPPUNIT_ASSERT_EQUAL(std::string("1"), sampleValue(text, "switchboard_p_h_bucket{x=\"1\",le=\"2\"}"));
@@ -380,8 +448,8 @@ public:
 		CPPUNIT_ASSERT(&r.scope("echo") != &r.scope("peerjs"));
 		Switchboard::Metrics& m = r.scope("echo");
 		CPPUNIT_ASSERT(&m.counter("a_total", "A.") == &m.counter("a_total", "A."));
-		CPPUNIT_ASSERT(&m.gauge("g", "G.", "k=\"v\"") == &m.gauge("g", "G.", "k=\"v\""));
-		CPPUNIT_ASSERT(&m.gauge("g", "G.", "k=\"v\"") != &m.gauge("g", "G.", "k=\"w\""));
+		CPPUNIT_ASSERT(&m.gauge("g", "G.", {{"k", "v"}}) == &m.gauge("g", "G.", {{"k", "v"}}));
+		CPPUNIT_ASSERT(&m.gauge("g", "G.", {{"k", "v"}}) != &m.gauge("g", "G.", {{"k", "w"}}));
 		CPPUNIT_ASSERT(&m.histogram("h", "H.", {1}) == &m.histogram("h", "H.", {1}));
 		// Another plugin's metric of the same short name is a different object.
 		CPPUNIT_ASSERT(&m.counter("a_total", "A.") != &r.scope("peerjs").counter("a_total", "A."));
@@ -403,8 +471,8 @@ public:
 				Switchboard::Counter& c = m.counter("ops_total", "Ops.");
 				Switchboard::Gauge& g = m.gauge("level", "Level.");
 				Switchboard::Histogram& h = m.histogram("values", "Values.", {0.5});
-				Switchboard::Counter& own = m.counter("per_thread_total", "Per thread.",
-				                                      MetricsRegistry::labels({{"thread", std::to_string(t)}}));
+				Switchboard::Counter& own =
+				    m.counter("per_thread_total", "Per thread.", {{"thread", std::to_string(t)}});
 				for (int i = 0; i < PER_THREAD; ++i)
 				{
 					c.increment();
@@ -490,6 +558,100 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("-Inf"), MetricsRegistry::formatNumber(-HUGE_VAL));
 		CPPUNIT_ASSERT_EQUAL(std::string("NaN"), MetricsRegistry::formatNumber(NAN));
 		CPPUNIT_ASSERT_EQUAL(0.30000000000000004, std::stod(MetricsRegistry::formatNumber(0.1 + 0.2)));
+	}
+
+	void testRulesSharedWithFakeHost()
+	{
+		// Each registration goes to a fresh registry scope and a fresh FakeHost of the same plugin
+		// name: both must accept or refuse it, with the same message, as MetricRules decides.
+		const MetricCase cases[] = {
+		    {MetricRules::Kind::COUNTER, "ok_total", {}, {}},
+		    {MetricRules::Kind::COUNTER, "ok_total", {{"b", "x\"y"}, {"a", "line\nbreak \xC3\xA9"}}, {}},
+		    {MetricRules::Kind::COUNTER, "9x", {}, {}},
+		    {MetricRules::Kind::COUNTER, "bad-name", {}, {}},
+		    {MetricRules::Kind::GAUGE, "g", {{"__reserved", "1"}}, {}},
+		    {MetricRules::Kind::GAUGE, "g", {{"a", "1"}, {"a", "1"}}, {}},
+		    {MetricRules::Kind::GAUGE, "g", {{"x:y", "1"}}, {}},
+		    {MetricRules::Kind::GAUGE, "g", {{"v", "\xC0\xAF"}}, {}},
+		    {MetricRules::Kind::HISTOGRAM, "h", {{"le", "1"}}, {1}},
+		    {MetricRules::Kind::HISTOGRAM, "h", {}, {2, 1}},
+		    {MetricRules::Kind::HISTOGRAM, "h", {}, {1, HUGE_VAL}},
+		    {MetricRules::Kind::COUNTER, "le_ok_total", {{"le", "1"}}, {}},
+		};
+		for (const MetricCase& c : cases)
+		{
+			std::vector<double> bounds = c.bounds;
+			const bool refused = !MetricRules::checkSeries(c.kind, "p", c.name, c.labels, &bounds).empty();
+			const std::string what = MetricRules::describe(c.kind, MetricRules::exportedName("p", c.name), c.labels);
+
+			MetricsRegistry registry;
+			std::string hostMessage;
+			registry.setErrorHandler([&hostMessage](const std::string& m) { hostMessage = m; });
+			Switchboard::FakeHost fake("p");
+			register_(registry.scope("p"), c);
+			register_(fake.metrics(), c);
+
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(what, refused, registry.registrationErrors() == 1);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(what, refused, fake.registrationErrors().size() == 1);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(what, refused, !fake.hasMetric(c.name, c.labels));
+			if (refused)
+				CPPUNIT_ASSERT_EQUAL_MESSAGE(what, hostMessage, fake.registrationErrors().front());
+			const std::string text = registry.renderPrometheus();
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(what, refused, !contains(text, "switchboard_p_"));
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(what + "\n" + text, std::string(), checkExposition(text));
+			if (!refused && !c.labels.empty() && c.kind == MetricRules::Kind::COUNTER)
+				CPPUNIT_ASSERT_MESSAGE(text, contains(text, MetricRules::exportedName("p", c.name) + "{" +
+				                                                MetricRules::renderLabels(c.labels) + "} 0\n"));
+		}
+		// The escaped form on /metrics, spelt out once.
+		MetricsRegistry registry;
+		registry.scope("p").counter("quoted_total", "Q.", {{"v", "say \"hi\"\nback\\slash"}}).increment();
+		CPPUNIT_ASSERT(contains(registry.renderPrometheus(),
+		                        "switchboard_p_quoted_total{v=\"say \\\"hi\\\"\\nback\\\\slash\"} 1\n"));
+	}
+
+	void testFakeHostFamilyConflicts()
+	{
+		// The rules that depend on what is already registered: type, buckets, exposition collisions.
+		MetricsRegistry registry;
+		std::vector<std::string> hostMessages;
+		registry.setErrorHandler([&hostMessages](const std::string& m) { hostMessages.push_back(m); });
+		Switchboard::FakeHost fake("p");
+		for (Switchboard::Metrics* m : {&registry.scope("p"), &fake.metrics()})
+		{
+			m->counter("things", "T.");
+			m->gauge("things", "Another type.");
+			m->histogram("h", "H.", {1, 2});
+			m->histogram("h", "Other buckets.", {1, 3}, {{"x", "1"}});
+			m->histogram("h", "Same buckets, trailing +Inf.", {1, 2, HUGE_VAL}, {{"x", "2"}});
+			m->counter("h_count", "Collides with h's _count.");
+			m->gauge("g_sum", "G.");
+			m->histogram("g", "Its _sum would collide with g_sum.", {1});
+		}
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(4), registry.registrationErrors());
+		CPPUNIT_ASSERT_EQUAL(std::size_t(4), fake.registrationErrors().size());
+		for (std::size_t i = 0; i < hostMessages.size(); ++i)
+			CPPUNIT_ASSERT_EQUAL(hostMessages[i], fake.registrationErrors()[i]);
+		CPPUNIT_ASSERT(fake.hasMetric("h", {{"x", "2"}}));
+		CPPUNIT_ASSERT(!fake.hasMetric("h", {{"x", "1"}}));
+		CPPUNIT_ASSERT(fake.logged("WARNING metric switchboard_p_things (gauge) not exported"));
+	}
+
+private:
+	static void register_(Switchboard::Metrics& metrics, const MetricCase& c)
+	{
+		switch (c.kind)
+		{
+			case MetricRules::Kind::COUNTER:
+				metrics.counter(c.name, "help", c.labels);
+				break;
+			case MetricRules::Kind::GAUGE:
+				metrics.gauge(c.name, "help", c.labels);
+				break;
+			case MetricRules::Kind::HISTOGRAM:
+				metrics.histogram(c.name, "help", c.bounds, c.labels);
+				break;
+		}
 	}
 };
 

@@ -947,7 +947,7 @@ public:
 		{
 			const Units units = generator.randomUnits(30);
 			std::string out;
-			appendJsString(out, toWtf8(units));
+			Switchboard::Json::appendString(out, toWtf8(units));
 			const std::string expected = referenceStringify(units);
 			check(out == expected, "stringify " + printable(out) + ", expected " + printable(expected));
 		}

@@ -1,7 +1,8 @@
 //
 // PeerJsEnvelopeTest.cpp
 //
-// Unit tests of the PeerJS envelope scanner and relay frame writer against the contract's exact bytes.
+// Unit tests of the PeerJS envelope scanner and relay frame writer against the exact bytes of
+// docs/protocols/peerjs.md (the § numbers below are its sections).
 //
 
 
@@ -78,7 +79,7 @@ void assertBytes(std::string_view expected, std::string_view actual, std::string
 std::string stringify(std::string_view decoded)
 {
 	std::string out;
-	return appendJsString(out, decoded);
+	return Switchboard::Json::appendString(out, decoded);
 }
 
 
@@ -400,7 +401,7 @@ public:
 
 	void testStringScanAtEveryOffset()
 	{
-		// The scanner and appendJsString read 16 and 8 bytes at a time: put each kind of byte at
+		// The scanner and Json::appendString read 16 and 8 bytes at a time: put each kind of byte at
 		// every position of strings of every short length, at every distance from the end of the text.
 		struct Probe
 		{
@@ -645,9 +646,9 @@ public:
 		};
 		for (const auto& c : cases)
 			assertBytes(c.second, stringify(c.first), c.first);
-		// appendJsString appends.
+		// Json::appendString appends.
 		std::string out = "x=";
-		CPPUNIT_ASSERT(&appendJsString(out, "y") == &out);
+		CPPUNIT_ASSERT(&Switchboard::Json::appendString(out, "y") == &out);
 		CPPUNIT_ASSERT_EQUAL(std::string("x=\"y\""), out);
 	}
 

@@ -1,14 +1,15 @@
 //
 // PeerJsPluginTest.cpp
 //
-// Unit tests of the PeerJS plugin's logic run in FakeHost, asserting the contract's exact frames and bytes.
+// Unit tests of the PeerJS plugin's logic run in FakeHost, asserting the exact frames and bytes of
+// docs/protocols/peerjs.md (the § numbers below are its sections).
 //
 
 
 #include "PeerJsPlugin.h"
 #include "PeerJsSettings.h"
 #include "TokenValidator.h"
-#include "switchboard/FakeHost.h"
+#include "switchboard/testing/FakeHost.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <algorithm>
@@ -31,7 +32,7 @@ using Switchboard::PeerJs::TokenValidator;
 namespace {
 
 
-// The server's frames, byte for byte as the contract lists them (§16).
+// The server's frames, byte for byte as docs/protocols/peerjs.md §16 lists them.
 const std::string OPEN = R"({"type":"OPEN"})";
 const std::string ID_TAKEN = R"({"type":"ID-TAKEN","payload":{"msg":"ID is taken"}})";
 const std::string NO_ID = R"({"type":"ERROR","payload":{"msg":"No id, token, or key supplied to websocket server"}})";
@@ -217,7 +218,7 @@ public:
 		return {};
 	}
 
-	std::uint64_t counter(std::string_view name, std::string_view labels = {}) const
+	std::uint64_t counter(std::string_view name, const Labels& labels = {}) const
 	{
 		return _host.counterValue(name, labels);
 	}
@@ -876,7 +877,7 @@ public:
 		Server s;
 		ConnectionId a = s.join("A");
 		s.send(a, "{\"type\":\"OFFER\",\"dst\":\"B\",\"payload\":\"\xC3\x28\"}");
-		CPPUNIT_ASSERT_EQUAL(std::string("1007 invalid UTF-8"), s.closed(a));
+		CPPUNIT_ASSERT_EQUAL(std::string("1007 text message is not valid UTF-8"), s.closed(a));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.gauge("peers"));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.gauge("queued_messages"));
 		ConnectionId again = s.connectAs("A", "new");
@@ -1341,7 +1342,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("open"), s.closed(a));
 		CPPUNIT_ASSERT_EQUAL(std::size_t(65536 + 10), s.sent(b).size()); // + "src":"A",
 		s.send(a, std::string(70000, ' '));
-		CPPUNIT_ASSERT_EQUAL(std::string("1009 message too big"), s.closed(a));
+		CPPUNIT_ASSERT_EQUAL(std::string("1009 message exceeds the maximum message size"), s.closed(a));
 		CPPUNIT_ASSERT_EQUAL(std::string(), s.sent(b));
 		ConnectionId a2 = s.connectAs("A", "new");
 		CPPUNIT_ASSERT_EQUAL(OPEN, s.sent(a2));
@@ -1697,6 +1698,8 @@ public:
 		ConnectionId a = s.join("A");
 		ConnectionId b = s.join("B");
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.gauge("peers"));
+		// Every metric the plugin registers is one the host exports (the same MetricRules decide).
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), s.host().registrationErrors().size());
 
 		// Relayed, by type.
 		s.send(a, offerTo("B", "1"));
@@ -1706,11 +1709,11 @@ public:
 		s.send(a, R"({"type":"LEAVE","dst":"B"})");
 		s.send(a, R"({"type":"EXPIRE","dst":"B"})");
 		s.sent(b);
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", "type=\"OFFER\""));
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", "type=\"ANSWER\""));
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(2), s.counter("relayed_messages_total", "type=\"CANDIDATE\""));
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", "type=\"LEAVE\""));
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", "type=\"EXPIRE\""));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", {{"type", "OFFER"}}));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", {{"type", "ANSWER"}}));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(2), s.counter("relayed_messages_total", {{"type", "CANDIDATE"}}));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", {{"type", "LEAVE"}}));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("relayed_messages_total", {{"type", "EXPIRE"}}));
 
 		// Queued messages and bytes, then an early EXPIRE (queue limit) and a timed one.
 		s.send(a, offerTo("X", "1"));
@@ -1720,7 +1723,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(2), s.counter("queued_messages_total"));
 		s.send(a, offerTo("Y", "1"));
 		CPPUNIT_ASSERT_EQUAL(expireFrame("Y", "A"), s.sent(a));
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("limit_hits_total", "limit=\"offline_queue\""));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("limit_hits_total", {{"limit", "offline_queue"}}));
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("expirations_total"));
 		s.send(b, offerTo("Z", "1"));
 		s.runUntil(6000, {a, b});
@@ -1736,7 +1739,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(2), s.counter("handshake_errors_total"));
 		ConnectionId c = s.join("C");
 		s.connectAs("D");
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("limit_hits_total", "limit=\"concurrent_limit\""));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("limit_hits_total", {{"limit", "concurrent_limit"}}));
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(3), s.counter("handshake_errors_total"));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(3), s.gauge("peers"));
 		s.join("A");
@@ -1753,7 +1756,7 @@ public:
 		// A slow consumer.
 		s.host().setBufferedAmount(b, 16 * 1024 * 1024);
 		s.send(c, offerTo("B", "1"));
-		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("limit_hits_total", "limit=\"max_send_buffer\""));
+		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("limit_hits_total", {{"limit", "max_send_buffer"}}));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.gauge("peers"));
 		CPPUNIT_ASSERT_EQUAL(std::string(), s.problems());
 	}

@@ -139,7 +139,7 @@ public:
 
 	void testExpiryPerPair()
 	{
-		// §9.2 example: two sources for one destination expire independently.
+		// docs/protocols/peerjs.md §9.2 example: two sources for one destination expire independently.
 		OfflineQueue q(limits(128, 64, 1 << 20, 5000));
 		q.enqueue("A", "D", "a1", T0);
 		q.enqueue("A", "D", "a2", T0);

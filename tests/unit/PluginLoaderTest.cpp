@@ -6,7 +6,7 @@
 //
 
 
-#include "core/PluginLoader.h"
+#include "plugin/PluginLoader.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -40,6 +40,7 @@ class PluginLoaderTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testBuildSignatureMismatch);
 	CPPUNIT_TEST(testNameMismatch);
 	CPPUNIT_TEST(testDescriptorChecksBothWays);
+	CPPUNIT_TEST(testSignatureIgnoresSdkHeaderText);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -104,24 +105,39 @@ public:
 
 	void testDescriptorChecksBothWays()
 	{
-		// An older minor loads; a newer minor needs the full struct; a null descriptor is refused.
+		// The host's own minor loads; a newer minor (a plugin that may call host functions this
+		// host lacks) is refused; so is a descriptor smaller than ABI x.0's, another major and none.
 		Switchboard::PluginDescriptor d{};
 		d.structSize = sizeof(d);
 		d.abiMajor = Switchboard::ABI_MAJOR;
-		d.abiMinor = Switchboard::ABI_MINOR + 1;
+		d.abiMinor = Switchboard::ABI_MINOR;
 		d.buildSignature = SWITCHBOARD_BUILD_SIGNATURE;
 		d.name = "x";
 		d.create = [] { return static_cast<Switchboard::Plugin*>(nullptr); };
 		d.destroy = [](Switchboard::Plugin*) {};
 		std::string error;
 		CPPUNIT_ASSERT_MESSAGE(error, PluginLoader::checkDescriptor(&d, "x", "x.so", error));
+		d.abiMinor = Switchboard::ABI_MINOR + 1;
+		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
+		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "newer than this host's"));
+		d.abiMinor = Switchboard::ABI_MINOR;
 		d.structSize = 16;
 		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
+		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "descriptor is too small"));
 		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(nullptr, "x", "x.so", error));
 		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "returned no descriptor"));
 		d.structSize = sizeof(d);
 		d.abiMajor = Switchboard::ABI_MAJOR - 1;
 		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
+	}
+
+	void testSignatureIgnoresSdkHeaderText()
+	{
+		// The signature names the toolchain only; the boundary's version is ABI_MAJOR.ABI_MINOR,
+		// so editing a comment or a util/ header no longer refuses deployed plugins.
+		std::string signature = SWITCHBOARD_BUILD_SIGNATURE;
+		CPPUNIT_ASSERT_MESSAGE(signature, !contains(signature, "sdk-"));
+		CPPUNIT_ASSERT_MESSAGE(signature, contains(signature, "|cxx"));
 	}
 };
 

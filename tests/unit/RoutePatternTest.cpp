@@ -1,11 +1,11 @@
 //
 // RoutePatternTest.cpp
 //
-// Unit tests of the SDK's route pattern parser and matcher (switchboard/RoutePattern.h).
+// Unit tests of the SDK's route pattern parser and matcher (switchboard/util/RoutePattern.h).
 //
 
 
-#include "switchboard/RoutePattern.h"
+#include "switchboard/util/RoutePattern.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <string>

@@ -3,11 +3,19 @@
 //
 // The SDK's inline helpers that plugins rely on for byte compatibility: JSON strings as
 // JSON.stringify writes them, query decoding as URLSearchParams does it, UTF-8 repair as
-// TextDecoder does it, the CORS rules, and the config value parsers.
+// TextDecoder does it, the CORS rules, the config value parsers; the rules shared by the host and
+// FakeHost (metric rules, migration plan) and the testing part's SQLite storage.
 //
 
 
 #include "switchboard/SDK.h"
+#include "switchboard/testing/SqliteTestStorage.h"
+#include "switchboard/util/MetricRules.h"
+#include "switchboard/util/MigrationPlan.h"
+#include <sys/stat.h>
+#include <cmath>
+#include <map>
+#include <stdexcept>
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -24,6 +32,11 @@ class SdkHelpersTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testCorsRules);
 	CPPUNIT_TEST(testConfigParsers);
 	CPPUNIT_TEST(testResponseHelpers);
+	CPPUNIT_TEST(testMetricRules);
+	CPPUNIT_TEST(testMigrationPlan);
+	CPPUNIT_TEST(testSqliteTestStorageStatements);
+	CPPUNIT_TEST(testSqliteTestStorageTransactions);
+	CPPUNIT_TEST(testSqliteTestStorageFiles);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -148,6 +161,170 @@ private:
 			if (HttpText::equalsIgnoreCase(h.first, name))
 				return h.second;
 		return {};
+	}
+
+public:
+	void testMetricRules()
+	{
+		using MetricRules::Kind;
+		CPPUNIT_ASSERT_EQUAL(std::string("switchboard_echo_x"), MetricRules::exportedName("echo", "x"));
+		CPPUNIT_ASSERT_EQUAL(std::string("switchboard_x"), MetricRules::exportedName("", "x"));
+		CPPUNIT_ASSERT_EQUAL(std::string("a\\\\b\\\"c\\nd"), MetricRules::escapeLabelValue("a\\b\"c\nd"));
+		CPPUNIT_ASSERT_EQUAL(std::string("a=\"1\",b=\"x\\\"y\""),
+		                     MetricRules::renderLabels({{"b", "x\"y"}, {"a", "1"}}));
+		CPPUNIT_ASSERT_EQUAL(std::string("n{a=\"1\"}"), MetricRules::seriesKey("n", {{"a", "1"}}));
+		CPPUNIT_ASSERT_EQUAL(std::string("n{}"), MetricRules::seriesKey("n", {}));
+
+		CPPUNIT_ASSERT(MetricRules::checkLabels({{"type", "OFFER"}, {"_x1", "\xC3\xA9"}}, Kind::COUNTER).empty());
+		CPPUNIT_ASSERT(!MetricRules::checkLabels({{"__x", "1"}}, Kind::COUNTER).empty());
+		CPPUNIT_ASSERT(!MetricRules::checkLabels({{"a", "1"}, {"a", "2"}}, Kind::GAUGE).empty());
+		CPPUNIT_ASSERT(!MetricRules::checkLabels({{"le", "1"}}, Kind::HISTOGRAM).empty());
+		CPPUNIT_ASSERT(MetricRules::checkLabels({{"le", "1"}}, Kind::COUNTER).empty());
+		CPPUNIT_ASSERT(!MetricRules::checkLabels({{"a", "\xED\xA0\x80"}}, Kind::COUNTER).empty()); // a surrogate
+
+		std::vector<double> bounds = {1, 2, HUGE_VAL};
+		CPPUNIT_ASSERT(MetricRules::normalizeBounds(bounds).empty());
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), bounds.size()); // the implied +Inf dropped
+		bounds = {2, 2};
+		CPPUNIT_ASSERT(!MetricRules::normalizeBounds(bounds).empty());
+
+		std::map<std::string, Kind> families = {{"switchboard_p_h", Kind::HISTOGRAM}};
+		auto kindOf = [&families](const std::string& name) -> const Kind* {
+			auto it = families.find(name);
+			return it == families.end() ? nullptr : &it->second;
+		};
+		CPPUNIT_ASSERT(!MetricRules::checkCollision(Kind::COUNTER, "switchboard_p_h_sum", kindOf).empty());
+		CPPUNIT_ASSERT(MetricRules::checkCollision(Kind::COUNTER, "switchboard_p_other_sum", kindOf).empty());
+		CPPUNIT_ASSERT(!MetricRules::checkReuse(Kind::COUNTER, {}, Kind::GAUGE, {}).empty());
+	}
+
+	void testMigrationPlan()
+	{
+		MigrationPlan plan("p", {{2, "B"}, {1, "A"}, {3, "C"}});
+		CPPUNIT_ASSERT(plan.valid());
+		CPPUNIT_ASSERT_EQUAL(3, plan.latestVersion());
+		std::vector<Migration> steps;
+		std::string error;
+		CPPUNIT_ASSERT(plan.pending(1, steps, error));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), steps.size());
+		CPPUNIT_ASSERT_EQUAL(2, steps[0].version);
+		CPPUNIT_ASSERT(!plan.pending(4, steps, error));
+		CPPUNIT_ASSERT(error.find("newer than the plugin") != std::string::npos);
+		CPPUNIT_ASSERT(!MigrationPlan("p", {{0, "X"}}).valid());
+		CPPUNIT_ASSERT(!MigrationPlan("p", {{1, nullptr}}).valid());
+		CPPUNIT_ASSERT_EQUAL(std::string("plugin 'p': migration version 1 appears more than once"),
+		                     MigrationPlan("p", {{1, "X"}, {1, "Y"}}).error());
+	}
+
+	void testSqliteTestStorageStatements()
+	{
+		Testing::SqliteTestStorage storage;
+		CPPUNIT_ASSERT_MESSAGE(storage.openError(), storage.isOpen());
+		CPPUNIT_ASSERT(storage.execute("CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB);").ok);
+		QueryResult inserted =
+		    storage.execute("INSERT INTO t VALUES (?, ?, ?, ?)", {std::int64_t(7), 2.5, std::string("x"), Blob{}});
+		CPPUNIT_ASSERT_MESSAGE(inserted.error, inserted.ok);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), inserted.affectedRows);
+		QueryResult row = storage.execute("SELECT i, r, s, b, NULL, count(*) FROM t");
+		CPPUNIT_ASSERT(row.ok);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(6), row.columns.size());
+		CPPUNIT_ASSERT(std::holds_alternative<std::int64_t>(row.rows[0][0]));
+		CPPUNIT_ASSERT(std::holds_alternative<double>(row.rows[0][1]));
+		CPPUNIT_ASSERT(std::holds_alternative<std::string>(row.rows[0][2]));
+		CPPUNIT_ASSERT(std::holds_alternative<Blob>(row.rows[0][3])); // an empty blob stays a blob
+		CPPUNIT_ASSERT(std::holds_alternative<std::nullptr_t>(row.rows[0][4]));
+		CPPUNIT_ASSERT(std::holds_alternative<std::int64_t>(row.rows[0][5])); // count(*) is an integer
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), storage.execute("SELECT 1").affectedRows);
+
+		// The host's refusals.
+		CPPUNIT_ASSERT(storage.execute("SELECT 1; SELECT 2").error.find("exactly one statement") != std::string::npos);
+		CPPUNIT_ASSERT(storage.execute("SELECT 1; -- fine\n").ok);
+		CPPUNIT_ASSERT(storage.execute("SELECT ?", {}).error.find("1 parameter(s) but 0") != std::string::npos);
+		CPPUNIT_ASSERT(storage.execute("BEGIN").error.find("transaction control") != std::string::npos);
+		CPPUNIT_ASSERT(storage.execute("ATTACH 'x.db' AS x").error.find("ATTACH") != std::string::npos);
+		CPPUNIT_ASSERT(storage.execute(std::string("SELECT 1\0", 9)).error.find("NUL") != std::string::npos);
+		CPPUNIT_ASSERT(!storage.execute("").ok);
+		CPPUNIT_ASSERT_EQUAL(std::string("1"), valueAsString(storage.execute("PRAGMA foreign_keys").rows.at(0).at(0)));
+
+		std::string asyncError = "not called";
+		storage.executeAsync("SELECT 1", {}, [&](QueryResult r) { asyncError = r.error; });
+		CPPUNIT_ASSERT_EQUAL(std::string(), asyncError);
+		storage.setAsyncFailure("injected");
+		storage.executeAsync("SELECT 1", {}, [&](QueryResult r) { asyncError = r.error; });
+		CPPUNIT_ASSERT_EQUAL(std::string("injected"), asyncError);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), storage.asyncCalls());
+	}
+
+	void testSqliteTestStorageTransactions()
+	{
+		Testing::SqliteTestStorage storage;
+		CPPUNIT_ASSERT(storage.execute("CREATE TABLE t (v INTEGER UNIQUE)").ok);
+		auto count = [&storage] { return valueAsInt(storage.execute("SELECT count(*) FROM t").rows.at(0).at(0)); };
+		std::string error;
+		CPPUNIT_ASSERT(
+		    storage.transaction([](Storage& tx) { return tx.execute("INSERT INTO t VALUES (1)").ok; }, &error));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), count());
+		// Body returns false, a statement failed, or the body threw: rolled back.
+		CPPUNIT_ASSERT(!storage.transaction(
+		    [](Storage& tx) {
+			    tx.execute("INSERT INTO t VALUES (2)");
+			    return false;
+		    },
+		    &error));
+		CPPUNIT_ASSERT(!storage.transaction(
+		    [](Storage& tx) {
+			    tx.execute("INSERT INTO t VALUES (3)");
+			    tx.execute("INSERT INTO t VALUES (1)"); // UNIQUE fails
+			    return true;
+		    },
+		    &error));
+		CPPUNIT_ASSERT(error.find("a statement failed inside the transaction") != std::string::npos);
+		CPPUNIT_ASSERT(!storage.transaction(
+		    [](Storage& tx) -> bool {
+			    tx.execute("INSERT INTO t VALUES (4)");
+			    throw std::runtime_error("boom");
+		    },
+		    &error));
+		CPPUNIT_ASSERT(error.find("threw: boom") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), count());
+		// Nested: the inner level rolls back on its own, the outer one commits.
+		CPPUNIT_ASSERT(storage.transaction(
+		    [](Storage& tx) {
+			    tx.execute("INSERT INTO t VALUES (5)");
+			    bool inner = tx.transaction([](Storage& tx2) {
+				    tx2.execute("INSERT INTO t VALUES (6)");
+				    return false;
+			    });
+			    return !inner;
+		    },
+		    &error));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), count());
+	}
+
+	void testSqliteTestStorageFiles()
+	{
+		std::string temporary;
+		{
+			Testing::SqliteTestStorage storage;
+			temporary = storage.path();
+			struct stat info;
+			CPPUNIT_ASSERT(stat(temporary.c_str(), &info) == 0);
+			std::string error;
+			CPPUNIT_ASSERT(
+			    storage.applyMigrations("p", {{1, "CREATE TABLE a (x TEXT); CREATE TABLE b (y TEXT);"}}, error));
+			CPPUNIT_ASSERT_EQUAL(1, storage.schemaVersion(error));
+			CPPUNIT_ASSERT(storage.applyMigrations("p", {{1, "CREATE TABLE a (x TEXT)"}}, error)); // not again
+			CPPUNIT_ASSERT(!storage.applyMigrations("p", {{2, "CREATE TABLE a (x TEXT)"}}, error));
+			CPPUNIT_ASSERT(error.find("plugin 'p': migration 2 failed: table a already exists") == 0);
+			CPPUNIT_ASSERT_EQUAL(1, storage.schemaVersion(error));
+		}
+		struct stat info;
+		CPPUNIT_ASSERT(stat(temporary.c_str(), &info) != 0); // removed with the storage
+		CPPUNIT_ASSERT(stat((temporary + "-wal").c_str(), &info) != 0);
+
+		Testing::SqliteTestStorage broken("/nonexistent-dir/x.sqlite");
+		CPPUNIT_ASSERT(!broken.isOpen());
+		CPPUNIT_ASSERT(broken.execute("SELECT 1").error.find("cannot open database") == 0);
 	}
 };
 

@@ -6,7 +6,7 @@
 //
 
 
-#include "core/TimerWheel.h"
+#include "net/TimerWheel.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <vector>

@@ -9,6 +9,7 @@
 #define Switchboard_Storage_PluginStorage_INCLUDED
 
 
+#include "plugin/PluginSlot.h"
 #include "switchboard/Storage.h"
 #include <string>
 #include <vector>
@@ -44,6 +45,15 @@ public:
 	virtual void close() = 0;
 	/// flush(), then releases the connection. Later calls fail with "closed"; work already queued
 	/// by executeAsync completes with that error. Idempotent; the destructor calls it.
+
+	void setGuard(PluginSlot* guard) { _guard = guard; }
+	/// The plugin's guard, around transaction bodies (plugin code); set before the plugin starts.
+
+protected:
+	PluginSlot* guard() const { return _guard; }
+
+private:
+	PluginSlot* _guard = nullptr;
 };
 
 

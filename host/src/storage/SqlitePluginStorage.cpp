@@ -6,7 +6,7 @@
 
 
 #include "storage/SqlitePluginStorage.h"
-#include "storage/MigrationPlan.h"
+#include "switchboard/util/MigrationPlan.h"
 #include "storage/SqliteDatabase.h"
 #include <exception>
 #include <mutex>
@@ -22,7 +22,8 @@ namespace {
 const char* const SCHEMA_TABLE = "_switchboard_schema";
 
 
-bool runTransaction(SqliteDatabase& db, const std::function<bool(Storage&)>& body, std::string* pError);
+bool runTransaction(SqliteDatabase& db, const std::function<bool(Storage&)>& body, std::string* pError,
+                    PluginSlot* guard = nullptr);
 
 
 class TransactionStorage: public Storage
@@ -30,8 +31,9 @@ class TransactionStorage: public Storage
 /// body's thread holds) and a failure is remembered so the transaction cannot commit.
 {
 public:
-	explicit TransactionStorage(SqliteDatabase& db):
-	    _db(db)
+	TransactionStorage(SqliteDatabase& db, PluginSlot* guard):
+	    _db(db),
+	    _guard(guard)
 	{
 	}
 
@@ -45,7 +47,7 @@ public:
 
 	bool transaction(const std::function<bool(Storage& tx)>& body, std::string* pError = nullptr) override
 	{
-		return runTransaction(_db, body, pError);
+		return runTransaction(_db, body, pError, _guard);
 	}
 
 	void executeAsync(std::string sql, std::vector<Value> params, std::function<void(QueryResult)> done) override
@@ -59,11 +61,13 @@ public:
 
 private:
 	SqliteDatabase& _db;
+	PluginSlot* _guard;
 	std::string _firstError;
 };
 
 
-bool runTransaction(SqliteDatabase& db, const std::function<bool(Storage&)>& body, std::string* pError)
+bool runTransaction(SqliteDatabase& db, const std::function<bool(Storage&)>& body, std::string* pError,
+                    PluginSlot* guard)
 {
 	std::lock_guard<std::recursive_mutex> lock(db.mutex());
 	std::string why;
@@ -78,19 +82,30 @@ bool runTransaction(SqliteDatabase& db, const std::function<bool(Storage&)>& bod
 		return false;
 	}
 
-	TransactionStorage tx(db);
+	TransactionStorage tx(db, guard);
 	bool keep = false;
-	try
+	std::string thrown;
+	if (guard)
 	{
-		keep = body(tx);
+		// A plugin's body: its guard logs and counts the exception (site "transaction").
+		if (!guard->guarded(
+		        PluginSite::TRANSACTION, [&] { keep = body(tx); }, &thrown))
+			why = "the transaction body threw: " + thrown;
 	}
-	catch (const std::exception& e)
+	else
 	{
-		why = std::string("the transaction body threw: ") + e.what();
-	}
-	catch (...)
-	{
-		why = "the transaction body threw an unknown exception";
+		try
+		{
+			keep = body(tx);
+		}
+		catch (const std::exception& e)
+		{
+			why = std::string("the transaction body threw: ") + e.what();
+		}
+		catch (...)
+		{
+			why = "the transaction body threw an unknown exception";
+		}
 	}
 
 	if (keep && !tx.firstError().empty())
@@ -156,7 +171,7 @@ QueryResult SqlitePluginStorage::execute(std::string_view sql, const std::vector
 
 bool SqlitePluginStorage::transaction(const std::function<bool(Storage& tx)>& body, std::string* error)
 {
-	return runTransaction(*_pDatabase, body, error);
+	return runTransaction(*_pDatabase, body, error, guard());
 }
 
 

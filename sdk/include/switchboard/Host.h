@@ -1,8 +1,8 @@
 //
 // Host.h
 //
-// Switchboard SDK: the services the host offers a plugin (routes, endpoints, delivery, timers,
-// blocking work, storage, metrics, logging, configuration, clock).
+// Switchboard SDK: the services the host offers a plugin: registration during start (Setup),
+// delivery (Router), timers, blocking work, storage, metrics, logging, configuration, clock.
 //
 
 
@@ -27,7 +27,7 @@ namespace Switchboard {
 
 using RouteHandler = std::function<void(const HttpRequest& request, HttpResponse& response)>;
 ///< Runs on an HTTP worker thread, concurrently with other requests and with event loops.
-///< May block briefly (storage is fine); must not throw (the host answers 500 if it does).
+///< May block briefly (storage is fine); should not throw (the host answers 500 if it does).
 
 
 struct RouteOptions
@@ -43,7 +43,9 @@ using TimerId = std::uint64_t; ///< 0 is never a valid timer
 class Router
 /// Delivery to connections and groups by id: the part of the host a cluster backend will
 /// extend across nodes, so plugins that use it for everything beyond the connection in hand
-/// scale out unchanged. Group names are private to the plugin.
+/// scale out unchanged.
+///
+/// Groups belong to the plugin: two plugins using the same group name never see each other's.
 ///
 /// Threading: every call is safe from any thread. A call from the target connection's own loop
 /// acts at once; from elsewhere it is posted to that loop, so it reports QUEUED and may still be
@@ -69,47 +71,55 @@ public:
 	/// Sends one message to every member but except. The frame is encoded once and shared by
 	/// all recipients. Returns the number of recipients.
 
-	virtual std::size_t groupSize(std::string_view group) const = 0;
+	virtual std::size_t groupSize(std::string_view group) const noexcept = 0;
 };
 
 
-class Host
-/// What the host gives a plugin in Plugin::start. Owned by the host and valid until the plugin
-/// is destroyed. Unless a method says otherwise it is thread-safe.
+class Setup
+/// Registration, offered to Plugin::start only: a plugin cannot mount anything later, because
+/// it has no Setup outside start(). Owned by the host; the reference is valid until start()
+/// returns. Main thread.
 {
 public:
-	virtual ~Host() = default;
-
-	// --- identity and configuration --------------------------------------------------------
-
-	virtual std::string_view pluginName() const = 0;
-	/// The short name, also the config section [plugin.<name>].
-
-	virtual std::string_view mountPrefix() const = 0;
-	/// The path prefix this plugin is mounted under ("" for the root); routes and endpoints
-	/// are registered relative to it.
-
-	virtual const Config& config() const = 0;
-	/// The plugin's validated section: every declared key has a value.
-
-	virtual Logger& logger() = 0;
-	virtual Metrics& metrics() = 0;
-	virtual const Clock& clock() const = 0;
-	virtual Storage& storage() = 0;
-	virtual Router& router() = 0;
-
-	// --- routes and endpoints: call only from Plugin::start ---------------------------------
+	virtual ~Setup() = default;
 
 	virtual bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
 	                      RouteOptions options = {}) = 0;
 	/// Registers an HTTP route. method is "GET", "POST", ... or "*" for any; a GET route also
-	/// answers HEAD (without body). pattern is relative to mountPrefix(); a segment "{name}"
+	/// answers HEAD (without body). pattern is relative to Host::mountPrefix(); a segment "{name}"
 	/// matches one non-empty segment (see HttpRequest::pathParam), a final "*" matches the
 	/// rest. Returns false (and logs) for a malformed pattern or a clash.
 
 	virtual bool addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options = {}) = 0;
 	/// Registers a WebSocket endpoint at exactly mountPrefix() + path (case-sensitive, no
 	/// trailing slash tolerance). The handler is borrowed and must outlive stop().
+};
+
+
+class Host
+/// What the host gives a plugin in Plugin::start: services for its whole life. Owned by the
+/// host and valid until the plugin is destroyed. Every method is thread-safe.
+{
+public:
+	virtual ~Host() = default;
+
+	// --- identity and configuration --------------------------------------------------------
+
+	virtual std::string_view pluginName() const noexcept = 0;
+	/// The short name, also the config section [plugin.<name>].
+
+	virtual std::string_view mountPrefix() const noexcept = 0;
+	/// The path prefix this plugin is mounted under ("" for the root); routes and endpoints
+	/// are registered relative to it.
+
+	virtual const Config& config() const noexcept = 0;
+	/// The plugin's validated section: every declared key has a value.
+
+	virtual Logger& logger() noexcept = 0;
+	virtual Metrics& metrics() noexcept = 0;
+	virtual const Clock& clock() const noexcept = 0;
+	virtual Storage& storage() noexcept = 0;
+	virtual Router& router() noexcept = 0;
 
 	// --- time and work ---------------------------------------------------------------------
 
@@ -117,9 +127,11 @@ public:
 	virtual TimerId every(std::int64_t intervalMs, std::function<void()> callback) = 0;
 	/// Timers run on an event loop: the caller's own loop when called from a loop callback,
 	/// otherwise the first loop. They must not block. Resolution is the host's timer tick
-	/// (10 ms); a timer never fires early.
+	/// (10 ms); a timer never fires early. The host holds a timer only until it has fired (for
+	/// after()) or is cancelled, so one-shot timers cost nothing once done. A callback that throws
+	/// is counted and logged; an every() timer keeps running.
 
-	virtual bool cancel(TimerId timer) = 0;
+	virtual bool cancel(TimerId timer) noexcept = 0;
 	/// Stops a timer; true if it had not fired (or, for every(), was still running). From
 	/// another thread a callback may already be running when cancel returns.
 
@@ -133,7 +145,7 @@ public:
 
 	// --- crypto helpers --------------------------------------------------------------------
 
-	virtual void randomBytes(void* buffer, std::size_t length) = 0;
+	virtual void randomBytes(void* buffer, std::size_t length) noexcept = 0;
 	/// Fills buffer from the operating system's CSPRNG.
 };
 

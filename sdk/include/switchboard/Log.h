@@ -38,7 +38,7 @@ class Logger
 public:
 	virtual ~Logger() = default;
 
-	virtual bool enabled(LogLevel level) const = 0;
+	virtual bool enabled(LogLevel level) const noexcept = 0;
 	/// True if a message at this level would be written.
 
 	virtual void log(LogLevel level, std::string_view message) = 0;
@@ -58,10 +58,10 @@ class Clock
 public:
 	virtual ~Clock() = default;
 
-	virtual std::int64_t monotonicMs() const = 0;
+	virtual std::int64_t monotonicMs() const noexcept = 0;
 	/// Milliseconds from an arbitrary origin; never goes backwards. Use for timeouts.
 
-	virtual std::int64_t wallMs() const = 0;
+	virtual std::int64_t wallMs() const noexcept = 0;
 	/// Milliseconds since the Unix epoch (UTC). Use for timestamps shown to people.
 };
 

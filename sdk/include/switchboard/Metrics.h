@@ -12,7 +12,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 
@@ -113,19 +115,27 @@ private:
 };
 
 
+using Labels = std::vector<std::pair<std::string, std::string>>;
+///< Label names and raw values, e.g. {{"type", "OFFER"}}. Names are [a-zA-Z_][a-zA-Z0-9_]*, not
+///< starting with "__"; values are any UTF-8 text: the host escapes them. Order does not matter.
+
+
 class Metrics
-/// Creates the plugin's metrics. Names are exported as switchboard_<plugin>_<name>; labels is
-/// empty or a Prometheus label list without braces, e.g. `type="OFFER"`. Asking twice for the
-/// same name and labels returns the same object. Thread-safe; create metrics in start() and
-/// keep the references (lookups take a lock).
+/// Creates the plugin's metrics. Names are exported as switchboard_<plugin>_<name> and must be
+/// [a-zA-Z_:][a-zA-Z0-9_:]*. Asking twice for the same name and labels returns the same object.
+/// A mistake (bad name or label, a name reused with another type or other buckets, "le" on a
+/// histogram) never fails the plugin: the object works but is not exported, and the host logs it
+/// and counts it in switchboard_metric_registration_errors_total.
+/// Thread-safe; create metrics in start() and keep the references (lookups take a lock). Owned
+/// by the host; references stay valid until the plugin is destroyed.
 {
 public:
 	virtual ~Metrics() = default;
 
-	virtual Counter& counter(std::string_view name, std::string_view help, std::string_view labels = {}) = 0;
-	virtual Gauge& gauge(std::string_view name, std::string_view help, std::string_view labels = {}) = 0;
+	virtual Counter& counter(std::string_view name, std::string_view help, const Labels& labels = {}) = 0;
+	virtual Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {}) = 0;
 	virtual Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& upperBounds,
-	                             std::string_view labels = {}) = 0;
+	                             const Labels& labels = {}) = 0;
 };
 
 

@@ -12,7 +12,7 @@
 
 #include "switchboard/Config.h"
 #include "switchboard/Host.h"
-#include "switchboard/SdkHash.h"
+#include "switchboard/Abi.h"
 #include <cstdint>
 #include <new>
 #include <string>
@@ -20,12 +20,6 @@
 
 
 namespace Switchboard {
-
-
-constexpr std::uint32_t ABI_MAJOR = 1;
-///< Changes whenever a type or virtual function of the SDK changes incompatibly.
-constexpr std::uint32_t ABI_MINOR = 0;
-///< Grows when the descriptor gains a field at its end (older hosts ignore it).
 
 
 enum class StartStatus
@@ -49,10 +43,11 @@ struct StartResult
 
 class Plugin
 /// A protocol. Lifecycle, all on the host's main thread and never concurrently with each other:
-/// create (descriptor) → migrations() → start(host) → [connections and requests] →
+/// create (descriptor) → migrations() → start(host, setup) → [connections and requests] →
 /// stopping() → [the host closes every connection with 1001] → stop() → destroy (descriptor).
-/// No callback of the plugin runs after stop() returns. Nothing may throw across these calls:
-/// the host catches, logs and treats an exception from start() as FAILED.
+/// No callback of the plugin runs after stop() returns. Nothing should throw across these calls:
+/// the host catches what escapes, counts it in plugin_exceptions_total{plugin,site} and acts as
+/// docs/sdk.md's policy table says (an exception from start() or migrations() is FAILED).
 {
 public:
 	virtual ~Plugin() = default;
@@ -60,9 +55,9 @@ public:
 	virtual std::vector<Migration> migrations() const { return {}; }
 	/// The plugin's schema steps, applied by the host before start().
 
-	virtual StartResult start(Host& host) = 0;
-	/// Registers routes and endpoints and creates metrics and timers. host stays valid until
-	/// the plugin is destroyed.
+	virtual StartResult start(Host& host, Setup& setup) = 0;
+	/// Registers routes and endpoints through setup (valid during this call only) and creates
+	/// metrics and timers through host (valid until the plugin is destroyed).
 
 	virtual void stopping() {}
 	/// Shutdown has begun and no new connections are accepted: a last chance to send goodbye
@@ -75,7 +70,8 @@ public:
 
 struct PluginDescriptor
 /// What a plugin library exports through SWITCHBOARD_PLUGIN. C layout with the size and ABI
-/// fields first, so a host can check any descriptor before trusting the rest.
+/// fields first, so a host can check any descriptor before trusting the rest. A later minor ABI
+/// may append fields; a host reads an appended field only when structSize covers it.
 {
 	std::uint32_t structSize; ///< sizeof(PluginDescriptor) as the plugin was built
 	std::uint32_t abiMajor;   ///< ABI_MAJOR as the plugin was built
@@ -90,46 +86,11 @@ struct PluginDescriptor
 	std::uint32_t configKeyCount;
 	Plugin* (*create)();      ///< allocates the plugin; nullptr on failure
 	void (*destroy)(Plugin*); ///< frees what create made (whoever allocates frees)
-	void* reserved[8];        ///< zero; room for fields of later minor versions
 };
 
 
 } // namespace Switchboard
 
-
-#define SWITCHBOARD_STRINGIFY_(x) #x
-#define SWITCHBOARD_STRINGIFY(x) SWITCHBOARD_STRINGIFY_(x)
-
-#if defined(__clang__)
-#define SWITCHBOARD_COMPILER_ID                                                                                        \
-	"clang-" SWITCHBOARD_STRINGIFY(__clang_major__) "." SWITCHBOARD_STRINGIFY(__clang_minor__)
-#elif defined(__GNUC__)
-#define SWITCHBOARD_COMPILER_ID "gcc-" SWITCHBOARD_STRINGIFY(__GNUC__) "." SWITCHBOARD_STRINGIFY(__GNUC_MINOR__)
-#elif defined(_MSC_VER)
-#define SWITCHBOARD_COMPILER_ID "msvc-" SWITCHBOARD_STRINGIFY(_MSC_VER)
-#else
-#define SWITCHBOARD_COMPILER_ID "unknown"
-#endif
-
-#if defined(_GLIBCXX_USE_CXX11_ABI)
-#define SWITCHBOARD_STDLIB_ID "libstdc++-cxx11abi" SWITCHBOARD_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
-#elif defined(_LIBCPP_VERSION)
-#define SWITCHBOARD_STDLIB_ID "libc++-" SWITCHBOARD_STRINGIFY(_LIBCPP_VERSION)
-#else
-#define SWITCHBOARD_STDLIB_ID "stdlib"
-#endif
-
-/// Everything besides the ABI numbers that must match exactly between host and plugin, because
-/// the SDK passes C++ types (std::string, std::function, vtables) across the boundary.
-#define SWITCHBOARD_BUILD_SIGNATURE                                                                                    \
-	SWITCHBOARD_COMPILER_ID "|" SWITCHBOARD_STDLIB_ID                                                                  \
-	                        "|cxx" SWITCHBOARD_STRINGIFY(__cplusplus) "|sdk-" SWITCHBOARD_SDK_HASH
-
-#if defined(_WIN32)
-#define SWITCHBOARD_EXPORT extern "C" __declspec(dllexport)
-#else
-#define SWITCHBOARD_EXPORT extern "C" __attribute__((visibility("default")))
-#endif
 
 /// The name of the one symbol every plugin library exports.
 #define SWITCHBOARD_ENTRY_SYMBOL "switchboard_plugin_entry"

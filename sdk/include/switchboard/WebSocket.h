@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 
 namespace Switchboard {
@@ -66,9 +67,9 @@ class Connection
 public:
 	virtual ~Connection() = default;
 
-	virtual ConnectionId id() const = 0;
+	virtual ConnectionId id() const noexcept = 0;
 
-	virtual const std::string& remoteAddress() const = 0;
+	virtual const std::string& remoteAddress() const noexcept = 0;
 	/// "ip:port" of the peer.
 
 	virtual SendResult send(std::string_view data, MessageKind kind = MessageKind::TEXT) = 0;
@@ -80,20 +81,47 @@ public:
 	/// (with no status when code is CloseCode::NONE), accepts no more sends, and reports
 	/// onClose once the peer answers or the close timeout passes. Idempotent.
 
-	virtual std::size_t bufferedAmount() const = 0;
+	virtual std::size_t bufferedAmount() const noexcept = 0;
 	/// Bytes accepted by send() but not yet written to the socket.
 
-	virtual void setState(std::shared_ptr<void> state) = 0;
-	/// Attaches the plugin's per-connection state. The host keeps the shared_ptr (and so runs
-	/// the plugin's own deleter) until after onClose returns.
-
-	virtual void* state() const = 0;
+	// --- per-connection state ---------------------------------------------------------------
 
 	template <class T>
-	T* stateAs() const
-	/// The state set with setState, as the type the plugin stored.
+	void setState(std::shared_ptr<T> state)
+	/// Attaches the plugin's per-connection state, replacing any earlier one. The host keeps the
+	/// shared_ptr (and so runs the plugin's own deleter) until after onClose returns.
 	{
-		return static_cast<T*>(state());
+		attachState(std::shared_ptr<void>(std::move(state)), stateTypeKey<T>());
+	}
+
+	template <class T, class... Args>
+	T& emplaceState(Args&&... args)
+	/// Makes a T as the connection's state and returns it.
+	{
+		auto state = std::make_shared<T>(std::forward<Args>(args)...);
+		T& ref = *state;
+		setState(std::move(state));
+		return ref;
+	}
+
+	template <class T>
+	T* stateAs() const noexcept
+	/// The state attached as a T; nullptr when there is none or it was attached as another type.
+	{
+		return static_cast<T*>(attachedState(stateTypeKey<T>()));
+	}
+
+	virtual void attachState(std::shared_ptr<void> state, const void* typeKey) = 0;
+	virtual void* attachedState(const void* typeKey) const noexcept = 0;
+	/// What setState and stateAs use: the state and a key naming its type, compared by address
+	/// (unique per type within one plugin library, which is the only place that reads it).
+
+private:
+	template <class T>
+	static const void* stateTypeKey() noexcept
+	{
+		static const char key = 0;
+		return &key;
 	}
 };
 
@@ -128,8 +156,9 @@ class WebSocketHandler
 /// onOpen, onMessage, onBackpressure and onClose run on the connection's event loop and never
 /// concurrently for one connection; callbacks of connections on different loops do run
 /// concurrently, so state shared between connections needs a lock. Callbacks must not block
-/// (no storage calls: use Storage::executeAsync or Host::offload) and must not throw: the host
-/// catches what escapes, logs it and closes that connection with 1011.
+/// (no storage calls: use Storage::executeAsync or Host::offload) and should not throw: the host
+/// catches what escapes, counts and logs it, and closes that connection with 1011 (see the
+/// policy table in docs/sdk.md).
 {
 public:
 	virtual ~WebSocketHandler() = default;

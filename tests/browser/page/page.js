@@ -136,7 +136,7 @@
 
 	// Simulates a network path that died silently: the client's close() of its current WebSocket
 	// is withheld, so the server still holds the old socket when reconnect() arrives with the same
-	// id and token (a reattach, contract §5.3). Records how the server later closes that socket.
+	// id and token (a reattach, docs/protocols/peerjs.md §5.3). Records how the server later closes that socket.
 	T.withholdClose = function (name) {
 		const socket = T.peers[name].socket;
 		const ws = socket ? socket._socket : null;

@@ -1,0 +1,96 @@
+//
+// Settings.h
+//
+// The host's settings model: what the configuration produces and what the server, the transport
+// and the HTTP front consume. HostConfig's key tables bind every configuration key to one field
+// here; docs/configuration.md has the keys, defaults and ranges. The initialisers below are the
+// values of a ServerSettings built in code (tests); HostConfig sets every field it binds.
+//
+
+
+#ifndef Switchboard_Core_Settings_INCLUDED
+#define Switchboard_Core_Settings_INCLUDED
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+struct TransportSettings
+/// The limits of the WebSocket transport, from the [websocket] and [host] sections.
+{
+	int eventLoops = 2;
+	std::string poller = "epoll"; ///< [host] poller
+	std::size_t maxConnections = 10000;
+	std::int64_t maxMessageSize = 1 << 20;
+	std::int64_t idleTimeoutMs = 120000;
+	std::int64_t pingIntervalMs = 30000;
+	std::int64_t closeTimeoutMs = 3000;
+	std::size_t highWatermark = 256 * 1024;
+	std::size_t lowWatermark = 64 * 1024;
+	std::size_t maxOutputQueue = 1024 * 1024;
+};
+
+
+struct HttpSettings
+/// The HTTP server in front of every listener, from [http].
+{
+	int maxThreads = 16;
+	int maxQueued = 256;
+	std::size_t maxBodySize = 1 << 20;
+	bool keepAlive = true;
+	std::int64_t requestTimeoutMs =
+	    10000; ///< [websocket] handshake_timeout_ms: time to send a request (an upgrade too)
+};
+
+
+struct ListenerSpec
+/// One [listener.<name>] section.
+{
+	std::string name;
+	std::string address;
+	int port = 0;
+	int backlog = 1024;
+};
+
+
+struct PluginMount
+/// Where an enabled plugin is served, from its [plugin.<name>] section.
+{
+	std::string name;     ///< [plugin.<name>], also the library file name
+	std::string listener; ///< listener name
+	std::string prefix;   ///< "" or "/x"
+};
+
+
+struct ServerSettings
+/// Everything the server needs to run.
+{
+	TransportSettings transport;
+	HttpSettings http;
+	std::vector<ListenerSpec> listeners;
+	bool adminEnabled = true;
+	std::string adminAddress = "127.0.0.1";
+	int adminPort = 9090;
+	std::string pluginDir;
+	std::string storageDirectory = "./data";
+	int workerThreads = 4;
+	std::int64_t shutdownDeadlineMs = 5000;
+	bool abortOnPluginFailure = true;
+	std::vector<PluginMount> plugins;
+	std::string logLevel = "information";  ///< [host] log_level, a Poco::Logger level name
+	std::string storageBackend = "sqlite"; ///< [storage] backend
+};
+
+
+} // namespace Core
+} // namespace Switchboard
+
+
+#endif // Switchboard_Core_Settings_INCLUDED

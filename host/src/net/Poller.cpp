@@ -1,0 +1,318 @@
+//
+// Poller.cpp
+//
+// The epoll and Poco::Net::PollSet backends of Poller.
+//
+
+
+#include "net/Poller.h"
+#include "Poco/Exception.h"
+#include "Poco/Mutex.h"
+#include "Poco/Net/DatagramSocket.h"
+#include "Poco/Net/PollSet.h"
+#include "Poco/Net/SocketAddress.h"
+
+#if defined(__linux__)
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#endif
+
+
+namespace Switchboard {
+namespace Core {
+
+
+class Poller::Impl
+{
+public:
+	virtual ~Impl() = default;
+	virtual bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) = 0;
+	virtual bool update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) = 0;
+	virtual void remove(const Poco::Net::Socket& socket) = 0;
+	virtual int wait(int timeoutMs, std::vector<PollEvent>& events) = 0;
+	virtual void wake() = 0;
+	virtual const char* name() const = 0;
+};
+
+
+namespace {
+
+
+#if defined(__linux__)
+
+class EpollImpl: public Poller::Impl
+{
+public:
+	EpollImpl():
+	    _buffer(256)
+	{
+		_epollFd = ::epoll_create1(EPOLL_CLOEXEC);
+		_wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (_epollFd < 0 || _wakeFd < 0)
+			throw Poco::SystemException("cannot create epoll or eventfd descriptor");
+		epoll_event ev{};
+		ev.events = EPOLLIN;
+		ev.data.u64 = WAKE_TOKEN;
+		::epoll_ctl(_epollFd, EPOLL_CTL_ADD, _wakeFd, &ev);
+	}
+
+	~EpollImpl() override
+	{
+		::close(_wakeFd);
+		::close(_epollFd);
+	}
+
+	bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) override
+	{
+		return control(EPOLL_CTL_ADD, socket, token, wantWrite);
+	}
+
+	bool update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) override
+	{
+		return control(EPOLL_CTL_MOD, socket, token, wantWrite);
+	}
+
+	void remove(const Poco::Net::Socket& socket) override
+	{
+		epoll_event ev{};
+		::epoll_ctl(_epollFd, EPOLL_CTL_DEL, socket.impl()->sockfd(), &ev);
+	}
+
+	int wait(int timeoutMs, std::vector<PollEvent>& events) override
+	{
+		events.clear();
+		int n = ::epoll_wait(_epollFd, _buffer.data(), static_cast<int>(_buffer.size()), timeoutMs);
+		if (n < 0)
+			return 0; // EINTR: the caller loops anyway
+		for (int i = 0; i < n; ++i)
+		{
+			const epoll_event& ev = _buffer[static_cast<std::size_t>(i)];
+			if (ev.data.u64 == WAKE_TOKEN)
+			{
+				std::uint64_t value; // one read resets an eventfd counter
+				ssize_t ignored = ::read(_wakeFd, &value, sizeof(value));
+				(void)ignored;
+				continue;
+			}
+			// Hang-up and error are reported as readable so the read path sees EOF or the error.
+			bool readable = (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+			events.push_back({ev.data.u64, readable, (ev.events & EPOLLOUT) != 0, (ev.events & EPOLLERR) != 0});
+		}
+		return static_cast<int>(events.size());
+	}
+
+	void wake() override
+	{
+		std::uint64_t one = 1;
+		ssize_t ignored = ::write(_wakeFd, &one, sizeof(one));
+		(void)ignored;
+	}
+
+	const char* name() const override { return "epoll"; }
+
+private:
+	static constexpr std::uint64_t WAKE_TOKEN = ~std::uint64_t(0);
+
+	bool control(int op, const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite)
+	{
+		epoll_event ev{};
+		ev.events = EPOLLIN | EPOLLRDHUP | (wantWrite ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
+		ev.data.u64 = token;
+		return ::epoll_ctl(_epollFd, op, socket.impl()->sockfd(), &ev) == 0;
+	}
+
+	int _epollFd = -1;
+	int _wakeFd = -1;
+	std::vector<epoll_event> _buffer;
+};
+
+#endif
+
+
+class PollSetImpl: public Poller::Impl
+{
+public:
+	PollSetImpl():
+	    _wakeReceiver(Poco::Net::SocketAddress("127.0.0.1", 0), false),
+	    _wakeSender(Poco::Net::SocketAddress::IPv4)
+	{
+		// PollSet takes only Poco sockets and 1.11 cannot interrupt a wait (#3359), so the
+		// wake-up is a loopback datagram to a socket kept in the set; this works on Windows too.
+		_wakeReceiver.setBlocking(false);
+		_wakeSender.connect(_wakeReceiver.address());
+		_pollSet.add(_wakeReceiver, Poco::Net::PollSet::POLL_READ);
+	}
+
+	bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) override
+	{
+		_tokens[socket] = token;
+		_pollSet.add(socket, mode(wantWrite));
+		return true;
+	}
+
+	bool update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) override
+	{
+		_tokens[socket] = token;
+		_pollSet.update(socket, mode(wantWrite));
+		return true;
+	}
+
+	void remove(const Poco::Net::Socket& socket) override
+	{
+		_pollSet.remove(socket);
+		_tokens.erase(socket);
+	}
+
+	int wait(int timeoutMs, std::vector<PollEvent>& events) override
+	{
+		events.clear();
+		Poco::Timespan timeout(timeoutMs < 0 ? 3600LL * 1000 * 1000 : timeoutMs * 1000LL);
+		Poco::Net::PollSet::SocketModeMap ready = _pollSet.poll(timeout);
+		for (const auto& entry : ready)
+		{
+			if (entry.first == _wakeReceiver)
+			{
+				drainWake();
+				continue;
+			}
+			auto it = _tokens.find(entry.first);
+			if (it == _tokens.end())
+				continue;
+			int m = entry.second;
+			bool error = (m & Poco::Net::PollSet::POLL_ERROR) != 0;
+			events.push_back({it->second, (m & Poco::Net::PollSet::POLL_READ) != 0 || error,
+			                  (m & Poco::Net::PollSet::POLL_WRITE) != 0, error});
+		}
+		return static_cast<int>(events.size());
+	}
+
+	void wake() override
+	{
+		Poco::FastMutex::ScopedLock lock(_wakeMutex);
+		try
+		{
+			char one = 1;
+			_wakeSender.sendBytes(&one, 1);
+		}
+		catch (Poco::Exception&)
+		{
+			// A full socket buffer already holds a pending wake-up.
+		}
+	}
+
+	const char* name() const override { return "pollset"; }
+
+private:
+	static int mode(bool wantWrite)
+	{
+		return Poco::Net::PollSet::POLL_READ | (wantWrite ? Poco::Net::PollSet::POLL_WRITE : 0);
+	}
+
+	void drainWake()
+	{
+		char buffer[64];
+		try
+		{
+			while (_wakeReceiver.receiveBytes(buffer, sizeof(buffer)) > 0)
+			{
+			}
+		}
+		catch (Poco::Exception&)
+		{
+			// EAGAIN: drained
+		}
+	}
+
+	Poco::Net::PollSet _pollSet;
+	std::map<Poco::Net::Socket, std::uint64_t> _tokens;
+	Poco::Net::DatagramSocket _wakeReceiver;
+	Poco::Net::DatagramSocket _wakeSender;
+	Poco::FastMutex _wakeMutex;
+};
+
+
+} // namespace
+
+
+Poller::Poller(Backend backend)
+{
+#if defined(__linux__)
+	if (backend == Backend::EPOLL)
+		_pImpl = std::make_unique<EpollImpl>();
+	else
+#endif
+		_pImpl = std::make_unique<PollSetImpl>();
+	(void)backend;
+}
+
+
+Poller::~Poller() = default;
+
+
+bool Poller::add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite)
+{
+	return _pImpl->add(socket, token, wantWrite);
+}
+
+
+bool Poller::update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite)
+{
+	return _pImpl->update(socket, token, wantWrite);
+}
+
+
+void Poller::remove(const Poco::Net::Socket& socket)
+{
+	_pImpl->remove(socket);
+}
+
+
+int Poller::wait(int timeoutMs, std::vector<PollEvent>& events)
+{
+	return _pImpl->wait(timeoutMs, events);
+}
+
+
+void Poller::wake()
+{
+	_pImpl->wake();
+}
+
+
+const char* Poller::backendName() const
+{
+	return _pImpl->name();
+}
+
+
+Poller::Backend Poller::defaultBackend()
+{
+#if defined(__linux__)
+	return Backend::EPOLL;
+#else
+	return Backend::POLLSET;
+#endif
+}
+
+
+bool Poller::parseBackend(const std::string& name, Backend& out)
+{
+#if defined(__linux__)
+	if (name == "epoll")
+	{
+		out = Backend::EPOLL;
+		return true;
+	}
+#endif
+	if (name == "pollset")
+	{
+		out = Backend::POLLSET;
+		return true;
+	}
+	return false;
+}
+
+
+} // namespace Core
+} // namespace Switchboard

@@ -1,0 +1,131 @@
+//
+// Transport.h
+//
+// The WebSocket data plane: N event loops, connection hand-off, delivery by id, and placement of
+// timers and tasks on loops. Groups and timer bookkeeping belong to each plugin's context.
+//
+
+
+#ifndef Switchboard_Core_Transport_INCLUDED
+#define Switchboard_Core_Transport_INCLUDED
+
+
+#include "net/EventLoop.h"
+#include "net/TransportSettings.h"
+#include "plugin/PluginSlot.h"
+#include "switchboard/Host.h"
+#include "switchboard/Metrics.h"
+#include "Poco/Logger.h"
+#include "Poco/Net/StreamSocket.h"
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+class WsConnection;
+
+
+struct Endpoint
+/// A plugin's WebSocket endpoint as the transport needs it. Lives as long as the transport.
+{
+	std::string path;          ///< full request path, mount prefix included
+	WebSocketHandler* handler; ///< borrowed from the plugin
+	PluginSlot* owner;         ///< the plugin that registered it; outlives the transport's loops
+	std::int64_t maxMessageSize;
+	std::int64_t idleTimeoutMs;
+	std::int64_t pingIntervalMs;
+	std::size_t maxOutputQueue;
+	std::uint16_t idleCloseCode; ///< CloseCode::NONE for a close frame without status
+};
+
+
+struct TransportCounters
+/// Host-level figures exported on /metrics; owned by the MetricsRegistry.
+{
+	Gauge* openConnections = nullptr;
+	Counter* acceptedConnections = nullptr;
+	Counter* messagesIn = nullptr;
+	Counter* messagesOut = nullptr;
+	Counter* bytesIn = nullptr;
+	Counter* bytesOut = nullptr;
+	Counter* slowConsumerCloses = nullptr;
+	Counter* protocolErrors = nullptr;
+	Counter* idleCloses = nullptr;
+};
+
+
+class Transport
+/// Owns the loops. Connection ids carry their loop index in the low 8 bits, so delivery by id
+/// needs no shared table. Thread-safe unless noted.
+{
+public:
+	Transport(const TransportSettings& settings, Poco::Logger& logger, const TransportCounters& counters);
+	~Transport();
+
+	void start();
+	/// Starts the loop threads (main thread, once).
+
+	void shutdown(std::uint16_t code, std::string_view reason, std::int64_t deadlineMs);
+	/// Closes every connection with code, waits for the closing handshakes until the deadline,
+	/// finishes whatever is left, then stops and joins the loops (main thread, once).
+
+	bool accepting() const { return _accepting.load(); }
+	bool atCapacity() const;
+
+	void handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
+	             const Endpoint& endpoint);
+	/// Gives an upgraded socket to the least loaded loop, which creates the connection, calls
+	/// onOpen and feeds initialBytes (frames pipelined behind the handshake).
+
+	// Delivery (the Router of each plugin forwards here with its identity). A connection of
+	// another plugin is treated as gone.
+	SendResult send(PluginSlot& owner, ConnectionId id, std::string_view data, MessageKind kind);
+	void close(PluginSlot& owner, ConnectionId id, std::uint16_t code, std::string_view reason);
+	bool runOn(PluginSlot& owner, ConnectionId id, std::function<void(Connection&)> task);
+	void deliver(PluginSlot& owner, const std::vector<ConnectionId>& ids, std::string_view data, MessageKind kind);
+	/// One message to many connections: encoded once, handed to each loop in one task.
+
+	// Timers and posted work
+	int timerLoop() const;
+	/// The loop a new timer goes to: the caller's own loop, else the first.
+	void scheduleTimer(int loopIndex, PluginSlot& owner, TimerId id, std::int64_t delayMs, std::int64_t intervalMs,
+	                   std::function<void()> callback, std::shared_ptr<std::atomic<int>> state);
+	void unscheduleTimer(int loopIndex, TimerId id);
+	/// Always posted, so a timer cancelling itself from its own callback is safe.
+	void post(int loopIndex, std::function<void()> task, PluginSlot* owner = nullptr);
+	/// owner: the plugin whose code task runs (guarded as PluginSite::COMPLETION), or nullptr.
+	int loopCount() const { return static_cast<int>(_loops.size()); }
+	EventLoop& loop(int index) { return *_loops[static_cast<std::size_t>(index)]; }
+
+	const TransportSettings& settings() const { return _settings; }
+	const TransportCounters& counters() const { return _counters; }
+	Poco::Logger& logger() { return _logger; }
+	std::size_t openConnections() const;
+
+	void connectionOpened();
+	void connectionClosed();
+
+private:
+	EventLoop* loopOf(ConnectionId id) const;
+
+	TransportSettings _settings;
+	Poco::Logger& _logger;
+	TransportCounters _counters;
+	std::vector<std::unique_ptr<EventLoop>> _loops;
+	std::atomic<std::uint64_t> _nextSequence{1};
+	std::atomic<std::size_t> _open{0};
+	std::atomic<bool> _accepting{false};
+};
+
+
+} // namespace Core
+} // namespace Switchboard
+
+
+#endif // Switchboard_Core_Transport_INCLUDED

@@ -1,0 +1,149 @@
+//
+// WsConnection.h
+//
+// One WebSocket connection on an event loop: codec state, bounded output queue, close handshake,
+// idle and keepalive deadlines. Implements the SDK's Connection.
+//
+
+
+#ifndef Switchboard_Core_WsConnection_INCLUDED
+#define Switchboard_Core_WsConnection_INCLUDED
+
+
+#include "net/TimerWheel.h"
+#include "plugin/PluginSlot.h"
+#include "ws/FrameDecoder.h"
+#include "ws/FrameEncoder.h"
+#include "switchboard/WebSocket.h"
+#include "Poco/Net/StreamSocket.h"
+#include <memory>
+#include <string>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+class EventLoop;
+struct Endpoint;
+
+
+class WsConnection: public Switchboard::Connection, private WS::DecoderHandler
+/// Lives on exactly one EventLoop and is touched only by that loop's thread. The loop owns it;
+/// it is destroyed at the end of the loop iteration in which it finished, so pointers held
+/// during one iteration stay valid.
+{
+public:
+	enum class State
+	{
+		OPEN,    ///< messages flow
+		CLOSING, ///< a close frame was sent; waiting for the peer's, or for the output to drain
+		DONE     ///< finished; the socket is closed and onClose reported
+	};
+
+	WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& endpoint, Poco::Net::StreamSocket socket,
+	             std::string remoteAddress, std::int64_t maxMessageSize);
+	~WsConnection() override;
+
+	// Connection
+	ConnectionId id() const noexcept override { return _id; }
+	const std::string& remoteAddress() const noexcept override { return _remoteAddress; }
+	SendResult send(std::string_view data, MessageKind kind) override;
+	void close(std::uint16_t code, std::string_view reason) override;
+	std::size_t bufferedAmount() const noexcept override { return _queuedBytes; }
+	void attachState(std::shared_ptr<void> state, const void* typeKey) override
+	{
+		_pluginState = std::move(state);
+		_pluginStateType = typeKey;
+	}
+	void* attachedState(const void* typeKey) const noexcept override
+	{
+		return typeKey == _pluginStateType ? _pluginState.get() : nullptr;
+	}
+
+	// Used by the loop and the transport
+	void open(const HttpRequest& request, std::string& initialBytes);
+	void onReadable(char* scratch, std::size_t scratchSize);
+	void onWritable();
+	void flush();
+	void finish(std::uint16_t reportedCode, std::string_view reason);
+	/// Ends the connection now: reports onClose (once), closes the socket, schedules destruction.
+	SendResult sendShared(const std::shared_ptr<const std::string>& frame);
+	/// Queues an already encoded frame shared with other recipients (group publish).
+	void abort(std::uint16_t reportedCode, std::string_view reason);
+	/// Like finish, but deferred to the end of the current callback (safe inside plugin calls).
+	void completeAbort() { finish(_reportCode, _reportReason); }
+	void reportClose();
+	/// Calls the plugin's onClose once, with the code that ended the OPEN state.
+
+	State connectionState() const { return _state; }
+	const Endpoint& endpoint() const { return *_pEndpoint; }
+	Poco::Net::StreamSocket& socket() { return _socket; }
+	bool dirty() const { return _dirty; }
+	void clearDirty() { _dirty = false; }
+
+private:
+	struct Chunk
+	{
+		std::shared_ptr<const std::string> shared; ///< set for frames shared between recipients
+		std::string owned;                         ///< otherwise bytes of one or more whole frames
+		std::size_t offset = 0;                    ///< bytes already written
+
+		std::size_t size() const { return shared ? shared->size() : owned.size(); }
+		const char* data() const { return shared ? shared->data() : owned.data(); }
+	};
+
+	// WS::DecoderHandler
+	void onMessage(bool isText, const char* data, std::size_t len) override;
+	void onPing(const char* data, std::size_t len) override;
+	void onPong(const char* data, std::size_t len) override;
+	void onClose(std::uint16_t code, const char* reason, std::size_t reasonLen) override;
+	void onProtocolError(std::uint16_t closeCode, const char* reason) override;
+
+	bool enqueueFrame(WS::Opcode opcode, const char* payload, std::size_t length, bool control);
+	void markDirty();
+	void checkWatermarks();
+	void sendCloseFrame(std::uint16_t code, std::string_view reason);
+	void leaveOpen(std::uint16_t code, std::string_view reason);
+	void scheduleDeadline();
+	static void onTimer(TimerNode* node);
+	void handleTimer();
+	template <class Fn>
+	void callPlugin(PluginSite site, Fn&& fn);
+
+	EventLoop& _loop;
+	ConnectionId _id;
+	const Endpoint* _pEndpoint;
+	Poco::Net::StreamSocket _socket;
+	int _fd;
+	std::string _remoteAddress;
+	WS::FrameDecoder _decoder;
+	std::vector<Chunk> _out;
+	std::size_t _queuedBytes = 0;
+	std::shared_ptr<void> _pluginState;
+	const void* _pluginStateType = nullptr;
+	TimerNode _timer;
+	std::int64_t _lastActivityMs = 0;
+	std::int64_t _closeDeadlineMs = 0;
+	std::int64_t _pingSentMs = 0;
+	std::int64_t _idleTimeoutMs;
+	std::int64_t _pingIntervalMs;
+	State _state = State::OPEN;
+	std::uint16_t _reportCode = 0;
+	std::string _reportReason;
+	bool _opened = false;
+	bool _dirty = false;
+	bool _writeArmed = false;
+	bool _aboveHighWatermark = false;
+	bool _finishAfterFlush = false;
+	bool _abortPending = false;
+	bool _closeReported = false;
+};
+
+
+} // namespace Core
+} // namespace Switchboard
+
+
+#endif // Switchboard_Core_WsConnection_INCLUDED

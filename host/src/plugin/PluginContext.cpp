@@ -1,0 +1,411 @@
+//
+// PluginContext.cpp
+//
+
+
+#include "plugin/PluginContext.h"
+#include "net/EventLoop.h"
+#include "switchboard/util/Json.h"
+#include "Poco/RandomStream.h"
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+std::int64_t SystemClock::monotonicMs() const noexcept
+{
+	return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+	    .count();
+}
+
+
+std::int64_t SystemClock::wallMs() const noexcept
+{
+	return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+	    .count();
+}
+
+
+PluginContext::PluginContext(PluginId id, std::string name, std::string prefix, int listener, Config config,
+                             Metrics& metrics, Storage& storage, const PluginServices& services):
+    _id(id),
+    _name(std::move(name)),
+    _prefix(std::move(prefix)),
+    _listener(listener),
+    _config(std::move(config)),
+    _metrics(metrics),
+    _storage(storage),
+    _services(services),
+    _logger(Poco::Logger::get("plugin." + _name))
+{
+	// Created up front so every site shows on /metrics at 0 and counting takes no lock.
+	for (std::size_t i = 0; i < _exceptions.size(); ++i)
+	{
+		_exceptions[i] = &_services.hostMetrics->counter(
+		    "plugin_exceptions_total", "Exceptions caught from plugin code, by plugin and call site",
+		    Labels{{"plugin", _name}, {"site", siteName(static_cast<PluginSite>(i))}});
+	}
+}
+
+
+PluginContext::~PluginContext() = default;
+
+
+void PluginContext::caught(PluginSite site, const char* what) noexcept
+{
+	_exceptions[static_cast<std::size_t>(site)]->increment();
+	try
+	{
+		if (what)
+			_logger.error("plugin %s threw from %s: %s", _name, std::string(siteName(site)), std::string(what));
+		else
+			_logger.error("plugin %s threw from %s (not a std::exception)", _name, std::string(siteName(site)));
+	}
+	catch (...)
+	{
+		// Logging failed (memory): the counter still shows it.
+	}
+}
+
+
+bool PluginContext::addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
+                             RouteOptions options)
+{
+	Route route{this, _prefix, std::string(method), RoutePattern(), options, std::move(handler)};
+	std::string error;
+	if (!RoutePattern::parse(pattern, route.pattern, error))
+	{
+		_logger.error("route pattern '%s': %s", std::string(pattern), error);
+		return false;
+	}
+	if (!_services.http->addRoute(_listener, std::move(route), error))
+	{
+		_logger.error(error);
+		return false;
+	}
+	++_routes;
+	_mounts.push_back(std::string(method) + " " + _prefix + std::string(pattern));
+	return true;
+}
+
+
+bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options)
+{
+	if (path.empty() || path.front() != '/')
+	{
+		_logger.error("WebSocket path '%s' must start with '/'", std::string(path));
+		return false;
+	}
+	auto endpoint = std::make_unique<Endpoint>();
+	endpoint->path = _prefix + std::string(path);
+	endpoint->handler = &handler;
+	endpoint->owner = this;
+	endpoint->maxMessageSize = options.maxMessageSize > 0 ? options.maxMessageSize : _services.defaultMaxMessageSize;
+	endpoint->idleTimeoutMs = options.idleTimeoutMs >= 0 ? options.idleTimeoutMs : _services.defaultIdleTimeoutMs;
+	endpoint->pingIntervalMs = options.pingIntervalMs >= 0 ? options.pingIntervalMs : _services.defaultPingIntervalMs;
+	endpoint->maxOutputQueue =
+	    options.maxOutputQueue > 0 ? static_cast<std::size_t>(options.maxOutputQueue) : _services.defaultMaxOutputQueue;
+	endpoint->idleCloseCode =
+	    options.idleCloseCode >= 0 ? static_cast<std::uint16_t>(options.idleCloseCode) : CloseCode::GOING_AWAY;
+	std::string mount = "WS " + endpoint->path;
+	std::string error;
+	if (!_services.http->addEndpoint(_listener, std::move(endpoint), error))
+	{
+		_logger.error(error);
+		return false;
+	}
+	++_endpoints;
+	_mounts.push_back(mount);
+	return true;
+}
+
+
+std::string PluginContext::mountsJson() const
+{
+	std::string out = "[";
+	for (std::size_t i = 0; i < _mounts.size(); ++i)
+	{
+		if (i > 0)
+			out += ',';
+		Json::appendString(out, _mounts[i]);
+	}
+	return out + "]";
+}
+
+
+TimerId PluginContext::schedule(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback)
+{
+	TimerId id = _nextTimer.fetch_add(1);
+	int loop = _services.transport->timerLoop();
+	auto state = std::make_shared<std::atomic<int>>(0);
+	{
+		std::lock_guard<std::mutex> lock(_timerMutex);
+		_timers.emplace(id, TimerEntry{loop, state});
+	}
+	_services.transport->scheduleTimer(loop, *this, id, delayMs, intervalMs, std::move(callback), std::move(state));
+	return id;
+}
+
+
+TimerId PluginContext::after(std::int64_t delayMs, std::function<void()> callback)
+{
+	return schedule(delayMs, 0, std::move(callback));
+}
+
+
+TimerId PluginContext::every(std::int64_t intervalMs, std::function<void()> callback)
+{
+	std::int64_t interval = intervalMs < 1 ? 1 : intervalMs;
+	return schedule(interval, interval, std::move(callback));
+}
+
+
+bool PluginContext::cancel(TimerId timer) noexcept
+{
+	TimerEntry entry;
+	{
+		std::lock_guard<std::mutex> lock(_timerMutex);
+		auto it = _timers.find(timer);
+		if (it == _timers.end())
+			return false;
+		entry = std::move(it->second);
+		_timers.erase(it);
+	}
+	int expected = 0;
+	bool cancelled = entry.state->compare_exchange_strong(expected, 1);
+	if (cancelled)
+	{
+		try
+		{
+			_services.transport->unscheduleTimer(entry.loop, timer);
+		}
+		catch (...)
+		{
+			// No memory for the posted removal: the loop skips the cancelled timer when it comes due.
+		}
+	}
+	return cancelled;
+}
+
+
+void PluginContext::timerFinished(TimerId timer) noexcept
+{
+	std::lock_guard<std::mutex> lock(_timerMutex);
+	_timers.erase(timer);
+}
+
+
+std::size_t PluginContext::timerCount() const
+{
+	std::lock_guard<std::mutex> lock(_timerMutex);
+	return _timers.size();
+}
+
+
+void PluginContext::cancelAllTimers()
+{
+	std::vector<TimerId> ids;
+	{
+		std::lock_guard<std::mutex> lock(_timerMutex);
+		for (const auto& entry : _timers)
+			ids.push_back(entry.first);
+	}
+	for (TimerId id : ids)
+		cancel(id);
+}
+
+
+void PluginContext::offloadGuarded(std::function<void()> work, std::function<void()> completion)
+{
+	EventLoop* origin = EventLoop::current();
+	int loopIndex = origin ? origin->index() : -1;
+	Transport* transport = _services.transport;
+	_services.workers->submit(
+	    [this, work = std::move(work), completion = std::move(completion), transport, loopIndex]() mutable {
+		    // The completion runs even when the work threw: callers learn the outcome from their state.
+		    guarded(PluginSite::OFFLOAD, work);
+		    if (!completion)
+			    return;
+		    if (loopIndex >= 0)
+			    transport->post(loopIndex, std::move(completion), this);
+		    else
+			    guarded(PluginSite::COMPLETION, completion);
+	    });
+}
+
+
+void PluginContext::offload(std::function<void()> work, std::function<void()> completion)
+{
+	offloadGuarded(std::move(work), std::move(completion));
+}
+
+
+void PluginContext::randomBytes(void* buffer, std::size_t length) noexcept
+{
+	// /dev/urandom through Poco's RandomInputStream falls back to a weaker generator when the
+	// device is missing; read it directly so a failure is visible instead.
+	static thread_local std::ifstream urandom("/dev/urandom", std::ios::binary);
+	urandom.read(static_cast<char*>(buffer), static_cast<std::streamsize>(length));
+	if (!urandom)
+	{
+		urandom.clear();
+		Poco::RandomInputStream fallback;
+		fallback.read(static_cast<char*>(buffer), static_cast<std::streamsize>(length));
+	}
+}
+
+
+SendResult PluginContext::send(ConnectionId to, std::string_view data, MessageKind kind)
+{
+	return _services.transport->send(*this, to, data, kind);
+}
+
+
+void PluginContext::close(ConnectionId id, std::uint16_t code, std::string_view reason)
+{
+	_services.transport->close(*this, id, code, reason);
+}
+
+
+bool PluginContext::runOn(ConnectionId id, std::function<void(Connection&)> task)
+{
+	return _services.transport->runOn(*this, id, std::move(task));
+}
+
+
+void PluginContext::join(std::string_view group, ConnectionId id)
+{
+	if (id == 0)
+		return;
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	auto& members = _groups[std::string(group)];
+	if (members.insert(id).second)
+		_membership[id].emplace_back(group);
+}
+
+
+void PluginContext::leave(std::string_view group, ConnectionId id)
+{
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	auto it = _groups.find(std::string(group));
+	if (it == _groups.end() || it->second.erase(id) == 0)
+		return;
+	if (it->second.empty())
+		_groups.erase(it);
+	auto m = _membership.find(id);
+	if (m == _membership.end())
+		return;
+	auto& names = m->second;
+	auto name = std::find(names.begin(), names.end(), group);
+	if (name != names.end())
+		names.erase(name);
+	if (names.empty())
+		_membership.erase(m);
+}
+
+
+void PluginContext::connectionFinished(ConnectionId id) noexcept
+{
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	auto m = _membership.find(id);
+	if (m == _membership.end())
+		return;
+	for (const auto& name : m->second)
+	{
+		auto g = _groups.find(name);
+		if (g != _groups.end())
+		{
+			g->second.erase(id);
+			if (g->second.empty())
+				_groups.erase(g);
+		}
+	}
+	_membership.erase(m);
+}
+
+
+std::size_t PluginContext::publish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except)
+{
+	std::vector<ConnectionId> members;
+	{
+		std::lock_guard<std::mutex> lock(_groupMutex);
+		auto it = _groups.find(std::string(group));
+		if (it == _groups.end())
+			return 0;
+		members.reserve(it->second.size());
+		for (ConnectionId id : it->second)
+		{
+			if (id != except)
+				members.push_back(id);
+		}
+	}
+	if (!members.empty())
+		_services.transport->deliver(*this, members, data, kind);
+	return members.size();
+}
+
+
+std::size_t PluginContext::groupSize(std::string_view group) const noexcept
+{
+	try
+	{
+		std::lock_guard<std::mutex> lock(_groupMutex);
+		auto it = _groups.find(std::string(group));
+		return it == _groups.end() ? 0 : it->second.size();
+	}
+	catch (...)
+	{
+		return 0; // no memory for the key: the group cannot be looked up
+	}
+}
+
+
+std::size_t PluginContext::groupCount() const
+{
+	std::lock_guard<std::mutex> lock(_groupMutex);
+	return _groups.size();
+}
+
+
+namespace {
+Poco::Message::Priority priorityOf(LogLevel level)
+{
+	switch (level)
+	{
+		case LogLevel::LEVEL_TRACE:
+			return Poco::Message::PRIO_TRACE;
+		case LogLevel::LEVEL_DEBUG:
+			return Poco::Message::PRIO_DEBUG;
+		case LogLevel::LEVEL_INFO:
+			return Poco::Message::PRIO_INFORMATION;
+		case LogLevel::LEVEL_NOTICE:
+			return Poco::Message::PRIO_NOTICE;
+		case LogLevel::LEVEL_WARNING:
+			return Poco::Message::PRIO_WARNING;
+		default:
+			return Poco::Message::PRIO_ERROR;
+	}
+}
+} // namespace
+
+
+bool PluginContext::enabled(LogLevel level) const noexcept
+{
+	return _logger.is(priorityOf(level));
+}
+
+
+void PluginContext::log(LogLevel level, std::string_view message)
+{
+	Poco::Message::Priority p = priorityOf(level);
+	if (_logger.is(p))
+		_logger.log(Poco::Message(_logger.name(), std::string(message), p));
+}
+
+
+} // namespace Core
+} // namespace Switchboard

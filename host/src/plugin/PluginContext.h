@@ -1,0 +1,178 @@
+//
+// PluginContext.h
+//
+// The host as one plugin sees it: implements the SDK's Host, Router and Logger for that plugin,
+// owns the plugin's groups and timers, and is the plugin's PluginSlot for the loops.
+//
+
+
+#ifndef Switchboard_Core_PluginContext_INCLUDED
+#define Switchboard_Core_PluginContext_INCLUDED
+
+
+#include "http/HttpFront.h"
+#include "net/Transport.h"
+#include "plugin/PluginSlot.h"
+#include "server/WorkerPool.h"
+#include "switchboard/Host.h"
+#include "Poco/Logger.h"
+#include <array>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+class SystemClock: public Clock
+{
+public:
+	std::int64_t monotonicMs() const noexcept override;
+	std::int64_t wallMs() const noexcept override;
+};
+
+
+struct PluginServices
+/// Host-wide services shared by every plugin context; all outlive the contexts.
+{
+	Transport* transport;
+	HttpFront* http;
+	WorkerPool* workers;
+	const Clock* clock;
+	Metrics* hostMetrics; ///< where switchboard_plugin_exceptions_total{plugin,site} lives
+	std::int64_t defaultMaxMessageSize;
+	std::int64_t defaultIdleTimeoutMs;
+	std::int64_t defaultPingIntervalMs;
+	std::size_t defaultMaxOutputQueue;
+};
+
+
+class PluginContext: public Host, public Router, public Logger, public PluginSlot
+{
+public:
+	PluginContext(PluginId id, std::string name, std::string prefix, int listener, Config config, Metrics& metrics,
+	              Storage& storage, const PluginServices& services);
+	~PluginContext() override;
+
+	std::size_t routeCount() const { return _routes; }
+	std::size_t endpointCount() const { return _endpoints; }
+	std::string mountsJson() const;
+	std::size_t timerCount() const;
+	/// Timers scheduled and neither fired (one-shot) nor cancelled.
+	std::size_t groupCount() const;
+
+	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler, RouteOptions options);
+	bool addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options);
+	/// What Setup forwards to during Plugin::start (see PluginSetup).
+
+	void cancelAllTimers();
+	void offloadGuarded(std::function<void()> work, std::function<void()> completion);
+	/// Host::offload; also what the plugin's Storage::executeAsync runs through.
+
+	// Host
+	std::string_view pluginName() const noexcept override { return _name; }
+	std::string_view mountPrefix() const noexcept override { return _prefix; }
+	const Config& config() const noexcept override { return _config; }
+	Logger& logger() noexcept override { return *this; }
+	Metrics& metrics() noexcept override { return _metrics; }
+	const Clock& clock() const noexcept override { return *_services.clock; }
+	Storage& storage() noexcept override { return _storage; }
+	Router& router() noexcept override { return *this; }
+	TimerId after(std::int64_t delayMs, std::function<void()> callback) override;
+	TimerId every(std::int64_t intervalMs, std::function<void()> callback) override;
+	bool cancel(TimerId timer) noexcept override;
+	void offload(std::function<void()> work, std::function<void()> completion) override;
+	bool runOn(ConnectionId id, std::function<void(Connection&)> task) override;
+	void randomBytes(void* buffer, std::size_t length) noexcept override;
+
+	// Router
+	SendResult send(ConnectionId to, std::string_view data, MessageKind kind) override;
+	void close(ConnectionId id, std::uint16_t code, std::string_view reason) override;
+	void join(std::string_view group, ConnectionId id) override;
+	void leave(std::string_view group, ConnectionId id) override;
+	std::size_t publish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except) override;
+	std::size_t groupSize(std::string_view group) const noexcept override;
+
+	// Logger
+	bool enabled(LogLevel level) const noexcept override;
+	void log(LogLevel level, std::string_view message) override;
+
+	// PluginSlot
+	PluginId pluginId() const noexcept override { return _id; }
+	const std::string& slotName() const noexcept override { return _name; }
+	void timerFinished(TimerId timer) noexcept override;
+	void connectionFinished(ConnectionId id) noexcept override;
+
+protected:
+	void caught(PluginSite site, const char* what) noexcept override;
+
+private:
+	struct TimerEntry
+	{
+		int loop;
+		std::shared_ptr<std::atomic<int>> state; ///< shared with the loop: 0 pending, 1 cancelled, 2 fired
+	};
+
+	TimerId schedule(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback);
+
+	PluginId _id;
+	std::string _name;
+	std::string _prefix;
+	int _listener;
+	Config _config;
+	Metrics& _metrics;
+	Storage& _storage;
+	PluginServices _services;
+	Poco::Logger& _logger;
+	std::array<Counter*, static_cast<std::size_t>(PluginSite::SITE_COUNT)> _exceptions{};
+	std::size_t _routes = 0;
+	std::size_t _endpoints = 0;
+	std::vector<std::string> _mounts;
+
+	// A timer is in this table from after()/every() until it fires (one-shot) or is cancelled.
+	mutable std::mutex _timerMutex;
+	std::unordered_map<TimerId, TimerEntry> _timers;
+	std::atomic<TimerId> _nextTimer{1};
+
+	// Groups are this plugin's alone; a connection leaves all of them when it finishes.
+	mutable std::mutex _groupMutex;
+	std::unordered_map<std::string, std::set<ConnectionId>> _groups;
+	std::unordered_map<ConnectionId, std::vector<std::string>> _membership;
+};
+
+
+class PluginSetup: public Setup
+/// The Setup handed to one Plugin::start call; lives on the stack of that call's caller.
+{
+public:
+	explicit PluginSetup(PluginContext& context):
+	    _context(context)
+	{
+	}
+
+	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
+	              RouteOptions options) override
+	{
+		return _context.addRoute(method, pattern, std::move(handler), options);
+	}
+
+	bool addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options) override
+	{
+		return _context.addWebSocket(path, handler, options);
+	}
+
+private:
+	PluginContext& _context;
+};
+
+
+} // namespace Core
+} // namespace Switchboard
+
+
+#endif // Switchboard_Core_PluginContext_INCLUDED

@@ -1,0 +1,346 @@
+//
+// Server.cpp
+//
+
+
+#include "server/Server.h"
+#include "metrics/MetricsRegistry.h"
+#include "plugin/PluginContext.h"
+#include "plugin/PluginLoader.h"
+#include "net/Transport.h"
+#include "server/WorkerPool.h"
+#include "storage/SqliteStorage.h"
+#include "switchboard/util/Json.h"
+#include "Poco/Logger.h"
+#include <sys/resource.h>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+struct Server::LoadedPlugin
+{
+	PluginMount mount;
+	const PluginDescriptor* descriptor = nullptr;
+	std::unique_ptr<PluginStorage> storage;
+	std::unique_ptr<PluginContext> context;
+	Plugin* instance = nullptr;
+	std::string state = "loading"; ///< running, declined, failed, stopped
+	std::string message;
+
+	void destroyInstance()
+	{
+		if (instance)
+		{
+			descriptor->destroy(instance);
+			instance = nullptr;
+		}
+	}
+
+	~LoadedPlugin() { destroyInstance(); }
+};
+
+
+namespace {
+
+Poco::Logger& hostLogger()
+{
+	return Poco::Logger::get("host");
+}
+
+std::size_t deriveConnectionCap(std::size_t configured)
+{
+	// Raise the soft descriptor limit to the hard one and keep headroom for listeners,
+	// storage files, logs and HTTP requests, so upgrades get 503 instead of EMFILE.
+	rlimit limit{};
+	std::size_t usable = 1024;
+	if (::getrlimit(RLIMIT_NOFILE, &limit) == 0)
+	{
+		if (limit.rlim_cur < limit.rlim_max)
+		{
+			limit.rlim_cur = limit.rlim_max;
+			::setrlimit(RLIMIT_NOFILE, &limit);
+			::getrlimit(RLIMIT_NOFILE, &limit);
+		}
+		usable = limit.rlim_cur == RLIM_INFINITY ? 1000000 : static_cast<std::size_t>(limit.rlim_cur);
+	}
+	std::size_t headroom = std::min<std::size_t>(256, usable / 4);
+	std::size_t cap = usable > headroom ? usable - headroom : 1;
+	hostLogger().information("open files limit %z; connection cap %z", usable,
+	                         configured > 0 ? std::min(configured, cap) : cap);
+	return configured > 0 ? std::min(configured, cap) : cap;
+}
+
+
+} // namespace
+
+
+Server::Server(ServerSettings settings, PluginConfigValidator validator):
+    _settings(std::move(settings)),
+    _validator(std::move(validator))
+{
+}
+
+
+Server::~Server()
+{
+	shutdown();
+	_http.reset();
+	_transport.reset();
+	_workers.reset();
+	_plugins.clear();
+	_storage.reset();
+	_metrics.reset();
+	_libraries.clear();
+}
+
+
+bool Server::start(std::string& error)
+{
+	Poco::Logger& log = hostLogger();
+	_settings.transport.maxConnections = deriveConnectionCap(_settings.transport.maxConnections);
+	_clock = std::make_unique<SystemClock>();
+	_startedAtMs = _clock->wallMs();
+	_metrics = std::make_unique<MetricsRegistry>();
+	Metrics& host = _metrics->scope("");
+	TransportCounters counters;
+	counters.openConnections = &host.gauge("connections_open", "WebSocket connections currently open");
+	counters.acceptedConnections = &host.counter("connections_accepted_total", "WebSocket connections accepted");
+	counters.messagesIn = &host.counter("messages_received_total", "WebSocket messages received from clients");
+	counters.messagesOut = &host.counter("messages_sent_total", "WebSocket messages sent to clients");
+	counters.bytesIn = &host.counter("received_bytes_total", "Bytes read from WebSocket connections");
+	counters.bytesOut = &host.counter("sent_bytes_total", "Bytes written to WebSocket connections");
+	counters.slowConsumerCloses =
+	    &host.counter("slow_consumer_closes_total", "Connections closed because their output queue was full");
+	counters.protocolErrors =
+	    &host.counter("protocol_errors_total", "Connections failed for a WebSocket protocol error");
+	counters.idleCloses = &host.counter("idle_closes_total", "Connections closed by the idle timeout");
+	_metrics->addCollector(processMetricsCollector());
+	_metrics->addCollector([this](std::string& out) {
+		if (!_http)
+			return;
+		out += "# HELP switchboard_http_requests_total HTTP requests served (routes, upgrades, admin)\n"
+		       "# TYPE switchboard_http_requests_total counter\nswitchboard_http_requests_total " +
+		       std::to_string(_http->requestsServed()) + "\n";
+		out += "# HELP switchboard_http_refused_connections_total TCP connections refused because the HTTP queue "
+		       "was full\n# TYPE switchboard_http_refused_connections_total counter\n"
+		       "switchboard_http_refused_connections_total " +
+		       std::to_string(_http->refusedConnections()) + "\n";
+		out += "# HELP switchboard_plugin_up 1 for each plugin that is running\n# TYPE switchboard_plugin_up gauge\n";
+		for (const auto& p : _plugins)
+			out +=
+			    "switchboard_plugin_up{plugin=\"" + p->mount.name + "\"} " + (p->state == "running" ? "1" : "0") + "\n";
+	});
+
+	_workers = std::make_unique<WorkerPool>(_settings.workerThreads);
+	_storage = std::make_unique<SqliteStorage>(_settings.storageDirectory);
+	_transport = std::make_unique<Transport>(_settings.transport, Poco::Logger::get("transport"), counters);
+	_http = std::make_unique<HttpFront>(*_transport, _settings.http, Poco::Logger::get("http"));
+	for (const ListenerSpec& spec : _settings.listeners)
+		_http->addListener(spec);
+	if (_settings.adminEnabled)
+	{
+		AdminHooks hooks;
+		hooks.ready = [this] { return ready(); };
+		hooks.metricsText = [this] { return renderMetrics(); };
+		hooks.pluginsJson = [this] { return pluginsJson(); };
+		_http->setAdmin(_settings.adminAddress, _settings.adminPort, std::move(hooks));
+	}
+	_transport->start();
+	log.information("%d event loops (%s), %d worker threads", _transport->loopCount(),
+	                std::string(_transport->loop(0).poller().backendName()), _settings.workerThreads);
+
+	for (const PluginMount& mount : _settings.plugins)
+	{
+		std::string pluginError;
+		if (startPlugin(mount, pluginError))
+			continue;
+		if (_settings.abortOnPluginFailure)
+		{
+			error = pluginError;
+			shutdown();
+			return false;
+		}
+		log.error("%s (skipped: on_plugin_failure = skip)", pluginError);
+	}
+
+	try
+	{
+		_http->start();
+	}
+	catch (Poco::Exception& exc)
+	{
+		error = exc.displayText();
+		shutdown();
+		return false;
+	}
+	_ready = true;
+	log.information("Switchboard %s ready", std::string(SWITCHBOARD_VERSION));
+	return true;
+}
+
+
+bool Server::startPlugin(const PluginMount& mount, std::string& error)
+{
+	auto record = std::make_unique<LoadedPlugin>();
+	LoadedPlugin& p = *record;
+	p.mount = mount;
+	_plugins.push_back(std::move(record));
+	auto fail = [&](const std::string& why) {
+		p.state = "failed";
+		p.message = why;
+		error = why;
+		return false;
+	};
+
+	std::string path = _settings.pluginDir + "/" + PluginLoader::libraryFileName(mount.name);
+	std::unique_ptr<PluginLibrary> library = PluginLoader::load(path, mount.name, error);
+	if (!library)
+		return fail(error);
+	p.descriptor = &library->descriptor();
+	_libraries.push_back(std::move(library));
+
+	Config config;
+	if (!_validator(mount.name, p.descriptor->configKeys, p.descriptor->configKeyCount, config, error))
+		return fail(error);
+	int listener = _http->listenerIndex(mount.listener);
+	if (listener < 0)
+		return fail("plugin " + mount.name + ": listener '" + mount.listener + "' is not defined");
+
+	LoadedPlugin* self = &p;
+	p.storage = _storage->open(
+	    mount.name,
+	    [self](std::function<void()> work, std::function<void()> completion) {
+		    // Storage is handed to the plugin only once its context exists.
+		    self->context->offloadGuarded(std::move(work), std::move(completion));
+	    },
+	    error);
+	if (!p.storage)
+		return fail("plugin " + mount.name + ": storage: " + error);
+	p.instance = p.descriptor->create();
+	if (!p.instance)
+		return fail("plugin " + mount.name + ": create() returned nothing");
+	PluginServices services{_transport.get(),
+	                        _http.get(),
+	                        _workers.get(),
+	                        _clock.get(),
+	                        &_metrics->scope(""),
+	                        _settings.transport.maxMessageSize,
+	                        _settings.transport.idleTimeoutMs,
+	                        _settings.transport.pingIntervalMs,
+	                        _settings.transport.maxOutputQueue};
+	PluginId id = static_cast<PluginId>(_plugins.size());
+	p.context = std::make_unique<PluginContext>(id, mount.name, mount.prefix, listener, config,
+	                                            _metrics->scope(mount.name), *p.storage, services);
+	p.storage->setGuard(p.context.get());
+	std::vector<Migration> migrations;
+	std::string thrown;
+	if (!p.context->guarded(
+	        PluginSite::MIGRATIONS, [&] { migrations = p.instance->migrations(); }, &thrown))
+		return fail("plugin " + mount.name + ": migrations() threw: " + thrown);
+	if (!p.storage->applyMigrations(migrations, error))
+		return fail("plugin " + mount.name + ": " + error);
+	StartResult result;
+	{
+		PluginSetup setup(*p.context); // gone when start() returns: nothing can be mounted later
+		if (!p.context->guarded(
+		        PluginSite::START, [&] { result = p.instance->start(*p.context, setup); }, &thrown))
+			result = StartResult::failed("start() threw: " + thrown);
+	}
+	if (result.status == StartStatus::STARTED)
+	{
+		p.state = "running";
+		hostLogger().information("plugin %s %s started on listener %s at '%s' (%z routes, %z WebSocket endpoints)",
+		                         mount.name, std::string(p.descriptor->version), mount.listener, mount.prefix,
+		                         p.context->routeCount(), p.context->endpointCount());
+		return true;
+	}
+	// Nothing of a plugin that did not start may stay reachable.
+	_http->removeOwner(p.context.get());
+	p.context->cancelAllTimers();
+	p.destroyInstance();
+	if (result.status == StartStatus::DECLINED)
+	{
+		p.state = "declined";
+		p.message = result.message;
+		hostLogger().notice("plugin %s declined to start: %s", mount.name, result.message);
+		return true;
+	}
+	return fail("plugin " + mount.name + " failed to start: " + result.message);
+}
+
+
+void Server::shutdown()
+{
+	if (_stopped)
+		return;
+	_stopped = true;
+	_ready = false;
+	Poco::Logger& log = hostLogger();
+	if (_http)
+		_http->stopAccepting();
+	for (auto& p : _plugins)
+	{
+		if (p->state == "running")
+			p->context->guarded(PluginSite::STOPPING, [&] { p->instance->stopping(); });
+	}
+	if (_transport)
+		_transport->shutdown(CloseCode::GOING_AWAY, "", _settings.shutdownDeadlineMs);
+	for (auto& p : _plugins)
+	{
+		if (p->context)
+			p->context->cancelAllTimers();
+		if (p->state == "running")
+		{
+			p->context->guarded(PluginSite::STOP, [&] { p->instance->stop(); });
+			p->state = "stopped";
+		}
+	}
+	if (_workers)
+		_workers->stop(); // offloaded work already queued still completes
+	for (auto& p : _plugins)
+	{
+		p->destroyInstance();
+		if (p->storage)
+		{
+			p->storage->flush();
+			p->storage->close();
+		}
+	}
+	log.information("shutdown complete");
+}
+
+
+std::string Server::pluginsJson() const
+{
+	std::string out = "[";
+	bool first = true;
+	for (const auto& p : _plugins)
+	{
+		out += first ? "{" : ",{";
+		first = false;
+		out += "\"name\":" + Json::quote(p->mount.name);
+		out += ",\"id\":" + Json::quote(p->descriptor ? p->descriptor->id : "");
+		out += ",\"version\":" + Json::quote(p->descriptor ? p->descriptor->version : "");
+		out += ",\"description\":" + Json::quote(p->descriptor ? p->descriptor->description : "");
+		out += ",\"state\":" + Json::quote(p->state);
+		if (!p->message.empty())
+			out += ",\"message\":" + Json::quote(p->message);
+		out += ",\"listener\":" + Json::quote(p->mount.listener);
+		out += ",\"prefix\":" + Json::quote(p->mount.prefix);
+		out += ",\"mounts\":" + (p->context ? p->context->mountsJson() : std::string("[]"));
+		out += "}";
+	}
+	return out + "]";
+}
+
+
+std::string Server::renderMetrics() const
+{
+	return _metrics->renderPrometheus();
+}
+
+
+} // namespace Core
+} // namespace Switchboard

@@ -1,0 +1,81 @@
+//
+// Server.h
+//
+// Puts the host together: metrics, storage, transport, HTTP front, plugins; and takes it apart
+// again in the right order on shutdown.
+//
+
+
+#ifndef Switchboard_Core_Server_INCLUDED
+#define Switchboard_Core_Server_INCLUDED
+
+
+#include "config/Settings.h"
+#include "http/HttpFront.h"
+#include "net/TransportSettings.h"
+#include "switchboard/Plugin.h"
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+class MetricsRegistry;
+
+
+using PluginConfigValidator = std::function<bool(const std::string& name, const ConfigKey* keys, std::size_t count,
+                                                 Config& out, std::string& error)>;
+///< Validates [plugin.<name>] against the plugin's declared keys (see HostConfig).
+
+
+class Server
+{
+public:
+	Server(ServerSettings settings, PluginConfigValidator validator);
+	~Server();
+
+	bool start(std::string& error);
+	/// Loads and starts everything; on failure returns false with one readable line (and
+	/// leaves nothing running).
+
+	void shutdown();
+	/// Graceful stop: no new connections, plugins told, clients closed with 1001, storage
+	/// flushed, within the shutdown deadline. Idempotent.
+
+	bool ready() const { return _ready.load(); }
+
+private:
+	struct LoadedPlugin;
+
+	bool startPlugin(const PluginMount& mount, std::string& error);
+	std::string pluginsJson() const;
+	std::string renderMetrics() const;
+
+	// Declared first so it is destroyed last: plugin code must stay mapped until every object it
+	// made (routes, timers, queued tasks, connection state) is gone.
+	std::vector<std::unique_ptr<class PluginLibrary>> _libraries;
+	ServerSettings _settings;
+	PluginConfigValidator _validator;
+	std::unique_ptr<MetricsRegistry> _metrics;
+	std::unique_ptr<class StorageBackend> _storage;
+	std::unique_ptr<class Transport> _transport;
+	std::unique_ptr<HttpFront> _http;
+	std::unique_ptr<class WorkerPool> _workers;
+	std::unique_ptr<class SystemClock> _clock;
+	std::vector<std::unique_ptr<LoadedPlugin>> _plugins;
+	std::atomic<bool> _ready{false};
+	bool _stopped = false;
+	std::int64_t _startedAtMs = 0;
+};
+
+
+} // namespace Core
+} // namespace Switchboard
+
+
+#endif // Switchboard_Core_Server_INCLUDED
