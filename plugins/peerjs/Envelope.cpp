@@ -7,6 +7,7 @@
 
 #include "Envelope.h"
 #include "switchboard/util/ByteScan.h"
+#include "switchboard/util/HttpText.h"
 #include "switchboard/util/Json.h"
 #include <algorithm>
 #include <cstdint>
@@ -53,28 +54,18 @@ inline bool isDigit(char c)
 }
 
 
-inline int hexValue(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-
 inline bool isHex4(const char* p)
 {
-	return hexValue(p[0]) >= 0 && hexValue(p[1]) >= 0 && hexValue(p[2]) >= 0 && hexValue(p[3]) >= 0;
+	return HttpText::hexDigitValue(p[0]) >= 0 && HttpText::hexDigitValue(p[1]) >= 0 &&
+	       HttpText::hexDigitValue(p[2]) >= 0 && HttpText::hexDigitValue(p[3]) >= 0;
 }
 
 
 inline unsigned hex4(const char* p)
 /// Only for digits already validated by isHex4().
 {
-	return static_cast<unsigned>(hexValue(p[0]) << 12 | hexValue(p[1]) << 8 | hexValue(p[2]) << 4 | hexValue(p[3]));
+	return static_cast<unsigned>(HttpText::hexDigitValue(p[0]) << 12 | HttpText::hexDigitValue(p[1]) << 8 |
+	                             HttpText::hexDigitValue(p[2]) << 4 | HttpText::hexDigitValue(p[3]));
 }
 
 

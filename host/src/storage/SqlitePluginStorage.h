@@ -68,8 +68,6 @@ public:
 	void close() override;
 
 private:
-	int readVersion(bool create, std::string& error);
-
 	const std::string _pluginName;
 	std::shared_ptr<SqliteDatabase> _pDatabase;
 	StorageBackend::Offload _offload;

@@ -134,19 +134,24 @@ inline std::string replaceInvalidUtf8(std::string_view in)
 	return out;
 }
 
+inline int hexDigitValue(char c) noexcept
+/// 0..15 for a hexadecimal digit (either case), -1 for anything else.
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+
 inline std::string formDecode(std::string_view in)
 /// application/x-www-form-urlencoded decoding as WHATWG URLSearchParams does it: '+' is a
 /// space, %XX is a byte, a malformed '%' stays literal, invalid UTF-8 becomes U+FFFD.
 {
-	auto hex = [](char c) -> int {
-		if (c >= '0' && c <= '9')
-			return c - '0';
-		if (c >= 'a' && c <= 'f')
-			return c - 'a' + 10;
-		if (c >= 'A' && c <= 'F')
-			return c - 'A' + 10;
-		return -1;
-	};
+	auto hex = hexDigitValue;
 	std::string bytes;
 	bytes.reserve(in.size());
 	for (std::size_t i = 0; i < in.size(); ++i)
