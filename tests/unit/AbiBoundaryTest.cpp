@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -139,12 +138,12 @@ public:
 	void testBoundaryMatchesRecordedVersion()
 	{
 		std::string version = std::to_string(Switchboard::ABI_MAJOR) + "." + std::to_string(Switchboard::ABI_MINOR);
-		std::map<std::string, std::string> recorded = readHistory();
+		std::vector<std::pair<std::string, std::string>> history = readHistory();
 		std::string actual = boundaryHash(SDK_DIR / "include" / "switchboard");
-		auto it = recorded.find(version);
+		auto it = std::find_if(history.begin(), history.end(), [&](const auto& line) { return line.first == version; });
 		CPPUNIT_ASSERT_MESSAGE("sdk/abi-history.txt has no line for ABI " + version + "; append '" + version + " " +
 		                           actual + "'",
-		                       it != recorded.end());
+		                       it != history.end());
 		CPPUNIT_ASSERT_MESSAGE("the plugin boundary (sdk/include/switchboard/*.h) changed but ABI " + version +
 		                           " was not bumped: bump ABI_MAJOR (incompatible change) or ABI_MINOR (a virtual "
 		                           "appended to a host-implemented class, a field appended to PluginDescriptor) in "
@@ -155,34 +154,28 @@ public:
 
 	void testHistoryIsOrderedAndUnique()
 	{
-		std::ifstream in(SDK_DIR / "abi-history.txt");
-		CPPUNIT_ASSERT(in.good());
-		std::string line;
+		std::vector<std::pair<std::string, std::string>> history = readHistory();
+		CPPUNIT_ASSERT(!history.empty());
 		std::pair<long, long> previous{-1, -1};
-		std::string last;
-		while (std::getline(in, line))
+		for (const auto& [version, hash] : history)
 		{
-			if (line.empty() || line[0] == '#')
-				continue;
-			std::istringstream fields(line);
-			std::string version, hash;
-			fields >> version >> hash;
 			std::size_t dot = version.find('.');
-			CPPUNIT_ASSERT_MESSAGE(line, dot != std::string::npos && hash.size() == 64);
+			CPPUNIT_ASSERT_MESSAGE(version, dot != std::string::npos && hash.size() == 64);
 			std::pair<long, long> current{std::stol(version.substr(0, dot)), std::stol(version.substr(dot + 1))};
-			CPPUNIT_ASSERT_MESSAGE("versions must grow line by line: " + line, current > previous);
+			CPPUNIT_ASSERT_MESSAGE("versions must grow line by line: " + version, current > previous);
 			previous = current;
-			last = version;
 		}
-		CPPUNIT_ASSERT_EQUAL_MESSAGE(
-		    "the last line is the current version",
-		    std::to_string(Switchboard::ABI_MAJOR) + "." + std::to_string(Switchboard::ABI_MINOR), last);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("the last line is the current version",
+		                             std::to_string(Switchboard::ABI_MAJOR) + "." +
+		                                 std::to_string(Switchboard::ABI_MINOR),
+		                             history.back().first);
 	}
 
 private:
-	static std::map<std::string, std::string> readHistory()
+	static std::vector<std::pair<std::string, std::string>> readHistory()
+	/// sdk/abi-history.txt's lines, in file order: (version, hash).
 	{
-		std::map<std::string, std::string> out;
+		std::vector<std::pair<std::string, std::string>> out;
 		std::ifstream in(SDK_DIR / "abi-history.txt");
 		std::string line;
 		while (std::getline(in, line))
@@ -192,7 +185,7 @@ private:
 			std::istringstream fields(line);
 			std::string version, hash;
 			fields >> version >> hash;
-			out[version] = hash;
+			out.emplace_back(version, hash);
 		}
 		return out;
 	}
