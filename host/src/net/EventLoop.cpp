@@ -172,13 +172,13 @@ void EventLoop::run()
 		updateNow();
 		for (const PollEvent& event : _events)
 		{
-			auto* connection = reinterpret_cast<WsConnection*>(static_cast<std::uintptr_t>(event.token));
-			if (connection->connectionState() == WsConnection::State::DONE)
+			LoopHandler* handler = LoopHandler::fromToken(event.token);
+			if (handler->finished())
 				continue; // finished earlier in this iteration; memory still valid until destroyRetired
 			if (event.readable)
-				connection->onReadable(_scratch.data(), _scratch.size());
-			if (event.writable && connection->connectionState() != WsConnection::State::DONE)
-				connection->onWritable();
+				handler->onReadable(_scratch.data(), _scratch.size());
+			if (event.writable && !handler->finished())
+				handler->onWritable();
 		}
 		runTasks();
 		_wheel.advance(_nowMs);

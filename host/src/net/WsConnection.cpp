@@ -60,7 +60,7 @@ void WsConnection::callPlugin(PluginSite site, Fn&& fn)
 void WsConnection::open(const HttpRequest& request, std::string& initialBytes)
 {
 	_lastActivityMs = _loop.now();
-	_loop.poller().add(_socket, reinterpret_cast<std::uintptr_t>(this), false);
+	_loop.poller().add(_socket, pollToken(), false);
 	_opened = true;
 	callPlugin(PluginSite::OPEN, [&] { _pEndpoint->handler->onOpen(*this, request); });
 	if (!initialBytes.empty() && _state != State::DONE)
@@ -236,7 +236,7 @@ void WsConnection::flush()
 	if (pending != _writeArmed)
 	{
 		_writeArmed = pending;
-		_loop.poller().update(_socket, reinterpret_cast<std::uintptr_t>(this), pending);
+		_loop.poller().update(_socket, pollToken(), pending);
 	}
 	if (!pending)
 	{

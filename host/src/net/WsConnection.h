@@ -10,6 +10,7 @@
 #define Switchboard_Core_WsConnection_INCLUDED
 
 
+#include "net/LoopHandler.h"
 #include "net/TimerWheel.h"
 #include "plugin/PluginSlot.h"
 #include "ws/FrameDecoder.h"
@@ -29,7 +30,7 @@ class EventLoop;
 struct Endpoint;
 
 
-class WsConnection: public Switchboard::Connection, private WS::DecoderHandler
+class WsConnection: public Switchboard::Connection, public LoopHandler, private WS::DecoderHandler
 /// Lives on exactly one EventLoop and is touched only by that loop's thread. The loop owns it;
 /// it is destroyed at the end of the loop iteration in which it finished, so pointers held
 /// during one iteration stay valid.
@@ -64,8 +65,9 @@ public:
 
 	// Used by the loop and the transport
 	void open(const HttpRequest& request, std::string& initialBytes);
-	void onReadable(char* scratch, std::size_t scratchSize);
-	void onWritable();
+	void onReadable(char* scratch, std::size_t scratchSize) override;
+	void onWritable() override;
+	bool finished() const override { return _state == State::DONE; }
 	void flush();
 	void finish(std::uint16_t reportedCode, std::string_view reason);
 	/// Ends the connection now: reports onClose (once), closes the socket, schedules destruction.
