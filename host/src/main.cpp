@@ -21,6 +21,7 @@
 #include "Poco/Util/OptionSet.h"
 #include "Poco/Util/ServerApplication.h"
 #include <csignal>
+#include <pthread.h>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -67,6 +68,35 @@ void setUpLogging(const std::string& level)
 	Poco::Logger::root().setChannel(async);
 	Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 }
+
+sigset_t handledSignals()
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	return set;
+}
+
+
+void waitForSignals(Poco::Logger& log)
+// Returns on SIGTERM, SIGINT or SIGQUIT. SIGHUP is the reload signal of daemons: it never stops
+// the server; with nothing reloadable configured it is logged and ignored.
+{
+	sigset_t set = handledSignals();
+	for (;;)
+	{
+		int signal = 0;
+		if (sigwait(&set, &signal) != 0)
+			continue;
+		if (signal != SIGHUP)
+			return;
+		log.notice("SIGHUP received: nothing to reload (the configuration is read at start only)");
+	}
+}
+
 
 } // namespace
 
@@ -170,13 +200,15 @@ protected:
 			std::cerr << "switchboard: start-up failed: " << error << "\n";
 			return pluginConfigRejected ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
 		}
-		waitForTerminationRequest();
-		// Poco unblocks the signals again; a second SIGTERM must not cut the graceful shutdown
-		// short (it has its own deadline, and SIGKILL still works).
-		std::signal(SIGTERM, SIG_IGN);
-		std::signal(SIGINT, SIG_IGN);
+		waitForSignals(log);
+		// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
+		// shutdown short (it has its own deadline, and SIGKILL still works).
 		log.information("termination requested; shutting down");
 		server.shutdown();
+		// The log channel is asynchronous: drain it, or the last lines ("shutdown complete") may
+		// be lost when the process exits right after.
+		if (Poco::Channel* channel = Poco::Logger::root().getChannel())
+			channel->close();
 		return EXIT_OK;
 	}
 
@@ -243,6 +275,11 @@ int main(int argc, char** argv)
 	startDirectory = std::filesystem::current_path(ec);
 	executablePath = std::filesystem::canonical("/proc/self/exe", ec);
 	std::signal(SIGPIPE, SIG_IGN); // a vanished peer must never kill the process
+	// Blocked before any thread starts, so every thread inherits the mask and only the main
+	// thread's sigwait() sees these: SIGHUP in particular must never take the default action
+	// (terminate) in some event loop thread.
+	sigset_t handled = handledSignals();
+	pthread_sigmask(SIG_BLOCK, &handled, nullptr);
 	SwitchboardApplication application;
 	return application.run(argc, argv);
 }

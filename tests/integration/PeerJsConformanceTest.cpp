@@ -1144,7 +1144,9 @@ public:
 		                         "Access-Control-Allow-Credentials: (absent) | body: ";
 		verify(o,
 		       {{"GET /myapp/ X-Powered-By", "Express", "(absent)", "Express's X-Powered-By is not sent (section 4)"},
-		        {"GET /myapp/ ETag", "present", "(absent)", "Express's ETag is not sent (section 4)"}},
+		        {"GET /myapp/ ETag", "present", "(absent)", "Express's ETag is not sent (section 4)"},
+		        {"POST id", "404", "405", "a method the path does not serve is 405, as RFC 9110 says (section 15)"},
+		        {"PUT id", "404", "405", "a method the path does not serve is 405, as RFC 9110 says (section 15)"}},
 		       {{"GET /myapp/", rootOk + ROOT_BODY},
 		        {"GET /myapp", rootOk + ROOT_BODY},
 		        {"HEAD /myapp/", rootOk},
@@ -1152,7 +1154,6 @@ public:
 		        {"two ids differ", "yes"},
 		        {"GET upper-case id", idOk + "(a UUID v4)"},
 		        {"HEAD id", idOk},
-		        {"POST id", "404"},
 		        {"GET peers, discovery off",
 		         "401 | Content-Type: text/plain; charset=utf-8 | Content-Length: 12 | Vary: Origin | "
 		         "Access-Control-Allow-Origin: (absent) | Access-Control-Allow-Methods: (absent) | "

@@ -72,7 +72,7 @@ class Rig
 public:
 	Rig():
 	    _transport(settings(), Poco::Logger::get("test.transport"), TransportCounters()),
-	    _http(_transport, HttpSettings(), Poco::Logger::get("test.http")),
+	    _http(_transport, HttpSettings(), Poco::Logger::get("test.http"), HttpCounters()),
 	    _workers(2),
 	    _storageBackend(_dir.path())
 	{

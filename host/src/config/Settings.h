@@ -35,6 +35,8 @@ struct TransportSettings
 	std::size_t highWatermark = 256 * 1024;
 	std::size_t lowWatermark = 64 * 1024;
 	std::size_t maxOutputQueue = 1024 * 1024;
+	std::int64_t fragmentTimeoutMs = 10000;   ///< first to final fragment of a message; 0 = none
+	std::size_t maxBufferedTotal = 256 << 20; ///< reassembly + output bytes of all connections; 0 = none
 };
 
 
@@ -46,7 +48,12 @@ struct HttpSettings
 	std::size_t maxBodySize = 1 << 20;
 	bool keepAlive = true;
 	std::int64_t requestTimeoutMs =
-	    10000; ///< [websocket] handshake_timeout_ms: time to send a request (an upgrade too)
+	    10000; ///< [websocket] handshake_timeout_ms: total time to send a request head (an upgrade too)
+	std::int64_t bodyTimeoutMs = 30000;     ///< body_timeout_ms: total time to send a request body
+	std::int64_t keepAliveTimeoutMs = 5000; ///< keep_alive_timeout_ms: idle time between requests
+	std::size_t maxRequestLine = 8192;      ///< max_request_line, bytes
+	std::size_t maxHeaderSize = 16384;      ///< max_header_size: all header lines, bytes
+	std::size_t maxHeaderCount = 100;       ///< max_header_count
 };
 
 

@@ -4,333 +4,40 @@
 
 
 #include "http/HttpFront.h"
-#include "ws/Handshake.h"
-#include "Poco/Buffer.h"
-#include "Poco/Net/HTTPRequestHandler.h"
-#include "Poco/Net/HTTPRequestHandlerFactory.h"
-#include "Poco/Net/HTTPServerParams.h"
-#include "Poco/Net/HTTPServerRequest.h"
-#include "Poco/Net/HTTPServerRequestImpl.h"
-#include "Poco/Net/HTTPServerResponse.h"
-#include "Poco/Net/HTTPServerSession.h"
+#include "http/HttpConnection.h"
+#include "http/HttpListener.h"
+#include "net/EventLoop.h"
+#include "server/WorkerPool.h"
 #include "Poco/Net/NetException.h"
 #include "Poco/Net/ServerSocket.h"
 #include "Poco/Net/SocketAddress.h"
-#include "Poco/String.h"
-#include <algorithm>
-#include <sstream>
+#include <chrono>
+#include <future>
+#include <thread>
 
 
 namespace Switchboard {
 namespace Core {
 
 
-namespace {
-
-bool hasToken(const std::string& headerValue, const char* token)
-// Comma-separated header tokens, compared case-insensitively ("keep-alive, Upgrade").
-{
-	std::string_view rest(headerValue);
-	while (!rest.empty())
-	{
-		std::size_t comma = rest.find(',');
-		std::string_view item = ConfigParse::trim(rest.substr(0, comma));
-		if (HttpText::equalsIgnoreCase(item, token))
-			return true;
-		if (comma == std::string_view::npos)
-			break;
-		rest.remove_prefix(comma + 1);
-	}
-	return false;
-}
-
-bool prefixMatches(std::string_view path, const std::string& prefix, bool ignoreCase, std::string_view& rest)
-{
-	if (path.size() < prefix.size())
-		return false;
-	std::string_view head = path.substr(0, prefix.size());
-	if (ignoreCase ? !HttpText::equalsIgnoreCase(head, prefix) : head != prefix)
-		return false;
-	if (path.size() > prefix.size() && path[prefix.size()] != '/')
-		return false;
-	rest = path.substr(prefix.size());
-	if (rest.empty())
-		rest = "/";
-	return true;
-}
-
-void sendPlain(Poco::Net::HTTPServerResponse& response, int status, const std::string& body,
-               const std::string& contentType = "text/plain; charset=utf-8")
-{
-	response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-	response.setContentType(contentType);
-	response.setContentLength(static_cast<std::streamsize>(body.size()));
-	std::ostream& out = response.send();
-	if (response.getContentLength() > 0)
-		out.write(body.data(), static_cast<std::streamsize>(body.size()));
-}
-
-
-} // namespace
-
-
-class HttpFront::Dispatcher: public Poco::Net::HTTPRequestHandler
-/// Handles one request on a worker thread: an upgrade, a plugin route or an admin endpoint.
-{
-public:
-	Dispatcher(HttpFront& front, const Listener& listener):
-	    _front(front),
-	    _listener(listener)
-	{
-	}
-
-	void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override
-	{
-		++_front._requests;
-		try
-		{
-			if (_listener.admin)
-				handleAdmin(request, response);
-			else if (isUpgrade(request))
-				handleUpgrade(request, response);
-			else
-				handleRoute(request, response);
-		}
-		catch (Poco::Exception& exc)
-		{
-			_front._logger.warning("request %s %s failed: %s", request.getMethod(), request.getURI(),
-			                       exc.displayText());
-			if (!response.sent())
-				sendPlain(response, 500, "Internal Server Error");
-		}
-		catch (std::exception& exc)
-		{
-			_front._logger.warning("request %s %s failed: %s", request.getMethod(), request.getURI(),
-			                       std::string(exc.what()));
-			if (!response.sent())
-				sendPlain(response, 500, "Internal Server Error");
-		}
-	}
-
-private:
-	static bool isUpgrade(const Poco::Net::HTTPServerRequest& request)
-	{
-		return hasToken(request.get("Upgrade", ""), "websocket");
-	}
-
-	HttpRequest makeRequest(Poco::Net::HTTPServerRequest& request, bool readBody, bool& tooLarge)
-	{
-		HttpRequest out;
-		out.method = request.getMethod();
-		const std::string& uri = request.getURI();
-		std::size_t q = uri.find('?');
-		out.path = uri.substr(0, q);
-		if (q != std::string::npos)
-			out.query = uri.substr(q + 1);
-		for (const auto& h : request)
-			out.headers.emplace_back(h.first, h.second);
-		out.remoteAddress = request.clientAddress().toString();
-		tooLarge = false;
-		if (readBody && (request.hasContentLength() || request.getChunkedTransferEncoding()))
-		{
-			std::size_t limit = _front._settings.maxBodySize;
-			if (request.hasContentLength() && request.getContentLength64() > static_cast<Poco::Int64>(limit))
-			{
-				tooLarge = true;
-				return out;
-			}
-			std::istream& in = request.stream();
-			char buffer[8192];
-			while (in)
-			{
-				in.read(buffer, sizeof(buffer));
-				out.body.append(buffer, static_cast<std::size_t>(in.gcount()));
-				if (out.body.size() > limit)
-				{
-					tooLarge = true;
-					break;
-				}
-			}
-		}
-		return out;
-	}
-
-	void handleRoute(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response)
-	{
-		bool tooLarge = false;
-		HttpRequest in = makeRequest(request, true, tooLarge);
-		if (tooLarge)
-		{
-			response.setKeepAlive(false); // the unread body would be parsed as the next request
-			sendPlain(response, 413, "Payload Too Large");
-			return;
-		}
-		bool head = in.method == "HEAD";
-		for (const Route& route : _listener.routes)
-		{
-			std::string_view rest;
-			if (!prefixMatches(in.path, route.prefix, route.options.caseInsensitive, rest))
-				continue;
-			if (!(route.method == "*" || route.method == in.method || (head && route.method == "GET")))
-				continue;
-			in.pathParams.clear();
-			if (!route.pattern.match(rest, route.options, in.pathParams))
-				continue;
-			HttpResponse out;
-			if (!route.owner->guarded(PluginSite::ROUTE, [&] { route.handler(in, out); }))
-			{
-				out = HttpResponse();
-				out.text(500, "Internal Server Error");
-			}
-			writeResponse(response, out, head);
-			return;
-		}
-		sendPlain(response, 404, "Not Found");
-	}
-
-	static void writeResponse(Poco::Net::HTTPServerResponse& response, const HttpResponse& out, bool head)
-	{
-		response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(out.status));
-		for (const auto& h : out.headers)
-		{
-			if (HttpText::equalsIgnoreCase(h.first, "Content-Length"))
-				continue; // ours is the truth
-			response.add(h.first, h.second);
-		}
-		response.setContentLength(static_cast<std::streamsize>(out.body.size()));
-		std::ostream& stream = response.send();
-		if (!head && !out.body.empty())
-			stream.write(out.body.data(), static_cast<std::streamsize>(out.body.size()));
-	}
-
-	void handleUpgrade(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response)
-	{
-		bool tooLarge = false;
-		HttpRequest in = makeRequest(request, false, tooLarge);
-		auto found = _listener.endpoints.find(in.path);
-		if (found == _listener.endpoints.end())
-		{
-			sendPlain(response, 400, "Bad Request: no WebSocket endpoint at this path");
-			return;
-		}
-		if (in.method != "GET" || !hasToken(request.get("Connection", ""), "upgrade"))
-		{
-			sendPlain(response, 400, "Bad Request: not a WebSocket upgrade");
-			return;
-		}
-		if (request.get("Sec-WebSocket-Version", "") != "13")
-		{
-			response.set("Sec-WebSocket-Version", "13");
-			sendPlain(response, 426, "Upgrade Required: WebSocket version 13 only");
-			return;
-		}
-		std::string key = request.get("Sec-WebSocket-Key", "");
-		if (!WS::isValidClientKey(key))
-		{
-			sendPlain(response, 400, "Bad Request: invalid Sec-WebSocket-Key");
-			return;
-		}
-		if (!_front._transport.accepting())
-		{
-			sendPlain(response, 503, "Service Unavailable: shutting down");
-			return;
-		}
-		if (_front._transport.atCapacity())
-		{
-			_front._logger.warning("connection limit reached; refusing an upgrade from %s", in.remoteAddress);
-			sendPlain(response, 503, "Service Unavailable: connection limit reached");
-			return;
-		}
-		const Endpoint& endpoint = *found->second;
-		AcceptDecision decision;
-		if (!endpoint.owner->guarded(PluginSite::ACCEPT, [&] { decision = endpoint.handler->onAccept(in); }))
-			decision = AcceptDecision::reject(500, "Internal Server Error");
-		if (decision.status != 0)
-		{
-			sendPlain(response, decision.status, decision.body);
-			return;
-		}
-
-		// Our own 101 on the detached socket: Poco's WebSocket class cannot run non-blocking in
-		// 1.11, and its handshake adds Content-Length to a 1xx response.
-		auto& impl = static_cast<Poco::Net::HTTPServerRequestImpl&>(request);
-		Poco::Net::StreamSocket socket = impl.detachSocket();
-		Poco::Buffer<char> pipelined(0);
-		impl.session().drainBuffer(pipelined); // a first frame sent right behind the request
-		std::string head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		                   "Sec-WebSocket-Accept: " +
-		                   WS::computeAcceptKey(key) + "\r\n\r\n";
-		std::size_t sent = 0;
-		while (sent < head.size())
-		{
-			int n = socket.sendBytes(head.data() + sent, static_cast<int>(head.size() - sent));
-			if (n <= 0)
-				return;
-			sent += static_cast<std::size_t>(n);
-		}
-		_front._transport.handOff(socket, std::string(pipelined.begin(), pipelined.size()), std::move(in), endpoint);
-	}
-
-	void handleAdmin(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response)
-	{
-		std::string path = request.getURI().substr(0, request.getURI().find('?'));
-		const AdminHooks& hooks = _front._admin;
-		if (request.getMethod() != "GET" && request.getMethod() != "HEAD")
-			sendPlain(response, 405, "Method Not Allowed");
-		else if (path == "/healthz")
-			sendPlain(response, 200, "ok\n");
-		else if (path == "/readyz")
-		{
-			bool ready = hooks.ready && hooks.ready();
-			sendPlain(response, ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
-		}
-		else if (path == "/metrics")
-			sendPlain(response, 200, hooks.metricsText ? hooks.metricsText() : "",
-			          "text/plain; version=0.0.4; charset=utf-8");
-		else if (path == "/plugins")
-			sendPlain(response, 200, hooks.pluginsJson ? hooks.pluginsJson() : "[]", "application/json; charset=utf-8");
-		else
-			sendPlain(response, 404, "Not Found");
-	}
-
-	HttpFront& _front;
-	const Listener& _listener;
-};
-
-
-namespace {
-
-class DispatcherFactory: public Poco::Net::HTTPRequestHandlerFactory
-{
-public:
-	explicit DispatcherFactory(std::function<Poco::Net::HTTPRequestHandler*()> make):
-	    _make(std::move(make))
-	{
-	}
-
-	Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override
-	{
-		return _make();
-	}
-
-private:
-	std::function<Poco::Net::HTTPRequestHandler*()> _make;
-};
-
-} // namespace
-
-
-HttpFront::HttpFront(Transport& transport, const HttpSettings& settings, Poco::Logger& logger):
+HttpFront::HttpFront(Transport& transport, const HttpSettings& settings, Poco::Logger& logger,
+                     const HttpCounters& counters):
     _transport(transport),
     _settings(settings),
-    _logger(logger)
+    _logger(logger),
+    _counters(counters)
 {
 }
 
 
 HttpFront::~HttpFront()
 {
-	stopAccepting();
+	stop();
+	// Loops are stopped by now (the Server stops the Transport first): connections and
+	// acceptors are destroyed here, on the main thread, with no loop running.
+	_shards.clear();
+	for (auto& listener : _listeners)
+		listener->acceptor.reset();
 }
 
 
@@ -413,8 +120,8 @@ void HttpFront::removeOwner(const PluginSlot* owner)
 
 void HttpFront::start()
 {
-	int threads = _settings.maxThreads < 2 ? 2 : _settings.maxThreads;
-	_pool = std::make_unique<Poco::ThreadPool>("http", 2, threads, 10);
+	_workers = std::make_unique<WorkerPool>(_settings.maxThreads < 1 ? 1 : _settings.maxThreads);
+	_shards.resize(static_cast<std::size_t>(_transport.loopCount()));
 	for (auto& listener : _listeners)
 	{
 		Poco::Net::SocketAddress address(listener->spec.address, static_cast<Poco::UInt16>(listener->spec.port));
@@ -431,44 +138,163 @@ void HttpFront::start()
 		}
 		if (listener->spec.port == 0)
 			listener->spec.port = socket.address().port();
-		auto* params = new Poco::Net::HTTPServerParams;
-		params->setMaxThreads(threads);
-		params->setMaxQueued(_settings.maxQueued);
-		params->setKeepAlive(_settings.keepAlive);
-		params->setTimeout(Poco::Timespan(_settings.requestTimeoutMs * 1000)); // a slow request cannot hold a worker
-		params->setServerName("Switchboard");
-		Listener* raw = listener.get();
-		auto* factory = new DispatcherFactory([this, raw] { return new Dispatcher(*this, *raw); });
-		listener->server = std::make_unique<Poco::Net::HTTPServer>(factory, *_pool, socket, params);
-		listener->server->start();
-		_logger.information("listening on %s (%s)", address.toString(), listener->spec.name);
+		listener->acceptor = std::make_unique<HttpListener>(*this, _transport.loop(0), *listener, socket);
+		_logger.information("listening on %s (%s)", socket.address().toString(), listener->spec.name);
 	}
+	_acceptingRequests = true;
+	_started = true;
+	runOnLoop0Sync([this] {
+		for (auto& listener : _listeners)
+			listener->acceptor->start();
+	});
+}
+
+
+void HttpFront::runOnLoop0Sync(std::function<void()> task)
+{
+	auto done = std::make_shared<std::promise<void>>();
+	std::future<void> finished = done->get_future();
+	_transport.post(0, [task = std::move(task), done] {
+		task();
+		done->set_value();
+	});
+	// Bounded: a loop that does not answer within 10 s is stuck, and waiting longer helps nobody.
+	finished.wait_for(std::chrono::seconds(10));
 }
 
 
 void HttpFront::stopAccepting()
 {
-	for (auto& listener : _listeners)
-	{
-		if (listener->server)
+	if (!_started)
+		return;
+	_acceptingRequests = false;
+	runOnLoop0Sync([this] {
+		for (auto& listener : _listeners)
 		{
-			listener->server->stopAll(true);
+			if (!listener->admin && listener->acceptor)
+				listener->acceptor->close();
 		}
+	});
+	// Idle keep-alive connections close now; busy ones after their current response.
+	for (int i = 0; i < _transport.loopCount(); ++i)
+	{
+		_transport.post(i, [this, i] {
+			std::vector<HttpConnection*> all;
+			for (auto& entry : _shards[static_cast<std::size_t>(i)].connections)
+				all.push_back(entry.second.get());
+			for (HttpConnection* c : all)
+				c->drain();
+		});
 	}
-	if (_pool)
-		_pool->joinAll();
 }
 
 
-std::uint64_t HttpFront::refusedConnections() const
+bool HttpFront::drain(std::int64_t deadlineMs)
 {
-	std::uint64_t total = 0;
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadlineMs);
+	while (_inFlight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	return _inFlight.load() <= 0;
+}
+
+
+void HttpFront::stop()
+{
+	if (_workers)
+	{
+		_workers->stop(); // queued handlers still run; their responses find no loop and are dropped
+		_workers.reset();
+	}
+}
+
+
+bool HttpFront::listening() const
+{
+	if (!_started || !_acceptingRequests.load())
+		return false;
 	for (const auto& listener : _listeners)
 	{
-		if (listener->server)
-			total += static_cast<std::uint64_t>(listener->server->refusedConnections());
+		if (!listener->acceptor || !listener->acceptor->open())
+			return false;
 	}
-	return total;
+	return true;
+}
+
+
+bool HttpFront::atCapacity() const
+{
+	return _open.load(std::memory_order_relaxed) + _transport.openConnections() >= _transport.settings().maxConnections;
+}
+
+
+void HttpFront::connectionOpened()
+{
+	std::size_t n = ++_open;
+	if (_counters.openConnections)
+		_counters.openConnections->set(static_cast<std::int64_t>(n));
+}
+
+
+void HttpFront::connectionClosed()
+{
+	std::size_t n = --_open;
+	if (_counters.openConnections)
+		_counters.openConnections->set(static_cast<std::int64_t>(n));
+}
+
+
+void HttpFront::adoptAccepted(Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener)
+{
+	int loops = _transport.loopCount();
+	int target =
+	    static_cast<int>(_nextLoop.fetch_add(1, std::memory_order_relaxed) % static_cast<std::uint64_t>(loops));
+	if (target == 0)
+	{
+		adopt(0, std::move(socket), std::move(remoteAddress), listener);
+		return;
+	}
+	Listener* where = &listener;
+	_transport.post(target, [this, target, socket, remote = std::move(remoteAddress), where]() mutable {
+		adopt(target, std::move(socket), std::move(remote), *where);
+	});
+}
+
+
+void HttpFront::adopt(int loopIndex, Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener)
+{
+	LoopShard& shard = _shards[static_cast<std::size_t>(loopIndex)];
+	std::uint64_t serial = shard.nextSerial++;
+	auto connection = std::make_unique<HttpConnection>(*this, _transport.loop(loopIndex), loopIndex, serial,
+	                                                   std::move(socket), std::move(remoteAddress), listener);
+	HttpConnection* raw = connection.get();
+	shard.connections.emplace(serial, std::move(connection));
+	raw->start();
+	if (!_acceptingRequests.load())
+		raw->drain();
+}
+
+
+void HttpFront::retire(int loopIndex, std::uint64_t serial)
+{
+	// Destroyed by a task of the same loop: after the current batch of events, in which the
+	// connection may still be named.
+	_transport.post(loopIndex, [this, loopIndex, serial] {
+		_shards[static_cast<std::size_t>(loopIndex)].connections.erase(serial);
+	});
+}
+
+
+HttpConnection* HttpFront::find(int loopIndex, std::uint64_t serial) const
+{
+	const LoopShard& shard = _shards[static_cast<std::size_t>(loopIndex)];
+	auto it = shard.connections.find(serial);
+	return it == shard.connections.end() || it->second->finished() ? nullptr : it->second.get();
+}
+
+
+bool HttpFront::submitRoute(std::function<void()> work)
+{
+	return _workers && _workers->trySubmit(std::move(work), static_cast<std::size_t>(_settings.maxQueued));
 }
 
 

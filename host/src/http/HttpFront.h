@@ -1,8 +1,9 @@
 //
 // HttpFront.h
 //
-// The HTTP side of the host: one Poco HTTPServer per listener, plugin routes, WebSocket upgrades
-// handed to the Transport, and the admin listener's operations endpoints.
+// The HTTP side of the host, on the event loops: listeners accepted by a loop, HTTP/1.1
+// connections parsed incrementally (HttpParser), plugin routes run on a bounded worker pool,
+// WebSocket upgrades handed to the Transport without leaving the loops, and the admin endpoints.
 //
 
 
@@ -15,18 +16,22 @@
 #include "switchboard/Host.h"
 #include "switchboard/util/RoutePattern.h"
 #include "Poco/Logger.h"
-#include "Poco/Net/HTTPServer.h"
-#include "Poco/ThreadPool.h"
 #include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 
 namespace Switchboard {
 namespace Core {
+
+
+class HttpConnection;
+class HttpListener;
+class WorkerPool;
 
 
 struct Route
@@ -41,20 +46,36 @@ struct Route
 
 
 struct AdminHooks
-/// What the admin endpoints report; each is called on an HTTP worker thread.
+/// What the admin endpoints report; each is called on an event loop and must not block long.
 {
 	std::function<bool()> ready;
+	std::function<bool(std::string& why)> healthy;
 	std::function<std::string()> metricsText;
 	std::function<std::string()> pluginsJson;
 };
 
 
+struct HttpCounters
+/// Figures exported on /metrics; owned by the MetricsRegistry.
+{
+	Counter* requests = nullptr;      ///< requests answered (routes, upgrades, admin, errors)
+	Counter* busy = nullptr;          ///< route requests answered 503 because the handler queue was full
+	Counter* badRequests = nullptr;   ///< requests refused by the parser (4xx/5xx before routing)
+	Counter* timeouts = nullptr;      ///< connections closed by a head, body or keep-alive deadline
+	Gauge* openConnections = nullptr; ///< HTTP connections not (yet) upgraded
+	Counter* acceptPauses = nullptr;  ///< times the listeners stopped accepting at max_connections
+};
+
+
 class HttpFront
 /// Routes and endpoints are registered before start() (plugins register in Plugin::start);
-/// afterwards the tables are read-only and read by worker threads without locks.
+/// afterwards the tables are read-only and read by the loops without locks.
+///
+/// Threading: registration, start(), stopAccepting(), drain() and stop() run on the main
+/// thread; connections live on loops; route handlers run on the front's worker pool.
 {
 public:
-	HttpFront(Transport& transport, const HttpSettings& settings, Poco::Logger& logger);
+	HttpFront(Transport& transport, const HttpSettings& settings, Poco::Logger& logger, const HttpCounters& counters);
 	~HttpFront();
 
 	int addListener(const ListenerSpec& spec);
@@ -69,34 +90,75 @@ public:
 	/// Drops every route and endpoint of a plugin that failed to start (before start() only).
 
 	void start();
-	/// Binds and starts every listener; throws Poco::Exception with the address on failure.
+	/// Binds every listener and starts accepting on the loops; throws Poco::Exception naming the
+	/// address on failure. The Transport's loops must be running.
 	void stopAccepting();
-	/// Stops the listeners' accept loops and waits for in-flight requests.
+	/// Shutdown, first step: the public listeners close (new clients are refused by the kernel),
+	/// idle keep-alive connections close, responses say "Connection: close". The admin
+	/// listener keeps serving (/readyz answers 503 meanwhile).
+	bool drain(std::int64_t deadlineMs);
+	/// Waits until no route request is in flight, at most deadlineMs; false if some still were.
+	void stop();
+	/// Closes everything left, the admin listener included, and stops the worker pool.
 
-	std::uint64_t refusedConnections() const;
-	std::uint64_t requestsServed() const { return _requests.load(); }
+	bool listening() const;
+	/// Every public listener is open (it may be pausing at max_connections).
+	std::size_t connectionCount() const { return _open.load(std::memory_order_relaxed); }
+	const HttpSettings& settings() const { return _settings; }
 
-	class Dispatcher;
+	// For HttpConnection and HttpListener, on loop threads.
+	struct Listener;
+	void adoptAccepted(Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener);
+	/// An accepted socket (on loop 0): given to the next loop in turn.
+	void adopt(int loopIndex, Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener);
+	/// Creates an HttpConnection for an accepted socket on loop loopIndex (its own thread).
+	void retire(int loopIndex, std::uint64_t serial);
+	/// Destroys a finished connection after the loop's current batch of events.
+	HttpConnection* find(int loopIndex, std::uint64_t serial) const;
+	bool submitRoute(std::function<void()> work);
+	/// Queues a route handler on the worker pool; false when the queue is full.
+	bool accepting() const { return _acceptingRequests.load(std::memory_order_relaxed); }
+	bool atCapacity() const;
+	void connectionOpened();
+	void connectionClosed();
+	Transport& transport() { return _transport; }
+	Poco::Logger& logger() { return _logger; }
+	const HttpCounters& counters() const { return _counters; }
+	const AdminHooks& admin() const { return _admin; }
+	std::atomic<std::int64_t>& inFlight() { return _inFlight; }
 
-private:
 	struct Listener
 	{
 		ListenerSpec spec;
 		bool admin = false;
 		std::vector<Route> routes;
 		std::map<std::string, std::unique_ptr<Endpoint>> endpoints;
-		std::unique_ptr<Poco::Net::HTTPServer> server;
+		std::unique_ptr<HttpListener> acceptor; ///< lives on loop 0
 	};
 
-	friend class Dispatcher;
+private:
+	struct LoopShard
+	/// The connections of one loop; touched by that loop's thread only.
+	{
+		std::unordered_map<std::uint64_t, std::unique_ptr<HttpConnection>> connections;
+		std::uint64_t nextSerial = 1;
+	};
+
+	void runOnLoop0Sync(std::function<void()> task);
 
 	Transport& _transport;
 	HttpSettings _settings;
 	Poco::Logger& _logger;
+	HttpCounters _counters;
 	std::vector<std::unique_ptr<Listener>> _listeners;
 	AdminHooks _admin;
-	std::unique_ptr<Poco::ThreadPool> _pool;
-	std::atomic<std::uint64_t> _requests{0};
+	std::unique_ptr<WorkerPool> _workers;
+	std::vector<LoopShard> _shards;
+	std::atomic<std::size_t> _open{0};
+	std::atomic<std::int64_t> _inFlight{0};
+	std::atomic<bool> _acceptingRequests{false};
+	std::atomic<std::uint64_t> _nextLoop{0};
+	bool _started = false;
 };
 
 

@@ -29,6 +29,7 @@ public:
 	virtual ~Impl() = default;
 	virtual bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) = 0;
 	virtual bool update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) = 0;
+	virtual bool setInterest(const Poco::Net::Socket& socket, std::uint64_t token, bool wantRead, bool wantWrite) = 0;
 	virtual void remove(const Poco::Net::Socket& socket) = 0;
 	virtual int wait(int timeoutMs, std::vector<PollEvent>& events) = 0;
 	virtual void wake() = 0;
@@ -73,6 +74,11 @@ public:
 		return control(EPOLL_CTL_MOD, socket, token, wantWrite);
 	}
 
+	bool setInterest(const Poco::Net::Socket& socket, std::uint64_t token, bool wantRead, bool wantWrite) override
+	{
+		return control(EPOLL_CTL_MOD, socket, token, wantWrite, wantRead);
+	}
+
 	void remove(const Poco::Net::Socket& socket) override
 	{
 		epoll_event ev{};
@@ -114,10 +120,12 @@ public:
 private:
 	static constexpr std::uint64_t WAKE_TOKEN = ~std::uint64_t(0);
 
-	bool control(int op, const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite)
+	bool control(int op, const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite, bool wantRead = true)
 	{
 		epoll_event ev{};
-		ev.events = EPOLLIN | EPOLLRDHUP | (wantWrite ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
+		// Hang-up and errors are reported even when neither is wanted.
+		ev.events = (wantRead ? static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u) |
+		            (wantWrite ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
 		ev.data.u64 = token;
 		return ::epoll_ctl(_epollFd, op, socket.impl()->sockfd(), &ev) == 0;
 	}
@@ -155,6 +163,14 @@ public:
 	{
 		_tokens[socket] = token;
 		_pollSet.update(socket, mode(wantWrite));
+		return true;
+	}
+
+	bool setInterest(const Poco::Net::Socket& socket, std::uint64_t token, bool wantRead, bool wantWrite) override
+	{
+		_tokens[socket] = token;
+		_pollSet.update(socket, (wantRead ? Poco::Net::PollSet::POLL_READ : 0) |
+		                            (wantWrite ? Poco::Net::PollSet::POLL_WRITE : 0));
 		return true;
 	}
 
@@ -259,6 +275,12 @@ bool Poller::add(const Poco::Net::Socket& socket, std::uint64_t token, bool want
 bool Poller::update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite)
 {
 	return _pImpl->update(socket, token, wantWrite);
+}
+
+
+bool Poller::setInterest(const Poco::Net::Socket& socket, std::uint64_t token, bool wantRead, bool wantWrite)
+{
+	return _pImpl->setInterest(socket, token, wantRead, wantWrite);
 }
 
 

@@ -56,6 +56,9 @@ public:
 	bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite);
 	bool update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite);
 	/// Reading is always wanted; wantWrite arms writability.
+	bool setInterest(const Poco::Net::Socket& socket, std::uint64_t token, bool wantRead, bool wantWrite);
+	/// Arms reading and writability separately: a connection that must not be read (its output is
+	/// backed up, its request is being handled) stays registered without waking the loop.
 	void remove(const Poco::Net::Socket& socket);
 
 	int wait(int timeoutMs, std::vector<PollEvent>& events);

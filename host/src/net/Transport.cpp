@@ -26,7 +26,16 @@ constexpr ConnectionId LOOP_MASK = (ConnectionId(1) << LOOP_BITS) - 1;
 Transport::Transport(const TransportSettings& settings, Poco::Logger& logger, const TransportCounters& counters):
     _settings(settings),
     _logger(logger),
-    _counters(counters)
+    _counters(counters),
+    _memoryBudget(settings.maxBufferedTotal, [this](std::uint64_t id) {
+	    // Closed on its own loop; it may have finished by the time the task runs.
+	    EventLoop* loop = loopOf(id);
+	    if (loop != nullptr)
+		    loop->post([loop, id] {
+			    if (WsConnection* c = loop->find(id))
+				    c->closeForMemoryBudget();
+		    });
+    })
 {
 	int loops = settings.eventLoops < 1 ? 1 : settings.eventLoops;
 	if (loops > 1 << LOOP_BITS)

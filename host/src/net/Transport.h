@@ -11,6 +11,7 @@
 
 
 #include "net/EventLoop.h"
+#include "net/MemoryBudget.h"
 #include "net/TransportSettings.h"
 #include "plugin/PluginSlot.h"
 #include "switchboard/Host.h"
@@ -57,6 +58,7 @@ struct TransportCounters
 	Counter* slowConsumerCloses = nullptr;
 	Counter* protocolErrors = nullptr;
 	Counter* idleCloses = nullptr;
+	Counter* memoryBudgetCloses = nullptr;
 };
 
 
@@ -105,6 +107,7 @@ public:
 
 	const TransportSettings& settings() const { return _settings; }
 	const TransportCounters& counters() const { return _counters; }
+	MemoryBudget& memoryBudget() { return _memoryBudget; }
 	Poco::Logger& logger() { return _logger; }
 	std::size_t openConnections() const;
 
@@ -117,6 +120,7 @@ private:
 	TransportSettings _settings;
 	Poco::Logger& _logger;
 	TransportCounters _counters;
+	MemoryBudget _memoryBudget; // before _loops: connections release their share when destroyed
 	std::vector<std::unique_ptr<EventLoop>> _loops;
 	std::atomic<std::uint64_t> _nextSequence{1};
 	std::atomic<std::size_t> _open{0};

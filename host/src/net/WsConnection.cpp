@@ -8,8 +8,8 @@
 #include "net/Transport.h"
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <limits>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -21,7 +21,12 @@ namespace Core {
 namespace {
 constexpr int MAX_IOVECS = 64;
 constexpr int READ_ROUNDS = 4; // per readiness event: fairness between connections of a loop
-constexpr std::size_t MAX_CHUNK_BYTES = 64 * 1024;
+
+std::size_t serverFrameSize(std::size_t payloadLength)
+{
+	// Server frames are not masked.
+	return payloadLength + (payloadLength <= 125 ? 2 : payloadLength <= 0xFFFF ? 4 : 10);
+}
 } // namespace
 
 
@@ -34,17 +39,22 @@ WsConnection::WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& end
     _fd(_socket.impl()->sockfd()),
     _remoteAddress(std::move(remoteAddress)),
     _decoder(WS::Role::SERVER, static_cast<std::size_t>(maxMessageSize)),
+    _offenderThreshold(std::max<std::size_t>(
+        1, std::min(static_cast<std::size_t>(maxMessageSize) / 4, loop.transport().settings().highWatermark))),
     _idleTimeoutMs(endpoint.idleTimeoutMs),
-    _pingIntervalMs(endpoint.pingIntervalMs)
+    _pingIntervalMs(endpoint.pingIntervalMs),
+    _fragmentTimeoutMs(loop.transport().settings().fragmentTimeoutMs)
 {
 	_timer.owner = this;
 	_timer.fire = &WsConnection::onTimer;
+	_budgetAccount.id = id;
 }
 
 
 WsConnection::~WsConnection()
 {
 	_loop.wheel().cancel(_timer);
+	_loop.transport().memoryBudget().release(_budgetAccount);
 }
 
 
@@ -60,13 +70,32 @@ void WsConnection::callPlugin(PluginSite site, Fn&& fn)
 void WsConnection::open(const HttpRequest& request, std::string& initialBytes)
 {
 	_lastActivityMs = _loop.now();
+	_lastWriteMs = _lastActivityMs;
 	_loop.poller().add(_socket, pollToken(), false);
 	_opened = true;
 	callPlugin(PluginSite::OPEN, [&] { _pEndpoint->handler->onOpen(*this, request); });
 	if (!initialBytes.empty() && _state != State::DONE)
+	{
 		_decoder.feed(initialBytes.data(), initialBytes.size(), *this);
+		accountMemory();
+	}
 	if (_state != State::DONE)
 		scheduleDeadline();
+}
+
+
+bool WsConnection::fitsOutput(std::size_t frameBytes) const
+{
+	return _queue.size() + frameBytes <= _pEndpoint->maxOutputQueue;
+}
+
+
+void WsConnection::closeSlowConsumer()
+{
+	// A consumer this far behind is not reading: drop it rather than grow or slow others.
+	if (auto* c = _loop.transport().counters().slowConsumerCloses)
+		c->increment();
+	abort(CloseCode::POLICY_VIOLATION, "slow consumer");
 }
 
 
@@ -74,15 +103,12 @@ SendResult WsConnection::send(std::string_view data, MessageKind kind)
 {
 	if (_state != State::OPEN)
 		return SendResult::CLOSED;
-	if (_queuedBytes + data.size() > _pEndpoint->maxOutputQueue)
+	if (!fitsOutput(serverFrameSize(data.size())))
 	{
-		// A consumer this far behind is not reading: drop it rather than grow or slow others.
-		if (auto* c = _loop.transport().counters().slowConsumerCloses)
-			c->increment();
-		abort(CloseCode::POLICY_VIOLATION, "slow consumer");
+		closeSlowConsumer();
 		return SendResult::DROPPED;
 	}
-	enqueueFrame(kind == MessageKind::TEXT ? WS::TEXT : WS::BINARY, data.data(), data.size(), false);
+	queueData(kind == MessageKind::TEXT ? WS::TEXT : WS::BINARY, data.data(), data.size());
 	if (auto* c = _loop.transport().counters().messagesOut)
 		c->increment();
 	return SendResult::QUEUED;
@@ -93,51 +119,49 @@ SendResult WsConnection::sendShared(const std::shared_ptr<const std::string>& fr
 {
 	if (_state != State::OPEN)
 		return SendResult::CLOSED;
-	if (_queuedBytes + frame->size() > _pEndpoint->maxOutputQueue)
+	if (!fitsOutput(frame->size()))
 	{
-		if (auto* c = _loop.transport().counters().slowConsumerCloses)
-			c->increment();
-		abort(CloseCode::POLICY_VIOLATION, "slow consumer");
+		closeSlowConsumer();
 		return SendResult::DROPPED;
 	}
-	Chunk chunk;
-	chunk.shared = frame;
-	_out.push_back(std::move(chunk));
-	_queuedBytes += frame->size();
-	markDirty();
-	checkWatermarks();
+	_queue.appendShared(frame);
+	queued();
 	if (auto* c = _loop.transport().counters().messagesOut)
 		c->increment();
 	return SendResult::QUEUED;
 }
 
 
-bool WsConnection::enqueueFrame(WS::Opcode opcode, const char* payload, std::size_t length, bool control)
+void WsConnection::queueData(WS::Opcode opcode, const char* payload, std::size_t length, bool ownChunk)
 {
-	char header[14];
+	char header[WS::MAX_HEADER_SIZE];
 	std::size_t headerLength = WS::encodeHeader(header, opcode, true, length, nullptr);
-	Chunk* target;
-	if (control && !_out.empty())
+	_queue.appendFrame(header, headerLength, payload, length, ownChunk);
+	queued();
+}
+
+
+bool WsConnection::queueControl(WS::Opcode opcode, const char* payload, std::size_t length)
+{
+	// Pongs count like data: a peer that pings without reading reaches the cap like any other.
+	if (!fitsOutput(serverFrameSize(length)))
 	{
-		// A pong overtakes queued data, but never splits a frame that is partly written.
-		std::size_t at = _out.front().offset > 0 ? 1 : 0;
-		target = &*_out.insert(_out.begin() + static_cast<std::ptrdiff_t>(at), Chunk());
+		closeSlowConsumer();
+		return false;
 	}
-	else
-	{
-		// A new chunk every 64 KiB: a long queue (a slow reader) then grows without copying
-		// megabytes on the loop thread each time one string doubles.
-		if (_out.empty() || _out.back().shared || _out.back().owned.size() >= MAX_CHUNK_BYTES)
-			_out.emplace_back();
-		target = &_out.back();
-	}
-	target->owned.append(header, headerLength);
-	if (length > 0)
-		target->owned.append(payload, length);
-	_queuedBytes += headerLength + length;
+	char header[WS::MAX_HEADER_SIZE];
+	std::size_t headerLength = WS::encodeHeader(header, opcode, true, length, nullptr);
+	_queue.appendControl(header, headerLength, payload, length);
+	queued();
+	return true;
+}
+
+
+void WsConnection::queued()
+{
 	markDirty();
 	checkWatermarks();
-	return true;
+	accountMemory();
 }
 
 
@@ -151,18 +175,35 @@ void WsConnection::markDirty()
 }
 
 
+void WsConnection::accountMemory()
+{
+	_loop.transport().memoryBudget().update(_budgetAccount, _queue.size() + _decoder.bufferedBytes(), _loop.now(),
+	                                        _offenderThreshold);
+}
+
+
 void WsConnection::checkWatermarks()
 {
 	const TransportSettings& s = _loop.transport().settings();
+	std::size_t queuedBytes = _queue.size();
 	bool change = false;
-	if (!_aboveHighWatermark && _queuedBytes > s.highWatermark)
+	if (!_aboveHighWatermark && queuedBytes > s.highWatermark)
 		_aboveHighWatermark = change = true;
-	else if (_aboveHighWatermark && _queuedBytes < s.lowWatermark)
+	else if (_aboveHighWatermark && queuedBytes < s.lowWatermark)
 	{
 		_aboveHighWatermark = false;
 		change = true;
 	}
-	if (!change || _state != State::OPEN)
+	if (!change || _state == State::DONE)
+		return;
+	// Not read while its output is backed up: what the peer sends (requests, pings) would only
+	// queue more.
+	_readPaused = _aboveHighWatermark;
+	if (_readPaused)
+		_readPausedSinceMs = _loop.now();
+	applyInterest();
+	scheduleDeadline();
+	if (_state != State::OPEN)
 		return;
 	// Reported from the loop, not from inside the send() that crossed the mark, so a plugin never
 	// re-enters its own code while holding its locks.
@@ -177,24 +218,22 @@ void WsConnection::checkWatermarks()
 }
 
 
+void WsConnection::applyInterest()
+{
+	if (_opened && _state != State::DONE)
+		_loop.poller().setInterest(_socket, pollToken(), !_readPaused, _writeArmed);
+}
+
+
 void WsConnection::flush()
 {
 	_dirty = false;
 	if (_state == State::DONE)
 		return;
-	while (_queuedBytes > 0)
+	while (!_queue.empty())
 	{
 		iovec iov[MAX_IOVECS];
-		int count = 0;
-		for (std::size_t i = 0; i < _out.size() && count < MAX_IOVECS; ++i)
-		{
-			const Chunk& c = _out[i];
-			if (c.size() == c.offset)
-				continue;
-			iov[count].iov_base = const_cast<char*>(c.data() + c.offset);
-			iov[count].iov_len = c.size() - c.offset;
-			++count;
-		}
+		int count = _queue.gather(iov, MAX_IOVECS);
 		msghdr message{};
 		message.msg_iov = iov;
 		message.msg_iovlen = static_cast<std::size_t>(count);
@@ -210,44 +249,30 @@ void WsConnection::flush()
 		}
 		if (auto* c = _loop.transport().counters().bytesOut)
 			c->increment(static_cast<std::uint64_t>(written));
-		std::size_t left = static_cast<std::size_t>(written);
-		_queuedBytes -= left;
-		std::size_t done = 0;
-		while (done < _out.size() && left > 0)
-		{
-			Chunk& c = _out[done];
-			std::size_t rest = c.size() - c.offset;
-			if (left >= rest)
-			{
-				left -= rest;
-				++done;
-			}
-			else
-			{
-				c.offset += left;
-				left = 0;
-			}
-		}
-		while (done < _out.size() && _out[done].size() == _out[done].offset)
-			++done; // empty chunks left by an inserted control frame
-		_out.erase(_out.begin(), _out.begin() + static_cast<std::ptrdiff_t>(done));
+		_queue.consume(static_cast<std::size_t>(written));
+		_lastWriteMs = _loop.now();
 	}
-	bool pending = _queuedBytes > 0;
+	bool pending = !_queue.empty();
 	if (pending != _writeArmed)
 	{
 		_writeArmed = pending;
-		_loop.poller().update(_socket, pollToken(), pending);
-	}
-	if (!pending)
-	{
-		if (_out.capacity() > 16)
-			std::vector<Chunk>().swap(_out); // give a burst's memory back; idle connections stay small
-		else
-			_out.clear();
+		applyInterest();
 	}
 	checkWatermarks();
+	accountMemory();
+	if (_readPaused && _state == State::OPEN && unreadInput() > _loop.transport().settings().lowWatermark)
+		closeSlowConsumer(); // the kernel took too little to resume reading, and it keeps sending
 	if (!pending && _finishAfterFlush)
 		finish(_reportCode, _reportReason);
+}
+
+
+std::size_t WsConnection::unreadInput() const
+{
+	int bytes = 0;
+	if (::ioctl(_fd, FIONREAD, &bytes) != 0 || bytes < 0)
+		return 0;
+	return static_cast<std::size_t>(bytes);
 }
 
 
@@ -259,6 +284,8 @@ void WsConnection::onWritable()
 
 void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 {
+	// While paused, readiness means a hang-up or error (reported whatever the interest) or an
+	// event from before the pause: one read finds the EOF or error without reading much more.
 	for (int round = 0; round < READ_ROUNDS && _state != State::DONE; ++round)
 	{
 		ssize_t n = ::recv(_fd, scratch, scratchSize, 0);
@@ -268,8 +295,16 @@ void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 			if (auto* c = _loop.transport().counters().bytesIn)
 				c->increment(static_cast<std::uint64_t>(n));
 			if (!_decoder.stopped())
+			{
 				_decoder.feed(scratch, static_cast<std::size_t>(n), *this);
-			if (static_cast<std::size_t>(n) < scratchSize)
+				accountMemory();
+				if (_messageOpen && !_messageDeadlineArmed && _fragmentTimeoutMs > 0 && _state == State::OPEN)
+				{
+					_messageDeadlineArmed = true;
+					scheduleDeadline();
+				}
+			}
+			if (static_cast<std::size_t>(n) < scratchSize || _readPaused)
 				return;
 			continue;
 		}
@@ -288,8 +323,17 @@ void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 }
 
 
+void WsConnection::onMessageBegin()
+{
+	_messageOpen = true;
+	_messageStartMs = _loop.now();
+}
+
+
 void WsConnection::onMessage(bool isText, const char* data, std::size_t len)
 {
+	_messageOpen = false;
+	_messageDeadlineArmed = false; // a timer already set for it finds nothing due and re-arms
 	if (_state != State::OPEN)
 		return; // after our close frame, data is read only to find the peer's close
 	if (auto* c = _loop.transport().counters().messagesIn)
@@ -304,7 +348,7 @@ void WsConnection::onMessage(bool isText, const char* data, std::size_t len)
 void WsConnection::onPing(const char* data, std::size_t len)
 {
 	if (_state == State::OPEN)
-		enqueueFrame(WS::PONG, data, len, true);
+		queueControl(WS::PONG, data, len);
 }
 
 
@@ -318,11 +362,10 @@ void WsConnection::onClose(std::uint16_t code, const char* reason, std::size_t r
 {
 	if (_state == State::OPEN)
 	{
-		leaveOpen(code, std::string_view(reason, reasonLen));
-		sendCloseFrame(code == CloseCode::NO_STATUS ? CloseCode::NONE : code, {});
-		_finishAfterFlush = true; // the server closes TCP once its reply is written
-		_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
-		scheduleDeadline();
+		// The server closes TCP once its reply is written.
+		if (startClose(code, std::string_view(reason, reasonLen), code == CloseCode::NO_STATUS ? CloseCode::NONE : code,
+		               {}))
+			_finishAfterFlush = true;
 	}
 	else if (_state == State::CLOSING)
 	{
@@ -337,11 +380,8 @@ void WsConnection::onProtocolError(std::uint16_t closeCode, const char* reason)
 		c->increment();
 	if (_state == State::OPEN)
 	{
-		leaveOpen(closeCode, reason);
-		sendCloseFrame(closeCode, reason);
-		_finishAfterFlush = true;
-		_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
-		scheduleDeadline();
+		if (startClose(closeCode, reason, closeCode, reason))
+			_finishAfterFlush = true;
 	}
 	else
 	{
@@ -350,10 +390,21 @@ void WsConnection::onProtocolError(std::uint16_t closeCode, const char* reason)
 }
 
 
-void WsConnection::sendCloseFrame(std::uint16_t code, std::string_view reason)
+bool WsConnection::startClose(std::uint16_t reportCode, std::string_view reportReason, std::uint16_t frameCode,
+                              std::string_view frameReason)
 {
-	std::string payload = code == CloseCode::NONE ? std::string() : WS::closePayload(code, reason);
-	enqueueFrame(WS::CLOSE, payload.data(), payload.size(), false);
+	std::string payload = frameCode == CloseCode::NONE ? std::string() : WS::closePayload(frameCode, frameReason);
+	if (!fitsOutput(serverFrameSize(payload.size())))
+	{
+		closeSlowConsumer(); // no room even for the close frame: cut TCP
+		return false;
+	}
+	leaveOpen(reportCode, reportReason);
+	// Its own chunk: no pong queued earlier may be written after it.
+	queueData(WS::CLOSE, payload.data(), payload.size(), true);
+	_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
+	scheduleDeadline();
+	return true;
 }
 
 
@@ -361,10 +412,31 @@ void WsConnection::close(std::uint16_t code, std::string_view reason)
 {
 	if (_state != State::OPEN)
 		return;
-	leaveOpen(code == CloseCode::NONE ? CloseCode::NO_STATUS : code, reason);
-	sendCloseFrame(code, reason);
-	_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
-	scheduleDeadline();
+	startClose(code == CloseCode::NONE ? CloseCode::NO_STATUS : code, reason, code, reason);
+}
+
+
+void WsConnection::closeForMemoryBudget()
+{
+	if (_state == State::DONE)
+		return;
+	if (auto* c = _loop.transport().counters().memoryBudgetCloses)
+		c->increment();
+	// Give the memory back now, not after the close handshake: the budget is waiting for it.
+	_queue.discardUnstarted();
+	_decoder.discard();
+	_messageOpen = false;
+	accountMemory();
+	_loop.transport().memoryBudget().settle(_budgetAccount);
+	if (_state != State::OPEN)
+	{
+		finish(_reportCode, _reportReason);
+		return;
+	}
+	if (startClose(CloseCode::POLICY_VIOLATION, "server memory budget exceeded", CloseCode::POLICY_VIOLATION,
+	               "server memory budget exceeded"))
+		_finishAfterFlush = true; // nothing more is read, so no close reply will be seen
+	checkWatermarks();
 }
 
 
@@ -399,8 +471,8 @@ void WsConnection::finish(std::uint16_t reportedCode, std::string_view reason)
 	catch (Poco::Exception&)
 	{
 	}
-	_out.clear();
-	_queuedBytes = 0;
+	_queue.clear();
+	_loop.transport().memoryBudget().release(_budgetAccount);
 	_pEndpoint->owner->connectionFinished(_id);
 	_loop.transport().connectionClosed();
 	reportClose(); // not inside a plugin call: finish is reached from the loop, never from a callback
@@ -442,6 +514,10 @@ void WsConnection::scheduleDeadline()
 			due = std::min(due, _lastActivityMs + _idleTimeoutMs);
 		if (_pingIntervalMs > 0)
 			due = std::min(due, std::max(_lastActivityMs, _pingSentMs) + _pingIntervalMs);
+		if (_messageOpen && _fragmentTimeoutMs > 0)
+			due = std::min(due, _messageStartMs + _fragmentTimeoutMs);
+		if (_readPaused)
+			due = std::min(due, _loop.now() + PAUSED_CHECK_MS); // watches what the peer keeps sending
 	}
 	if (due == std::numeric_limits<std::int64_t>::max())
 		_loop.wheel().cancel(_timer);
@@ -477,10 +553,30 @@ void WsConnection::handleTimer()
 		close(code, code == CloseCode::NONE ? std::string_view() : std::string_view("idle timeout"));
 		return;
 	}
+	if (_messageOpen && _fragmentTimeoutMs > 0 && now - _messageStartMs >= _fragmentTimeoutMs)
+	{
+		// Pings do not extend this: a peer must not hold a reassembly buffer open forever.
+		_decoder.discard();
+		_messageOpen = false;
+		accountMemory();
+		if (startClose(CloseCode::POLICY_VIOLATION, "message not completed in time", CloseCode::POLICY_VIOLATION,
+		               "message not completed in time"))
+			_finishAfterFlush = true; // the decoder is gone, so the peer's close reply cannot be read
+		return;
+	}
+	if (_readPaused && (now - std::max(_readPausedSinceMs, _lastWriteMs) >= STALLED_OUTPUT_MS ||
+	                    unreadInput() > _loop.transport().settings().lowWatermark))
+	{
+		// Not reading what it has been sent, and either taking none of it or still sending more
+		// than low_watermark of requests: the kernel buffers it fills are server memory too.
+		closeSlowConsumer();
+		return;
+	}
 	if (_pingIntervalMs > 0 && now - std::max(_lastActivityMs, _pingSentMs) >= _pingIntervalMs)
 	{
 		_pingSentMs = now;
-		enqueueFrame(WS::PING, nullptr, 0, true);
+		if (!queueControl(WS::PING, nullptr, 0))
+			return;
 	}
 	scheduleDeadline();
 }

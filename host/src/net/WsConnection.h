@@ -11,6 +11,8 @@
 
 
 #include "net/LoopHandler.h"
+#include "net/MemoryBudget.h"
+#include "net/OutputQueue.h"
 #include "net/TimerWheel.h"
 #include "plugin/PluginSlot.h"
 #include "ws/FrameDecoder.h"
@@ -19,7 +21,6 @@
 #include "Poco/Net/StreamSocket.h"
 #include <memory>
 #include <string>
-#include <vector>
 
 
 namespace Switchboard {
@@ -34,6 +35,13 @@ class WsConnection: public Switchboard::Connection, public LoopHandler, private 
 /// Lives on exactly one EventLoop and is touched only by that loop's thread. The loop owns it;
 /// it is destroyed at the end of the loop iteration in which it finished, so pointers held
 /// during one iteration stay valid.
+///
+/// Limits: every queued frame (data, pong, ping, close) counts against max_output_queue; above
+/// high_watermark the connection is not read until its output drains below low_watermark;
+/// meanwhile it is closed as a slow consumer if the peer takes none of its output for
+/// STALLED_OUTPUT_MS, or keeps sending (more than low_watermark waits unread in the kernel).
+/// A message must be complete within fragment_timeout_ms of its first frame. What it holds
+/// (reassembly + output) is reported to the transport's MemoryBudget.
 {
 public:
 	enum class State
@@ -52,7 +60,7 @@ public:
 	const std::string& remoteAddress() const noexcept override { return _remoteAddress; }
 	SendResult send(std::string_view data, MessageKind kind) override;
 	void close(std::uint16_t code, std::string_view reason) override;
-	std::size_t bufferedAmount() const noexcept override { return _queuedBytes; }
+	std::size_t bufferedAmount() const noexcept override { return _queue.size(); }
 	void attachState(std::shared_ptr<void> state, const void* typeKey) override
 	{
 		_pluginState = std::move(state);
@@ -78,35 +86,43 @@ public:
 	void completeAbort() { finish(_reportCode, _reportReason); }
 	void reportClose();
 	/// Calls the plugin's onClose once, with the code that ended the OPEN state.
+	void closeForMemoryBudget();
+	/// Chosen by the MemoryBudget: drops what it holds, closes with 1008 (from a loop task).
 
 	State connectionState() const { return _state; }
 	const Endpoint& endpoint() const { return *_pEndpoint; }
 	Poco::Net::StreamSocket& socket() { return _socket; }
 	bool dirty() const { return _dirty; }
 	void clearDirty() { _dirty = false; }
+	bool readPaused() const { return _readPaused; }
+
+	static constexpr std::int64_t STALLED_OUTPUT_MS = 1000;
+	/// A connection not read because of its backed-up output is closed as a slow consumer when
+	/// the peer takes none of that output for this long.
+	static constexpr std::int64_t PAUSED_CHECK_MS = 50;
+	/// How often a paused connection's unread input is looked at.
 
 private:
-	struct Chunk
-	{
-		std::shared_ptr<const std::string> shared; ///< set for frames shared between recipients
-		std::string owned;                         ///< otherwise bytes of one or more whole frames
-		std::size_t offset = 0;                    ///< bytes already written
-
-		std::size_t size() const { return shared ? shared->size() : owned.size(); }
-		const char* data() const { return shared ? shared->data() : owned.data(); }
-	};
-
 	// WS::DecoderHandler
 	void onMessage(bool isText, const char* data, std::size_t len) override;
+	void onMessageBegin() override;
 	void onPing(const char* data, std::size_t len) override;
 	void onPong(const char* data, std::size_t len) override;
 	void onClose(std::uint16_t code, const char* reason, std::size_t reasonLen) override;
 	void onProtocolError(std::uint16_t closeCode, const char* reason) override;
 
-	bool enqueueFrame(WS::Opcode opcode, const char* payload, std::size_t length, bool control);
+	bool fitsOutput(std::size_t frameBytes) const;
+	void closeSlowConsumer();
+	void queueData(WS::Opcode opcode, const char* payload, std::size_t length, bool ownChunk = false);
+	bool queueControl(WS::Opcode opcode, const char* payload, std::size_t length);
+	void queued();
 	void markDirty();
 	void checkWatermarks();
-	void sendCloseFrame(std::uint16_t code, std::string_view reason);
+	void applyInterest();
+	void accountMemory();
+	std::size_t unreadInput() const;
+	bool startClose(std::uint16_t reportCode, std::string_view reportReason, std::uint16_t frameCode,
+	                std::string_view frameReason);
 	void leaveOpen(std::uint16_t code, std::string_view reason);
 	void scheduleDeadline();
 	static void onTimer(TimerNode* node);
@@ -121,8 +137,9 @@ private:
 	int _fd;
 	std::string _remoteAddress;
 	WS::FrameDecoder _decoder;
-	std::vector<Chunk> _out;
-	std::size_t _queuedBytes = 0;
+	OutputQueue _queue;
+	MemoryBudget::Account _budgetAccount;
+	std::size_t _offenderThreshold; ///< held bytes above which it is a memory offender
 	std::shared_ptr<void> _pluginState;
 	const void* _pluginStateType = nullptr;
 	TimerNode _timer;
@@ -131,12 +148,19 @@ private:
 	std::int64_t _pingSentMs = 0;
 	std::int64_t _idleTimeoutMs;
 	std::int64_t _pingIntervalMs;
+	std::int64_t _fragmentTimeoutMs;
+	std::int64_t _messageStartMs = 0; ///< when the open message's first frame header was read
+	std::int64_t _readPausedSinceMs = 0;
+	std::int64_t _lastWriteMs = 0; ///< last time the kernel took some output
 	State _state = State::OPEN;
 	std::uint16_t _reportCode = 0;
 	std::string _reportReason;
 	bool _opened = false;
 	bool _dirty = false;
 	bool _writeArmed = false;
+	bool _readPaused = false;
+	bool _messageOpen = false;
+	bool _messageDeadlineArmed = false;
 	bool _aboveHighWatermark = false;
 	bool _finishAfterFlush = false;
 	bool _abortPending = false;

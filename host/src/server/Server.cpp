@@ -12,7 +12,11 @@
 #include "storage/SqliteStorage.h"
 #include "switchboard/util/Json.h"
 #include "Poco/Logger.h"
+#include <chrono>
+#include <fcntl.h>
+#include <filesystem>
 #include <sys/resource.h>
+#include <unistd.h>
 
 
 namespace Switchboard {
@@ -116,17 +120,11 @@ bool Server::start(std::string& error)
 	counters.protocolErrors =
 	    &host.counter("protocol_errors_total", "Connections failed for a WebSocket protocol error");
 	counters.idleCloses = &host.counter("idle_closes_total", "Connections closed by the idle timeout");
+	counters.memoryBudgetCloses =
+	    &host.counter("memory_budget_closes_total",
+	                  "Connections closed because the host's buffered memory passed max_buffered_total");
 	_metrics->addCollector(processMetricsCollector());
 	_metrics->addCollector([this](std::string& out) {
-		if (!_http)
-			return;
-		out += "# HELP switchboard_http_requests_total HTTP requests served (routes, upgrades, admin)\n"
-		       "# TYPE switchboard_http_requests_total counter\nswitchboard_http_requests_total " +
-		       std::to_string(_http->requestsServed()) + "\n";
-		out += "# HELP switchboard_http_refused_connections_total TCP connections refused because the HTTP queue "
-		       "was full\n# TYPE switchboard_http_refused_connections_total counter\n"
-		       "switchboard_http_refused_connections_total " +
-		       std::to_string(_http->refusedConnections()) + "\n";
 		out += "# HELP switchboard_plugin_up 1 for each plugin that is running\n# TYPE switchboard_plugin_up gauge\n";
 		for (const auto& p : _plugins)
 			out +=
@@ -136,13 +134,25 @@ bool Server::start(std::string& error)
 	_workers = std::make_unique<WorkerPool>(_settings.workerThreads);
 	_storage = std::make_unique<SqliteStorage>(_settings.storageDirectory);
 	_transport = std::make_unique<Transport>(_settings.transport, Poco::Logger::get("transport"), counters);
-	_http = std::make_unique<HttpFront>(*_transport, _settings.http, Poco::Logger::get("http"));
+	HttpCounters httpCounters;
+	httpCounters.requests = &host.counter("http_requests_total", "HTTP requests answered (routes, upgrades, admin)");
+	httpCounters.busy =
+	    &host.counter("http_busy_total", "Route requests answered 503 because the handler queue was full");
+	httpCounters.badRequests =
+	    &host.counter("http_bad_requests_total", "HTTP requests refused before routing (malformed or over a limit)");
+	httpCounters.timeouts = &host.counter("http_timeouts_total",
+	                                      "HTTP connections closed by the request head, body or keep-alive deadline");
+	httpCounters.openConnections = &host.gauge("http_connections_open", "HTTP connections open (not upgraded)");
+	httpCounters.acceptPauses =
+	    &host.counter("accept_pauses_total", "Times the listeners stopped accepting at max_connections");
+	_http = std::make_unique<HttpFront>(*_transport, _settings.http, Poco::Logger::get("http"), httpCounters);
 	for (const ListenerSpec& spec : _settings.listeners)
 		_http->addListener(spec);
 	if (_settings.adminEnabled)
 	{
 		AdminHooks hooks;
 		hooks.ready = [this] { return ready(); };
+		hooks.healthy = [this](std::string& why) { return healthy(why); };
 		hooks.metricsText = [this] { return renderMetrics(); };
 		hooks.pluginsJson = [this] { return pluginsJson(); };
 		_http->setAdmin(_settings.adminAddress, _settings.adminPort, std::move(hooks));
@@ -278,15 +288,26 @@ void Server::shutdown()
 	_stopped = true;
 	_ready = false;
 	Poco::Logger& log = hostLogger();
+	// New clients are refused at once; requests already in progress finish (within the
+	// deadline) while the admin listener keeps answering /readyz with 503.
+	auto started = std::chrono::steady_clock::now();
 	if (_http)
+	{
 		_http->stopAccepting();
+		if (!_http->drain(_settings.shutdownDeadlineMs))
+			log.warning("shutdown deadline reached with HTTP requests still in progress");
+	}
 	for (auto& p : _plugins)
 	{
 		if (p->state == "running")
 			p->context->guarded(PluginSite::STOPPING, [&] { p->instance->stopping(); });
 	}
+	auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 	if (_transport)
-		_transport->shutdown(CloseCode::GOING_AWAY, "", _settings.shutdownDeadlineMs);
+		_transport->shutdown(CloseCode::GOING_AWAY, "",
+		                     std::max<std::int64_t>(100, _settings.shutdownDeadlineMs - spent.count()));
+	if (_http)
+		_http->stop();
 	for (auto& p : _plugins)
 	{
 		if (p->context)
@@ -309,6 +330,31 @@ void Server::shutdown()
 		}
 	}
 	log.information("shutdown complete");
+}
+
+
+bool Server::healthy(std::string& why) const
+{
+	if (!_http || !_http->listening())
+	{
+		why = "listeners are not accepting";
+		return false;
+	}
+	// Storage takes writes: a small file written and removed in the storage directory.
+	std::error_code ignored;
+	std::filesystem::create_directories(_settings.storageDirectory, ignored);
+	std::string probe = _settings.storageDirectory + "/.switchboard-health";
+	int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool written = fd >= 0 && ::write(fd, "ok", 2) == 2;
+	if (fd >= 0)
+		::close(fd);
+	::unlink(probe.c_str());
+	if (!written)
+	{
+		why = "storage directory " + _settings.storageDirectory + " does not take writes";
+		return false;
+	}
+	return true;
 }
 
 

@@ -48,6 +48,8 @@ public:
 	/// flushed, within the shutdown deadline. Idempotent.
 
 	bool ready() const { return _ready.load(); }
+	bool healthy(std::string& why) const;
+	/// The public listeners accept and storage takes writes (/healthz).
 
 private:
 	struct LoadedPlugin;

@@ -44,6 +44,19 @@ void WorkerPool::submit(std::function<void()> task)
 }
 
 
+bool WorkerPool::trySubmit(std::function<void()> task, std::size_t maxQueued)
+{
+	{
+		std::lock_guard<std::mutex> lock(_mutex);
+		if (_stopping || _queue.size() >= maxQueued)
+			return false;
+		_queue.push_back(std::move(task));
+	}
+	_ready.notify_one();
+	return true;
+}
+
+
 void WorkerPool::stop()
 {
 	{

@@ -30,6 +30,9 @@ public:
 	~WorkerPool();
 
 	void submit(std::function<void()> task);
+	bool trySubmit(std::function<void()> task, std::size_t maxQueued);
+	/// Queues task unless maxQueued tasks already wait (or the pool is stopping): false then,
+	/// and the caller answers "busy" (HTTP 503) instead of queueing without bound.
 	void stop();
 	std::size_t queued() const;
 

@@ -184,6 +184,7 @@ char* FrameDecoder::beginFrame(const std::uint8_t* header, char* p, char* end, D
 		{
 			_messageOpcode = _opcode;
 			_utf8.reset();
+			handler.onMessageBegin();
 		}
 	}
 	else if (len > MAX_CONTROL_PAYLOAD)
@@ -370,6 +371,13 @@ void FrameDecoder::fail(DecoderHandler& handler, std::uint16_t closeCode, const 
 	// Called only after the payload (possibly a close reason in the buffer) has been examined.
 	releaseBuffer();
 	handler.onProtocolError(closeCode, reason);
+}
+
+
+void FrameDecoder::discard()
+{
+	_state = STOPPED;
+	releaseBuffer();
 }
 
 

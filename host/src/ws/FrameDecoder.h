@@ -41,6 +41,10 @@ public:
 	virtual void onMessage(bool isText, const char* data, std::size_t len) = 0;
 	/// A complete message, reassembled from its fragments. Text is valid UTF-8.
 
+	virtual void onMessageBegin() {}
+	/// The first frame header of a data message was read (so a handler can time how long the
+	/// message takes to complete). Followed by onMessage() or by the decoder stopping.
+
 	virtual void onPing(const char* data, std::size_t len) = 0;
 	/// A ping (payload <= 125 bytes), delivered at once, also between fragments of a message.
 
@@ -101,6 +105,13 @@ public:
 
 	std::size_t reassemblyCapacity() const;
 	/// Bytes currently reserved by the reassembly buffer (diagnostics and tests).
+
+	std::size_t bufferedBytes() const;
+	/// Bytes currently held in the reassembly buffer: an unfinished message's payload so far.
+
+	void discard();
+	/// stop() and free the reassembly buffer at once. Not from inside a callback (the buffer may
+	/// be the view the callback holds).
 
 	static bool isValidCloseCode(std::uint16_t code);
 	/// True for the close codes a peer may send: 1000-1003, 1007-1011 and 3000-4999.
@@ -172,6 +183,12 @@ inline std::size_t FrameDecoder::maxMessageSize() const
 inline std::size_t FrameDecoder::reassemblyCapacity() const
 {
 	return _buffer.capacity();
+}
+
+
+inline std::size_t FrameDecoder::bufferedBytes() const
+{
+	return _buffer.size();
 }
 
 

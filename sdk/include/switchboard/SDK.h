@@ -12,7 +12,8 @@
 //
 // In start() the plugin registers HTTP routes and WebSocket endpoints relative to its mount
 // prefix through Setup, creates metrics and timers and reads its Config. From then on:
-//   * HTTP route handlers and WebSocketHandler::onAccept run on HTTP worker threads, concurrently.
+//   * HTTP route handlers run on HTTP worker threads, concurrently; they may block briefly.
+//   * WebSocketHandler::onAccept runs on an event loop, like every connection callback.
 //   * Each WebSocket connection lives on one event loop; its callbacks (onOpen, onMessage,
 //     onBackpressure, onClose) never overlap, but different connections' callbacks do run at the
 //     same time on different loops. State shared between connections needs a lock.

@@ -152,8 +152,9 @@ struct WebSocketOptions
 class WebSocketHandler
 /// A plugin's WebSocket endpoint. The plugin owns the handler; it must outlive stop().
 ///
-/// Threading: onAccept runs on an HTTP worker thread, concurrently with anything else.
-/// onOpen, onMessage, onBackpressure and onClose run on the connection's event loop and never
+/// Threading: every callback runs on an event loop: onAccept on the loop that read the upgrade
+/// request (upgrades never leave the loops, so a reconnect storm is not queued behind threads),
+/// onOpen, onMessage, onBackpressure and onClose on the connection's loop, and never
 /// concurrently for one connection; callbacks of connections on different loops do run
 /// concurrently, so state shared between connections needs a lock. Callbacks must not block
 /// (no storage calls: use Storage::executeAsync or Host::offload) and should not throw: the host

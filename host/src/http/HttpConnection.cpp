@@ -1,0 +1,682 @@
+//
+// HttpConnection.cpp
+//
+
+
+#include "http/HttpConnection.h"
+#include "net/EventLoop.h"
+#include "ws/Handshake.h"
+#include "switchboard/util/ConfigParse.h"
+#include <cerrno>
+#include <sys/socket.h>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+namespace {
+
+constexpr std::size_t MAX_BUFFERED_INPUT = 64 * 1024; // beyond one request's parse position
+
+const char* reasonPhrase(int status)
+{
+	switch (status)
+	{
+		case 100:
+			return "Continue";
+		case 101:
+			return "Switching Protocols";
+		case 200:
+			return "OK";
+		case 201:
+			return "Created";
+		case 202:
+			return "Accepted";
+		case 204:
+			return "No Content";
+		case 301:
+			return "Moved Permanently";
+		case 302:
+			return "Found";
+		case 304:
+			return "Not Modified";
+		case 400:
+			return "Bad Request";
+		case 401:
+			return "Unauthorized";
+		case 403:
+			return "Forbidden";
+		case 404:
+			return "Not Found";
+		case 405:
+			return "Method Not Allowed";
+		case 408:
+			return "Request Timeout";
+		case 409:
+			return "Conflict";
+		case 413:
+			return "Content Too Large";
+		case 414:
+			return "URI Too Long";
+		case 417:
+			return "Expectation Failed";
+		case 426:
+			return "Upgrade Required";
+		case 429:
+			return "Too Many Requests";
+		case 431:
+			return "Request Header Fields Too Large";
+		case 500:
+			return "Internal Server Error";
+		case 501:
+			return "Not Implemented";
+		case 503:
+			return "Service Unavailable";
+		case 505:
+			return "HTTP Version Not Supported";
+		default:
+			return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+	}
+}
+
+bool isKnownMethod(const std::string& method)
+{
+	static const char* const KNOWN[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+	for (const char* known : KNOWN)
+	{
+		if (method == known)
+			return true;
+	}
+	return false;
+}
+
+bool prefixMatches(std::string_view path, const std::string& prefix, bool ignoreCase, std::string_view& rest)
+{
+	if (path.size() < prefix.size())
+		return false;
+	std::string_view head = path.substr(0, prefix.size());
+	if (ignoreCase ? !HttpText::equalsIgnoreCase(head, prefix) : head != prefix)
+		return false;
+	if (path.size() > prefix.size() && path[prefix.size()] != '/')
+		return false;
+	rest = path.substr(prefix.size());
+	if (rest.empty())
+		rest = "/";
+	return true;
+}
+
+bool safeHeaderText(std::string_view text)
+// A plugin's header name or value must not split the response (CR, LF) or carry NUL.
+{
+	for (char c : text)
+	{
+		if (c == '\r' || c == '\n' || c == '\0')
+			return false;
+	}
+	return true;
+}
+
+HttpLimits limitsOf(const HttpSettings& settings)
+{
+	HttpLimits limits;
+	limits.maxRequestLine = settings.maxRequestLine;
+	limits.maxHeaderBytes = settings.maxHeaderSize;
+	limits.maxHeaderCount = settings.maxHeaderCount;
+	limits.maxBodySize = settings.maxBodySize;
+	return limits;
+}
+
+} // namespace
+
+
+HttpConnection::HttpConnection(HttpFront& front, EventLoop& loop, int loopIndex, std::uint64_t serial,
+                               Poco::Net::StreamSocket socket, std::string remoteAddress,
+                               HttpFront::Listener& listener):
+    _front(front),
+    _loop(loop),
+    _loopIndex(loopIndex),
+    _serial(serial),
+    _socket(std::move(socket)),
+    _fd(_socket.impl()->sockfd()),
+    _remoteAddress(std::move(remoteAddress)),
+    _listener(listener),
+    _parser(limitsOf(front.settings()))
+{
+	_timer.owner = this;
+	_timer.fire = &HttpConnection::onTimer;
+}
+
+
+HttpConnection::~HttpConnection()
+{
+	_loop.wheel().cancel(_timer);
+	if (_state != State::DONE)
+		finish();
+}
+
+
+void HttpConnection::start()
+{
+	_front.connectionOpened();
+	_registered = _loop.poller().add(_socket, pollToken(), false);
+	_readArmed = true;
+	if (!_registered)
+	{
+		finish();
+		return;
+	}
+	// A fresh connection has the head deadline to send its request: a client that connects and
+	// says nothing is closed then, and costs nobody else anything meanwhile.
+	armDeadline(_loop.now() + _front.settings().requestTimeoutMs);
+}
+
+
+void HttpConnection::setReading(bool reading)
+{
+	if (_state == State::DONE || !_registered)
+		return;
+	bool write = _outOffset < _out.size();
+	if (reading == _readArmed && write == _writeArmed)
+		return;
+	_readArmed = reading;
+	_writeArmed = write;
+	_loop.poller().setInterest(_socket, pollToken(), reading, write);
+}
+
+
+void HttpConnection::onReadable(char* scratch, std::size_t scratchSize)
+{
+	if (_state == State::DONE)
+		return;
+	ssize_t n;
+	do
+		n = ::recv(_fd, scratch, scratchSize, 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+	{
+		finish(); // the client went away (or the connection broke): nothing to answer
+		return;
+	}
+	if (n < 0)
+		return;
+	if (_state != State::READING)
+	{
+		// Bytes that arrived while a response is pending: keep them (pipelining) up to a bound,
+		// then stop reading until the response is out.
+		_in.append(scratch, static_cast<std::size_t>(n));
+		if (_in.size() > MAX_BUFFERED_INPUT)
+			setReading(false);
+		return;
+	}
+	_in.append(scratch, static_cast<std::size_t>(n));
+	process();
+}
+
+
+void HttpConnection::process()
+{
+	// Iterative, not recursive: a response written at once (admin, errors) comes back here
+	// through afterResponse() while this loop is still running, and the loop takes the next
+	// pipelined request.
+	if (_processing)
+		return;
+	_processing = true;
+	while (_state == State::READING && !_in.empty())
+	{
+		if (!_requestStarted)
+		{
+			_requestStarted = true;
+			armDeadline(_loop.now() + _front.settings().requestTimeoutMs);
+		}
+		std::size_t used = _parser.feed(_in.data(), _in.size());
+		_in.erase(0, used);
+		HttpRequestParser::State state = _parser.state();
+		if (state == HttpRequestParser::State::FAILED)
+		{
+			if (_front.counters().badRequests)
+				_front.counters().badRequests->increment();
+			sendError(_parser.errorStatus(), _parser.errorReason());
+			break;
+		}
+		if (state == HttpRequestParser::State::HEAD)
+			break; // wants more bytes
+		if (!_headDone)
+		{
+			_headDone = true;
+			onHeadComplete();
+			if (_state != State::READING)
+				break;
+		}
+		if (_parser.state() == HttpRequestParser::State::COMPLETE)
+			onRequestComplete();
+		else if (used == 0)
+			break; // in BODY with nothing consumable: wait for bytes
+	}
+	_processing = false;
+}
+
+
+void HttpConnection::onHeadComplete()
+{
+	ParsedRequest& request = _parser.request();
+	if (!isKnownMethod(request.method))
+	{
+		sendError(501, "method " + request.method + " is not implemented");
+		return;
+	}
+	if (_parser.state() == HttpRequestParser::State::BODY)
+	{
+		// The body deadline starts now; "100 Continue" only once the size is known to fit (the
+		// parser already refused a declared length above max_body_size with 413).
+		armDeadline(_loop.now() + _front.settings().bodyTimeoutMs);
+		if (request.expectContinue && request.versionMinor >= 1)
+		{
+			_out.append("HTTP/1.1 100 Continue\r\n\r\n");
+			writeOut();
+		}
+	}
+}
+
+
+void HttpConnection::onRequestComplete()
+{
+	_loop.wheel().cancel(_timer);
+	if (_front.counters().requests)
+		_front.counters().requests->increment();
+	ParsedRequest& request = _parser.request();
+	if (_listener.admin)
+		handleAdmin();
+	else if (request.upgradeWebSocket)
+		handleUpgrade();
+	else
+		handleRoute();
+}
+
+
+HttpRequest HttpConnection::makeRequest()
+{
+	ParsedRequest& parsed = _parser.request();
+	HttpRequest out;
+	out.method = parsed.method;
+	out.path = parsed.path;
+	out.query = parsed.query;
+	out.headers = std::move(parsed.headers);
+	out.body = std::move(parsed.body);
+	out.remoteAddress = _remoteAddress;
+	return out;
+}
+
+
+void HttpConnection::handleAdmin()
+{
+	ParsedRequest& request = _parser.request();
+	const AdminHooks& hooks = _front.admin();
+	bool head = request.method == "HEAD";
+	HttpResponse response;
+	if (request.method != "GET" && !head)
+	{
+		response.text(405, "Method Not Allowed");
+		response.setHeader("Allow", "GET, HEAD");
+	}
+	else if (request.path == "/healthz")
+	{
+		std::string why;
+		bool healthy = !hooks.healthy || hooks.healthy(why);
+		response.text(healthy ? 200 : 503, healthy ? "ok\n" : "unhealthy: " + why + "\n");
+	}
+	else if (request.path == "/readyz")
+	{
+		bool ready = hooks.ready && hooks.ready();
+		response.text(ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
+	}
+	else if (request.path == "/metrics")
+		response.send(200, "text/plain; version=0.0.4; charset=utf-8", hooks.metricsText ? hooks.metricsText() : "");
+	else if (request.path == "/plugins")
+		response.json(200, hooks.pluginsJson ? hooks.pluginsJson() : "[]");
+	else
+		response.text(404, "Not Found");
+	queueResponse(response, head);
+}
+
+
+void HttpConnection::handleUpgrade()
+{
+	ParsedRequest& parsed = _parser.request();
+	auto found = _listener.endpoints.find(parsed.path);
+	if (found == _listener.endpoints.end())
+	{
+		sendError(400, "no WebSocket endpoint at this path");
+		return;
+	}
+	HttpRequest request = makeRequest();
+	if (request.header("Sec-WebSocket-Version") != "13")
+	{
+		HttpResponse response;
+		response.text(426, "Upgrade Required: WebSocket version 13 only");
+		response.setHeader("Sec-WebSocket-Version", "13");
+		_closeAfterWrite = true;
+		queueResponse(response, false);
+		return;
+	}
+	std::string key(request.header("Sec-WebSocket-Key"));
+	if (!WS::isValidClientKey(key))
+	{
+		sendError(400, "invalid Sec-WebSocket-Key");
+		return;
+	}
+	if (!_front.accepting() || !_front.transport().accepting())
+	{
+		sendError(503, "shutting down");
+		return;
+	}
+	const Endpoint& endpoint = *found->second;
+	AcceptDecision decision;
+	if (!endpoint.owner->guarded(PluginSite::ACCEPT, [&] { decision = endpoint.handler->onAccept(request); }))
+		decision = AcceptDecision::reject(500, "Internal Server Error");
+	if (decision.status != 0)
+	{
+		HttpResponse response;
+		response.text(decision.status, decision.body);
+		queueResponse(response, false);
+		return;
+	}
+	_out.append("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	            "Sec-WebSocket-Accept: ");
+	_out.append(WS::computeAcceptKey(key));
+	_out.append("\r\n\r\n");
+	_upgradeEndpoint = &endpoint;
+	_upgradeRequest = std::move(request);
+	_state = State::UPGRADING;
+	writeOut();
+}
+
+
+void HttpConnection::handleRoute()
+{
+	ParsedRequest& parsed = _parser.request();
+	bool head = parsed.method == "HEAD";
+	const Route* match = nullptr;
+	HeaderList params;
+	std::string allowed;
+	for (const Route& route : _listener.routes)
+	{
+		std::string_view rest;
+		if (!prefixMatches(parsed.path, route.prefix, route.options.caseInsensitive, rest))
+			continue;
+		params.clear();
+		if (!route.pattern.match(rest, route.options, params))
+			continue;
+		if (route.method == "*" || route.method == parsed.method || (head && route.method == "GET"))
+		{
+			match = &route;
+			break;
+		}
+		if (allowed.find(route.method) == std::string::npos)
+			allowed += (allowed.empty() ? "" : ", ") + route.method + (route.method == "GET" ? ", HEAD" : "");
+	}
+	if (!match && !parsed.upgradeWebSocket && _listener.endpoints.count(parsed.path) &&
+	    _parser.request().headers.size() > 0)
+	{
+		for (const auto& h : _parser.request().headers)
+		{
+			if (HttpText::equalsIgnoreCase(h.first, "Upgrade"))
+			{
+				// An upgrade attempt that is not one (POST, no "Connection: upgrade"): say so.
+				sendError(400, "not a WebSocket upgrade");
+				return;
+			}
+		}
+	}
+	if (!match)
+	{
+		HttpResponse response;
+		if (allowed.empty())
+			response.text(404, "Not Found");
+		else
+		{
+			response.text(405, "Method Not Allowed");
+			response.setHeader("Allow", allowed);
+		}
+		queueResponse(response, head);
+		return;
+	}
+	HttpRequest request = makeRequest();
+	request.pathParams = std::move(params);
+	_front.inFlight().fetch_add(1);
+	HttpFront* front = &_front;
+	Transport* transport = &_front.transport();
+	int loopIndex = _loopIndex;
+	std::uint64_t serial = _serial;
+	bool queued =
+	    _front.submitRoute([front, transport, loopIndex, serial, match, head, request = std::move(request)]() mutable {
+		    auto response = std::make_shared<HttpResponse>();
+		    if (!match->owner->guarded(PluginSite::ROUTE, [&] { match->handler(request, *response); }))
+		    {
+			    *response = HttpResponse();
+			    response->text(500, "Internal Server Error");
+		    }
+		    transport->post(loopIndex, [front, loopIndex, serial, response, head] {
+			    front->inFlight().fetch_sub(1);
+			    if (HttpConnection* c = front->find(loopIndex, serial))
+				    c->deliver(*response, head);
+		    });
+	    });
+	if (!queued)
+	{
+		_front.inFlight().fetch_sub(1);
+		if (_front.counters().busy)
+			_front.counters().busy->increment();
+		HttpResponse response;
+		response.text(503, "Service Unavailable: too many requests in progress");
+		response.setHeader("Retry-After", "1");
+		queueResponse(response, head);
+		return;
+	}
+	_state = State::WAITING;
+	setReading(false);
+}
+
+
+void HttpConnection::deliver(const HttpResponse& response, bool headOnly)
+{
+	if (_state != State::WAITING)
+		return;
+	queueResponse(response, headOnly);
+}
+
+
+void HttpConnection::sendError(int status, const std::string& detail)
+{
+	// After a framing error the rest of the stream cannot be trusted: answer and close.
+	HttpResponse response;
+	response.text(status, std::string(reasonPhrase(status)) + (detail.empty() ? "" : ": " + detail));
+	_closeAfterWrite = true;
+	queueResponse(response, false);
+}
+
+
+void HttpConnection::queueResponse(const HttpResponse& response, bool headOnly)
+{
+	const ParsedRequest& request = _parser.request();
+	bool keepAlive = !_closeAfterWrite && !_draining && (_front.accepting() || _listener.admin) &&
+	                 _front.settings().keepAlive && _parser.state() == HttpRequestParser::State::COMPLETE &&
+	                 request.keepAlive;
+	_closeAfterWrite = !keepAlive;
+	std::string& out = _out;
+	out.append("HTTP/1.1 ");
+	out.append(std::to_string(response.status));
+	out.push_back(' ');
+	out.append(reasonPhrase(response.status));
+	out.append("\r\n");
+	for (const auto& h : response.headers)
+	{
+		if (HttpText::equalsIgnoreCase(h.first, "Content-Length") ||
+		    HttpText::equalsIgnoreCase(h.first, "Transfer-Encoding") ||
+		    HttpText::equalsIgnoreCase(h.first, "Connection"))
+			continue; // framing is ours
+		if (!safeHeaderText(h.first) || !safeHeaderText(h.second) || h.first.empty())
+		{
+			_front.logger().warning("dropped a response header with CR, LF or NUL from %s %s", request.method,
+			                        request.path);
+			continue;
+		}
+		out.append(h.first);
+		out.append(": ");
+		out.append(h.second);
+		out.append("\r\n");
+	}
+	out.append("Content-Length: ");
+	out.append(std::to_string(response.body.size()));
+	out.append(keepAlive ? (request.versionMinor == 0 ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\n\r\n")
+	                     : "\r\nConnection: close\r\n\r\n");
+	if (!headOnly)
+		out.append(response.body);
+	_state = State::WRITING;
+	// A client that does not read its response is cut after the body deadline.
+	armDeadline(_loop.now() + _front.settings().bodyTimeoutMs);
+	writeOut();
+}
+
+
+void HttpConnection::writeOut()
+{
+	while (_outOffset < _out.size())
+	{
+		ssize_t n = ::send(_fd, _out.data() + _outOffset, _out.size() - _outOffset, MSG_NOSIGNAL);
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			finish();
+			return;
+		}
+		_outOffset += static_cast<std::size_t>(n);
+	}
+	if (_outOffset < _out.size())
+	{
+		setReading(_state == State::READING); // arms writability
+		return;
+	}
+	_out.clear();
+	_outOffset = 0;
+	if (_state == State::WRITING)
+		afterResponse();
+	else if (_state == State::UPGRADING)
+		handOff();
+	else
+		setReading(_state == State::READING);
+}
+
+
+void HttpConnection::onWritable()
+{
+	if (_state != State::DONE)
+		writeOut();
+}
+
+
+void HttpConnection::afterResponse()
+{
+	if (_closeAfterWrite)
+	{
+		// Half-close first so the client reads the whole response before it sees the end.
+		::shutdown(_fd, SHUT_WR);
+		finish();
+		return;
+	}
+	_parser.reset();
+	_headDone = false;
+	_requestStarted = false;
+	_state = State::READING;
+	setReading(true);
+	armDeadline(_loop.now() + _front.settings().keepAliveTimeoutMs);
+	process(); // a pipelined request may already be buffered (a no-op when called from process())
+}
+
+
+void HttpConnection::handOff()
+{
+	// The socket leaves this loop's poller before the Transport registers it on its loop.
+	_loop.wheel().cancel(_timer);
+	if (_registered)
+		_loop.poller().remove(_socket);
+	_registered = false;
+	_state = State::DONE;
+	_front.connectionClosed();
+	_front.transport().handOff(_socket, std::move(_in), std::move(_upgradeRequest), *_upgradeEndpoint);
+	_front.retire(_loopIndex, _serial);
+}
+
+
+void HttpConnection::drain()
+{
+	if (_listener.admin)
+		return; // /readyz and /metrics keep answering until the very end
+	_draining = true;
+	if (_state == State::READING && !_requestStarted)
+		finish();
+}
+
+
+void HttpConnection::armDeadline(std::int64_t dueMs)
+{
+	_deadlineMs = dueMs;
+	_loop.wheel().schedule(_timer, dueMs);
+}
+
+
+void HttpConnection::onTimer(TimerNode* node)
+{
+	static_cast<HttpConnection*>(node->owner)->handleTimer();
+}
+
+
+void HttpConnection::handleTimer()
+{
+	if (_state == State::DONE)
+		return;
+	if (_loop.now() < _deadlineMs)
+	{
+		_loop.wheel().schedule(_timer, _deadlineMs);
+		return;
+	}
+	if (_state == State::WAITING)
+		return; // a route handler runs: its response re-arms the deadline
+	if (_front.counters().timeouts)
+		_front.counters().timeouts->increment();
+	if (_state == State::READING && _requestStarted)
+	{
+		// Too slow to send its request: say so, but do not wait for a client this slow to read it.
+		_out.append("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		::send(_fd, _out.data(), _out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	finish();
+}
+
+
+void HttpConnection::finish()
+{
+	if (_state == State::DONE)
+		return;
+	_state = State::DONE;
+	_loop.wheel().cancel(_timer);
+	if (_registered)
+		_loop.poller().remove(_socket);
+	_registered = false;
+	try
+	{
+		_socket.close();
+	}
+	catch (...)
+	{
+	}
+	_front.connectionClosed();
+	_front.retire(_loopIndex, _serial);
+}
+
+
+} // namespace Core
+} // namespace Switchboard

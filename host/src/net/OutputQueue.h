@@ -1,0 +1,96 @@
+//
+// OutputQueue.h
+//
+// The bytes a WebSocket connection still has to write: data frames in order, control frames
+// (pings, pongs) slipped in at the next frame boundary.
+//
+
+
+#ifndef Switchboard_Core_OutputQueue_INCLUDED
+#define Switchboard_Core_OutputQueue_INCLUDED
+
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <sys/uio.h>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Core {
+
+
+class OutputQueue
+/// Two queues written as one stream. Data frames (and close frames) keep their order in chunks
+/// of whole frames; control frames go to a separate buffer that is written before the next chunk
+/// that has not started, so a pong overtakes queued data without splitting a frame. Every
+/// operation is O(1) amortised: appending never inserts in the middle, and written chunks are
+/// skipped by an index and compacted in bulk, never erased from the front one by one.
+///
+/// Invariant that keeps frames whole: the first chunk and the control buffer are never both
+/// partly written (the control buffer is written whole before any later chunk starts).
+///
+/// Not thread-safe: owned by one connection on one loop.
+{
+public:
+	void appendFrame(const char* header, std::size_t headerLength, const char* payload, std::size_t length,
+	                 bool ownChunk = false);
+	/// Appends a whole data frame. ownChunk starts a new chunk (a close frame: nothing queued
+	/// later may be written before it).
+
+	void appendShared(std::shared_ptr<const std::string> frame);
+	/// Appends an encoded frame shared with other recipients, without copying it.
+
+	void appendControl(const char* header, std::size_t headerLength, const char* payload, std::size_t length);
+	/// Appends a control frame to be written at the next frame boundary.
+
+	std::size_t size() const { return _dataBytes + (_control.size() - _controlOffset); }
+	/// Bytes not yet written, both queues.
+
+	bool empty() const { return size() == 0; }
+
+	int gather(iovec* iov, int maxCount) const;
+	/// Fills iov with the unwritten bytes in wire order (at most maxCount entries); returns the count.
+
+	void consume(std::size_t written);
+	/// Marks the first written bytes of gather()'s order as sent.
+
+	void discardUnstarted();
+	/// Drops every frame that has not started to be written (keeps a partly written one, so the
+	/// stream stays well-formed).
+
+	void clear();
+	/// Drops everything and gives the memory back.
+
+	std::size_t chunkCount() const { return _chunks.size() - _head; }
+	/// Data chunks not yet fully written (tests and diagnostics).
+
+private:
+	struct Chunk
+	{
+		std::shared_ptr<const std::string> shared; ///< set for frames shared between recipients
+		std::string owned;                         ///< otherwise bytes of one or more whole frames
+		std::size_t offset = 0;                    ///< bytes already written
+
+		std::size_t size() const { return shared ? shared->size() : owned.size(); }
+		const char* data() const { return shared ? shared->data() : owned.data(); }
+	};
+
+	void popChunk();
+	void releaseIfEmpty();
+
+	std::vector<Chunk> _chunks;
+	std::size_t _head = 0;      ///< first chunk not fully written
+	std::size_t _dataBytes = 0; ///< unwritten bytes in _chunks
+	std::string _control;       ///< whole control frames, written from _controlOffset
+	std::size_t _controlOffset = 0;
+	bool _sealed = false; ///< the last chunk must not take more frames (a close frame's own chunk)
+};
+
+
+} // namespace Core
+} // namespace Switchboard
+
+
+#endif // Switchboard_Core_OutputQueue_INCLUDED

@@ -1,0 +1,388 @@
+//
+// WsLimitsIntegrationTest.cpp
+//
+// The real switchboard binary with the echo plugin against clients that send without reading
+// (issue 9): a ping flood must not stall other connections, backed-up output stops the reading
+// of its connection, an unfinished message has a deadline, and the memory held across all
+// connections has a budget.
+//
+
+
+#include "HttpTestClient.h"
+#include "TestServer.h"
+#include "WsTestClient.h"
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cppunit/TestFixture.h>
+#include <cppunit/extensions/HelperMacros.h>
+#include <fstream>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+#include <vector>
+
+
+using namespace Switchboard::Test;
+
+
+namespace {
+
+const char* LOOPBACK = "127.0.0.1";
+const unsigned char MASK[4] = {0x11, 0x22, 0x33, 0x44};
+
+std::int64_t metricValue(const std::string& metrics, const std::string& series)
+{
+	std::size_t at = 0;
+	while ((at = metrics.find(series + " ", at)) != std::string::npos)
+	{
+		if (at == 0 || metrics[at - 1] == '\n')
+			return std::stoll(metrics.substr(at + series.size() + 1));
+		++at;
+	}
+	return -1;
+}
+
+std::int64_t metric(TestServer& server, const std::string& series)
+{
+	return metricValue(HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body, series);
+}
+
+std::int64_t residentKiB(pid_t pid)
+/// VmRSS of a process, from /proc; -1 if unreadable.
+{
+	std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+	std::string line;
+	while (std::getline(status, line))
+	{
+		if (line.rfind("VmRSS:", 0) == 0)
+			return std::stoll(line.substr(6));
+	}
+	return -1;
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point t0)
+{
+	return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string repeatedFrames(int opcode, const std::string& payload, int count)
+/// count masked frames back to back, so a buffer of them can be resent from any frame boundary.
+{
+	std::string one = WsTestClient::encodeFrame(opcode, payload, true, true, 0, MASK);
+	std::string all;
+	all.reserve(one.size() * static_cast<std::size_t>(count));
+	for (int i = 0; i < count; ++i)
+		all += one;
+	return all;
+}
+
+enum class SendStep
+{
+	PROGRESS,
+	WOULD_BLOCK,
+	FAILED
+};
+
+SendStep sendSome(int fd, const std::string& bytes, std::size_t& offset, std::uint64_t& total)
+/// One non-blocking send of bytes from offset; wraps to the start at the end (whole frames).
+{
+	ssize_t n = ::send(fd, bytes.data() + offset, bytes.size() - offset, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n > 0)
+	{
+		offset += static_cast<std::size_t>(n);
+		if (offset == bytes.size())
+			offset = 0;
+		total += static_cast<std::uint64_t>(n);
+		return SendStep::PROGRESS;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return SendStep::WOULD_BLOCK;
+	return SendStep::FAILED;
+}
+
+void waitWritable(int fd, int timeoutMs)
+{
+	pollfd p{fd, POLLOUT, 0};
+	::poll(&p, 1, timeoutMs);
+}
+
+double echoRoundTripMs(WsTestClient& client, const std::string& text)
+{
+	auto t0 = std::chrono::steady_clock::now();
+	client.sendText(text);
+	WsTestClient::Message m = client.receiveMessage(5000);
+	CPPUNIT_ASSERT_MESSAGE("echo: " + m.error, m.ok());
+	CPPUNIT_ASSERT_EQUAL(text, m.payload);
+	return millisecondsSince(t0);
+}
+
+} // namespace
+
+
+class WsLimitsIntegrationTest: public CppUnit::TestFixture
+{
+	CPPUNIT_TEST_SUITE(WsLimitsIntegrationTest);
+	CPPUNIT_TEST(testPingFloodDoesNotStallOthers);
+	CPPUNIT_TEST(testBackedUpOutputPausesReading);
+	CPPUNIT_TEST(testUnfinishedMessageTimesOut);
+	CPPUNIT_TEST(testMemoryBudgetClosesOldestOffenders);
+	CPPUNIT_TEST_SUITE_END();
+
+public:
+	void testPingFloodDoesNotStallOthers()
+	{
+		TestServer server;
+		server.set("host", "event_loops", "1"); // the flooder and the measured client share a loop
+		server.addPlugin("echo", "main", "/echo");
+		server.start();
+		int port = server.port("main");
+		WsTestClient probe;
+		CPPUNIT_ASSERT_EQUAL(101, probe.connect(LOOPBACK, port, "/echo/ws").status);
+		echoRoundTripMs(probe, "warm-up");
+		WsTestClient flooder;
+		flooder.setReceiveBufferSize(4096);
+		CPPUNIT_ASSERT_EQUAL(101, flooder.connect(LOOPBACK, port, "/echo/ws").status);
+		std::int64_t rssBefore = residentKiB(server.pid());
+
+		// Pings as fast as the server takes them, never reading a pong.
+		const std::string burst = repeatedFrames(WsTestClient::OPCODE_PING, std::string(125, 'p'), 512);
+		std::atomic<bool> stop{false};
+		std::atomic<bool> cut{false};
+		std::atomic<std::uint64_t> flooded{0};
+		int fd = flooder.fd();
+		std::thread flood([&] {
+			auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+			std::size_t offset = 0;
+			std::uint64_t total = 0;
+			while (!stop.load() && std::chrono::steady_clock::now() < end)
+			{
+				SendStep step = sendSome(fd, burst, offset, total);
+				if (step == SendStep::FAILED)
+				{
+					cut = true; // the server closed it
+					break;
+				}
+				if (step == SendStep::WOULD_BLOCK)
+					waitWritable(fd, 5);
+			}
+			flooded = total;
+		});
+
+		std::vector<double> roundTrips;
+		auto floodEnd = std::chrono::steady_clock::now() + std::chrono::milliseconds(2000);
+		for (int i = 0; i < 60 && std::chrono::steady_clock::now() < floodEnd; ++i)
+		{
+			roundTrips.push_back(echoRoundTripMs(probe, "probe " + std::to_string(i)));
+			std::this_thread::sleep_for(std::chrono::milliseconds(30));
+		}
+		stop = true;
+		flood.join();
+		std::int64_t rssAfter = residentKiB(server.pid());
+
+		double worst = *std::max_element(roundTrips.begin(), roundTrips.end());
+		std::string summary = std::to_string(roundTrips.size()) + " round trips, worst " + std::to_string(worst) +
+		                      " ms; flooded " + std::to_string(flooded.load()) + " bytes; RSS " +
+		                      std::to_string(rssBefore) + " -> " + std::to_string(rssAfter) + " KiB";
+		CPPUNIT_ASSERT_MESSAGE(summary, roundTrips.size() >= 20);
+		CPPUNIT_ASSERT_MESSAGE(summary, worst < 50.0);
+		// The flooder is cut, or at least what the server holds for it stays bounded.
+		CPPUNIT_ASSERT_MESSAGE(summary, cut.load() || rssAfter - rssBefore < 64 * 1024);
+		CPPUNIT_ASSERT(flooded.load() > 0);
+
+		flooder.abort();
+		echoRoundTripMs(probe, "after the flood");
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testBackedUpOutputPausesReading()
+	{
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo");
+		server.start();
+		int port = server.port("main");
+		WsTestClient hog;
+		hog.setReceiveBufferSize(4096);
+		CPPUNIT_ASSERT_EQUAL(101, hog.connect(LOOPBACK, port, "/echo/ws").status);
+		std::int64_t rssBefore = residentKiB(server.pid());
+
+		// Echo requests without ever reading the echoes, until the kernel takes no more.
+		const std::string requests = repeatedFrames(WsTestClient::OPCODE_BINARY, std::string(16 * 1024, 'r'), 16);
+		std::size_t offset = 0;
+		std::uint64_t sent = 0;
+		bool blocked = false;
+		bool failed = false;
+		auto lastProgress = std::chrono::steady_clock::now();
+		auto giveUp = lastProgress + std::chrono::seconds(10);
+		while (std::chrono::steady_clock::now() < giveUp)
+		{
+			SendStep step = sendSome(hog.fd(), requests, offset, sent);
+			if (step == SendStep::FAILED)
+			{
+				failed = true;
+				break;
+			}
+			if (step == SendStep::PROGRESS)
+			{
+				lastProgress = std::chrono::steady_clock::now();
+				continue;
+			}
+			if (millisecondsSince(lastProgress) >= 300)
+			{
+				blocked = true;
+				break;
+			}
+			waitWritable(hog.fd(), 10);
+		}
+		// Not read: the bytes the server has taken in stay the same while the client waits, and
+		// are a small part of what the client pushed (the rest filled kernel buffers, until the
+		// server cut it for still sending while not reading).
+		std::int64_t readBefore = metric(server, "switchboard_received_bytes_total");
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+		std::int64_t readAfter = metric(server, "switchboard_received_bytes_total");
+		std::string summary = "sent " + std::to_string(sent) + " bytes (" + (blocked ? "blocked" : "") +
+		                      (failed ? "cut" : "") + "), the server read " + std::to_string(readAfter);
+		CPPUNIT_ASSERT_MESSAGE(summary, blocked || failed);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(summary, readBefore, readAfter);
+		CPPUNIT_ASSERT_MESSAGE(summary, static_cast<std::uint64_t>(readAfter) < sent);
+		std::int64_t rssAfter = residentKiB(server.pid());
+		CPPUNIT_ASSERT_MESSAGE(summary + "; RSS " + std::to_string(rssBefore) + " -> " + std::to_string(rssAfter),
+		                       rssAfter - rssBefore < 64 * 1024);
+
+		// Others are served meanwhile.
+		WsTestClient other;
+		CPPUNIT_ASSERT_EQUAL(101, other.connect(LOOPBACK, port, "/echo/ws").status);
+		echoRoundTripMs(other, "still served");
+
+		// A peer that is not read and keeps sending, or takes none of its output, is a slow
+		// consumer (reading here would let the output drain, so the test waits without reading).
+		std::int64_t slowCloses = 0;
+		for (int i = 0; i < 50 && slowCloses < 1; ++i)
+		{
+			std::this_thread::sleep_for(std::chrono::milliseconds(100));
+			slowCloses = metric(server, "switchboard_slow_consumer_closes_total");
+		}
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(summary, std::int64_t(1), slowCloses);
+		CPPUNIT_ASSERT_MESSAGE("the stalled connection must be cut", hog.waitForEof(5000));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testUnfinishedMessageTimesOut()
+	{
+		TestServer server;
+		server.set("websocket", "fragment_timeout_ms", "1000");
+		server.addPlugin("echo", "main", "/echo");
+		server.start();
+		int port = server.port("main");
+
+		// A fragmented message completed in time is delivered.
+		WsTestClient prompt;
+		CPPUNIT_ASSERT_EQUAL(101, prompt.connect(LOOPBACK, port, "/echo/ws").status);
+		prompt.sendFrame(WsTestClient::OPCODE_TEXT, "hel", false);
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+		prompt.sendFrame(WsTestClient::OPCODE_CONTINUATION, "lo", true);
+		CPPUNIT_ASSERT_EQUAL(std::string("hello"), prompt.receiveMessage(2000).payload);
+
+		// A first fragment, then only pings: pings keep the connection alive, not the message.
+		WsTestClient stalling;
+		CPPUNIT_ASSERT_EQUAL(101, stalling.connect(LOOPBACK, port, "/echo/ws").status);
+		auto t0 = std::chrono::steady_clock::now();
+		stalling.sendFrame(WsTestClient::OPCODE_BINARY, std::string(1000, 'f'), false);
+		int closeCode = -1;
+		std::string closeReason;
+		double closedAfterMs = 0;
+		int pings = 0;
+		auto lastPing = t0;
+		while (closeCode < 0 && millisecondsSince(t0) < 5000)
+		{
+			if (millisecondsSince(lastPing) >= 500)
+			{
+				lastPing = std::chrono::steady_clock::now();
+				try
+				{
+					stalling.sendPing("still typing");
+					++pings;
+				}
+				catch (std::exception&)
+				{
+					// closed meanwhile: the close frame is already buffered
+				}
+			}
+			WsTestClient::Frame f = stalling.receive(50);
+			if (f.ok() && f.opcode == WsTestClient::OPCODE_CLOSE && f.payload.size() >= 2)
+			{
+				closeCode = (static_cast<unsigned char>(f.payload[0]) << 8) | static_cast<unsigned char>(f.payload[1]);
+				closeReason = f.payload.substr(2);
+				closedAfterMs = millisecondsSince(t0);
+			}
+			else if (f.closed())
+				break;
+		}
+		std::string summary = "closed with " + std::to_string(closeCode) + " \"" + closeReason + "\" after " +
+		                      std::to_string(closedAfterMs) + " ms and " + std::to_string(pings) + " pings";
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(summary, 1008, closeCode);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(summary, std::string("message not completed in time"), closeReason);
+		CPPUNIT_ASSERT_MESSAGE(summary, closedAfterMs >= 900 && closedAfterMs < 2500);
+		CPPUNIT_ASSERT_MESSAGE(summary, pings >= 1);
+		CPPUNIT_ASSERT_MESSAGE(summary, stalling.waitForEof(3000));
+
+		echoRoundTripMs(prompt, "unaffected");
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testMemoryBudgetClosesOldestOffenders()
+	{
+		TestServer server;
+		server.set("websocket", "max_buffered_total", std::to_string(4 << 20));
+		server.set("websocket", "max_message_size", std::to_string(1 << 20));
+		server.addPlugin("echo", "main", "/echo");
+		server.start();
+		int port = server.port("main");
+		WsTestClient good;
+		CPPUNIT_ASSERT_EQUAL(101, good.connect(LOOPBACK, port, "/echo/ws").status);
+
+		// Each holder leaves 900 KiB of a message unfinished: 18 MiB wanted, 4 MiB allowed.
+		const int holders = 20;
+		std::vector<WsTestClient> clients(holders);
+		for (auto& c : clients)
+			CPPUNIT_ASSERT_EQUAL(101, c.connect(LOOPBACK, port, "/echo/ws").status);
+		const std::string part(900 * 1024, 'm');
+		for (int i = 0; i < holders; ++i)
+		{
+			try
+			{
+				clients[i].sendFrame(WsTestClient::OPCODE_BINARY, part, false);
+			}
+			catch (std::exception&)
+			{
+				// cut while sending: shed already
+			}
+			echoRoundTripMs(good, "well-behaved " + std::to_string(i));
+		}
+
+		int shed = 0;
+		std::vector<bool> closed(holders, false);
+		for (int i = 0; i < holders; ++i)
+		{
+			WsTestClient::CloseInfo info = clients[i].expectClose(1000, false, false);
+			if (info.code == 1008 && info.reason == "server memory budget exceeded")
+			{
+				closed[i] = true;
+				++shed;
+			}
+		}
+		std::string summary = std::to_string(shed) + " of " + std::to_string(holders) + " shed";
+		// At most 4 MiB stays held: 4 holders of 900 KiB.
+		CPPUNIT_ASSERT_MESSAGE(summary, shed >= holders - 4);
+		CPPUNIT_ASSERT_MESSAGE("the oldest offender goes first: " + summary, closed[0]);
+		CPPUNIT_ASSERT_MESSAGE("the budget keeps what fits: " + summary, shed < holders);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(summary, std::int64_t(shed),
+		                             metric(server, "switchboard_memory_budget_closes_total"));
+		echoRoundTripMs(good, "still echoed");
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+};
+
+
+CPPUNIT_TEST_SUITE_REGISTRATION(WsLimitsIntegrationTest);
