@@ -6,6 +6,7 @@
 //
 
 
+#include "TestRandom.h"
 #include "http/HttpParser.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
@@ -34,30 +35,7 @@ void require(bool condition, const char* what)
 }
 
 
-class Random
-/// splitmix64: tiny, and identical on every platform (unlike the std distributions).
-{
-public:
-	explicit Random(std::uint64_t seed):
-	    _state(seed)
-	{
-	}
-
-	std::uint64_t next()
-	{
-		std::uint64_t z = (_state += 0x9E3779B97F4A7C15ULL);
-		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-		z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-		return z ^ (z >> 31);
-	}
-
-	std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-
-	bool percent(unsigned p) { return below(100) < p; }
-
-private:
-	std::uint64_t _state;
-};
+using Random = Switchboard::Test::TestRandom;
 
 
 std::string escape(const std::string& s)

@@ -5,6 +5,7 @@
 //
 
 
+#include "TestRandom.h"
 #include "Envelope.h"
 #include "switchboard/Http.h"
 #include <cppunit/TestFixture.h>
@@ -51,34 +52,7 @@ std::string printable(std::string_view text)
 }
 
 
-class Random
-/// splitmix64: tiny, and identical on every platform (unlike the std distributions).
-{
-public:
-	explicit Random(std::uint64_t seed):
-	    _state(seed)
-	{
-	}
-
-	std::uint64_t next()
-	{
-		std::uint64_t z = (_state += 0x9E3779B97F4A7C15ULL);
-		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-		z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-		return z ^ (z >> 31);
-	}
-
-	std::size_t below(std::size_t n)
-	/// In [0, n); n > 0.
-	{
-		return static_cast<std::size_t>(next() % n);
-	}
-
-	bool chance(unsigned percent) { return below(100) < percent; }
-
-private:
-	std::uint64_t _state;
-};
+using Random = Switchboard::Test::TestRandom;
 
 
 using Units = std::vector<std::uint16_t>;
@@ -519,11 +493,11 @@ public:
 			const bool pair = isHigh(u) && i + 1 < units.size() && isLow(units[i + 1]);
 			const bool lone = !pair && (isHigh(u) || isLow(u));
 			const bool mustEscape = u < 0x20 || u == '"' || u == '\\' || lone;
-			if (mustEscape || _random.chance(escapePercent))
+			if (mustEscape || _random.percent(escapePercent))
 			{
 				const std::string_view shortFrom = "\"\\/\b\f\n\r\t";
 				const std::string_view shortTo = "\"\\/bfnrt";
-				if (u < 0x80 && shortFrom.find(static_cast<char>(u)) != std::string_view::npos && _random.chance(70))
+				if (u < 0x80 && shortFrom.find(static_cast<char>(u)) != std::string_view::npos && _random.percent(70))
 				{
 					out += '\\';
 					out += shortTo[shortFrom.find(static_cast<char>(u))];
@@ -548,7 +522,7 @@ public:
 
 	void whitespace(std::string& spaced)
 	{
-		if (!_spacing || !_random.chance(30))
+		if (!_spacing || !_random.percent(30))
 			return;
 		const std::size_t count = 1 + _random.below(3);
 		for (std::size_t i = 0; i < count; ++i)
@@ -604,7 +578,7 @@ public:
 	Units randomKeyUnits()
 	{
 		static const char* const names[] = {"type", "dst", "payload", "src", "Type", "payloads", "ds", ""};
-		if (_random.chance(60))
+		if (_random.percent(60))
 		{
 			const char* name = names[_random.below(sizeof(names) / sizeof(names[0]))];
 			return Units(name, name + std::char_traits<char>::length(name));
@@ -615,9 +589,9 @@ public:
 	std::string number()
 	{
 		std::string out;
-		if (_random.chance(30))
+		if (_random.percent(30))
 			out += '-';
-		if (_random.chance(20))
+		if (_random.percent(20))
 			out += '0';
 		else
 		{
@@ -625,17 +599,17 @@ public:
 			for (std::size_t n = _random.below(6); n > 0; --n)
 				out += static_cast<char>('0' + _random.below(10));
 		}
-		if (_random.chance(30))
+		if (_random.percent(30))
 		{
 			out += '.';
 			for (std::size_t n = 1 + _random.below(4); n > 0; --n)
 				out += static_cast<char>('0' + _random.below(10));
 		}
-		if (_random.chance(20))
+		if (_random.percent(20))
 		{
-			out += _random.chance(50) ? 'e' : 'E';
-			if (_random.chance(60))
-				out += _random.chance(50) ? '+' : '-';
+			out += _random.percent(50) ? 'e' : 'E';
+			if (_random.percent(60))
+				out += _random.percent(50) ? '+' : '-';
 			for (std::size_t n = 1 + _random.below(3); n > 0; --n)
 				out += static_cast<char>('0' + _random.below(10));
 		}
@@ -655,7 +629,7 @@ public:
 	/// A top-level object with routing members among others, the expected result tracked as written.
 	{
 		Document doc;
-		_spacing = _random.chance(70);
+		_spacing = _random.percent(70);
 		doc.compact = !_spacing;
 		doc.expected.status = EnvelopeStatus::OK;
 		whitespace(doc.text);
@@ -676,9 +650,9 @@ public:
 			doc.text += ':';
 			whitespace(doc.text);
 			const std::string key = toWtf8(keyUnits);
-			if ((key == "type" || key == "dst") && _random.chance(80))
+			if ((key == "type" || key == "dst") && _random.percent(80))
 			{
-				const Units units = randomUnits(_random.chance(50) ? 10 : 40);
+				const Units units = randomUnits(_random.percent(50) ? 10 : 40);
 				doc.text += encodeString(units, 15);
 				(key == "type" ? doc.typeUnits : doc.dstUnits) = units;
 				(key == "type" ? doc.expected.hasType : doc.expected.hasDst) = true;
@@ -723,8 +697,8 @@ public:
 		{
 			const std::size_t op = _random.below(6);
 			const std::size_t at = text.empty() ? 0 : _random.below(text.size());
-			const char c = _random.chance(80) ? alphabet[_random.below(sizeof(alphabet) - 1)]
-			                                  : static_cast<char>(_random.below(256));
+			const char c = _random.percent(80) ? alphabet[_random.below(sizeof(alphabet) - 1)]
+			                                   : static_cast<char>(_random.below(256));
 			if (op == 0 && !text.empty())
 				text[at] = c;
 			else if (op == 1)
@@ -918,14 +892,14 @@ public:
 		{
 			const std::size_t depth = MAX_ENVELOPE_DEPTH - 5 + random.below(10);
 			std::string text;
-			const bool top = random.chance(50);
+			const bool top = random.percent(50);
 			if (top)
 				text = "{\"payload\":";
 			std::vector<char> closes;
 			for (std::size_t d = top ? 1 : 0; d < depth; ++d)
 			{
-				const bool object = random.chance(30);
-				text += object ? "{\"k\":" : (random.chance(50) ? "[" : "[ 0, ");
+				const bool object = random.percent(30);
+				text += object ? "{\"k\":" : (random.percent(50) ? "[" : "[ 0, ");
 				closes.push_back(object ? '}' : ']');
 			}
 			text += "1";
@@ -933,7 +907,7 @@ public:
 				text += *it;
 			if (top)
 				text += "}";
-			if (random.chance(50))
+			if (random.percent(50))
 				text = generator.mutate(text);
 			compare(ReferenceParser(text).run(), text, reused, "deep");
 		}

@@ -90,19 +90,23 @@ int OutputQueue::gather(iovec* iov, int maxCount) const
 }
 
 
+std::size_t OutputQueue::consumeHeadChunk(std::size_t written)
+{
+	Chunk& c = _chunks[_head];
+	std::size_t take = std::min(written, c.size() - c.offset);
+	c.offset += take;
+	_dataBytes -= take;
+	if (c.offset == c.size())
+		popChunk();
+	return take;
+}
+
+
 void OutputQueue::consume(std::size_t written)
 {
-	// Same order as gather().
+	// Same order as gather(): a partly written chunk, the control frames, then whole chunks.
 	if (written > 0 && _head < _chunks.size() && _chunks[_head].offset > 0)
-	{
-		Chunk& c = _chunks[_head];
-		std::size_t take = std::min(written, c.size() - c.offset);
-		c.offset += take;
-		_dataBytes -= take;
-		written -= take;
-		if (c.offset == c.size())
-			popChunk();
-	}
+		written -= consumeHeadChunk(written);
 	if (written > 0)
 	{
 		std::size_t take = std::min(written, _control.size() - _controlOffset);
@@ -110,15 +114,7 @@ void OutputQueue::consume(std::size_t written)
 		written -= take;
 	}
 	while (written > 0 && _head < _chunks.size())
-	{
-		Chunk& c = _chunks[_head];
-		std::size_t take = std::min(written, c.size() - c.offset);
-		c.offset += take;
-		_dataBytes -= take;
-		written -= take;
-		if (c.offset == c.size())
-			popChunk();
-	}
+		written -= consumeHeadChunk(written);
 	releaseIfEmpty();
 }
 

@@ -78,6 +78,8 @@ private:
 	};
 
 	void popChunk();
+	std::size_t consumeHeadChunk(std::size_t written);
+	/// Takes up to written bytes of the first unwritten chunk; returns how many.
 	void releaseIfEmpty();
 
 	std::vector<Chunk> _chunks;
