@@ -481,6 +481,7 @@ void LoadGenerator::advance()
 			{
 				// Give up on what is still pending; the ready line reports how many opened.
 				_counters.connectErrors += _conns.size() - static_cast<std::size_t>(_nextConnect);
+				_counters.setupTimeouts += _conns.size() - static_cast<std::size_t>(_nextConnect);
 				_nextConnect = static_cast<int>(_conns.size());
 				for (std::size_t i = 0; i < _conns.size() && _phase == Phase::CONNECTING; ++i)
 				{
@@ -488,6 +489,7 @@ void LoadGenerator::advance()
 					if (s == State::CONNECTING || s == State::UPGRADING || s == State::AWAIT_OPEN)
 					{
 						++_counters.handshakeErrors;
+						++_counters.setupTimeouts;
 						closeConn(static_cast<int>(i), false);
 					}
 				}
@@ -662,6 +664,10 @@ void LoadGenerator::onConnected(int index)
 		if (_counters.connectErrors++ == 0)
 			std::fprintf(stderr, "loadgen: connect to %s:%d: %s\n", _options.targetAddress.c_str(), _options.targetPort,
 			             std::strerror(error));
+		if (error == ECONNREFUSED || error == ECONNRESET)
+			++_counters.setupResets;
+		else if (error == ETIMEDOUT)
+			++_counters.setupTimeouts;
 		closeConn(index, false);
 		return;
 	}
@@ -702,7 +708,7 @@ void LoadGenerator::onReadable(int index)
 		{
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			closeConn(index, true);
+			closeConn(index, true, errno);
 			return;
 		}
 		_now = monotonicNs();
@@ -910,7 +916,7 @@ void LoadGenerator::onData(int index, const char* at, std::size_t size)
 }
 
 
-void LoadGenerator::closeConn(int index, bool byServer)
+void LoadGenerator::closeConn(int index, bool byServer, int error)
 {
 	Conn& c = _conns[static_cast<std::size_t>(index)];
 	if (c.state == State::CLOSED)
@@ -929,7 +935,13 @@ void LoadGenerator::closeConn(int index, bool byServer)
 	if (byServer)
 		++_counters.closedByServer;
 	if (before == State::CONNECTING || before == State::UPGRADING || before == State::AWAIT_OPEN)
+	{
+		if (byServer && error != 0)
+			++_counters.setupResets;
+		else if (byServer)
+			++_counters.setupClosed;
 		resolved(index, false);
+	}
 }
 
 
@@ -1002,7 +1014,7 @@ void LoadGenerator::flush(int index)
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
-		closeConn(index, true);
+		closeConn(index, true, n < 0 ? errno : EPIPE);
 		return;
 	}
 	if (c.outOff == c.out.size())
@@ -1055,10 +1067,14 @@ std::uint64_t LoadGenerator::inFlight() const
 void LoadGenerator::printReady()
 {
 	std::printf("{\"event\":\"ready\",\"connections\":%zu,\"open\":%d,\"connect_start_ns\":%llu,\"last_open_ns\":%llu,"
-	            "\"connect_errors\":%llu,\"handshake_errors\":%llu}\n",
+	            "\"connect_errors\":%llu,\"handshake_errors\":%llu,\"setup_resets\":%llu,\"setup_closed\":%llu,"
+	            "\"setup_timeouts\":%llu}\n",
 	            _conns.size(), _opened, static_cast<unsigned long long>(_connectStartNs),
 	            static_cast<unsigned long long>(_lastOpenNs), static_cast<unsigned long long>(_counters.connectErrors),
-	            static_cast<unsigned long long>(_counters.handshakeErrors));
+	            static_cast<unsigned long long>(_counters.handshakeErrors),
+	            static_cast<unsigned long long>(_counters.setupResets),
+	            static_cast<unsigned long long>(_counters.setupClosed),
+	            static_cast<unsigned long long>(_counters.setupTimeouts));
 	std::fflush(stdout);
 }
 
@@ -1077,6 +1093,9 @@ void LoadGenerator::printResult()
 	json += ",\"last_open_ns\":" + u(_lastOpenNs);
 	json += ",\"connect_errors\":" + u(k.connectErrors);
 	json += ",\"handshake_errors\":" + u(k.handshakeErrors);
+	json += ",\"setup_resets\":" + u(k.setupResets);
+	json += ",\"setup_closed\":" + u(k.setupClosed);
+	json += ",\"setup_timeouts\":" + u(k.setupTimeouts);
 	json += ",\"closed_by_server\":" + u(k.closedByServer);
 	json += ",\"protocol_errors\":" + u(k.protocolErrors);
 	json += ",\"sent\":" + u(k.sent);

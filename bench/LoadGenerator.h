@@ -101,6 +101,9 @@ private:
 	{
 		std::uint64_t connectErrors = 0;
 		std::uint64_t handshakeErrors = 0;
+		std::uint64_t setupResets = 0;   ///< reset (or refused) by the server before OPEN
+		std::uint64_t setupClosed = 0;   ///< closed by the server (end of stream) before OPEN
+		std::uint64_t setupTimeouts = 0; ///< not OPEN by the connect deadline (never started ones included)
 		std::uint64_t closedByServer = 0;
 		std::uint64_t protocolErrors = 0;
 		std::uint64_t sent = 0;     ///< data messages, main flow
@@ -134,7 +137,8 @@ private:
 	bool consumeHandshake(int index);
 	void onMessage(int index, const char* data, std::size_t size);
 	void onData(int index, const char* data, std::size_t size);
-	void closeConn(int index, bool byServer);
+	void closeConn(int index, bool byServer, int error = 0);
+	/// error: the errno that ended it (0: end of stream or our own close), to tell resets apart.
 
 	void sendData(int index, std::uint64_t tsNs);
 	void sendHeartbeat(int index);

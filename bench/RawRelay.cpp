@@ -269,6 +269,13 @@ int RawRelay::run()
 			::close(fd);
 			_byFd[static_cast<std::size_t>(fd)].reset();
 		}
+		if (_acceptPaused && !_closed.empty())
+		{
+			epoll_event ev{};
+			ev.events = EPOLLIN;
+			ev.data.u64 = LISTENER_TAG;
+			_acceptPaused = epoll_ctl(_epoll, EPOLL_CTL_ADD, _listener, &ev) != 0;
+		}
 		_closed.clear();
 	}
 	return 0;
@@ -282,7 +289,19 @@ void RawRelay::acceptAll()
 		const int fd = ::accept4(_listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 		{
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE)
+			{
+				// Out of descriptors: stop watching the listener (it would report readiness on
+				// every wait) and leave further clients in the backlog until a connection closes.
+				if (!_acceptPaused)
+				{
+					std::fprintf(stderr, "bench-rawrelay: accept: %s; pausing with %zu peers registered\n",
+					             std::strerror(errno), _byId.size());
+					epoll_ctl(_epoll, EPOLL_CTL_DEL, _listener, nullptr);
+					_acceptPaused = true;
+				}
+			}
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				std::perror("bench-rawrelay: accept");
 			return;
 		}

@@ -72,6 +72,7 @@ private:
 	int _port;
 	int _listener = -1;
 	int _epoll = -1;
+	bool _acceptPaused = false; ///< out of descriptors: the listener is off the epoll set
 	std::vector<std::unique_ptr<Conn>> _byFd;
 	std::unordered_map<std::string, Conn*> _byId;
 	std::vector<Conn*> _dirty;

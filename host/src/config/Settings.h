@@ -54,6 +54,13 @@ struct HttpSettings
 	std::size_t maxRequestLine = 8192;      ///< max_request_line, bytes
 	std::size_t maxHeaderSize = 16384;      ///< max_header_size: all header lines, bytes
 	std::size_t maxHeaderCount = 100;       ///< max_header_count
+	// Abuse limits (docs/operations.md, "Limits"): generous enough for many users behind one
+	// carrier-grade NAT address and for a reconnect storm of 5,000 clients from one address.
+	std::size_t maxConnectionsPerClient = 10000; ///< HTTP + upgraded WebSocket per address; 0 = none
+	int ipv6ClientPrefix = 64;                   ///< IPv6 clients are counted per prefix of this length
+	int upgradesPerSecond = 100;                 ///< upgrade token bucket refill per client; 0 = none
+	int upgradeBurst = 10000;                    ///< upgrade token bucket size per client
+	std::size_t maxPendingHandshakes = 16384;    ///< connections still sending their first head; 0 = none
 };
 
 

@@ -131,8 +131,8 @@ HttpLimits limitsOf(const HttpSettings& settings)
 
 
 HttpConnection::HttpConnection(HttpFront& front, EventLoop& loop, int loopIndex, std::uint64_t serial,
-                               Poco::Net::StreamSocket socket, std::string remoteAddress,
-                               HttpFront::Listener& listener):
+                               Poco::Net::StreamSocket socket, std::string remoteAddress, HttpFront::Listener& listener,
+                               HttpFront::ClientSlotPtr clientSlot):
     _front(front),
     _loop(loop),
     _loopIndex(loopIndex),
@@ -141,7 +141,9 @@ HttpConnection::HttpConnection(HttpFront& front, EventLoop& loop, int loopIndex,
     _fd(_socket.impl()->sockfd()),
     _remoteAddress(std::move(remoteAddress)),
     _listener(listener),
-    _parser(limitsOf(front.settings()))
+    _clientSlot(std::move(clientSlot)),
+    _parser(limitsOf(front.settings())),
+    _awaitingFirstHead(!listener.admin)
 {
 	_timer.owner = this;
 	_timer.fire = &HttpConnection::onTimer;
@@ -244,6 +246,7 @@ void HttpConnection::process()
 		if (!_headDone)
 		{
 			_headDone = true;
+			firstHeadDone();
 			onHeadComplete();
 			if (_state != State::READING)
 				break;
@@ -254,6 +257,17 @@ void HttpConnection::process()
 			break; // in BODY with nothing consumable: wait for bytes
 	}
 	_processing = false;
+}
+
+
+void HttpConnection::firstHeadDone()
+{
+	// Only the first head counts as a pending handshake: a keep-alive connection between requests
+	// has its own deadline and does not hold a place among new clients.
+	if (!_awaitingFirstHead)
+		return;
+	_awaitingFirstHead = false;
+	_front.handshakeDone();
 }
 
 
@@ -368,6 +382,18 @@ void HttpConnection::handleUpgrade()
 	if (!_front.accepting() || !_front.transport().accepting())
 	{
 		sendError(503, "shutting down");
+		return;
+	}
+	if (!_front.limits().takeUpgrade(_clientSlot.get(), _loop.now()))
+	{
+		if (_front.counters().upgradeRateRefusals)
+			_front.counters().upgradeRateRefusals->increment();
+		// Every token refills within a second (upgrades_per_second is at least 1).
+		HttpResponse response;
+		response.text(429, "Too Many Requests: WebSocket upgrades from this address are over the rate limit");
+		response.setHeader("Retry-After", "1");
+		_closeAfterWrite = true;
+		queueResponse(response, false);
 		return;
 	}
 	const Endpoint& endpoint = *found->second;
@@ -606,7 +632,8 @@ void HttpConnection::handOff()
 	_registered = false;
 	_state = State::DONE;
 	_front.connectionClosed();
-	_front.transport().handOff(_socket, std::move(_in), std::move(_upgradeRequest), *_upgradeEndpoint);
+	_front.transport().handOff(_socket, std::move(_in), std::move(_upgradeRequest), *_upgradeEndpoint,
+	                           std::move(_clientSlot));
 	_front.retire(_loopIndex, _serial);
 }
 
@@ -673,6 +700,8 @@ void HttpConnection::finish()
 	catch (...)
 	{
 	}
+	firstHeadDone(); // closed before its head was complete: no longer pending
+	_clientSlot.reset();
 	_front.connectionClosed();
 	_front.retire(_loopIndex, _serial);
 }

@@ -33,7 +33,8 @@ class HttpConnection: public LoopHandler
 {
 public:
 	HttpConnection(HttpFront& front, EventLoop& loop, int loopIndex, std::uint64_t serial,
-	               Poco::Net::StreamSocket socket, std::string remoteAddress, HttpFront::Listener& listener);
+	               Poco::Net::StreamSocket socket, std::string remoteAddress, HttpFront::Listener& listener,
+	               HttpFront::ClientSlotPtr clientSlot);
 	~HttpConnection() override;
 
 	void start();
@@ -72,6 +73,7 @@ private:
 	static void onTimer(TimerNode* node);
 	void handleTimer();
 	void finish();
+	void firstHeadDone();
 	HttpRequest makeRequest();
 
 	HttpFront& _front;
@@ -82,6 +84,7 @@ private:
 	int _fd;
 	std::string _remoteAddress;
 	HttpFront::Listener& _listener;
+	HttpFront::ClientSlotPtr _clientSlot; ///< its place in the per-client count; goes with an upgrade
 	HttpRequestParser _parser;
 	std::string _in;  ///< bytes read and not yet consumed by the parser
 	std::string _out; ///< response bytes not yet written
@@ -96,6 +99,7 @@ private:
 	bool _headDone = false;       ///< the current request's head was handled
 	bool _draining = false;
 	bool _processing = false;
+	bool _awaitingFirstHead; ///< counted in the front's pending handshakes (public listeners only)
 	std::int64_t _deadlineMs = 0;
 	const Endpoint* _upgradeEndpoint = nullptr;
 	HttpRequest _upgradeRequest;

@@ -25,7 +25,8 @@ HttpFront::HttpFront(Transport& transport, const HttpSettings& settings, Poco::L
     _transport(transport),
     _settings(settings),
     _logger(logger),
-    _counters(counters)
+    _counters(counters),
+    _limits(settings)
 {
 }
 
@@ -243,29 +244,47 @@ void HttpFront::connectionClosed()
 }
 
 
-void HttpFront::adoptAccepted(Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener)
+void HttpFront::handshakeDone()
+{
+	_limits.handshakeDone();
+	updatePendingGauge();
+}
+
+
+void HttpFront::updatePendingGauge()
+{
+	if (_counters.pendingHandshakes)
+		_counters.pendingHandshakes->set(static_cast<std::int64_t>(_limits.pending()));
+}
+
+
+void HttpFront::adoptAccepted(Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener,
+                              ClientSlotPtr clientSlot)
 {
 	int loops = _transport.loopCount();
 	int target =
 	    static_cast<int>(_nextLoop.fetch_add(1, std::memory_order_relaxed) % static_cast<std::uint64_t>(loops));
 	if (target == 0)
 	{
-		adopt(0, std::move(socket), std::move(remoteAddress), listener);
+		adopt(0, std::move(socket), std::move(remoteAddress), listener, std::move(clientSlot));
 		return;
 	}
 	Listener* where = &listener;
-	_transport.post(target, [this, target, socket, remote = std::move(remoteAddress), where]() mutable {
-		adopt(target, std::move(socket), std::move(remote), *where);
+	_transport.post(target, [this, target, socket, remote = std::move(remoteAddress), where,
+	                         slot = std::move(clientSlot)]() mutable {
+		adopt(target, std::move(socket), std::move(remote), *where, std::move(slot));
 	});
 }
 
 
-void HttpFront::adopt(int loopIndex, Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener)
+void HttpFront::adopt(int loopIndex, Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener,
+                      ClientSlotPtr clientSlot)
 {
 	LoopShard& shard = _shards[static_cast<std::size_t>(loopIndex)];
 	std::uint64_t serial = shard.nextSerial++;
-	auto connection = std::make_unique<HttpConnection>(*this, _transport.loop(loopIndex), loopIndex, serial,
-	                                                   std::move(socket), std::move(remoteAddress), listener);
+	auto connection =
+	    std::make_unique<HttpConnection>(*this, _transport.loop(loopIndex), loopIndex, serial, std::move(socket),
+	                                     std::move(remoteAddress), listener, std::move(clientSlot));
 	HttpConnection* raw = connection.get();
 	shard.connections.emplace(serial, std::move(connection));
 	raw->start();

@@ -12,6 +12,7 @@
 
 
 #include "config/Settings.h"
+#include "http/AbuseLimits.h"
 #include "net/Transport.h"
 #include "switchboard/Host.h"
 #include "switchboard/util/RoutePattern.h"
@@ -58,12 +59,16 @@ struct AdminHooks
 struct HttpCounters
 /// Figures exported on /metrics; owned by the MetricsRegistry.
 {
-	Counter* requests = nullptr;      ///< requests answered (routes, upgrades, admin, errors)
-	Counter* busy = nullptr;          ///< route requests answered 503 because the handler queue was full
-	Counter* badRequests = nullptr;   ///< requests refused by the parser (4xx/5xx before routing)
-	Counter* timeouts = nullptr;      ///< connections closed by a head, body or keep-alive deadline
-	Gauge* openConnections = nullptr; ///< HTTP connections not (yet) upgraded
-	Counter* acceptPauses = nullptr;  ///< times the listeners stopped accepting at max_connections
+	Counter* requests = nullptr;             ///< requests answered (routes, upgrades, admin, errors)
+	Counter* busy = nullptr;                 ///< route requests answered 503 because the handler queue was full
+	Counter* badRequests = nullptr;          ///< requests refused by the parser (4xx/5xx before routing)
+	Counter* timeouts = nullptr;             ///< connections closed by a head, body or keep-alive deadline
+	Gauge* openConnections = nullptr;        ///< HTTP connections not (yet) upgraded
+	Counter* acceptPauses = nullptr;         ///< times the listeners stopped accepting at max_connections
+	Counter* clientLimitRefusals = nullptr;  ///< connections answered 429: max_connections_per_client
+	Counter* upgradeRateRefusals = nullptr;  ///< upgrades answered 429: the client's upgrade bucket was empty
+	Counter* pendingLimitRefusals = nullptr; ///< connections answered 503: max_pending_handshakes
+	Gauge* pendingHandshakes = nullptr;      ///< connections still sending their first request head
 };
 
 
@@ -108,9 +113,12 @@ public:
 
 	// For HttpConnection and HttpListener, on loop threads.
 	struct Listener;
-	void adoptAccepted(Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener);
-	/// An accepted socket (on loop 0): given to the next loop in turn.
-	void adopt(int loopIndex, Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener);
+	using ClientSlotPtr = std::shared_ptr<AbuseLimits::ClientSlot>;
+	void adoptAccepted(Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener,
+	                   ClientSlotPtr clientSlot);
+	/// An accepted and admitted socket (on loop 0): given to the next loop in turn.
+	void adopt(int loopIndex, Poco::Net::StreamSocket socket, std::string remoteAddress, Listener& listener,
+	           ClientSlotPtr clientSlot);
 	/// Creates an HttpConnection for an accepted socket on loop loopIndex (its own thread).
 	void retire(int loopIndex, std::uint64_t serial);
 	/// Destroys a finished connection after the loop's current batch of events.
@@ -121,6 +129,10 @@ public:
 	bool atCapacity() const;
 	void connectionOpened();
 	void connectionClosed();
+	AbuseLimits& limits() { return _limits; }
+	void handshakeDone();
+	/// A public connection's first request head is complete, or it closed before that.
+	void updatePendingGauge();
 	Transport& transport() { return _transport; }
 	Poco::Logger& logger() { return _logger; }
 	const HttpCounters& counters() const { return _counters; }
@@ -150,6 +162,7 @@ private:
 	HttpSettings _settings;
 	Poco::Logger& _logger;
 	HttpCounters _counters;
+	AbuseLimits _limits;
 	std::vector<std::unique_ptr<Listener>> _listeners;
 	AdminHooks _admin;
 	std::unique_ptr<WorkerPool> _workers;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,8 +20,39 @@ namespace Core {
 
 
 namespace {
+
 constexpr int ACCEPTS_PER_EVENT = 128; // then other sockets of the loop get their turn
+
+std::string refusal(const char* statusLine, const char* retryAfterSeconds, const std::string& body)
+{
+	return std::string("HTTP/1.1 ") + statusLine + "\r\nRetry-After: " + retryAfterSeconds +
+	       "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+	       "\r\nConnection: close\r\n\r\n" + body;
 }
+
+// A client at its connection limit holds long-lived WebSockets: retrying within a second would
+// only be refused again.
+const std::string CLIENT_LIMIT_RESPONSE =
+    refusal("429 Too Many Requests", "10", "Too Many Requests: too many connections from this address\n");
+const std::string PENDING_LIMIT_RESPONSE =
+    refusal("503 Service Unavailable", "1", "Service Unavailable: too many handshakes in progress\n");
+
+void refuse(int fd, const std::string& response)
+// Answers without reading the request and closes; a client whose socket cannot take the few
+// bytes at once is simply closed (nothing of it is kept).
+{
+	::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+	::shutdown(fd, SHUT_WR);
+	// Bytes already received and unread would turn the close into a reset, which may destroy
+	// the response before the client reads it.
+	char sink[4096];
+	while (::recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+	{
+	}
+	::close(fd);
+}
+
+} // namespace
 
 
 HttpListener::HttpListener(HttpFront& front, EventLoop& loop, HttpFront::Listener& listener,
@@ -118,6 +150,9 @@ void HttpListener::onReadable(char* /*scratch*/, std::size_t /*scratchSize*/)
 			}
 			return; // EAGAIN: the backlog is empty
 		}
+		HttpFront::ClientSlotPtr clientSlot;
+		if (!_listener.admin && !admit(fd, reinterpret_cast<const sockaddr*>(&address), clientSlot))
+			continue;
 		int one = 1;
 		::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -131,8 +166,35 @@ void HttpListener::onReadable(char* /*scratch*/, std::size_t /*scratchSize*/)
 			remote = "unknown";
 		}
 		Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
-		_front.adoptAccepted(std::move(socket), std::move(remote), _listener);
+		_front.adoptAccepted(std::move(socket), std::move(remote), _listener, std::move(clientSlot));
 	}
+}
+
+
+bool HttpListener::admit(int fd, const sockaddr* address, HttpFront::ClientSlotPtr& clientSlot)
+{
+	// The admin listener is exempt: /metrics and /readyz must answer while the front is attacked.
+	ClientKey client = ClientKey::of(address, _front.settings().ipv6ClientPrefix);
+	AbuseLimits::Admission admission = _front.limits().admit(client, _loop.now(), clientSlot);
+	if (admission == AbuseLimits::Admission::ADMITTED)
+	{
+		_front.updatePendingGauge();
+		return true;
+	}
+	const HttpCounters& counters = _front.counters();
+	if (admission == AbuseLimits::Admission::CLIENT_LIMIT)
+	{
+		if (counters.clientLimitRefusals)
+			counters.clientLimitRefusals->increment();
+		refuse(fd, CLIENT_LIMIT_RESPONSE);
+	}
+	else
+	{
+		if (counters.pendingLimitRefusals)
+			counters.pendingLimitRefusals->increment();
+		refuse(fd, PENDING_LIMIT_RESPONSE);
+	}
+	return false;
 }
 
 

@@ -14,6 +14,7 @@
 #include "net/LoopHandler.h"
 #include "net/TimerWheel.h"
 #include "Poco/Net/ServerSocket.h"
+#include <sys/socket.h>
 
 
 namespace Switchboard {
@@ -42,6 +43,8 @@ public:
 
 private:
 	void pause();
+	bool admit(int fd, const sockaddr* address, HttpFront::ClientSlotPtr& clientSlot);
+	/// The abuse limits for a fresh connection; false when it was refused (answered and closed).
 	static void onTimer(TimerNode* node);
 
 	HttpFront& _front;

@@ -132,7 +132,7 @@ void Transport::connectionClosed()
 
 
 void Transport::handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
-                        const Endpoint& endpoint)
+                        const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed)
 {
 	socket.setBlocking(false);
 	socket.setNoDelay(true);
@@ -156,12 +156,17 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::string initialBytes
 	std::string remote = request.remoteAddress;
 	EventLoop* loop = _loops[best].get();
 	auto payload = std::make_shared<std::pair<HttpRequest, std::string>>(std::move(request), std::move(initialBytes));
-	loop->post([loop, id, &endpoint, socket, remote, payload]() mutable {
+	loop->post([loop, id, &endpoint, socket, remote, payload, held = std::move(heldUntilClosed)]() mutable {
 		std::int64_t maxMessage = endpoint.maxMessageSize;
 		auto connection = std::make_unique<WsConnection>(*loop, id, endpoint, socket, remote, maxMessage);
+		connection->holdUntilClosed(std::move(held));
 		WsConnection* raw = connection.get();
 		loop->adopt(std::move(connection));
 		raw->open(payload->first, payload->second);
+		// Shutdown may have closed this loop's connections before the hand-off arrived: this one
+		// gets its 1001 like the others instead of waiting for the deadline.
+		if (!loop->transport().accepting() && raw->connectionState() == WsConnection::State::OPEN)
+			raw->close(CloseCode::GOING_AWAY, "");
 	});
 }
 

@@ -81,9 +81,10 @@ public:
 	bool atCapacity() const;
 
 	void handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
-	             const Endpoint& endpoint);
+	             const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed = nullptr);
 	/// Gives an upgraded socket to the least loaded loop, which creates the connection, calls
-	/// onOpen and feeds initialBytes (frames pipelined behind the handshake).
+	/// onOpen and feeds initialBytes (frames pipelined behind the handshake). heldUntilClosed
+	/// (the HTTP front's per-client count) is released when the connection finishes.
 
 	// Delivery (the Router of each plugin forwards here with its identity). A connection of
 	// another plugin is treated as gone.

@@ -475,6 +475,8 @@ void WsConnection::finish(std::uint16_t reportedCode, std::string_view reason)
 	_loop.transport().memoryBudget().release(_budgetAccount);
 	_pEndpoint->owner->connectionFinished(_id);
 	_loop.transport().connectionClosed();
+	// The client's place in the HTTP front's count is free as soon as the socket is closed.
+	_heldUntilClosed.reset();
 	reportClose(); // not inside a plugin call: finish is reached from the loop, never from a callback
 	_loop.retire(this);
 }

@@ -72,6 +72,8 @@ public:
 	}
 
 	// Used by the loop and the transport
+	void holdUntilClosed(std::shared_ptr<void> held) { _heldUntilClosed = std::move(held); }
+	/// Kept until the connection finishes (the HTTP front's per-client count), then released.
 	void open(const HttpRequest& request, std::string& initialBytes);
 	void onReadable(char* scratch, std::size_t scratchSize) override;
 	void onWritable() override;
@@ -142,6 +144,7 @@ private:
 	std::size_t _offenderThreshold; ///< held bytes above which it is a memory offender
 	std::shared_ptr<void> _pluginState;
 	const void* _pluginStateType = nullptr;
+	std::shared_ptr<void> _heldUntilClosed;
 	TimerNode _timer;
 	std::int64_t _lastActivityMs = 0;
 	std::int64_t _closeDeadlineMs = 0;

@@ -145,6 +145,14 @@ bool Server::start(std::string& error)
 	httpCounters.openConnections = &host.gauge("http_connections_open", "HTTP connections open (not upgraded)");
 	httpCounters.acceptPauses =
 	    &host.counter("accept_pauses_total", "Times the listeners stopped accepting at max_connections");
+	httpCounters.clientLimitRefusals = &host.counter(
+	    "http_client_limit_refusals_total", "Connections answered 429: their address held max_connections_per_client");
+	httpCounters.upgradeRateRefusals = &host.counter(
+	    "http_upgrade_rate_refusals_total", "WebSocket upgrades answered 429: over the address's upgrades_per_second");
+	httpCounters.pendingLimitRefusals = &host.counter(
+	    "http_pending_limit_refusals_total", "Connections answered 503: max_pending_handshakes were in progress");
+	httpCounters.pendingHandshakes =
+	    &host.gauge("http_handshakes_pending", "Connections accepted whose first request head is not complete");
 	_http = std::make_unique<HttpFront>(*_transport, _settings.http, Poco::Logger::get("http"), httpCounters);
 	for (const ListenerSpec& spec : _settings.listeners)
 		_http->addListener(spec);
