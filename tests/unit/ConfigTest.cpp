@@ -294,7 +294,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("alt"), c.listeners()[0].name);
 		CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), c.listeners()[0].address);
 		CPPUNIT_ASSERT_EQUAL(9001, int(c.listeners()[0].port));
-		CPPUNIT_ASSERT_EQUAL(1024, c.listeners()[0].backlog);
+		CPPUNIT_ASSERT_EQUAL(4096, c.listeners()[0].backlog);
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.listeners()[1].name);
 		CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), c.listeners()[1].address);
 		CPPUNIT_ASSERT_EQUAL(9000, int(c.listeners()[1].port));

@@ -70,7 +70,7 @@ struct ListenerSpec
 	std::string name;
 	std::string address;
 	int port = 0;
-	int backlog = 1024;
+	int backlog = 4096;
 };
 
 

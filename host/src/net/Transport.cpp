@@ -134,15 +134,8 @@ void Transport::connectionClosed()
 void Transport::handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
                         const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed)
 {
-	socket.setBlocking(false);
-	socket.setNoDelay(true);
-	try
-	{
-		socket.setKeepAlive(true);
-	}
-	catch (Poco::Exception&)
-	{
-	}
+	// The HTTP front accepted the socket non-blocking with TCP_NODELAY and keep-alive set: no
+	// more system calls here (a reconnect storm pays each one ten thousand times).
 	// The least loaded loop; ties go round robin through the sequence number.
 	std::uint64_t sequence = _nextSequence.fetch_add(1);
 	std::size_t best = sequence % _loops.size();
