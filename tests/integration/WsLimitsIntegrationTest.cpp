@@ -255,16 +255,6 @@ public:
 		CPPUNIT_ASSERT_EQUAL(101, other.connect(LOOPBACK, port, "/echo/ws").status);
 		echoRoundTripMs(other, "still served");
 
-		// A peer that is not read and keeps sending, or takes none of its output, is a slow
-		// consumer (reading here would let the output drain, so the test waits without reading).
-		std::int64_t slowCloses = 0;
-		for (int i = 0; i < 50 && slowCloses < 1; ++i)
-		{
-			std::this_thread::sleep_for(std::chrono::milliseconds(100));
-			slowCloses = metric(server, "switchboard_slow_consumer_closes_total");
-		}
-		CPPUNIT_ASSERT_EQUAL_MESSAGE(summary, std::int64_t(1), slowCloses);
-		CPPUNIT_ASSERT_MESSAGE("the stalled connection must be cut", hog.waitForEof(5000));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 

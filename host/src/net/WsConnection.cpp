@@ -260,7 +260,7 @@ void WsConnection::flush()
 	}
 	checkWatermarks();
 	accountMemory();
-	if (_readPaused && _state == State::OPEN && unreadInput() > _loop.transport().settings().lowWatermark)
+	if (_readPaused && _state == State::OPEN && unreadInput() > _pEndpoint->maxOutputQueue)
 		closeSlowConsumer(); // the kernel took too little to resume reading, and it keeps sending
 	if (!pending && _finishAfterFlush)
 		finish(_reportCode, _reportReason);
@@ -567,10 +567,11 @@ void WsConnection::handleTimer()
 		return;
 	}
 	if (_readPaused && (now - std::max(_readPausedSinceMs, _lastWriteMs) >= STALLED_OUTPUT_MS ||
-	                    unreadInput() > _loop.transport().settings().lowWatermark))
+	                    unreadInput() > _pEndpoint->maxOutputQueue))
 	{
 		// Not reading what it has been sent, and either taking none of it or still sending more
-		// than low_watermark of requests: the kernel buffers it fills are server memory too.
+		// than its output cap of requests: the kernel buffers it fills are server memory too. A
+		// bursty client (sending a burst while its own output is backed up) stays below both.
 		closeSlowConsumer();
 		return;
 	}

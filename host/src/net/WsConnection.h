@@ -39,7 +39,7 @@ class WsConnection: public Switchboard::Connection, public LoopHandler, private 
 /// Limits: every queued frame (data, pong, ping, close) counts against max_output_queue; above
 /// high_watermark the connection is not read until its output drains below low_watermark;
 /// meanwhile it is closed as a slow consumer if the peer takes none of its output for
-/// STALLED_OUTPUT_MS, or keeps sending (more than low_watermark waits unread in the kernel).
+/// STALLED_OUTPUT_MS, or keeps sending (more than max_output_queue waits unread in the kernel).
 /// A message must be complete within fragment_timeout_ms of its first frame. What it holds
 /// (reassembly + output) is reported to the transport's MemoryBudget.
 {
@@ -98,7 +98,7 @@ public:
 	void clearDirty() { _dirty = false; }
 	bool readPaused() const { return _readPaused; }
 
-	static constexpr std::int64_t STALLED_OUTPUT_MS = 1000;
+	static constexpr std::int64_t STALLED_OUTPUT_MS = 10000;
 	/// A connection not read because of its backed-up output is closed as a slow consumer when
 	/// the peer takes none of that output for this long.
 	static constexpr std::int64_t PAUSED_CHECK_MS = 50;
