@@ -35,22 +35,10 @@ const std::string ATTACKER = "127.0.0.2";
 const std::string GOOD_CLIENT = "127.0.0.3";
 const std::string SECOND_ATTACKER = "127.0.0.4";
 
-std::int64_t metricValue(const std::string& metrics, const std::string& series)
-{
-	std::size_t at = 0;
-	while ((at = metrics.find(series + " ", at)) != std::string::npos)
-	{
-		if (at == 0 || metrics[at - 1] == '\n')
-			return std::stoll(metrics.substr(at + series.size() + 1));
-		++at;
-	}
-	return -1;
-}
-
 std::int64_t metric(TestServer& server, const std::string& series)
 {
 	// The admin listener is exempt from the limits: it answers while the front is attacked.
-	return metricValue(HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body, series);
+	return HttpTestClient::metricValue(HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body, series);
 }
 
 bool waitForMetric(TestServer& server, const std::string& series, std::int64_t expected, int timeoutMs)

@@ -26,18 +26,6 @@ namespace {
 
 const char* LOOPBACK = "127.0.0.1";
 
-std::int64_t metricValue(const std::string& metrics, const std::string& series)
-{
-	std::size_t at = 0;
-	while ((at = metrics.find(series + " ", at)) != std::string::npos)
-	{
-		if (at == 0 || metrics[at - 1] == '\n')
-			return std::stoll(metrics.substr(at + series.size() + 1));
-		++at;
-	}
-	return -1;
-}
-
 std::string fetchMetrics(TestServer& server)
 {
 	return HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body;
@@ -103,8 +91,9 @@ public:
 			CPPUNIT_ASSERT_EQUAL(std::string("message ") + std::to_string(i), m.payload);
 		}
 		std::string metrics = fetchMetrics(server);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(count), metricValue(metrics, "switchboard_connections_open"));
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(count), metricValue(metrics, "switchboard_echo_messages_echoed_total"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(count), HttpTestClient::metricValue(metrics, "switchboard_connections_open"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(count),
+		                     HttpTestClient::metricValue(metrics, "switchboard_echo_messages_echoed_total"));
 		for (auto& c : clients)
 			c.sendClose(1000, "bye");
 		for (auto& c : clients)
@@ -240,7 +229,8 @@ public:
 		ok.sendText(std::string(1000, 'b'));
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1000), ok.receiveMessage().payload.size());
 		std::string metrics = fetchMetrics(server);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(cases.size()), metricValue(metrics, "switchboard_protocol_errors_total"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(cases.size()),
+		                     HttpTestClient::metricValue(metrics, "switchboard_protocol_errors_total"));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 
@@ -296,7 +286,8 @@ public:
 		}
 		CPPUNIT_ASSERT_MESSAGE("the slow consumer must be closed by the server", cut || slow.waitForEof(5000));
 		std::string metrics = fetchMetrics(server);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), metricValue(metrics, "switchboard_slow_consumer_closes_total"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1),
+		                     HttpTestClient::metricValue(metrics, "switchboard_slow_consumer_closes_total"));
 		std::vector<double> after;
 		measure(after, 10);
 		// Latency is measured, not timed: the others stay responsive (generous bound for shared CI
@@ -305,7 +296,8 @@ public:
 		                       percentile(during, 0.99) < 200000.0);
 		CPPUNIT_ASSERT_MESSAGE("p99 after: " + std::to_string(percentile(after, 0.99)),
 		                       percentile(after, 0.99) < 200000.0);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(others), metricValue(fetchMetrics(server), "switchboard_connections_open"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(others),
+		                     HttpTestClient::metricValue(fetchMetrics(server), "switchboard_connections_open"));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 
@@ -343,7 +335,8 @@ public:
 		for (const auto& f : info.skippedFrames)
 			pings += f.opcode == WsTestClient::OPCODE_PING ? 1 : 0;
 		CPPUNIT_ASSERT_MESSAGE("keepalive pings before the idle close", pings >= 1);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), metricValue(fetchMetrics(server), "switchboard_idle_closes_total"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1),
+		                     HttpTestClient::metricValue(fetchMetrics(server), "switchboard_idle_closes_total"));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 
@@ -429,8 +422,9 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("text/plain; version=0.0.4; charset=utf-8"), metrics.header("Content-Type"));
 		for (const char* series : {"switchboard_connections_open", "switchboard_http_requests_total",
 		                           "switchboard_echo_connections", "process_resident_memory_bytes", "process_open_fds"})
-			CPPUNIT_ASSERT_MESSAGE(series, metricValue(metrics.body, series) >= 0);
-		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), metricValue(metrics.body, "switchboard_plugin_up{plugin=\"echo\"}"));
+			CPPUNIT_ASSERT_MESSAGE(series, HttpTestClient::metricValue(metrics.body, series) >= 0);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1),
+		                     HttpTestClient::metricValue(metrics.body, "switchboard_plugin_up{plugin=\"echo\"}"));
 		// Admin routes live only on the admin listener, plugin routes only on theirs.
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, server.port("main"), "/metrics").status);
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, admin, "/echo/stats").status);

@@ -32,21 +32,9 @@ namespace {
 const char* LOOPBACK = "127.0.0.1";
 const unsigned char MASK[4] = {0x11, 0x22, 0x33, 0x44};
 
-std::int64_t metricValue(const std::string& metrics, const std::string& series)
-{
-	std::size_t at = 0;
-	while ((at = metrics.find(series + " ", at)) != std::string::npos)
-	{
-		if (at == 0 || metrics[at - 1] == '\n')
-			return std::stoll(metrics.substr(at + series.size() + 1));
-		++at;
-	}
-	return -1;
-}
-
 std::int64_t metric(TestServer& server, const std::string& series)
 {
-	return metricValue(HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body, series);
+	return HttpTestClient::metricValue(HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body, series);
 }
 
 std::int64_t residentKiB(pid_t pid)

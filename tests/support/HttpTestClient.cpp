@@ -349,5 +349,18 @@ HttpResponse HttpTestClient::readResponse(TestSocket& socket, std::string& buffe
 }
 
 
+std::int64_t HttpTestClient::metricValue(const std::string& metrics, const std::string& series)
+{
+	std::size_t at = 0;
+	while ((at = metrics.find(series + " ", at)) != std::string::npos)
+	{
+		if (at == 0 || metrics[at - 1] == '\n')
+			return std::stoll(metrics.substr(at + series.size() + 1));
+		++at;
+	}
+	return -1;
+}
+
+
 } // namespace Test
 } // namespace Switchboard

@@ -10,6 +10,7 @@
 
 
 #include "HttpResponse.h"
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,9 @@ public:
 	                               int timeoutMs = DEFAULT_TIMEOUT_MS);
 	/// Sends rawRequest and returns every byte received until the server closes the
 	/// connection or the timeout passes (no parsing, no exception on timeout).
+
+	static std::int64_t metricValue(const std::string& metrics, const std::string& series);
+	/// The value of one series ("name" or "name{labels}") in Prometheus text, -1 if absent.
 
 	static HttpResponse readResponse(TestSocket& socket, std::string& buffer, const Deadline& deadline,
 	                                 bool headRequest);
