@@ -101,12 +101,6 @@ void Transport::shutdown(std::uint16_t code, std::string_view reason, std::int64
 }
 
 
-bool Transport::atCapacity() const
-{
-	return _open.load(std::memory_order_relaxed) >= _settings.maxConnections;
-}
-
-
 std::size_t Transport::openConnections() const
 {
 	return _open.load(std::memory_order_relaxed);

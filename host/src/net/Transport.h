@@ -78,7 +78,6 @@ public:
 	/// finishes whatever is left, then stops and joins the loops (main thread, once).
 
 	bool accepting() const { return _accepting.load(); }
-	bool atCapacity() const;
 
 	void handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
 	             const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed = nullptr);
