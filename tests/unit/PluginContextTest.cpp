@@ -132,6 +132,7 @@ class PluginContextTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE(PluginContextTest);
 	CPPUNIT_TEST(testMillionOneShotTimersLeaveMemoryFlat);
 	CPPUNIT_TEST(testCancelForgetsTheTimer);
+	CPPUNIT_TEST(testTwoPluginsTimersOnOneLoopAreIndependent);
 	CPPUNIT_TEST(testThrowingTimerIsCountedAndKeepsRunning);
 	CPPUNIT_TEST(testGroupsBelongToTheirPlugin);
 	CPPUNIT_TEST(testOffloadExceptionsAreCountedAndCompletionRuns);
@@ -202,6 +203,32 @@ public:
 		CPPUNIT_ASSERT(waitFor([&] { return done.load(); }));
 		CPPUNIT_ASSERT(!rig.alpha().cancel(once));    // already fired
 		CPPUNIT_ASSERT(!rig.beta().cancel(periodic)); // never another plugin's
+	}
+
+	void testTwoPluginsTimersOnOneLoopAreIndependent()
+	{
+		// Timer ids are per plugin, so two plugins hold the same id on one loop. The loop once
+		// kept its timers by id alone: the second was freed while still in the wheel (a
+		// use-after-free seen as a crash at shutdown) and the first plugin's cancel removed the
+		// second plugin's timer.
+		Rig rig;
+		std::atomic<int> alphaTicks{0}, betaTicks{0};
+		TimerId alphaTimer = rig.alpha().every(10, [&alphaTicks] { ++alphaTicks; });
+		TimerId betaTimer = rig.beta().every(10, [&betaTicks] { ++betaTicks; });
+		CPPUNIT_ASSERT_EQUAL(alphaTimer, betaTimer);
+		CPPUNIT_ASSERT(waitFor([&] { return alphaTicks.load() >= 3 && betaTicks.load() >= 3; }, 5000));
+		CPPUNIT_ASSERT(rig.alpha().cancel(alphaTimer));
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		int alphaStopped = alphaTicks.load();
+		int betaBefore = betaTicks.load();
+		CPPUNIT_ASSERT(waitFor([&] { return betaTicks.load() >= betaBefore + 3; }, 5000));
+		CPPUNIT_ASSERT_EQUAL(alphaStopped, alphaTicks.load());
+		CPPUNIT_ASSERT(rig.beta().cancel(betaTimer));
+
+		std::atomic<int> fired{0};
+		rig.alpha().after(5, [&fired] { fired += 1; });
+		rig.beta().after(5, [&fired] { fired += 10; });
+		CPPUNIT_ASSERT(waitFor([&] { return fired.load() == 11; }, 5000));
 	}
 
 	void testThrowingTimerIsCountedAndKeepsRunning()

@@ -350,14 +350,17 @@ void EventLoop::addTimer(PluginSlot& owner, std::uint64_t timerId, std::int64_t 
 	timer->owner = &owner;
 	timer->node.owner = timer.get();
 	timer->node.fire = &EventLoop::fireSdkTimer;
-	_wheel.schedule(timer->node, _nowMs + delayMs);
-	_timers.emplace(timerId, std::move(timer));
+	SdkTimer* added = timer.get();
+	// Linked into the wheel only once the table holds it: a node must never outlive its entry.
+	if (!_timers.emplace(TimerKey{&owner, timerId}, std::move(timer)).second)
+		return; // the plugin context never reuses an id; nothing was linked
+	_wheel.schedule(added->node, _nowMs + delayMs);
 }
 
 
-void EventLoop::removeTimer(std::uint64_t timerId)
+void EventLoop::removeTimer(PluginSlot& owner, std::uint64_t timerId)
 {
-	auto it = _timers.find(timerId);
+	auto it = _timers.find(TimerKey{&owner, timerId});
 	if (it == _timers.end())
 		return;
 	_wheel.cancel(it->second->node);
@@ -384,7 +387,7 @@ void EventLoop::fireSdkTimer(TimerNode* node)
 	int expected = 0;
 	bool fire = timer->state->compare_exchange_strong(expected, 2);
 	std::function<void()> callback = std::move(timer->callback);
-	loop->_timers.erase(id); // destroys timer
+	loop->_timers.erase(TimerKey{owner, id}); // destroys timer
 	if (!fire)
 		return;
 	owner->timerFinished(id);

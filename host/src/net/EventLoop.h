@@ -103,9 +103,24 @@ public:
 	void addTimer(PluginSlot& owner, std::uint64_t timerId, std::int64_t delayMs, std::int64_t intervalMs,
 	              std::function<void()> callback, std::shared_ptr<std::atomic<int>> state);
 	/// state: 0 pending, 1 cancelled (by Host::cancel on any thread), 2 fired (one-shot).
-	void removeTimer(std::uint64_t timerId);
+	void removeTimer(PluginSlot& owner, std::uint64_t timerId);
 
 private:
+	struct TimerKey
+	/// Timer ids are unique per plugin only: several plugins share a loop.
+	{
+		const PluginSlot* owner;
+		std::uint64_t id;
+		bool operator==(const TimerKey& other) const { return owner == other.owner && id == other.id; }
+	};
+	struct TimerKeyHash
+	{
+		std::size_t operator()(const TimerKey& key) const
+		{
+			return std::hash<std::uint64_t>()(key.id * 0x9E3779B97F4A7C15ull ^
+			                                  reinterpret_cast<std::uintptr_t>(key.owner));
+		}
+	};
 	struct SdkTimer
 	{
 		TimerNode node;
@@ -155,7 +170,7 @@ private:
 	std::vector<WsConnection*> _aborts;
 	std::vector<WsConnection*> _closeReports;
 	std::vector<WsConnection*> _retired;
-	std::unordered_map<std::uint64_t, std::unique_ptr<SdkTimer>> _timers;
+	std::unordered_map<TimerKey, std::unique_ptr<SdkTimer>, TimerKeyHash> _timers;
 	std::vector<char> _scratch;
 	std::vector<PollEvent> _events;
 };

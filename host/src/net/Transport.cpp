@@ -276,10 +276,11 @@ void Transport::scheduleTimer(int loopIndex, PluginSlot& owner, TimerId id, std:
 }
 
 
-void Transport::unscheduleTimer(int loopIndex, TimerId id)
+void Transport::unscheduleTimer(int loopIndex, PluginSlot& owner, TimerId id)
 {
 	EventLoop* loop = _loops[static_cast<std::size_t>(loopIndex) % _loops.size()].get();
-	loop->post([loop, id] { loop->removeTimer(id); });
+	PluginSlot* slot = &owner;
+	loop->post([loop, slot, id] { loop->removeTimer(*slot, id); });
 }
 
 

@@ -99,7 +99,7 @@ public:
 	/// The loop a new timer goes to: the caller's own loop, else the first.
 	void scheduleTimer(int loopIndex, PluginSlot& owner, TimerId id, std::int64_t delayMs, std::int64_t intervalMs,
 	                   std::function<void()> callback, std::shared_ptr<std::atomic<int>> state);
-	void unscheduleTimer(int loopIndex, TimerId id);
+	void unscheduleTimer(int loopIndex, PluginSlot& owner, TimerId id);
 	/// Always posted, so a timer cancelling itself from its own callback is safe.
 	void post(int loopIndex, std::function<void()> task, PluginSlot* owner = nullptr);
 	/// owner: the plugin whose code task runs (guarded as PluginSite::COMPLETION), or nullptr.

@@ -181,7 +181,7 @@ bool PluginContext::cancel(TimerId timer) noexcept
 	{
 		try
 		{
-			_services.transport->unscheduleTimer(entry.loop, timer);
+			_services.transport->unscheduleTimer(entry.loop, *this, timer);
 		}
 		catch (...)
 		{
