@@ -114,6 +114,7 @@ class WsLimitsIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE(WsLimitsIntegrationTest);
 	CPPUNIT_TEST(testPingFloodDoesNotStallOthers);
 	CPPUNIT_TEST(testBackedUpOutputPausesReading);
+	CPPUNIT_TEST(testStalledConsumerIsClosed);
 	CPPUNIT_TEST(testUnfinishedMessageTimesOut);
 	CPPUNIT_TEST(testMemoryBudgetClosesOldestOffenders);
 	CPPUNIT_TEST_SUITE_END();
@@ -243,6 +244,77 @@ public:
 		CPPUNIT_ASSERT_EQUAL(101, other.connect(LOOPBACK, port, "/echo/ws").status);
 		echoRoundTripMs(other, "still served");
 
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testStalledConsumerIsClosed()
+	{
+		// A client that sends a few requests and then neither reads nor sends: its output backs
+		// up, it is no longer read, and after send_stall_timeout_ms of taking nothing it is cut.
+		// It sends too little for the unread-input rule (more than max_output_queue waiting).
+		TestServer server;
+		server.set("websocket", "send_stall_timeout_ms", "1500");
+		server.addPlugin("echo", "main", "/echo");
+		server.start();
+		int port = server.port("main");
+		WsTestClient hog;
+		hog.setReceiveBufferSize(4096);
+		CPPUNIT_ASSERT_EQUAL(101, hog.connect(LOOPBACK, port, "/echo/ws").status);
+		// One request at a time, each read by the server before the next, until one is not read
+		// within 200 ms: the server stopped reading. What waits unread is then one request.
+		const std::string request =
+		    WsTestClient::encodeFrame(WsTestClient::OPCODE_BINARY, std::string(16 * 1024, 's'), true, true, 0, MASK);
+		std::uint64_t sent = 0;
+		bool paused = false;
+		for (int i = 0; i < 2048 && !paused; ++i)
+		{
+			std::int64_t readBefore = metric(server, "switchboard_received_bytes_total");
+			std::uint64_t total = 0;
+			auto giveUp = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+			while (total < request.size() && std::chrono::steady_clock::now() < giveUp)
+			{
+				std::string rest = request.substr(static_cast<std::size_t>(total));
+				std::size_t restOffset = 0;
+				SendStep step = sendSome(hog.fd(), rest, restOffset, total);
+				CPPUNIT_ASSERT(step != SendStep::FAILED);
+				if (step == SendStep::WOULD_BLOCK)
+					waitWritable(hog.fd(), 10);
+			}
+			sent += total;
+			auto readDeadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+			paused = true;
+			while (std::chrono::steady_clock::now() < readDeadline)
+			{
+				if (metric(server, "switchboard_received_bytes_total") >=
+				    readBefore + static_cast<std::int64_t>(request.size()))
+				{
+					paused = false;
+					break;
+				}
+				std::this_thread::sleep_for(std::chrono::milliseconds(2));
+			}
+		}
+		auto stoppedAt = std::chrono::steady_clock::now();
+		CPPUNIT_ASSERT_MESSAGE("the server kept reading " + std::to_string(sent) + " bytes", paused);
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+		std::string summary = "sent " + std::to_string(sent) + " bytes, the server read " +
+		                      std::to_string(metric(server, "switchboard_received_bytes_total"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(summary, std::int64_t(0),
+		                             metric(server, "switchboard_slow_consumer_closes_total"));
+		bool cut = false;
+		while (!cut && millisecondsSince(stoppedAt) < 8000)
+		{
+			cut = metric(server, "switchboard_slow_consumer_closes_total") == 1;
+			if (!cut)
+				std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		}
+		double afterMs = millisecondsSince(stoppedAt);
+		summary += "; closed after " + std::to_string(afterMs) + " ms";
+		CPPUNIT_ASSERT_MESSAGE(summary, cut);
+		CPPUNIT_ASSERT_MESSAGE(summary, afterMs >= 1000);
+		// The client sees the connection end (a close frame it never reads, then a reset or FIN).
+		pollfd p{hog.fd(), POLLRDHUP, 0};
+		CPPUNIT_ASSERT_MESSAGE(summary, ::poll(&p, 1, 5000) == 1);
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 

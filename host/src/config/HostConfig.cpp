@@ -306,6 +306,13 @@ const HostKey WEBSOCKET_KEYS[] = {
      nullptr,
      Check::NONE,
      toTransport<&TransportSettings::fragmentTimeoutMs>},
+    {{"send_stall_timeout_ms", ConfigType::INTEGER, "10000",
+      "milliseconds a connection not read because its output is backed up may take none of that output before "
+      "it is closed with 1008 \"slow consumer\"; 0 = no limit",
+      0, 86400000},
+     nullptr,
+     Check::NONE,
+     toTransport<&TransportSettings::sendStallTimeoutMs>},
     {{"max_buffered_total", ConfigType::INTEGER, "268435456",
       "bytes held in reassembly buffers and output queues across all connections; past it the oldest offenders "
       "are closed with 1008; 0 = no limit",

@@ -36,6 +36,7 @@ struct TransportSettings
 	std::size_t lowWatermark = 64 * 1024;
 	std::size_t maxOutputQueue = 1024 * 1024;
 	std::int64_t fragmentTimeoutMs = 10000;   ///< first to final fragment of a message; 0 = none
+	std::int64_t sendStallTimeoutMs = 10000;  ///< a read-paused peer taking none of its output; 0 = none
 	std::size_t maxBufferedTotal = 256 << 20; ///< reassembly + output bytes of all connections; 0 = none
 };
 

@@ -43,7 +43,8 @@ WsConnection::WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& end
         1, std::min(static_cast<std::size_t>(maxMessageSize) / 4, loop.transport().settings().highWatermark))),
     _idleTimeoutMs(endpoint.idleTimeoutMs),
     _pingIntervalMs(endpoint.pingIntervalMs),
-    _fragmentTimeoutMs(loop.transport().settings().fragmentTimeoutMs)
+    _fragmentTimeoutMs(loop.transport().settings().fragmentTimeoutMs),
+    _sendStallTimeoutMs(loop.transport().settings().sendStallTimeoutMs)
 {
 	_timer.owner = this;
 	_timer.fire = &WsConnection::onTimer;
@@ -201,6 +202,8 @@ void WsConnection::checkWatermarks()
 	_readPaused = _aboveHighWatermark;
 	if (_readPaused)
 		_readPausedSinceMs = _loop.now();
+	else if (_messageOpen)
+		_messageStartMs += _loop.now() - _readPausedSinceMs; // the peer could not finish it meanwhile
 	applyInterest();
 	scheduleDeadline();
 	if (_state != State::OPEN)
@@ -516,7 +519,7 @@ void WsConnection::scheduleDeadline()
 			due = std::min(due, _lastActivityMs + _idleTimeoutMs);
 		if (_pingIntervalMs > 0)
 			due = std::min(due, std::max(_lastActivityMs, _pingSentMs) + _pingIntervalMs);
-		if (_messageOpen && _fragmentTimeoutMs > 0)
+		if (_messageOpen && _fragmentTimeoutMs > 0 && !_readPaused)
 			due = std::min(due, _messageStartMs + _fragmentTimeoutMs);
 		if (_readPaused)
 			due = std::min(due, _loop.now() + PAUSED_CHECK_MS); // watches what the peer keeps sending
@@ -555,7 +558,7 @@ void WsConnection::handleTimer()
 		close(code, code == CloseCode::NONE ? std::string_view() : std::string_view("idle timeout"));
 		return;
 	}
-	if (_messageOpen && _fragmentTimeoutMs > 0 && now - _messageStartMs >= _fragmentTimeoutMs)
+	if (_messageOpen && _fragmentTimeoutMs > 0 && !_readPaused && now - _messageStartMs >= _fragmentTimeoutMs)
 	{
 		// Pings do not extend this: a peer must not hold a reassembly buffer open forever.
 		_decoder.discard();
@@ -566,8 +569,9 @@ void WsConnection::handleTimer()
 			_finishAfterFlush = true; // the decoder is gone, so the peer's close reply cannot be read
 		return;
 	}
-	if (_readPaused && (now - std::max(_readPausedSinceMs, _lastWriteMs) >= STALLED_OUTPUT_MS ||
-	                    unreadInput() > _pEndpoint->maxOutputQueue))
+	if (_readPaused &&
+	    ((_sendStallTimeoutMs > 0 && now - std::max(_readPausedSinceMs, _lastWriteMs) >= _sendStallTimeoutMs) ||
+	     unreadInput() > _pEndpoint->maxOutputQueue))
 	{
 		// Not reading what it has been sent, and either taking none of it or still sending more
 		// than its output cap of requests: the kernel buffers it fills are server memory too. A

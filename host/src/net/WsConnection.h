@@ -39,8 +39,9 @@ class WsConnection: public Switchboard::Connection, public LoopHandler, private 
 /// Limits: every queued frame (data, pong, ping, close) counts against max_output_queue; above
 /// high_watermark the connection is not read until its output drains below low_watermark;
 /// meanwhile it is closed as a slow consumer if the peer takes none of its output for
-/// STALLED_OUTPUT_MS, or keeps sending (more than max_output_queue waits unread in the kernel).
-/// A message must be complete within fragment_timeout_ms of its first frame. What it holds
+/// send_stall_timeout_ms, or keeps sending (more than max_output_queue waits unread in the kernel).
+/// A message must be complete within fragment_timeout_ms of its first frame, not counting time
+/// the connection was not read. What it holds
 /// (reassembly + output) is reported to the transport's MemoryBudget.
 {
 public:
@@ -98,9 +99,6 @@ public:
 	void clearDirty() { _dirty = false; }
 	bool readPaused() const { return _readPaused; }
 
-	static constexpr std::int64_t STALLED_OUTPUT_MS = 10000;
-	/// A connection not read because of its backed-up output is closed as a slow consumer when
-	/// the peer takes none of that output for this long.
 	static constexpr std::int64_t PAUSED_CHECK_MS = 50;
 	/// How often a paused connection's unread input is looked at.
 
@@ -152,6 +150,7 @@ private:
 	std::int64_t _idleTimeoutMs;
 	std::int64_t _pingIntervalMs;
 	std::int64_t _fragmentTimeoutMs;
+	std::int64_t _sendStallTimeoutMs;
 	std::int64_t _messageStartMs = 0; ///< when the open message's first frame header was read
 	std::int64_t _readPausedSinceMs = 0;
 	std::int64_t _lastWriteMs = 0; ///< last time the kernel took some output
