@@ -58,6 +58,7 @@ class StartupIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testEnvironmentOverride);
 	CPPUNIT_TEST(testDaemonWithPidfile);
 	CPPUNIT_TEST(testSharedListenerAndSeparatePorts);
+	CPPUNIT_TEST(testSecondServerOnTheSamePortIsRefused);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -172,6 +173,23 @@ public:
 		r = server.runWithConfig({});
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), EXIT_SOFTWARE, r.exitCode);
 		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, "start() threw: fixture throws from start"));
+	}
+
+	void testSecondServerOnTheSamePortIsRefused()
+	{
+		// The listeners once bound with SO_REUSEPORT: a second server started on the same port by
+		// mistake ran, and the kernel gave it half of the new connections.
+		TestServer first;
+		first.addPlugin("echo", "main", "/echo");
+		first.start();
+		TestServer second;
+		second.addPlugin("echo", "main", "/echo");
+		second.set("listener.main", "port", std::to_string(first.port("main")));
+		TestServer::RunResult r = second.runWithConfig({});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), EXIT_SOFTWARE, r.exitCode);
+		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, "cannot listen on 127.0.0.1:" +
+		                                                                std::to_string(first.port("main"))));
+		CPPUNIT_ASSERT_EQUAL(0, first.stop());
 	}
 
 	void testSkipPolicyKeepsServing()

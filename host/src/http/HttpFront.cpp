@@ -129,7 +129,9 @@ void HttpFront::start()
 		Poco::Net::ServerSocket socket;
 		try
 		{
-			socket.bind(address, true);
+			// SO_REUSEADDR for a quick restart, never SO_REUSEPORT: a second server started on the
+			// same port by mistake must fail, not silently take half of the connections.
+			socket.bind(address, true, false);
 			socket.listen(listener->spec.backlog);
 		}
 		catch (Poco::Exception& exc)
