@@ -81,9 +81,9 @@ sigset_t handledSignals()
 }
 
 
-void waitForSignals(Poco::Logger& log)
+void waitForSignals(Switchboard::Core::Server& server)
 // Returns on SIGTERM, SIGINT or SIGQUIT. SIGHUP is the reload signal of daemons: it never stops
-// the server; with nothing reloadable configured it is logged and ignored.
+// the server; it re-reads the TLS certificates.
 {
 	sigset_t set = handledSignals();
 	for (;;)
@@ -93,7 +93,7 @@ void waitForSignals(Poco::Logger& log)
 			continue;
 		if (signal != SIGHUP)
 			return;
-		log.notice("SIGHUP received: nothing to reload (the configuration is read at start only)");
+		server.reload();
 	}
 }
 
@@ -198,9 +198,9 @@ protected:
 			// Straight to stderr: the asynchronous log channel may not be flushed before exit,
 			// and the Server (whose members hold loggers) is still alive here.
 			std::cerr << "switchboard: start-up failed: " << error << "\n";
-			return pluginConfigRejected ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
+			return pluginConfigRejected || server.failedOnConfiguration() ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
 		}
-		waitForSignals(log);
+		waitForSignals(server);
 		// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
 		// shutdown short (it has its own deadline, and SIGKILL still works).
 		log.information("termination requested; shutting down");
@@ -228,6 +228,16 @@ private:
 		    resolveEventLoops(settings.transport.eventLoops, std::thread::hardware_concurrency());
 		settings.pluginDir = settings.pluginDir.empty() ? defaultPluginDir() : absolute(settings.pluginDir);
 		settings.storageDirectory = absolute(settings.storageDirectory);
+		for (ListenerSpec& listener : settings.listeners)
+		{
+			// Relative to the start directory, like the storage directory: a reload (SIGHUP) reads
+			// the same files whatever the working directory is by then.
+			for (std::string* path : {&listener.tlsCertificate, &listener.tlsKey, &listener.tlsChain})
+			{
+				if (!path->empty())
+					*path = absolute(*path);
+			}
+		}
 		return settings;
 	}
 

@@ -357,6 +357,22 @@ const ListenerKey LISTENER_KEYS[] = {
      nullptr,
      Check::NONE,
      toListener<&ListenerSpec::backlog>},
+    {{"tls_certificate", ConfigType::STRING, "",
+      "PEM certificate file (intermediates may follow it): the listener speaks TLS (https, wss); empty = plain TCP; "
+      "re-read on SIGHUP",
+      0, 0},
+     nullptr,
+     Check::NONE,
+     toListener<&ListenerSpec::tlsCertificate>},
+    {{"tls_key", ConfigType::STRING, "", "PEM private key file of tls_certificate; required with it", 0, 0},
+     nullptr,
+     Check::NONE,
+     toListener<&ListenerSpec::tlsKey>},
+    {{"tls_chain", ConfigType::STRING, "", "optional PEM file of intermediate certificates sent after tls_certificate",
+      0, 0},
+     nullptr,
+     Check::NONE,
+     toListener<&ListenerSpec::tlsChain>},
 };
 
 const PluginHostKey PLUGIN_HOST_KEYS[] = {
@@ -897,6 +913,10 @@ void HostConfig::validateListeners(std::vector<std::string>& errors)
 				errors.push_back(s.second + ": " + s.first + "." + row.key.name + ": missing required key (expected " +
 				                 ConfigRules::expectation(row.key) + ")");
 		}
+		if (listener.tlsCertificate.empty() != listener.tlsKey.empty() ||
+		    (listener.tlsCertificate.empty() && !listener.tlsChain.empty()))
+			errors.push_back(s.second + ": " + s.first +
+			                 ": tls_certificate and tls_key go together (tls_chain needs them too)");
 		_settings.listeners.push_back(listener);
 	}
 }

@@ -72,6 +72,9 @@ struct ListenerSpec
 	std::string address;
 	int port = 0;
 	int backlog = 4096;
+	std::string tlsCertificate; ///< PEM file; empty = plain TCP
+	std::string tlsKey;         ///< PEM private key of tlsCertificate
+	std::string tlsChain;       ///< optional PEM intermediates
 };
 
 

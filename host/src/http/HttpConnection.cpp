@@ -161,6 +161,18 @@ HttpConnection::~HttpConnection()
 void HttpConnection::start()
 {
 	_front.connectionOpened();
+	if (std::shared_ptr<TlsContext> context = _listener.currentTls())
+	{
+		try
+		{
+			_tls = std::make_unique<TlsSession>(*context, _fd);
+		}
+		catch (std::bad_alloc&)
+		{
+			finish();
+			return;
+		}
+	}
 	_registered = _loop.poller().add(_socket, pollToken(), false);
 	_readArmed = true;
 	if (!_registered)
@@ -178,7 +190,7 @@ void HttpConnection::setReading(bool reading)
 {
 	if (_state == State::DONE || !_registered)
 		return;
-	bool write = _outOffset < _out.size();
+	bool write = outputPending() || (_tls && _tls->wantsWritable());
 	if (reading == _readArmed && write == _writeArmed)
 		return;
 	_readArmed = reading;
@@ -187,10 +199,21 @@ void HttpConnection::setReading(bool reading)
 }
 
 
+bool HttpConnection::outputPending() const
+{
+	return _outOffset < _out.size() || (_tls && _tls->hasPendingOutput());
+}
+
+
 void HttpConnection::onReadable(char* scratch, std::size_t scratchSize)
 {
 	if (_state == State::DONE)
 		return;
+	if (_tls)
+	{
+		readTls(scratch, scratchSize);
+		return;
+	}
 	ssize_t n;
 	do
 		n = ::recv(_fd, scratch, scratchSize, 0);
@@ -202,17 +225,50 @@ void HttpConnection::onReadable(char* scratch, std::size_t scratchSize)
 	}
 	if (n < 0)
 		return;
+	received(scratch, static_cast<std::size_t>(n));
+}
+
+
+void HttpConnection::received(const char* data, std::size_t length)
+{
+	_in.append(data, length);
 	if (_state != State::READING)
 	{
 		// Bytes that arrived while a response is pending: keep them (pipelining) up to a bound,
 		// then stop reading until the response is out.
-		_in.append(scratch, static_cast<std::size_t>(n));
 		if (_in.size() > MAX_BUFFERED_INPUT)
 			setReading(false);
 		return;
 	}
-	_in.append(scratch, static_cast<std::size_t>(n));
 	process();
+}
+
+
+void HttpConnection::readTls(char* scratch, std::size_t scratchSize)
+{
+	// The handshake runs under the request head's deadline, armed at start: a client that
+	// stalls its handshake is closed like one that stalls its request.
+	TlsSession::Io io = _tls->handshake();
+	if (io == TlsSession::Io::OK)
+	{
+		// What one read from the socket brought, all of it: the poller cannot see what OpenSSL
+		// holds (bounded by its read buffer). More on the socket comes back as readiness.
+		do
+		{
+			std::size_t got = 0;
+			io = _tls->read(scratch, scratchSize, got);
+			if (io == TlsSession::Io::OK)
+				received(scratch, got);
+		} while (io == TlsSession::Io::OK && _state != State::DONE && _tls->hasBufferedInput());
+	}
+	if (_state == State::DONE)
+		return;
+	if (io == TlsSession::Io::CLOSED || io == TlsSession::Io::FAILED)
+	{
+		finish(); // the client went away, or its TLS is broken: nothing to answer in plaintext
+		return;
+	}
+	setReading(_readArmed); // a step that waits for writability arms it
 }
 
 
@@ -567,7 +623,23 @@ void HttpConnection::queueResponse(const HttpResponse& response, bool headOnly)
 
 void HttpConnection::writeOut()
 {
-	while (_outOffset < _out.size())
+	while (_tls && outputPending())
+	{
+		if (!_tls->handshakeDone())
+			return; // nothing is written before the handshake (an error found in it closes)
+		iovec piece{_out.data() + _outOffset, _out.size() - _outOffset};
+		std::size_t taken = 0;
+		TlsSession::Io io = _outOffset < _out.size() ? _tls->write(&piece, 1, taken) : _tls->flushPending();
+		if (io == TlsSession::Io::CLOSED || io == TlsSession::Io::FAILED)
+		{
+			finish();
+			return;
+		}
+		_outOffset += taken;
+		if (io == TlsSession::Io::WOULD_BLOCK || (taken == 0 && _tls->hasPendingOutput()))
+			break;
+	}
+	while (!_tls && _outOffset < _out.size())
 	{
 		ssize_t n = ::send(_fd, _out.data() + _outOffset, _out.size() - _outOffset, MSG_NOSIGNAL);
 		if (n < 0)
@@ -581,7 +653,7 @@ void HttpConnection::writeOut()
 		}
 		_outOffset += static_cast<std::size_t>(n);
 	}
-	if (_outOffset < _out.size())
+	if (outputPending())
 	{
 		setReading(_state == State::READING); // arms writability
 		return;
@@ -599,8 +671,15 @@ void HttpConnection::writeOut()
 
 void HttpConnection::onWritable()
 {
-	if (_state != State::DONE)
-		writeOut();
+	if (_state == State::DONE)
+		return;
+	if (_tls && _tls->wantsWritable())
+	{
+		readTls(_loop.scratch(), _loop.scratchSize()); // a handshake or read step waited for this
+		if (_state == State::DONE)
+			return;
+	}
+	writeOut();
 }
 
 
@@ -609,6 +688,8 @@ void HttpConnection::afterResponse()
 	if (_closeAfterWrite)
 	{
 		// Half-close first so the client reads the whole response before it sees the end.
+		if (_tls)
+			_tls->shutdown();
 		::shutdown(_fd, SHUT_WR);
 		finish();
 		return;
@@ -632,7 +713,7 @@ void HttpConnection::handOff()
 	_registered = false;
 	_state = State::DONE;
 	_front.connectionClosed();
-	_front.transport().handOff(_socket, std::move(_in), std::move(_upgradeRequest), *_upgradeEndpoint,
+	_front.transport().handOff(_socket, std::move(_tls), std::move(_in), std::move(_upgradeRequest), *_upgradeEndpoint,
 	                           std::move(_clientSlot));
 	_front.retire(_loopIndex, _serial);
 }
@@ -678,7 +759,14 @@ void HttpConnection::handleTimer()
 	{
 		// Too slow to send its request: say so, but do not wait for a client this slow to read it.
 		_out.append("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-		::send(_fd, _out.data(), _out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (!_tls)
+			::send(_fd, _out.data(), _out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+		else if (_tls->handshakeDone())
+		{
+			iovec piece{_out.data(), _out.size()};
+			std::size_t taken = 0;
+			_tls->write(&piece, 1, taken); // one attempt; a client this slow gets what fits
+		}
 	}
 	finish();
 }

@@ -12,8 +12,10 @@
 #include "http/HttpFront.h"
 #include "http/HttpParser.h"
 #include "net/LoopHandler.h"
+#include "net/Tls.h"
 #include "net/TimerWheel.h"
 #include "Poco/Net/StreamSocket.h"
+#include <memory>
 #include <string>
 
 
@@ -57,6 +59,9 @@ private:
 		DONE
 	};
 
+	void received(const char* data, std::size_t length);
+	void readTls(char* scratch, std::size_t scratchSize);
+	bool outputPending() const;
 	void process();
 	void onHeadComplete();
 	void onRequestComplete();
@@ -85,6 +90,7 @@ private:
 	std::string _remoteAddress;
 	HttpFront::Listener& _listener;
 	HttpFront::ClientSlotPtr _clientSlot; ///< its place in the per-client count; goes with an upgrade
+	std::unique_ptr<TlsSession> _tls;     ///< null on a plain listener; goes with an upgrade
 	HttpRequestParser _parser;
 	std::string _in;  ///< bytes read and not yet consumed by the parser
 	std::string _out; ///< response bytes not yet written

@@ -51,6 +51,75 @@ int HttpFront::addListener(const ListenerSpec& spec)
 }
 
 
+namespace {
+
+TlsFiles tlsFilesOf(const ListenerSpec& spec)
+{
+	return TlsFiles{spec.tlsCertificate, spec.tlsKey, spec.tlsChain};
+}
+
+} // namespace
+
+
+bool HttpFront::loadTls(std::string& error)
+{
+	for (auto& listener : _listeners)
+	{
+		TlsFiles files = tlsFilesOf(listener->spec);
+		if (!files.enabled())
+			continue;
+		std::string why;
+		std::shared_ptr<TlsContext> context = TlsContext::load(files, why);
+		if (!context)
+		{
+			error = "[listener." + listener->spec.name + "] TLS: " + why;
+			return false;
+		}
+		_logger.information("TLS on listener %s: %s", listener->spec.name, context->description());
+		std::lock_guard<std::mutex> lock(listener->tlsMutex);
+		listener->tls = std::move(context);
+	}
+	return true;
+}
+
+
+std::vector<std::string> HttpFront::reloadTls(bool& allLoaded)
+{
+	std::vector<std::string> report;
+	allLoaded = true;
+	for (auto& listener : _listeners)
+	{
+		TlsFiles files = tlsFilesOf(listener->spec);
+		if (!files.enabled())
+			continue;
+		std::string why;
+		std::shared_ptr<TlsContext> context = TlsContext::load(files, why);
+		if (!context)
+		{
+			allLoaded = false;
+			report.push_back("listener " + listener->spec.name +
+			                 ": certificate not reloaded, keeping the current one: " + why);
+			continue;
+		}
+		report.push_back("listener " + listener->spec.name + ": certificate reloaded: " + context->description());
+		std::lock_guard<std::mutex> lock(listener->tlsMutex);
+		listener->tls = std::move(context);
+	}
+	return report;
+}
+
+
+bool HttpFront::hasTls() const
+{
+	for (const auto& listener : _listeners)
+	{
+		if (listener->currentTls())
+			return true;
+	}
+	return false;
+}
+
+
 int HttpFront::listenerIndex(const std::string& name) const
 {
 	for (std::size_t i = 0; i < _listeners.size(); ++i)
@@ -65,7 +134,7 @@ int HttpFront::listenerIndex(const std::string& name) const
 void HttpFront::setAdmin(const std::string& address, int port, AdminHooks hooks)
 {
 	auto listener = std::make_unique<Listener>();
-	listener->spec = ListenerSpec{"admin", address, port, 64};
+	listener->spec = ListenerSpec{"admin", address, port, 64, "", "", ""};
 	listener->admin = true;
 	_listeners.push_back(std::move(listener));
 	_admin = std::move(hooks);

@@ -13,6 +13,7 @@
 
 #include "config/Settings.h"
 #include "http/AbuseLimits.h"
+#include "net/Tls.h"
 #include "net/Transport.h"
 #include "switchboard/Host.h"
 #include "switchboard/util/RoutePattern.h"
@@ -21,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -139,10 +141,26 @@ public:
 	const AdminHooks& admin() const { return _admin; }
 	std::atomic<std::int64_t>& inFlight() { return _inFlight; }
 
+	bool loadTls(std::string& error);
+	/// Reads every TLS listener's certificate and key; before start(). False with the reason.
+	std::vector<std::string> reloadTls(bool& allLoaded);
+	/// SIGHUP: re-reads them; a listener whose files fail keeps its current certificate. One
+	/// line per TLS listener for the log. New connections get the new certificate, open ones
+	/// keep theirs. Any thread.
+	bool hasTls() const;
+
 	struct Listener
 	{
 		ListenerSpec spec;
 		bool admin = false;
+		std::shared_ptr<TlsContext> tls; ///< null: plain TCP; swapped on reload under tlsMutex
+		mutable std::mutex tlsMutex;
+
+		std::shared_ptr<TlsContext> currentTls() const
+		{
+			std::lock_guard<std::mutex> lock(tlsMutex);
+			return tls;
+		}
 		std::vector<Route> routes;
 		std::map<std::string, std::unique_ptr<Endpoint>> endpoints;
 		std::unique_ptr<HttpListener> acceptor; ///< lives on loop 0

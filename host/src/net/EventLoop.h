@@ -87,6 +87,9 @@ public:
 	Transport& transport() { return _transport; }
 	Poller& poller() { return _poller; }
 	TimerWheel& wheel() { return _wheel; }
+	char* scratch() { return _scratch.data(); }
+	std::size_t scratchSize() const { return _scratch.size(); }
+	/// The loop's read buffer, for a handler that reads outside onReadable (TLS on writability).
 
 	void adopt(std::unique_ptr<WsConnection> connection);
 	WsConnection* find(ConnectionId id) const;

@@ -125,8 +125,8 @@ void Transport::connectionClosed()
 }
 
 
-void Transport::handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
-                        const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed)
+void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSession> tls, std::string initialBytes,
+                        HttpRequest request, const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed)
 {
 	// The HTTP front accepted the socket non-blocking with TCP_NODELAY and keep-alive set: no
 	// more system calls here (a reconnect storm pays each one ten thousand times).
@@ -142,14 +142,21 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::string initialBytes
 	connectionOpened();
 	std::string remote = request.remoteAddress;
 	EventLoop* loop = _loops[best].get();
-	auto payload = std::make_shared<std::pair<HttpRequest, std::string>>(std::move(request), std::move(initialBytes));
+	struct Payload
+	{
+		HttpRequest request;
+		std::string initialBytes;
+		std::unique_ptr<TlsSession> tls;
+	};
+	auto payload = std::make_shared<Payload>(Payload{std::move(request), std::move(initialBytes), std::move(tls)});
 	loop->post([loop, id, &endpoint, socket, remote, payload, held = std::move(heldUntilClosed)]() mutable {
 		std::int64_t maxMessage = endpoint.maxMessageSize;
-		auto connection = std::make_unique<WsConnection>(*loop, id, endpoint, socket, remote, maxMessage);
+		auto connection =
+		    std::make_unique<WsConnection>(*loop, id, endpoint, socket, std::move(payload->tls), remote, maxMessage);
 		connection->holdUntilClosed(std::move(held));
 		WsConnection* raw = connection.get();
 		loop->adopt(std::move(connection));
-		raw->open(payload->first, payload->second);
+		raw->open(payload->request, payload->initialBytes);
 		// Shutdown may have closed this loop's connections before the hand-off arrived: this one
 		// gets its 1001 like the others instead of waiting for the deadline.
 		if (!loop->transport().accepting() && raw->connectionState() == WsConnection::State::OPEN)

@@ -12,6 +12,7 @@
 
 #include "net/EventLoop.h"
 #include "net/MemoryBudget.h"
+#include "net/Tls.h"
 #include "net/TransportSettings.h"
 #include "plugin/PluginSlot.h"
 #include "switchboard/Host.h"
@@ -79,11 +80,12 @@ public:
 
 	bool accepting() const { return _accepting.load(); }
 
-	void handOff(Poco::Net::StreamSocket socket, std::string initialBytes, HttpRequest request,
-	             const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed = nullptr);
+	void handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSession> tls, std::string initialBytes,
+	             HttpRequest request, const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed = nullptr);
 	/// Gives an upgraded socket (non-blocking, TCP_NODELAY and SO_KEEPALIVE already set, as
 	/// HttpListener accepts them) to the least loaded loop, which creates the connection, calls
-	/// onOpen and feeds initialBytes (frames pipelined behind the handshake). heldUntilClosed
+	/// onOpen and feeds initialBytes (frames pipelined behind the handshake). tls: the
+	/// connection's TLS session on a TLS listener (null otherwise), handshake done. heldUntilClosed
 	/// (the HTTP front's per-client count) is released when the connection finishes.
 
 	// Delivery (the Router of each plugin forwards here with its identity). A connection of

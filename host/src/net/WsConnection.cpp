@@ -31,12 +31,13 @@ std::size_t serverFrameSize(std::size_t payloadLength)
 
 
 WsConnection::WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& endpoint, Poco::Net::StreamSocket socket,
-                           std::string remoteAddress, std::int64_t maxMessageSize):
+                           std::unique_ptr<TlsSession> tls, std::string remoteAddress, std::int64_t maxMessageSize):
     _loop(loop),
     _id(id),
     _pEndpoint(&endpoint),
     _socket(std::move(socket)),
     _fd(_socket.impl()->sockfd()),
+    _tls(std::move(tls)),
     _remoteAddress(std::move(remoteAddress)),
     _decoder(WS::Role::SERVER, static_cast<std::size_t>(maxMessageSize)),
     _offenderThreshold(std::max<std::size_t>(
@@ -80,6 +81,8 @@ void WsConnection::open(const HttpRequest& request, std::string& initialBytes)
 		_decoder.feed(initialBytes.data(), initialBytes.size(), *this);
 		accountMemory();
 	}
+	if (_tls && _tls->hasBufferedInput() && _state != State::DONE)
+		readTls(_loop.scratch(), _loop.scratchSize()); // read with the upgrade: no readiness will tell
 	if (_state != State::DONE)
 		scheduleDeadline();
 }
@@ -233,6 +236,25 @@ void WsConnection::flush()
 	_dirty = false;
 	if (_state == State::DONE)
 		return;
+	if (!(_tls ? writeQueuedTls() : writeQueued()))
+		return; // finished: the write failed
+	bool pending = !_queue.empty() || (_tls && (_tls->hasPendingOutput() || _tls->wantsWritable()));
+	if (pending != _writeArmed)
+	{
+		_writeArmed = pending;
+		applyInterest();
+	}
+	checkWatermarks();
+	accountMemory();
+	if (_readPaused && _state == State::OPEN && unreadInput() > _pEndpoint->maxOutputQueue)
+		closeSlowConsumer(); // the kernel took too little to resume reading, and it keeps sending
+	if (_finishAfterFlush && _queue.empty() && !(_tls && _tls->hasPendingOutput()))
+		finish(_reportCode, _reportReason);
+}
+
+
+bool WsConnection::writeQueued()
+{
 	while (!_queue.empty())
 	{
 		iovec iov[MAX_IOVECS];
@@ -248,25 +270,44 @@ void WsConnection::flush()
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode, "write failed");
-			return;
+			return false;
 		}
 		if (auto* c = _loop.transport().counters().bytesOut)
 			c->increment(static_cast<std::uint64_t>(written));
 		_queue.consume(static_cast<std::size_t>(written));
 		_lastWriteMs = _loop.now();
 	}
-	bool pending = !_queue.empty();
-	if (pending != _writeArmed)
+	return true;
+}
+
+
+bool WsConnection::writeQueuedTls()
+{
+	// The session takes a record's worth of queued frames at a time; a record the kernel did
+	// not take stays in the session (hasPendingOutput) and goes first next time.
+	TlsSession::Io io = _tls->flushPending();
+	while (io == TlsSession::Io::OK && !_queue.empty())
 	{
-		_writeArmed = pending;
-		applyInterest();
+		iovec iov[MAX_IOVECS];
+		int count = _queue.gather(iov, MAX_IOVECS);
+		std::size_t taken = 0;
+		io = _tls->write(iov, count, taken);
+		if (taken > 0)
+		{
+			if (auto* c = _loop.transport().counters().bytesOut)
+				c->increment(taken);
+			_queue.consume(taken);
+			_lastWriteMs = _loop.now();
+		}
+		if (_tls->hasPendingOutput())
+			break; // the kernel is full: wait for writability
 	}
-	checkWatermarks();
-	accountMemory();
-	if (_readPaused && _state == State::OPEN && unreadInput() > _pEndpoint->maxOutputQueue)
-		closeSlowConsumer(); // the kernel took too little to resume reading, and it keeps sending
-	if (!pending && _finishAfterFlush)
-		finish(_reportCode, _reportReason);
+	if (io == TlsSession::Io::CLOSED || io == TlsSession::Io::FAILED)
+	{
+		finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode, "write failed");
+		return false;
+	}
+	return true;
 }
 
 
@@ -281,6 +322,12 @@ std::size_t WsConnection::unreadInput() const
 
 void WsConnection::onWritable()
 {
+	if (_tls && _tls->wantsWritable())
+	{
+		readTls(_loop.scratch(), _loop.scratchSize()); // a read step waited for writability
+		if (_state == State::DONE)
+			return;
+	}
 	flush();
 }
 
@@ -289,24 +336,17 @@ void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 {
 	// While paused, readiness means a hang-up or error (reported whatever the interest) or an
 	// event from before the pause: one read finds the EOF or error without reading much more.
+	if (_tls)
+	{
+		readTls(scratch, scratchSize);
+		return;
+	}
 	for (int round = 0; round < READ_ROUNDS && _state != State::DONE; ++round)
 	{
 		ssize_t n = ::recv(_fd, scratch, scratchSize, 0);
 		if (n > 0)
 		{
-			_lastActivityMs = _loop.now();
-			if (auto* c = _loop.transport().counters().bytesIn)
-				c->increment(static_cast<std::uint64_t>(n));
-			if (!_decoder.stopped())
-			{
-				_decoder.feed(scratch, static_cast<std::size_t>(n), *this);
-				accountMemory();
-				if (_messageOpen && !_messageDeadlineArmed && _fragmentTimeoutMs > 0 && _state == State::OPEN)
-				{
-					_messageDeadlineArmed = true;
-					scheduleDeadline();
-				}
-			}
+			readBytes(scratch, static_cast<std::size_t>(n));
 			if (static_cast<std::size_t>(n) < scratchSize || _readPaused)
 				return;
 			continue;
@@ -322,6 +362,51 @@ void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode, "read failed");
 		return;
+	}
+}
+
+
+void WsConnection::readBytes(char* data, std::size_t length)
+{
+	_lastActivityMs = _loop.now();
+	if (auto* c = _loop.transport().counters().bytesIn)
+		c->increment(static_cast<std::uint64_t>(length));
+	if (_decoder.stopped())
+		return;
+	_decoder.feed(data, length, *this);
+	accountMemory();
+	if (_messageOpen && !_messageDeadlineArmed && _fragmentTimeoutMs > 0 && _state == State::OPEN)
+	{
+		_messageDeadlineArmed = true;
+		scheduleDeadline();
+	}
+}
+
+
+void WsConnection::readTls(char* scratch, std::size_t scratchSize)
+{
+	// What one read from the socket brought, all of it, even while paused: the poller cannot
+	// see what OpenSSL holds (bounded by its read buffer). More on the socket comes back as
+	// readiness (level-triggered), so no read ends in EAGAIN.
+	TlsSession::Io io;
+	do
+	{
+		std::size_t got = 0;
+		io = _tls->read(scratch, scratchSize, got);
+		if (io == TlsSession::Io::OK)
+			readBytes(scratch, got);
+	} while (io == TlsSession::Io::OK && _state != State::DONE && _tls->hasBufferedInput());
+	if (_state == State::DONE)
+		return;
+	if (io == TlsSession::Io::CLOSED)
+		finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode,
+		       _state == State::OPEN ? "connection lost" : _reportReason);
+	else if (io == TlsSession::Io::FAILED)
+		finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode, "read failed");
+	else if (_tls->wantsWritable() && !_writeArmed)
+	{
+		_writeArmed = true; // a read step (a TLS 1.3 key update reply) waits for writability
+		applyInterest();
 	}
 }
 
@@ -467,6 +552,8 @@ void WsConnection::finish(std::uint16_t reportedCode, std::string_view reason)
 	_decoder.stop();
 	_loop.wheel().cancel(_timer);
 	_loop.poller().remove(_socket);
+	if (_tls)
+		_tls->shutdown(); // close_notify, when it fits without blocking
 	try
 	{
 		_socket.close();

@@ -14,6 +14,7 @@
 #include "net/MemoryBudget.h"
 #include "net/OutputQueue.h"
 #include "net/TimerWheel.h"
+#include "net/Tls.h"
 #include "plugin/PluginSlot.h"
 #include "ws/FrameDecoder.h"
 #include "ws/FrameEncoder.h"
@@ -53,7 +54,8 @@ public:
 	};
 
 	WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& endpoint, Poco::Net::StreamSocket socket,
-	             std::string remoteAddress, std::int64_t maxMessageSize);
+	             std::unique_ptr<TlsSession> tls, std::string remoteAddress, std::int64_t maxMessageSize);
+	/// tls: null on a plain listener.
 	~WsConnection() override;
 
 	// Connection
@@ -112,6 +114,10 @@ private:
 	void onProtocolError(std::uint16_t closeCode, const char* reason) override;
 
 	bool fitsOutput(std::size_t frameBytes) const;
+	bool writeQueued();
+	bool writeQueuedTls();
+	void readBytes(char* data, std::size_t length);
+	void readTls(char* scratch, std::size_t scratchSize);
 	void closeSlowConsumer();
 	void queueData(WS::Opcode opcode, const char* payload, std::size_t length, bool ownChunk = false);
 	bool queueControl(WS::Opcode opcode, const char* payload, std::size_t length);
@@ -135,6 +141,7 @@ private:
 	const Endpoint* _pEndpoint;
 	Poco::Net::StreamSocket _socket;
 	int _fd;
+	std::unique_ptr<TlsSession> _tls;
 	std::string _remoteAddress;
 	WS::FrameDecoder _decoder;
 	OutputQueue _queue;

@@ -100,6 +100,25 @@ Server::~Server()
 }
 
 
+void Server::reload()
+{
+	Poco::Logger& log = hostLogger();
+	if (!_http || !_http->hasTls())
+	{
+		log.notice("SIGHUP received: nothing to reload (no TLS listener; other settings are read at start only)");
+		return;
+	}
+	bool allLoaded = true;
+	for (const std::string& line : _http->reloadTls(allLoaded))
+	{
+		if (allLoaded)
+			log.notice("SIGHUP: %s", line);
+		else
+			log.warning("SIGHUP: %s", line);
+	}
+}
+
+
 bool Server::start(std::string& error)
 {
 	Poco::Logger& log = hostLogger();
@@ -156,6 +175,7 @@ bool Server::start(std::string& error)
 	_http = std::make_unique<HttpFront>(*_transport, _settings.http, Poco::Logger::get("http"), httpCounters);
 	for (const ListenerSpec& spec : _settings.listeners)
 		_http->addListener(spec);
+
 	if (_settings.adminEnabled)
 	{
 		AdminHooks hooks;
@@ -166,6 +186,12 @@ bool Server::start(std::string& error)
 		_http->setAdmin(_settings.adminAddress, _settings.adminPort, std::move(hooks));
 	}
 	_transport->start();
+	if (!_http->loadTls(error))
+	{
+		_configurationFailure = true;
+		shutdown();
+		return false;
+	}
 	log.information("%d event loops (%s), %d worker threads", _transport->loopCount(),
 	                std::string(_transport->loop(0).poller().backendName()), _settings.workerThreads);
 

@@ -42,6 +42,11 @@ public:
 	bool start(std::string& error);
 	/// Loads and starts everything; on failure returns false with one readable line (and
 	/// leaves nothing running).
+	bool failedOnConfiguration() const { return _configurationFailure; }
+	/// start() failed on what the operator configured (a TLS certificate or key): exit 78.
+
+	void reload();
+	/// SIGHUP: re-reads what can change without a restart (TLS certificates) and logs what it did.
 
 	void shutdown();
 	/// Graceful stop: no new connections, plugins told, clients closed with 1001, storage
@@ -72,6 +77,7 @@ private:
 	std::vector<std::unique_ptr<LoadedPlugin>> _plugins;
 	std::atomic<bool> _ready{false};
 	bool _stopped = false;
+	bool _configurationFailure = false;
 	std::int64_t _startedAtMs = 0;
 };
 
