@@ -187,8 +187,8 @@ public:
 		second.set("listener.main", "port", std::to_string(first.port("main")));
 		TestServer::RunResult r = second.runWithConfig({});
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), EXIT_SOFTWARE, r.exitCode);
-		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, "cannot listen on 127.0.0.1:" +
-		                                                                std::to_string(first.port("main"))));
+		CPPUNIT_ASSERT_MESSAGE(
+		    r.describe(), contains(r.stderrText, "cannot listen on 127.0.0.1:" + std::to_string(first.port("main"))));
 		CPPUNIT_ASSERT_EQUAL(0, first.stop());
 	}
 
