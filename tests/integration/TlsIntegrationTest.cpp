@@ -102,6 +102,7 @@ class TlsIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testMissingOrMismatchedKeyIsRefusedAtStart);
 	CPPUNIT_TEST(testSighupReloadsCertificateKeepingOpenConnections);
 	CPPUNIT_TEST(testPlaintextAndStalledHandshakesAreClosed);
+	CPPUNIT_TEST(testRefusedAtAcceptGetsNoPlaintext);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -237,6 +238,30 @@ public:
 		CPPUNIT_ASSERT(readUntilClosed(stalled, nothing, 5000));
 		auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 		CPPUNIT_ASSERT_MESSAGE(std::to_string(waited.count()) + " ms", waited.count() < 3000);
+		CPPUNIT_ASSERT_EQUAL(0, rig.server.stop());
+	}
+
+	void testRefusedAtAcceptGetsNoPlaintext()
+	{
+		// A plain listener answers a client over its connection cap with a plaintext 429; a TLS
+		// client could not read that (it would see a handshake failure with a garbled record), so
+		// a TLS listener just closes. Counted like on a plain listener.
+		TlsRig rig;
+		rig.server.set("http", "max_connections_per_client", "1");
+		rig.server.start();
+		int port = rig.server.port("main");
+		TlsTestClient holder(port, rig.caFile);
+		TestSocket refused;
+		refused.connect("127.0.0.1", port, 2000);
+		refused.sendAll(std::string("\x16\x03\x01\x00\x05hello", 10), 2000);
+		std::string answer;
+		CPPUNIT_ASSERT(readUntilClosed(refused, answer, 3000));
+		CPPUNIT_ASSERT_MESSAGE(answer, answer.empty());
+		std::string metrics = HttpTestClient::get("127.0.0.1", rig.server.adminPort(), "/metrics").body;
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1),
+		                     HttpTestClient::metricValue(metrics, "switchboard_http_client_limit_refusals_total"));
+		std::string listed = holder.request("GET", "/echo/notes");
+		CPPUNIT_ASSERT_MESSAGE(listed, contains(listed, "HTTP/1.1 200"));
 		CPPUNIT_ASSERT_EQUAL(0, rig.server.stop());
 	}
 };

@@ -37,11 +37,13 @@ const std::string CLIENT_LIMIT_RESPONSE =
 const std::string PENDING_LIMIT_RESPONSE =
     refusal("503 Service Unavailable", "1", "Service Unavailable: too many handshakes in progress\n");
 
-void refuse(int fd, const std::string& response)
+void refuse(int fd, const std::string& response, bool tls)
 // Answers without reading the request and closes; a client whose socket cannot take the few
-// bytes at once is simply closed (nothing of it is kept).
+// bytes at once is simply closed (nothing of it is kept). A TLS listener's client cannot read
+// plaintext, and a handshake just to refuse would hand an attacker our CPU: it is closed.
 {
-	::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (!tls)
+		::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 	::shutdown(fd, SHUT_WR);
 	// Bytes already received and unread would turn the close into a reset, which may destroy
 	// the response before the client reads it.
@@ -186,13 +188,13 @@ bool HttpListener::admit(int fd, const sockaddr* address, HttpFront::ClientSlotP
 	{
 		if (counters.clientLimitRefusals)
 			counters.clientLimitRefusals->increment();
-		refuse(fd, CLIENT_LIMIT_RESPONSE);
+		refuse(fd, CLIENT_LIMIT_RESPONSE, _listener.currentTls() != nullptr);
 	}
 	else
 	{
 		if (counters.pendingLimitRefusals)
 			counters.pendingLimitRefusals->increment();
-		refuse(fd, PENDING_LIMIT_RESPONSE);
+		refuse(fd, PENDING_LIMIT_RESPONSE, _listener.currentTls() != nullptr);
 	}
 	return false;
 }
