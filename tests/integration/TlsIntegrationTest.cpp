@@ -13,6 +13,7 @@
 #include "TestSocket.h"
 #include "TestTls.h"
 #include "WsTestClient.h"
+#include <openssl/ssl.h>
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <chrono>
@@ -117,6 +118,13 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(https.protocolVersion(),
 		                       https.protocolVersion() == "TLSv1.3" || https.protocolVersion() == "TLSv1.2");
 		CPPUNIT_ASSERT_EQUAL(certificateFingerprint(rig.certFile), https.peerFingerprint());
+		// TLS 1.2 is the floor: 1.2 and 1.3 succeed, 1.1 and 1.0 are refused by the server.
+		CPPUNIT_ASSERT_EQUAL(std::string(), tryHandshake(port, rig.caFile, TLS1_2_VERSION));
+		CPPUNIT_ASSERT_EQUAL(std::string(), tryHandshake(port, rig.caFile, TLS1_3_VERSION));
+		std::string old = tryHandshake(port, rig.caFile, TLS1_1_VERSION);
+		CPPUNIT_ASSERT_MESSAGE("TLS 1.1 was accepted", !old.empty());
+		CPPUNIT_ASSERT_MESSAGE(old, contains(old, "version") || contains(old, "protocol"));
+		CPPUNIT_ASSERT_MESSAGE("TLS 1.0 was accepted", !tryHandshake(port, rig.caFile, TLS1_VERSION).empty());
 		std::string posted = https.request("POST", "/echo/notes", "over tls");
 		CPPUNIT_ASSERT_MESSAGE(posted, contains(posted, "HTTP/1.1 201"));
 		std::string listed = https.request("GET", "/echo/notes"); // same connection: keep-alive

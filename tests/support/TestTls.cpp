@@ -192,6 +192,46 @@ std::string certificateFingerprint(const std::string& pemPath)
 }
 
 
+std::string tryHandshake(int port, const std::string& caFile, int protocolVersion)
+{
+	SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_min_proto_version(ctx, protocolVersion);
+	SSL_CTX_set_max_proto_version(ctx, protocolVersion);
+	SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+	SSL_CTX_load_verify_locations(ctx, caFile.c_str(), nullptr);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+	int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sockaddr_in address{};
+	address.sin_family = AF_INET;
+	address.sin_port = htons(static_cast<std::uint16_t>(port));
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	timeval timeout{5, 0};
+	::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	std::string result;
+	if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
+		result = "connect failed";
+	else
+	{
+		SSL* ssl = SSL_new(ctx);
+		SSL_set_fd(ssl, fd);
+		SSL_set_tlsext_host_name(ssl, "localhost");
+		if (SSL_connect(ssl) != 1)
+		{
+			unsigned long code = ERR_get_error();
+			char buffer[256];
+			ERR_error_string_n(code, buffer, sizeof(buffer));
+			result = code ? buffer : "handshake failed";
+		}
+		ERR_clear_error();
+		SSL_free(ssl);
+	}
+	::close(fd);
+	SSL_CTX_free(ctx);
+	return result;
+}
+
+
 TlsTestClient::TlsTestClient(int port, const std::string& caFile, const std::string& serverName,
                              const std::string& alpn)
 {
