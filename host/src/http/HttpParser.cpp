@@ -582,8 +582,12 @@ const char* HttpRequestParser::readFieldLine(const char* p, const char* end)
 			if (const char* error = checkFieldLine(_line, nameEnd, valueBegin, valueEnd))
 				fail(BAD_REQUEST, error);
 			else
+			{
+				if (_request.headers.capacity() == 0)
+					_request.headers.reserve(16); // a browser's upgrade has about a dozen: no regrowth
 				_request.headers.emplace_back(_line.substr(0, nameEnd),
 				                              _line.substr(valueBegin, valueEnd - valueBegin));
+			}
 		}
 		_line.clear();
 	}

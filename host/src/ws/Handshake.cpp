@@ -6,10 +6,10 @@
 
 
 #include "ws/Handshake.h"
-#include "Poco/Base64Encoder.h"
 #include "Poco/RandomStream.h"
-#include "Poco/SHA1Engine.h"
-#include <sstream>
+#include <openssl/evp.h>
+#include <memory>
+#include <new>
 
 
 namespace Switchboard {
@@ -23,13 +23,32 @@ constexpr std::string_view WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B1
 
 
 std::string base64(const unsigned char* data, std::size_t len)
+// Standard alphabet with padding, no line breaks. Written out because a reconnect storm computes
+// one Sec-WebSocket-Accept per client: a stream-based encoder cost more than the SHA-1 itself.
 {
-	std::ostringstream out;
-	Poco::Base64Encoder encoder(out);
-	encoder.rdbuf()->setLineLength(0);
-	encoder.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(len));
-	encoder.close();
-	return out.str();
+	static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	std::string out;
+	out.reserve((len + 2) / 3 * 4);
+	std::size_t i = 0;
+	for (; i + 3 <= len; i += 3)
+	{
+		unsigned triple = (unsigned(data[i]) << 16) | (unsigned(data[i + 1]) << 8) | data[i + 2];
+		out.push_back(ALPHABET[(triple >> 18) & 63]);
+		out.push_back(ALPHABET[(triple >> 12) & 63]);
+		out.push_back(ALPHABET[(triple >> 6) & 63]);
+		out.push_back(ALPHABET[triple & 63]);
+	}
+	if (i < len)
+	{
+		unsigned rest = unsigned(data[i]) << 16;
+		if (i + 1 < len)
+			rest |= unsigned(data[i + 1]) << 8;
+		out.push_back(ALPHABET[(rest >> 18) & 63]);
+		out.push_back(ALPHABET[(rest >> 12) & 63]);
+		out.push_back(i + 1 < len ? ALPHABET[(rest >> 6) & 63] : '=');
+		out.push_back('=');
+	}
+	return out;
 }
 
 
@@ -44,11 +63,22 @@ bool isBase64Char(char c)
 
 std::string computeAcceptKey(std::string_view secWebSocketKey)
 {
-	Poco::SHA1Engine sha1;
-	sha1.update(secWebSocketKey.data(), secWebSocketKey.size());
-	sha1.update(WEBSOCKET_GUID.data(), WEBSOCKET_GUID.size());
-	const Poco::DigestEngine::Digest& digest = sha1.digest();
-	return base64(digest.data(), digest.size());
+	// SHA-1 is what RFC 6455 prescribes here (an identity check, not security).
+	std::string input;
+	input.reserve(secWebSocketKey.size() + WEBSOCKET_GUID.size());
+	input.append(secWebSocketKey);
+	input.append(WEBSOCKET_GUID);
+	// The algorithm is fetched once: OpenSSL 3's one-shot SHA1() looks it up in the provider
+	// tables on every call, which cost several times the hashing itself.
+	static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+	thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digestLength = 0;
+	if (!sha1 || !context || EVP_DigestInit_ex(context.get(), sha1, nullptr) != 1 ||
+	    EVP_DigestUpdate(context.get(), input.data(), input.size()) != 1 ||
+	    EVP_DigestFinal_ex(context.get(), digest, &digestLength) != 1)
+		throw std::bad_alloc(); // only memory exhaustion makes these fail
+	return base64(digest, digestLength);
 }
 
 
