@@ -35,6 +35,8 @@ struct GeneratorOptions
 	std::string path = "/peerjs";
 	std::string key = "peerjs";
 	std::string tag = "bench"; ///< id prefix, unique per run so ids never collide with a previous run's
+	bool tls = false;          ///< wss://: a TLS handshake (OpenSSL, non-blocking) before each upgrade
+	std::string tlsCaFile;     ///< with tls: verify the server against these PEM certificates; empty: no verification
 
 	Workload workload = Workload::HOLD;
 	int connections = 0;            ///< HOLD

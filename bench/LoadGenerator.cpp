@@ -5,6 +5,9 @@
 
 #include "LoadGenerator.h"
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -33,7 +37,9 @@ constexpr std::uint64_t MS = 1000000;
 constexpr std::uint64_t PING_TIMEOUT_NS = 1000 * MS;
 constexpr int TS_DIGITS = 19;
 constexpr int SEQ_DIGITS = 10;
-constexpr int SEND_BUDGET = 20000; // scheduled sends per loop iteration before events are served again
+constexpr int SEND_BUDGET = 20000;         // scheduled sends per loop iteration before events are served again
+constexpr int TLS_READ_BUFFER = 64 * 1024; // relay workloads: OpenSSL's read-ahead buffer, bytes per read()
+constexpr int MAX_TLS_WRITE = 1 << 30;
 
 // A CANDIDATE as the peerjs 1.5.5 client sends it (docs/protocols/peerjs.md §16), with the benchmark's timestamp
 // and sequence inside the payload as fixed-width strings so the template never changes size.
@@ -130,9 +136,13 @@ LoadGenerator::~LoadGenerator()
 {
 	for (Conn& c : _conns)
 	{
+		if (c.ssl)
+			SSL_free(c.ssl);
 		if (c.fd >= 0)
 			::close(c.fd);
 	}
+	if (_tlsContext)
+		SSL_CTX_free(_tlsContext);
 	if (_epoll >= 0)
 		::close(_epoll);
 }
@@ -202,6 +212,9 @@ int LoadGenerator::run()
 	// Precise wake-ups for the open-loop schedule (the default slack is 50 µs).
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 
+	if (_options.tls && !initTls())
+		return 1;
+
 	_epoll = epoll_create1(EPOLL_CLOEXEC);
 	if (_epoll < 0)
 	{
@@ -238,6 +251,8 @@ int LoadGenerator::run()
 		std::uint64_t waitNs = wake > _now ? wake - _now : 0;
 		if (waitNs > 1000 * MS)
 			waitNs = 1000 * MS;
+		if (!_tlsPending.empty())
+			waitNs = 0; // OpenSSL holds decrypted or read-ahead bytes that epoll will not report
 		int n;
 		if (pwait2)
 		{
@@ -267,6 +282,8 @@ int LoadGenerator::run()
 			else
 				onEvent(static_cast<int>(events[i].data.u64), events[i].events);
 		}
+		if (!_tlsPending.empty())
+			runTlsPending();
 		_now = monotonicNs();
 		runSchedules();
 		advance();
@@ -486,7 +503,8 @@ void LoadGenerator::advance()
 				for (std::size_t i = 0; i < _conns.size() && _phase == Phase::CONNECTING; ++i)
 				{
 					State s = _conns[i].state;
-					if (s == State::CONNECTING || s == State::UPGRADING || s == State::AWAIT_OPEN)
+					if (s == State::CONNECTING || s == State::TLS_HANDSHAKE || s == State::UPGRADING ||
+					    s == State::AWAIT_OPEN)
 					{
 						++_counters.handshakeErrors;
 						++_counters.setupTimeouts;
@@ -640,6 +658,32 @@ void LoadGenerator::onEvent(int index, std::uint32_t events)
 		onConnected(index);
 		return;
 	}
+	if (c.ssl)
+	{
+		if (c.state == State::TLS_HANDSHAKE)
+			tlsHandshake(index);
+		else if (!c.reading && (events & (EPOLLHUP | EPOLLERR)))
+			closeConn(index, true);
+		else
+		{
+			// A write that waited for a read (or the reverse) is retried on the event it waited for.
+			if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c.tlsWriteWantsRead)
+			{
+				c.tlsWriteWantsRead = false;
+				flush(index);
+			}
+			if ((events & EPOLLOUT) && c.tlsReadWantsWrite && c.state != State::CLOSED)
+			{
+				c.tlsReadWantsWrite = false;
+				onReadableTls(index);
+			}
+			if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c.state != State::CLOSED)
+				onReadableTls(index);
+			if ((events & EPOLLOUT) && c.state != State::CLOSED)
+				flush(index);
+		}
+		return;
+	}
 	if (!c.reading && (events & (EPOLLHUP | EPOLLERR)))
 	{
 		// A stopped reader whose socket the server reset: epoll reports that whether asked or
@@ -671,6 +715,16 @@ void LoadGenerator::onConnected(int index)
 		closeConn(index, false);
 		return;
 	}
+	if (_tlsContext)
+		startTls(index);
+	else
+		sendUpgrade(index);
+}
+
+
+void LoadGenerator::sendUpgrade(int index)
+{
+	Conn& c = _conns[static_cast<std::size_t>(index)];
 	std::string request = "GET " + _options.path + "?key=" + _options.key + "&id=" + c.id + "&token=t" + _options.tag +
 	                      "&version=1.5.5 HTTP/1.1\r\nHost: " + _options.targetAddress + ":" +
 	                      std::to_string(_options.targetPort) +
@@ -712,29 +766,36 @@ void LoadGenerator::onReadable(int index)
 			return;
 		}
 		_now = monotonicNs();
-		const std::size_t total = carry + static_cast<std::size_t>(n);
-		std::size_t used;
-		if (c.state == State::UPGRADING)
-		{
-			c.in.assign(scratch, total);
-			if (!consumeHandshake(index))
-				return;
-			// consumeHandshake() left the bytes after the response in c.in.
-			const std::size_t rest = c.in.size();
-			std::memcpy(scratch, c.in.data(), rest);
-			c.in.clear();
-			used = consume(index, scratch, rest);
-			if (c.state != State::CLOSED)
-				c.in.assign(scratch + used, rest - used);
-		}
-		else
-		{
-			used = consume(index, scratch, total);
-			if (c.state != State::CLOSED)
-				c.in.assign(scratch + used, total - used);
-		}
+		absorb(index, scratch, carry + static_cast<std::size_t>(n));
 		if (static_cast<std::size_t>(n) < room)
 			return;
+	}
+}
+
+
+inline void LoadGenerator::absorb(int index, char* scratch, std::size_t total)
+{
+	// scratch holds the carried bytes and what was just read; what is left of a frame goes back to c.in.
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	std::size_t used;
+	if (c.state == State::UPGRADING)
+	{
+		c.in.assign(scratch, total);
+		if (!consumeHandshake(index))
+			return;
+		// consumeHandshake() left the bytes after the response in c.in.
+		const std::size_t rest = c.in.size();
+		std::memcpy(scratch, c.in.data(), rest);
+		c.in.clear();
+		used = consume(index, scratch, rest);
+		if (c.state != State::CLOSED)
+			c.in.assign(scratch + used, rest - used);
+	}
+	else
+	{
+		used = consume(index, scratch, total);
+		if (c.state != State::CLOSED)
+			c.in.assign(scratch + used, total - used);
 	}
 }
 
@@ -922,6 +983,14 @@ void LoadGenerator::closeConn(int index, bool byServer, int error)
 	if (c.state == State::CLOSED)
 		return;
 	const State before = c.state;
+	if (c.ssl)
+	{
+		// No close_notify: the socket closes at once, as for a plain connection.
+		SSL_free(c.ssl);
+		c.ssl = nullptr;
+		c.tlsReadWantsWrite = false;
+		c.tlsWriteWantsRead = false;
+	}
 	if (c.fd >= 0)
 	{
 		epoll_ctl(_epoll, EPOLL_CTL_DEL, c.fd, nullptr);
@@ -934,7 +1003,8 @@ void LoadGenerator::closeConn(int index, bool byServer, int error)
 	c.outOff = 0;
 	if (byServer)
 		++_counters.closedByServer;
-	if (before == State::CONNECTING || before == State::UPGRADING || before == State::AWAIT_OPEN)
+	if (before == State::CONNECTING || before == State::TLS_HANDSHAKE || before == State::UPGRADING ||
+	    before == State::AWAIT_OPEN)
 	{
 		if (byServer && error != 0)
 			++_counters.setupResets;
@@ -1004,6 +1074,11 @@ void LoadGenerator::flushDirty()
 void LoadGenerator::flush(int index)
 {
 	Conn& c = _conns[static_cast<std::size_t>(index)];
+	if (c.ssl)
+	{
+		flushTls(index);
+		return;
+	}
 	while (c.outOff < c.out.size())
 	{
 		const ssize_t n = ::send(c.fd, c.out.data() + c.outOff, c.out.size() - c.outOff, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1034,12 +1109,12 @@ void LoadGenerator::flush(int index)
 void LoadGenerator::updateInterest(int index)
 {
 	Conn& c = _conns[static_cast<std::size_t>(index)];
-	if (c.fd < 0 || c.state == State::CONNECTING)
+	if (c.fd < 0 || c.state == State::CONNECTING || c.state == State::TLS_HANDSHAKE)
 		return;
 	std::uint32_t want = 0;
-	if (c.reading)
+	if (c.reading || c.tlsWriteWantsRead)
 		want |= EPOLLIN;
-	if (c.outOff < c.out.size())
+	if (c.outOff < c.out.size() || c.tlsReadWantsWrite)
 		want |= EPOLLOUT;
 	if (want == c.interest)
 		return;
@@ -1048,6 +1123,260 @@ void LoadGenerator::updateInterest(int index)
 	ev.events = want;
 	ev.data.u64 = static_cast<std::uint64_t>(index);
 	epoll_ctl(_epoll, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+
+bool LoadGenerator::initTls()
+{
+	// Once per process: every connection shares this context. No session resumption (each client
+	// is a new one), TLS 1.2 or later, ALPN http/1.1 as a browser offers it for a WebSocket.
+	std::signal(SIGPIPE, SIG_IGN); // OpenSSL writes with write(), not send(MSG_NOSIGNAL)
+	_tlsContext = SSL_CTX_new(TLS_client_method());
+	if (!_tlsContext)
+	{
+		std::fprintf(stderr, "loadgen: SSL_CTX_new failed\n");
+		return false;
+	}
+	SSL_CTX_set_min_proto_version(_tlsContext, TLS1_2_VERSION);
+	SSL_CTX_set_session_cache_mode(_tlsContext, SSL_SESS_CACHE_OFF);
+	// Partial writes and a moving buffer: c.out grows and is compacted between retries of SSL_write.
+	long mode = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+	if (_options.workload == Workload::HOLD)
+		mode |= SSL_MODE_RELEASE_BUFFERS; // thousands of idle connections: no 34 KiB of buffers each
+	else
+		SSL_CTX_set_default_read_buffer_len(_tlsContext, TLS_READ_BUFFER);
+	SSL_CTX_set_mode(_tlsContext, mode);
+	SSL_CTX_set_read_ahead(_tlsContext, 1); // one read() for several records
+	static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+	SSL_CTX_set_alpn_protos(_tlsContext, alpn, sizeof(alpn));
+	if (_options.tlsCaFile.empty())
+		SSL_CTX_set_verify(_tlsContext, SSL_VERIFY_NONE, nullptr);
+	else
+	{
+		if (SSL_CTX_load_verify_locations(_tlsContext, _options.tlsCaFile.c_str(), nullptr) != 1)
+		{
+			char text[256];
+			ERR_error_string_n(ERR_get_error(), text, sizeof(text));
+			std::fprintf(stderr, "loadgen: cannot load --tls-ca %s: %s\n", _options.tlsCaFile.c_str(), text);
+			ERR_clear_error();
+			return false;
+		}
+		SSL_CTX_set_verify(_tlsContext, SSL_VERIFY_PEER, nullptr);
+	}
+	return true;
+}
+
+
+void LoadGenerator::startTls(int index)
+{
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	c.ssl = SSL_new(_tlsContext);
+	if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1)
+	{
+		if (_counters.handshakeErrors++ == 0)
+			std::fprintf(stderr, "loadgen: SSL_new or SSL_set_fd failed\n");
+		ERR_clear_error();
+		closeConn(index, false);
+		return;
+	}
+	SSL_set_connect_state(c.ssl);
+	if (!_options.tlsCaFile.empty())
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c.ssl), _options.targetAddress.c_str());
+	c.state = State::TLS_HANDSHAKE;
+	tlsHandshake(index);
+}
+
+
+void LoadGenerator::tlsHandshake(int index)
+{
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	const int result = SSL_do_handshake(c.ssl);
+	if (result == 1)
+	{
+		if (_tlsSession.empty())
+		{
+			const unsigned char* alpn = nullptr;
+			unsigned int alpnSize = 0;
+			SSL_get0_alpn_selected(c.ssl, &alpn, &alpnSize);
+			const int group = SSL_get_negotiated_group(c.ssl);
+			const char* groupName = group > 0 && !(group & TLSEXT_nid_unknown) ? OBJ_nid2sn(group) : nullptr;
+			_tlsSession = std::string(SSL_get_version(c.ssl)) + " " + SSL_get_cipher_name(c.ssl) + " " +
+			              (groupName ? groupName : "?") +
+			              " alpn=" + (alpnSize ? std::string(reinterpret_cast<const char*>(alpn), alpnSize) : "none");
+		}
+		sendUpgrade(index); // UPGRADING; registers EPOLLIN through flush() and updateInterest()
+		if (c.state != State::CLOSED && SSL_has_pending(c.ssl) && !c.tlsQueued)
+		{
+			c.tlsQueued = true;
+			_tlsPending.push_back(index);
+		}
+		return;
+	}
+	const int error = SSL_get_error(c.ssl, result);
+	if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE)
+	{
+		const std::uint32_t want = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+		if (want != c.interest)
+		{
+			c.interest = want;
+			epoll_event ev{};
+			ev.events = want;
+			ev.data.u64 = static_cast<std::uint64_t>(index);
+			epoll_ctl(_epoll, EPOLL_CTL_MOD, c.fd, &ev);
+		}
+		return;
+	}
+	tlsFailure(index, error, errno, true);
+}
+
+
+void LoadGenerator::onReadableTls(int index)
+{
+	// As onReadable(), but OpenSSL hands out one record per SSL_read(): fill the scratch buffer
+	// with records until it would block, then parse. Bytes OpenSSL still holds after four rounds are
+	// read on the next loop iteration (_tlsPending): epoll does not report them again.
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	char* scratch = _scratch.data();
+	for (int round = 0; round < 4 && c.state != State::CLOSED && c.reading; ++round)
+	{
+		const std::size_t carry = c.in.size();
+		if (carry > SCRATCH_SIZE / 2)
+		{
+			++_counters.protocolErrors;
+			closeConn(index, false);
+			return;
+		}
+		std::memcpy(scratch, c.in.data(), carry);
+		std::size_t total = carry;
+		int failure = SSL_ERROR_NONE;
+		int failureErrno = 0;
+		bool blocked = false;
+		while (total < SCRATCH_SIZE)
+		{
+			const int n = SSL_read(c.ssl, scratch + total, static_cast<int>(SCRATCH_SIZE - total));
+			if (n > 0)
+			{
+				total += static_cast<std::size_t>(n);
+				continue;
+			}
+			failureErrno = errno;
+			const int error = SSL_get_error(c.ssl, n);
+			if (error == SSL_ERROR_WANT_READ)
+				blocked = true;
+			else if (error == SSL_ERROR_WANT_WRITE)
+			{
+				c.tlsReadWantsWrite = true;
+				blocked = true;
+			}
+			else
+				failure = error;
+			break;
+		}
+		if (total > carry)
+		{
+			_now = monotonicNs();
+			absorb(index, scratch, total);
+		}
+		if (failure != SSL_ERROR_NONE)
+		{
+			if (c.state != State::CLOSED)
+				tlsFailure(index, failure, failureErrno, false);
+			ERR_clear_error();
+			return;
+		}
+		if (blocked)
+		{
+			if (c.tlsReadWantsWrite && c.state != State::CLOSED)
+				updateInterest(index);
+			return;
+		}
+	}
+	if (c.state != State::CLOSED && c.reading && !c.tlsQueued && SSL_has_pending(c.ssl))
+	{
+		c.tlsQueued = true;
+		_tlsPending.push_back(index);
+	}
+}
+
+
+void LoadGenerator::runTlsPending()
+{
+	std::vector<int> work;
+	work.swap(_tlsPending);
+	for (const int index : work)
+	{
+		Conn& c = _conns[static_cast<std::size_t>(index)];
+		c.tlsQueued = false;
+		if (c.ssl && c.state != State::CLOSED && c.state != State::TLS_HANDSHAKE && c.reading)
+			onReadableTls(index);
+	}
+}
+
+
+void LoadGenerator::flushTls(int index)
+{
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	while (c.outOff < c.out.size())
+	{
+		// A retry after WANT_WRITE passes at least the bytes of the first attempt, from the same
+		// offset (SSL_write() requires that): c.out only grows at its end in between.
+		const int size = static_cast<int>(std::min<std::size_t>(c.out.size() - c.outOff, MAX_TLS_WRITE));
+		const int n = SSL_write(c.ssl, c.out.data() + c.outOff, size);
+		if (n > 0)
+		{
+			c.outOff += static_cast<std::size_t>(n);
+			continue;
+		}
+		const int savedErrno = errno;
+		const int error = SSL_get_error(c.ssl, n);
+		if (error == SSL_ERROR_WANT_WRITE)
+			break;
+		if (error == SSL_ERROR_WANT_READ)
+		{
+			c.tlsWriteWantsRead = true;
+			break;
+		}
+		tlsFailure(index, error, savedErrno != 0 ? savedErrno : EPIPE, false);
+		return;
+	}
+	if (c.outOff == c.out.size())
+	{
+		c.out.clear();
+		c.outOff = 0;
+	}
+	else if (c.outOff > (std::size_t(1) << 20))
+	{
+		c.out.erase(0, c.outOff);
+		c.outOff = 0;
+	}
+	updateInterest(index);
+}
+
+
+void LoadGenerator::tlsFailure(int index, int sslError, int savedErrno, bool handshake)
+{
+	// The server's end of stream, reset or alert, counted as closeConn() counts a plain one.
+	const unsigned long code = ERR_peek_error();
+	bool unexpectedEof = false;
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+	unexpectedEof = sslError == SSL_ERROR_SSL && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+	                ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+#endif
+	if (sslError == SSL_ERROR_ZERO_RETURN || unexpectedEof)
+		closeConn(index, true);
+	else if (sslError == SSL_ERROR_SYSCALL && code == 0)
+		closeConn(index, true, savedErrno); // errno 0: end of stream
+	else
+	{
+		char text[256];
+		ERR_error_string_n(code, text, sizeof(text));
+		if (handshake ? _counters.handshakeErrors++ == 0 : _counters.protocolErrors++ == 0)
+			std::fprintf(stderr, "loadgen: TLS %s with %s:%d failed: %s\n", handshake ? "handshake" : "connection",
+			             _options.targetAddress.c_str(), _options.targetPort,
+			             code ? text : (sslError == SSL_ERROR_SYSCALL ? std::strerror(savedErrno) : "?"));
+		closeConn(index, false);
+	}
+	ERR_clear_error();
 }
 
 
@@ -1068,13 +1397,14 @@ void LoadGenerator::printReady()
 {
 	std::printf("{\"event\":\"ready\",\"connections\":%zu,\"open\":%d,\"connect_start_ns\":%llu,\"last_open_ns\":%llu,"
 	            "\"connect_errors\":%llu,\"handshake_errors\":%llu,\"setup_resets\":%llu,\"setup_closed\":%llu,"
-	            "\"setup_timeouts\":%llu}\n",
+	            "\"setup_timeouts\":%llu%s}\n",
 	            _conns.size(), _opened, static_cast<unsigned long long>(_connectStartNs),
 	            static_cast<unsigned long long>(_lastOpenNs), static_cast<unsigned long long>(_counters.connectErrors),
 	            static_cast<unsigned long long>(_counters.handshakeErrors),
 	            static_cast<unsigned long long>(_counters.setupResets),
 	            static_cast<unsigned long long>(_counters.setupClosed),
-	            static_cast<unsigned long long>(_counters.setupTimeouts));
+	            static_cast<unsigned long long>(_counters.setupTimeouts),
+	            _options.tls ? (",\"tls\":\"" + _tlsSession + "\"").c_str() : "");
 	std::fflush(stdout);
 }
 
@@ -1114,6 +1444,8 @@ void LoadGenerator::printResult()
 	json += ",\"pings_lost\":" + u(k.pingsLost);
 	char cpuText[64];
 	std::snprintf(cpuText, sizeof(cpuText), "%.6f", cpu);
+	if (_options.tls)
+		json += ",\"tls\":\"" + _tlsSession + "\"";
 	json += ",\"cpu_s\":";
 	json += cpuText;
 	json += ",\"latency\":" + histogramJson(_latency);

@@ -20,6 +20,10 @@
 #include <vector>
 
 
+struct ssl_st;
+struct ssl_ctx_st;
+
+
 namespace Switchboard {
 namespace Bench {
 
@@ -33,6 +37,10 @@ class LoadGenerator
 /// send time (CLOCK_MONOTONIC ns) and a per-sender sequence number; the receiver computes the
 /// one-way latency from it. Open-loop messages carry their scheduled time, not the time they
 /// were written, so a generator or server that falls behind shows up in the latency.
+///
+/// With GeneratorOptions::tls every connection does a TLS handshake (OpenSSL, non-blocking, in the
+/// same event loop) between the TCP connect and the upgrade, and all its bytes go through TLS. The
+/// plain path is unchanged: a connection without TLS has no SSL object and never reaches the TLS code.
 {
 public:
 	explicit LoadGenerator(const GeneratorOptions& options);
@@ -58,6 +66,7 @@ private:
 	{
 		IDLE,
 		CONNECTING,
+		TLS_HANDSHAKE,
 		UPGRADING,
 		AWAIT_OPEN,
 		OPEN,
@@ -68,6 +77,10 @@ private:
 	{
 		int fd = -1;
 		int partner = -1;
+		ssl_st* ssl = nullptr; ///< with TLS only
+		bool tlsReadWantsWrite = false;
+		bool tlsWriteWantsRead = false;
+		bool tlsQueued = false; ///< in _tlsPending: OpenSSL holds bytes the socket no longer signals
 		State state = State::IDLE;
 		bool reading = true;
 		bool dirty = false;
@@ -132,7 +145,16 @@ private:
 
 	void onEvent(int index, std::uint32_t events);
 	void onConnected(int index);
+	void sendUpgrade(int index);
 	void onReadable(int index);
+	void absorb(int index, char* data, std::size_t total);
+	bool initTls();
+	void startTls(int index);
+	void tlsHandshake(int index);
+	void onReadableTls(int index);
+	void flushTls(int index);
+	void runTlsPending();
+	void tlsFailure(int index, int sslError, int result, bool handshake);
 	std::size_t consume(int index, char* data, std::size_t size);
 	bool consumeHandshake(int index);
 	void onMessage(int index, const char* data, std::size_t size);
@@ -165,6 +187,9 @@ private:
 	std::vector<int> _dirty;
 	std::vector<char> _scratch;
 	std::string _stdinBuffer;
+	ssl_ctx_st* _tlsContext = nullptr;
+	std::vector<int> _tlsPending; ///< TLS connections to read again without waiting for epoll
+	std::string _tlsSession;      ///< protocol, cipher and ALPN of the first completed handshake
 	bool _stdinOpen = true;
 	bool _stopRequested = false;
 

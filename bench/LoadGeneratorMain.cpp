@@ -46,7 +46,13 @@ const char USAGE[] =
     "  --heartbeat-ms MS        HEARTBEAT period per connection, 0 = none (default 5000)\n"
     "  --connect-concurrency N  handshakes in progress at once (default 64)\n"
     "  --connect-timeout-ms MS  (default 60000)    --go-timeout-ms MS (default 600000)\n"
-    "  --auto                   start right after connecting\n";
+    "  --auto                   start right after connecting\n"
+    "  --tls                    wss://: every connection does a TLS handshake (TLS 1.2 or later, ALPN\n"
+    "                           http/1.1, no session resumption) before its upgrade; the server's\n"
+    "                           certificate is NOT verified unless --tls-ca is given (verification is\n"
+    "                           not what the benchmark measures)\n"
+    "  --tls-ca FILE            with --tls: verify the server's certificate against these PEM\n"
+    "                           certificates and its IP address (--target) against the certificate\n";
 
 
 bool parseInt(const char* text, long long low, long long high, long long& value)
@@ -119,6 +125,11 @@ int main(int argc, char** argv)
 			o.victimStop = true;
 			continue;
 		}
+		if (arg == "--tls")
+		{
+			o.tls = true;
+			continue;
+		}
 		if (eq == std::string::npos)
 		{
 			if (i + 1 >= argc)
@@ -155,6 +166,12 @@ int main(int argc, char** argv)
 			        std::string::npos)
 				return fail(arg + " must be non-empty letters, digits, '_', '.' or '-'");
 			(arg == "--key" ? o.key : o.tag) = value;
+		}
+		else if (arg == "--tls-ca")
+		{
+			if (value.empty())
+				return fail("--tls-ca needs a file");
+			o.tlsCaFile = value;
 		}
 		else if (arg == "--workload")
 		{
@@ -209,6 +226,8 @@ int main(int argc, char** argv)
 		return fail("closed and open need --pairs");
 	if (o.workload == Workload::OPEN && o.rate <= 0 && o.victimRate <= 0)
 		return fail("open needs --rate (or --victim-rate)");
+	if (!o.tlsCaFile.empty() && !o.tls)
+		return fail("--tls-ca needs --tls");
 	LoadGenerator generator(o);
 	return generator.run();
 }
