@@ -17,10 +17,12 @@
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <chrono>
+#include <cstdio>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <thread>
 
 
@@ -84,6 +86,7 @@ class HttpFrontIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testShutdownFinishesInFlightRequests);
 	CPPUNIT_TEST(testHealthzReflectsStorage);
 	CPPUNIT_TEST(testBeyondMaxConnectionsClientsWaitInTheBacklog);
+	CPPUNIT_TEST(testAcceptedSocketsHaveKeepAlive);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -392,6 +395,34 @@ public:
 			}
 			CPPUNIT_ASSERT_EQUAL_MESSAGE(answer, 101, statusOf(answer));
 		}
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testAcceptedSocketsHaveKeepAlive()
+	{
+		// The accepted sockets take TCP_NODELAY and SO_KEEPALIVE from the listening socket
+		// (set there once, not per accept). Keep-alive shows as the server side's timer in ss.
+		if (std::system("command -v ss >/dev/null 2>&1") != 0)
+		{
+			std::cout << " [SKIPPED: no ss (iproute2)]";
+			return;
+		}
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo");
+		server.start();
+		int port = server.port("main");
+		WsTestClient client;
+		CPPUNIT_ASSERT_EQUAL(101, client.connect("127.0.0.1", port, "/echo/ws").status);
+		std::string command = "ss -tnoH state established '( sport = :" + std::to_string(port) + " )' 2>&1";
+		std::string output;
+		if (FILE* pipe = ::popen(command.c_str(), "r"))
+		{
+			char line[512];
+			while (std::fgets(line, sizeof(line), pipe))
+				output += line;
+			::pclose(pipe);
+		}
+		CPPUNIT_ASSERT_MESSAGE(output, output.find("timer:(keepalive") != std::string::npos);
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 };

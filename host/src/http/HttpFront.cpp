@@ -201,6 +201,10 @@ void HttpFront::start()
 			// SO_REUSEADDR for a quick restart, never SO_REUSEPORT: a second server started on the
 			// same port by mistake must fail, not silently take half of the connections.
 			socket.bind(address, true, false);
+			// Accepted sockets inherit both from the listening socket (Linux copies its options):
+			// two system calls fewer per client in a reconnect storm.
+			socket.setNoDelay(true);
+			socket.setKeepAlive(true);
 			socket.listen(listener->spec.backlog);
 		}
 		catch (Poco::Exception& exc)

@@ -178,9 +178,6 @@ void HttpListener::onReadable(char* /*scratch*/, std::size_t /*scratchSize*/)
 		HttpFront::ClientSlotPtr clientSlot;
 		if (!_listener.admin && !admit(fd, reinterpret_cast<const sockaddr*>(&address), clientSlot))
 			continue;
-		int one = 1;
-		::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 		std::string remote = addressText(address);
 		Poco::Net::StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
 		_front.adoptAccepted(std::move(socket), std::move(remote), _listener, std::move(clientSlot));

@@ -128,7 +128,7 @@ void Transport::connectionClosed()
 void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSession> tls, std::string initialBytes,
                         HttpRequest request, const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed)
 {
-	// The HTTP front accepted the socket non-blocking with TCP_NODELAY and keep-alive set: no
+	// The HTTP front accepted the socket non-blocking, with TCP_NODELAY and keep-alive inherited: no
 	// more system calls here (a reconnect storm pays each one ten thousand times).
 	// The least loaded loop; ties go round robin through the sequence number.
 	std::uint64_t sequence = _nextSequence.fetch_add(1);

@@ -82,8 +82,8 @@ public:
 
 	void handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSession> tls, std::string initialBytes,
 	             HttpRequest request, const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed = nullptr);
-	/// Gives an upgraded socket (non-blocking, TCP_NODELAY and SO_KEEPALIVE already set, as
-	/// HttpListener accepts them) to the least loaded loop, which creates the connection, calls
+	/// Gives an upgraded socket (non-blocking, TCP_NODELAY and SO_KEEPALIVE inherited from the
+	/// listening socket) to the least loaded loop, which creates the connection, calls
 	/// onOpen and feeds initialBytes (frames pipelined behind the handshake). tls: the
 	/// connection's TLS session on a TLS listener (null otherwise), handshake done. heldUntilClosed
 	/// (the HTTP front's per-client count) is released when the connection finishes.
