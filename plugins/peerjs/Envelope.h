@@ -100,6 +100,31 @@ EnvelopeStatus parseEnvelope(std::string_view text, Envelope& out);
 /// On any status other than OK, out is cleared. Never throws except std::bad_alloc.
 
 
+class RelayFrameWriter
+/// Writes the frame {"type":<type>,"src":<src>,"dst":<dst>,"payload":<payload>} into memory the
+/// caller provides, after telling its exact size: type, src and dst are given decoded and
+/// written with Json::appendString(); payload is copied as is, and the "payload" member is
+/// omitted if payload is nullptr. The views (and *payload) must outlive the writer.
+{
+public:
+	RelayFrameWriter(std::string_view type, std::string_view src, std::string_view dst,
+	                 const std::string_view* payload);
+
+	std::size_t size() const { return _size; }
+
+	char* write(char* out) const;
+	/// Writes size() bytes at out; returns the end.
+
+private:
+	std::string_view _type;
+	std::string_view _src;
+	std::string_view _dst;
+	const std::string_view* _payload;
+	bool _plain; // no string needs an escape: written with straight copies
+	std::size_t _size = 0;
+};
+
+
 std::string& appendRelayFrame(std::string& out, std::string_view type, std::string_view src, std::string_view dst,
                               const std::string_view* payload);
 /// Appends {"type":<type>,"src":<src>,"dst":<dst>,"payload":<payload>} to out. type, src and

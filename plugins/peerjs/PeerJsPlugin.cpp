@@ -6,6 +6,8 @@
 #include "PeerJsPlugin.h"
 #include "Envelope.h"
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <shared_mutex>
 #include <utility>
 
@@ -33,14 +35,29 @@ const char INVALID_MESSAGE_FRAME[] = "{\"type\":\"ERROR\",\"payload\":{\"msg\":\
 // The relayed types, in the order of the per-type counters.
 const char* const RELAY_TYPES[] = {"OFFER", "ANSWER", "CANDIDATE", "LEAVE", "EXPIRE"};
 
-int relayIndex(const std::string& type)
+int relayIndex(std::string_view type)
+/// The index in RELAY_TYPES, or -1. By length first: one comparison per message.
 {
-	for (int i = 0; i < 5; ++i)
+	switch (type.size())
 	{
-		if (type == RELAY_TYPES[i])
-			return i;
+		case 5:
+			return type == "OFFER" ? 0 : type == "LEAVE" ? 3 : -1;
+		case 6:
+			return type == "ANSWER" ? 1 : type == "EXPIRE" ? 4 : -1;
+		case 9:
+			return type == "CANDIDATE" ? 2 : -1;
+		default:
+			return -1;
 	}
-	return -1;
+}
+
+[[gnu::noinline]] Envelope& scratchEnvelope()
+/// The calling thread's Envelope, reused so that it keeps its strings' capacity between
+/// messages. Out of line so that a message takes the thread_local's address once: in a shared
+/// library each access to it is a call, and a reference to it is not kept but re-derived.
+{
+	thread_local Envelope envelope;
+	return envelope;
 }
 
 bool queueable(int relayType)
@@ -69,6 +86,60 @@ bool listed(const std::vector<std::string>& list, std::string_view value)
 }
 
 } // namespace
+
+
+class PeerJsPlugin::Delivery
+/// The task deliver() gives Host::runOn: one frame and the sender to tell if it cannot be
+/// delivered. std::function keeps its own copy of the task on the heap; a frame of the usual
+/// signaling size is written inside the task, so that copy is the only allocation of a relay.
+/// A larger frame has a buffer of its own.
+{
+public:
+	Delivery(PeerJsPlugin* plugin, ConnectionId sender, const RelayFrameWriter& frame):
+	    _plugin(plugin),
+	    _sender(sender),
+	    _size(frame.size())
+	{
+		if (_size > sizeof(_inline))
+			_heap.reset(new char[_size]);
+		frame.write(data());
+	}
+
+	// std::function requires a copy constructor; it only ever moves the task.
+	Delivery(const Delivery& other):
+	    _plugin(other._plugin),
+	    _sender(other._sender),
+	    _size(other._size),
+	    _heap(other._heap ? new char[other._size] : nullptr)
+	{
+		std::memcpy(data(), other.data(), _size);
+	}
+
+	Delivery(Delivery&& other) noexcept:
+	    _plugin(other._plugin),
+	    _sender(other._sender),
+	    _size(other._size),
+	    _heap(std::move(other._heap))
+	{
+		if (!_heap)
+			std::memcpy(_inline, other._inline, _size);
+	}
+
+	Delivery& operator=(const Delivery&) = delete;
+	Delivery& operator=(Delivery&&) = delete;
+
+	void operator()(Connection& target) { _plugin->deliverHere(target, std::string_view(data(), _size), _sender); }
+
+private:
+	char* data() { return _heap ? _heap.get() : _inline; }
+	const char* data() const { return _heap ? _heap.get() : _inline; }
+
+	PeerJsPlugin* _plugin;
+	ConnectionId _sender;
+	std::size_t _size;
+	std::unique_ptr<char[]> _heap;
+	char _inline[480]; // a CANDIDATE with 36-character ids is about 400 bytes
+};
 
 
 PeerJsPlugin::PeerJsPlugin() = default;
@@ -313,7 +384,7 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 		converted = HttpText::replaceInvalidUtf8(data);
 		data = converted;
 	}
-	thread_local Envelope envelope; // reused: keeps its strings' capacity between messages
+	Envelope& envelope = scratchEnvelope();
 	EnvelopeStatus status = parseEnvelope(data, envelope);
 	if (status == EnvelopeStatus::NOT_JSON)
 		return invalidMessage(connection, "not JSON");
@@ -321,11 +392,13 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 		return invalidMessage(connection, "not an object");
 	if (!envelope.hasType)
 		return invalidMessage(connection, "no string type");
-	if (envelope.type == "HEARTBEAT")
-		return; // activity only; never answered
 	int relayType = relayIndex(envelope.type);
 	if (relayType < 0)
+	{
+		if (std::string_view(envelope.type) == "HEARTBEAT")
+			return; // activity only; never answered
 		return invalidMessage(connection, "unknown or server-only type");
+	}
 	if (!envelope.hasDst || envelope.dst.empty())
 	{
 		if (relayType != 3) // LEAVE without dst is ignored silently (docs/protocols/peerjs.md §15 #6)
@@ -358,7 +431,7 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 		return;
 	_relayed[relayType]->increment();
 	deliver(target,
-	        relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr),
+	        RelayFrameWriter(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr),
 	        connection.id());
 }
 
@@ -402,33 +475,37 @@ ConnectionId PeerJsPlugin::queueUnlessRegistered(Connection& connection, const P
 }
 
 
-void PeerJsPlugin::deliver(ConnectionId target, std::string frame, ConnectionId sender)
+void PeerJsPlugin::deliver(ConnectionId target, const RelayFrameWriter& frame, ConnectionId sender)
 {
-	// The closure holds no more than the frame: the ids for the failure path are read from the
+	// The task holds no more than the frame: the ids for the failure path are read from the
 	// connections' own state, on their own loops.
-	_host->runOn(target, [this, frame = std::move(frame), sender](Connection& c) {
-		bool overflow = static_cast<std::int64_t>(c.bufferedAmount() + frame.size()) > _settings.maxSendBuffer;
-		if (!overflow && c.send(frame) == SendResult::QUEUED)
-			return;
-		// A destination that cannot keep up (or is broken) is closed and deregistered, and the
-		// sender is told with LEAVE (docs/protocols/peerjs.md §8.3).
-		_limitSendBuffer->increment();
-		c.close(CloseCode::POLICY_VIOLATION, "send buffer overflow");
-		const Peer* destination = c.stateAs<Peer>();
-		if (destination == nullptr || !destination->registered)
-			return;
-		{
-			std::lock_guard<std::shared_mutex> lock(_mutex);
-			_registry.removeIf(destination->id, c.id());
-			updateGauges();
-		}
-		if (sender == 0 || sender == c.id())
-			return;
-		_host->runOn(sender, [this, destinationId = destination->id](Connection& s) {
-			const Peer* source = s.stateAs<Peer>();
-			if (source != nullptr && source->registered)
-				s.send(relayFrame("LEAVE", destinationId, source->id, nullptr));
-		});
+	_host->runOn(target, Delivery(this, sender, frame));
+}
+
+
+void PeerJsPlugin::deliverHere(Connection& c, std::string_view frame, ConnectionId sender)
+{
+	bool overflow = static_cast<std::int64_t>(c.bufferedAmount() + frame.size()) > _settings.maxSendBuffer;
+	if (!overflow && c.send(frame) == SendResult::QUEUED)
+		return;
+	// A destination that cannot keep up (or is broken) is closed and deregistered, and the
+	// sender is told with LEAVE (docs/protocols/peerjs.md §8.3).
+	_limitSendBuffer->increment();
+	c.close(CloseCode::POLICY_VIOLATION, "send buffer overflow");
+	const Peer* destination = c.stateAs<Peer>();
+	if (destination == nullptr || !destination->registered)
+		return;
+	{
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		_registry.removeIf(destination->id, c.id());
+		updateGauges();
+	}
+	if (sender == 0 || sender == c.id())
+		return;
+	_host->runOn(sender, [this, destinationId = destination->id](Connection& s) {
+		const Peer* source = s.stateAs<Peer>();
+		if (source != nullptr && source->registered)
+			s.send(relayFrame("LEAVE", destinationId, source->id, nullptr));
 	});
 }
 
@@ -453,7 +530,7 @@ void PeerJsPlugin::expireQueues()
 	}
 	_expirations->increment(notices.size());
 	for (auto& n : notices)
-		deliver(n.first, relayFrame("EXPIRE", n.second.destination, n.second.source, nullptr), 0);
+		deliver(n.first, RelayFrameWriter("EXPIRE", n.second.destination, n.second.source, nullptr), 0);
 }
 
 

@@ -60,8 +60,11 @@ private:
 	void registerRoutes(Setup& setup);
 	void refuse(Connection& connection, std::string_view frame);
 	void invalidMessage(Connection& connection, const char* why);
-	void deliver(ConnectionId target, std::string frame, ConnectionId sender);
+	class Delivery;
+	void deliver(ConnectionId target, const RelayFrameWriter& frame, ConnectionId sender);
 	/// Sends frame to target on its loop; on overflow closes it and tells sender (if not 0).
+	void deliverHere(Connection& target, std::string_view frame, ConnectionId sender);
+	/// The part of deliver() that runs on the target's loop.
 	ConnectionId queueUnlessRegistered(Connection& connection, const Peer& peer, const Envelope& envelope,
 	                                   int relayType);
 	/// The relay's slow path, under the exclusive lock: returns the destination's connection if it

@@ -7,6 +7,7 @@
 
 #include "TestRandom.h"
 #include "Envelope.h"
+#include "EnvelopeTestText.h"
 #include "switchboard/Http.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
@@ -18,6 +19,7 @@
 
 
 using namespace Switchboard::PeerJs;
+using namespace Switchboard::Test;
 
 
 namespace {
@@ -28,27 +30,6 @@ void check(bool condition, const std::string& what)
 {
 	if (!condition)
 		CPPUNIT_FAIL(what);
-}
-
-
-std::string printable(std::string_view text)
-{
-	std::string out;
-	for (const char ch : text.substr(0, 400))
-	{
-		const auto c = static_cast<unsigned char>(ch);
-		if (c >= 0x20 && c < 0x7F)
-			out += ch;
-		else
-		{
-			char buffer[8];
-			std::snprintf(buffer, sizeof(buffer), "\\x%02X", c);
-			out += buffer;
-		}
-	}
-	if (text.size() > 400)
-		out += "...(" + std::to_string(text.size()) + " bytes)";
-	return out;
 }
 
 
@@ -758,15 +739,16 @@ void compare(const ReferenceResult& expected, std::string_view text, Envelope& e
 /// Parses text into envelope and checks every member against expected.
 {
 	const EnvelopeStatus status = parseEnvelope(text, envelope);
-	const std::string where = std::string(source) + ": " + printable(text);
+	const std::string where = std::string(source) + ": " + printable(text, 400);
 	check(status == expected.status,
 	      where + "\n  status " + statusName(status) + ", expected " + statusName(expected.status));
 	check(envelope.hasType == expected.hasType && envelope.type == expected.type,
-	      where + "\n  type [" + printable(envelope.type) + "], expected [" + printable(expected.type) + "]");
+	      where + "\n  type [" + printable(envelope.type, 400) + "], expected [" + printable(expected.type, 400) + "]");
 	check(envelope.hasDst == expected.hasDst && envelope.dst == expected.dst,
-	      where + "\n  dst [" + printable(envelope.dst) + "], expected [" + printable(expected.dst) + "]");
+	      where + "\n  dst [" + printable(envelope.dst, 400) + "], expected [" + printable(expected.dst, 400) + "]");
 	check(envelope.hasPayload == expected.hasPayload && envelope.payload == expected.payload,
-	      where + "\n  payload [" + printable(envelope.payload) + "], expected [" + printable(expected.payload) + "]");
+	      where + "\n  payload [" + printable(envelope.payload, 400) + "], expected [" +
+	          printable(expected.payload, 400) + "]");
 }
 
 
@@ -817,7 +799,7 @@ public:
 			const ReferenceResult reference = ReferenceParser(doc.text).run();
 			check(reference.status == EnvelopeStatus::OK && reference.type == doc.expected.type &&
 			          reference.dst == doc.expected.dst && reference.payload == doc.expected.payload,
-			      "reference disagrees with the generator: " + printable(doc.text));
+			      "reference disagrees with the generator: " + printable(doc.text, 400));
 
 			// The relayed frame is JSON.stringify's output, and parses back to the same members.
 			const std::string frame =
@@ -827,19 +809,19 @@ public:
 			if (doc.expected.hasPayload)
 				expectedFrame += ",\"payload\":" + doc.expected.payload;
 			expectedFrame += "}";
-			check(frame == expectedFrame, printable(doc.text) + "\n  relayed  " + printable(frame) + "\n  expected " +
-			                                  printable(expectedFrame));
+			check(frame == expectedFrame, printable(doc.text, 400) + "\n  relayed  " + printable(frame, 400) +
+			                                  "\n  expected " + printable(expectedFrame, 400));
 			Envelope again;
 			check(parseEnvelope(frame, again) == EnvelopeStatus::OK && again.type == reused.type &&
 			          again.dst == reused.dst && again.hasPayload == reused.hasPayload &&
 			          again.payload == reused.payload,
-			      "relayed frame does not parse back: " + printable(frame));
+			      "relayed frame does not parse back: " + printable(frame, 400));
 			check(!again.hasPayload || again.payload.data() > frame.data(), "relayed payload not zero-copy");
 			if (doc.compact && reused.hasPayload)
 			{
 				const char* data = reused.payload.data();
 				check(data > doc.text.data() && data < doc.text.data() + doc.text.size(),
-				      "compact payload not zero-copy: " + printable(doc.text));
+				      "compact payload not zero-copy: " + printable(doc.text, 400));
 			}
 		}
 	}
@@ -923,7 +905,7 @@ public:
 			std::string out;
 			Switchboard::Json::appendString(out, toWtf8(units));
 			const std::string expected = referenceStringify(units);
-			check(out == expected, "stringify " + printable(out) + ", expected " + printable(expected));
+			check(out == expected, "stringify " + printable(out, 400) + ", expected " + printable(expected, 400));
 		}
 	}
 };

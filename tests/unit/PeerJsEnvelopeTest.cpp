@@ -7,6 +7,7 @@
 
 
 #include "Envelope.h"
+#include "EnvelopeTestText.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <cstdio>
@@ -16,45 +17,11 @@
 
 
 using namespace Switchboard::PeerJs;
+using namespace Switchboard::Test;
 using namespace std::string_view_literals;
 
 
 namespace {
-
-
-std::string printable(std::string_view text)
-/// Bytes outside printable ASCII as \xNN, so a failing comparison stays readable.
-{
-	std::string out;
-	for (const char ch : text)
-	{
-		const auto c = static_cast<unsigned char>(ch);
-		if (c >= 0x20 && c < 0x7F)
-			out += ch;
-		else
-		{
-			char buffer[8];
-			std::snprintf(buffer, sizeof(buffer), "\\x%02X", c);
-			out += buffer;
-		}
-	}
-	return out;
-}
-
-
-const char* statusName(EnvelopeStatus status)
-{
-	switch (status)
-	{
-		case EnvelopeStatus::OK:
-			return "OK";
-		case EnvelopeStatus::NOT_JSON:
-			return "NOT_JSON";
-		case EnvelopeStatus::NOT_OBJECT:
-			return "NOT_OBJECT";
-	}
-	return "?";
-}
 
 
 std::string relay(std::string_view inbound, std::string_view src)

@@ -18,7 +18,7 @@ MemoryBudget::MemoryBudget(std::size_t limit, ShedCallback shed):
 }
 
 
-void MemoryBudget::update(Account& account, std::size_t held, std::int64_t nowMs, std::size_t offenderThreshold)
+void MemoryBudget::updateSlow(Account& account, std::size_t held, std::int64_t nowMs, std::size_t offenderThreshold)
 {
 	if (account.listed)
 	{

@@ -64,9 +64,21 @@ public:
 	MemoryBudget(const MemoryBudget&) = delete;
 	MemoryBudget& operator=(const MemoryBudget&) = delete;
 
-	void update(Account& account, std::size_t held, std::int64_t nowMs, std::size_t offenderThreshold);
+	void update(Account& account, std::size_t held, std::int64_t nowMs, std::size_t offenderThreshold)
 	/// The holder now holds held bytes. Lists or unlists it as an offender (above threshold, below
 	/// half of it) and sheds offenders when its growth takes the total past the limit.
+	{
+		// Inline for the usual case, called on every read and send: an unlisted holder within its
+		// threshold whose figure moved less than a granule changes nothing.
+		if (!account.listed && held <= offenderThreshold)
+		{
+			const std::size_t before = account.counted;
+			const std::size_t moved = held > before ? held - before : before - held;
+			if (moved == 0 || (held != 0 && moved < GRANULE_BYTES))
+				return;
+		}
+		updateSlow(account, held, nowMs, offenderThreshold);
+	}
 
 	void settle(Account& account);
 	/// A shed holder has let go of its memory: its bytes stop counting as pending release.
@@ -79,6 +91,7 @@ public:
 	std::size_t offenderCount() const;
 
 private:
+	void updateSlow(Account& account, std::size_t held, std::int64_t nowMs, std::size_t offenderThreshold);
 	void list(Account& account, std::int64_t nowMs);
 	void unlist(Account& account);
 	void shedOffenders();

@@ -20,7 +20,72 @@ constexpr std::size_t MAX_CHUNK_BYTES = 64 * 1024;
 constexpr std::size_t COMPACT_AFTER = 32;
 // A control buffer grown by a burst of pongs is freed once written; small ones are kept.
 constexpr std::size_t RETAINED_CONTROL_BYTES = 4 * 1024;
+// Each thread (an event loop) keeps a few small buffers of written chunks for its next chunks, so
+// that relaying a message does not allocate and free one: at most 64 KiB per thread, and none
+// held by idle connections.
+constexpr std::size_t SPARE_BUFFERS = 16;
+constexpr std::size_t SPARE_CAPACITY = 4 * 1024;
+constexpr std::size_t SPARE_GRANULE = 512;
 } // namespace
+
+
+void OutputQueue::Buffer::grow(std::size_t needed)
+{
+	// Geometric, so a chunk taking many frames is not copied quadratically.
+	const std::size_t capacity = std::max(needed, 2 * _capacity);
+	std::unique_ptr<char[]> data(new char[capacity]);
+	if (_size > 0)
+		std::memcpy(data.get(), _data.get(), _size);
+	_data = std::move(data);
+	_capacity = capacity;
+}
+
+
+namespace {
+struct SpareBuffers
+{
+	std::size_t count = 0;
+	std::unique_ptr<char[]> data[SPARE_BUFFERS];
+	std::size_t capacity[SPARE_BUFFERS] = {};
+};
+thread_local SpareBuffers spares;
+} // namespace
+
+
+OutputQueue::Buffer OutputQueue::takeSpare(std::size_t atLeast)
+{
+	Buffer buffer;
+	SpareBuffers& pool = spares;
+	if (pool.count > 0 && pool.capacity[pool.count - 1] >= atLeast)
+	{
+		--pool.count;
+		buffer._data = std::move(pool.data[pool.count]);
+		buffer._capacity = pool.capacity[pool.count];
+	}
+	else
+	{
+		// Rounded up, so that a spare fits the next frames of about the same size.
+		buffer.grow(atLeast <= SPARE_CAPACITY ? (atLeast + SPARE_GRANULE - 1) / SPARE_GRANULE * SPARE_GRANULE
+		                                      : atLeast);
+	}
+	return buffer;
+}
+
+
+void OutputQueue::keepSpare(Buffer& buffer)
+{
+	SpareBuffers& pool = spares;
+	if (buffer._capacity > 0 && buffer._capacity <= SPARE_CAPACITY && pool.count < SPARE_BUFFERS)
+	{
+		pool.data[pool.count] = std::move(buffer._data);
+		pool.capacity[pool.count] = buffer._capacity;
+		++pool.count;
+	}
+	else
+		buffer._data.reset();
+	buffer._size = 0;
+	buffer._capacity = 0;
+}
 
 
 void OutputQueue::appendFrame(const char* header, std::size_t headerLength, const char* payload, std::size_t length,
@@ -29,12 +94,14 @@ void OutputQueue::appendFrame(const char* header, std::size_t headerLength, cons
 	bool reuseLast = !ownChunk && !_sealed && _chunks.size() > _head && !_chunks.back().shared &&
 	                 _chunks.back().owned.size() < MAX_CHUNK_BYTES;
 	if (!reuseLast)
+	{
 		_chunks.emplace_back();
+		_chunks.back().owned = takeSpare(headerLength + length); // sized for this frame at least
+	}
 	_sealed = ownChunk;
-	std::string& target = _chunks.back().owned;
+	Buffer& target = _chunks.back().owned;
 	target.append(header, headerLength);
-	if (length > 0)
-		target.append(payload, length);
+	target.append(payload, length);
 	_dataBytes += headerLength + length;
 }
 
@@ -121,8 +188,12 @@ void OutputQueue::consume(std::size_t written)
 
 void OutputQueue::popChunk()
 {
-	// Free the bytes now; the slot itself goes with the next compaction.
-	_chunks[_head] = Chunk();
+	// Give the bytes back now (to this thread's spares when small); the slot itself goes with
+	// the next compaction.
+	Chunk& chunk = _chunks[_head];
+	keepSpare(chunk.owned);
+	chunk.shared.reset();
+	chunk.offset = 0;
 	++_head;
 	if (_head >= COMPACT_AFTER && _head * 2 >= _chunks.size())
 	{

@@ -11,6 +11,7 @@
 
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <sys/uio.h>
@@ -67,15 +68,46 @@ public:
 	/// Data chunks not yet fully written (tests and diagnostics).
 
 private:
+	class Buffer
+	/// Bytes of one or more whole frames: a plain array, so appending is a bounds check and a copy.
+	{
+	public:
+		std::size_t size() const { return _size; }
+		const char* data() const { return _data.get(); }
+
+		void append(const char* bytes, std::size_t length)
+		{
+			if (length > _capacity - _size)
+				grow(_size + length);
+			if (length > 0)
+				std::memcpy(_data.get() + _size, bytes, length);
+			_size += length;
+		}
+
+	private:
+		friend class OutputQueue; // moves storage in and out of the spares
+
+		void grow(std::size_t needed);
+
+		std::unique_ptr<char[]> _data;
+		std::size_t _size = 0;
+		std::size_t _capacity = 0;
+	};
+
 	struct Chunk
 	{
 		std::shared_ptr<const std::string> shared; ///< set for frames shared between recipients
-		std::string owned;                         ///< otherwise bytes of one or more whole frames
+		Buffer owned;                              ///< otherwise bytes of one or more whole frames
 		std::size_t offset = 0;                    ///< bytes already written
 
 		std::size_t size() const { return shared ? shared->size() : owned.size(); }
 		const char* data() const { return shared ? shared->data() : owned.data(); }
 	};
+
+	static Buffer takeSpare(std::size_t atLeast);
+	/// An empty buffer with room for atLeast bytes: one this thread's queues wrote out, if it fits.
+	static void keepSpare(Buffer& buffer);
+	/// Takes a written chunk's buffer for takeSpare(), if it is small and few are kept; else frees it.
 
 	void popChunk();
 	std::size_t consumeHeadChunk(std::size_t written);

@@ -201,7 +201,7 @@ void Transport::close(PluginSlot& owner, ConnectionId id, std::uint16_t code, st
 }
 
 
-bool Transport::runOn(PluginSlot& owner, ConnectionId id, std::function<void(Connection&)> task)
+bool Transport::runOn(PluginSlot& owner, ConnectionId id, std::function<void(Connection&)>&& task)
 {
 	EventLoop* loop = loopOf(id);
 	if (!loop || id == 0)

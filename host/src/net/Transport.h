@@ -92,7 +92,8 @@ public:
 	// another plugin is treated as gone.
 	SendResult send(PluginSlot& owner, ConnectionId id, std::string_view data, MessageKind kind);
 	void close(PluginSlot& owner, ConnectionId id, std::uint16_t code, std::string_view reason);
-	bool runOn(PluginSlot& owner, ConnectionId id, std::function<void(Connection&)> task);
+	bool runOn(PluginSlot& owner, ConnectionId id, std::function<void(Connection&)>&& task);
+	/// Runs task at once on the connection's own loop, else posts it. Taken by reference: moved only if posted.
 	void deliver(PluginSlot& owner, const std::vector<ConnectionId>& ids, std::string_view data, MessageKind kind);
 	/// One message to many connections: encoded once, handed to each loop in one task.
 

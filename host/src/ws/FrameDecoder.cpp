@@ -219,16 +219,16 @@ char* FrameDecoder::startPayload(char* p, char* end, DecoderHandler& handler)
 	_state = HEADER;
 	const auto n = static_cast<std::size_t>(_remaining);
 	_remaining = 0;
-	if (_role == Role::SERVER)
-		applyMask(p, n, _mask);
 	char* const next = p + n;
 	if (isControlOpcode(_opcode))
 	{
+		if (_role == Role::SERVER)
+			applyMask(p, n, _mask);
 		handleControl(p, n, handler);
 		return next;
 	}
 	const bool text = _messageOpcode == TEXT;
-	if (text && !_utf8.feed(p, n))
+	if (!unmask(p, n, text) && !_utf8.feed(p, n))
 	{
 		fail(handler, INVALID_PAYLOAD, "text message is not valid UTF-8");
 		return next;
@@ -261,16 +261,16 @@ char* FrameDecoder::startPayload(char* p, char* end, DecoderHandler& handler)
 char* FrameDecoder::readPayload(char* p, char* end, DecoderHandler& handler)
 {
 	const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(_remaining, static_cast<std::size_t>(end - p)));
-	if (_role == Role::SERVER)
-	{
-		applyMask(p, n, _mask, _maskPos);
-		_maskPos = static_cast<std::uint8_t>((_maskPos + n) & 3);
-	}
 	_remaining -= n;
 	char* const next = p + n;
 
 	if (isControlOpcode(_opcode))
 	{
+		if (_role == Role::SERVER)
+		{
+			applyMask(p, n, _mask, _maskPos);
+			_maskPos = static_cast<std::uint8_t>((_maskPos + n) & 3);
+		}
 		// Appended after any open message's fragments and removed again once delivered.
 		_buffer.append(p, n);
 		if (_remaining == 0)
@@ -286,7 +286,7 @@ char* FrameDecoder::readPayload(char* p, char* end, DecoderHandler& handler)
 
 	const bool text = _messageOpcode == TEXT;
 	// Validate before buffering so bad text fails fast, mid-frame.
-	if (text && !_utf8.feed(p, n))
+	if (!unmask(p, n, text) && !_utf8.feed(p, n))
 	{
 		fail(handler, INVALID_PAYLOAD, "text message is not valid UTF-8");
 		return next;
@@ -304,6 +304,24 @@ char* FrameDecoder::readPayload(char* p, char* end, DecoderHandler& handler)
 		}
 	}
 	return next;
+}
+
+
+bool FrameDecoder::unmask(char* p, std::size_t n, bool text)
+{
+	if (_role == Role::SERVER)
+	{
+		const std::size_t offset = _maskPos;
+		_maskPos = static_cast<std::uint8_t>((_maskPos + n) & 3);
+		if (!text)
+		{
+			applyMask(p, n, _mask, offset);
+			return true;
+		}
+		// ASCII between complete sequences leaves the validator as it is: no need to feed it.
+		return applyMaskAscii(p, n, _mask, offset) && _utf8.complete();
+	}
+	return !text;
 }
 
 

@@ -130,6 +130,9 @@ private:
 	char* beginFrame(const std::uint8_t* header, char* p, char* end, DecoderHandler& handler);
 	char* startPayload(char* p, char* end, DecoderHandler& handler);
 	char* readPayload(char* p, char* end, DecoderHandler& handler);
+	bool unmask(char* p, std::size_t n, bool text);
+	/// Unmasks a piece of data payload (server role) and returns true when it needs no UTF-8
+	/// check: binary, or text that is all ASCII while no sequence is open.
 	void handleControl(const char* data, std::size_t len, DecoderHandler& handler);
 	void handleClose(const char* data, std::size_t len, DecoderHandler& handler);
 	void deliverBuffered(DecoderHandler& handler);

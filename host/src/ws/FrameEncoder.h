@@ -47,9 +47,13 @@ std::string closePayload(std::uint16_t code, std::string_view reason);
 /// reserves for local use (1005, 1006, 1015).
 
 void applyMask(char* data, std::size_t len, const std::uint8_t* maskKey, std::size_t offset = 0);
-/// XORs data with the 4-byte maskKey in place, 8 bytes at a time. offset is the position of
+/// XORs data with the 4-byte maskKey in place, 16 bytes at a time. offset is the position of
 /// data[0] within the frame payload (only offset % 4 matters), so a payload can be masked or
 /// unmasked in pieces.
+
+bool applyMaskAscii(char* data, std::size_t len, const std::uint8_t* maskKey, std::size_t offset = 0);
+/// applyMask(), and true if every byte of the result is ASCII (below 0x80): found in the same
+/// pass, so that text which is all ASCII, valid UTF-8 as it stands, needs no second look.
 
 
 } // namespace WS
