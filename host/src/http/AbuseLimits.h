@@ -107,6 +107,7 @@ public:
 	/// One token of the client's upgrade bucket; false (nothing taken) when it is empty.
 
 	std::size_t pending() const { return _pending.load(std::memory_order_relaxed); }
+	std::size_t maxPending() const { return _maxPending; } ///< 0 = no limit
 	std::size_t clientsTracked() const;
 	std::size_t connectionsOf(const ClientKey& key) const;
 	/// For tests and diagnostics.

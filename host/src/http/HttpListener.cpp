@@ -30,6 +30,10 @@ constexpr int ACCEPTS_PER_EVENT = 4096;
 // upgrade: 4096 accepted at once would run their head deadlines (which start at the accept) out
 // while they wait for the loop. TLS clients beyond this wait in the kernel's backlog instead.
 constexpr int TLS_ACCEPTS_PER_EVENT = 128;
+// Once half of max_pending_handshakes are in progress, the loop is behind on heads: it takes
+// this many per event and lets the kernel's backlog hold the rest, rather than accepting a storm
+// into the pending limit's 503s.
+constexpr int BUSY_ACCEPTS_PER_EVENT = 64;
 
 std::string refusal(const char* statusLine, const char* retryAfterSeconds, const std::string& body)
 {
@@ -163,8 +167,11 @@ void HttpListener::onTimer(TimerNode* node)
 void HttpListener::onReadable(char* /*scratch*/, std::size_t /*scratchSize*/)
 {
 	const int batch = _listener.currentTls() ? TLS_ACCEPTS_PER_EVENT : ACCEPTS_PER_EVENT;
+	const std::size_t maxPending = _front.limits().maxPending();
 	for (int i = 0; i < batch && !_closed; ++i)
 	{
+		if (i == BUSY_ACCEPTS_PER_EVENT && maxPending > 0 && _front.limits().pending() >= maxPending / 2)
+			break;
 		if (_front.atCapacity())
 		{
 			pause();
