@@ -21,6 +21,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 
 using namespace Switchboard::Test;
@@ -146,6 +147,20 @@ public:
 			wss.sendText("m" + std::to_string(i));
 		for (int i = 0; i < 200; ++i)
 			CPPUNIT_ASSERT_EQUAL("m" + std::to_string(i), wss.receiveMessage());
+		// 1 MiB of echoes to a client with a small receive buffer that does not read at first: the
+		// server's TLS writes find the kernel full and resume on writability (the session's
+		// pending record); nothing is lost or reordered.
+		TlsTestClient slow(port, rig.caFile, "localhost", "http/1.1", 4096);
+		CPPUNIT_ASSERT_EQUAL(101, slow.upgrade("/echo/ws"));
+		std::vector<std::string> burst;
+		for (int i = 0; i < 64; ++i)
+		{
+			burst.push_back(std::to_string(i) + ":" + std::string(16 * 1024 - 8, static_cast<char>('A' + i % 26)));
+			slow.sendText(burst.back());
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+		for (const std::string& expected : burst)
+			CPPUNIT_ASSERT_EQUAL(expected, slow.receiveMessage());
 		CPPUNIT_ASSERT_EQUAL(0, rig.server.stop());
 	}
 

@@ -233,7 +233,7 @@ std::string tryHandshake(int port, const std::string& caFile, int protocolVersio
 
 
 TlsTestClient::TlsTestClient(int port, const std::string& caFile, const std::string& serverName,
-                             const std::string& alpn)
+                             const std::string& alpn, int receiveBufferBytes)
 {
 	_ctx = SSL_CTX_new(TLS_client_method());
 	if (!_ctx)
@@ -256,6 +256,8 @@ TlsTestClient::TlsTestClient(int port, const std::string& caFile, const std::str
 	timeval timeout{10, 0};
 	::setsockopt(_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	::setsockopt(_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+	if (receiveBufferBytes > 0)
+		::setsockopt(_fd, SOL_SOCKET, SO_RCVBUF, &receiveBufferBytes, sizeof(receiveBufferBytes));
 	if (::connect(_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
 	{
 		::close(_fd);

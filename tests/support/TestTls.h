@@ -67,7 +67,8 @@ class TlsTestClient
 {
 public:
 	TlsTestClient(int port, const std::string& caFile, const std::string& serverName = "localhost",
-	              const std::string& alpn = "http/1.1");
+	              const std::string& alpn = "http/1.1", int receiveBufferBytes = 0);
+	/// receiveBufferBytes: SO_RCVBUF set before connecting (a client that reads slowly); 0 = default.
 	~TlsTestClient();
 
 	TlsTestClient(const TlsTestClient&) = delete;

@@ -148,6 +148,9 @@ std::shared_ptr<TlsContext> TlsContext::load(const TlsFiles& files, std::string&
 	// Idle connections hold no record buffers (about 34 KiB each otherwise): thousands of mostly
 	// idle signaling sockets are the normal load.
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	// A record the kernel did not take is retried from the session's own copy, not from the
+	// caller's buffer it was first written from.
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	// One recv() takes whatever records are there (not a header, then a body): half the system
 	// calls. Callers drain hasBufferedInput(), since the poller cannot see what OpenSSL holds.
 	SSL_CTX_set_read_ahead(ctx, 1);
@@ -298,7 +301,7 @@ TlsSession::Io TlsSession::flushPending()
 	// The same bytes at the same address as the call that wanted writability, as OpenSSL asks.
 	if (SSL_write_ex(_ssl, _pending.data(), _pending.size(), &written) == 1)
 	{
-		_pending.clear();
+		std::string().swap(_pending); // an idle session holds no copy
 		return Io::OK;
 	}
 	Io io = outcome(0);
@@ -315,32 +318,47 @@ TlsSession::Io TlsSession::write(const iovec* pieces, int count, std::size_t& ta
 		if (io != Io::OK)
 			return io;
 	}
-	// One record from the pieces: small frames are coalesced, so a burst of signaling messages
-	// costs one record and one system call, not one each.
-	_pending.clear();
-	for (int i = 0; i < count && _pending.size() < RECORD_PLAINTEXT; ++i)
+	// One record from the pieces. A piece that fills a record (or the only one) is written from
+	// where it is; small frames are gathered first, so a burst of signaling messages costs one
+	// record and one system call, not one each. The gathering buffer is the thread's (the loop's),
+	// so sessions hold no buffer of their own unless the kernel is full.
+	const char* record;
+	std::size_t length;
+	thread_local std::string gathered;
+	if (count == 1 || pieces[0].iov_len >= RECORD_PLAINTEXT)
 	{
-		std::size_t room = RECORD_PLAINTEXT - _pending.size();
-		std::size_t length = pieces[i].iov_len < room ? pieces[i].iov_len : room;
-		_pending.append(static_cast<const char*>(pieces[i].iov_base), length);
+		record = static_cast<const char*>(pieces[0].iov_base);
+		length = pieces[0].iov_len < RECORD_PLAINTEXT ? pieces[0].iov_len : RECORD_PLAINTEXT;
 	}
-	if (_pending.empty())
+	else
+	{
+		gathered.clear();
+		for (int i = 0; i < count && gathered.size() < RECORD_PLAINTEXT; ++i)
+		{
+			std::size_t room = RECORD_PLAINTEXT - gathered.size();
+			gathered.append(static_cast<const char*>(pieces[i].iov_base),
+			                pieces[i].iov_len < room ? pieces[i].iov_len : room);
+		}
+		record = gathered.data();
+		length = gathered.size();
+	}
+	if (length == 0)
 		return Io::OK;
-	taken = _pending.size();
 	ERR_clear_error();
 	errno = 0;
 	std::size_t written = 0;
-	if (SSL_write_ex(_ssl, _pending.data(), _pending.size(), &written) == 1)
+	if (SSL_write_ex(_ssl, record, length, &written) == 1)
 	{
-		_pending.clear();
+		taken = length;
 		return Io::OK;
 	}
 	Io io = outcome(0);
-	if (io == Io::WOULD_BLOCK)
-		return Io::OK; // taken: the record goes out with flushPending() when the socket is writable
-	taken = 0;
-	_pending.clear();
-	return io;
+	if (io != Io::WOULD_BLOCK)
+		return io;
+	// OpenSSL keeps the record's progress; the retry passes the same bytes from our own copy.
+	_pending.assign(record, length);
+	taken = length;
+	return Io::OK;
 }
 
 

@@ -118,7 +118,7 @@ private:
 	Io outcome(int result);
 
 	SSL* _ssl;
-	std::string _pending; ///< plaintext of a record SSL_write has not finished sending
+	std::string _pending; ///< plaintext of a record SSL_write has not finished sending; else empty
 	std::string _lastError;
 	bool _handshakeDone = false;
 	bool _wantsWritable = false;
