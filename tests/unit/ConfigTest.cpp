@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 
 
@@ -786,10 +787,16 @@ public:
 		HostConfig defaults;
 		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, defaults, error));
 		CPPUNIT_ASSERT_EQUAL(dumpSettings(defaults.settings()), dumpSettings(c.settings()));
-		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
-		CPPUNIT_ASSERT_EQUAL(std::string("main"), c.listeners()[0].name);
-		CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), c.listeners()[0].address);
-		CPPUNIT_ASSERT_EQUAL(9000, int(c.listeners()[0].port));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), c.listeners().size());
+		std::map<std::string, int> ports;
+		for (const auto& listener : c.listeners())
+		{
+			CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), listener.address);
+			CPPUNIT_ASSERT(listener.tlsCertificate.empty()); // TLS is the operator's to turn on
+			ports[listener.name] = int(listener.port);
+		}
+		CPPUNIT_ASSERT_EQUAL(9000, ports["main"]);
+		CPPUNIT_ASSERT_EQUAL(8081, ports["govpn"]);
 		const auto* echo = c.plugin("echo");
 		const auto* peerjs = c.plugin("peerjs");
 		CPPUNIT_ASSERT(echo && peerjs);
@@ -798,6 +805,10 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("/echo"), echo->prefix);
 		CPPUNIT_ASSERT_EQUAL(std::string("main"), peerjs->listener);
 		CPPUNIT_ASSERT_EQUAL(std::string("/peerjs"), peerjs->prefix);
+		const auto* govpn = c.plugin("govpn");
+		CPPUNIT_ASSERT(govpn && govpn->enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("govpn"), govpn->listener);
+		CPPUNIT_ASSERT_EQUAL(std::string(), govpn->prefix);
 	}
 
 	void testIniSyntax()

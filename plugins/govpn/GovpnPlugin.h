@@ -1,0 +1,190 @@
+//
+// GovpnPlugin.h
+//
+// The GoVPN signaling protocol (docs/protocols/govpn.md): rooms with 4-digit passwords,
+// memberships kept in the plugin's storage, presence in memory, and a WebRTC signaling relay.
+//
+// Concurrency: one lock guards all shared state (rooms, presence, clients, limiters) and is never
+// held across storage I/O or password hashing. Requests of one connection run strictly one after
+// another (a per-connection queue); requests that change rooms run one at a time plugin-wide (an
+// operation queue), each validated against memory, persisted, and only then applied and answered.
+//
+
+
+#ifndef Switchboard_Govpn_GovpnPlugin_INCLUDED
+#define Switchboard_Govpn_GovpnPlugin_INCLUDED
+
+
+#include "Codec.h"
+#include "GovpnSettings.h"
+#include "switchboard/SDK.h"
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Govpn {
+
+
+const PluginDescriptor& govpnDescriptor();
+
+
+class GovpnPlugin: public Plugin, public WebSocketHandler
+{
+public:
+	struct Generators
+	/// Sources of ids and time, replaceable so tests reproduce the contract's exact frames.
+	{
+		std::function<std::string()> roomId;       ///< 16 lowercase hex
+		std::function<std::string()> connectionId; ///< "c-" + 16 lowercase hex
+		std::function<std::int64_t()> nowNs;       ///< Ping's server_timestamp
+		std::function<std::string()> nonce;        ///< strict mode: 32 raw bytes
+	};
+
+	GovpnPlugin();
+	~GovpnPlugin() override;
+
+	void setGenerators(Generators generators);
+	/// Call before start(); an empty function keeps the default (CSPRNG, wall clock).
+
+	std::vector<Migration> migrations() const override;
+	StartResult start(Host& host, Setup& setup) override;
+	void stopping() override;
+	void stop() override;
+
+	AcceptDecision onAccept(const HttpRequest& request) override;
+	void onOpen(Connection& connection, const HttpRequest& request) override;
+	void onMessage(Connection& connection, std::string_view data, MessageKind kind) override;
+	void onClose(Connection& connection, std::uint16_t code, std::string_view reason) override;
+
+	struct Client;
+	struct Room;
+	using ClientPtr = std::shared_ptr<Client>;
+	using EnvelopePtr = std::shared_ptr<Envelope>;
+
+private:
+	struct Statement
+	{
+		std::string sql;
+		std::vector<Value> params;
+	};
+	struct Plan
+	/// What a room-changing request decided under the lock: an error, or statements to persist
+	/// and then the effects (memory and messages) to apply once they are committed.
+	{
+		std::string error;
+		std::vector<Statement> statements;
+		std::string databaseError;
+		std::function<void()> apply;
+	};
+	struct Bucket
+	{
+		double tokens = 0;
+		std::int64_t lastMs = 0;
+	};
+	struct Lockout
+	{
+		std::deque<std::int64_t> failures;
+		std::int64_t lockedUntilMs = 0;
+		std::int64_t lastLockoutMs = 0;
+		std::int64_t lastLengthMs = 0;
+	};
+
+	// --- request flow ---
+	void drain(const ClientPtr& client);
+	void resume(const ClientPtr& client);
+	void handleFrame(const ClientPtr& client, const std::string& frame);
+	void enqueueOperation(std::function<void()> operation);
+	void operationDone();
+	void runOperations();
+	void runPlan(const ClientPtr& client, const std::string& messageId, std::function<Plan()> build);
+	void persist(std::vector<Statement> statements, std::function<void(bool committed)> done);
+
+	// --- requests (docs/protocols/govpn.md §8) ---
+	void createRoom(const ClientPtr& client, const EnvelopePtr& envelope);
+	void joinRoom(const ClientPtr& client, const EnvelopePtr& envelope);
+	void connectRoom(const ClientPtr& client, const EnvelopePtr& envelope);
+	void disconnectRoom(const ClientPtr& client, const EnvelopePtr& envelope);
+	void leaveRoom(const ClientPtr& client, const EnvelopePtr& envelope);
+	void kick(const ClientPtr& client, const EnvelopePtr& envelope);
+	void rename(const ClientPtr& client, const EnvelopePtr& envelope);
+	void getUserRooms(const ClientPtr& client, const EnvelopePtr& envelope);
+	void ping(const ClientPtr& client, const EnvelopePtr& envelope);
+	void relay(const ClientPtr& client, const EnvelopePtr& envelope);
+	void authenticate(const ClientPtr& client, const EnvelopePtr& envelope);
+
+	// --- helpers, called with the lock held ---
+	std::string checkKey(Client& client, const std::string& key);
+	bool takeRateToken(const Client& client);
+	void send(const Client& client, std::string_view messageId, std::string_view type, const std::string& inner);
+	void sendError(const Client& client, std::string_view messageId, std::string_view error);
+	void endPresence(Room& room, ConnectionId socket);
+	void leaveCurrentRoomStatements(const Client& client, std::vector<Statement>& statements);
+	void leaveCurrentRoom(Client& client);
+	void displaceOtherSocket(Room& room, const std::string& key, ConnectionId keep);
+	void comeOnline(Room& room, Client& client);
+	void announce(Room& room, Client& client, std::string_view type, bool notifyOthers);
+	std::string userRoomsPayload(const std::string& key);
+	void pushConnectInfo(Client& client);
+	void deleteRoom(const std::string& roomId, ConnectionId except);
+	void sweepExpired(bool atStart);
+	std::string statsBody();
+	ClientPtr clientOf(ConnectionId id);
+	Client* findByConnectionId(const std::string& connectionId);
+	std::string clientIp(const HttpRequest& request) const;
+	std::string rateKey(const std::string& ip) const;
+	void updateGauges();
+
+	std::string newRoomId();
+	std::string newConnectionId();
+	std::int64_t nowMs() const;
+
+	Host* _pHost = nullptr;
+	GovpnSettings _settings;
+	Generators _generators;
+
+	mutable std::recursive_mutex _mutex;
+	std::map<ConnectionId, ClientPtr> _clients;
+	std::map<std::string, ConnectionId> _byConnectionId;
+	std::map<std::string, std::set<ConnectionId>> _socketsOfKey; ///< bound sockets per key
+	std::map<std::string, std::unique_ptr<Room>> _rooms;
+	std::map<std::string, std::string> _roomOfOwner;
+	std::map<std::string, std::set<std::string>> _roomsOfKey; ///< memberships per key
+	std::map<std::string, Bucket> _ipBuckets;
+	std::map<std::string, Lockout> _lockouts;
+
+	std::deque<std::function<void()>> _operations;
+	bool _operationWaiting = false;
+	bool _operationsDraining = false;
+	bool _stopping = false;
+
+	// statistics
+	std::int64_t _startWallMs = 0;
+	std::uint64_t _connectionsTotal = 0;
+	std::uint64_t _peakConnections = 0;
+	std::uint64_t _peakRooms = 0;
+	std::uint64_t _messagesProcessed = 0;
+	std::int64_t _lastCleanupMs = -1;
+	std::uint64_t _staleRoomsRemoved = 0;
+
+	Gauge* _pRoomsGauge = nullptr;
+	Gauge* _pOnlineGauge = nullptr;
+	Counter* _pRateLimited = nullptr;
+	Counter* _pLockouts = nullptr;
+	std::map<std::string, Counter*> _relayed;
+};
+
+
+} // namespace Govpn
+} // namespace Switchboard
+
+
+#endif // Switchboard_Govpn_GovpnPlugin_INCLUDED

@@ -1,0 +1,80 @@
+//
+// GovpnState.h
+//
+// The plugin's per-connection and per-room state (memory only; rooms mirror the storage rows).
+// Every field marked guarded is read and written under GovpnPlugin's lock.
+//
+
+
+#ifndef Switchboard_Govpn_GovpnState_INCLUDED
+#define Switchboard_Govpn_GovpnState_INCLUDED
+
+
+#include "GovpnPlugin.h"
+
+
+namespace Switchboard {
+namespace Govpn {
+
+
+struct GovpnPlugin::Client
+{
+	ConnectionId id = 0;
+	std::string connectionId; ///< "c-…", what peers see
+	std::string ip;           ///< the client IP (§10.1)
+	std::string host;         ///< lowercase Host header, for strict-mode signatures
+	// guarded by the plugin's lock
+	bool open = true;
+	PayloadForm mode = PayloadForm::BASE64;
+	std::string boundKey;
+	std::string room; ///< where the socket is online, or ""
+	bool authenticated = false;
+	std::string nonce;
+	TimerId authTimer = 0;
+	std::deque<std::string> pending;
+	bool waiting = false;
+	bool draining = false;
+	double floodTokens = 0;
+	std::int64_t floodLastMs = 0;
+	std::int64_t lastFloodErrorMs = -1000000;
+};
+
+
+struct GovpnPlugin::Room
+{
+	struct Member
+	{
+		std::string username;
+		std::int64_t joinedMs = 0;
+		std::int64_t lastConnectedMs = 0;
+	};
+	struct Online
+	{
+		std::string key;
+		ConnectionId socket = 0;
+	};
+	std::string id;
+	std::string name;
+	std::string passwordHash;
+	std::string owner;
+	std::int64_t createdMs = 0;
+	std::int64_t lastActiveMs = 0;
+	std::int64_t lastSignalTouchMs = 0;
+	std::map<std::string, Member> members;
+	std::vector<Online> online; ///< in the order members came online
+
+	const Online* onlineByKey(const std::string& key) const
+	{
+		for (const Online& o : online)
+			if (o.key == key)
+				return &o;
+		return nullptr;
+	}
+};
+
+
+} // namespace Govpn
+} // namespace Switchboard
+
+
+#endif // Switchboard_Govpn_GovpnState_INCLUDED

@@ -1,0 +1,226 @@
+//
+// GovpnCodecTest.cpp
+//
+// Unit tests of the GoVPN codec and value formats (docs/protocols/govpn.md §1, §4, §17.6).
+//
+
+
+#include "Codec.h"
+#include "Formats.h"
+#include <cppunit/TestFixture.h>
+#include <cppunit/extensions/HelperMacros.h>
+#include <sodium.h>
+#include <string>
+
+
+using namespace Switchboard::Govpn;
+
+
+namespace {
+
+
+const std::string OWNER = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
+
+
+std::string seedKey(unsigned char first)
+/// The base64 public key of the Ed25519 seed first, first+1, ... first+31.
+{
+	unsigned char seed[32], pk[32], sk[64];
+	for (int i = 0; i < 32; ++i)
+		seed[i] = static_cast<unsigned char>(first + i);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	return base64Encode(std::string(reinterpret_cast<char*>(pk), 32));
+}
+
+
+} // namespace
+
+
+class GovpnCodecTest: public CppUnit::TestFixture
+{
+	CPPUNIT_TEST_SUITE(GovpnCodecTest);
+	CPPUNIT_TEST(testExampleKeys);
+	CPPUNIT_TEST(testPublicKeyFormat);
+	CPPUNIT_TEST(testOtherFormats);
+	CPPUNIT_TEST(testGoStringEscapes);
+	CPPUNIT_TEST(testJsonKeepsSourceTokens);
+	CPPUNIT_TEST(testJsonRejectsGarbage);
+	CPPUNIT_TEST(testEnvelopeForms);
+	CPPUNIT_TEST(testEnvelopeFailures);
+	CPPUNIT_TEST(testFrameEncoding);
+	CPPUNIT_TEST(testStrictModeSignatureVector);
+	CPPUNIT_TEST_SUITE_END();
+
+public:
+	void setUp() override { CPPUNIT_ASSERT(sodium_init() >= 0); }
+
+	void testExampleKeys()
+	{
+		CPPUNIT_ASSERT_EQUAL(OWNER, seedKey(0x00));
+		CPPUNIT_ASSERT_EQUAL(std::string("Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="), seedKey(0x20));
+	}
+
+	void testPublicKeyFormat()
+	{
+		CPPUNIT_ASSERT(isPublicKey(OWNER));
+		CPPUNIT_ASSERT(!isPublicKey(OWNER.substr(0, 43)));                             // 43 characters
+		CPPUNIT_ASSERT(!isPublicKey(base64Encode(std::string(33, 'x'))));              // 33 bytes
+		CPPUNIT_ASSERT(!isPublicKey("A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="));  // url-safe alphabet
+		CPPUNIT_ASSERT(!isPublicKey("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbh="));  // non-zero padding bits
+		CPPUNIT_ASSERT(!isPublicKey("A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg==")); // ==
+		CPPUNIT_ASSERT(!isPublicKey(" A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"));  // leading space
+		CPPUNIT_ASSERT(!isPublicKey(""));
+	}
+
+	void testOtherFormats()
+	{
+		CPPUNIT_ASSERT(isRoomId("3f9a1c0b7d2e4a68"));
+		CPPUNIT_ASSERT(!isRoomId("3F9A1C0B7D2E4A68"));
+		CPPUNIT_ASSERT(!isRoomId("ABC"));
+		CPPUNIT_ASSERT(isPassword("1234"));
+		CPPUNIT_ASSERT(!isPassword("12a4"));
+		CPPUNIT_ASSERT(!isPassword("12345"));
+		CPPUNIT_ASSERT(!isPassword("123"));
+		CPPUNIT_ASSERT(!isPassword("\xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4")); // Arabic-Indic digits
+		CPPUNIT_ASSERT(isRoomName("My VPN Room"));
+		CPPUNIT_ASSERT(!isRoomName(""));
+		CPPUNIT_ASSERT(!isRoomName("   "));
+		CPPUNIT_ASSERT(!isRoomName(std::string(256, 'a')));
+		CPPUNIT_ASSERT(isRoomName(std::string(255, 'a')));
+		CPPUNIT_ASSERT(!isRoomName("a\x01"
+		                           "b"));
+		CPPUNIT_ASSERT(isUsername(""));
+		CPPUNIT_ASSERT(!isUsername("a\x7F"));
+		CPPUNIT_ASSERT_EQUAL(std::string("2025-07-08T20:09:35Z"), rfc3339(1752005375000));
+	}
+
+	void testGoStringEscapes()
+	{
+		CPPUNIT_ASSERT_EQUAL(std::string(R"("a\"b\\c\n\r\t\u0001\u0008\u003c\u003e\u0026\u2028\u2029é/")"),
+		                     goQuote("a\"b\\c\n\r\t\x01\b<>&\xE2\x80\xA8\xE2\x80\xA9\xC3\xA9/"));
+	}
+
+	void testJsonKeepsSourceTokens()
+	{
+		JsonDocument doc;
+		CPPUNIT_ASSERT(doc.parse(R"( {"t": 1753900000123456789, "o": { "b" : [1, 2.50e3, "\u00e9 x"] }, "t":2} )"));
+		const JsonNode* t = doc.member(doc.root(), "t");
+		CPPUNIT_ASSERT(t != nullptr);
+		CPPUNIT_ASSERT_EQUAL(std::string("2"), doc.compact(*t)); // the last duplicate wins
+		const JsonNode* o = doc.member(doc.root(), "o");
+		CPPUNIT_ASSERT_EQUAL(std::string(R"({"b":[1,2.50e3,"\u00e9 x"]})"), doc.compact(*o));
+		JsonDocument s;
+		CPPUNIT_ASSERT(s.parse(R"("\ud83d\ude00")"));
+		CPPUNIT_ASSERT_EQUAL(std::string("\xF0\x9F\x98\x80"), s.root().text);
+	}
+
+	void testJsonRejectsGarbage()
+	{
+		for (const char* bad : {"", "not json", "{", "{\"a\":}", "[1,]", "{\"a\":1,}", "01", "1.", "\"\x01\"", "{} {}",
+		                        "tru", "\"\\x\"", "{\"a\" 1}", "\xC3("})
+		{
+			JsonDocument doc;
+			CPPUNIT_ASSERT_MESSAGE(bad, !doc.parse(bad));
+		}
+		std::string deep(100000, '[');
+		JsonDocument doc;
+		CPPUNIT_ASSERT(!doc.parse(deep)); // bounded depth, no stack overflow
+	}
+
+	void testEnvelopeForms()
+	{
+		Envelope base64;
+		readEnvelope(R"({"message_id":"a","type":"Ping","payload":"eyJhIjoxfQ=="})", base64);
+		CPPUNIT_ASSERT(base64.status == Envelope::Status::VALID && base64.hasForm && base64.payloadOk);
+		CPPUNIT_ASSERT(base64.form == PayloadForm::BASE64);
+		CPPUNIT_ASSERT_EQUAL(std::string("1"), base64.payload.compact(*base64.payload.field("a")));
+
+		Envelope object;
+		readEnvelope(R"({"type":"Ping","payload":{"a":"x"}})", object);
+		CPPUNIT_ASSERT(object.form == PayloadForm::OBJECT && object.payloadOk);
+		std::string a;
+		CPPUNIT_ASSERT(object.payload.stringField("a", a));
+		CPPUNIT_ASSERT_EQUAL(std::string("x"), a);
+
+		Envelope text;
+		readEnvelope(R"({"message_id":null,"type":"Ping","payload":" {\"a\":null}"})", text);
+		CPPUNIT_ASSERT(text.form == PayloadForm::JSON_STRING && text.payloadOk);
+		CPPUNIT_ASSERT(text.payload.field("a") == nullptr); // null counts as absent
+
+		Envelope innerNull;
+		readEnvelope(R"({"type":"Ping","payload":"bnVsbA=="})", innerNull); // base64 of null
+		CPPUNIT_ASSERT(innerNull.payloadOk);
+
+		Envelope crlf;
+		readEnvelope("{\"type\":\"Ping\",\"payload\":\"eyJh\\r\\nIjoxfQ==\"}", crlf);
+		CPPUNIT_ASSERT(crlf.payloadOk);
+	}
+
+	void testEnvelopeFailures()
+	{
+		Envelope e;
+		readEnvelope("not json", e);
+		CPPUNIT_ASSERT(e.status == Envelope::Status::INVALID && e.messageId.empty());
+		readEnvelope(R"({"message_id":5,"type":"Ping","payload":{}})", e);
+		CPPUNIT_ASSERT(e.status == Envelope::Status::INVALID && e.messageId.empty());
+		readEnvelope(R"({"message_id":"x","type":5})", e);
+		CPPUNIT_ASSERT(e.status == Envelope::Status::INVALID);
+		CPPUNIT_ASSERT_EQUAL(std::string("x"), e.messageId);
+		for (const char* payload :
+		     {R"("%%%")", "[123,125]", "null", R"("e30")", R"("eyJhIjoiPz8-In0=")", "5", R"("W10=")"})
+		{
+			readEnvelope(std::string(R"({"message_id":"x","type":"CreateRoom","payload":)") + payload + "}", e);
+			CPPUNIT_ASSERT_MESSAGE(payload, e.status == Envelope::Status::VALID && !e.payloadOk);
+		}
+		readEnvelope(R"({"message_id":"x","type":"CreateRoom"})", e);
+		CPPUNIT_ASSERT(e.status == Envelope::Status::VALID && !e.payloadOk && !e.hasForm);
+		readEnvelope(R"({"message_id":"x","type":"CreateRoom","payload":{"password":1234}})", e);
+		std::string password;
+		CPPUNIT_ASSERT(e.payloadOk && !e.payload.stringField("password", password));
+	}
+
+	void testFrameEncoding()
+	{
+		const std::string inner = R"({"error":"Incorrect password"})";
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string(
+		        R"({"message_id":"b2c3d4e5","type":"Error","payload":"eyJlcnJvciI6IkluY29ycmVjdCBwYXNzd29yZCJ9"})"
+		        "\n"),
+		    encodeFrame("b2c3d4e5", "Error", inner, PayloadForm::BASE64));
+		CPPUNIT_ASSERT_EQUAL(std::string(R"({"message_id":"","type":"Error","payload":{"error":"Incorrect password"}})"
+		                                 "\n"),
+		                     encodeFrame("", "Error", inner, PayloadForm::OBJECT));
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string(R"({"message_id":"","type":"Error","payload":"{\"error\":\"Incorrect password\"}"})"
+		                "\n"),
+		    encodeFrame("", "Error", inner, PayloadForm::JSON_STRING));
+	}
+
+	void testStrictModeSignatureVector()
+	{
+		// §17.6: the signed message and the signature, recomputed from the seed.
+		unsigned char seed[32], pk[32], sk[64];
+		for (int i = 0; i < 32; ++i)
+			seed[i] = static_cast<unsigned char>(i);
+		crypto_sign_seed_keypair(pk, sk, seed);
+		std::string nonce;
+		for (int i = 0; i < 32; ++i)
+			nonce += static_cast<char>(0x80 + i);
+		CPPUNIT_ASSERT_EQUAL(std::string("gIGCg4SFhoeIiYqLjI2Oj5CRkpOUlZaXmJmam5ydnp8="), base64Encode(nonce));
+		std::string message = "govpn-auth-v1\n127.0.0.1:8080\n" + nonce + std::string(reinterpret_cast<char*>(pk), 32);
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string("676f76706e2d617574682d76310a3132372e302e302e313a383038300a808182838485868788898a"
+		                "8b8c8d8e8f909192939495969798999a9b9c9d9e9f03a107bff3ce10be1d70dd18e74bc09967e4"
+		                "d6309ba50d5f1ddc8664125531b8"),
+		    lowerHex(reinterpret_cast<const unsigned char*>(message.data()), message.size()));
+		unsigned char signature[64];
+		crypto_sign_detached(signature, nullptr, reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+		                     sk);
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string("u7VLwLS4O0X9oeCikjAg8+5Nu1J92O879ZfZsKiJrQyiWTGW9VEEDTQxbjtdbeHS+oMFfb2eAaNqX5lQ6q1vDQ=="),
+		    base64Encode(std::string(reinterpret_cast<char*>(signature), 64)));
+	}
+};
+
+
+CPPUNIT_TEST_SUITE_REGISTRATION(GovpnCodecTest);
