@@ -318,6 +318,8 @@ TlsSession::Io TlsSession::write(const iovec* pieces, int count, std::size_t& ta
 		if (io != Io::OK)
 			return io;
 	}
+	if (count <= 0)
+		return Io::OK;
 	// One record from the pieces. A piece that fills a record (or the only one) is written from
 	// where it is; small frames are gathered first, so a burst of signaling messages costs one
 	// record and one system call, not one each. The gathering buffer is the thread's (the loop's),
