@@ -9,8 +9,8 @@
 "use strict";
 
 const fs = require("fs");
-const http = require("http");
 const path = require("path");
+const { startPageServer } = require("./page-server");
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-features=WebRtcHideLocalIpsWithMdns",
@@ -62,31 +62,6 @@ function tryParse(text) {
 	} catch (e) {
 		return null;
 	}
-}
-
-// The static page server: index.html, page.js and peerjs 1.5.5's dist/peerjs.min.js, nothing else.
-function startPageServer(cache, port) {
-	const files = {
-		"/": [path.join(__dirname, "page", "index.html"), "text/html; charset=utf-8"],
-		"/index.html": [path.join(__dirname, "page", "index.html"), "text/html; charset=utf-8"],
-		"/page.js": [path.join(__dirname, "page", "page.js"), "text/javascript; charset=utf-8"],
-		"/peerjs.min.js": [path.join(cache, "node_modules", "peerjs", "dist", "peerjs.min.js"), "text/javascript; charset=utf-8"],
-	};
-	const server = http.createServer((req, res) => {
-		const entry = files[req.url.split("?")[0]];
-		if (!entry || req.method !== "GET") {
-			res.writeHead(404, { "Content-Type": "text/plain" });
-			res.end("not found");
-			return;
-		}
-		const body = fs.readFileSync(entry[0]);
-		res.writeHead(200, { "Content-Type": entry[1], "Content-Length": body.length, "Cache-Control": "no-store" });
-		res.end(body);
-	});
-	return new Promise((resolve, reject) => {
-		server.once("error", reject);
-		server.listen(port, "127.0.0.1", () => resolve(server));
-	});
 }
 
 // Records HTTP requests and WebSocket traffic from the DevTools protocol's Network domain.

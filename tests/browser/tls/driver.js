@@ -14,8 +14,8 @@
 
 const crypto = require("crypto");
 const fs = require("fs");
-const http = require("http");
 const path = require("path");
+const { startPageServer } = require("../page-server");
 
 const CHROMIUM = "/usr/bin/chromium";
 // The browser test's flags; certificate checks stay on (no --ignore-certificate-errors).
@@ -24,7 +24,6 @@ const CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--di
 const SIGNAL_HOST = "127.0.0.1";
 const PATH = "/myapp";
 const KEY = "peerjs";
-const PAGE_DIR = path.join(__dirname, "..", "page");
 
 function parseArgs(argv) {
 	const args = { label: "switchboard", budgetMs: 60000 };
@@ -70,30 +69,6 @@ function spkiHash(pemFile) {
 	const cert = new crypto.X509Certificate(fs.readFileSync(pemFile));
 	const der = cert.publicKey.export({ type: "spki", format: "der" });
 	return crypto.createHash("sha256").update(der).digest("base64");
-}
-
-// The browser test's page, unchanged, on plain http://127.0.0.1:<port> (a secure context).
-function startPageServer(cache, port) {
-	const files = {
-		"/": [path.join(PAGE_DIR, "index.html"), "text/html; charset=utf-8"],
-		"/page.js": [path.join(PAGE_DIR, "page.js"), "text/javascript; charset=utf-8"],
-		"/peerjs.min.js": [path.join(cache, "node_modules", "peerjs", "dist", "peerjs.min.js"), "text/javascript; charset=utf-8"],
-	};
-	const server = http.createServer((req, res) => {
-		const entry = files[req.url.split("?")[0]];
-		if (!entry || req.method !== "GET") {
-			res.writeHead(404, { "Content-Type": "text/plain" });
-			res.end("not found");
-			return;
-		}
-		const body = fs.readFileSync(entry[0]);
-		res.writeHead(200, { "Content-Type": entry[1], "Content-Length": body.length, "Cache-Control": "no-store" });
-		res.end(body);
-	});
-	return new Promise((resolve, reject) => {
-		server.once("error", reject);
-		server.listen(port, "127.0.0.1", () => resolve(server));
-	});
 }
 
 // HTTP requests (with the TLS details Chromium reports) and WebSockets from the DevTools protocol.
