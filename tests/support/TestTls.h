@@ -58,7 +58,6 @@ std::string certificateFingerprint(const std::string& pemPath);
 std::string tryHandshake(int port, const std::string& caFile, int protocolVersion);
 /// One TLS handshake with exactly protocolVersion (e.g. TLS1_1_VERSION; the client's security
 /// level lowered so it can offer old versions): "" when it succeeded, else OpenSSL's reason.
-/// SHA-256 of the first certificate in a PEM file, hex.
 
 
 class TlsTestClient
