@@ -4,8 +4,12 @@
 
 
 #include "Codec.h"
+#include "switchboard/util/ByteScan.h"
 #include "switchboard/util/HttpText.h"
-#include <sodium.h>
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 
 namespace Switchboard {
@@ -35,6 +39,152 @@ int hexValue(char c)
 }
 
 
+constexpr char BASE64_DIGITS[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::uint8_t NOT_A_DIGIT = 0xFF;
+
+// The tables are built at compile time: constant initialization, so base64 works even from
+// other translation units' static initializers (a test's global key, for one).
+struct Base64Values
+/// Each byte's value as a base64 digit, or NOT_A_DIGIT.
+{
+	std::uint8_t value[256];
+
+	constexpr Base64Values():
+	    value{}
+	{
+		for (std::uint8_t& v : value)
+			v = NOT_A_DIGIT;
+		for (int i = 0; i < 64; ++i)
+			value[static_cast<unsigned char>(BASE64_DIGITS[i])] = static_cast<std::uint8_t>(i);
+	}
+};
+
+constexpr Base64Values BASE64_VALUES;
+
+
+// A quad of digits decodes with four reads: each table holds a digit's value already shifted to
+// its place in the 24-bit group, or BAD_QUAD (above 24 bits) for any other byte.
+constexpr std::uint32_t BAD_QUAD = 0x01000000;
+
+struct Base64QuadTables
+{
+	std::uint32_t shifted[4][256];
+
+	constexpr Base64QuadTables():
+	    shifted{}
+	{
+		for (int position = 0; position < 4; ++position)
+			for (int c = 0; c < 256; ++c)
+			{
+				std::uint8_t v = BASE64_VALUES.value[c];
+				shifted[position][c] =
+				    v == NOT_A_DIGIT ? BAD_QUAD : static_cast<std::uint32_t>(v) << (18 - 6 * position);
+			}
+	}
+};
+
+constexpr Base64QuadTables BASE64_QUADS;
+
+
+bool isPlainStringByte(unsigned char c) noexcept
+{
+	return c >= 0x20 && c != '"' && c != '\\';
+}
+
+
+bool isGoPlainByte(unsigned char c) noexcept
+/// A byte Go's encoder copies as it is (§4.4); 0xE2 may start U+2028 or U+2029.
+{
+	return isPlainStringByte(c) && c != '<' && c != '>' && c != '&' && c != 0xE2;
+}
+
+
+#if defined(__SSE2__)
+template <bool GO_ESCAPES>
+unsigned specialMask(const char* p) noexcept
+/// Bit k set when byte k of the 16 at p is one plainRun() stops at.
+{
+	const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+	// Unsigned "byte <= 0x1F": saturating subtraction leaves zero exactly for those.
+	__m128i marks = _mm_or_si128(
+	    _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
+	    _mm_cmpeq_epi8(_mm_subs_epu8(bytes, _mm_set1_epi8(0x1F)), _mm_setzero_si128()));
+	if (GO_ESCAPES)
+		marks = _mm_or_si128(marks,
+		                     _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('<')),
+		                                               _mm_cmpeq_epi8(bytes, _mm_set1_epi8('>'))),
+		                                  _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('&')),
+		                                               _mm_cmpeq_epi8(bytes, _mm_set1_epi8(static_cast<char>(0xE2))))));
+	return static_cast<unsigned>(_mm_movemask_epi8(marks));
+}
+#endif
+
+
+template <bool GO_ESCAPES>
+std::size_t plainRun(const char* data, std::size_t from, std::size_t size) noexcept
+/// The index, from `from` on, of the first byte of data[0, size) that a JSON string cannot hold
+/// raw (GO_ESCAPES: that Go's encoder escapes), or size. Sixteen bytes per step with SSE2, and
+/// the tail as one window over the buffer's last sixteen bytes; eight per step without.
+{
+	std::size_t i = from;
+#if defined(__SSE2__)
+	for (; i + 16 <= size; i += 16)
+		if (unsigned mask = specialMask<GO_ESCAPES>(data + i))
+			return i + static_cast<std::size_t>(__builtin_ctz(mask));
+	if (i < size && size >= 16)
+	{
+		std::size_t window = size - 16;
+		unsigned mask = specialMask<GO_ESCAPES>(data + window) >> (i - window);
+		return mask != 0 ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : size;
+	}
+#else
+	for (; i + 8 <= size; i += 8)
+	{
+		using namespace ByteScan;
+		std::uint64_t word = loadWord(data + i);
+		std::uint64_t marks = bytesEqual(word, '"') | bytesEqual(word, '\\') | bytesBelowSpace(word);
+		if (GO_ESCAPES)
+			marks |= bytesEqual(word, '<') | bytesEqual(word, '>') | bytesEqual(word, '&') | bytesEqual(word, 0xE2);
+		if (marks != 0)
+			return i + firstMarkedByte(marks);
+	}
+#endif
+	while (i < size && (GO_ESCAPES ? isGoPlainByte(static_cast<unsigned char>(data[i]))
+	                               : isPlainStringByte(static_cast<unsigned char>(data[i]))))
+		++i;
+	return i;
+}
+
+
+// Base64 digit pairs for every 12-bit value: two output characters per table read.
+struct Base64Pairs
+{
+	char pair[4096][2];
+
+	constexpr Base64Pairs():
+	    pair{}
+	{
+		for (int v = 0; v < 4096; ++v)
+		{
+			pair[v][0] = BASE64_DIGITS[v >> 6];
+			pair[v][1] = BASE64_DIGITS[v & 63];
+		}
+	}
+};
+
+constexpr Base64Pairs BASE64_PAIRS;
+
+
+std::uint64_t toBigEndian(std::uint64_t word) noexcept
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return word;
+#else
+	return __builtin_bswap64(word);
+#endif
+}
+
+
 } // namespace
 
 
@@ -44,6 +194,11 @@ bool isUtf8(std::string_view text)
 	const std::size_t n = text.size();
 	while (i < n)
 	{
+		// Signaling text is nearly all ASCII: eight bytes per step until a byte has its top bit.
+		while (i + 8 <= n && (ByteScan::loadWord(text.data() + i) & ByteScan::HIGHS) == 0)
+			i += 8;
+		if (i >= n)
+			break;
 		unsigned char c = static_cast<unsigned char>(text[i]);
 		if (c < 0x80)
 		{
@@ -95,6 +250,7 @@ bool JsonDocument::parse(std::string text)
 {
 	_text = std::move(text);
 	_nodes.clear();
+	_nodes.reserve(16); // an envelope or a request payload, without growing
 	if (!isUtf8(_text))
 		return false;
 	std::size_t pos = 0;
@@ -237,22 +393,27 @@ bool JsonDocument::parseValue(std::size_t& pos, int depth, std::size_t& index)
 bool JsonDocument::parseString(std::size_t& pos, std::string& out)
 {
 	++pos; // the opening quote
-	while (pos < _text.size())
+	const char* data = _text.data();
+	const std::size_t size = _text.size();
+	// Room for the text up to the next quote (the whole string unless it holds an escaped quote).
+	if (const void* quote = std::memchr(data + pos, '"', size - pos))
+		out.reserve(out.size() + static_cast<std::size_t>(static_cast<const char*>(quote) - (data + pos)));
+	while (pos < size)
 	{
-		char c = _text[pos];
+		// Copy the run of plain bytes at once.
+		std::size_t start = pos;
+		pos = plainRun<false>(data, pos, size);
+		out.append(data + start, pos - start);
+		if (pos >= size)
+			return false;
+		char c = data[pos];
 		if (c == '"')
 		{
 			++pos;
 			return true;
 		}
-		if (static_cast<unsigned char>(c) < 0x20)
-			return false;
 		if (c != '\\')
-		{
-			out += c;
-			++pos;
-			continue;
-		}
+			return false; // a raw control character
 		if (pos + 1 >= _text.size())
 			return false;
 		char e = _text[pos + 1];
@@ -410,9 +571,18 @@ std::string JsonDocument::compact(const JsonNode& node) const
 std::string& appendGoString(std::string& out, std::string_view text)
 {
 	static const char HEX[] = "0123456789abcdef";
+	out.reserve(out.size() + text.size() + text.size() / 16 + 2);
 	out += '"';
-	for (std::size_t i = 0; i < text.size(); ++i)
+	const char* data = text.data();
+	const std::size_t size = text.size();
+	for (std::size_t i = 0; i < size; ++i)
 	{
+		// Append the run of bytes that need no escape at once.
+		std::size_t start = i;
+		i = plainRun<true>(data, i, size);
+		out.append(data + start, i - start);
+		if (i >= size)
+			break;
 		unsigned char c = static_cast<unsigned char>(text[i]);
 		switch (c)
 		{
@@ -461,6 +631,55 @@ std::string& appendGoString(std::string& out, std::string_view text)
 }
 
 
+bool isGoQuoted(std::string_view token)
+{
+	const char* data = token.data();
+	const std::size_t last = token.size() - 1; // the closing quote
+	if (token.size() < 2 || data[0] != '"' || data[last] != '"')
+		return false;
+	std::size_t i = 1;
+	while (true)
+	{
+		i = plainRun<true>(data, i, last);
+		if (i >= last)
+			return true;
+		unsigned char c = static_cast<unsigned char>(data[i]);
+		if (c == 0xE2) // U+2028 and U+2029 are escaped, other characters from E2 are not
+		{
+			if (i + 2 < last && static_cast<unsigned char>(data[i + 1]) == 0x80 &&
+			    (static_cast<unsigned char>(data[i + 2]) & 0xFE) == 0xA8)
+				return false;
+			++i;
+			continue;
+		}
+		if (c != '\\' || i + 1 >= last)
+			return false; // < > & raw, where Go writes \u003c \u003e \u0026
+		char e = data[i + 1];
+		if (e == '"' || e == '\\' || e == 'n' || e == 'r' || e == 't')
+		{
+			i += 2;
+			continue;
+		}
+		if (e != 'u' || i + 6 > last)
+			return false; // \/ \b \f: Go writes / \u0008 \u000c
+		std::uint32_t value = 0;
+		for (std::size_t k = i + 2; k < i + 6; ++k)
+		{
+			char h = data[k];
+			bool lowerHex = (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f');
+			if (!lowerHex)
+				return false;
+			value = (value << 4) | static_cast<std::uint32_t>(hexValue(h));
+		}
+		bool goEscapes = (value < 0x20 && value != '\n' && value != '\r' && value != '\t') || value == '<' ||
+		                 value == '>' || value == '&' || value == 0x2028 || value == 0x2029;
+		if (!goEscapes)
+			return false;
+		i += 6;
+	}
+}
+
+
 std::string goQuote(std::string_view text)
 {
 	std::string out;
@@ -469,24 +688,124 @@ std::string goQuote(std::string_view text)
 }
 
 
+std::string& appendBase64(std::string& out, std::string_view bytes)
+{
+	std::size_t at = out.size();
+	out.resize(at + (bytes.size() + 2) / 3 * 4);
+	char* o = out.data() + at;
+	const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+	const std::size_t n = bytes.size();
+	std::size_t i = 0;
+	// Six bytes per step from one 8-byte read while eight bytes remain, then three at a time.
+	for (; i + 8 <= n; i += 6, o += 8)
+	{
+		std::uint64_t word;
+		std::memcpy(&word, in + i, 8);
+		word = toBigEndian(word) >> 16; // the six bytes, first one highest
+		std::memcpy(o, BASE64_PAIRS.pair[(word >> 36) & 0xFFF], 2);
+		std::memcpy(o + 2, BASE64_PAIRS.pair[(word >> 24) & 0xFFF], 2);
+		std::memcpy(o + 4, BASE64_PAIRS.pair[(word >> 12) & 0xFFF], 2);
+		std::memcpy(o + 6, BASE64_PAIRS.pair[word & 0xFFF], 2);
+	}
+	for (; i + 3 <= n; i += 3, o += 4)
+	{
+		std::uint32_t v = (std::uint32_t(in[i]) << 16) | (std::uint32_t(in[i + 1]) << 8) | in[i + 2];
+		std::memcpy(o, BASE64_PAIRS.pair[v >> 12], 2);
+		std::memcpy(o + 2, BASE64_PAIRS.pair[v & 0xFFF], 2);
+	}
+	if (i < n)
+	{
+		std::uint32_t v = std::uint32_t(in[i]) << 16;
+		if (i + 1 < n)
+			v |= std::uint32_t(in[i + 1]) << 8;
+		o[0] = BASE64_DIGITS[v >> 18];
+		o[1] = BASE64_DIGITS[(v >> 12) & 63];
+		o[2] = i + 1 < n ? BASE64_DIGITS[(v >> 6) & 63] : '=';
+		o[3] = '=';
+	}
+	return out;
+}
+
+
 std::string base64Encode(std::string_view bytes)
 {
-	std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-	sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-	                  sodium_base64_VARIANT_ORIGINAL);
-	out.resize(out.size() - 1); // the terminating NUL
-	return out;
+	std::string out;
+	return appendBase64(out, bytes);
 }
 
 
 bool base64Decode(std::string_view text, std::string& bytes, const char* ignore)
 {
-	bytes.assign(text.size() / 4 * 3 + 3, '\0');
-	std::size_t length = 0;
-	if (sodium_base642bin(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size(), text.data(), text.size(),
-	                      ignore, &length, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+	std::string kept;
+	bool hasIgnored = false; // one memchr per ignored character (find_first_of tests byte by byte)
+	for (const char* c = ignore; c != nullptr && *c != '\0' && !hasIgnored; ++c)
+		hasIgnored = std::memchr(text.data(), *c, text.size()) != nullptr;
+	if (hasIgnored)
+	{
+		kept.reserve(text.size());
+		for (char c : text)
+			if (std::strchr(ignore, c) == nullptr || c == '\0')
+				kept += c;
+		text = kept;
+	}
+	bytes.clear();
+	if (text.size() % 4 != 0)
 		return false;
-	bytes.resize(length);
+	if (text.empty())
+		return true;
+	bytes.resize(text.size() / 4 * 3);
+	const std::uint8_t* values = BASE64_VALUES.value;
+	const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+	char* o = bytes.data();
+	const std::size_t lastQuad = text.size() - 4;
+	const auto& quads = BASE64_QUADS.shifted;
+	for (std::size_t i = 0; i < lastQuad; i += 4, o += 3)
+	{
+		std::uint32_t v = quads[0][in[i]] | quads[1][in[i + 1]] | quads[2][in[i + 2]] | quads[3][in[i + 3]];
+		if (v >= BAD_QUAD)
+			return false;
+		o[0] = static_cast<char>(v >> 16);
+		o[1] = static_cast<char>(v >> 8);
+		o[2] = static_cast<char>(v);
+	}
+	// The last quad carries the padding: "xxxx", "xxx=" or "xx==", with the unused bits zero.
+	const unsigned char* q = in + lastQuad;
+	std::uint32_t a = values[q[0]], b = values[q[1]];
+	if (((a | b) & 0xC0) != 0)
+		return false;
+	std::size_t tail = 3;
+	std::uint32_t c = 0, d = 0;
+	if (q[2] == '=')
+	{
+		if (q[3] != '=' || (b & 0x0F) != 0)
+			return false;
+		tail = 1;
+	}
+	else
+	{
+		c = values[q[2]];
+		if ((c & 0xC0) != 0)
+			return false;
+		if (q[3] == '=')
+		{
+			if ((c & 0x03) != 0)
+				return false;
+			tail = 2;
+		}
+		else
+		{
+			d = values[q[3]];
+			if ((d & 0xC0) != 0)
+				return false;
+		}
+	}
+	std::uint32_t v = (a << 18) | (b << 12) | (c << 6) | d;
+	o[0] = static_cast<char>(v >> 16);
+	if (tail > 1)
+		o[1] = static_cast<char>(v >> 8);
+	if (tail > 2)
+		o[2] = static_cast<char>(v);
+	bytes.resize(bytes.size() - 3 + tail);
 	return true;
 }
 
@@ -552,7 +871,7 @@ std::string encodeFrame(std::string_view messageId, std::string_view type, std::
 	{
 		case PayloadForm::BASE64:
 			out += '"';
-			out += base64Encode(innerJson);
+			appendBase64(out, innerJson);
 			out += '"';
 			break;
 		case PayloadForm::OBJECT:

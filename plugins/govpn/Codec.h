@@ -84,17 +84,28 @@ std::string& appendGoString(std::string& out, std::string_view text);
 
 std::string goQuote(std::string_view text);
 
+bool isGoQuoted(std::string_view token);
+/// Whether a JSON string token (quotes included, valid JSON and UTF-8) is exactly what
+/// appendGoString() writes for its text, so a relay can copy it instead of re-escaping.
+
+std::string& appendBase64(std::string& out, std::string_view bytes);
+/// Appends bytes as padded standard base64. Not constant-time: nothing encoded here is secret.
+
 std::string base64Encode(std::string_view bytes);
-/// Padded standard base64.
 
 bool base64Decode(std::string_view text, std::string& bytes, const char* ignore = nullptr);
-/// Canonical padded standard base64 only (libsodium's VARIANT_ORIGINAL, no trailing input).
+/// Canonical padded standard base64 only: a length of whole quads, '=' only as the last one or
+/// two characters, unused bits zero. Characters in ignore (e.g. "\r\n") are skipped anywhere.
 
 
 class InnerWriter
 /// Builds a compact inner payload object, fields in the order they are added.
 {
 public:
+	InnerWriter() = default;
+	explicit InnerWriter(std::size_t expectedSize) { _out.reserve(expectedSize); }
+	/// Reserves room for a payload of about expectedSize bytes (one allocation for a relay).
+
 	InnerWriter& string(std::string_view key, std::string_view value);
 	InnerWriter& integer(std::string_view key, std::int64_t value);
 	InnerWriter& boolean(std::string_view key, bool value);
@@ -133,6 +144,7 @@ public:
 	/// False when present with another type than string; absent or null leaves value empty.
 
 	std::string compact(const JsonNode& node) const { return document().compact(node); }
+	std::string_view raw(const JsonNode& node) const { return document().raw(node); }
 
 private:
 	const JsonDocument& document() const { return _pOwn ? *_pOwn : *_pEnvelope; }

@@ -748,12 +748,27 @@ void GovpnPlugin::relay(const ClientPtr& client, const EnvelopePtr& envelope)
 		resume(client);
 		return;
 	}
-	std::string bodyJson = body->kind == JsonKind::STRING ? goQuote(body->text) : envelope->payload.compact(*body);
-	InnerWriter inner;
+	// One allocation for the payload: a string body is re-escaped straight into it.
+	InnerWriter inner(body->end - body->begin + 256);
+	auto writeBody = [&] {
+		std::string_view token = envelope->payload.raw(*body);
+		if (body->kind == JsonKind::STRING && isGoQuoted(token))
+			inner.raw(bodyName, token); // what a Go client sends: already in the form we write
+		else if (body->kind == JsonKind::STRING)
+			inner.string(bodyName, body->text);
+		else
+			inner.raw(bodyName, envelope->payload.compact(*body));
+	};
 	if (bodyName < "destination_id") // fields in alphabetical order (§7.2)
-		inner.raw(bodyName, bodyJson).string("destination_id", target->boundKey);
+	{
+		writeBody();
+		inner.string("destination_id", target->boundKey);
+	}
 	else
-		inner.string("destination_id", target->boundKey).raw(bodyName, bodyJson);
+	{
+		inner.string("destination_id", target->boundKey);
+		writeBody();
+	}
 	send(*target, "", type,
 	     inner.string("public_key", client->boundKey)
 	         .string("room_id", room->id)

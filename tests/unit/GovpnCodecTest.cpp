@@ -9,6 +9,7 @@
 #include "Formats.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
+#include <random>
 #include <sodium.h>
 #include <string>
 
@@ -43,6 +44,9 @@ class GovpnCodecTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testPublicKeyFormat);
 	CPPUNIT_TEST(testOtherFormats);
 	CPPUNIT_TEST(testGoStringEscapes);
+	CPPUNIT_TEST(testWordScansAtEveryOffset);
+	CPPUNIT_TEST(testBase64AgreesWithLibsodium);
+	CPPUNIT_TEST(testGoQuotedTokens);
 	CPPUNIT_TEST(testJsonKeepsSourceTokens);
 	CPPUNIT_TEST(testJsonRejectsGarbage);
 	CPPUNIT_TEST(testEnvelopeForms);
@@ -98,6 +102,139 @@ public:
 	{
 		CPPUNIT_ASSERT_EQUAL(std::string(R"("a\"b\\c\n\r\t\u0001\u0008\u003c\u003e\u0026\u2028\u2029é/")"),
 		                     goQuote("a\"b\\c\n\r\t\x01\b<>&\xE2\x80\xA8\xE2\x80\xA9\xC3\xA9/"));
+	}
+
+	void testWordScansAtEveryOffset()
+	{
+		// The escapers and the parser skip plain bytes eight at a time: a special byte must be
+		// found at every position of a word, and at the tail after the last whole word.
+		for (std::size_t before = 0; before < 20; ++before)
+			for (std::size_t after : {0, 1, 7, 8, 13})
+			{
+				std::string head(before, 'a'), tail(after, 'b');
+				for (const auto& special :
+				     std::vector<std::pair<std::string, std::string>>{{"<", "\\u003c"},
+				                                                      {"&", "\\u0026"},
+				                                                      {"\"", "\\\""},
+				                                                      {"\\", "\\\\"},
+				                                                      {"\x1f", "\\u001f"},
+				                                                      {"\xE2\x80\xA8", "\\u2028"},
+				                                                      {"\xE2\x82\xAC", "\xE2\x82\xAC"}})
+				{
+					std::string text = head + special.first + tail;
+					std::string quoted = "\"" + head + special.second + tail + "\"";
+					CPPUNIT_ASSERT_EQUAL_MESSAGE(text, quoted, goQuote(text));
+					JsonDocument doc;
+					CPPUNIT_ASSERT_MESSAGE(quoted, doc.parse(quoted));
+					CPPUNIT_ASSERT_EQUAL(text, doc.root().text);
+				}
+				JsonDocument raw;
+				CPPUNIT_ASSERT(!raw.parse("\"" + head + "\x01" + tail + "\""));  // raw control character
+				CPPUNIT_ASSERT(!raw.parse("\"" + head + "\xC3(" + tail + "\"")); // not UTF-8
+				CPPUNIT_ASSERT(!raw.parse("\"" + head + "\xED\xA0\x80\""));      // a surrogate
+				CPPUNIT_ASSERT(!isUtf8(head + "\xF4\x90\x80\x80" + tail));       // past U+10FFFF
+				CPPUNIT_ASSERT(isUtf8(head + "\xF4\x8F\xBF\xBF" + tail));
+			}
+	}
+
+	void testBase64AgreesWithLibsodium()
+	{
+		// Our base64 is not constant-time (payloads are not secret) and must accept and refuse
+		// exactly what libsodium's strict padded decoder does, with CR and LF ignored.
+		CPPUNIT_ASSERT(sodium_init() >= 0);
+		std::mt19937 random(20261206);
+		const std::string mutations = "AZaz09+/=-_ \r\n.\0";
+		for (int round = 0; round < 4000; ++round)
+		{
+			std::string bytes(random() % 80, '\0');
+			for (char& b : bytes)
+				b = static_cast<char>(random());
+			std::string expected(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+			sodium_bin2base64(expected.data(), expected.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+			                  bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+			expected.pop_back(); // NUL
+			std::string encoded = base64Encode(bytes);
+			CPPUNIT_ASSERT_EQUAL(expected, encoded);
+
+			std::string text = encoded;
+			int edits = round % 4;
+			for (int e = 0; e < edits && !text.empty(); ++e)
+			{
+				std::size_t at = random() % text.size();
+				switch (random() % 3)
+				{
+					case 0:
+						text[at] = mutations[random() % mutations.size()];
+						break;
+					case 1:
+						text.erase(at, 1);
+						break;
+					default:
+						text.insert(at, 1, mutations[random() % mutations.size()]);
+				}
+			}
+			std::string sodiumBytes(text.size() / 4 * 3 + 3, '\0');
+			std::size_t sodiumLength = 0;
+			bool sodiumOk =
+			    sodium_base642bin(reinterpret_cast<unsigned char*>(sodiumBytes.data()), sodiumBytes.size(), text.data(),
+			                      text.size(), "\r\n", &sodiumLength, nullptr, sodium_base64_VARIANT_ORIGINAL) == 0;
+			sodiumBytes.resize(sodiumOk ? sodiumLength : 0);
+			std::string ours;
+			bool oursOk = base64Decode(text, ours, "\r\n");
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(text, sodiumOk, oursOk);
+			if (oursOk)
+				CPPUNIT_ASSERT_EQUAL_MESSAGE(text, sodiumBytes, ours);
+			if (edits == 0)
+				CPPUNIT_ASSERT(oursOk && ours == bytes);
+		}
+	}
+
+	void testGoQuotedTokens()
+	{
+		// The relay copies a string token when isGoQuoted() says re-escaping would give the same
+		// bytes: for any valid spelling of any text, it must say so exactly when that is true.
+		const std::vector<std::pair<std::string, std::vector<std::string>>> spellings = {
+		    {"a", {"a", "\\u0061"}},
+		    {"/", {"/", "\\/", "\\u002f"}},
+		    {"\"", {"\\\"", "\\u0022"}},
+		    {"\\", {"\\\\", "\\u005c", "\\u005C"}},
+		    {"\n", {"\\n", "\\u000a"}},
+		    {"\r", {"\\r", "\\u000d", "\\u000D"}},
+		    {"\t", {"\\t", "\\u0009"}},
+		    {"\b", {"\\b", "\\u0008"}},
+		    {"\f", {"\\f", "\\u000c", "\\u000C"}},
+		    {"\x01", {"\\u0001"}},
+		    {"\x1f", {"\\u001f", "\\u001F"}},
+		    {"<", {"<", "\\u003c", "\\u003C"}},
+		    {"&", {"&", "\\u0026"}},
+		    {"\xC3\xA9", {"\xC3\xA9", "\\u00e9"}},
+		    {"\xE2\x80\xA8", {"\xE2\x80\xA8", "\\u2028"}},
+		    {"\xE2\x80\xA9", {"\xE2\x80\xA9", "\\u2029"}},
+		    {"\xE2\x82\xAC", {"\xE2\x82\xAC", "\\u20ac"}},
+		    {"\xF0\x9F\x98\x80", {"\xF0\x9F\x98\x80", "\\ud83d\\ude00"}},
+		    {"0123456789abcdef", {"0123456789abcdef"}}};
+		std::mt19937 random(7);
+		int copied = 0;
+		for (int round = 0; round < 3000; ++round)
+		{
+			std::string text, token = "\"";
+			std::size_t length = random() % 24;
+			for (std::size_t k = 0; k < length; ++k)
+			{
+				const auto& piece = spellings[random() % spellings.size()];
+				text += piece.first;
+				token += piece.second[random() % piece.second.size()];
+			}
+			token += '"';
+			JsonDocument doc;
+			CPPUNIT_ASSERT_MESSAGE(token, doc.parse(token));
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(token, text, doc.root().text);
+			bool same = goQuote(text) == token;
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(token, same, isGoQuoted(token));
+			CPPUNIT_ASSERT(isGoQuoted(goQuote(text)));
+			copied += same ? 1 : 0;
+		}
+		CPPUNIT_ASSERT(copied > 100); // both answers were exercised
 	}
 
 	void testJsonKeepsSourceTokens()
