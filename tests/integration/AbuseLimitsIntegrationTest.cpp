@@ -11,6 +11,7 @@
 
 #include "Deadline.h"
 #include "HttpTestClient.h"
+#include "PortPicker.h"
 #include "TestServer.h"
 #include "TestSocket.h"
 #include "WsTestClient.h"
@@ -99,24 +100,6 @@ void closeAll(std::vector<WsTestClient>& clients)
 		client.close();
 	}
 	clients.clear();
-}
-
-bool ipv6LoopbackAvailable(std::string& why)
-{
-	int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-	if (fd < 0)
-	{
-		why = "no IPv6 sockets";
-		return false;
-	}
-	sockaddr_in6 address{};
-	address.sin6_family = AF_INET6;
-	address.sin6_addr = in6addr_loopback;
-	bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-	::close(fd);
-	if (!bound)
-		why = "cannot bind [::1]";
-	return bound;
 }
 
 } // namespace
@@ -305,7 +288,7 @@ public:
 	void testIpv6LoopbackCountsAsOneClient()
 	{
 		std::string why;
-		if (!ipv6LoopbackAvailable(why))
+		if (!(why = PortPicker::ipv6LoopbackUnavailable()).empty())
 		{
 			std::printf("\nAbuseLimitsIntegrationTest: IPv6 check skipped: %s\n", why.c_str());
 			return;

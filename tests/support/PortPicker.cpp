@@ -92,5 +92,19 @@ bool PortPicker::isFree(int port)
 }
 
 
+std::string PortPicker::ipv6LoopbackUnavailable()
+{
+	int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0)
+		return "no IPv6 sockets";
+	sockaddr_in6 address{};
+	address.sin6_family = AF_INET6;
+	address.sin6_addr = in6addr_loopback;
+	int result = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+	::close(fd);
+	return result == 0 ? "" : "cannot bind [::1]";
+}
+
+
 } // namespace Test
 } // namespace Switchboard

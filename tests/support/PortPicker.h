@@ -9,6 +9,7 @@
 #define Switchboard_Test_PortPicker_INCLUDED
 
 
+#include <string>
 #include <vector>
 
 
@@ -35,6 +36,9 @@ public:
 
 	static bool isFree(int port);
 	/// True if 127.0.0.1:port can be bound right now (bound without SO_REUSEADDR, then closed).
+
+	static std::string ipv6LoopbackUnavailable();
+	/// Why this machine cannot listen on [::1] (for a test's skip message), or "" if it can.
 };
 
 
