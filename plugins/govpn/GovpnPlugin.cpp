@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sodium.h>
 #include <thread>
@@ -71,6 +74,22 @@ std::string roomIdPayload(const std::string& roomId)
 std::string keyRoomPayload(const std::string& key, const std::string& roomId)
 {
 	return InnerWriter().string("public_key", key).string("room_id", roomId).finish();
+}
+
+
+std::string jsonNumber(double value)
+/// A whole number as an integer (the default 30 stays "30"), else the shortest exact decimal text.
+{
+	if (value == std::floor(value) && std::fabs(value) < 1e15)
+		return std::to_string(static_cast<std::int64_t>(value));
+	char buffer[32];
+	for (int digits = 1; digits <= 17; ++digits)
+	{
+		std::snprintf(buffer, sizeof(buffer), "%.*g", digits, value);
+		if (std::strtod(buffer, nullptr) == value)
+			break;
+	}
+	return buffer;
 }
 
 
@@ -452,7 +471,8 @@ void GovpnPlugin::onMessage(Connection& connection, std::string_view data, Messa
 				client->lastFloodErrorMs = now;
 				Envelope envelope;
 				readEnvelope(data, envelope);
-				sendError(*client, envelope.messageId, RATE_LIMITED);
+				// send(), not sendError(): this drop was counted above already.
+				send(*client, envelope.messageId, "Error", InnerWriter().string("error", RATE_LIMITED).finish());
 			}
 			return;
 		}
@@ -894,7 +914,7 @@ void GovpnPlugin::sweepExpired(bool atStart)
 {
 	std::unique_lock<std::recursive_mutex> lock(_mutex);
 	std::int64_t now = nowMs();
-	std::int64_t cutoff = now - _settings.roomExpiryDays * DAY_MS;
+	std::int64_t cutoff = now - static_cast<std::int64_t>(_settings.roomExpiryDays * static_cast<double>(DAY_MS));
 	std::vector<std::string> expired;
 	for (const auto& entry : _rooms)
 		if (entry.second->lastActiveMs <= cutoff)
@@ -986,7 +1006,7 @@ std::string GovpnPlugin::statsBody()
 	        .finish();
 	std::string config = InnerWriter()
 	                         .integer("max_clients_per_room", _settings.maxMembersPerRoom)
-	                         .integer("room_expiry_days", _settings.roomExpiryDays)
+	                         .raw("room_expiry_days", jsonNumber(_settings.roomExpiryDays))
 	                         .integer("cleanup_interval", _settings.cleanupIntervalS)
 	                         .boolean("allow_all_origins", _settings.allowedOrigins.empty())
 	                         .finish();

@@ -27,7 +27,8 @@ const ConfigKey KEYS[] = {
      "Peer IP addresses whose X-Real-IP / X-Forwarded-For headers are believed", 0, 0},
     {"max_members_per_room", ConfigType::INTEGER, "50", "Most memberships, and most online members, per room", 1,
      100000},
-    {"room_expiry_days", ConfigType::INTEGER, "30", "Days of inactivity after which a room is deleted", 1, 36500},
+    {"room_expiry_days", ConfigType::DOUBLE, "30",
+     "Days of inactivity after which a room is deleted; fractions allowed, from 0.0001 (8.64 s) to 36500", 0, 0},
     {"cleanup_interval", ConfigType::INTEGER, "3600", "Seconds between expiry sweeps (one also runs at start)", 1,
      31536000},
     {"rate_limit_burst", ConfigType::INTEGER, "3", "Token-bucket capacity per client IP for CreateRoom and JoinRoom", 1,
@@ -120,7 +121,10 @@ std::string GovpnSettings::load(const Config& config)
 		trustedProxies.push_back(ip);
 	}
 	maxMembersPerRoom = config.getInt("max_members_per_room");
-	roomExpiryDays = config.getInt("room_expiry_days");
+	roomExpiryDays = config.getDouble("room_expiry_days");
+	// The host checks ranges of integers only; this also refuses nan and inf.
+	if (!(roomExpiryDays >= 0.0001 && roomExpiryDays <= 36500))
+		return "room_expiry_days must be a number of days from 0.0001 to 36500";
 	cleanupIntervalS = config.getInt("cleanup_interval");
 	rateLimitBurst = config.getInt("rate_limit_burst");
 	rateLimitRefillS = config.getInt("rate_limit_refill");

@@ -27,7 +27,7 @@ struct GovpnSettings
 	std::vector<std::string> allowedOrigins;
 	std::vector<std::string> trustedProxies; ///< normalised IP addresses
 	std::int64_t maxMembersPerRoom = 50;
-	std::int64_t roomExpiryDays = 30;
+	double roomExpiryDays = 30; ///< fractions allowed, so a test can expire rooms within seconds
 	std::int64_t cleanupIntervalS = 3600;
 	std::int64_t rateLimitBurst = 3;
 	std::int64_t rateLimitRefillS = 20;
