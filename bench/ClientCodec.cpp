@@ -143,5 +143,28 @@ ClientCodec::Parse ClientCodec::parse(char* data, std::size_t size, std::size_t 
 }
 
 
+void writeDigits(char* at, std::uint64_t value, int digits)
+{
+	for (int i = digits - 1; i >= 0; --i)
+	{
+		at[i] = static_cast<char>('0' + value % 10);
+		value /= 10;
+	}
+}
+
+
+bool readDigits(const char* at, int digits, std::uint64_t& value)
+{
+	value = 0;
+	for (int i = 0; i < digits; ++i)
+	{
+		if (at[i] < '0' || at[i] > '9')
+			return false;
+		value = value * 10 + static_cast<std::uint64_t>(at[i] - '0');
+	}
+	return true;
+}
+
+
 } // namespace Bench
 } // namespace Switchboard

@@ -65,6 +65,13 @@ private:
 };
 
 
+void writeDigits(char* at, std::uint64_t value, int digits);
+/// value as exactly digits decimal digits at at (zero-padded, high digits cut off).
+
+bool readDigits(const char* at, int digits, std::uint64_t& value);
+/// The decimal number in the digits characters at at; false if one is not a digit.
+
+
 } // namespace Bench
 } // namespace Switchboard
 

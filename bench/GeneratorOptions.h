@@ -20,10 +20,18 @@ namespace Bench {
 
 enum class Workload
 {
-	HOLD,    ///< idle connections that only send HEARTBEAT
-	CLOSED,  ///< pairs with a fixed window of messages in flight (saturation)
-	OPEN,    ///< pairs sending at a fixed total rate on a schedule (latency without coordinated omission)
-	PINGPONG ///< one pair, one message in flight, round trips measured by the first peer
+	HOLD,     ///< idle connections that only send HEARTBEAT
+	CLOSED,   ///< pairs with a fixed window of messages in flight (saturation)
+	OPEN,     ///< pairs sending at a fixed total rate on a schedule (latency without coordinated omission)
+	PINGPONG, ///< one pair, one message in flight, round trips measured by the first peer
+	JOIN      ///< GoVPN: owners create rooms while connecting; at "go" every other member sends JoinRoom
+};
+
+
+enum class Protocol
+{
+	PEERJS, ///< PeerJS CANDIDATE messages between pairs (docs/protocols/peerjs.md)
+	GOVPN   ///< GoVPN rooms: Offer/Answer/Candidate among the members of a room (docs/protocols/govpn.md)
 };
 
 
@@ -38,8 +46,12 @@ struct GeneratorOptions
 	bool tls = false;          ///< wss://: a TLS handshake (OpenSSL, non-blocking) before each upgrade
 	std::string tlsCaFile;     ///< with tls: verify the server against these PEM certificates; empty: no verification
 
+	Protocol protocol = Protocol::PEERJS;
+	int roomSize = 2; ///< GOVPN: members per room, the first of each creates it; rooms never span processes
+	std::string roomPassword = "4821"; ///< GOVPN: every room's four digits
+
 	Workload workload = Workload::HOLD;
-	int connections = 0;            ///< HOLD
+	int connections = 0;            ///< HOLD, JOIN
 	int pairs = 0;                  ///< CLOSED, OPEN
 	int window = 16;                ///< CLOSED: messages in flight per pair
 	double rate = 0;                ///< OPEN: messages per second sent by this process in total

@@ -50,6 +50,10 @@ const char MESSAGE_HEAD[] =
 const char TS_KEY[] = "\"ts\":\"";
 const char SEQ_KEY[] = "\",\"seq\":\"";
 const char HEARTBEAT[] = "{\"type\":\"HEARTBEAT\"}";
+const char GOVPN_PING[] = "{\"message_id\":\"\",\"type\":\"Ping\",\"payload\":\"e30=\"}"; // payload: base64 of {}
+// The mix a connecting pair of GoVPN peers sends: an Offer or Answer, then trickled candidates.
+const Govpn::SignalType SIGNAL_MIX[] = {Govpn::OFFER,     Govpn::ANSWER,    Govpn::CANDIDATE,
+                                        Govpn::CANDIDATE, Govpn::CANDIDATE, Govpn::CANDIDATE};
 const char CLIENT_KEY[] = "dGhlIHNhbXBsZSBub25jZQ==";
 
 
@@ -58,29 +62,6 @@ std::uint64_t monotonicNs()
 	timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-
-void writeDigits(char* at, std::uint64_t value, int digits)
-{
-	for (int i = digits - 1; i >= 0; --i)
-	{
-		at[i] = static_cast<char>('0' + value % 10);
-		value /= 10;
-	}
-}
-
-
-bool readDigits(const char* at, int digits, std::uint64_t& value)
-{
-	value = 0;
-	for (int i = 0; i < digits; ++i)
-	{
-		if (at[i] < '0' || at[i] > '9')
-			return false;
-		value = value * 10 + static_cast<std::uint64_t>(at[i] - '0');
-	}
-	return true;
 }
 
 
@@ -109,6 +90,8 @@ const char* workloadName(Workload w)
 			return "open";
 		case Workload::PINGPONG:
 			return "pingpong";
+		case Workload::JOIN:
+			return "join";
 	}
 	return "?";
 }
@@ -150,6 +133,11 @@ LoadGenerator::~LoadGenerator()
 
 void LoadGenerator::buildConnections()
 {
+	if (govpn())
+	{
+		buildGovpnConnections();
+		return;
+	}
 	const std::string& tag = _options.tag;
 	if (_options.workload == Workload::HOLD)
 	{
@@ -405,7 +393,7 @@ void LoadGenerator::go(std::uint64_t now)
 {
 	_phase = Phase::RUNNING;
 	_goNs = now;
-	if (_options.workload == Workload::HOLD)
+	if (_options.workload == Workload::HOLD || _options.workload == Workload::JOIN)
 	{
 		_windowStartNs = now;
 		_windowEndNs = now + static_cast<std::uint64_t>(_options.measureMs) * MS;
@@ -418,6 +406,14 @@ void LoadGenerator::go(std::uint64_t now)
 	switch (_options.workload)
 	{
 		case Workload::HOLD:
+			break;
+		case Workload::JOIN:
+			// Every member at once: the plugin queues the hashing on its worker pool.
+			for (std::size_t i = 0; i < _conns.size(); ++i)
+			{
+				if (_conns[i].slot > 0 && _conns[i].state == State::OPEN)
+					sendJoin(static_cast<int>(i));
+			}
 			break;
 		case Workload::CLOSED:
 			for (int p = 0; p < _options.pairs; ++p)
@@ -523,6 +519,8 @@ void LoadGenerator::advance()
 				_phase = Phase::DONE;
 			break;
 		case Phase::RUNNING:
+			if (_options.workload == Workload::JOIN && _joinsOutstanding == 0)
+				_windowEndNs = std::min(_windowEndNs, std::max(_now, _windowStartNs));
 			if (!_windowOpened && _now >= _windowStartNs)
 			{
 				getrusage(RUSAGE_SELF, &_usageStart);
@@ -541,7 +539,7 @@ void LoadGenerator::advance()
 				_windowClosed = true;
 				_traffic.active = false;
 				_victimTraffic.active = false;
-				if (_options.workload == Workload::HOLD)
+				if (_options.workload == Workload::HOLD || _options.workload == Workload::JOIN)
 					_phase = Phase::DONE;
 				else
 				{
@@ -725,6 +723,17 @@ void LoadGenerator::onConnected(int index)
 void LoadGenerator::sendUpgrade(int index)
 {
 	Conn& c = _conns[static_cast<std::size_t>(index)];
+	if (govpn())
+	{
+		// As the real client dials: the key in X-Client-ID binds it to the socket (§5.1).
+		c.out += "GET " + _options.path + " HTTP/1.1\r\nHost: " + _options.targetAddress + ":" +
+		         std::to_string(_options.targetPort) +
+		         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Client-ID: " + c.key +
+		         "\r\nSec-WebSocket-Key: " + CLIENT_KEY + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+		c.state = State::UPGRADING;
+		flush(index);
+		return;
+	}
 	std::string request = "GET " + _options.path + "?key=" + _options.key + "&id=" + c.id + "&token=t" + _options.tag +
 	                      "&version=1.5.5 HTTP/1.1\r\nHost: " + _options.targetAddress + ":" +
 	                      std::to_string(_options.targetPort) +
@@ -822,7 +831,9 @@ bool LoadGenerator::consumeHandshake(int index)
 	}
 	c.in.erase(0, end + 4);
 	c.state = State::AWAIT_OPEN;
-	return true;
+	if (govpn())
+		govpnUpgraded(index);
+	return c.state != State::CLOSED;
 }
 
 
@@ -878,6 +889,11 @@ std::size_t LoadGenerator::consume(int index, char* data, std::size_t size)
 
 void LoadGenerator::onMessage(int index, const char* data, std::size_t size)
 {
+	if (govpn())
+	{
+		govpnMessage(index, data, size);
+		return;
+	}
 	Conn& c = _conns[static_cast<std::size_t>(index)];
 	if (c.state == State::AWAIT_OPEN)
 	{
@@ -934,9 +950,18 @@ void LoadGenerator::onData(int index, const char* at, std::size_t size)
 		return;
 	}
 	Conn& c = _conns[static_cast<std::size_t>(index)];
-	if (seq != c.seqIn)
-		++_counters.outOfOrder;
+	const bool inOrder = seq == c.seqIn;
 	c.seqIn = seq + 1;
+	deliver(index, ts, inOrder);
+}
+
+
+void LoadGenerator::deliver(int index, std::uint64_t ts, bool inOrder)
+{
+	// A data message arrived at index, sent at ts: count it, record its latency, keep the loop going.
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	if (!inOrder)
+		++_counters.outOfOrder;
 	const std::uint64_t latency = _now > ts ? _now - ts : 0;
 	if (c.victimFlow)
 	{
@@ -972,6 +997,7 @@ void LoadGenerator::onData(int index, const char* at, std::size_t size)
 			}
 			break;
 		case Workload::HOLD:
+		case Workload::JOIN:
 			break;
 	}
 }
@@ -1017,6 +1043,11 @@ void LoadGenerator::closeConn(int index, bool byServer, int error)
 
 void LoadGenerator::sendData(int index, std::uint64_t tsNs)
 {
+	if (govpn())
+	{
+		sendGovpnData(index, tsNs);
+		return;
+	}
 	Conn& c = _conns[static_cast<std::size_t>(index)];
 	if (c.state != State::OPEN)
 		return;
@@ -1032,7 +1063,10 @@ void LoadGenerator::sendData(int index, std::uint64_t tsNs)
 	if (_conns[static_cast<std::size_t>(c.partner)].victimFlow)
 		++_counters.victimSent;
 	else
+	{
 		++_counters.sent;
+		_counters.dataBytes += c.message.size();
+	}
 	markDirty(index);
 }
 
@@ -1040,7 +1074,10 @@ void LoadGenerator::sendData(int index, std::uint64_t tsNs)
 void LoadGenerator::sendHeartbeat(int index)
 {
 	Conn& c = _conns[static_cast<std::size_t>(index)];
-	_codec.appendFrame(c.out, ClientCodec::TEXT, HEARTBEAT, sizeof(HEARTBEAT) - 1);
+	if (govpn())
+		_codec.appendFrame(c.out, ClientCodec::TEXT, GOVPN_PING, sizeof(GOVPN_PING) - 1);
+	else
+		_codec.appendFrame(c.out, ClientCodec::TEXT, HEARTBEAT, sizeof(HEARTBEAT) - 1);
 	++_counters.heartbeats;
 	markDirty(index);
 }
@@ -1442,6 +1479,16 @@ void LoadGenerator::printResult()
 	json += ",\"other_frames\":" + u(k.otherFrames);
 	json += ",\"dropped_sends\":" + u(k.droppedSends);
 	json += ",\"pings_lost\":" + u(k.pingsLost);
+	json += ",\"data_bytes\":" + u(k.dataBytes);
+	if (govpn())
+	{
+		json += ",\"room_size\":" + std::to_string(_options.roomSize);
+		json += ",\"rooms\":" + u(_rooms.size());
+		json += ",\"joins\":" + u(k.joins);
+		json += ",\"join_failures\":" + u(k.joinFailures);
+		json += ",\"go_ns\":" + u(_goNs);
+		json += ",\"last_join_ns\":" + u(_lastJoinNs);
+	}
 	char cpuText[64];
 	std::snprintf(cpuText, sizeof(cpuText), "%.6f", cpu);
 	if (_options.tls)
@@ -1454,6 +1501,259 @@ void LoadGenerator::printResult()
 	json += "}\n";
 	std::fwrite(json.data(), 1, json.size(), stdout);
 	std::fflush(stdout);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// GoVPN (docs/protocols/govpn.md)
+
+
+namespace {
+
+
+std::string hex8(std::uint32_t value)
+{
+	static const char HEX[] = "0123456789abcdef";
+	std::string out(8, '0');
+	for (int i = 7; i >= 0; --i, value >>= 4)
+		out[static_cast<std::size_t>(i)] = HEX[value & 15];
+	return out;
+}
+
+
+bool typeIs(const char* type, std::size_t left, const char* name)
+{
+	const std::size_t n = std::strlen(name);
+	return left > n && std::memcmp(type, name, n) == 0 && type[n] == '"';
+}
+
+
+} // namespace
+
+
+void LoadGenerator::buildGovpnConnections()
+{
+	const bool relay = _options.workload == Workload::CLOSED || _options.workload == Workload::OPEN;
+	const int count = relay ? 2 * _options.pairs : _options.connections;
+	const int size = _options.roomSize;
+	_conns.resize(static_cast<std::size_t>(count));
+	for (int first = 0; first < count; first += size)
+	{
+		Room room;
+		room.first = first;
+		room.size = std::min(size, count - first);
+		_rooms.push_back(room);
+	}
+	for (int i = 0; i < count; ++i)
+	{
+		Conn& c = _conns[static_cast<std::size_t>(i)];
+		const Room& room = _rooms[static_cast<std::size_t>(i / size)];
+		c.room = i / size;
+		c.slot = i - room.first;
+		c.partner = room.first + (c.slot + 1) % room.size;
+		c.nextDestination = (c.slot + 1) % room.size;
+		c.key = Govpn::publicKey(_options.tag, i);
+		c.id = c.key;
+		if (relay)
+		{
+			c.seqTo.assign(static_cast<std::size_t>(room.size), 0);
+			c.seqFrom.assign(static_cast<std::size_t>(room.size), 0);
+		}
+	}
+}
+
+
+void LoadGenerator::govpnUpgraded(int index)
+{
+	// Upgraded, not yet online in its room: stays AWAIT_OPEN until it is (roomReady()).
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	const Room& room = _rooms[static_cast<std::size_t>(c.room)];
+	if (c.slot == 0)
+	{
+		const std::string inner = "{\"room_name\":\"bench " + _options.tag + " " + std::to_string(c.room) +
+		                          "\",\"password\":\"" + _options.roomPassword + "\",\"public_key\":\"" + c.key + "\"}";
+		const std::string frame = Govpn::envelope("CreateRoom", hex8(c.messageIds++), inner);
+		_codec.appendFrame(c.out, ClientCodec::TEXT, frame.data(), frame.size());
+		markDirty(index);
+	}
+	else if (!room.id.empty())
+	{
+		if (_options.workload == Workload::JOIN)
+			roomReady(index); // joins at "go"
+		else
+			sendJoin(index);
+	}
+}
+
+
+void LoadGenerator::sendJoin(int index)
+{
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	const Room& room = _rooms[static_cast<std::size_t>(c.room)];
+	const std::string inner = "{\"room_id\":\"" + room.id + "\",\"password\":\"" + _options.roomPassword +
+	                          "\",\"public_key\":\"" + c.key + "\",\"username\":\"bench" + std::to_string(c.slot) +
+	                          "\"}";
+	const std::string frame = Govpn::envelope("JoinRoom", hex8(c.messageIds++), inner);
+	_codec.appendFrame(c.out, ClientCodec::TEXT, frame.data(), frame.size());
+	c.joinSentNs = _now;
+	if (c.state == State::OPEN)
+		++_joinsOutstanding; // JOIN's measured joins; a set-up join is counted by the ready line
+	markDirty(index);
+}
+
+
+void LoadGenerator::roomReady(int index)
+{
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	if (c.state != State::AWAIT_OPEN)
+		return;
+	c.state = State::OPEN;
+	c.joinSentNs = 0;
+	if (_options.workload == Workload::CLOSED || _options.workload == Workload::OPEN)
+	{
+		const std::string& roomId = _rooms[static_cast<std::size_t>(c.room)].id;
+		c.signals.resize(Govpn::SIGNAL_TYPES);
+		for (int t = 0; t < Govpn::SIGNAL_TYPES; ++t)
+			c.signals[static_cast<std::size_t>(t)].build(static_cast<Govpn::SignalType>(t), c.key, roomId);
+	}
+	++_opened;
+	_lastOpenNs = _now;
+	resolved(index, true);
+	updateInterest(index);
+}
+
+
+void LoadGenerator::govpnMessage(int index, const char* data, std::size_t size)
+{
+	// Server frames: {"message_id":"<id>","type":"<type>","payload":"<base64>"}\n, the type early.
+	static const char TYPE_KEY[] = "\"type\":\"";
+	const void* found = memmem(data, std::min<std::size_t>(size, 64), TYPE_KEY, sizeof(TYPE_KEY) - 1);
+	if (!found)
+	{
+		++_counters.protocolErrors;
+		return;
+	}
+	const char* type = static_cast<const char*>(found) + sizeof(TYPE_KEY) - 1;
+	const std::size_t left = static_cast<std::size_t>(data + size - type);
+	if (typeIs(type, left, "Candidate") || typeIs(type, left, "Offer") || typeIs(type, left, "Answer"))
+	{
+		std::uint64_t ts = 0;
+		std::uint64_t seqField = 0;
+		if (!Govpn::readStamp(data, size, ts, seqField))
+		{
+			++_counters.otherFrames;
+			return;
+		}
+		Conn& c = _conns[static_cast<std::size_t>(index)];
+		const std::size_t slot = static_cast<std::size_t>(seqField / Govpn::SLOT_SCALE);
+		const std::uint32_t seq = static_cast<std::uint32_t>(seqField % Govpn::SLOT_SCALE);
+		bool inOrder = false;
+		if (slot < c.seqFrom.size())
+		{
+			inOrder = seq == c.seqFrom[slot];
+			c.seqFrom[slot] = static_cast<std::uint32_t>((seq + 1) % Govpn::SLOT_SCALE);
+		}
+		deliver(index, ts, inOrder);
+		return;
+	}
+	govpnSetupReply(index, data, size);
+}
+
+
+void LoadGenerator::govpnSetupReply(int index, const char* data, std::size_t size)
+{
+	static const char TYPE_KEY[] = "\"type\":\"";
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	const char* type =
+	    static_cast<const char*>(memmem(data, size, TYPE_KEY, sizeof(TYPE_KEY) - 1)) + sizeof(TYPE_KEY) - 1;
+	const std::size_t left = static_cast<std::size_t>(data + size - type);
+	if (typeIs(type, left, "RoomCreated") && c.slot == 0 && c.state == State::AWAIT_OPEN)
+	{
+		Room& room = _rooms[static_cast<std::size_t>(c.room)];
+		if (!Govpn::stringField(Govpn::decodedPayload(data, size), "room_id", room.id) ||
+		    room.id.size() != Govpn::ROOM_ID_CHARS)
+		{
+			room.id.clear();
+			++_counters.protocolErrors;
+			closeConn(index, false);
+			return;
+		}
+		roomReady(index);
+		// Members upgraded before the room existed wait in AWAIT_OPEN without a join sent.
+		for (int m = room.first + 1; m < room.first + room.size; ++m)
+		{
+			if (_conns[static_cast<std::size_t>(m)].state != State::AWAIT_OPEN)
+				continue;
+			if (_options.workload == Workload::JOIN)
+				roomReady(m);
+			else
+				sendJoin(m);
+		}
+		return;
+	}
+	if (typeIs(type, left, "RoomJoined") && c.joinSentNs != 0)
+	{
+		if (c.state == State::AWAIT_OPEN)
+			roomReady(index);
+		else
+		{
+			if (inWindow(c.joinSentNs))
+				_latency.record(_now - c.joinSentNs);
+			c.joinSentNs = 0;
+			++_counters.joins;
+			--_joinsOutstanding;
+			_lastJoinNs = _now;
+		}
+		return;
+	}
+	if (typeIs(type, left, "Error"))
+	{
+		// During set-up the connection cannot join its room: give it up, as a refused handshake.
+		if (_counters.errorFrames++ == 0)
+			std::fprintf(stderr, "loadgen: server sent Error %s\n", Govpn::decodedPayload(data, size).c_str());
+		if (c.state == State::AWAIT_OPEN)
+		{
+			++_counters.handshakeErrors;
+			closeConn(index, false);
+		}
+		else if (c.joinSentNs != 0)
+		{
+			c.joinSentNs = 0;
+			++_counters.joinFailures;
+			--_joinsOutstanding;
+		}
+		return;
+	}
+	++_counters.otherFrames; // UserRooms, ClientIPInfo, PeerJoined, Ping replies
+}
+
+
+void LoadGenerator::sendGovpnData(int index, std::uint64_t tsNs)
+{
+	Conn& c = _conns[static_cast<std::size_t>(index)];
+	if (c.state != State::OPEN)
+		return;
+	if (c.out.size() - c.outOff > _options.maxPendingBytes)
+	{
+		++_counters.droppedSends;
+		return;
+	}
+	const Room& room = _rooms[static_cast<std::size_t>(c.room)];
+	const int destination = c.nextDestination;
+	c.nextDestination = (destination + 1) % room.size;
+	if (c.nextDestination == c.slot)
+		c.nextDestination = (c.nextDestination + 1) % room.size;
+	Govpn::SignalTemplate& signal =
+	    c.signals[static_cast<std::size_t>(SIGNAL_MIX[c.nextSignal++ % (sizeof(SIGNAL_MIX) / sizeof(SIGNAL_MIX[0]))])];
+	std::uint32_t& seq = c.seqTo[static_cast<std::size_t>(destination)];
+	const std::uint64_t seqField = static_cast<std::uint64_t>(c.slot) * Govpn::SLOT_SCALE + seq;
+	seq = static_cast<std::uint32_t>((seq + 1) % Govpn::SLOT_SCALE);
+	const std::string& frame =
+	    signal.patch(_conns[static_cast<std::size_t>(room.first + destination)].key, tsNs, seqField, c.messageIds++);
+	_codec.appendFrame(c.out, ClientCodec::TEXT, frame.data(), frame.size());
+	++_counters.sent;
+	_counters.dataBytes += frame.size();
+	markDirty(index);
 }
 
 

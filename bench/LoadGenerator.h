@@ -12,6 +12,7 @@
 
 #include "ClientCodec.h"
 #include "GeneratorOptions.h"
+#include "GovpnMessages.h"
 #include "LatencyHistogram.h"
 #include <sys/resource.h>
 #include <cstddef>
@@ -41,6 +42,12 @@ class LoadGenerator
 /// With GeneratorOptions::tls every connection does a TLS handshake (OpenSSL, non-blocking, in the
 /// same event loop) between the TCP connect and the upgrade, and all its bytes go through TLS. The
 /// plain path is unchanged: a connection without TLS has no SSL object and never reaches the TLS code.
+///
+/// With Protocol::GOVPN the connections are GoVPN clients (X-Client-ID on the upgrade, base64
+/// payloads) in rooms of roomSize: the first member of each room sends CreateRoom once upgraded, the
+/// others JoinRoom with the password once the room exists (JOIN: at "go"). A connection counts as
+/// open when it is online in its room. Relay messages cycle Offer, Answer and four Candidates, each
+/// to the next other member of the sender's room in turn, the stamp inside the SDP or candidate text.
 {
 public:
 	explicit LoadGenerator(const GeneratorOptions& options);
@@ -96,6 +103,26 @@ private:
 		std::size_t seqOff = 0;
 		std::uint64_t seqOut = 0;
 		std::uint64_t seqIn = 0;
+
+		// GOVPN only
+		int room = -1;                ///< index in _rooms
+		int slot = 0;                 ///< position in the room; 0 created it
+		std::string key;              ///< the public key bound on the upgrade
+		int nextDestination = 1;      ///< rotation over the other slots of the room
+		std::uint32_t nextSignal = 0; ///< position in the Offer/Answer/Candidate mix
+		std::uint32_t messageIds = 0;
+		std::uint64_t joinSentNs = 0;       ///< JOIN: JoinRoom outstanding since then; 0: none
+		std::vector<std::uint32_t> seqTo;   ///< per destination slot
+		std::vector<std::uint32_t> seqFrom; ///< per source slot
+		std::vector<Govpn::SignalTemplate> signals;
+	};
+
+	struct Room
+	/// GOVPN: members first .. first + size - 1 of _conns; id empty until RoomCreated.
+	{
+		int first = 0;
+		int size = 0;
+		std::string id;
 	};
 
 	struct Schedule
@@ -132,6 +159,9 @@ private:
 		std::uint64_t otherFrames = 0;
 		std::uint64_t droppedSends = 0;
 		std::uint64_t pingsLost = 0;
+		std::uint64_t dataBytes = 0; ///< frame payload bytes of the main flow's data messages
+		std::uint64_t joins = 0;     ///< JOIN: RoomJoined answers to the joins sent at "go"
+		std::uint64_t joinFailures = 0;
 	};
 
 	void buildConnections();
@@ -162,7 +192,17 @@ private:
 	void closeConn(int index, bool byServer, int error = 0);
 	/// error: the errno that ended it (0: end of stream or our own close), to tell resets apart.
 
+	void deliver(int index, std::uint64_t ts, bool inOrder);
 	void sendData(int index, std::uint64_t tsNs);
+
+	bool govpn() const { return _options.protocol == Protocol::GOVPN; }
+	void buildGovpnConnections();
+	void govpnUpgraded(int index);
+	void govpnMessage(int index, const char* data, std::size_t size);
+	void govpnSetupReply(int index, const char* data, std::size_t size);
+	void sendJoin(int index);
+	void sendGovpnData(int index, std::uint64_t tsNs);
+	void roomReady(int index);
 	void sendHeartbeat(int index);
 	void markDirty(int index);
 	void flushDirty();
@@ -221,6 +261,10 @@ private:
 	bool _pingAwaiting = false;
 	std::uint64_t _pingSentNs = 0;
 	std::uint64_t _nextPingNs = 0;
+
+	std::vector<Room> _rooms;
+	int _joinsOutstanding = 0;
+	std::uint64_t _lastJoinNs = 0;
 
 	Counters _counters;
 	LatencyHistogram _latency;  ///< one-way (round trip in PINGPONG), messages scheduled in the window

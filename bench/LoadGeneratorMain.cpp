@@ -17,6 +17,7 @@
 
 using Switchboard::Bench::GeneratorOptions;
 using Switchboard::Bench::LoadGenerator;
+using Switchboard::Bench::Protocol;
 using Switchboard::Bench::Workload;
 
 
@@ -24,9 +25,9 @@ namespace {
 
 
 const char USAGE[] =
-    "usage: bench-loadgen --target ADDR:PORT --workload hold|closed|open|pingpong [options]\n"
+    "usage: bench-loadgen --target ADDR:PORT --workload hold|closed|open|pingpong|join [options]\n"
     "\n"
-    "One process of the PeerJS load generator. Prints {\"event\":\"ready\",...} when connected, waits\n"
+    "One process of the PeerJS (or GoVPN) load generator. Prints {\"event\":\"ready\",...} when connected, waits\n"
     "for a line \"go\" on stdin (or starts at once with --auto), runs the workload and prints\n"
     "{\"event\":\"result\",...}. \"stop\" or end of input ends a hold or cuts a run short.\n"
     "\n"
@@ -34,13 +35,23 @@ const char USAGE[] =
     "  --path P                 WebSocket path (default /peerjs)\n"
     "  --key K                  PeerJS key (default peerjs)\n"
     "  --tag T                  id prefix, unique per run (default bench)\n"
-    "  --connections N          hold: idle connections\n"
+    "  --protocol P             peerjs (default) or govpn: GoVPN clients in rooms (path default /ws);\n"
+    "                           each room's first member creates it, the others join with its password;\n"
+    "                           relay messages are Offer, Answer and 4 Candidates in turn, each to the\n"
+    "                           next other member of the room\n"
+    "  --room-size N            govpn: members per room (default 2; closed and open need 2 * pairs to be\n"
+    "                           a multiple of it)\n"
+    "  --password DDDD          govpn: the rooms' password (default 4821)\n"
+    "  --connections N          hold, join: connections\n"
     "  --pairs N                closed, open: peer pairs\n"
     "  --window W               closed: messages in flight per pair (default 16)\n"
     "  --rate R                 open: messages/s sent by this process in total\n"
     "  --victim-rate R          open: add a pair whose sender sends R messages/s\n"
     "  --victim-stop            open: that pair's receiver stops reading at go\n"
     "  --interval-us U          pingpong: at most one round trip every U microseconds (default 1000)\n"
+    "  join (govpn only)        owners create their rooms while connecting; at go every other member\n"
+    "                           sends JoinRoom at once; the result comes when all are answered (or at\n"
+    "                           --measure-ms) with the join latencies as its histogram\n"
     "  --warmup-ms, --measure-ms, --drain-ms   timing (defaults 1000, 5000, 1000); measure-ms is\n"
     "                           the longest hold for hold\n"
     "  --heartbeat-ms MS        HEARTBEAT period per connection, 0 = none (default 5000)\n"
@@ -100,6 +111,7 @@ int main(int argc, char** argv)
 {
 	GeneratorOptions o;
 	bool haveWorkload = false;
+	bool havePath = false;
 	for (int i = 1; i < argc; ++i)
 	{
 		std::string arg = argv[i];
@@ -158,6 +170,7 @@ int main(int argc, char** argv)
 			if (value.empty() || value[0] != '/' || value.find_first_of(" ?#\r\n") != std::string::npos)
 				return fail("--path must start with '/' and contain no spaces, '?' or '#'");
 			o.path = value;
+			havePath = true;
 		}
 		else if (arg == "--key" || arg == "--tag")
 		{
@@ -184,8 +197,27 @@ int main(int argc, char** argv)
 				o.workload = Workload::OPEN;
 			else if (value == "pingpong")
 				o.workload = Workload::PINGPONG;
+			else if (value == "join")
+				o.workload = Workload::JOIN;
 			else
 				return fail("unknown workload '" + value + "'");
+		}
+		else if (arg == "--protocol")
+		{
+			if (value == "peerjs")
+				o.protocol = Protocol::PEERJS;
+			else if (value == "govpn")
+				o.protocol = Protocol::GOVPN;
+			else
+				return fail("--protocol must be peerjs or govpn");
+		}
+		else if (arg == "--room-size" && parseInt(v, 2, 100000, n))
+			o.roomSize = static_cast<int>(n);
+		else if (arg == "--password")
+		{
+			if (value.size() != 4 || value.find_first_not_of("0123456789") != std::string::npos)
+				return fail("--password must be four digits");
+			o.roomPassword = value;
 		}
 		else if (arg == "--connections" && parseInt(v, 1, 19000, n))
 			o.connections = static_cast<int>(n);
@@ -220,8 +252,19 @@ int main(int argc, char** argv)
 		return fail("--target is required");
 	if (!haveWorkload)
 		return fail("--workload is required");
-	if (o.workload == Workload::HOLD && o.connections == 0)
-		return fail("hold needs --connections");
+	if ((o.workload == Workload::HOLD || o.workload == Workload::JOIN) && o.connections == 0)
+		return fail("hold and join need --connections");
+	if (o.protocol == Protocol::GOVPN)
+	{
+		if (!havePath)
+			o.path = "/ws";
+		if (o.workload == Workload::PINGPONG || o.victimRate > 0)
+			return fail("govpn has no pingpong and no victim pair");
+		if ((o.workload == Workload::CLOSED || o.workload == Workload::OPEN) && (2 * o.pairs) % o.roomSize != 0)
+			return fail("govpn: 2 * --pairs must be a multiple of --room-size");
+	}
+	else if (o.workload == Workload::JOIN)
+		return fail("join needs --protocol govpn");
 	if ((o.workload == Workload::CLOSED || o.workload == Workload::OPEN) && o.pairs == 0)
 		return fail("closed and open need --pairs");
 	if (o.workload == Workload::OPEN && o.rate <= 0 && o.victimRate <= 0)
