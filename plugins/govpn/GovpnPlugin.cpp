@@ -169,6 +169,7 @@ StartResult GovpnPlugin::start(Host& host, Setup& setup)
 	if (!problem.empty())
 		return StartResult::failed("[plugin.govpn] " + problem);
 	_startWallMs = nowMs();
+	_hashingLimit = std::max(1u, std::thread::hardware_concurrency()); // hashing is CPU-bound
 
 	// §12: nobody is online after a restart; then the expiry sweep, before any connection.
 	QueryResult reset = host.storage().execute("UPDATE memberships SET is_connected = 0");
@@ -560,7 +561,8 @@ void GovpnPlugin::operationDone()
 
 void GovpnPlugin::persist(std::vector<Statement> statements, std::function<void(bool committed)> done)
 {
-	// 0 pending, 1 the worker is committing, 2 timed out (the worker rolls back), 3 completed.
+	// 0 pending, 1 the worker is committing, 2 timed out (the worker rolls back or never
+	// begins), 3 completed.
 	auto state = std::make_shared<std::atomic<int>>(0);
 	auto committed = std::make_shared<bool>(false);
 	auto finish = std::make_shared<std::function<void(bool)>>(std::move(done));
@@ -572,26 +574,93 @@ void GovpnPlugin::persist(std::vector<Statement> statements, std::function<void(
 	Storage& storage = _pHost->storage();
 	Host* host = _pHost;
 	auto work = std::make_shared<std::vector<Statement>>(std::move(statements));
-	_pHost->offload(
-	    [&storage, work, state, committed] {
-		    std::string error;
-		    *committed = storage.transaction(
-		        [&](Storage& tx) {
-			        for (const Statement& s : *work)
-				        if (!tx.execute(s.sql, s.params).ok)
-					        return false;
-			        int expected = 0;
-			        return state->compare_exchange_strong(expected, 1);
-		        },
-		        &error);
-	    },
-	    [host, timer, state, committed, finish] {
-		    int expected = 0;
-		    if (!state->compare_exchange_strong(expected, 3) && expected == 2)
-			    return; // the timeout already answered
-		    host->cancel(timer);
-		    (*finish)(*committed && expected == 1);
-	    });
+	auto start = [this, &storage, host, timer, work, state, committed, finish] {
+		_pHost->offload(
+		    [&storage, work, state, committed] {
+			    if (state->load() == 2)
+				    return; // answered already while it waited for the previous transaction
+			    std::string error;
+			    *committed = storage.transaction(
+			        [&](Storage& tx) {
+				        for (const Statement& s : *work)
+					        if (!tx.execute(s.sql, s.params).ok)
+						        return false;
+				        int expected = 0;
+				        return state->compare_exchange_strong(expected, 1);
+			        },
+			        &error);
+		    },
+		    [this, host, timer, state, committed, finish] {
+			    int expected = 0;
+			    bool answeredByTimeout = !state->compare_exchange_strong(expected, 3) && expected == 2;
+			    if (!answeredByTimeout)
+			    {
+				    host->cancel(timer);
+				    (*finish)(*committed && expected == 1);
+			    }
+			    storageDone();
+		    });
+	};
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		if (_storageInFlight)
+		{
+			_storageQueue.emplace_back(std::move(start));
+			return;
+		}
+		_storageInFlight = true;
+	}
+	start();
+}
+
+
+void GovpnPlugin::storageDone()
+{
+	std::function<void()> next;
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		if (_storageQueue.empty())
+		{
+			_storageInFlight = false;
+			return;
+		}
+		next = std::move(_storageQueue.front());
+		_storageQueue.pop_front();
+	}
+	next();
+}
+
+
+void GovpnPlugin::offloadHashing(std::function<void()> work, std::function<void()> completion)
+{
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		if (_hashingInFlight >= _hashingLimit)
+		{
+			_hashingQueue.emplace_back(std::move(work), std::move(completion));
+			return;
+		}
+		++_hashingInFlight;
+	}
+	_pHost->offload(std::move(work), [this, completion = std::move(completion)] {
+		completion(); // first, so its storage write reaches the pool before the next hash
+		hashingDone();
+	});
+}
+
+
+void GovpnPlugin::hashingDone()
+{
+	std::pair<std::function<void()>, std::function<void()>> next;
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		--_hashingInFlight;
+		if (_hashingQueue.empty())
+			return;
+		next = std::move(_hashingQueue.front());
+		_hashingQueue.pop_front();
+	}
+	offloadHashing(std::move(next.first), std::move(next.second));
 }
 
 

@@ -107,6 +107,9 @@ private:
 	void runOperations();
 	void runPlan(const ClientPtr& client, const std::string& messageId, std::function<Plan()> build);
 	void persist(std::vector<Statement> statements, std::function<void(bool committed)> done);
+	void storageDone();
+	void offloadHashing(std::function<void()> work, std::function<void()> completion);
+	void hashingDone();
 
 	// --- requests (docs/protocols/govpn.md §8) ---
 	void createRoom(const ClientPtr& client, const EnvelopePtr& envelope);
@@ -164,6 +167,17 @@ private:
 	std::deque<std::function<void()>> _operations;
 	bool _operationWaiting = false;
 	bool _operationsDraining = false;
+
+	// One storage transaction on the worker pool at a time: a locked database file then holds one
+	// worker, not all of them, while later requests time out on their own deadlines.
+	std::deque<std::function<void()>> _storageQueue;
+	bool _storageInFlight = false;
+
+	// At most _hashingLimit Argon2id tasks on the pool at once, the rest waiting here, so a storage
+	// write never queues behind a burst of joins' hashes.
+	std::deque<std::pair<std::function<void()>, std::function<void()>>> _hashingQueue;
+	unsigned _hashingInFlight = 0;
+	unsigned _hashingLimit = 1;
 	bool _stopping = false;
 
 	// statistics

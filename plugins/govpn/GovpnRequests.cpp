@@ -87,7 +87,7 @@ void GovpnPlugin::createRoom(const ClientPtr& client, const EnvelopePtr& envelop
 	auto hash = std::make_shared<std::string>();
 	unsigned long long opslimit = static_cast<unsigned long long>(_settings.pwhashOpslimit);
 	std::size_t memlimit = static_cast<std::size_t>(_settings.pwhashMemlimit);
-	_pHost->offload(
+	offloadHashing(
 	    [hash, password, opslimit, memlimit] {
 		    char out[crypto_pwhash_STRBYTES];
 		    if (crypto_pwhash_str(out, password.data(), password.size(), opslimit, memlimit) == 0)
@@ -202,7 +202,7 @@ void GovpnPlugin::joinRoom(const ClientPtr& client, const EnvelopePtr& envelope)
 		hash = _rooms[roomId]->passwordHash;
 	}
 	auto correct = std::make_shared<bool>(false);
-	_pHost->offload(
+	offloadHashing(
 	    [correct, password, hash] {
 		    *correct =
 		        !password.empty() && crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;

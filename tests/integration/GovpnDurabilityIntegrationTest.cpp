@@ -25,6 +25,7 @@
 #include "TestServer.h"
 #include "WsTestClient.h"
 #include <algorithm>
+#include <memory>
 #include <atomic>
 #include <chrono>
 #include <cppunit/TestFixture.h>
@@ -461,6 +462,8 @@ class GovpnDurabilityIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testPeriodicSweepWithMembersOnline);
 	CPPUNIT_TEST(testGracefulStopWithSocketsInAndOutOfRooms);
 	CPPUNIT_TEST(testLockedDatabaseDelaysWritesNotReads);
+	CPPUNIT_TEST(testLockedDatabaseLeavesWorkersForHashing);
+	CPPUNIT_TEST(testJoinsAnsweredAsTheirHashesFinish);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -1044,6 +1047,109 @@ public:
 		WsTestClient joinerAgain;
 		connectWs(joinerAgain, server, {{"X-Client-ID", joiner}});
 		expectConnectPushes(joinerAgain, "[" + userRoomsEntry(room, "Before", false) + "]");
+	}
+
+	void testLockedDatabaseLeavesWorkersForHashing()
+	{
+		// Regression: every write that timed out on a locked file kept a worker waiting in
+		// SQLite's busy handler (5 s), so after a few of them no worker was left for Argon2id and
+		// even a wrong-password JoinRoom (a hash, no write) waited seconds.
+		TestServer server;
+		startGovpn(server, {{"storage_timeout", "1"}});
+		const std::string owner = publicKey(71);
+		WsTestClient ownerSocket;
+		connectWs(ownerSocket, server);
+		ownerSocket.sendText(
+		    envelope(MODE_OBJECT, "c1", "CreateRoom",
+		             "{\"room_name\":\"Open\",\"password\":\"4545\",\"public_key\":\"" + owner + "\"}"));
+		std::string room = expectFrame(ownerSocket, MODE_OBJECT, "c1", "RoomCreated",
+		                               "{\"password\":\"4545\",\"public_key\":\"" + owner +
+		                                   "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Open\"}")
+		                       .at(0);
+
+		HeldLock lock(databasePath(server));
+		const int queued = 8;
+		std::vector<std::unique_ptr<WsTestClient>> creators;
+		for (int i = 0; i < queued; ++i)
+		{
+			creators.push_back(std::make_unique<WsTestClient>());
+			connectWs(*creators.back(), server);
+			creators.back()->sendText(envelope(MODE_OBJECT, "c", "CreateRoom",
+			                                   "{\"room_name\":\"Queued\",\"password\":\"1111\",\"public_key\":\"" +
+			                                       publicKey(80 + i) + "\"}"));
+		}
+		for (auto& creator : creators) // one after another, each on its own 1 s deadline
+		{
+			WsTestClient::Message reply = creator->receiveMessage(queued * 1000 + 10000);
+			CPPUNIT_ASSERT_MESSAGE(reply.error, reply.ok());
+			CPPUNIT_ASSERT_EQUAL(
+			    serverFrame(MODE_OBJECT, "c", "Error", "{\"error\":\"Error creating room in database\"}"),
+			    reply.payload);
+		}
+
+		// The lock is still held: a wrong password needs a worker for the hash and none for storage.
+		WsTestClient guesser;
+		connectWs(guesser, server);
+		std::int64_t sentMs = steadyMs();
+		guesser.sendText(
+		    envelope(MODE_OBJECT, "j", "JoinRoom",
+		             "{\"room_id\":\"" + room + "\",\"password\":\"0000\",\"public_key\":\"" + publicKey(99) + "\"}"));
+		expectExact(guesser, serverFrame(MODE_OBJECT, "j", "Error", "{\"error\":\"Incorrect password\"}"));
+		std::int64_t answeredMs = steadyMs() - sentMs;
+		std::cout << "\n[locked storage] wrong-password JoinRoom after " << queued
+		          << " timed-out writes: " << answeredMs << " ms" << std::endl;
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(answeredMs) + " ms", answeredMs < 700);
+	}
+
+	void testJoinsAnsweredAsTheirHashesFinish()
+	{
+		// Regression: a burst of joins queued all their Argon2id checks on the worker pool first,
+		// so every join's storage write waited behind every hash and all answers came at the end.
+		TestServer server;
+		startGovpn(server);
+		const std::string owner = publicKey(101);
+		WsTestClient ownerSocket;
+		connectWs(ownerSocket, server);
+		ownerSocket.sendText(
+		    envelope(MODE_OBJECT, "c1", "CreateRoom",
+		             "{\"room_name\":\"Busy\",\"password\":\"2323\",\"public_key\":\"" + owner + "\"}"));
+		std::string room = expectFrame(ownerSocket, MODE_OBJECT, "c1", "RoomCreated",
+		                               "{\"password\":\"2323\",\"public_key\":\"" + owner +
+		                                   "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Busy\"}")
+		                       .at(0);
+		const int joiners = 24;
+		std::vector<std::unique_ptr<WsTestClient>> sockets;
+		for (int i = 0; i < joiners; ++i)
+		{
+			sockets.push_back(std::make_unique<WsTestClient>());
+			connectWs(*sockets.back(), server);
+		}
+		std::int64_t startMs = steadyMs();
+		for (int i = 0; i < joiners; ++i)
+			sockets[static_cast<std::size_t>(i)]->sendText(envelope(
+			    MODE_OBJECT, "j", "JoinRoom",
+			    "{\"room_id\":\"" + room + "\",\"password\":\"2323\",\"public_key\":\"" + publicKey(110 + i) + "\"}"));
+		// The owner hears of each join once it has committed, so the owner's frames time them all.
+		std::int64_t firstMs = -1;
+		std::int64_t lastMs = 0;
+		for (int i = 0; i < joiners; ++i)
+		{
+			WsTestClient::Message joined = ownerSocket.receiveMessage(60000);
+			CPPUNIT_ASSERT_MESSAGE(joined.error, joined.ok());
+			CPPUNIT_ASSERT_MESSAGE(joined.payload, joined.payload.find("\"type\":\"PeerJoined\"") != std::string::npos);
+			lastMs = steadyMs() - startMs;
+			if (firstMs < 0)
+				firstMs = lastMs;
+		}
+		for (auto& socket : sockets)
+		{
+			WsTestClient::Message reply = socket->receiveMessage(WAIT_MS);
+			CPPUNIT_ASSERT_MESSAGE(reply.error, reply.ok());
+			CPPUNIT_ASSERT_MESSAGE(reply.payload, reply.payload.find("\"type\":\"RoomJoined\"") != std::string::npos);
+		}
+		std::cout << "\n[joins] " << joiners << " joins: first committed after " << firstMs << " ms, last after "
+		          << lastMs << " ms" << std::endl;
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(firstMs) + " of " + std::to_string(lastMs) + " ms", firstMs * 2 < lastMs);
 	}
 };
 
