@@ -292,8 +292,11 @@ std::string GovpnPlugin::clientIp(const HttpRequest& request) const
 	std::string ip = normaliseIp(address);
 	if (ip.empty())
 		ip = address;
-	if (std::find(_settings.trustedProxies.begin(), _settings.trustedProxies.end(), ip) ==
-	    _settings.trustedProxies.end())
+	IpAddress peer;
+	bool trusted =
+	    IpAddress::parse(ip, peer) && std::any_of(_settings.trustedProxies.begin(), _settings.trustedProxies.end(),
+	                                              [&](const AddressRange& range) { return range.contains(peer); });
+	if (!trusted)
 		return ip;
 	std::string real = normaliseIp(trimmed(request.header("X-Real-IP")));
 	if (!real.empty())

@@ -24,7 +24,7 @@ const ConfigKey KEYS[] = {
     {"allowed_origins", ConfigType::STRING_LIST, "",
      "Origins allowed to open the WebSocket (403 otherwise); empty allows any; no Origin always passes", 0, 0},
     {"trusted_proxies", ConfigType::STRING_LIST, "",
-     "Peer IP addresses whose X-Real-IP / X-Forwarded-For headers are believed", 0, 0},
+     "Peer IP addresses or CIDR ranges whose X-Real-IP / X-Forwarded-For headers are believed", 0, 0},
     {"max_members_per_room", ConfigType::INTEGER, "50", "Most memberships, and most online members, per room", 1,
      100000},
     {"room_expiry_days", ConfigType::DOUBLE, "30",
@@ -115,10 +115,10 @@ std::string GovpnSettings::load(const Config& config)
 	trustedProxies.clear();
 	for (const std::string& proxy : config.getList("trusted_proxies"))
 	{
-		std::string ip = normaliseIp(proxy);
-		if (ip.empty())
-			return "trusted_proxies: not an IP address: " + proxy;
-		trustedProxies.push_back(ip);
+		AddressRange range;
+		if (!AddressRange::parse(proxy, range))
+			return "trusted_proxies: not an IP address or CIDR range (such as 10.0.0.0/8): " + proxy;
+		trustedProxies.push_back(range);
 	}
 	maxMembersPerRoom = config.getInt("max_members_per_room");
 	roomExpiryDays = config.getDouble("room_expiry_days");

@@ -10,6 +10,7 @@
 
 
 #include "switchboard/SDK.h"
+#include "switchboard/util/AddressRange.h"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,7 +26,7 @@ struct GovpnSettings
 	std::string healthPath;
 	std::string statsPath;
 	std::vector<std::string> allowedOrigins;
-	std::vector<std::string> trustedProxies; ///< normalised IP addresses
+	std::vector<AddressRange> trustedProxies; ///< addresses and CIDR ranges
 	std::int64_t maxMembersPerRoom = 50;
 	double roomExpiryDays = 30; ///< fractions allowed, so a test can expire rooms within seconds
 	std::int64_t cleanupIntervalS = 3600;

@@ -246,6 +246,7 @@ class GovpnAbuseIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE(GovpnAbuseIntegrationTest);
 	CPPUNIT_TEST(testPerIpBucket);
 	CPPUNIT_TEST(testForwardedAddressesBehindTrustedProxy);
+	CPPUNIT_TEST(testTrustedProxyRange);
 	CPPUNIT_TEST(testIpv6AndMappedAddressGrouping);
 	CPPUNIT_TEST(testWrongPasswordLockoutDoubles);
 	CPPUNIT_TEST(testPinBruteForceStopped);
@@ -313,6 +314,28 @@ public:
 		expectError(first, MODE_OBJECT, "r8", RATE_LIMITED);
 		expectQuiet(second);
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(4), metric(server, "switchboard_govpn_rate_limited_total"));
+	}
+
+	void testTrustedProxyRange()
+	{
+		// A CIDR range of proxies: 127.0.0.0/30 holds 127.0.0.0 to 127.0.0.3.
+		TestServer server;
+		startGovpn(server, withFastHashing({{"trusted_proxies", "192.0.2.0/24, 127.0.0.0/30"}}));
+		WsTestClient inside;
+		connectFrom(inside, server, "127.0.0.3", {{"X-Real-IP", "198.51.100.7"}, {"X-Client-ID", publicKey(15)}});
+		expectConnectPushes(inside, MODE_BASE64, "198.51.100.7", "");
+		WsTestClient outside;
+		connectFrom(outside, server, "127.0.0.4", {{"X-Real-IP", "198.51.100.7"}, {"X-Client-ID", publicKey(16)}});
+		expectConnectPushes(outside, MODE_BASE64, "127.0.0.4", "");
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+
+		// A range with host bits set is refused at start, with the key named.
+		TestServer typo;
+		typo.addListener("govpn");
+		typo.addPlugin("govpn", "govpn", "", {{"trusted_proxies", "10.0.0.1/8"}});
+		TestServer::RunResult refused = typo.runWithConfig({}, 10000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(refused.describe(), 70, refused.exitCode); // a plugin that refuses to start
+		CPPUNIT_ASSERT_MESSAGE(refused.describe(), refused.output().find("trusted_proxies") != std::string::npos);
 	}
 
 	void testForwardedAddressesBehindTrustedProxy()
