@@ -9,6 +9,7 @@
 
 #include "config/HostConfig.h"
 #include "plugin/PluginLoader.h"
+#include "server/Allocator.h"
 #include "server/Server.h"
 #include "Poco/AsyncChannel.h"
 #include "Poco/AutoPtr.h"
@@ -285,6 +286,7 @@ int main(int argc, char** argv)
 	startDirectory = std::filesystem::current_path(ec);
 	executablePath = std::filesystem::canonical("/proc/self/exe", ec);
 	std::signal(SIGPIPE, SIG_IGN); // a vanished peer must never kill the process
+	keepFreedMemoryNearby();
 	// Blocked before any thread starts, so every thread inherits the mask and only the main
 	// thread's sigwait() sees these: SIGHUP in particular must never take the default action
 	// (terminate) in some event loop thread.
