@@ -146,7 +146,8 @@ public:
 		const std::string mutations = "AZaz09+/=-_ \r\n.\0";
 		for (int round = 0; round < 4000; ++round)
 		{
-			std::string bytes(random() % 80, '\0');
+			// Short ones for the scalar edges, long ones for the 16-character blocks.
+			std::string bytes(round % 2 == 0 ? random() % 80 : random() % 400, '\0');
 			for (char& b : bytes)
 				b = static_cast<char>(random());
 			std::string expected(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
