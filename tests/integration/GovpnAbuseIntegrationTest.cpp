@@ -117,14 +117,6 @@ std::string expectRoomCreated(WsTestClient& client, const std::string& messageId
 }
 
 
-std::string createRoom(WsTestClient& client, const std::string& messageId, const std::string& key,
-                       const std::string& name, const std::string& password)
-{
-	client.sendText(createRequest(messageId, key, name, password));
-	return expectRoomCreated(client, messageId, key, name, password);
-}
-
-
 std::string peerInner(const std::string& connection, const std::string& key, const std::string& room,
                       const std::string& username)
 /// PeerJoined / PeerConnected about one member; connection may be <CONN>.

@@ -716,24 +716,12 @@ public:
 		// has also passed this one's original deadline.
 		WsTestClient keeperSocket;
 		connectWs(keeperSocket, server);
-		keeperSocket.sendText(
-		    envelope(MODE_OBJECT, "c1", "CreateRoom",
-		             "{\"room_name\":\"Kept\",\"password\":\"1212\",\"public_key\":\"" + keeper + "\"}"));
-		std::string kept = expectFrame(keeperSocket, MODE_OBJECT, "c1", "RoomCreated",
-		                               "{\"password\":\"1212\",\"public_key\":\"" + keeper +
-		                                   "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Kept\"}")
-		                       .at(0);
+		std::string kept = createRoom(keeperSocket, "c1", keeper, "Kept", "1212");
 		const std::int64_t keptCreatedMs = steadyMs();
 
 		WsTestClient ownerSocket;
 		connectWs(ownerSocket, server);
-		ownerSocket.sendText(
-		    envelope(MODE_OBJECT, "c2", "CreateRoom",
-		             "{\"room_name\":\"Doomed\",\"password\":\"3434\",\"public_key\":\"" + owner + "\"}"));
-		std::string doomed = expectFrame(ownerSocket, MODE_OBJECT, "c2", "RoomCreated",
-		                                 "{\"password\":\"3434\",\"public_key\":\"" + owner +
-		                                     "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Doomed\"}")
-		                         .at(0);
+		std::string doomed = createRoom(ownerSocket, "c2", owner, "Doomed", "3434");
 		WsTestClient memberSocket;
 		connectWs(memberSocket, server);
 		const std::int64_t lastActivityMs = steadyMs(); // the join is the doomed room's last activity
@@ -823,13 +811,7 @@ public:
 
 		WsTestClient ownerSocket; // object mode, online in the room
 		connectWs(ownerSocket, server);
-		ownerSocket.sendText(
-		    envelope(MODE_OBJECT, "c1", "CreateRoom",
-		             "{\"room_name\":\"Stays\",\"password\":\"5656\",\"public_key\":\"" + owner + "\"}"));
-		std::string room = expectFrame(ownerSocket, MODE_OBJECT, "c1", "RoomCreated",
-		                               "{\"password\":\"5656\",\"public_key\":\"" + owner +
-		                                   "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Stays\"}")
-		                       .at(0);
+		std::string room = createRoom(ownerSocket, "c1", owner, "Stays", "5656");
 		WsTestClient memberSocket; // the real client: X-Client-ID and base64, online in the room
 		connectWs(memberSocket, server, {{"X-Client-ID", member}});
 		expectConnectPushes(memberSocket, "[]");
@@ -938,13 +920,7 @@ public:
 		const std::string joiner = publicKey(63);
 		WsTestClient ownerSocket;
 		connectWs(ownerSocket, server);
-		ownerSocket.sendText(
-		    envelope(MODE_OBJECT, "c1", "CreateRoom",
-		             "{\"room_name\":\"Before\",\"password\":\"7878\",\"public_key\":\"" + owner + "\"}"));
-		std::string room = expectFrame(ownerSocket, MODE_OBJECT, "c1", "RoomCreated",
-		                               "{\"password\":\"7878\",\"public_key\":\"" + owner +
-		                                   "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Before\"}")
-		                       .at(0);
+		std::string room = createRoom(ownerSocket, "c1", owner, "Before", "7878");
 		const std::string create =
 		    "{\"room_name\":\"Blocked\",\"password\":\"9090\",\"public_key\":\"" + creator + "\"}";
 		const std::string join = "{\"room_id\":\"" + room + "\",\"password\":\"7878\",\"public_key\":\"" + joiner +
@@ -1059,13 +1035,7 @@ public:
 		const std::string owner = publicKey(71);
 		WsTestClient ownerSocket;
 		connectWs(ownerSocket, server);
-		ownerSocket.sendText(
-		    envelope(MODE_OBJECT, "c1", "CreateRoom",
-		             "{\"room_name\":\"Open\",\"password\":\"4545\",\"public_key\":\"" + owner + "\"}"));
-		std::string room = expectFrame(ownerSocket, MODE_OBJECT, "c1", "RoomCreated",
-		                               "{\"password\":\"4545\",\"public_key\":\"" + owner +
-		                                   "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Open\"}")
-		                       .at(0);
+		std::string room = createRoom(ownerSocket, "c1", owner, "Open", "4545");
 
 		HeldLock lock(databasePath(server));
 		const int queued = 8;
@@ -1110,13 +1080,7 @@ public:
 		const std::string owner = publicKey(101);
 		WsTestClient ownerSocket;
 		connectWs(ownerSocket, server);
-		ownerSocket.sendText(
-		    envelope(MODE_OBJECT, "c1", "CreateRoom",
-		             "{\"room_name\":\"Busy\",\"password\":\"2323\",\"public_key\":\"" + owner + "\"}"));
-		std::string room = expectFrame(ownerSocket, MODE_OBJECT, "c1", "RoomCreated",
-		                               "{\"password\":\"2323\",\"public_key\":\"" + owner +
-		                                   "\",\"room_id\":\"<ROOM>\",\"room_name\":\"Busy\"}")
-		                       .at(0);
+		std::string room = createRoom(ownerSocket, "c1", owner, "Busy", "2323");
 		const int joiners = 24;
 		std::vector<std::unique_ptr<WsTestClient>> sockets;
 		for (int i = 0; i < joiners; ++i)

@@ -266,6 +266,19 @@ std::string pingReply(Mode mode, const std::string& messageId, WsTestClient& cli
 	    .at(0);
 }
 
+std::string createRoom(WsTestClient& client, const std::string& messageId, const std::string& key,
+                       const std::string& name, const std::string& password)
+{
+	client.sendText(
+	    envelope(MODE_OBJECT, messageId, "CreateRoom",
+	             "{\"room_name\":\"" + name + "\",\"password\":\"" + password + "\",\"public_key\":\"" + key + "\"}"));
+	return expectFrame(client, MODE_OBJECT, messageId, "RoomCreated",
+	                   "{\"password\":\"" + password + "\",\"public_key\":\"" + key +
+	                       "\",\"room_id\":\"<ROOM>\",\"room_name\":\"" + name + "\"}")
+	    .at(0);
+}
+
+
 void startGovpn(TestServer& server, const TestServer::Keys& extraKeys)
 {
 	server.addListener("govpn");

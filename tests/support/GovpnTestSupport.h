@@ -71,6 +71,11 @@ void connectWs(WsTestClient& client, TestServer& server, const WsTestClient::Hea
 std::string pingReply(Mode mode, const std::string& messageId, WsTestClient& client);
 /// Sends Ping {timestamp:42} in mode and checks the reply byte for byte; returns server_timestamp.
 
+std::string createRoom(WsTestClient& client, const std::string& messageId, const std::string& key,
+                       const std::string& name, const std::string& password);
+/// Sends an object-form CreateRoom and checks the RoomCreated reply byte for byte; returns the
+/// room id.
+
 void startGovpn(TestServer& server, const TestServer::Keys& extraKeys = {});
 /// Listener "govpn" with the plugin at its root, rate_limit_burst raised to 100 (so tests that are
 /// not about the per-IP limit are not slowed by it), then extraKeys; starts the server.
