@@ -258,10 +258,8 @@ void GovpnPlugin::stopping()
 		for (auto& entry : _clients)
 			send(*entry.second, "", "ServerShutdown", inner);
 	}
-	// The SDK closes every socket right after stopping() returns, so the grace period (§16) is
-	// spent here, on the main thread, while the event loops keep answering requests.
-	if (_settings.shutdownGraceS > 0)
-		std::this_thread::sleep_for(std::chrono::seconds(_settings.shutdownGraceS));
+	// §16: the sockets stay open (and requests answered) for the grace period before the 1001.
+	_pHost->holdConnectionsOpen(_settings.shutdownGraceS * 1000);
 }
 
 

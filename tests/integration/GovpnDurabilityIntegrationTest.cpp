@@ -461,6 +461,7 @@ class GovpnDurabilityIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testExpiredRoomRemovedAtStart);
 	CPPUNIT_TEST(testPeriodicSweepWithMembersOnline);
 	CPPUNIT_TEST(testGracefulStopWithSocketsInAndOutOfRooms);
+	CPPUNIT_TEST(testGraceBoundedByShutdownDeadline);
 	CPPUNIT_TEST(testLockedDatabaseDelaysWritesNotReads);
 	CPPUNIT_TEST(testLockedDatabaseLeavesWorkersForHashing);
 	CPPUNIT_TEST(testJoinsAnsweredAsTheirHashesFinish);
@@ -908,6 +909,27 @@ public:
 		expectFrame(memberAgain, MODE_BASE64, "k1", "RoomConnected",
 		            "{\"room_id\":\"" + room + "\",\"room_name\":\"Renamed In Grace\"}");
 		expectQuiet(ownerAgain);
+	}
+
+	void testGraceBoundedByShutdownDeadline()
+	{
+		// The grace is a wait the host takes (Host::holdConnectionsOpen), so [host]
+		// shutdown_deadline_ms bounds it; the plugin used to sleep the whole grace in stopping().
+		TestServer server;
+		server.set("host", "shutdown_deadline_ms", "1500");
+		startGovpn(server, {{"shutdown_grace", "30"}});
+		WsTestClient client;
+		connectWs(client, server);
+		pingReply(MODE_OBJECT, "p1", client);
+		std::int64_t startMs = steadyMs();
+		CPPUNIT_ASSERT_EQUAL(0, server.stop(SIGTERM, 20000));
+		std::int64_t stopMs = steadyMs() - startMs;
+		std::cout << "\n[shutdown] grace 30 s, deadline 1.5 s: stopped after " << stopMs << " ms" << std::endl;
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(stopMs) + " ms", stopMs < 5000);
+		expectExact(client, serverFrame(MODE_OBJECT, "", "ServerShutdown",
+		                                "{\"message\":\"Server is shutting down for maintenance\","
+		                                "\"shutdown_in_seconds\":30,\"restart_info\":\"Server is being restarted "
+		                                "for maintenance.\"}"));
 	}
 
 	void testLockedDatabaseDelaysWritesNotReads()

@@ -808,7 +808,11 @@ public:
 		ConnectionId owner = 0, peer = 0;
 		s.ownerCreatesAndPeerJoins(owner, peer);
 		ConnectionId idle = s.connect();
+		std::int64_t before = s.host.monotonicMs();
 		s.host.stop(s.plugin);
+		// The grace is the host's wait (Host::holdConnectionsOpen), not a sleep in stopping().
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2000), s.host.connectionsHeldOpenMs());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2000), s.host.monotonicMs() - before);
 		CPPUNIT_ASSERT(s.sent(owner) == Frames{SHUTDOWN});
 		CPPUNIT_ASSERT(s.sent(idle) == Frames{SHUTDOWN});
 		CPPUNIT_ASSERT_EQUAL(std::uint16_t(1001), s.host.closeOf(idle)->first);

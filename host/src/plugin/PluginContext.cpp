@@ -244,6 +244,13 @@ void PluginContext::offload(std::function<void()> work, std::function<void()> co
 }
 
 
+void PluginContext::holdConnectionsOpen(std::int64_t ms) noexcept
+{
+	if (_inStopping && ms > _heldOpenMs)
+		_heldOpenMs = ms;
+}
+
+
 void PluginContext::randomBytes(void* buffer, std::size_t length) noexcept
 {
 	// /dev/urandom through Poco's RandomInputStream falls back to a weaker generator when the

@@ -17,6 +17,7 @@
 #include "switchboard/Host.h"
 #include "Poco/Logger.h"
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -71,6 +72,10 @@ public:
 	/// What Setup forwards to during Plugin::start (see PluginSetup).
 
 	void cancelAllTimers();
+	void setStopping(bool inStopping) noexcept { _inStopping = inStopping; }
+	/// Server::stop brackets Plugin::stopping() with this: holdConnectionsOpen() counts only there.
+	std::int64_t heldOpenMs() const noexcept { return _heldOpenMs; }
+	/// The longest wait this plugin asked for in stopping().
 	void offloadGuarded(std::function<void()> work, std::function<void()> completion);
 	/// Host::offload; also what the plugin's Storage::executeAsync runs through.
 
@@ -89,6 +94,7 @@ public:
 	void offload(std::function<void()> work, std::function<void()> completion) override;
 	bool runOn(ConnectionId id, std::function<void(Connection&)> task) override;
 	void randomBytes(void* buffer, std::size_t length) noexcept override;
+	void holdConnectionsOpen(std::int64_t ms) noexcept override;
 
 	// Router
 	SendResult send(ConnectionId to, std::string_view data, MessageKind kind) override;
@@ -120,6 +126,8 @@ private:
 
 	TimerId schedule(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback);
 
+	std::atomic<bool> _inStopping{false};
+	std::atomic<std::int64_t> _heldOpenMs{0};
 	PluginId _id;
 	std::string _name;
 	std::string _prefix;

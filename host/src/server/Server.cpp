@@ -12,10 +12,12 @@
 #include "storage/SqliteStorage.h"
 #include "switchboard/util/Json.h"
 #include "Poco/Logger.h"
+#include <algorithm>
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 
@@ -331,12 +333,26 @@ void Server::shutdown()
 		if (!_http->drain(_settings.shutdownDeadlineMs))
 			log.warning("shutdown deadline reached with HTTP requests still in progress");
 	}
+	std::int64_t holdMs = 0;
 	for (auto& p : _plugins)
 	{
-		if (p->state == "running")
-			p->context->guarded(PluginSite::STOPPING, [&] { p->instance->stopping(); });
+		if (p->state != "running")
+			continue;
+		p->context->setStopping(true);
+		p->context->guarded(PluginSite::STOPPING, [&] { p->instance->stopping(); });
+		p->context->setStopping(false);
+		holdMs = std::max(holdMs, p->context->heldOpenMs());
 	}
 	auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+	// What plugins asked for (Host::holdConnectionsOpen), within the shutdown deadline; the
+	// event loops keep serving the connections meanwhile.
+	holdMs = std::min<std::int64_t>(holdMs, _settings.shutdownDeadlineMs - spent.count() - 100);
+	if (holdMs > 0)
+	{
+		log.information("holding connections open " + std::to_string(holdMs) + " ms, as plugins asked");
+		std::this_thread::sleep_for(std::chrono::milliseconds(holdMs));
+		spent = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+	}
 	if (_transport)
 		_transport->shutdown(CloseCode::GOING_AWAY, "",
 		                     std::max<std::int64_t>(100, _settings.shutdownDeadlineMs - spent.count()));

@@ -147,6 +147,14 @@ public:
 
 	virtual void randomBytes(void* buffer, std::size_t length) noexcept = 0;
 	/// Fills buffer from the operating system's CSPRNG.
+
+	// --- shutdown (ABI 2.1) ----------------------------------------------------------------
+
+	virtual void holdConnectionsOpen(std::int64_t ms) noexcept = 0;
+	/// From Plugin::stopping() only (ignored elsewhere): the host waits up to ms before it closes
+	/// the connections with 1001, and the event loops keep serving them meanwhile, so clients
+	/// told of a restart can still be answered. One wait for all plugins, the longest asked,
+	/// bounded by [host] shutdown_deadline_ms. Main thread.
 };
 
 

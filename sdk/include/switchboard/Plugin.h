@@ -61,7 +61,8 @@ public:
 
 	virtual void stopping() {}
 	/// Shutdown has begun and no new connections are accepted: a last chance to send goodbye
-	/// messages (Router::send still works). Keep it short.
+	/// messages (Router::send still works). Keep it short: to give clients time before the
+	/// close, call Host::holdConnectionsOpen() rather than waiting here.
 
 	virtual void stop() {}
 	/// Every connection is closed and every timer cancelled; flush what must be kept.

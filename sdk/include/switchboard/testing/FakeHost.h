@@ -228,7 +228,9 @@ public:
 		if (_phase != Phase::RUNNING)
 			return;
 		_phase = Phase::STOPPING;
+		_heldOpenMs = 0;
 		dispatch(Context::MAIN, "stopping()", [&] { plugin.stopping(); });
+		advance(_heldOpenMs); // the wait holdConnectionsOpen() asked for, timers running
 		for (ConnectionId id : openIds())
 			closeConnection(id, CloseCode::GOING_AWAY, ""); // as the real host: 1001, no reason
 		_timers.clear();
@@ -563,6 +565,16 @@ public:
 			    Context::LOOP, "runOn task", [&] { task(*c); }, id);
 		return true;
 	}
+
+	void holdConnectionsOpen(std::int64_t ms) noexcept override
+	{
+		if (_phase == Phase::STOPPING && ms > _heldOpenMs)
+			_heldOpenMs = ms;
+	}
+
+	std::int64_t connectionsHeldOpenMs() const noexcept { return _heldOpenMs; }
+	/// What the plugin asked for in its last stopping() (0: nothing); stop() advanced the clocks
+	/// by it before closing the connections.
 
 	void randomBytes(void* buffer, std::size_t length) noexcept override
 	{
@@ -1265,6 +1277,7 @@ private:
 	TimerId _nextTimerId = 1;
 	std::uint64_t _timerSequence = 0;
 	std::int64_t _monotonicMs = START_MONOTONIC_MS;
+	std::int64_t _heldOpenMs = 0;
 	std::int64_t _wallMs = START_WALL_MS;
 
 	std::deque<Counter> _counters; // deques: the addresses handed out stay valid
