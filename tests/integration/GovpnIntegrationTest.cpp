@@ -118,6 +118,24 @@ public:
 		// The senders got no reply: the next frame each sees is its Ping reply.
 		pingReply(mode, "p1", ownerSocket);
 		pingReply(mode, "p2", peerSocket);
+
+		// The plugin's metrics on the admin listener follow (docs/protocols/govpn.md §3).
+		std::string metrics = HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body;
+		auto value = [&](const std::string& series) { return HttpTestClient::metricValue(metrics, series); };
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(metrics, std::int64_t(1), value("switchboard_govpn_rooms"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(metrics, std::int64_t(2), value("switchboard_govpn_online_members"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(metrics, std::int64_t(1),
+		                             value("switchboard_govpn_signals_relayed_total{type=\"Offer\"}"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(metrics, std::int64_t(1),
+		                             value("switchboard_govpn_signals_relayed_total{type=\"Candidate\"}"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(metrics, std::int64_t(0),
+		                             value("switchboard_govpn_signals_relayed_total{type=\"Answer\"}"));
+		peerSocket.close();
+		expectFrame(ownerSocket, mode, "", "PeerDisconnected",
+		            "{\"public_key\":\"" + peer + "\",\"room_id\":\"" + room + "\"}");
+		metrics = HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body;
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(metrics, std::int64_t(1), value("switchboard_govpn_online_members"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(metrics, std::int64_t(1), value("switchboard_govpn_rooms"));
 	}
 
 	void testRoomsAndRelayObjectForm() { roomsAndRelay(MODE_OBJECT); }
