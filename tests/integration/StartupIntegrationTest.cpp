@@ -130,9 +130,10 @@ public:
 		TestServer::RunResult r = server.runWithConfig({});
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), EXIT_SOFTWARE, r.exitCode);
 		CPPUNIT_ASSERT_MESSAGE(
-		    r.describe(),
-		    contains(r.stderrText, "was built for SDK ABI " + std::to_string(Switchboard::ABI_MAJOR + 1) +
-		                               ".0, this host provides " + std::to_string(Switchboard::ABI_MAJOR) + ".0"));
+		    r.describe(), contains(r.stderrText, "was built for SDK ABI " + std::to_string(Switchboard::ABI_MAJOR + 1) +
+		                                             "." + std::to_string(Switchboard::ABI_MINOR) +
+		                                             ", this host provides " + std::to_string(Switchboard::ABI_MAJOR) +
+		                                             "." + std::to_string(Switchboard::ABI_MINOR)));
 		server.removeSection("plugin.abi_mismatch");
 		server.addPlugin("bad_signature", "main", "/b", {{"required_text", "x"}});
 		r = server.runWithConfig({});
