@@ -771,6 +771,43 @@ void GovpnPlugin::sendError(const Client& client, std::string_view messageId, st
 }
 
 
+void GovpnPlugin::forgetMembership(const std::string& key, const std::string& roomId)
+{
+	auto rooms = _roomsOfKey.find(key);
+	if (rooms == _roomsOfKey.end())
+		return;
+	rooms->second.erase(roomId);
+	if (rooms->second.empty())
+		_roomsOfKey.erase(rooms);
+}
+
+
+ConnectionId GovpnPlugin::dropMember(Room& room, const std::string& key, std::int64_t now)
+{
+	room.members.erase(key);
+	room.lastActiveMs = now;
+	forgetMembership(key, room.id);
+	const Room::Online* online = room.onlineByKey(key);
+	if (online == nullptr)
+		return 0;
+	ConnectionId socket = online->socket;
+	endPresence(room, socket);
+	return socket;
+}
+
+
+void GovpnPlugin::announcePeerLeft(Room& room, const std::string& key, ConnectionId except)
+{
+	std::string inner = InnerWriter().string("public_key", key).string("room_id", room.id).finish();
+	for (const Room::Online& o : room.online)
+	{
+		auto peer = _clients.find(o.socket);
+		if (peer != _clients.end() && o.socket != except)
+			send(*peer->second, "", "PeerLeft", inner);
+	}
+}
+
+
 std::string GovpnPlugin::checkKey(Client& client, const std::string& key)
 {
 	// §5.2: a payload key is never trusted alone.
@@ -955,13 +992,7 @@ void GovpnPlugin::deleteRoom(const std::string& roomId, ConnectionId except)
 		auto sockets = _socketsOfKey.find(member.first);
 		if (sockets != _socketsOfKey.end())
 			recipients.insert(sockets->second.begin(), sockets->second.end());
-		auto rooms = _roomsOfKey.find(member.first);
-		if (rooms != _roomsOfKey.end())
-		{
-			rooms->second.erase(roomId);
-			if (rooms->second.empty())
-				_roomsOfKey.erase(rooms);
-		}
+		forgetMembership(member.first, roomId);
 	}
 	for (ConnectionId socket : recipients)
 	{

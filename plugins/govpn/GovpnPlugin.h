@@ -126,6 +126,13 @@ private:
 
 	// --- helpers, called with the lock held ---
 	std::string checkKey(Client& client, const std::string& key);
+	bool refusesActingKey(Client& client, const std::string& key, std::string& error);
+	/// AUTH, then KEY if a key was given (§8): true with error set when the request stops here.
+	ConnectionId dropMember(Room& room, const std::string& key, std::int64_t now);
+	/// Deletes key's membership of room in memory and ends its presence there; returns the socket
+	/// that was online for it, or 0.
+	void announcePeerLeft(Room& room, const std::string& key, ConnectionId except);
+	void forgetMembership(const std::string& key, const std::string& roomId);
 	bool takeRateToken(const Client& client);
 	void send(const Client& client, std::string_view messageId, std::string_view type, const std::string& inner);
 	void sendError(const Client& client, std::string_view messageId, std::string_view error);

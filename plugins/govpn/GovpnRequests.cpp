@@ -49,6 +49,19 @@ std::string roomIdPayload(const std::string& roomId)
 } // namespace
 
 
+// --- shared checks -------------------------------------------------------------------------------
+
+
+bool GovpnPlugin::refusesActingKey(Client& client, const std::string& key, std::string& error)
+{
+	if (_settings.strictAuth && !client.authenticated)
+		error = AUTH_REQUIRED;
+	else if (!key.empty())
+		error = checkKey(client, key);
+	return !error.empty();
+}
+
+
 // --- §8.1 CreateRoom -----------------------------------------------------------------------------
 
 
@@ -372,10 +385,9 @@ void GovpnPlugin::disconnectRoom(const ClientPtr& client, const EnvelopePtr& env
 		std::string roomId, key;
 		if (!readStrings(*envelope, {{"room_id", &roomId}, {"public_key", &key}}))
 			plan.error = "Invalid disconnect room request format";
-		else if (_settings.strictAuth && !client->authenticated)
-			plan.error = AUTH_REQUIRED;
-		else if (!key.empty() && !(plan.error = checkKey(*client, key)).empty())
+		else if (refusesActingKey(*client, key, plan.error))
 		{
+			// the error is set: AUTH or KEY
 		}
 		else if (client->room.empty()) // with or without room_id (§8.4: a second one gets this)
 			plan.error = "Not connected to any room";
@@ -405,10 +417,9 @@ void GovpnPlugin::leaveRoom(const ClientPtr& client, const EnvelopePtr& envelope
 		std::string roomId, key;
 		if (!readStrings(*envelope, {{"room_id", &roomId}, {"public_key", &key}}))
 			plan.error = "Invalid leave room request format";
-		else if (_settings.strictAuth && !client->authenticated)
-			plan.error = AUTH_REQUIRED;
-		else if (!key.empty() && !(plan.error = checkKey(*client, key)).empty())
+		else if (refusesActingKey(*client, key, plan.error))
 		{
+			// the error is set: AUTH or KEY
 		}
 		else if (roomId.empty() && client->room.empty())
 			plan.error = "Not connected to any room";
@@ -448,30 +459,11 @@ void GovpnPlugin::leaveRoom(const ClientPtr& client, const EnvelopePtr& envelope
 			if (it != _rooms.end())
 			{
 				Room& target = *it->second;
-				target.members.erase(me);
-				target.lastActiveMs = now;
-				auto rooms = _roomsOfKey.find(me);
-				if (rooms != _roomsOfKey.end())
-				{
-					rooms->second.erase(roomId);
-					if (rooms->second.empty())
-						_roomsOfKey.erase(rooms);
-				}
-				if (const Room::Online* online = target.onlineByKey(me))
-				{
-					ConnectionId socket = online->socket;
-					endPresence(target, socket);
-					auto other = _clients.find(socket);
-					if (socket != client->id && other != _clients.end())
-						send(*other->second, "", "LeaveRoom", roomIdPayload(roomId));
-				}
-				for (const Room::Online& o : target.online)
-				{
-					auto peer = _clients.find(o.socket);
-					if (peer != _clients.end())
-						send(*peer->second, "", "PeerLeft",
-						     InnerWriter().string("public_key", me).string("room_id", roomId).finish());
-				}
+				ConnectionId socket = dropMember(target, me, now);
+				auto other = _clients.find(socket);
+				if (socket != 0 && socket != client->id && other != _clients.end())
+					send(*other->second, "", "LeaveRoom", roomIdPayload(roomId));
+				announcePeerLeft(target, me, 0);
 				updateGauges();
 			}
 			send(*client, messageId, "LeaveRoom", roomIdPayload(roomId));
@@ -492,10 +484,9 @@ void GovpnPlugin::kick(const ClientPtr& client, const EnvelopePtr& envelope)
 		std::string roomId, targetId, key;
 		if (!readStrings(*envelope, {{"room_id", &roomId}, {"target_id", &targetId}, {"public_key", &key}}))
 			plan.error = "Invalid kick request format";
-		else if (_settings.strictAuth && !client->authenticated)
-			plan.error = AUTH_REQUIRED;
-		else if (!key.empty() && !(plan.error = checkKey(*client, key)).empty())
+		else if (refusesActingKey(*client, key, plan.error))
 		{
+			// the error is set: AUTH or KEY
 		}
 		else if (!isRoomId(roomId) || _rooms.count(roomId) == 0)
 			plan.error = "Room does not exist";
@@ -531,30 +522,11 @@ void GovpnPlugin::kick(const ClientPtr& client, const EnvelopePtr& envelope)
 			if (it != _rooms.end())
 			{
 				Room& target = *it->second;
-				target.members.erase(targetKey);
-				target.lastActiveMs = now;
-				auto rooms = _roomsOfKey.find(targetKey);
-				if (rooms != _roomsOfKey.end())
-				{
-					rooms->second.erase(roomId);
-					if (rooms->second.empty())
-						_roomsOfKey.erase(rooms);
-				}
-				if (const Room::Online* online = target.onlineByKey(targetKey))
-				{
-					ConnectionId socket = online->socket;
-					endPresence(target, socket);
-					auto kicked = _clients.find(socket);
-					if (kicked != _clients.end())
-						send(*kicked->second, "", "Kicked", roomIdPayload(roomId));
-				}
-				for (const Room::Online& o : target.online)
-				{
-					auto peer = _clients.find(o.socket);
-					if (peer != _clients.end() && o.socket != client->id) // the owner gets KickSuccess instead
-						send(*peer->second, "", "PeerLeft",
-						     InnerWriter().string("public_key", targetKey).string("room_id", roomId).finish());
-				}
+				ConnectionId socket = dropMember(target, targetKey, now);
+				auto kicked = _clients.find(socket);
+				if (socket != 0 && kicked != _clients.end())
+					send(*kicked->second, "", "Kicked", roomIdPayload(roomId));
+				announcePeerLeft(target, targetKey, client->id); // the owner gets KickSuccess instead
 				updateGauges();
 			}
 			send(*client, messageId, "KickSuccess",
@@ -573,10 +545,9 @@ void GovpnPlugin::rename(const ClientPtr& client, const EnvelopePtr& envelope)
 		std::string roomId, name, key;
 		if (!readStrings(*envelope, {{"room_id", &roomId}, {"room_name", &name}, {"public_key", &key}}))
 			plan.error = "Invalid rename request format";
-		else if (_settings.strictAuth && !client->authenticated)
-			plan.error = AUTH_REQUIRED;
-		else if (!key.empty() && !(plan.error = checkKey(*client, key)).empty())
+		else if (refusesActingKey(*client, key, plan.error))
 		{
+			// the error is set: AUTH or KEY
 		}
 		else if (!isRoomId(roomId) || _rooms.count(roomId) == 0)
 			plan.error = "Room does not exist";
@@ -714,10 +685,9 @@ void GovpnPlugin::relay(const ClientPtr& client, const EnvelopePtr& envelope)
 	if (!readStrings(*envelope, {{"destination_id", &destination}, {"room_id", &roomId}, {"public_key", &key}}) ||
 	    (body != nullptr && body->kind != JsonKind::STRING && body->kind != JsonKind::OBJECT))
 		error = "Invalid " + bodyName + " request format";
-	else if (_settings.strictAuth && !client->authenticated)
-		error = AUTH_REQUIRED;
-	else if (!key.empty() && !(error = checkKey(*client, key)).empty())
+	else if (refusesActingKey(*client, key, error))
 	{
+		// the error is set: AUTH or KEY
 	}
 	else if (destination.empty() || body == nullptr || (body->kind == JsonKind::STRING && body->text.empty()))
 		error = "Destination ID and " + bodyName + " are required";
