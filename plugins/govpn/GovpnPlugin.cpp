@@ -26,8 +26,6 @@ namespace Govpn {
 namespace {
 
 
-const char* const RATE_LIMITED = "Rate limit exceeded. Please try again later.";
-const std::int64_t DAY_MS = 86400000;
 const std::size_t MAX_PENDING_PER_CONNECTION = 1024; // requests queued behind a slow one
 
 const Migration MIGRATIONS[] = {

@@ -21,11 +21,8 @@ namespace Govpn {
 namespace {
 
 
-const char* const RATE_LIMITED = "Rate limit exceeded. Please try again later.";
-const char* const AUTH_REQUIRED = "Authentication required";
 const char* const MEMBERSHIP_DB_ERROR = "Error updating room membership in database";
 const std::int64_t SIGNAL_TOUCH_INTERVAL_MS = 60000;
-const std::int64_t DAY_MS = 86400000;
 
 
 bool readStrings(const Envelope& envelope, std::initializer_list<std::pair<const char*, std::string*>> fields)

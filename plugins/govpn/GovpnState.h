@@ -17,6 +17,12 @@ namespace Switchboard {
 namespace Govpn {
 
 
+// Shared by the request handlers and the connection code.
+inline const char* const RATE_LIMITED = "Rate limit exceeded. Please try again later.";
+inline const char* const AUTH_REQUIRED = "Authentication required";
+constexpr std::int64_t DAY_MS = 86400000;
+
+
 struct GovpnPlugin::Client
 {
 	ConnectionId id = 0;
