@@ -97,6 +97,27 @@ bool base64Decode(std::string_view text, std::string& bytes, const char* ignore 
 /// Canonical padded standard base64 only: a length of whole quads, '=' only as the last one or
 /// two characters, unused bits zero. Characters in ignore (e.g. "\r\n") are skipped anywhere.
 
+// The same without a std::string, for callers that reuse one buffer:
+constexpr std::size_t BAD_BASE64 = ~std::size_t(0);
+
+constexpr std::size_t base64Size(std::size_t bytes)
+{
+	return (bytes + 2) / 3 * 4;
+}
+
+constexpr std::size_t decodedCapacity(std::size_t digits)
+/// What readBase64() may write for that many digits: the block decoders write whole blocks.
+{
+	return digits / 4 * 3 + 16;
+}
+
+char* writeBase64(std::string_view bytes, char* out);
+/// Writes base64Size(bytes.size()) characters; returns the end.
+
+std::size_t readBase64(std::string_view text, char* out);
+/// base64Decode() without ignored characters into out (room for decodedCapacity(text.size()));
+/// the number of bytes, or BAD_BASE64.
+
 
 class InnerWriter
 /// Builds a compact inner payload object, fields in the order they are added.
@@ -129,6 +150,10 @@ enum class PayloadForm
 std::string encodeFrame(std::string_view messageId, std::string_view type, std::string_view innerJson,
                         PayloadForm form);
 /// The whole outbound frame: {"message_id":…,"type":…,"payload":…} and "\n" (§4.1, §4.3).
+
+std::string& appendFrame(std::string& out, std::string_view messageId, std::string_view type,
+                         std::string_view innerJson, PayloadForm form);
+/// encodeFrame() appended to out, so a caller can reuse one buffer.
 
 
 class Payload
