@@ -209,8 +209,9 @@ StartResult GovpnPlugin::start(Host& host, Setup& setup)
 	_pOnlineGauge = &metrics.gauge("online_members", "Members online in a room");
 	_pRateLimited = &metrics.counter("rate_limited_total", "Requests refused by a rate limit or the flood guard");
 	_pLockouts = &metrics.counter("lockouts_total", "Rooms locked after repeated wrong passwords");
-	for (const char* type : {"Offer", "Answer", "Candidate"})
-		_relayed[type] = &metrics.counter("signals_relayed_total", "Signaling messages relayed", {{"type", type}});
+	for (int type = 0; type < 3; ++type)
+		_pRelayed[type] = &metrics.counter("signals_relayed_total", "Signaling messages relayed",
+		                                   {{"type", std::string(SIGNAL_TYPE_NAMES[type])}});
 	updateGauges();
 
 	WebSocketOptions options;
@@ -439,7 +440,7 @@ GovpnPlugin::ClientPtr GovpnPlugin::clientOf(ConnectionId id)
 }
 
 
-GovpnPlugin::Client* GovpnPlugin::findByConnectionId(const std::string& connectionId)
+GovpnPlugin::Client* GovpnPlugin::findByConnectionId(std::string_view connectionId)
 {
 	auto it = _byConnectionId.find(connectionId);
 	if (it == _byConnectionId.end())
@@ -451,35 +452,46 @@ GovpnPlugin::Client* GovpnPlugin::findByConnectionId(const std::string& connecti
 
 void GovpnPlugin::onMessage(Connection& connection, std::string_view data, MessageKind /*kind*/)
 {
-	ClientPtr client = clientOf(connection.id());
-	if (!client)
+	std::unique_lock<std::recursive_mutex> lock(_mutex);
+	auto found = _clients.find(connection.id());
+	if (found == _clients.end())
 		return;
+	Client& client = *found->second;
+	// §10.3: the flood guard drops before anything is parsed or queued.
+	std::int64_t now = _pHost->clock().monotonicMs();
+	client.floodTokens = std::min<double>(static_cast<double>(_settings.messageBurst),
+	                                      client.floodTokens + static_cast<double>(now - client.floodLastMs) *
+	                                                               static_cast<double>(_settings.messageRate) / 1000.0);
+	client.floodLastMs = now;
+	if (client.floodTokens < 1 || client.pending.size() >= MAX_PENDING_PER_CONNECTION)
 	{
-		std::lock_guard<std::recursive_mutex> lock(_mutex);
-		// §10.3: the flood guard drops before anything is parsed or queued.
-		std::int64_t now = _pHost->clock().monotonicMs();
-		client->floodTokens =
-		    std::min<double>(static_cast<double>(_settings.messageBurst),
-		                     client->floodTokens + static_cast<double>(now - client->floodLastMs) *
-		                                               static_cast<double>(_settings.messageRate) / 1000.0);
-		client->floodLastMs = now;
-		if (client->floodTokens < 1 || client->pending.size() >= MAX_PENDING_PER_CONNECTION)
+		_pRateLimited->increment();
+		if (now - client.lastFloodErrorMs >= 1000)
 		{
-			_pRateLimited->increment();
-			if (now - client->lastFloodErrorMs >= 1000)
-			{
-				client->lastFloodErrorMs = now;
-				Envelope envelope;
-				readEnvelope(data, envelope);
-				// send(), not sendError(): this drop was counted above already.
-				send(*client, envelope.messageId, "Error", InnerWriter().string("error", RATE_LIMITED).finish());
-			}
-			return;
+			client.lastFloodErrorMs = now;
+			Envelope envelope;
+			readEnvelope(data, envelope);
+			// send(), not sendError(): this drop was counted above already.
+			send(client, envelope.messageId, "Error", InnerWriter().string("error", RATE_LIMITED).finish());
 		}
-		client->floodTokens -= 1;
-		client->pending.emplace_back(data);
+		return;
 	}
-	drain(client);
+	client.floodTokens -= 1;
+	// The fast relay: a signal in the real client's shape, with nothing of this connection queued
+	// before it, is relayed here from the frame's own bytes. Everything else is queued.
+	SignalFrame signal;
+	if (_fastRelay && client.pending.empty() && !client.waiting && !client.draining && client.open &&
+	    readSignalFrame(data, _relayPayload, signal))
+	{
+		++_messagesProcessed;
+		client.mode = signal.form; // §4.3
+		relaySignal(client, signal);
+		return;
+	}
+	client.pending.emplace_back(data);
+	ClientPtr queued = found->second;
+	lock.unlock();
+	drain(queued);
 }
 
 
@@ -806,15 +818,17 @@ void GovpnPlugin::announcePeerLeft(Room& room, const std::string& key, Connectio
 }
 
 
-std::string GovpnPlugin::checkKey(Client& client, const std::string& key)
+std::string GovpnPlugin::checkKey(Client& client, std::string_view key)
 {
-	// §5.2: a payload key is never trusted alone.
+	// §5.2: a payload key is never trusted alone. The bound key passed this check already.
+	if (!client.boundKey.empty() && client.boundKey == key)
+		return "";
 	if (!isPublicKey(key))
 		return "Invalid public key format";
 	if (!client.boundKey.empty())
 		return client.boundKey == key ? "" : "Public key does not match this connection";
 	client.boundKey = key;
-	_socketsOfKey[key].insert(client.id);
+	_socketsOfKey[client.boundKey].insert(client.id);
 	return "";
 }
 

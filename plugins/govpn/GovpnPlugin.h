@@ -17,6 +17,7 @@
 
 #include "Codec.h"
 #include "GovpnSettings.h"
+#include "SignalFrame.h"
 #include "switchboard/SDK.h"
 #include <atomic>
 #include <cstdint>
@@ -54,6 +55,9 @@ public:
 
 	void setGenerators(Generators generators);
 	/// Call before start(); an empty function keeps the default (CSPRNG, wall clock).
+
+	void setFastRelay(bool enabled) { _fastRelay = enabled; }
+	/// Tests only: false sends every frame down the general path, so both can be compared.
 
 	std::vector<Migration> migrations() const override;
 	StartResult start(Host& host, Setup& setup) override;
@@ -122,11 +126,13 @@ private:
 	void getUserRooms(const ClientPtr& client, const EnvelopePtr& envelope);
 	void ping(const ClientPtr& client, const EnvelopePtr& envelope);
 	void relay(const ClientPtr& client, const EnvelopePtr& envelope);
+	void relaySignal(Client& client, const SignalFrame& signal);
+	/// §8.10 from AUTH on, for both paths; the lock is held.
 	void authenticate(const ClientPtr& client, const EnvelopePtr& envelope);
 
 	// --- helpers, called with the lock held ---
-	std::string checkKey(Client& client, const std::string& key);
-	bool refusesActingKey(Client& client, const std::string& key, std::string& error);
+	std::string checkKey(Client& client, std::string_view key);
+	bool refusesActingKey(Client& client, std::string_view key, std::string& error);
 	/// AUTH, then KEY if a key was given (§8): true with error set when the request stops here.
 	ConnectionId dropMember(Room& room, const std::string& key, std::int64_t now);
 	/// Deletes key's membership of room in memory and ends its presence there; returns the socket
@@ -148,7 +154,7 @@ private:
 	void sweepExpired(bool atStart);
 	std::string statsBody();
 	ClientPtr clientOf(ConnectionId id);
-	Client* findByConnectionId(const std::string& connectionId);
+	Client* findByConnectionId(std::string_view connectionId);
 	std::string clientIp(const HttpRequest& request) const;
 	std::string rateKey(const std::string& ip) const;
 	void updateGauges();
@@ -163,7 +169,7 @@ private:
 
 	mutable std::recursive_mutex _mutex;
 	std::map<ConnectionId, ClientPtr> _clients;
-	std::map<std::string, ConnectionId> _byConnectionId;
+	std::map<std::string, ConnectionId, std::less<>> _byConnectionId;
 	std::map<std::string, std::set<ConnectionId>> _socketsOfKey; ///< bound sockets per key
 	std::map<std::string, std::unique_ptr<Room>> _rooms;
 	std::map<std::string, std::string> _roomOfOwner;
@@ -200,7 +206,12 @@ private:
 	Gauge* _pOnlineGauge = nullptr;
 	Counter* _pRateLimited = nullptr;
 	Counter* _pLockouts = nullptr;
-	std::map<std::string, Counter*> _relayed;
+	Counter* _pRelayed[3] = {}; ///< per SignalType
+
+	// The relay's buffers, reused under the lock so a relayed message allocates nothing.
+	bool _fastRelay = true;
+	std::string _relayPayload; ///< the decoded base64 payload
+	RelayBuffers _relayBuffers;
 };
 
 

@@ -49,7 +49,7 @@ std::string roomIdPayload(const std::string& roomId)
 // --- shared checks -------------------------------------------------------------------------------
 
 
-bool GovpnPlugin::refusesActingKey(Client& client, const std::string& key, std::string& error)
+bool GovpnPlugin::refusesActingKey(Client& client, std::string_view key, std::string& error)
 {
 	if (_settings.strictAuth && !client.authenticated)
 		error = AUTH_REQUIRED;
@@ -675,75 +675,93 @@ void GovpnPlugin::authenticate(const ClientPtr& client, const EnvelopePtr& envel
 void GovpnPlugin::relay(const ClientPtr& client, const EnvelopePtr& envelope)
 {
 	std::lock_guard<std::recursive_mutex> lock(_mutex);
-	const std::string& type = envelope->type;
-	const std::string bodyName = type == "Offer" ? "offer" : type == "Answer" ? "answer" : "candidate";
-	std::string destination, roomId, key, error;
+	SignalFrame signal;
+	int type = 0;
+	while (SIGNAL_TYPE_NAMES[type] != envelope->type)
+		++type;
+	signal.type = static_cast<SignalType>(type);
+	signal.form = envelope->form;
+	signal.messageId = envelope->messageId;
+	const std::string_view bodyName = SIGNAL_BODY_NAMES[type];
+	std::string destination, roomId, key;
 	const JsonNode* body = envelope->payloadOk ? envelope->payload.field(bodyName) : nullptr;
 	if (!readStrings(*envelope, {{"destination_id", &destination}, {"room_id", &roomId}, {"public_key", &key}}) ||
 	    (body != nullptr && body->kind != JsonKind::STRING && body->kind != JsonKind::OBJECT))
-		error = "Invalid " + bodyName + " request format";
-	else if (refusesActingKey(*client, key, error))
+	{
+		sendError(*client, envelope->messageId, "Invalid " + std::string(bodyName) + " request format");
+		resume(client);
+		return;
+	}
+	// The body in the form it is relayed: a string in Go's escaping (copied when the client
+	// already wrote it so), an object compacted with its member order and spellings kept.
+	std::string relayedBody;
+	if (body != nullptr && body->kind == JsonKind::STRING)
+	{
+		std::string_view token = envelope->payload.raw(*body);
+		relayedBody = isGoQuoted(token) ? std::string(token) : goQuote(body->text);
+	}
+	else if (body != nullptr)
+		relayedBody = envelope->payload.compact(*body);
+	signal.destinationId = destination;
+	signal.roomId = roomId;
+	signal.publicKey = key;
+	signal.body = relayedBody;
+	relaySignal(*client, signal);
+	resume(client);
+}
+
+
+void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal)
+{
+	const std::string_view bodyName = SIGNAL_BODY_NAMES[static_cast<int>(signal.type)];
+	std::string error;
+	if (refusesActingKey(client, signal.publicKey, error))
 	{
 		// the error is set: AUTH or KEY
 	}
-	else if (destination.empty() || body == nullptr || (body->kind == JsonKind::STRING && body->text.empty()))
-		error = "Destination ID and " + bodyName + " are required";
-	else if (client->room.empty())
+	else if (signal.destinationId.empty() || signal.body.empty() || signal.body == "\"\"")
+		error = "Destination ID and " + std::string(bodyName) + " are required";
+	else if (client.room.empty())
 		error = "Not connected to any room";
-	else if (!roomId.empty() && roomId != client->room)
+	else if (!signal.roomId.empty() && signal.roomId != client.room)
 		error = "Not connected to this room";
-	auto current = error.empty() ? _rooms.find(client->room) : _rooms.end();
+	auto current = error.empty() ? _rooms.find(client.room) : _rooms.end();
 	Room* room = current == _rooms.end() ? nullptr : current->second.get();
 	if (error.empty() && room == nullptr)
 		error = "Not connected to any room";
 	Client* target = nullptr;
 	if (room != nullptr)
 	{
-		if (isPublicKey(destination))
+		// A key among the members online (they are valid keys), another valid key (nobody), or a
+		// connection id.
+		const Room::Online* online = nullptr;
+		for (const Room::Online& member : room->online)
+			if (member.key == signal.destinationId)
+			{
+				online = &member;
+				break;
+			}
+		if (online != nullptr)
 		{
-			if (const Room::Online* online = room->onlineByKey(destination))
-				target = _clients.count(online->socket) ? _clients[online->socket].get() : nullptr;
+			auto socket = _clients.find(online->socket);
+			target = socket == _clients.end() ? nullptr : socket->second.get();
 		}
-		else if (Client* byId = findByConnectionId(destination))
+		else if (isPublicKey(signal.destinationId))
+			target = nullptr;
+		else if (Client* byId = findByConnectionId(signal.destinationId))
 			target = byId->room == room->id ? byId : nullptr;
-		if (target == nullptr || target == client.get())
+		if (target == nullptr || target == &client)
 			error = "Target client not found";
 	}
 	if (!error.empty())
 	{
-		sendError(*client, envelope->messageId, error);
-		resume(client);
+		sendError(client, signal.messageId, error);
 		return;
 	}
-	// One allocation for the payload: a string body is re-escaped straight into it.
-	InnerWriter inner(body->end - body->begin + 256);
-	auto writeBody = [&] {
-		std::string_view token = envelope->payload.raw(*body);
-		if (body->kind == JsonKind::STRING && isGoQuoted(token))
-			inner.raw(bodyName, token); // what a Go client sends: already in the form we write
-		else if (body->kind == JsonKind::STRING)
-			inner.string(bodyName, body->text);
-		else
-			inner.raw(bodyName, envelope->payload.compact(*body));
-	};
-	if (bodyName < "destination_id") // fields in alphabetical order (§7.2)
-	{
-		writeBody();
-		inner.string("destination_id", target->boundKey);
-	}
-	else
-	{
-		inner.string("destination_id", target->boundKey);
-		writeBody();
-	}
-	send(*target, "", type,
-	     inner.string("public_key", client->boundKey)
-	         .string("room_id", room->id)
-	         .string("source_id", client->connectionId)
-	         .finish());
-	auto counter = _relayed.find(type);
-	if (counter != _relayed.end())
-		counter->second->increment();
+	if (target->open)
+		_pHost->router().send(target->id, writeRelayedSignal(_relayBuffers, signal, target->boundKey, client.boundKey,
+		                                                     room->id, client.connectionId, target->mode));
+	_pRelayed[static_cast<int>(signal.type)]->increment();
 	std::int64_t now = nowMs();
 	if (now - room->lastSignalTouchMs >= SIGNAL_TOUCH_INTERVAL_MS)
 	{
@@ -751,7 +769,6 @@ void GovpnPlugin::relay(const ClientPtr& client, const EnvelopePtr& envelope)
 		room->lastActiveMs = now;
 		_pHost->storage().executeAsync("UPDATE rooms SET last_active = ? WHERE id = ?", {now, room->id}, {});
 	}
-	resume(client);
 }
 
 
