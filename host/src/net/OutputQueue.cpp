@@ -20,11 +20,12 @@ constexpr std::size_t MAX_CHUNK_BYTES = 64 * 1024;
 constexpr std::size_t COMPACT_AFTER = 32;
 // A control buffer grown by a burst of pongs is freed once written; small ones are kept.
 constexpr std::size_t RETAINED_CONTROL_BYTES = 4 * 1024;
-// Each thread (an event loop) keeps a few small buffers of written chunks for its next chunks, so
-// that relaying a message does not allocate and free one: at most 64 KiB per thread, and none
-// held by idle connections.
+// Each thread (an event loop) keeps a few buffers of written chunks for its next chunks, so that
+// relaying messages does not allocate and free one: at most 256 KiB per thread, and none held by
+// idle connections. A buffer that grew to hold a burst of SDP-sized frames (about 1 KB each) is
+// kept too. New buffers start small: a broadcast to thousands of connections allocates one each.
 constexpr std::size_t SPARE_BUFFERS = 16;
-constexpr std::size_t SPARE_CAPACITY = 4 * 1024;
+constexpr std::size_t SPARE_CAPACITY = 16 * 1024;
 constexpr std::size_t SPARE_GRANULE = 512;
 } // namespace
 
