@@ -339,6 +339,95 @@ __attribute__((target("avx2"))) std::size_t decodeBlocksAvx2(const unsigned char
 	}
 	return i;
 }
+
+
+// AVX-512 VBMI: byte permutes across the whole register make both directions a few
+// instructions per 48 bytes. Chosen only when the CPU and the OS support it.
+
+bool cpuHasVbmi() noexcept
+{
+	static const bool has = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
+	return has;
+}
+
+
+// The unmasked forms of GCC 12's byte permutes trip -Wmaybe-uninitialized (their pass-through
+// source is "undefined"); the zero-masking forms with every lane selected are the same.
+constexpr __mmask64 ALL = ~__mmask64(0);
+
+
+struct AsciiDigitValues
+/// Each ASCII character's digit value, 0x80 when it is not a digit: a 128-byte permute table.
+{
+	alignas(64) std::uint8_t value[128];
+
+	constexpr AsciiDigitValues():
+	    value{}
+	{
+		for (int c = 0; c < 128; ++c)
+			value[c] = BASE64_VALUES.value[c] == NOT_A_DIGIT ? 0x80 : BASE64_VALUES.value[c];
+	}
+};
+
+constexpr AsciiDigitValues ASCII_DIGIT_VALUES;
+
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) std::size_t encodeBlocksVbmi(const unsigned char* in,
+                                                                                    std::size_t n, char* out) noexcept
+/// 48 bytes into 64 characters per step; reads and writes exactly that much.
+{
+	std::size_t i = 0;
+	// Each 32-bit lane g gets bytes 3g+2, 3g+1, 3g (and 3g again): the group's 24 bits in order,
+	// so the four 6-bit indexes sit at bits 18, 12, 6 and 0 of the lane.
+	alignas(64) std::uint8_t spreadIndexes[64];
+	for (int g = 0; g < 16; ++g)
+	{
+		spreadIndexes[4 * g] = static_cast<std::uint8_t>(3 * g + 2);
+		spreadIndexes[4 * g + 1] = static_cast<std::uint8_t>(3 * g + 1);
+		spreadIndexes[4 * g + 2] = static_cast<std::uint8_t>(3 * g);
+		spreadIndexes[4 * g + 3] = static_cast<std::uint8_t>(3 * g);
+	}
+	const __m512i spread = _mm512_load_si512(spreadIndexes);
+	// Bit offsets of the four indexes of both lanes of each 64-bit element, first digit first.
+	const __m512i shifts = _mm512_set1_epi64(0x20262C3200060C12);
+	const __m512i alphabet = _mm512_loadu_si512(BASE64_DIGITS);
+	const __mmask64 inputBytes = 0x0000FFFFFFFFFFFF;
+	for (; i + 48 <= n; i += 48, out += 64)
+	{
+		const __m512i bytes = _mm512_maskz_loadu_epi8(inputBytes, in + i);
+		const __m512i indexes = _mm512_maskz_multishift_epi64_epi8(ALL, shifts, _mm512_maskz_permutexvar_epi8(ALL, spread, bytes));
+		_mm512_storeu_si512(out, _mm512_maskz_permutexvar_epi8(ALL, indexes, alphabet)); // the low 6 bits
+	}
+	return i;
+}
+
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) std::size_t decodeBlocksVbmi(const unsigned char* in,
+                                                                                    std::size_t n, char* out) noexcept
+/// 64 digits into 48 bytes per step (exactly 48 written); stops before a block holding anything
+/// but digits.
+{
+	std::size_t i = 0;
+	const __m512i valuesLow = _mm512_load_si512(ASCII_DIGIT_VALUES.value);
+	const __m512i valuesHigh = _mm512_load_si512(ASCII_DIGIT_VALUES.value + 64);
+	// After the multiply-adds each 32-bit lane holds its group's 24 bits, lowest byte first.
+	alignas(64) std::uint8_t gatherIndexes[64] = {};
+	for (int j = 0; j < 48; ++j)
+		gatherIndexes[j] = static_cast<std::uint8_t>(4 * (j / 3) + 2 - j % 3);
+	const __m512i gather = _mm512_load_si512(gatherIndexes);
+	const __mmask64 outputBytes = 0x0000FFFFFFFFFFFF;
+	for (; i + 64 <= n; i += 64, out += 48)
+	{
+		const __m512i c = _mm512_loadu_si512(in + i);
+		const __m512i values = _mm512_permutex2var_epi8(valuesLow, c, valuesHigh); // by the low 7 bits
+		if (_mm512_movepi8_mask(_mm512_or_si512(c, values)) != 0)
+			break; // a non-ASCII byte or not a digit: the narrower code decides
+		const __m512i pairs = _mm512_maddubs_epi16(values, _mm512_set1_epi32(0x01400140));
+		const __m512i groups = _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x00011000));
+		_mm512_mask_storeu_epi8(out, outputBytes, _mm512_maskz_permutexvar_epi8(ALL, gather, groups));
+	}
+	return i;
+}
 #endif
 
 
@@ -851,10 +940,16 @@ char* writeBase64(std::string_view bytes, char* o)
 	const std::size_t n = bytes.size();
 	std::size_t i = 0;
 #if defined(SWITCHBOARD_GOVPN_SSSE3)
+	if (cpuHasVbmi())
+	{
+		i = encodeBlocksVbmi(in, n, o);
+		o += i / 3 * 4;
+	}
 	if (cpuHasAvx2())
 	{
-		i = encodeBlocksAvx2(in, n, o);
-		o += i / 3 * 4;
+		std::size_t done = encodeBlocksAvx2(in + i, n - i, o);
+		i += done;
+		o += done / 3 * 4;
 	}
 	if (cpuHasSsse3())
 	{
@@ -954,10 +1049,16 @@ std::size_t readBase64(std::string_view text, char* out)
 	std::size_t i = 0;
 #if defined(SWITCHBOARD_GOVPN_SSSE3)
 	// Never the last quad in blocks: it carries the padding.
+	if (cpuHasVbmi())
+	{
+		i = decodeBlocksVbmi(in, lastQuad, o);
+		o += i / 4 * 3;
+	}
 	if (cpuHasAvx2())
 	{
-		i = decodeBlocksAvx2(in, lastQuad, o);
-		o += i / 4 * 3;
+		std::size_t done = decodeBlocksAvx2(in + i, lastQuad - i, o);
+		i += done;
+		o += done / 4 * 3;
 	}
 	if (cpuHasSsse3())
 	{
