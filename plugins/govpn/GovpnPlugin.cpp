@@ -485,7 +485,7 @@ void GovpnPlugin::onMessage(Connection& connection, std::string_view data, Messa
 	{
 		++_messagesProcessed;
 		client.mode = signal.form; // §4.3
-		relaySignal(client, signal);
+		relaySignal(client, signal, now);
 		return;
 	}
 	client.pending.emplace_back(data);

@@ -126,7 +126,7 @@ private:
 	void getUserRooms(const ClientPtr& client, const EnvelopePtr& envelope);
 	void ping(const ClientPtr& client, const EnvelopePtr& envelope);
 	void relay(const ClientPtr& client, const EnvelopePtr& envelope);
-	void relaySignal(Client& client, const SignalFrame& signal);
+	void relaySignal(Client& client, const SignalFrame& signal, std::int64_t monotonicMs);
 	/// §8.10 from AUTH on, for both paths; the lock is held.
 	void authenticate(const ClientPtr& client, const EnvelopePtr& envelope);
 

@@ -706,12 +706,12 @@ void GovpnPlugin::relay(const ClientPtr& client, const EnvelopePtr& envelope)
 	signal.roomId = roomId;
 	signal.publicKey = key;
 	signal.body = relayedBody;
-	relaySignal(*client, signal);
+	relaySignal(*client, signal, _pHost->clock().monotonicMs());
 	resume(client);
 }
 
 
-void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal)
+void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal, std::int64_t monotonicMs)
 {
 	const std::string_view bodyName = SIGNAL_BODY_NAMES[static_cast<int>(signal.type)];
 	std::string error;
@@ -762,10 +762,11 @@ void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal)
 		_pHost->router().send(target->id, writeRelayedSignal(_relayBuffers, signal, target->boundKey, client.boundKey,
 		                                                     room->id, client.connectionId, target->mode));
 	_pRelayed[static_cast<int>(signal.type)]->increment();
-	std::int64_t now = nowMs();
-	if (now - room->lastSignalTouchMs >= SIGNAL_TOUCH_INTERVAL_MS)
+	// Monotonic time decides (the caller has it already); the row gets wall time.
+	if (monotonicMs - room->lastSignalTouchMs >= SIGNAL_TOUCH_INTERVAL_MS)
 	{
-		room->lastSignalTouchMs = now;
+		room->lastSignalTouchMs = monotonicMs;
+		std::int64_t now = nowMs();
 		room->lastActiveMs = now;
 		_pHost->storage().executeAsync("UPDATE rooms SET last_active = ? WHERE id = ?", {now, room->id}, {});
 	}

@@ -65,7 +65,7 @@ struct GovpnPlugin::Room
 	std::string owner;
 	std::int64_t createdMs = 0;
 	std::int64_t lastActiveMs = 0;
-	std::int64_t lastSignalTouchMs = 0;
+	std::int64_t lastSignalTouchMs = INT64_MIN / 2; ///< monotonic; "never" at first
 	std::map<std::string, Member> members;
 	std::vector<Online> online; ///< in the order members came online
 

@@ -145,9 +145,10 @@ bool isBodyStop(unsigned char c)
 // --- strings -------------------------------------------------------------------------------------
 
 
-const char* asciiStringEnd(const char* p, const char* end)
-/// p is just past an opening quote: the closing quote of a string of printable ASCII without
-/// escapes, or nullptr.
+const char* asciiStringEnd(const char* start, const char* p, const char* end)
+/// p is just past an opening quote in the buffer [start, end): the closing quote of a string of
+/// printable ASCII without escapes, or nullptr. The last bytes are read as the buffer's final
+/// sixteen, shifted, rather than one at a time.
 {
 	for (; p + 16 <= end; p += 16)
 		if (unsigned mask = asciiStops(p))
@@ -155,6 +156,16 @@ const char* asciiStringEnd(const char* p, const char* end)
 			p += firstBit(mask);
 			return *p == '"' ? p : nullptr;
 		}
+	if (p < end && end - start >= 16)
+	{
+		const char* window = end - 16;
+		if (unsigned mask = asciiStops(window) >> (p - window))
+		{
+			p += firstBit(mask);
+			return *p == '"' ? p : nullptr;
+		}
+		return nullptr;
+	}
 	while (p < end && !isAsciiStop(static_cast<unsigned char>(*p)))
 		++p;
 	return p < end && *p == '"' ? p : nullptr;
@@ -309,25 +320,41 @@ struct Avx2Blocks
 
 
 template <class Blocks>
-inline __attribute__((always_inline)) const char* scanGoString(const char* p, const char* end)
+inline __attribute__((always_inline)) const char* scanGoString(const char* start, const char* p, const char* end)
+/// goStringEnd() a block at a time; the last block is the buffer's final one when it overlaps
+/// what was scanned already (only the bits from p on count).
 {
+	constexpr std::size_t WIDTH = Blocks::WIDTH;
 	bool closed = false;
-	while (p + Blocks::WIDTH <= end)
+	while (p < end)
 	{
 		const char* block = p;
-		std::uint32_t mask = Blocks::stops(block);
-		// Text with line breaks (SDP) stops at every \r and \n: when those are all a block
-		// holds, it is done in one step (the byte after the block is read too).
-		if (mask != 0 && block + Blocks::WIDTH < end && Blocks::shortEscapes(block) == mask)
+		std::uint32_t mask;
+		if (p + WIDTH <= end)
 		{
-			p = block + Blocks::WIDTH + (mask >> (Blocks::WIDTH - 1)); // + the last one's letter
-			continue;
+			mask = Blocks::stops(block);
+			// Text with line breaks (SDP) stops at every \r and \n: when those are all a block
+			// holds, it is done in one step (the byte after the block is read too).
+			if (mask != 0 && block + WIDTH < end && Blocks::shortEscapes(block) == mask)
+			{
+				p = block + WIDTH + (mask >> (WIDTH - 1)); // + the last one's letter
+				continue;
+			}
 		}
+		else if (static_cast<std::size_t>(end - start) >= WIDTH)
+		{
+			block = end - WIDTH;
+			mask = Blocks::stops(block) & (~0u << (p - block));
+			if (mask == 0)
+				return nullptr; // no closing quote
+		}
+		else
+			break;
 		while (mask != 0)
 		{
 			const char* at = block + __builtin_ctz(mask);
 			if (at[0] == '\\' && at + 1 < end && isShortEscape(at[1]))
-				p = at + 2; // SDP's \r\n: handled here, the rest below
+				p = at + 2; // handled here, the rest below
 			else
 			{
 				p = pastBodyStop(at, end, closed);
@@ -335,10 +362,10 @@ inline __attribute__((always_inline)) const char* scanGoString(const char* p, co
 					return p;
 			}
 			const std::size_t done = static_cast<std::size_t>(p - block);
-			mask = done >= Blocks::WIDTH ? 0 : mask & (~0u << done);
+			mask = done >= WIDTH ? 0 : mask & (~0u << done);
 		}
-		if (p < block + Blocks::WIDTH)
-			p = block + Blocks::WIDTH;
+		if (p < block + WIDTH)
+			p = block + WIDTH;
 	}
 	while (p < end)
 	{
@@ -356,23 +383,23 @@ inline __attribute__((always_inline)) const char* scanGoString(const char* p, co
 
 
 #if defined(SWITCHBOARD_GOVPN_AVX2)
-__attribute__((target("avx2"))) const char* scanGoStringAvx2(const char* p, const char* end)
+__attribute__((target("avx2"))) const char* scanGoStringAvx2(const char* start, const char* p, const char* end)
 {
-	return scanGoString<Avx2Blocks>(p, end);
+	return scanGoString<Avx2Blocks>(start, p, end);
 }
 #endif
 
 
-const char* goStringEnd(const char* p, const char* end)
-/// p is just past an opening quote: the position after the closing quote of a string that is
-/// already exactly what Go's encoder writes for its text, or nullptr.
+const char* goStringEnd(const char* start, const char* p, const char* end)
+/// p is just past an opening quote in the buffer [start, end): the position after the closing
+/// quote of a string that is already exactly what Go's encoder writes for its text, or nullptr.
 {
 #if defined(SWITCHBOARD_GOVPN_AVX2)
 	static const bool hasAvx2 = __builtin_cpu_supports("avx2");
 	if (hasAvx2)
-		return scanGoStringAvx2(p, end);
+		return scanGoStringAvx2(start, p, end);
 #endif
-	return scanGoString<BaselineBlocks>(p, end);
+	return scanGoString<BaselineBlocks>(start, p, end);
 }
 
 
@@ -384,6 +411,7 @@ class Reader
 {
 public:
 	Reader(const char* begin, const char* end):
+	    _start(begin),
 	    _p(begin),
 	    _end(end)
 	{
@@ -408,7 +436,7 @@ public:
 	{
 		if (!take('"'))
 			return false;
-		const char* close = asciiStringEnd(_p, _end);
+		const char* close = asciiStringEnd(_start, _p, _end);
 		if (close == nullptr)
 			return false;
 		value = std::string_view(_p, static_cast<std::size_t>(close - _p));
@@ -421,7 +449,7 @@ public:
 		if (!peek('"'))
 			return false;
 		const char* open = _p;
-		const char* after = goStringEnd(_p + 1, _end);
+		const char* after = goStringEnd(_start, _p + 1, _end);
 		if (after == nullptr)
 			return false;
 		token = std::string_view(open, static_cast<std::size_t>(after - open));
@@ -446,6 +474,7 @@ private:
 			++_p;
 	}
 
+	const char* _start;
 	const char* _p;
 	const char* _end;
 };
