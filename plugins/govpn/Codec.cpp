@@ -6,6 +6,7 @@
 #include "Codec.h"
 #include "switchboard/util/ByteScan.h"
 #include "switchboard/util/HttpText.h"
+#include <atomic>
 #include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -19,6 +20,30 @@
 
 namespace Switchboard {
 namespace Govpn {
+
+
+namespace {
+std::atomic<int> highestVectorLevel{static_cast<int>(VectorLevel::AVX512_VBMI)};
+} // namespace
+
+
+void limitVectorLevel(VectorLevel highest) noexcept
+{
+	highestVectorLevel.store(static_cast<int>(highest), std::memory_order_relaxed);
+}
+
+
+bool canUseVectors(VectorLevel level) noexcept
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+	static const bool supported[] = {true, __builtin_cpu_supports("ssse3") != 0, __builtin_cpu_supports("avx2") != 0,
+	                                 __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw")};
+#else
+	static const bool supported[] = {true, false, false, false};
+#endif
+	const int wanted = static_cast<int>(level);
+	return supported[wanted] && wanted <= highestVectorLevel.load(std::memory_order_relaxed);
+}
 
 
 namespace {
@@ -196,8 +221,7 @@ std::uint64_t toBigEndian(std::uint64_t word) noexcept
 
 bool cpuHasSsse3() noexcept
 {
-	static const bool has = __builtin_cpu_supports("ssse3");
-	return has;
+	return canUseVectors(VectorLevel::SSSE3);
 }
 
 
@@ -265,8 +289,7 @@ __attribute__((target("ssse3"))) std::size_t decodeBlocks(const unsigned char* i
 
 bool cpuHasAvx2() noexcept
 {
-	static const bool has = __builtin_cpu_supports("avx2");
-	return has;
+	return canUseVectors(VectorLevel::AVX2);
 }
 
 
@@ -346,8 +369,7 @@ __attribute__((target("avx2"))) std::size_t decodeBlocksAvx2(const unsigned char
 
 bool cpuHasVbmi() noexcept
 {
-	static const bool has = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
-	return has;
+	return canUseVectors(VectorLevel::AVX512_VBMI);
 }
 
 
@@ -395,7 +417,8 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) std::size_t encodeBlocksV
 	for (; i + 48 <= n; i += 48, out += 64)
 	{
 		const __m512i bytes = _mm512_maskz_loadu_epi8(inputBytes, in + i);
-		const __m512i indexes = _mm512_maskz_multishift_epi64_epi8(ALL, shifts, _mm512_maskz_permutexvar_epi8(ALL, spread, bytes));
+		const __m512i indexes =
+		    _mm512_maskz_multishift_epi64_epi8(ALL, shifts, _mm512_maskz_permutexvar_epi8(ALL, spread, bytes));
 		_mm512_storeu_si512(out, _mm512_maskz_permutexvar_epi8(ALL, indexes, alphabet)); // the low 6 bits
 	}
 	return i;

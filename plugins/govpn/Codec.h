@@ -119,6 +119,24 @@ std::size_t readBase64(std::string_view text, char* out);
 /// the number of bytes, or BAD_BASE64.
 
 
+enum class VectorLevel
+/// The widest instructions the codec and the relay reader may use, each level including the ones
+/// below: SSE2 (every x86-64 CPU; byte-at-a-time elsewhere), SSSE3, AVX2, AVX-512 VBMI.
+{
+	BASELINE,
+	SSSE3,
+	AVX2,
+	AVX512_VBMI
+};
+
+bool canUseVectors(VectorLevel level) noexcept;
+/// Whether this CPU has the level and it is not limited below it. Thread-safe.
+
+void limitVectorLevel(VectorLevel highest) noexcept;
+/// Tests only: use nothing above highest (the default allows everything the CPU has), so every
+/// code path can be checked on one machine.
+
+
 class InnerWriter
 /// Builds a compact inner payload object, fields in the order they are added.
 {

@@ -395,8 +395,7 @@ const char* goStringEnd(const char* start, const char* p, const char* end)
 /// quote of a string that is already exactly what Go's encoder writes for its text, or nullptr.
 {
 #if defined(SWITCHBOARD_GOVPN_AVX2)
-	static const bool hasAvx2 = __builtin_cpu_supports("avx2");
-	if (hasAvx2)
+	if (canUseVectors(VectorLevel::AVX2))
 		return scanGoStringAvx2(start, p, end);
 #endif
 	return scanGoString<BaselineBlocks>(start, p, end);

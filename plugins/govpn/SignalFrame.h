@@ -52,8 +52,8 @@ bool readSignalFrame(std::string_view frame, std::string& scratch, SignalFrame& 
 /// True when frame is a relay request in the fast shape: an envelope of "message_id" (optional),
 /// "type" (Offer, Answer or Candidate) and "payload" (base64 or an object) and nothing else; an
 /// inner object of "room_id", "public_key", "destination_id" and the type's body, each at most
-/// once and nothing else; every value a string, the ids and message_id printable ASCII without
-/// escapes, the body already in Go's escaping (so it is relayed as it is). JSON whitespace is
+/// once and nothing else; every value a string, the ids and message_id ASCII from space to DEL
+/// without quotes or escapes, the body already in Go's escaping (so it is relayed as it is). JSON whitespace is
 /// allowed between tokens. The views point into frame or into scratch, which receives the decoded
 /// base64 payload.
 
