@@ -271,6 +271,7 @@ class GovpnRoomsIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testOneRoomPerSocket);
 	CPPUNIT_TEST(testOneSocketPerKeyPerRoom);
 	CPPUNIT_TEST(testOfferByKeyCandidateByConnectionId);
+	CPPUNIT_TEST(testSignalWaitsForEarlierRequest);
 	CPPUNIT_TEST(testSpoofedKeyIsRefused);
 	CPPUNIT_TEST(testRelayMisses);
 	CPPUNIT_TEST(testRelayMissingFields);
@@ -985,6 +986,41 @@ public:
 			                                                {"room_id", jsonQuote(scene.room)},
 			                                                {"source_id", jsonQuote(scene.peer.connection)}})));
 			pingReply(mode, "p1", scene.peer.ws);
+		}
+	}
+
+	void testSignalWaitsForEarlierRequest()
+	{
+		// A connection's frames are handled in order: an Offer sent right behind a ConnectRoom
+		// (whose membership write takes a while) is relayed after it, never answered "Not
+		// connected to any room" ahead of it. (Signals take a fast path when nothing is queued.)
+		TestServer server;
+		startRooms(server);
+		for (Mode mode : MODES)
+		{
+			Scene scene(server, mode, keyBase(mode));
+			scene.peer.ws.close();
+			expectExact(scene.owner.ws, scene.frame("", "PeerDisconnected", scene.aboutPeer()));
+			scene.peer.reconnect(server);
+			scene.peer.ws.sendText(
+			    envelope(mode, "k1", "ConnectRoom",
+			             strings({{"room_id", scene.room}, {"public_key", scene.peer.key}, {"username", "User"}})));
+			scene.peer.ws.sendText(envelope(mode, "o1", "Offer",
+			                                fields({{"room_id", jsonQuote(scene.room)},
+			                                        {"public_key", jsonQuote(scene.peer.key)},
+			                                        {"destination_id", jsonQuote(scene.owner.key)},
+			                                        {"offer", SDP_JSON}})));
+			expectExact(scene.peer.ws, scene.frame("k1", "RoomConnected",
+			                                       strings({{"room_id", scene.room}, {"room_name", scene.name}})));
+			expectPeerEvent(scene.peer, mode, "PeerConnected", scene.owner, scene.room);
+			expectPeerEvent(scene.owner, mode, "PeerConnected", scene.peer, scene.room);
+			expectExact(scene.owner.ws, scene.frame("", "Offer",
+			                                        fields({{"destination_id", jsonQuote(scene.owner.key)},
+			                                                {"offer", SDP_JSON},
+			                                                {"public_key", jsonQuote(scene.peer.key)},
+			                                                {"room_id", jsonQuote(scene.room)},
+			                                                {"source_id", jsonQuote(scene.peer.connection)}})));
+			expectQuiet(scene.peer.ws);
 		}
 	}
 
