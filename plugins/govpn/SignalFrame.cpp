@@ -29,14 +29,6 @@ bool isSpace(char c)
 }
 
 
-template <std::size_t N>
-bool is(std::string_view key, const char (&name)[N])
-/// key == name, with the length known at compile time so the comparison is inlined.
-{
-	return key.size() == N - 1 && std::memcmp(key.data(), name, N - 1) == 0;
-}
-
-
 std::size_t firstBit(unsigned mask)
 {
 	return static_cast<std::size_t>(__builtin_ctz(mask));
@@ -425,6 +417,31 @@ public:
 		return true;
 	}
 
+	template <std::size_t N>
+	bool literal(const char (&text)[N])
+	/// Takes exactly these bytes (no whitespace skipped), or nothing.
+	{
+		if (static_cast<std::size_t>(_end - _p) < N - 1 || std::memcmp(_p, text, N - 1) != 0)
+			return false;
+		_p += N - 1;
+		return true;
+	}
+
+	template <std::size_t N>
+	bool key(const char (&name)[N])
+	/// Just past a key's opening quote: takes the key if it is exactly name (a known key is
+	/// compared, never scanned for), its closing quote and the colon; otherwise nothing.
+	{
+		const char* at = _p;
+		if (static_cast<std::size_t>(_end - _p) < N || std::memcmp(_p, name, N - 1) != 0 || _p[N - 1] != '"')
+			return false;
+		_p += N;
+		if (take(':'))
+			return true;
+		_p = at;
+		return false;
+	}
+
 	bool peek(char c)
 	{
 		skipSpace();
@@ -481,7 +498,8 @@ private:
 
 template <class MemberReader>
 bool readObject(Reader& reader, MemberReader readMember)
-/// An object whose keys are plain ASCII; readMember(key) reads the value after the colon.
+/// An object; readMember() is called just past each key's opening quote, reads the key (a known
+/// one: Reader::key) and then its value.
 {
 	if (!reader.take('{'))
 		return false;
@@ -489,8 +507,7 @@ bool readObject(Reader& reader, MemberReader readMember)
 		return true;
 	do
 	{
-		std::string_view key;
-		if (!reader.asciiString(key) || !reader.take(':') || !readMember(key))
+		if (!reader.take('"') || !readMember())
 			return false;
 	} while (reader.take(','));
 	return reader.take('}');
@@ -509,23 +526,31 @@ bool readInner(Reader& reader, SignalFrame& signal, int& bodyType)
 		return true;
 	};
 	bodyType = -1;
-	return readObject(reader, [&](std::string_view key) {
-		if (is(key, "room_id"))
+	return readObject(reader, [&] {
+		if (reader.key("room_id"))
 			return once(1) && reader.asciiString(signal.roomId);
-		if (is(key, "public_key"))
+		if (reader.key("public_key"))
 			return once(2) && reader.asciiString(signal.publicKey);
-		if (is(key, "destination_id"))
+		if (reader.key("destination_id"))
 			return once(4) && reader.asciiString(signal.destinationId);
-		bodyType = is(key, "offer") ? 0 : is(key, "answer") ? 1 : is(key, "candidate") ? 2 : -1;
+		bodyType = reader.key("offer") ? 0 : reader.key("answer") ? 1 : reader.key("candidate") ? 2 : -1;
 		return bodyType >= 0 && once(8) && reader.goString(signal.body);
 	});
 }
 
 
-bool readType(std::string_view name, SignalType& type)
+bool readType(Reader& reader, SignalType& type)
 {
-	type = is(name, "Offer") ? SignalType::OFFER : is(name, "Answer") ? SignalType::ANSWER : SignalType::CANDIDATE;
-	return type != SignalType::CANDIDATE || is(name, "Candidate");
+	if (!reader.take('"'))
+		return false;
+	type = SignalType::OFFER;
+	if (reader.literal("Offer\""))
+		return true;
+	type = SignalType::ANSWER;
+	if (reader.literal("Answer\""))
+		return true;
+	type = SignalType::CANDIDATE;
+	return reader.literal("Candidate\"");
 }
 
 
@@ -570,13 +595,12 @@ bool readSignalFrame(std::string_view frame, std::string& scratch, SignalFrame& 
 		Reader inner(scratch.data(), scratch.data() + size);
 		return readInner(inner, signal, bodyType) && inner.atEnd();
 	};
-	std::string_view typeName;
-	const bool read = readObject(reader, [&](std::string_view key) {
-		if (is(key, "message_id"))
+	const bool read = readObject(reader, [&] {
+		if (reader.key("message_id"))
 			return once(1) && reader.asciiString(signal.messageId);
-		if (is(key, "type"))
-			return once(2) && reader.asciiString(typeName) && readType(typeName, signal.type);
-		if (is(key, "payload"))
+		if (reader.key("type"))
+			return once(2) && readType(reader, signal.type);
+		if (reader.key("payload"))
 			return once(4) && readPayload();
 		return false;
 	});
