@@ -189,6 +189,7 @@ StartResult GovpnPlugin::start(Host& host, Setup& setup)
 		room->createdMs = valueAsInt(row[4]);
 		room->lastActiveMs = valueAsInt(row[5]);
 		_roomOfOwner[room->owner] = room->id;
+		_roomById[room->id] = room.get();
 		_rooms[room->id] = std::move(room);
 	}
 	for (const auto& row : members.rows)
@@ -1018,6 +1019,7 @@ void GovpnPlugin::deleteRoom(const std::string& roomId, ConnectionId except)
 	}
 	_roomOfOwner.erase(room.owner);
 	_lockouts.erase(roomId);
+	_roomById.erase(it->second->id);
 	_rooms.erase(it);
 	updateGauges();
 }

@@ -28,6 +28,8 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 
@@ -172,6 +174,7 @@ private:
 	std::map<std::string, ConnectionId, std::less<>> _byConnectionId;
 	std::map<std::string, std::set<ConnectionId>> _socketsOfKey; ///< bound sockets per key
 	std::map<std::string, std::unique_ptr<Room>> _rooms;
+	std::unordered_map<std::string_view, Room*> _roomById; ///< _rooms hashed, for the relay; keys view Room::id
 	std::map<std::string, std::string> _roomOfOwner;
 	std::map<std::string, std::set<std::string>> _roomsOfKey; ///< memberships per key
 	std::map<std::string, Bucket> _ipBuckets;

@@ -154,6 +154,7 @@ void GovpnPlugin::createRoom(const ClientPtr& client, const EnvelopePtr& envelop
 				    room->lastActiveMs = now;
 				    room->members[key] = Room::Member{"Owner", now, now};
 				    Room& stored = *room;
+				    _roomById[stored.id] = &stored;
 				    _rooms[roomId] = std::move(room);
 				    _roomOfOwner[key] = roomId;
 				    _roomsOfKey[key].insert(roomId);
@@ -725,8 +726,8 @@ void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal, std::in
 		error = "Not connected to any room";
 	else if (!signal.roomId.empty() && signal.roomId != client.room)
 		error = "Not connected to this room";
-	auto current = error.empty() ? _rooms.find(client.room) : _rooms.end();
-	Room* room = current == _rooms.end() ? nullptr : current->second.get();
+	auto current = error.empty() ? _roomById.find(client.room) : _roomById.end();
+	Room* room = current == _roomById.end() ? nullptr : current->second;
 	if (error.empty() && room == nullptr)
 		error = "Not connected to any room";
 	Client* target = nullptr;
