@@ -460,10 +460,14 @@ void GovpnPlugin::onMessage(Connection& connection, std::string_view data, Messa
 	Client& client = *found->second;
 	// §10.3: the flood guard drops before anything is parsed or queued.
 	std::int64_t now = _pHost->clock().monotonicMs();
-	client.floodTokens = std::min<double>(static_cast<double>(_settings.messageBurst),
-	                                      client.floodTokens + static_cast<double>(now - client.floodLastMs) *
-	                                                               static_cast<double>(_settings.messageRate) / 1000.0);
-	client.floodLastMs = now;
+	if (now != client.floodLastMs) // within one millisecond nothing refills (and a busy socket skips the division)
+	{
+		client.floodTokens =
+		    std::min<double>(static_cast<double>(_settings.messageBurst),
+		                     client.floodTokens + static_cast<double>(now - client.floodLastMs) *
+		                                              static_cast<double>(_settings.messageRate) / 1000.0);
+		client.floodLastMs = now;
+	}
 	if (client.floodTokens < 1 || client.pending.size() >= MAX_PENDING_PER_CONNECTION)
 	{
 		_pRateLimited->increment();

@@ -170,7 +170,7 @@ private:
 	Generators _generators;
 
 	mutable std::recursive_mutex _mutex;
-	std::map<ConnectionId, ClientPtr> _clients;
+	std::unordered_map<ConnectionId, ClientPtr> _clients;
 	std::map<std::string, ConnectionId, std::less<>> _byConnectionId;
 	std::map<std::string, std::set<ConnectionId>> _socketsOfKey; ///< bound sockets per key
 	std::map<std::string, std::unique_ptr<Room>> _rooms;
