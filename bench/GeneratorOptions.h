@@ -47,7 +47,8 @@ struct GeneratorOptions
 	std::string tlsCaFile;     ///< with tls: verify the server against these PEM certificates; empty: no verification
 
 	Protocol protocol = Protocol::PEERJS;
-	int roomSize = 2; ///< GOVPN: members per room, the first of each creates it; rooms never span processes
+	int roomSize = 2;             ///< GOVPN: members per room, the first of each creates it; rooms never span processes
+	std::size_t messageBytes = 0; ///< PEERJS: pad each relayed message to this size (0: the plain CANDIDATE)
 	std::string roomPassword = "4821"; ///< GOVPN: every room's four digits
 
 	Workload workload = Workload::HOLD;

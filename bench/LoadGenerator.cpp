@@ -185,6 +185,14 @@ void LoadGenerator::buildTemplate(Conn& conn)
 	m += "\"},\"dst\":\"";
 	m += dst; // ids are plain ASCII without quotes or backslashes
 	m += "\"}";
+	const std::string pad = ",\"pad\":\"\"";
+	if (_options.messageBytes > m.size() + pad.size())
+	{
+		// The filler goes inside the payload object, before its closing brace.
+		const std::size_t at = m.find("\"},\"dst\"") + 1;
+		std::string filler = ",\"pad\":\"" + std::string(_options.messageBytes - m.size() - pad.size(), 'x') + "\"";
+		m.insert(at, filler);
+	}
 	conn.message = std::move(m);
 }
 

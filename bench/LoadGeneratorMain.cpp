@@ -39,6 +39,8 @@ const char USAGE[] =
     "                           each room's first member creates it, the others join with its password;\n"
     "                           relay messages are Offer, Answer and 4 Candidates in turn, each to the\n"
     "                           next other member of the room\n"
+    "  --message-bytes N        peerjs: pad each CANDIDATE to N bytes with a \"pad\" string in its\n"
+    "                           payload (to compare protocols at one message size)\n"
     "  --room-size N            govpn: members per room (default 2; closed and open need 2 * pairs to be\n"
     "                           a multiple of it)\n"
     "  --password DDDD          govpn: the rooms' password (default 4821)\n"
@@ -213,6 +215,8 @@ int main(int argc, char** argv)
 		}
 		else if (arg == "--room-size" && parseInt(v, 2, 100000, n))
 			o.roomSize = static_cast<int>(n);
+		else if (arg == "--message-bytes" && parseInt(v, 0, 60000, n))
+			o.messageBytes = static_cast<std::size_t>(n);
 		else if (arg == "--password")
 		{
 			if (value.size() != 4 || value.find_first_not_of("0123456789") != std::string::npos)
