@@ -4,6 +4,7 @@
 
 
 #include "Rules.h"
+#include "switchboard/util/HttpText.h"
 #include <sodium.h>
 #include <algorithm>
 #include <cstdio>
@@ -21,18 +22,6 @@ bool lengthWithin(std::string_view text, std::size_t minimum, std::size_t maximu
 {
 	const std::size_t n = codePoints(text);
 	return n >= minimum && n <= maximum;
-}
-
-
-int hexDigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 
@@ -183,7 +172,7 @@ bool parseUuid(std::string_view text, std::string& normalized)
 	for (std::size_t i = 0; i < 36; ++i)
 	{
 		const bool hyphen = i == 8 || i == 13 || i == 18 || i == 23;
-		if (hyphen ? text[i] != '-' : hexDigit(text[i]) < 0)
+		if (hyphen ? text[i] != '-' : HttpText::hexDigitValue(text[i]) < 0)
 			return false;
 		out[i] = hyphen ? '-' : static_cast<char>(text[i] >= 'A' && text[i] <= 'F' ? text[i] - 'A' + 'a' : text[i]);
 	}

@@ -6,10 +6,10 @@
 
 
 #include "Codec.h"
+#include "GovpnVectorLevels.h"
 #include "Formats.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
-#include <functional>
 #include <random>
 #include <sodium.h>
 #include <string>
@@ -33,28 +33,6 @@ std::string seedKey(unsigned char first)
 		seed[i] = static_cast<unsigned char>(first + i);
 	crypto_sign_seed_keypair(pk, sk, seed);
 	return base64Encode(std::string(reinterpret_cast<char*>(pk), 32));
-}
-
-
-void forEachVectorLevel(const std::function<void()>& body)
-/// Runs body once per vector level this CPU has, so the SSE2/scalar, SSSE3, AVX2 and AVX-512
-/// base64 blocks are all checked whatever the machine.
-{
-	for (VectorLevel level : {VectorLevel::BASELINE, VectorLevel::SSSE3, VectorLevel::AVX2, VectorLevel::AVX512_VBMI})
-		if (canUseVectors(level))
-		{
-			limitVectorLevel(level);
-			try
-			{
-				body();
-			}
-			catch (...)
-			{
-				limitVectorLevel(VectorLevel::AVX512_VBMI);
-				throw;
-			}
-		}
-	limitVectorLevel(VectorLevel::AVX512_VBMI);
 }
 
 
@@ -164,7 +142,7 @@ public:
 
 	void testBase64AgreesWithLibsodium()
 	{
-		forEachVectorLevel([this] { checkBase64AgreesWithLibsodium(); });
+		Switchboard::Tests::forEachVectorLevel([this] { checkBase64AgreesWithLibsodium(); });
 	}
 
 	void checkBase64AgreesWithLibsodium()
@@ -222,7 +200,7 @@ public:
 
 	void testBase64EveryByteInEveryLane()
 	{
-		forEachVectorLevel([this] { checkBase64EveryByteInEveryLane(); });
+		Switchboard::Tests::forEachVectorLevel([this] { checkBase64EveryByteInEveryLane(); });
 	}
 
 	void checkBase64EveryByteInEveryLane()

@@ -13,6 +13,7 @@
 
 
 #include "Codec.h"
+#include "GovpnVectorLevels.h"
 #include "GovpnPlugin.h"
 #include "SignalFrame.h"
 #include "switchboard/testing/FakeHost.h"
@@ -21,7 +22,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -1428,28 +1428,6 @@ std::string readableSdp()
 } // namespace
 
 
-void forEachVectorLevel(const std::function<void()>& body)
-/// Runs body once per vector level this CPU has (SSE2 up to AVX-512 VBMI), so every code path
-/// of the reader and the codec is checked whatever the machine.
-{
-	for (VectorLevel level : {VectorLevel::BASELINE, VectorLevel::SSSE3, VectorLevel::AVX2, VectorLevel::AVX512_VBMI})
-		if (canUseVectors(level))
-		{
-			limitVectorLevel(level);
-			try
-			{
-				body();
-			}
-			catch (...)
-			{
-				limitVectorLevel(VectorLevel::AVX512_VBMI);
-				throw;
-			}
-		}
-	limitVectorLevel(VectorLevel::AVX512_VBMI);
-}
-
-
 class GovpnFastRelayTest: public CppUnit::TestFixture
 {
 	CPPUNIT_TEST_SUITE(GovpnFastRelayTest);
@@ -1865,7 +1843,7 @@ public:
 
 	void testReaderBodyRuleAtEveryOffset()
 	{
-		forEachVectorLevel([this] { checkReaderBodyRuleAtEveryOffset(); });
+		Switchboard::Tests::forEachVectorLevel([this] { checkReaderBodyRuleAtEveryOffset(); });
 	}
 
 	void checkReaderBodyRuleAtEveryOffset()
@@ -1975,7 +1953,7 @@ public:
 
 	void testEveryByteInEveryLaneSameOnBothPaths()
 	{
-		forEachVectorLevel([this] { checkEveryByteInEveryLaneSameOnBothPaths(); });
+		Switchboard::Tests::forEachVectorLevel([this] { checkEveryByteInEveryLaneSameOnBothPaths(); });
 	}
 
 	void checkEveryByteInEveryLaneSameOnBothPaths()
@@ -2012,7 +1990,7 @@ public:
 
 	void testEscapesAcrossBlocksSameOnBothPaths()
 	{
-		forEachVectorLevel([this] { checkEscapesAcrossBlocksSameOnBothPaths(); });
+		Switchboard::Tests::forEachVectorLevel([this] { checkEscapesAcrossBlocksSameOnBothPaths(); });
 	}
 
 	void checkEscapesAcrossBlocksSameOnBothPaths()
