@@ -1,0 +1,58 @@
+//
+// RateBuckets.h
+//
+// A token bucket per key (a client IP for /auth/* and for gateway upgrades): `rate` tokens a
+// second up to `burst`. Thread-safe. Full buckets are forgotten, so memory follows the clients
+// that are being limited, not every client ever seen.
+//
+
+
+#ifndef Switchboard_Together_RateBuckets_INCLUDED
+#define Switchboard_Together_RateBuckets_INCLUDED
+
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+
+namespace Switchboard {
+namespace Together {
+
+
+class RateBuckets
+{
+public:
+	RateBuckets(double ratePerSecond, double burst);
+	/// ratePerSecond 0 turns the limit off: take() always succeeds.
+
+	bool take(const std::string& key, std::int64_t nowMs, std::int64_t& retryAfterSeconds);
+	/// Takes one token. False when the bucket is empty, with the whole seconds (at least 1) until
+	/// a token is back, for Retry-After.
+
+	std::size_t size() const;
+	/// Buckets held (for tests and metrics).
+
+private:
+	struct Bucket
+	{
+		double tokens;
+		std::int64_t lastMs;
+	};
+
+	void forgetFull(std::int64_t nowMs);
+
+	const double _rate;
+	const double _burst;
+	mutable std::mutex _mutex;
+	std::unordered_map<std::string, Bucket> _buckets;
+	std::int64_t _lastSweepMs = 0;
+};
+
+
+} // namespace Together
+} // namespace Switchboard
+
+
+#endif // Switchboard_Together_RateBuckets_INCLUDED
