@@ -1051,17 +1051,17 @@ void LoadGenerator::closeConn(int index, bool byServer, int error)
 
 void LoadGenerator::sendData(int index, std::uint64_t tsNs)
 {
-	if (govpn())
-	{
-		sendGovpnData(index, tsNs);
-		return;
-	}
 	Conn& c = _conns[static_cast<std::size_t>(index)];
 	if (c.state != State::OPEN)
 		return;
 	if (c.out.size() - c.outOff > _options.maxPendingBytes)
 	{
 		++_counters.droppedSends;
+		return;
+	}
+	if (govpn())
+	{
+		sendGovpnData(index, tsNs);
 		return;
 	}
 	writeDigits(&c.message[c.tsOff], tsNs, TS_DIGITS);
@@ -1737,15 +1737,9 @@ void LoadGenerator::govpnSetupReply(int index, const char* data, std::size_t siz
 
 
 void LoadGenerator::sendGovpnData(int index, std::uint64_t tsNs)
+// sendData() has checked that the connection is open and not backed up.
 {
 	Conn& c = _conns[static_cast<std::size_t>(index)];
-	if (c.state != State::OPEN)
-		return;
-	if (c.out.size() - c.outOff > _options.maxPendingBytes)
-	{
-		++_counters.droppedSends;
-		return;
-	}
 	const Room& room = _rooms[static_cast<std::size_t>(c.room)];
 	const int destination = c.nextDestination;
 	c.nextDestination = (destination + 1) % room.size;

@@ -142,8 +142,6 @@ class InnerWriter
 {
 public:
 	InnerWriter() = default;
-	explicit InnerWriter(std::size_t expectedSize) { _out.reserve(expectedSize); }
-	/// Reserves room for a payload of about expectedSize bytes (one allocation for a relay).
 
 	InnerWriter& string(std::string_view key, std::string_view value);
 	InnerWriter& integer(std::string_view key, std::int64_t value);

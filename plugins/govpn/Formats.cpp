@@ -60,27 +60,9 @@ bool isOnlyWhitespace(std::string_view text)
 
 bool isPublicKey(std::string_view text)
 {
-	// 32 bytes in padded base64: 43 digits, the last with its two low bits zero, then "=".
-	struct DigitValues
-	{
-		signed char value[256];
-		constexpr DigitValues():
-		    value{}
-		{
-			const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-			for (signed char& v : value)
-				v = -1;
-			for (int i = 0; i < 64; ++i)
-				value[static_cast<unsigned char>(digits[i])] = static_cast<signed char>(i);
-		}
-	};
-	static constexpr DigitValues DIGITS;
-	if (text.size() != 44 || text[43] != '=')
-		return false;
-	int seen = 0; // the OR of every value: negative once one is not a digit
-	for (std::size_t i = 0; i < 43; ++i)
-		seen |= DIGITS.value[static_cast<unsigned char>(text[i])];
-	return seen >= 0 && DIGITS.value[static_cast<unsigned char>(text[42])] % 4 == 0;
+	// 32 bytes in canonical padded base64, decoded into the stack: no allocation.
+	char bytes[decodedCapacity(44)];
+	return text.size() == 44 && readBase64(text, bytes) == 32;
 }
 
 

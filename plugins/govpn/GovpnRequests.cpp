@@ -735,14 +735,7 @@ void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal, std::in
 	{
 		// A key among the members online (they are valid keys), another valid key (nobody), or a
 		// connection id.
-		const Room::Online* online = nullptr;
-		for (const Room::Online& member : room->online)
-			if (member.key == signal.destinationId)
-			{
-				online = &member;
-				break;
-			}
-		if (online != nullptr)
+		if (const Room::Online* online = room->onlineByKey(signal.destinationId))
 		{
 			auto socket = _clients.find(online->socket);
 			target = socket == _clients.end() ? nullptr : socket->second.get();

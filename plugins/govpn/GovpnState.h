@@ -69,7 +69,7 @@ struct GovpnPlugin::Room
 	std::map<std::string, Member> members;
 	std::vector<Online> online; ///< in the order members came online
 
-	const Online* onlineByKey(const std::string& key) const
+	const Online* onlineByKey(std::string_view key) const
 	{
 		for (const Online& o : online)
 			if (o.key == key)

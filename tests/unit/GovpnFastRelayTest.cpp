@@ -17,6 +17,7 @@
 #include "GovpnPlugin.h"
 #include "SignalFrame.h"
 #include "switchboard/testing/FakeHost.h"
+#include "switchboard/util/HttpText.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <algorithm>
@@ -142,31 +143,6 @@ bool validUtf8(std::string_view text)
 }
 
 
-void appendUtf8(std::string& out, std::uint32_t cp)
-{
-	if (cp < 0x80)
-		out += static_cast<char>(cp);
-	else if (cp < 0x800)
-	{
-		out += static_cast<char>(0xC0 | (cp >> 6));
-		out += static_cast<char>(0x80 | (cp & 0x3F));
-	}
-	else if (cp < 0x10000)
-	{
-		out += static_cast<char>(0xE0 | (cp >> 12));
-		out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-		out += static_cast<char>(0x80 | (cp & 0x3F));
-	}
-	else
-	{
-		out += static_cast<char>(0xF0 | (cp >> 18));
-		out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-		out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-		out += static_cast<char>(0x80 | (cp & 0x3F));
-	}
-}
-
-
 std::string goEscape(std::string_view text)
 /// The JSON string Go's encoding/json writes for valid UTF-8 text (§4): \" \\ \n \r \t, \u00xx for
 /// other control characters and for < > &, \u2028 \u2029, everything else raw.
@@ -279,7 +255,7 @@ bool unquote(std::string_view token, std::string& text)
 				}
 				else if (cp >= 0xD800 && cp <= 0xDFFF)
 					cp = 0xFFFD;
-				appendUtf8(text, cp);
+				HttpText::appendUtf8(text, cp);
 				break;
 			}
 			default:
