@@ -68,6 +68,113 @@ void startEcho(TestServer& server)
 	server.start();
 }
 
+void startFixture(TestServer& server, bool jsonErrors)
+// The fixture plugin at /g (routes /g/config, /g/throw; WebSocket /g/ws refusing ?reject=...),
+// bodies limited to 1 KiB, json_errors on main as asked (left unset for false: the default).
+{
+	server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
+	server.set("http", "max_body_size", "1024");
+	if (jsonErrors)
+		server.set("listener.main", "json_errors", "true");
+	server.addPlugin("good", "main", "/g", {{"required_text", "x"}});
+	server.start();
+}
+
+std::string upgradeRequest(const std::string& path, const std::string& version, const std::string& key)
+{
+	return "GET " + path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	       "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: " + version + "\r\n\r\n";
+}
+
+struct Expected
+{
+	int status;
+	std::string contentType;
+	std::string body;
+};
+
+void assertResponse(const std::string& what, const Expected& expected, const HttpResponse& response)
+{
+	std::string context = what + ": " + response.rawHead + response.body;
+	CPPUNIT_ASSERT_EQUAL_MESSAGE(context, expected.status, response.status);
+	CPPUNIT_ASSERT_EQUAL_MESSAGE(context, expected.contentType, response.header("Content-Type"));
+	CPPUNIT_ASSERT_EQUAL_MESSAGE(context, expected.body, response.body);
+	CPPUNIT_ASSERT_EQUAL_MESSAGE(context, 1, response.headerCount("Content-Type"));
+}
+
+void checkHostErrors(bool json)
+// The errors the host answers itself, one request each, as text or as JSON.
+{
+	TestServer server;
+	startFixture(server, json);
+	int port = server.port("main");
+	const std::string text = "text/plain; charset=utf-8";
+	const std::string application = "application/json; charset=utf-8";
+	auto expect = [&](int status, const std::string& plain, const std::string& message) {
+		return json ? Expected{status, application, "{\"error\":\"" + message + "\"}"} : Expected{status, text, plain};
+	};
+
+	// Routing: nothing at the path, or not for this method.
+	assertResponse("404", expect(404, "Not Found", "Not found"), HttpTestClient::get(LOOPBACK, port, "/g/nothing"));
+	HttpResponse r = HttpTestClient::request(LOOPBACK, port, "POST", "/g/config", {}, "x");
+	assertResponse("405", expect(405, "Method Not Allowed", "Method not allowed"), r);
+	CPPUNIT_ASSERT_EQUAL(std::string("GET, HEAD"), r.header("Allow"));
+
+	// The parser: a body over max_body_size, a request it cannot take.
+	// (Refused on the declared length, before any body byte is read.)
+	r = HttpTestClient::requestRaw(LOOPBACK, port,
+	                               "POST /g/config HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n");
+	assertResponse("413", expect(413, "Content Too Large: declared body too large", "Request body too large"), r);
+	r = HttpTestClient::requestRaw(LOOPBACK, port, "GET /g/config HTTP/1.1\r\n\r\n");
+	assertResponse("400",
+	               expect(400, "Bad Request: HTTP/1.1 request without Host header field",
+	                      "Bad request: HTTP/1.1 request without Host header field"),
+	               r);
+	r = HttpTestClient::requestRaw(LOOPBACK, port, "BREW /g/config HTTP/1.1\r\nHost: x\r\n\r\n");
+	assertResponse("501",
+	               expect(501, "Not Implemented: method BREW is not implemented",
+	                      "Not implemented: method BREW is not implemented"),
+	               r);
+
+	// A route handler that throws.
+	assertResponse("500", expect(500, "Internal Server Error", "Internal server error"),
+	               HttpTestClient::get(LOOPBACK, port, "/g/throw"));
+
+	// Upgrades: not one, not version 13, a bad key.
+	r = HttpTestClient::requestRaw(LOOPBACK, port,
+	                               "POST /g/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	                               "Content-Length: 0\r\n\r\n");
+	assertResponse("not an upgrade", expect(400, "Bad Request: not a WebSocket upgrade", "WebSocket upgrade required"),
+	               r);
+	r = HttpTestClient::requestRaw(LOOPBACK, port, upgradeRequest("/g/ws", "8", "dGhlIHNhbXBsZSBub25jZQ=="));
+	assertResponse(
+	    "426",
+	    expect(426, "Upgrade Required: WebSocket version 13 only", "Upgrade required: WebSocket version 13 only"), r);
+	CPPUNIT_ASSERT_EQUAL(std::string("13"), r.header("Sec-WebSocket-Version"));
+	r = HttpTestClient::requestRaw(LOOPBACK, port, upgradeRequest("/g/ws", "13", "short"));
+	assertResponse("bad key", expect(400, "Bad Request: invalid Sec-WebSocket-Key", "WebSocket upgrade required"), r);
+
+	// The plugin's own refusals: text is wrapped, a JSON object kept; a throw is the host's 500.
+	r = HttpTestClient::requestRaw(LOOPBACK, port,
+	                               upgradeRequest("/g/ws?reject=text", "13", "dGhlIHNhbXBsZSBub25jZQ=="));
+	assertResponse("rejected (text)", expect(403, "not today", "not today"), r);
+	r = HttpTestClient::requestRaw(LOOPBACK, port,
+	                               upgradeRequest("/g/ws?reject=json", "13", "dGhlIHNhbXBsZSBub25jZQ=="));
+	const std::string object = "{\"error\":\"Unauthorized\",\"code\":4004}";
+	assertResponse("rejected (JSON)", json ? Expected{401, application, object} : Expected{401, text, object}, r);
+	r = HttpTestClient::requestRaw(LOOPBACK, port,
+	                               upgradeRequest("/g/ws?reject=throw", "13", "dGhlIHNhbXBsZSBub25jZQ=="));
+	assertResponse("onAccept threw", expect(500, "Internal Server Error", "Internal server error"), r);
+
+	// Accepted upgrades and routes are not touched.
+	WsTestClient client;
+	CPPUNIT_ASSERT_EQUAL(101, client.connect(LOOPBACK, port, "/g/ws").status);
+	client.sendText("still echoing");
+	CPPUNIT_ASSERT_EQUAL(std::string("still echoing"), client.receiveMessage(2000).payload);
+	assertResponse("route", Expected{200, text, "x|10|0"}, HttpTestClient::get(LOOPBACK, port, "/g/config"));
+	CPPUNIT_ASSERT_EQUAL(0, server.stop());
+}
+
 } // namespace
 
 
@@ -87,9 +194,18 @@ class HttpFrontIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testHealthzReflectsStorage);
 	CPPUNIT_TEST(testBeyondMaxConnectionsClientsWaitInTheBacklog);
 	CPPUNIT_TEST(testAcceptedSocketsHaveKeepAlive);
+	CPPUNIT_TEST(testHostErrorsAsPlainText);
+	CPPUNIT_TEST(testHostErrorsAsJson);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
+	void testHostErrorsAsPlainText()
+	{
+		checkHostErrors(false); // json_errors = false (the default): as always
+	}
+
+	void testHostErrorsAsJson() { checkHostErrors(true); }
+
 	void testSlowHeadersDoNotStopOthers()
 	{
 		// Poco's HTTPServer had 16 threads: 16 clients trickling a header byte a second stopped

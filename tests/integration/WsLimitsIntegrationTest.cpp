@@ -96,6 +96,39 @@ void waitWritable(int fd, int timeoutMs)
 	::poll(&p, 1, timeoutMs);
 }
 
+void startFixture(TestServer& server, const TestServer::Keys& options)
+// The fixture plugin at /g with its endpoint's WebSocketOptions from options (ws.* keys), a
+// host idle timeout of 600 ms (the endpoint's default) and a 256 KiB output cap.
+{
+	server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
+	server.set("websocket", "idle_timeout_ms", "600");
+	server.set("websocket", "max_output_queue", std::to_string(256 * 1024));
+	server.set("websocket", "high_watermark", std::to_string(128 * 1024));
+	TestServer::Keys keys = options;
+	keys["required_text"] = "x";
+	server.addPlugin("good", "main", "/g", keys);
+	server.start();
+}
+
+std::string lastClose(TestServer& server)
+/// The code and reason the fixture's onClose saw last ("1008 slow consumer"), once it has.
+{
+	std::string seen;
+	for (int i = 0; i < 100 && seen.empty(); ++i)
+	{
+		seen = HttpTestClient::get(LOOPBACK, server.port("main"), "/g/closes").body;
+		if (seen.empty())
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+	return seen;
+}
+
+std::string describe(const WsTestClient::CloseInfo& info)
+{
+	return "close " + std::to_string(info.code) + " \"" + info.reason + "\", eof " + (info.eof ? "yes" : "no") + ", " +
+	       std::to_string(info.skippedFrames.size()) + " frames skipped";
+}
+
 double echoRoundTripMs(WsTestClient& client, const std::string& text)
 {
 	auto t0 = std::chrono::steady_clock::now();
@@ -117,6 +150,11 @@ class WsLimitsIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testStalledConsumerIsClosed);
 	CPPUNIT_TEST(testUnfinishedMessageTimesOut);
 	CPPUNIT_TEST(testMemoryBudgetClosesOldestOffenders);
+	CPPUNIT_TEST(testHostClosesByDefault);
+	CPPUNIT_TEST(testEndpointNamesItsCloses);
+	CPPUNIT_TEST(testBadCloseOptionsAreRefused);
+	CPPUNIT_TEST(testEndpointCloseTimeout);
+	CPPUNIT_TEST(testEndpointSendStallTimeout);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -378,6 +416,171 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(summary, stalling.waitForEof(3000));
 
 		echoRoundTripMs(prompt, "unaffected");
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testHostClosesByDefault()
+	{
+		// Without close options: 1001 "idle timeout" on the wire; a slow consumer is cut without
+		// a close frame and onClose sees 1008 "slow consumer".
+		TestServer server;
+		startFixture(server, {});
+		int port = server.port("main");
+		WsTestClient idle;
+		CPPUNIT_ASSERT_EQUAL(101, idle.connect(LOOPBACK, port, "/g/ws").status);
+		WsTestClient::CloseInfo info = idle.expectClose(3000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 1001, info.code);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), std::string("idle timeout"), info.reason);
+		CPPUNIT_ASSERT_EQUAL(std::string("1001 idle timeout"), lastClose(server));
+
+		WsTestClient burst;
+		CPPUNIT_ASSERT_EQUAL(101, burst.connect(LOOPBACK, port, "/g/ws").status);
+		burst.sendText("burst 64"); // 1 MiB at once over a 256 KiB cap
+		info = burst.expectClose(3000, false);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), WsTestClient::CloseInfo::NO_CLOSE_FRAME, info.code);
+		CPPUNIT_ASSERT_MESSAGE(describe(info), info.eof);
+		CPPUNIT_ASSERT_EQUAL(std::string("1008 slow consumer"), lastClose(server));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), metric(server, "switchboard_slow_consumer_closes_total"));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testEndpointNamesItsCloses()
+	{
+		TestServer server;
+		startFixture(server, {{"ws.idle_close.code", "4009"},
+		                      {"ws.idle_close.reason", "Session timed out"},
+		                      {"ws.overflow_close.code", "4008"},
+		                      {"ws.overflow_close.reason", "Slow consumer"}});
+		int port = server.port("main");
+
+		// The idle close carries the endpoint's code and reason.
+		WsTestClient idle;
+		CPPUNIT_ASSERT_EQUAL(101, idle.connect(LOOPBACK, port, "/g/ws").status);
+		auto t0 = std::chrono::steady_clock::now();
+		WsTestClient::CloseInfo info = idle.expectClose(3000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 4009, info.code);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), std::string("Session timed out"), info.reason);
+		CPPUNIT_ASSERT_MESSAGE(describe(info), millisecondsSince(t0) >= 500);
+		CPPUNIT_ASSERT_EQUAL(std::string("4009 Session timed out"), lastClose(server));
+
+		// Over the output cap: the messages not yet started are dropped and the close frame is
+		// sent in their place, so a peer that reads gets it; onClose reports the same.
+		WsTestClient burst;
+		CPPUNIT_ASSERT_EQUAL(101, burst.connect(LOOPBACK, port, "/g/ws").status);
+		burst.sendText("burst 64");
+		info = burst.expectClose(3000, false);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 4008, info.code);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), std::string("Slow consumer"), info.reason);
+		CPPUNIT_ASSERT_MESSAGE(describe(info), info.eof);
+		CPPUNIT_ASSERT_EQUAL(std::string("4008 Slow consumer"), lastClose(server));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), metric(server, "switchboard_slow_consumer_closes_total"));
+
+		// A stalled consumer (the send-stall timeout) is reported with the endpoint's code too.
+		WsTestClient hog;
+		hog.setReceiveBufferSize(4096);
+		CPPUNIT_ASSERT_EQUAL(101, hog.connect(LOOPBACK, port, "/g/ws").status);
+		for (int i = 0; i < 40; ++i)
+			hog.sendText("burst 1"); // 640 KiB of replies it never reads: read is paused, then cut
+		bool cut = false;
+		for (int i = 0; i < 200 && !cut; ++i)
+		{
+			cut = metric(server, "switchboard_slow_consumer_closes_total") == 2;
+			if (!cut)
+				std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		}
+		CPPUNIT_ASSERT(cut);
+		CPPUNIT_ASSERT_EQUAL(std::string("4008 Slow consumer"), lastClose(server));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testBadCloseOptionsAreRefused()
+	{
+		// Codes a server may not send, over-long reasons and timeouts out of range fail
+		// addWebSocket, so the plugin.
+		for (const TestServer::Keys& bad :
+		     {TestServer::Keys{{"ws.idle_close.code", "1006"}}, TestServer::Keys{{"ws.overflow_close.code", "1005"}},
+		      TestServer::Keys{{"ws.overflow_close.reason", std::string(124, 'r')}},
+		      TestServer::Keys{{"ws.close_timeout_ms", "99"}},
+		      TestServer::Keys{{"ws.send_stall_timeout_ms", "3600001"}}})
+		{
+			TestServer server;
+			server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
+			TestServer::Keys keys = bad;
+			keys["required_text"] = "x";
+			server.addPlugin("good", "main", "/g", keys);
+			TestServer::RunResult r = server.runWithConfig({});
+			CPPUNIT_ASSERT_MESSAGE(r.describe(), r.exitCode != 0);
+			CPPUNIT_ASSERT_MESSAGE(r.describe(),
+			                       r.output().find("the WebSocket options were refused") != std::string::npos);
+			CPPUNIT_ASSERT_MESSAGE(r.describe(), r.output().find("cannot be sent") != std::string::npos ||
+			                                         r.output().find("at most 123") != std::string::npos ||
+			                                         r.output().find("is outside") != std::string::npos);
+		}
+	}
+
+	void testEndpointCloseTimeout()
+	{
+		// The idle close (600 ms) is sent; the client never answers it. The host drops TCP after
+		// the endpoint's close timeout, not after [websocket] close_timeout_ms (5 s here).
+		TestServer withDefault;
+		withDefault.set("websocket", "close_timeout_ms", "5000");
+		startFixture(withDefault, {});
+		WsTestClient waiting;
+		CPPUNIT_ASSERT_EQUAL(101, waiting.connect(LOOPBACK, withDefault.port("main"), "/g/ws").status);
+		WsTestClient::CloseInfo info = waiting.expectClose(3000, false, false);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 1001, info.code);
+		// -1: the host's 5 s applies, so TCP is still up a second later.
+		CPPUNIT_ASSERT_MESSAGE("dropped before [websocket] close_timeout_ms", !waiting.waitForEof(1000));
+		waiting.abort();
+		CPPUNIT_ASSERT_EQUAL(0, withDefault.stop());
+
+		TestServer server;
+		server.set("websocket", "close_timeout_ms", "5000");
+		startFixture(server, {{"ws.close_timeout_ms", "300"}});
+		WsTestClient silent;
+		CPPUNIT_ASSERT_EQUAL(101, silent.connect(LOOPBACK, server.port("main"), "/g/ws").status);
+		info = silent.expectClose(3000, false, false);
+		auto closeSeen = std::chrono::steady_clock::now();
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 1001, info.code);
+		CPPUNIT_ASSERT_MESSAGE(describe(info), !info.eof);
+		bool eof = silent.waitForEof(3000);
+		double afterMs = millisecondsSince(closeSeen);
+		std::string summary = "TCP dropped " + std::to_string(afterMs) + " ms after the close frame";
+		CPPUNIT_ASSERT_MESSAGE(summary, eof);
+		CPPUNIT_ASSERT_MESSAGE(summary, afterMs >= 150 && afterMs < 2000);
+		// onClose was reported with the close, not when TCP went.
+		CPPUNIT_ASSERT_EQUAL(std::string("1001 idle timeout"), lastClose(server));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testEndpointSendStallTimeout()
+	{
+		// One burst of 8 MiB, more than the kernel buffers take, under an endpoint cap of 64 MiB:
+		// the output stays above the high watermark, the client reads nothing, and the host closes
+		// it as a slow consumer after the endpoint's 300 ms, not [websocket]
+		// send_stall_timeout_ms (60 s here).
+		TestServer server;
+		server.set("websocket", "send_stall_timeout_ms", "60000");
+		startFixture(server, {{"ws.send_stall_timeout_ms", "300"},
+		                      {"ws.max_output_queue", std::to_string(64 << 20)},
+		                      {"ws.idle_timeout_ms", "0"}});
+		WsTestClient hog;
+		hog.setReceiveBufferSize(4096);
+		CPPUNIT_ASSERT_EQUAL(101, hog.connect(LOOPBACK, server.port("main"), "/g/ws").status);
+		auto t0 = std::chrono::steady_clock::now();
+		hog.sendText("burst 512");
+		bool cut = false;
+		while (!cut && millisecondsSince(t0) < 5000)
+		{
+			cut = metric(server, "switchboard_slow_consumer_closes_total") == 1;
+			if (!cut)
+				std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		}
+		double afterMs = millisecondsSince(t0);
+		std::string summary = "closed " + std::to_string(afterMs) + " ms after the burst";
+		CPPUNIT_ASSERT_MESSAGE(summary, cut);
+		CPPUNIT_ASSERT_MESSAGE(summary, afterMs >= 250 && afterMs < 2500);
+		CPPUNIT_ASSERT_EQUAL(std::string("1008 slow consumer"), lastClose(server));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 

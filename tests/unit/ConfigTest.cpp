@@ -46,6 +46,14 @@ const ConfigKey ECHO_KEYS[] = {
     {"tags", ConfigType::STRING_LIST, "", "a list", 0, 0},
 };
 
+const ConfigKey DOTTED_KEYS[] = {
+    {"ws.heartbeat_timeout", ConfigType::INTEGER, "30", "seconds without a heartbeat before the close", 1, 3600},
+    {"ws.send_queue.max_bytes", ConfigType::INTEGER, "65536", "bytes queued per connection", 1, 1048576},
+    {"auth_rate_limit.per_second", ConfigType::DOUBLE, "5", "auth attempts per second and client", 0, 0},
+    {"ws", ConfigType::BOOLEAN, "true", "a plain key that is also the first segment of others", 0, 0},
+    {"motd", ConfigType::STRING, "", "a plain key", 0, 0},
+};
+
 const ConfigKey STRICT_KEYS[] = {
     {"secret", ConfigType::STRING, nullptr, "required secret", 0, 0},
     {"rounds", ConfigType::INTEGER, "10", "rounds", 1, 100},
@@ -155,6 +163,12 @@ class ConfigTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testMalformedLine);
 	CPPUNIT_TEST(testKeyRowDrivesField);
 	CPPUNIT_TEST(testValidateSectionMessages);
+	CPPUNIT_TEST(testKeyNames);
+	CPPUNIT_TEST(testDottedKeyDeclarations);
+	CPPUNIT_TEST(testDottedKeysFromEverySource);
+	CPPUNIT_TEST(testDottedKeyErrors);
+	CPPUNIT_TEST(testDottedKeysRender);
+	CPPUNIT_TEST(testListenerJsonErrors);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -787,16 +801,22 @@ public:
 		HostConfig defaults;
 		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, defaults, error));
 		CPPUNIT_ASSERT_EQUAL(dumpSettings(defaults.settings()), dumpSettings(c.settings()));
-		CPPUNIT_ASSERT_EQUAL(std::size_t(2), c.listeners().size());
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), c.listeners().size());
 		std::map<std::string, int> ports;
+		std::map<std::string, bool> jsonErrors;
 		for (const auto& listener : c.listeners())
 		{
 			CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), listener.address);
 			CPPUNIT_ASSERT(listener.tlsCertificate.empty()); // TLS is the operator's to turn on
 			ports[listener.name] = int(listener.port);
+			jsonErrors[listener.name] = listener.jsonErrors;
 		}
 		CPPUNIT_ASSERT_EQUAL(9000, ports["main"]);
 		CPPUNIT_ASSERT_EQUAL(8081, ports["govpn"]);
+		CPPUNIT_ASSERT_EQUAL(8080, ports["together"]);
+		// Together's clients expect JSON errors; the others keep the host's plain text.
+		CPPUNIT_ASSERT(jsonErrors["together"]);
+		CPPUNIT_ASSERT(!jsonErrors["main"] && !jsonErrors["govpn"]);
 		const auto* echo = c.plugin("echo");
 		const auto* peerjs = c.plugin("peerjs");
 		CPPUNIT_ASSERT(echo && peerjs);
@@ -809,6 +829,9 @@ public:
 		CPPUNIT_ASSERT(govpn && govpn->enabled);
 		CPPUNIT_ASSERT_EQUAL(std::string("govpn"), govpn->listener);
 		CPPUNIT_ASSERT_EQUAL(std::string(), govpn->prefix);
+		const auto* together = c.plugin("together");
+		CPPUNIT_ASSERT(together && together->enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("together"), together->listener);
 	}
 
 	void testIniSyntax()
@@ -992,8 +1015,198 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string(),
 		                     ConfigRules::checkDeclarations(ECHO_KEYS, std::size(ECHO_KEYS), {"enabled"}));
 		const ConfigKey badName[] = {{"Bad\"Name", ConfigType::STRING, "", "", 0, 0}};
-		CPPUNIT_ASSERT_EQUAL(std::string("key \"Bad\\\"Name\" is not a valid name (expected [a-z0-9_]+)"),
+		CPPUNIT_ASSERT_EQUAL(std::string("key \"Bad\\\"Name\" is not a valid name (expected [a-z0-9_]+ segments "
+		                                 "separated by dots, e.g. ws.max_bytes)"),
 		                     ConfigRules::checkDeclarations(badName, 1, {}));
+	}
+
+	void testKeyNames()
+	{
+		using Switchboard::Names::isKeyName;
+		for (const char* good :
+		     {"a", "greeting", "max_2", "_", "ws.heartbeat_timeout", "ws.send_queue.max_bytes", "a.b.c.d", "0.1"})
+			CPPUNIT_ASSERT_MESSAGE(good, isKeyName(good));
+		for (const char* bad :
+		     {"", ".", "..", ".ws", "ws.", "ws..timeout", "ws.Timeout", "ws-timeout", "ws. x", "ws.x/", "a.b.", " a"})
+			CPPUNIT_ASSERT_MESSAGE(bad, !isKeyName(bad));
+		// Section names (plugins, listeners) stay undotted.
+		CPPUNIT_ASSERT(!Switchboard::Names::isSectionName("ws.timeout"));
+	}
+
+	void testDottedKeyDeclarations()
+	{
+		CPPUNIT_ASSERT_EQUAL(std::string(), ConfigRules::checkDeclarations(DOTTED_KEYS, std::size(DOTTED_KEYS), {}));
+		std::string expected =
+		    " is not a valid name (expected [a-z0-9_]+ segments separated by dots, e.g. ws.max_bytes)";
+		for (const char* bad : {"ws.", ".ws", "ws..x", "ws.X", "."})
+		{
+			const ConfigKey key[] = {{bad, ConfigType::STRING, "", "", 0, 0}};
+			CPPUNIT_ASSERT_EQUAL("key " + Switchboard::Json::quote(bad) + expected,
+			                     ConfigRules::checkDeclarations(key, 1, {}));
+		}
+		// Host-owned names are refused exactly; a dotted name that starts with one is the plugin's.
+		const ConfigKey owned[] = {{"enabled.x", ConfigType::STRING, "", "", 0, 0},
+		                           {"prefix.path", ConfigType::STRING, "", "", 0, 0}};
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, c, error));
+		Config config;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("p", owned, std::size(owned), config, error));
+		const ConfigKey twice[] = {{"ws.a", ConfigType::STRING, "", "", 0, 0},
+		                           {"ws.a", ConfigType::STRING, "", "", 0, 0}};
+		CPPUNIT_ASSERT(!c.validatePlugin("p", twice, 2, config, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("plugin p: invalid configuration declaration: key \"ws.a\" is declared twice"),
+		                     error);
+		const ConfigKey invalid[] = {{"ws..a", ConfigType::STRING, "", "", 0, 0}};
+		CPPUNIT_ASSERT(!c.validatePlugin("p", invalid, 1, config, error));
+		CPPUNIT_ASSERT_EQUAL("plugin p: invalid configuration declaration: key \"ws..a\"" + expected, error);
+	}
+
+	void testDottedKeysFromEverySource()
+	{
+		// The file, under [plugin.<name>], keys written whole (names are case-insensitive).
+		TempConfig file("[listener.main]\nport = 9000\n[plugin.together]\nWS.Heartbeat_Timeout = 2\n"
+		                "ws.send_queue.max_bytes = 100\nws = off\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		Config config;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(5), config.values().size());
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), config.getInt("ws.heartbeat_timeout"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(100), config.getInt("ws.send_queue.max_bytes"));
+		CPPUNIT_ASSERT_EQUAL(5.0, config.getDouble("auth_rate_limit.per_second")); // the default
+		CPPUNIT_ASSERT(!config.getBool("ws"));
+		CPPUNIT_ASSERT_EQUAL(file.path() + ":4", c.origin("plugin.together.ws.heartbeat_timeout"));
+
+		// The environment: every '.' of the key is "__".
+		CPPUNIT_ASSERT_EQUAL(std::string("plugin.together.ws.heartbeat_timeout"),
+		                     HostConfig::environmentKey("SWITCHBOARD_PLUGIN__TOGETHER__WS__HEARTBEAT_TIMEOUT"));
+		Env env{{"SWITCHBOARD_PLUGIN__TOGETHER__WS__HEARTBEAT_TIMEOUT", "7"},
+		        {"SWITCHBOARD_PLUGIN__TOGETHER__AUTH_RATE_LIMIT__PER_SECOND", "0.5"}};
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, {}, c, error));
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(7), config.getInt("ws.heartbeat_timeout"));
+		CPPUNIT_ASSERT_EQUAL(0.5, config.getDouble("auth_rate_limit.per_second"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(100), config.getInt("ws.send_queue.max_bytes"));
+		CPPUNIT_ASSERT_EQUAL(std::string("environment (SWITCHBOARD_PLUGIN__TOGETHER__WS__HEARTBEAT_TIMEOUT)"),
+		                     c.origin("plugin.together.ws.heartbeat_timeout"));
+
+		// The command line beats both; the section may exist only there.
+		Args args{"plugin.together.ws.heartbeat_timeout=9", "plugin.together.ws.send_queue.max_bytes = 64"};
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, args, c, error));
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(9), config.getInt("ws.heartbeat_timeout"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(64), config.getInt("ws.send_queue.max_bytes"));
+		CPPUNIT_ASSERT_EQUAL(std::string("command line"), c.origin("plugin.together.ws.heartbeat_timeout"));
+		CPPUNIT_ASSERT_MESSAGE(
+		    error, HostConfig::load("", {}, {"listener.main.port=9000", "plugin.together.ws=yes"}, c, error));
+		CPPUNIT_ASSERT(c.plugin("together"));
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), config, error));
+		CPPUNIT_ASSERT(config.getBool("ws"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(30), config.getInt("ws.heartbeat_timeout"));
+
+		// The host-owned keys keep their meaning beside dotted keys.
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {"plugin.together.prefix=/t"}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("/t"), c.plugin("together")->prefix);
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), config, error));
+		CPPUNIT_ASSERT(!config.has("prefix"));
+	}
+
+	void testDottedKeyErrors()
+	{
+		TempConfig file("[listener.main]\nport = 9000\n[plugin.together]\nws.heartbeat_timeout = 0\n"
+		                "ws.heartbeat = 1\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		Config config;
+		CPPUNIT_ASSERT(!c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(file.path() +
+		                         ":5: plugin.together.ws.heartbeat: unknown key (plugin together accepts: enabled, "
+		                         "listener, prefix, ws.heartbeat_timeout, ws.send_queue.max_bytes, "
+		                         "auth_rate_limit.per_second, ws, motd)\n" +
+		                         file.path() +
+		                         ":4: plugin.together.ws.heartbeat_timeout: expected an integer between 1 and 3600, "
+		                         "got \"0\"",
+		                     error);
+
+		Env env{{"SWITCHBOARD_PLUGIN__TOGETHER__WS__SEND_QUEUE__MAX_BYTES", "huge"}};
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load("", env, {"listener.main.port=9000"}, c, error));
+		CPPUNIT_ASSERT(!c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), config, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("environment (SWITCHBOARD_PLUGIN__TOGETHER__WS__SEND_QUEUE__MAX_BYTES): "
+		                                 "plugin.together.ws.send_queue.max_bytes: expected an integer between 1 and "
+		                                 "1048576, got \"huge\""),
+		                     error);
+
+		// A header naming a sub-section is not a second spelling of the dotted key.
+		TempConfig nested("[listener.main]\nport = 9000\n[plugin.together.ws]\nheartbeat_timeout = 2\n");
+		CPPUNIT_ASSERT(!HostConfig::load(nested.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(nested.path() +
+		                         ":4: plugin.together.ws.heartbeat_timeout: [plugin.together.ws] is not a plugin "
+		                         "section (expected the key written as ws.heartbeat_timeout under [plugin.together])",
+		                     error);
+
+		// Host sections keep undotted keys.
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"listener.main.port=9000", "listener.main.tls.key=x"}, c, error));
+		assertOneLine(error, "command line: listener.main.tls.key: ", "unknown key ([listener.main] accepts:");
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"host.log.level=debug"}, c, error));
+		assertOneLine(error, "command line: host.log.level: ", "unknown key ([host] accepts:");
+	}
+
+	void testDottedKeysRender()
+	{
+		TempConfig file("[listener.main]\nport = 9000\n[plugin.together]\nws.heartbeat_timeout = 2\n"
+		                "[plugin.ghost]\nws.colour = blue\n");
+		Args args{"plugin.together.auth_rate_limit.per_second=0.25"};
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, args, c, error));
+		std::map<std::string, PluginSchema> schemas{{"together", {DOTTED_KEYS, std::size(DOTTED_KEYS)}}};
+		std::string text = c.render(schemas);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("; seconds without a heartbeat before the close (default: 30)\n"
+		                                       "ws.heartbeat_timeout = 2\n") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("; set by command line\nauth_rate_limit.per_second = 0.25\n") !=
+		                                 std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("\nws.send_queue.max_bytes = 65536\n") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("\nws = true\n") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("\nws.colour = blue\n") != std::string::npos); // not validated
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("\nheartbeat_timeout =") == std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("\nmax_bytes =") == std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("\nper_second =") == std::string::npos);
+
+		// The rendered file loads to the same values.
+		TempConfig rendered(text);
+		HostConfig again;
+		CPPUNIT_ASSERT_MESSAGE(error + "\n" + text, HostConfig::load(rendered.path(), {}, {}, again, error));
+		Config a, b;
+		CPPUNIT_ASSERT_MESSAGE(error, c.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), a, error));
+		CPPUNIT_ASSERT_MESSAGE(error, again.validatePlugin("together", DOTTED_KEYS, std::size(DOTTED_KEYS), b, error));
+		CPPUNIT_ASSERT(a.values() == b.values());
+		CPPUNIT_ASSERT_EQUAL(std::string("0.25"), b.getString("auth_rate_limit.per_second"));
+		CPPUNIT_ASSERT_EQUAL(stripComments(text), stripComments(again.render(schemas)));
+	}
+
+	void testListenerJsonErrors()
+	{
+		TempConfig file("[listener.api]\nport = 9000\njson_errors = yes\n[listener.web]\nport = 9001\n");
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), c.listeners().size());
+		CPPUNIT_ASSERT(c.listeners()[0].jsonErrors);  // api
+		CPPUNIT_ASSERT(!c.listeners()[1].jsonErrors); // web: false by default
+		CPPUNIT_ASSERT(HostConfig::load(file.path(), {{"SWITCHBOARD_LISTENER__WEB__JSON_ERRORS", "on"}},
+		                                {"listener.api.json_errors=false"}, c, error));
+		CPPUNIT_ASSERT(!c.listeners()[0].jsonErrors);
+		CPPUNIT_ASSERT(c.listeners()[1].jsonErrors);
+		CPPUNIT_ASSERT(!HostConfig::load(file.path(), {}, {"listener.api.json_errors=maybe"}, c, error));
+		assertOneLine(error, "command line: listener.api.json_errors: ", "expected a boolean");
+		HostConfig given;
+		CPPUNIT_ASSERT(HostConfig::load(file.path(), {}, {}, given, error));
+		std::string text = given.render();
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("\njson_errors = yes\n") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(text, text.find("(default: false)\njson_errors = false\n") != std::string::npos);
 	}
 
 private:

@@ -708,6 +708,7 @@ class FakeHostTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testCloseWithoutStatus);
 	CPPUNIT_TEST(testDroppedSendCloses);
 	CPPUNIT_TEST(testPeerLimitsClose);
+	CPPUNIT_TEST(testEndpointTimeoutsAreChecked);
 	CPPUNIT_TEST(testCallbackExceptions);
 	CPPUNIT_TEST(testAcceptRejection);
 	CPPUNIT_TEST(testGroups);
@@ -862,11 +863,44 @@ public:
 		host.deliver(bad, "\xC3", MessageKind::TEXT);
 		CPPUNIT_ASSERT_EQUAL(CloseCode::INVALID_PAYLOAD, host.closeOf(bad)->first);
 		CPPUNIT_ASSERT_EQUAL(
-		    std::string(
-		        "open 1|message 1 1234|message done 1|close 1 1009 message exceeds the maximum message size|open "
-		        "2|message 2 \xC3|message done 2|close 2 1007 text message is not valid UTF-8"),
+		    std::string("open 1|message 1 1234|message done 1|close 1 1009 Message too big|open "
+		                "2|message 2 \xC3|message done 2|close 2 1007 text message is not valid UTF-8"),
 		    joined(plugin.events));
 		host.stop(plugin);
+	}
+
+	void testEndpointTimeoutsAreChecked()
+	{
+		// The close and send-stall timeouts are refused out of range, as the host refuses them.
+		struct Case
+		{
+			std::int64_t closeTimeoutMs;
+			std::int64_t sendStallTimeoutMs;
+			const char* refusal; ///< nullptr: accepted
+		};
+		for (const Case& c : {Case{-1, -1, nullptr}, Case{100, 0, nullptr}, Case{60000, 3600000, nullptr},
+		                      Case{99, -1, "closeTimeoutMs 99 is outside 100..60000"},
+		                      Case{60001, -1, "closeTimeoutMs 60001 is outside 100..60000"},
+		                      Case{-1, -2, "sendStallTimeoutMs -2 is outside 0..3600000"},
+		                      Case{-1, 3600001, "sendStallTimeoutMs 3600001 is outside 0..3600000"}})
+		{
+			FakeHost host;
+			ScriptedPlugin plugin;
+			plugin.options.closeTimeoutMs = c.closeTimeoutMs;
+			plugin.options.sendStallTimeoutMs = c.sendStallTimeoutMs;
+			std::string label = std::to_string(c.closeTimeoutMs) + "/" + std::to_string(c.sendStallTimeoutMs);
+			StartResult result = host.start(plugin);
+			if (c.refusal == nullptr)
+			{
+				CPPUNIT_ASSERT_MESSAGE(label, result.status == StartStatus::STARTED);
+				host.stop(plugin);
+			}
+			else
+			{
+				CPPUNIT_ASSERT_MESSAGE(label, result.status == StartStatus::FAILED);
+				CPPUNIT_ASSERT_MESSAGE(label, host.logged(c.refusal));
+			}
+		}
 	}
 
 	void testCallbackExceptions()

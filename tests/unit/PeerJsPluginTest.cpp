@@ -1342,7 +1342,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("open"), s.closed(a));
 		CPPUNIT_ASSERT_EQUAL(std::size_t(65536 + 10), s.sent(b).size()); // + "src":"A",
 		s.send(a, std::string(70000, ' '));
-		CPPUNIT_ASSERT_EQUAL(std::string("1009 message exceeds the maximum message size"), s.closed(a));
+		CPPUNIT_ASSERT_EQUAL(std::string("1009 Message too big"), s.closed(a));
 		CPPUNIT_ASSERT_EQUAL(std::string(), s.sent(b));
 		ConnectionId a2 = s.connectAs("A", "new");
 		CPPUNIT_ASSERT_EQUAL(OPEN, s.sent(a2));

@@ -14,16 +14,19 @@
 #include "plugin/PluginContext.h"
 #include "server/WorkerPool.h"
 #include "storage/SqliteStorage.h"
+#include "switchboard/util/CloseRules.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <malloc.h>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 
 using namespace Switchboard;
@@ -77,6 +80,10 @@ public:
 	    _storageBackend(_dir.path())
 	{
 		_transport.start();
+		ListenerSpec main;
+		main.name = "main";
+		main.address = "127.0.0.1";
+		_http.addListener(main); // listener 0, never bound: endpoints can be registered
 		PluginServices services{&_transport, &_http, &_workers, &_clock, &_metrics.scope(""),
 		                        1 << 20,     120000, 30000,     1 << 20};
 		std::string error;
@@ -131,6 +138,8 @@ class PluginContextTest: public CppUnit::TestFixture
 {
 	CPPUNIT_TEST_SUITE(PluginContextTest);
 	CPPUNIT_TEST(testMillionOneShotTimersLeaveMemoryFlat);
+	CPPUNIT_TEST(testEndpointCloseOptionsAreChecked);
+	CPPUNIT_TEST(testEndpointTimeoutsAreChecked);
 	CPPUNIT_TEST(testCancelForgetsTheTimer);
 	CPPUNIT_TEST(testTwoPluginsTimersOnOneLoopAreIndependent);
 	CPPUNIT_TEST(testThrowingTimerIsCountedAndKeepsRunning);
@@ -140,6 +149,88 @@ class PluginContextTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE_END();
 
 public:
+	void testEndpointCloseOptionsAreChecked()
+	{
+		struct Handler: WebSocketHandler
+		{
+			void onOpen(Connection&, const HttpRequest&) override {}
+			void onMessage(Connection&, std::string_view, MessageKind) override {}
+		} handler;
+		Rig rig;
+		WebSocketOptions options;
+		options.idleCloseCode = 4009;
+		options.idleCloseReason = "Session timed out";
+		options.overflowCloseCode = 1013;
+		options.overflowCloseReason = "Slow consumer";
+		CPPUNIT_ASSERT(rig.alpha().addWebSocket("/ws", handler, options));
+		options.idleCloseCode = CloseCode::NONE; // a close without status
+		options.overflowCloseCode = -1;          // the host's
+		options.overflowCloseReason = "";
+		CPPUNIT_ASSERT(rig.alpha().addWebSocket("/ws2", handler, options));
+
+		// Codes a server may not send, reasons that do not fit a close frame or are not UTF-8.
+		const std::string longReason(124, 'r');
+		for (auto spoil : std::vector<std::function<void(WebSocketOptions&)>>{
+		         [](WebSocketOptions& o) { o.idleCloseCode = 1006; },
+		         [](WebSocketOptions& o) { o.idleCloseCode = 1005; },
+		         [](WebSocketOptions& o) { o.overflowCloseCode = 1015; },
+		         [](WebSocketOptions& o) { o.overflowCloseCode = 2999; },
+		         [](WebSocketOptions& o) { o.overflowCloseCode = 5000; },
+		         [&longReason](WebSocketOptions& o) { o.idleCloseReason = longReason.c_str(); },
+		         [](WebSocketOptions& o) { o.overflowCloseReason = "\xff\xfe"; }})
+		{
+			WebSocketOptions bad;
+			spoil(bad);
+			CPPUNIT_ASSERT(!rig.alpha().addWebSocket("/bad", handler, bad));
+		}
+		const std::string longestReason(123, 'r');
+		WebSocketOptions edge;
+		edge.idleCloseReason = longestReason.c_str();
+		edge.overflowCloseCode = 4999;
+		CPPUNIT_ASSERT(rig.alpha().addWebSocket("/edge", handler, edge));
+	}
+
+	void testEndpointTimeoutsAreChecked()
+	{
+		struct Handler: WebSocketHandler
+		{
+			void onOpen(Connection&, const HttpRequest&) override {}
+			void onMessage(Connection&, std::string_view, MessageKind) override {}
+		} handler;
+		Rig rig;
+		// -1 (the host's [websocket] value) and both ends of each range are taken.
+		int registered = 0;
+		for (std::int64_t closeTimeout : {std::int64_t(-1), std::int64_t(100), std::int64_t(60000)})
+		{
+			for (std::int64_t sendStall : {std::int64_t(-1), std::int64_t(0), std::int64_t(3600000)})
+			{
+				WebSocketOptions options;
+				options.closeTimeoutMs = closeTimeout;
+				options.sendStallTimeoutMs = sendStall;
+				std::string path = "/ok" + std::to_string(registered++);
+				CPPUNIT_ASSERT_MESSAGE(path, rig.alpha().addWebSocket(path, handler, options));
+			}
+		}
+		// Anything else is refused, whatever the other fields say.
+		for (std::int64_t closeTimeout : {std::int64_t(-2), std::int64_t(0), std::int64_t(99), std::int64_t(60001)})
+		{
+			WebSocketOptions bad;
+			bad.closeTimeoutMs = closeTimeout;
+			CPPUNIT_ASSERT_MESSAGE(std::to_string(closeTimeout), !rig.alpha().addWebSocket("/bad", handler, bad));
+			CPPUNIT_ASSERT(CloseRules::checkOptions(bad).find("closeTimeoutMs " + std::to_string(closeTimeout) +
+			                                                  " is outside 100..60000") == 0);
+		}
+		for (std::int64_t sendStall : {std::int64_t(-2), std::int64_t(-100), std::int64_t(3600001)})
+		{
+			WebSocketOptions bad;
+			bad.sendStallTimeoutMs = sendStall;
+			CPPUNIT_ASSERT_MESSAGE(std::to_string(sendStall), !rig.alpha().addWebSocket("/bad", handler, bad));
+			CPPUNIT_ASSERT(CloseRules::checkOptions(bad).find("sendStallTimeoutMs " + std::to_string(sendStall) +
+			                                                  " is outside 0..3600000") == 0);
+		}
+		CPPUNIT_ASSERT_EQUAL(std::size_t(registered), rig.alpha().endpointCount());
+	}
+
 	void testMillionOneShotTimersLeaveMemoryFlat()
 	{
 		// Ten rounds of 100,000 one-shot timers, each round scheduled by one task on the loop (as

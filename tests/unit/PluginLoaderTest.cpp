@@ -40,6 +40,7 @@ class PluginLoaderTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testBuildSignatureMismatch);
 	CPPUNIT_TEST(testNameMismatch);
 	CPPUNIT_TEST(testDescriptorChecksBothWays);
+	CPPUNIT_TEST(testAbi2PluginsAreRefused);
 	CPPUNIT_TEST(testSignatureIgnoresSdkHeaderText);
 	CPPUNIT_TEST_SUITE_END();
 
@@ -50,7 +51,9 @@ public:
 		auto library = PluginLoader::load(fixture("good"), "good", error);
 		CPPUNIT_ASSERT_MESSAGE(error, library != nullptr);
 		CPPUNIT_ASSERT_EQUAL(std::string("good"), std::string(library->descriptor().name));
-		CPPUNIT_ASSERT_EQUAL(3u, library->descriptor().configKeyCount);
+		CPPUNIT_ASSERT_EQUAL(11u, library->descriptor().configKeyCount);
+		// Dotted key names cross the boundary as they are.
+		CPPUNIT_ASSERT_EQUAL(std::string("ws.idle_close.code"), std::string(library->descriptor().configKeys[5].name));
 		Switchboard::Plugin* plugin = library->descriptor().create();
 		CPPUNIT_ASSERT(plugin != nullptr);
 		library->descriptor().destroy(plugin);
@@ -129,6 +132,26 @@ public:
 		d.structSize = sizeof(d);
 		d.abiMajor = Switchboard::ABI_MAJOR - 1;
 		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
+	}
+
+	void testAbi2PluginsAreRefused()
+	{
+		// ABI 3.0 changed WebSocketOptions' layout: a plugin built against 2.x (the last was 2.1)
+		// would hand the host a shorter struct, so it must be rebuilt, and the refusal says so.
+		CPPUNIT_ASSERT_EQUAL(3u, static_cast<unsigned>(Switchboard::ABI_MAJOR));
+		CPPUNIT_ASSERT_EQUAL(0u, static_cast<unsigned>(Switchboard::ABI_MINOR));
+		Switchboard::PluginDescriptor d{};
+		d.structSize = sizeof(d);
+		d.abiMajor = 2;
+		d.abiMinor = 1;
+		d.buildSignature = SWITCHBOARD_BUILD_SIGNATURE;
+		d.name = "x";
+		d.create = [] { return static_cast<Switchboard::Plugin*>(nullptr); };
+		d.destroy = [](Switchboard::Plugin*) {};
+		std::string error;
+		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
+		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "was built for SDK ABI 2.1, this host provides 3.0"));
+		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "rebuild it against this host's SDK"));
 	}
 
 	void testSignatureIgnoresSdkHeaderText()

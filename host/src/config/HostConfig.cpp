@@ -373,6 +373,13 @@ const ListenerKey LISTENER_KEYS[] = {
      nullptr,
      Check::NONE,
      toListener<&ListenerSpec::tlsChain>},
+    {{"json_errors", ConfigType::BOOLEAN, "false",
+      "whether the HTTP errors the host answers itself (404, 405, 413, 429, 503, refused upgrades, ...) carry a JSON "
+      "body {\"error\":\"...\"} instead of plain text",
+      0, 0},
+     nullptr,
+     Check::NONE,
+     toListener<&ListenerSpec::jsonErrors>},
 };
 
 const PluginHostKey PLUGIN_HOST_KEYS[] = {
@@ -705,7 +712,22 @@ bool HostConfig::load(const std::string& path, const std::map<std::string, std::
 				out._sections.emplace(header.name, file.origin(header.line));
 		}
 		for (const IniFile::Entry& entry : file.entries())
+		{
+			// A plugin's dotted key is written whole under [plugin.<name>]; a header like
+			// [plugin.together.ws] would be a second spelling of the same key, so it is refused.
+			std::string rest = startsWith(entry.section, PLUGIN_PREFIX)
+			                       ? entry.section.substr(std::char_traits<char>::length(PLUGIN_PREFIX))
+			                       : std::string();
+			std::size_t dot = rest.find('.');
+			if (dot != std::string::npos && Names::isSectionName(rest.substr(0, dot)))
+			{
+				errors.push_back(file.origin(entry.line) + ": " + entry.fullKey() + ": [" + entry.section +
+				                 "] is not a plugin section (expected the key written as " + rest.substr(dot + 1) +
+				                 "." + entry.name + " under [" + PLUGIN_PREFIX + rest.substr(0, dot) + "])");
+				continue;
+			}
 			add(entry.fullKey(), entry.value, file.origin(entry.line), true);
+		}
 	}
 
 	for (const auto& kv : environment)
@@ -1132,14 +1154,14 @@ std::string HostConfig::unknownPluginError(const std::string& name, const std::v
 }
 
 
-std::string HostConfig::renderKey(const std::string& key, const std::string& description,
+std::string HostConfig::renderKey(const std::string& section, const std::string& name, const std::string& description,
                                   const std::string& defaultText, const std::string& value) const
 {
 	std::string out = "; " + description + " (default: " + defaultText + ")\n";
-	auto it = _entries.find(key);
+	auto it = _entries.find(section + "." + name);
 	if (it != _entries.end() && !it->second.fromFile)
 		out += "; set by " + it->second.origin + "\n";
-	std::string name = key.substr(key.rfind('.') + 1);
+	// The name relative to its section, whole: a plugin's key may be dotted (ws.max_bytes).
 	out += name + (value.empty() ? " =\n" : " = " + value + "\n");
 	return out;
 }
@@ -1164,7 +1186,8 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 			if (section.keys[i].allowed)
 				description += "; " + ConfigRules::expectation(key, section.keys[i].allowed);
 			out << "\n"
-			    << renderKey(full, description, ConfigRules::defaultText(key), effective(full, key.defaultValue));
+			    << renderKey(section.name, key.name, description, ConfigRules::defaultText(key),
+			                 effective(full, key.defaultValue));
 		}
 	}
 
@@ -1177,7 +1200,7 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 		{
 			std::string full = section + "." + row.key.name;
 			out << "\n"
-			    << renderKey(full, row.key.description, ConfigRules::defaultText(row.key),
+			    << renderKey(section, row.key.name, row.key.description, ConfigRules::defaultText(row.key),
 			                 effective(full, row.key.defaultValue));
 		}
 	}
@@ -1192,7 +1215,8 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 			std::string full = section + "." + row.key.name;
 			std::string value =
 			    std::string(row.key.name) == "listener" ? p.listener : effective(full, row.key.defaultValue);
-			out << "\n" << renderKey(full, row.key.description, ConfigRules::defaultText(row.key), value);
+			out << "\n"
+			    << renderKey(section, row.key.name, row.key.description, ConfigRules::defaultText(row.key), value);
 		}
 
 		auto schema = plugins.find(p.name);
@@ -1214,7 +1238,7 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 					out << "\n; " << description << " (required)\n; " << key.name << " = (not set)\n";
 				else
 					out << "\n"
-					    << renderKey(full, description, ConfigRules::defaultText(key),
+					    << renderKey(section, key.name, description, ConfigRules::defaultText(key),
 					                 it != _entries.end() ? it->second.value : std::string(key.defaultValue));
 			}
 		}

@@ -133,8 +133,8 @@ private:
 	void checkAddressClashes(std::vector<std::string>& errors);
 	std::string effective(const std::string& key, const char* fallback) const;
 	std::string sectionOrigin(const std::string& section) const;
-	std::string renderKey(const std::string& key, const std::string& description, const std::string& defaultText,
-	                      const std::string& value) const;
+	std::string renderKey(const std::string& section, const std::string& name, const std::string& description,
+	                      const std::string& defaultText, const std::string& value) const;
 
 	std::string _path;
 	std::map<std::string, Entry> _entries;        // full key -> effective raw value

@@ -75,6 +75,7 @@ struct ListenerSpec
 	std::string tlsCertificate; ///< PEM file; empty = plain TCP
 	std::string tlsKey;         ///< PEM private key of tlsCertificate
 	std::string tlsChain;       ///< optional PEM intermediates
+	bool jsonErrors = false;    ///< json_errors: the host's own HTTP errors as {"error":"..."}
 };
 
 

@@ -7,6 +7,7 @@
 #include "net/EventLoop.h"
 #include "ws/Handshake.h"
 #include "switchboard/util/ConfigParse.h"
+#include "switchboard/util/Json.h"
 #include <cerrno>
 #include <sys/socket.h>
 
@@ -78,6 +79,56 @@ const char* reasonPhrase(int status)
 		default:
 			return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
 	}
+}
+
+const char* errorMessage(int status)
+// The start of a json_errors listener's {"error":...} message for a status the host answers itself.
+{
+	switch (status)
+	{
+		case 400:
+			return "Bad request";
+		case 404:
+			return "Not found";
+		case 405:
+			return "Method not allowed";
+		case 408:
+			return "Request timeout";
+		case 413:
+			return "Request body too large";
+		case 414:
+			return "Request line too long";
+		case 417:
+			return "Expectation failed";
+		case 426:
+			return "Upgrade required";
+		case 429:
+			return "Too many requests";
+		case 431:
+			return "Request header fields too large";
+		case 500:
+			return "Internal server error";
+		case 501:
+			return "Not implemented";
+		case 503:
+			return "Service unavailable";
+		case 505:
+			return "HTTP version not supported";
+		default:
+			return reasonPhrase(status);
+	}
+}
+
+bool messageTakesDetail(int status)
+// Whether a JSON error message goes on with the detail ("Bad request: invalid method"); these
+// statuses say all a client needs in their fixed message.
+{
+	return status != 404 && status != 405 && status != 413 && status != 429 && status != 500 && status != 503;
+}
+
+std::string jsonError(const std::string& message)
+{
+	return "{\"error\":" + Json::quote(message) + "}";
 }
 
 bool isKnownMethod(const std::string& method)
@@ -423,7 +474,8 @@ void HttpConnection::handleUpgrade()
 	if (request.header("Sec-WebSocket-Version") != "13")
 	{
 		HttpResponse response;
-		response.text(426, "Upgrade Required: WebSocket version 13 only");
+		hostError(response, 426, "Upgrade Required: WebSocket version 13 only",
+		          "Upgrade required: WebSocket version 13 only");
 		response.setHeader("Sec-WebSocket-Version", "13");
 		_closeAfterWrite = true;
 		queueResponse(response, false);
@@ -432,7 +484,7 @@ void HttpConnection::handleUpgrade()
 	std::string key(request.header("Sec-WebSocket-Key"));
 	if (!WS::isValidClientKey(key))
 	{
-		sendError(400, "invalid Sec-WebSocket-Key");
+		sendError(400, "invalid Sec-WebSocket-Key", "WebSocket upgrade required");
 		return;
 	}
 	if (!_front.accepting() || !_front.transport().accepting())
@@ -446,7 +498,8 @@ void HttpConnection::handleUpgrade()
 			_front.counters().upgradeRateRefusals->increment();
 		// Every token refills within a second (upgrades_per_second is at least 1).
 		HttpResponse response;
-		response.text(429, "Too Many Requests: WebSocket upgrades from this address are over the rate limit");
+		hostError(response, 429, "Too Many Requests: WebSocket upgrades from this address are over the rate limit",
+		          errorMessage(429));
 		response.setHeader("Retry-After", "1");
 		_closeAfterWrite = true;
 		queueResponse(response, false);
@@ -455,11 +508,23 @@ void HttpConnection::handleUpgrade()
 	const Endpoint& endpoint = *found->second;
 	AcceptDecision decision;
 	if (!endpoint.owner->guarded(PluginSite::ACCEPT, [&] { decision = endpoint.handler->onAccept(request); }))
-		decision = AcceptDecision::reject(500, "Internal Server Error");
-	if (decision.status != 0)
 	{
 		HttpResponse response;
-		response.text(decision.status, decision.body);
+		hostError(response, 500, "Internal Server Error", errorMessage(500));
+		queueResponse(response, false);
+		return;
+	}
+	if (decision.status != 0)
+	{
+		// The plugin's own words: as they are, except that a json_errors listener sends JSON, so
+		// a body that is not a JSON object becomes the message of one.
+		HttpResponse response;
+		if (!_listener.spec.jsonErrors)
+			response.text(decision.status, decision.body);
+		else if (!decision.body.empty() && decision.body.front() == '{')
+			response.json(decision.status, decision.body);
+		else
+			response.json(decision.status, jsonError(decision.body));
 		queueResponse(response, false);
 		return;
 	}
@@ -505,7 +570,7 @@ void HttpConnection::handleRoute()
 			if (HttpText::equalsIgnoreCase(h.first, "Upgrade"))
 			{
 				// An upgrade attempt that is not one (POST, no "Connection: upgrade"): say so.
-				sendError(400, "not a WebSocket upgrade");
+				sendError(400, "not a WebSocket upgrade", "WebSocket upgrade required");
 				return;
 			}
 		}
@@ -514,10 +579,10 @@ void HttpConnection::handleRoute()
 	{
 		HttpResponse response;
 		if (allowed.empty())
-			response.text(404, "Not Found");
+			hostError(response, 404, "Not Found", errorMessage(404));
 		else
 		{
-			response.text(405, "Method Not Allowed");
+			hostError(response, 405, "Method Not Allowed", errorMessage(405));
 			response.setHeader("Allow", allowed);
 		}
 		queueResponse(response, head);
@@ -530,13 +595,17 @@ void HttpConnection::handleRoute()
 	Transport* transport = &_front.transport();
 	int loopIndex = _loopIndex;
 	std::uint64_t serial = _serial;
-	bool queued =
-	    _front.submitRoute([front, transport, loopIndex, serial, match, head, request = std::move(request)]() mutable {
+	bool jsonErrors = _listener.spec.jsonErrors;
+	bool queued = _front.submitRoute(
+	    [front, transport, loopIndex, serial, match, head, jsonErrors, request = std::move(request)]() mutable {
 		    auto response = std::make_shared<HttpResponse>();
 		    if (!match->owner->guarded(PluginSite::ROUTE, [&] { match->handler(request, *response); }))
 		    {
 			    *response = HttpResponse();
-			    response->text(500, "Internal Server Error");
+			    if (jsonErrors)
+				    response->json(500, jsonError(errorMessage(500)));
+			    else
+				    response->text(500, "Internal Server Error");
 		    }
 		    transport->post(loopIndex, [front, loopIndex, serial, response, head] {
 			    front->inFlight().fetch_sub(1);
@@ -550,7 +619,7 @@ void HttpConnection::handleRoute()
 		if (_front.counters().busy)
 			_front.counters().busy->increment();
 		HttpResponse response;
-		response.text(503, "Service Unavailable: too many requests in progress");
+		hostError(response, 503, "Service Unavailable: too many requests in progress", errorMessage(503));
 		response.setHeader("Retry-After", "1");
 		queueResponse(response, head);
 		return;
@@ -568,13 +637,26 @@ void HttpConnection::deliver(const HttpResponse& response, bool headOnly)
 }
 
 
-void HttpConnection::sendError(int status, const std::string& detail)
+void HttpConnection::sendError(int status, const std::string& detail, const char* jsonMessage)
 {
 	// After a framing error the rest of the stream cannot be trusted: answer and close.
 	HttpResponse response;
-	response.text(status, std::string(reasonPhrase(status)) + (detail.empty() ? "" : ": " + detail));
+	std::string message = jsonMessage ? std::string(jsonMessage) : std::string(errorMessage(status));
+	if (!jsonMessage && messageTakesDetail(status) && !detail.empty())
+		message += ": " + detail;
+	hostError(response, status, std::string(reasonPhrase(status)) + (detail.empty() ? "" : ": " + detail), message);
 	_closeAfterWrite = true;
 	queueResponse(response, false);
+}
+
+
+void HttpConnection::hostError(HttpResponse& response, int status, const std::string& text,
+                               const std::string& message) const
+{
+	if (_listener.spec.jsonErrors)
+		response.json(status, jsonError(message));
+	else
+		response.text(status, text);
 }
 
 
@@ -758,7 +840,15 @@ void HttpConnection::handleTimer()
 	if (_state == State::READING && _requestStarted)
 	{
 		// Too slow to send its request: say so, but do not wait for a client this slow to read it.
-		_out.append("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		if (_listener.spec.jsonErrors)
+		{
+			std::string body = jsonError(errorMessage(408));
+			_out.append("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\n"
+			            "Content-Length: " +
+			            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+		}
+		else
+			_out.append("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 		if (!_tls)
 			::send(_fd, _out.data(), _out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 		else if (_tls->handshakeDone())

@@ -68,7 +68,12 @@ private:
 	void handleAdmin();
 	void handleUpgrade();
 	void handleRoute();
-	void sendError(int status, const std::string& detail);
+	void sendError(int status, const std::string& detail, const char* jsonMessage = nullptr);
+	/// Answers a request the host refuses itself and closes: "<reason phrase>: <detail>" as
+	/// text, or on a json_errors listener {"error": jsonMessage, else the status's message}.
+	void hostError(HttpResponse& response, int status, const std::string& text, const std::string& message) const;
+	/// Fills response with a host-generated error: text as text/plain, or on a json_errors
+	/// listener {"error":message} as application/json (headers such as Allow are the caller's).
 	void queueResponse(const HttpResponse& response, bool headOnly);
 	void writeOut();
 	void afterResponse();

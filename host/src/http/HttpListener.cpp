@@ -35,10 +35,11 @@ constexpr int TLS_ACCEPTS_PER_EVENT = 128;
 // into the pending limit's 503s.
 constexpr int BUSY_ACCEPTS_PER_EVENT = 64;
 
-std::string refusal(const char* statusLine, const char* retryAfterSeconds, const std::string& body)
+std::string refusal(const char* statusLine, const char* retryAfterSeconds, const std::string& body,
+                    const char* contentType = "text/plain; charset=utf-8")
 {
 	return std::string("HTTP/1.1 ") + statusLine + "\r\nRetry-After: " + retryAfterSeconds +
-	       "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+	       "\r\nContent-Type: " + contentType + "\r\nContent-Length: " + std::to_string(body.size()) +
 	       "\r\nConnection: close\r\n\r\n" + body;
 }
 
@@ -48,6 +49,11 @@ const std::string CLIENT_LIMIT_RESPONSE =
     refusal("429 Too Many Requests", "10", "Too Many Requests: too many connections from this address\n");
 const std::string PENDING_LIMIT_RESPONSE =
     refusal("503 Service Unavailable", "1", "Service Unavailable: too many handshakes in progress\n");
+// The same on a json_errors listener.
+const std::string CLIENT_LIMIT_JSON_RESPONSE =
+    refusal("429 Too Many Requests", "10", "{\"error\":\"Too many requests\"}", "application/json; charset=utf-8");
+const std::string PENDING_LIMIT_JSON_RESPONSE =
+    refusal("503 Service Unavailable", "1", "{\"error\":\"Service unavailable\"}", "application/json; charset=utf-8");
 
 void refuse(int fd, const std::string& response, bool tls)
 // Answers without reading the request and closes; a client whose socket cannot take the few
@@ -216,13 +222,15 @@ bool HttpListener::admit(int fd, const sockaddr* address, HttpFront::ClientSlotP
 	{
 		if (counters.clientLimitRefusals)
 			counters.clientLimitRefusals->increment();
-		refuse(fd, CLIENT_LIMIT_RESPONSE, _listener.currentTls() != nullptr);
+		refuse(fd, _listener.spec.jsonErrors ? CLIENT_LIMIT_JSON_RESPONSE : CLIENT_LIMIT_RESPONSE,
+		       _listener.currentTls() != nullptr);
 	}
 	else
 	{
 		if (counters.pendingLimitRefusals)
 			counters.pendingLimitRefusals->increment();
-		refuse(fd, PENDING_LIMIT_RESPONSE, _listener.currentTls() != nullptr);
+		refuse(fd, _listener.spec.jsonErrors ? PENDING_LIMIT_JSON_RESPONSE : PENDING_LIMIT_RESPONSE,
+		       _listener.currentTls() != nullptr);
 	}
 	return false;
 }

@@ -44,6 +44,13 @@ struct Endpoint
 	std::int64_t pingIntervalMs;
 	std::size_t maxOutputQueue;
 	std::uint16_t idleCloseCode; ///< CloseCode::NONE for a close frame without status
+	// With these defaults an Endpoint built in code (tests) closes as the host does by default.
+	std::string idleCloseReason = "idle timeout";                  ///< empty with CloseCode::NONE
+	std::uint16_t overflowCloseCode = CloseCode::POLICY_VIOLATION; ///< reported for a slow consumer; NONE: 1005
+	std::string overflowCloseReason = "slow consumer";             ///< empty with CloseCode::NONE
+	bool overflowCloseSent = false;       ///< the plugin named its own: try to send it before cutting TCP
+	std::int64_t closeTimeoutMs = -1;     ///< after our close frame; -1 = the transport's close_timeout_ms
+	std::int64_t sendStallTimeoutMs = -1; ///< -1 = the transport's send_stall_timeout_ms; 0 = no limit
 };
 
 

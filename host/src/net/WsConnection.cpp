@@ -45,7 +45,10 @@ WsConnection::WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& end
     _idleTimeoutMs(endpoint.idleTimeoutMs),
     _pingIntervalMs(endpoint.pingIntervalMs),
     _fragmentTimeoutMs(loop.transport().settings().fragmentTimeoutMs),
-    _sendStallTimeoutMs(loop.transport().settings().sendStallTimeoutMs)
+    _closeTimeoutMs(endpoint.closeTimeoutMs >= 0 ? endpoint.closeTimeoutMs
+                                                 : loop.transport().settings().closeTimeoutMs),
+    _sendStallTimeoutMs(endpoint.sendStallTimeoutMs >= 0 ? endpoint.sendStallTimeoutMs
+                                                         : loop.transport().settings().sendStallTimeoutMs)
 {
 	_timer.owner = this;
 	_timer.fire = &WsConnection::onTimer;
@@ -97,9 +100,32 @@ bool WsConnection::fitsOutput(std::size_t frameBytes) const
 void WsConnection::closeSlowConsumer()
 {
 	// A consumer this far behind is not reading: drop it rather than grow or slow others.
+	if (_abortPending || _state == State::DONE)
+		return;
 	if (auto* c = _loop.transport().counters().slowConsumerCloses)
 		c->increment();
-	abort(CloseCode::POLICY_VIOLATION, "slow consumer");
+	const Endpoint& endpoint = *_pEndpoint;
+	if (endpoint.overflowCloseSent && _state == State::OPEN)
+	{
+		// The plugin named its own close: drop what the peer has not started to read and put the
+		// close frame right behind it; completeAbort() writes what the socket takes at once.
+		_queue.discardUnstarted();
+		std::string payload = endpoint.overflowCloseCode == CloseCode::NONE
+		                          ? std::string()
+		                          : WS::closePayload(endpoint.overflowCloseCode, endpoint.overflowCloseReason);
+		queueData(WS::CLOSE, payload.data(), payload.size(), true);
+		_writeBeforeAbort = true;
+	}
+	abort(endpoint.overflowCloseCode == CloseCode::NONE ? CloseCode::NO_STATUS : endpoint.overflowCloseCode,
+	      endpoint.overflowCloseReason);
+}
+
+
+void WsConnection::completeAbort()
+{
+	if (_writeBeforeAbort && _state != State::DONE && !(_tls ? writeQueuedTls() : writeQueued()))
+		return; // the write failed and finished the connection
+	finish(_reportCode, _reportReason);
 }
 
 
@@ -490,7 +516,7 @@ bool WsConnection::startClose(std::uint16_t reportCode, std::string_view reportR
 	leaveOpen(reportCode, reportReason);
 	// Its own chunk: no pong queued earlier may be written after it.
 	queueData(WS::CLOSE, payload.data(), payload.size(), true);
-	_closeDeadlineMs = _loop.now() + _loop.transport().settings().closeTimeoutMs;
+	_closeDeadlineMs = _loop.now() + _closeTimeoutMs;
 	scheduleDeadline();
 	return true;
 }
@@ -642,7 +668,7 @@ void WsConnection::handleTimer()
 		if (auto* c = _loop.transport().counters().idleCloses)
 			c->increment();
 		std::uint16_t code = _pEndpoint->idleCloseCode;
-		close(code, code == CloseCode::NONE ? std::string_view() : std::string_view("idle timeout"));
+		close(code, code == CloseCode::NONE ? std::string_view() : std::string_view(_pEndpoint->idleCloseReason));
 		return;
 	}
 	if (_messageOpen && _fragmentTimeoutMs > 0 && !_readPaused && now - _messageStartMs >= _fragmentTimeoutMs)

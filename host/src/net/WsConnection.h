@@ -40,10 +40,11 @@ class WsConnection: public Switchboard::Connection, public LoopHandler, private 
 /// Limits: every queued frame (data, pong, ping, close) counts against max_output_queue; above
 /// high_watermark the connection is not read until its output drains below low_watermark;
 /// meanwhile it is closed as a slow consumer if the peer takes none of its output for
-/// send_stall_timeout_ms, or keeps sending (more than max_output_queue waits unread in the kernel).
-/// A message must be complete within fragment_timeout_ms of its first frame, not counting time
-/// the connection was not read. What it holds
-/// (reassembly + output) is reported to the transport's MemoryBudget.
+/// send_stall_timeout_ms (or the endpoint's own sendStallTimeoutMs), or keeps sending (more than
+/// max_output_queue waits unread in the kernel). A message must be complete within
+/// fragment_timeout_ms of its first frame, not counting time the connection was not read. After
+/// its close frame it waits close_timeout_ms (or the endpoint's closeTimeoutMs) for the peer's.
+/// What it holds (reassembly + output) is reported to the transport's MemoryBudget.
 {
 public:
 	enum class State
@@ -88,7 +89,9 @@ public:
 	/// Queues an already encoded frame shared with other recipients (group publish).
 	void abort(std::uint16_t reportedCode, std::string_view reason);
 	/// Like finish, but deferred to the end of the current callback (safe inside plugin calls).
-	void completeAbort() { finish(_reportCode, _reportReason); }
+	void completeAbort();
+	/// The deferred end of abort(): writes a slow consumer's close frame if the endpoint names
+	/// one (what the socket takes without waiting), then finishes.
 	void reportClose();
 	/// Calls the plugin's onClose once, with the code that ended the OPEN state.
 	void closeForMemoryBudget();
@@ -157,7 +160,8 @@ private:
 	std::int64_t _idleTimeoutMs;
 	std::int64_t _pingIntervalMs;
 	std::int64_t _fragmentTimeoutMs;
-	std::int64_t _sendStallTimeoutMs;
+	std::int64_t _closeTimeoutMs;     ///< the endpoint's, else close_timeout_ms
+	std::int64_t _sendStallTimeoutMs; ///< the endpoint's, else send_stall_timeout_ms; 0 = no limit
 	std::int64_t _messageStartMs = 0; ///< when the open message's first frame header was read
 	std::int64_t _readPausedSinceMs = 0;
 	std::int64_t _lastWriteMs = 0; ///< last time the kernel took some output
@@ -173,6 +177,7 @@ private:
 	bool _aboveHighWatermark = false;
 	bool _finishAfterFlush = false;
 	bool _abortPending = false;
+	bool _writeBeforeAbort = false; ///< a slow consumer's close frame is queued for one last write
 	bool _closeReported = false;
 };
 

@@ -5,6 +5,7 @@
 
 #include "plugin/PluginContext.h"
 #include "net/EventLoop.h"
+#include "switchboard/util/CloseRules.h"
 #include "switchboard/util/Json.h"
 #include "Poco/RandomStream.h"
 #include <algorithm>
@@ -100,6 +101,12 @@ bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handle
 		_logger.error("WebSocket path '%s' must start with '/'", std::string(path));
 		return false;
 	}
+	std::string problem = CloseRules::checkOptions(options);
+	if (!problem.empty())
+	{
+		_logger.error("WebSocket path '%s': %s", std::string(path), problem);
+		return false;
+	}
 	auto endpoint = std::make_unique<Endpoint>();
 	endpoint->path = _prefix + std::string(path);
 	endpoint->handler = &handler;
@@ -109,8 +116,15 @@ bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handle
 	endpoint->pingIntervalMs = options.pingIntervalMs >= 0 ? options.pingIntervalMs : _services.defaultPingIntervalMs;
 	endpoint->maxOutputQueue =
 	    options.maxOutputQueue > 0 ? static_cast<std::size_t>(options.maxOutputQueue) : _services.defaultMaxOutputQueue;
-	endpoint->idleCloseCode =
-	    options.idleCloseCode >= 0 ? static_cast<std::uint16_t>(options.idleCloseCode) : CloseCode::GOING_AWAY;
+	// The reasons are copied: the host's endpoint does not depend on the plugin's strings.
+	endpoint->idleCloseCode = CloseRules::idleCode(options);
+	endpoint->idleCloseReason = CloseRules::idleReason(options);
+	endpoint->overflowCloseCode = CloseRules::overflowCode(options);
+	endpoint->overflowCloseReason = CloseRules::overflowReason(options);
+	endpoint->overflowCloseSent = CloseRules::hasOverflowClose(options);
+	// -1 stays -1: the connection then takes the transport's [websocket] value.
+	endpoint->closeTimeoutMs = options.closeTimeoutMs;
+	endpoint->sendStallTimeoutMs = options.sendStallTimeoutMs;
 	std::string mount = "WS " + endpoint->path;
 	std::string error;
 	if (!_services.http->addEndpoint(_listener, std::move(endpoint), error))

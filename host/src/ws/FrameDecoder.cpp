@@ -177,7 +177,7 @@ char* FrameDecoder::beginFrame(const std::uint8_t* header, char* p, char* end, D
 		const std::size_t already = _buffer.size();
 		if (len > _maxMessageSize - already)
 		{
-			fail(handler, MESSAGE_TOO_BIG, "message exceeds the maximum message size");
+			fail(handler, MESSAGE_TOO_BIG, "Message too big");
 			return p;
 		}
 		if (_opcode != CONTINUATION)

@@ -139,13 +139,42 @@ struct AcceptDecision
 
 struct WebSocketOptions
 /// Per-endpoint limits; a negative value (or 0 for the sizes) takes the host's [websocket]
-/// default. Activity for the idle timeout is any inbound frame, control frames included.
+/// default, except that the two timeouts at the end take exactly -1 for it. Activity for the idle
+/// timeout is any inbound frame, control frames included.
+///
+/// The close codes and reasons replace the host's own for this endpoint's connections
+/// (util/CloseRules.h has the rules). A code is -1 (the host's), CloseCode::NONE (a close
+/// without status; onClose then reports 1005) or one a server may send: 1000-1003, 1007-1014,
+/// 3000-4999. A reason is nullptr or "" (the host's) or at most 123 bytes of UTF-8. The close and
+/// send-stall timeouts are -1 (the host's) or within the range each one states. addWebSocket
+/// refuses anything else. Ownership: a reason must point at characters that stay valid and
+/// unchanged for the plugin's whole life (a string literal or a static the plugin owns); the
+/// host does not free them and may read them at any time until the plugin is destroyed.
 {
 	std::int64_t maxMessageSize = 0;  ///< bytes after reassembly; beyond it the host closes with 1009
 	std::int64_t idleTimeoutMs = -1;  ///< close (1001) after this long with no inbound frame; 0 = never
 	std::int64_t pingIntervalMs = -1; ///< send a WebSocket ping after this long without inbound traffic; 0 = never
 	std::int64_t maxOutputQueue = 0;  ///< bytes queued per connection before sends are DROPPED and it is closed
 	std::int32_t idleCloseCode = -1;  ///< code of the idle close: -1 = 1001 "idle timeout", CloseCode::NONE = no status
+	const char* idleCloseReason = nullptr;
+	///< reason of the idle close frame: nullptr or "" = "idle timeout"; none goes with CloseCode::NONE
+	std::int32_t overflowCloseCode = -1;
+	///< code of the slow-consumer close (a send over maxOutputQueue DROPPED, or no output taken for
+	///< sendStallTimeoutMs): -1 = 1008. This is the code onClose reports. By default the host only
+	///< cuts TCP (the peer is not reading, and its queue is full); when this code or
+	///< overflowCloseReason is set, it first drops the queued messages not yet started and tries,
+	///< without waiting, to send this close frame, which a peer that reads again may still see.
+	const char* overflowCloseReason = nullptr; ///< its reason: nullptr or "" = "slow consumer"
+	std::int64_t closeTimeoutMs = -1;
+	///< how long the host waits, once it has sent a close frame (a plugin's close, the idle close),
+	///< for the peer's close frame before it drops TCP; also the most time it gives its last frames
+	///< (its reply to the peer's close, a protocol error's close) to be written: -1 = [websocket]
+	///< close_timeout_ms (3000 by default), else 100..60000 ms. onClose does not wait for it.
+	std::int64_t sendStallTimeoutMs = -1;
+	///< how long a connection whose output is above [websocket] high_watermark (and that is
+	///< therefore not read) may take none of that output before the host closes it as a slow
+	///< consumer (the overflow close above): -1 = [websocket] send_stall_timeout_ms (10000 by
+	///< default), 0 = no limit, else 1..3600000 ms.
 };
 
 

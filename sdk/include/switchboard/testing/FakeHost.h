@@ -14,6 +14,7 @@
 #include "switchboard/Host.h"
 #include "switchboard/Plugin.h"
 #include "switchboard/testing/SqliteTestStorage.h"
+#include "switchboard/util/CloseRules.h"
 #include "switchboard/util/ConfigRules.h"
 #include "switchboard/util/MetricRules.h"
 #include "switchboard/util/RoutePattern.h"
@@ -72,10 +73,12 @@ class FakeHost: public Host, public Router, public Logger, public Metrics, publi
 /// start() as the host applies them; Setup offered only during start(); route registration and matching with
 /// RoutePattern (clashes refused; the first registered matching route answers; GET routes
 /// answer HEAD with no body; no match or a wrong method is 404 "Not Found"); exact WebSocket
-/// endpoint paths (another path is refused with 400); onClose exactly once per opened
-/// connection; closes requested inside a callback reported after that callback returns;
-/// 1001 for every open connection at stop(); 1008 after a DROPPED send; 1009 for a message
-/// over the endpoint's maxMessageSize; 1007 for invalid UTF-8 text; exceptions from plugin
+/// endpoint paths (another path is refused with 400); WebSocketOptions refused as the host
+/// refuses them (util/CloseRules.h: close codes and reasons, closeTimeoutMs and
+/// sendStallTimeoutMs out of range); onClose exactly once per opened connection; closes
+/// requested inside a callback reported after that callback returns; 1001 for every open
+/// connection at stop(); 1008 after a DROPPED send; 1009 "Message too big" for a message over
+/// the endpoint's maxMessageSize; 1007 for invalid UTF-8 text; exceptions from plugin
 /// code caught and logged (a connection callback's exception closes it with 1011, a route's
 /// answers 500, start()'s makes it FAILED). Because of that, a failed test assertion thrown
 /// inside a plugin callback is caught too: check logLines() or assert outside callbacks.
@@ -105,6 +108,9 @@ class FakeHost: public Host, public Router, public Logger, public Metrics, publi
 ///     and its completion inline, in the caller's context.
 ///   * Router::send and publish act at once and report QUEUED, as calls from the target's
 ///     own loop do in the host.
+///   * There is no wire: a server-side close is final at once (no closing handshake, so no
+///     closeTimeoutMs to wait) and output never backs up (no sendStallTimeoutMs; a slow consumer
+///     is made with setSendResult(DROPPED)). Those two options are only validated.
 {
 public:
 	static constexpr std::int64_t START_MONOTONIC_MS = 1000000;
@@ -309,7 +315,7 @@ public:
 		if (c == nullptr || c->_status != ConnectionState::OPEN)
 			return false;
 		if (c->_options.maxMessageSize > 0 && data.size() > static_cast<std::uint64_t>(c->_options.maxMessageSize))
-			closeConnection(id, CloseCode::MESSAGE_TOO_BIG, "message exceeds the maximum message size");
+			closeConnection(id, CloseCode::MESSAGE_TOO_BIG, "Message too big");
 		else if (kind == MessageKind::TEXT && !isUtf8(data))
 			closeConnection(id, CloseCode::INVALID_PAYLOAD, "text message is not valid UTF-8");
 		else
@@ -356,10 +362,20 @@ public:
 
 	std::size_t openConnections() const { return openIds().size(); }
 
+	void idleOut(ConnectionId id)
+	/// The host's idle timeout fires for this open connection: it is closed with the endpoint's
+	/// idle close (WebSocketOptions::idleCloseCode and idleCloseReason; 1001 "idle timeout" by
+	/// default), onClose following as for any server-side close. FakeHost keeps no idle clock.
+	{
+		if (FakeConnection* c = find(id))
+			closeConnection(id, CloseRules::idleCode(c->_options), CloseRules::idleReason(c->_options));
+	}
+
 	void setSendResult(ConnectionId id, SendResult result)
 	/// What this connection's sends report from now on. QUEUED (the default) records the
-	/// message; DROPPED records nothing and makes the host close the connection with 1008,
-	/// as the real output-queue cap does; CLOSED records nothing.
+	/// message; DROPPED records nothing and makes the host close the connection as a slow
+	/// consumer, as the real output-queue cap does: 1008 "slow consumer", or the endpoint's
+	/// overflowCloseCode and overflowCloseReason; CLOSED records nothing.
 	{
 		if (FakeConnection* c = find(id))
 			c->_sendResult = result;
@@ -871,6 +887,9 @@ private:
 		for (const Endpoint& e : _endpoints)
 			if (e.path == path)
 				return refuse(what + "already registered");
+		std::string problem = CloseRules::checkOptions(options);
+		if (!problem.empty())
+			return refuse(what + problem);
 		_endpoints.push_back(Endpoint{std::string(path), &handler, options});
 		return true;
 	}
@@ -1002,7 +1021,7 @@ private:
 				c._sent.push_back({std::string(data), kind});
 				return SendResult::QUEUED;
 			case SendResult::DROPPED:
-				closeConnection(c._id, CloseCode::POLICY_VIOLATION, "slow consumer");
+				closeConnection(c._id, CloseRules::overflowCode(c._options), CloseRules::overflowReason(c._options));
 				return SendResult::DROPPED;
 			case SendResult::CLOSED:
 				break;

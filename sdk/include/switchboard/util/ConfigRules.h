@@ -153,10 +153,9 @@ inline std::string defaultText(const ConfigKey& key)
 
 inline std::string checkDeclarations(const ConfigKey* keys, std::size_t count, const std::set<std::string>& reserved)
 /// Checks a key table as a plugin declares it: a table when count > 0, non-null names of the
-/// form Names::isSectionName, no duplicates, none of the reserved names, a known type, a sane
-/// range and a default that passes its own validation. Returns "" or the first problem, e.g.
-/// `key "n" has the default "100", not an integer between 1 and 10`.
-/// Thread-safe (pure; reads keys only).
+/// form Names::isKeyName (dot-separated [a-z0-9_]+ segments), no duplicates, none of the reserved names, a known type,
+/// a sane range and a default that passes its own validation. Returns "" or the first problem, e.g. `key "n" has the
+/// default "100", not an integer between 1 and 10`. Thread-safe (pure; reads keys only).
 {
 	if (count > 0 && keys == nullptr)
 		return "declares " + std::to_string(count) + " keys but no key table";
@@ -167,8 +166,9 @@ inline std::string checkDeclarations(const ConfigKey* keys, std::size_t count, c
 		if (key.name == nullptr)
 			return "key #" + std::to_string(i + 1) + " has no name";
 		std::string name(key.name);
-		if (!Names::isSectionName(name))
-			return "key " + Json::quote(name) + " is not a valid name (expected [a-z0-9_]+)";
+		if (!Names::isKeyName(name))
+			return "key " + Json::quote(name) +
+			       " is not a valid name (expected [a-z0-9_]+ segments separated by dots, e.g. ws.max_bytes)";
 		if (reserved.count(name))
 			return "key " + Json::quote(name) + " is owned by the host and cannot be declared";
 		if (!seen.insert(name).second)

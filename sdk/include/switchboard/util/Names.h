@@ -19,7 +19,7 @@ namespace Names {
 
 inline bool isSectionName(std::string_view name) noexcept
 /// [a-z0-9_]+: plugin names (descriptor, library file, [plugin.<name>], metric prefix), listener
-/// names and configuration key names.
+/// names and the host's own configuration key names.
 {
 	if (name.empty())
 		return false;
@@ -29,6 +29,23 @@ inline bool isSectionName(std::string_view name) noexcept
 			return false;
 	}
 	return true;
+}
+
+
+inline bool isKeyName(std::string_view name) noexcept
+/// A plugin's configuration key name: one or more isSectionName segments joined by '.', e.g.
+/// "greeting" or "ws.send_queue.max_bytes"; no empty segment, so no leading, trailing or
+/// doubled dot.
+{
+	while (true)
+	{
+		std::size_t dot = name.find('.');
+		if (!isSectionName(name.substr(0, dot)))
+			return false;
+		if (dot == std::string_view::npos)
+			return true;
+		name.remove_prefix(dot + 1);
+	}
 }
 
 
