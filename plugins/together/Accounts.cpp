@@ -13,9 +13,6 @@ namespace Switchboard {
 namespace Together {
 
 
-namespace {
-
-
 const char* const USER_COLUMNS = "id, username, email, avatar_url, custom_status, created_at, updated_at";
 
 
@@ -28,7 +25,6 @@ std::optional<std::string> optionalText(const Value& v)
 
 
 UserRecord userFrom(const std::vector<Value>& row)
-/// A row of USER_COLUMNS.
 {
 	UserRecord user;
 	user.id = valueAsString(row[0]);
@@ -40,9 +36,6 @@ UserRecord userFrom(const std::vector<Value>& row)
 	user.updatedAt = valueAsInt(row[6]);
 	return user;
 }
-
-
-} // namespace
 
 
 Accounts::Accounts(Storage& storage, HashCost cost, unsigned maxConcurrentHashes, RandomBytes random):

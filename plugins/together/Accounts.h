@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 
 namespace Switchboard {
@@ -39,6 +40,16 @@ struct UserRecord
 	std::int64_t createdAt = 0; ///< microseconds
 	std::int64_t updatedAt = 0;
 };
+
+
+extern const char* const USER_COLUMNS;
+///< The users columns userFrom() reads, in its order.
+
+UserRecord userFrom(const std::vector<Value>& row);
+/// A row of USER_COLUMNS.
+
+std::optional<std::string> optionalText(const Value& value);
+/// A nullable text cell.
 
 
 struct HashCost

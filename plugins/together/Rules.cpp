@@ -215,5 +215,13 @@ std::string sha256Hex(std::string_view text)
 }
 
 
+std::string clientIp(const std::string& remoteAddress)
+{
+	if (!remoteAddress.empty() && remoteAddress[0] == '[')
+		return remoteAddress.substr(1, remoteAddress.find(']') - 1);
+	return remoteAddress.substr(0, remoteAddress.rfind(':'));
+}
+
+
 } // namespace Together
 } // namespace Switchboard

@@ -58,6 +58,9 @@ std::string formatTimestamp(std::int64_t micros);
 std::string sha256Hex(std::string_view text);
 /// The SHA-256 of text in lowercase hex (how refresh tokens are stored).
 
+std::string clientIp(const std::string& remoteAddress);
+/// The address of "ip:port" or "[v6]:port", the key of the per-IP rate limits.
+
 
 } // namespace Together
 } // namespace Switchboard

@@ -44,6 +44,9 @@ std::vector<Migration> togetherMigrations()
 	        "edited_at INTEGER, deleted INTEGER NOT NULL DEFAULT 0);"
 	        "CREATE INDEX messages_page ON messages(channel_id, created_at DESC, id DESC) WHERE deleted = 0;"
 	        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT)"},
+	    // The web client marks servers public on creation and lists them in its browse dialog
+	    // (docs/protocols/together.md, "Routes the web client needs").
+	    {2, "ALTER TABLE servers ADD COLUMN is_public INTEGER NOT NULL DEFAULT 0"},
 	};
 }
 

@@ -1,0 +1,46 @@
+//
+// JsonText.h
+//
+// Reading JSON text without building a tree, for the gateway: a strict syntax check (RFC 8259,
+// any number of any size, as JavaScript accepts), the raw text of an object's member, and the
+// value of a string token. The relay forwards values as the sender wrote them, so key order,
+// number text and escapes survive byte for byte. Pure functions: thread-safe.
+//
+
+
+#ifndef Switchboard_Together_JsonText_INCLUDED
+#define Switchboard_Together_JsonText_INCLUDED
+
+
+#include <string>
+#include <string_view>
+
+
+namespace Switchboard {
+namespace Together {
+namespace JsonText {
+
+
+constexpr int MAX_DEPTH = 64;
+
+bool isValid(std::string_view text, int maxDepth = MAX_DEPTH);
+/// True when text is exactly one JSON value, surrounded by optional whitespace, nested at most
+/// maxDepth arrays and objects deep. The text is UTF-8 (the host has checked it).
+
+bool member(std::string_view object, std::string_view key, std::string_view& value);
+/// The raw text of the member named key of a valid JSON object (the last one when repeated; key
+/// compared after unescaping). False when object is not an object or has no such member.
+
+bool stringValue(std::string_view token, std::string& value);
+/// The value of a JSON string token (quotes included in token), escapes decoded to UTF-8.
+/// False when token is not a string.
+
+bool isNull(std::string_view token);
+
+
+} // namespace JsonText
+} // namespace Together
+} // namespace Switchboard
+
+
+#endif // Switchboard_Together_JsonText_INCLUDED

@@ -1,0 +1,271 @@
+//
+// TogetherPlugin.cpp
+//
+// Start-up and shutdown: settings, the signing secret, accounts and sessions, the in-memory
+// model loaded from storage, routes, the gateway endpoints and the timers.
+//
+
+
+#include "TogetherPlugin.h"
+#include "Rules.h"
+#include "Schema.h"
+#include <sodium.h>
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+
+namespace Switchboard {
+namespace Together {
+
+
+namespace {
+
+
+constexpr std::int64_t PRUNE_INTERVAL_MS = 3600 * 1000;
+constexpr std::int64_t EXPIRY_CHECK_MS = 500;
+
+// Close reasons the endpoint options point at: static, so they outlive the plugin's stop().
+const char* const REASON_TIMED_OUT = "Session timed out";
+const char* const REASON_SLOW_CONSUMER = "Slow consumer";
+
+
+} // namespace
+
+
+const PluginDescriptor& togetherDescriptor()
+{
+	static const PluginDescriptor descriptor = makeDescriptor<TogetherPlugin>(
+	    "switchboard.protocol.together", "together", PLUGIN_VERSION,
+	    "Together: chat REST API and WebSocket gateway (servers, channels, messages, presence, voice signalling)",
+	    TogetherSettings::keys(), TogetherSettings::keyCount());
+	return descriptor;
+}
+
+
+TogetherPlugin::TogetherPlugin() = default;
+TogetherPlugin::~TogetherPlugin() = default;
+
+
+std::vector<Migration> TogetherPlugin::migrations() const
+{
+	return togetherMigrations();
+}
+
+
+std::int64_t TogetherPlugin::nowMicros()
+{
+	// Strictly increasing, so two messages never share a created_at and pages stay stable.
+	const std::int64_t wall =
+	    std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+	        .count();
+	std::int64_t last = _lastMicros.load();
+	std::int64_t next = 0;
+	do
+		next = std::max(wall, last + 1);
+	while (!_lastMicros.compare_exchange_weak(last, next));
+	return next;
+}
+
+
+std::string TogetherPlugin::newId()
+{
+	unsigned char bytes[16];
+	_pHost->randomBytes(bytes, sizeof(bytes));
+	return formatUuid(bytes);
+}
+
+
+bool TogetherPlugin::loadSecret(std::string& error)
+{
+	if (!_settings.jwtSecret.empty())
+	{
+		_codec = std::make_unique<TokenCodec>(_settings.jwtSecret);
+		return true;
+	}
+	Storage& storage = _pHost->storage();
+	QueryResult found = storage.execute("SELECT value FROM settings WHERE key = 'jwt_secret'");
+	if (!found.ok)
+	{
+		error = "cannot read the stored jwt_secret: " + found.error;
+		return false;
+	}
+	std::string hex;
+	if (!found.rows.empty())
+		hex = valueAsString(found.rows[0][0]);
+	else
+	{
+		unsigned char bytes[MIN_SECRET_BYTES];
+		randombytes_buf(bytes, sizeof(bytes));
+		char text[MIN_SECRET_BYTES * 2 + 1];
+		sodium_bin2hex(text, sizeof(text), bytes, sizeof(bytes));
+		hex = text;
+		// INSERT OR IGNORE and read back: a concurrent first start (two hosts on one file) keeps one secret.
+		QueryResult stored =
+		    storage.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('jwt_secret', ?)", {hex});
+		QueryResult again = storage.execute("SELECT value FROM settings WHERE key = 'jwt_secret'");
+		if (!stored.ok || !again.ok || again.rows.empty())
+		{
+			error = "cannot store the generated jwt_secret: " + (stored.ok ? again.error : stored.error);
+			return false;
+		}
+		hex = valueAsString(again.rows[0][0]);
+		_pHost->logger().log(LogLevel::LEVEL_NOTICE, "generated a jwt_secret and stored it in the database");
+	}
+	std::string secret(hex.size() / 2, '\0');
+	std::size_t length = 0;
+	if (hex.size() < MIN_SECRET_BYTES * 2 || sodium_hex2bin(reinterpret_cast<unsigned char*>(&secret[0]), secret.size(),
+	                                                        hex.c_str(), hex.size(), nullptr, &length, nullptr) != 0)
+	{
+		error = "the stored jwt_secret is not hex of at least 32 bytes";
+		return false;
+	}
+	secret.resize(length);
+	_codec = std::make_unique<TokenCodec>(secret);
+	return true;
+}
+
+
+bool TogetherPlugin::loadModel(std::string& error)
+{
+	Storage& storage = _pHost->storage();
+	QueryResult users = storage.execute(std::string("SELECT ") + USER_COLUMNS + " FROM users");
+	QueryResult servers = storage.execute(
+	    "SELECT id, name, description, owner_id, icon_url, is_public, created_at, updated_at FROM servers");
+	QueryResult members = storage.execute("SELECT server_id, user_id, nickname, joined_at FROM server_members");
+	QueryResult channels =
+	    storage.execute("SELECT id, server_id, name, type, position, category, topic, created_at FROM channels");
+	for (const QueryResult* r : {&users, &servers, &members, &channels})
+		if (!r->ok)
+		{
+			error = "cannot load the model: " + r->error;
+			return false;
+		}
+	std::lock_guard<std::mutex> lock(_mutex);
+	for (const auto& row : users.rows)
+	{
+		UserRecord user = userFrom(row);
+		_users.emplace(user.id, std::move(user));
+	}
+	for (const auto& row : servers.rows)
+	{
+		ServerInfo server;
+		server.id = valueAsString(row[0]);
+		server.name = valueAsString(row[1]);
+		server.description = optionalText(row[2]);
+		server.ownerId = valueAsString(row[3]);
+		server.iconUrl = optionalText(row[4]);
+		server.isPublic = valueAsInt(row[5]) != 0;
+		server.createdAt = valueAsInt(row[6]);
+		server.updatedAt = valueAsInt(row[7]);
+		_servers.emplace(server.id, std::move(server));
+	}
+	for (const auto& row : members.rows)
+	{
+		auto server = _servers.find(valueAsString(row[0]));
+		if (server == _servers.end())
+			continue;
+		Member member;
+		member.nickname = optionalText(row[2]);
+		member.joinedAt = valueAsInt(row[3]);
+		const std::string userId = valueAsString(row[1]);
+		server->second.members.emplace(userId, member);
+		_userServers[userId].insert(server->first);
+	}
+	for (const auto& row : channels.rows)
+	{
+		ChannelInfo channel;
+		channel.id = valueAsString(row[0]);
+		channel.serverId = valueAsString(row[1]);
+		channel.name = valueAsString(row[2]);
+		channel.type = valueAsString(row[3]);
+		channel.position = valueAsInt(row[4]);
+		channel.category = optionalText(row[5]);
+		channel.topic = optionalText(row[6]);
+		channel.createdAt = valueAsInt(row[7]);
+		_channels.emplace(channel.id, std::move(channel));
+	}
+	return true;
+}
+
+
+StartResult TogetherPlugin::start(Host& host, Setup& setup)
+{
+	_pHost = &host;
+	std::string error = _settings.load(host.config());
+	if (!error.empty())
+		return StartResult::failed(error);
+	if (sodium_init() < 0)
+		return StartResult::failed("libsodium could not be initialised");
+	if (!loadSecret(error) || !loadModel(error))
+		return StartResult::failed(error);
+	if (!_settings.webRoot.empty())
+	{
+		_webRoot = std::make_unique<StaticFiles>(_settings.webRoot);
+		if (!_webRoot->open(error))
+			return StartResult::failed("web_root: " + error);
+	}
+
+	auto random = [&host](void* buffer, std::size_t length) { host.randomBytes(buffer, length); };
+	const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+	_accounts = std::make_unique<Accounts>(
+	    host.storage(), HashCost{_settings.passwordOpslimit, _settings.passwordMemlimit}, cores, random);
+	_sessions = std::make_unique<Sessions>(host.storage(), *_codec, _settings.tokens, random);
+	_sessions->prune(nowMicros());
+	_authLimit = std::make_unique<RateBuckets>(_settings.authRatePerSecond, _settings.authRateBurst);
+	_connectLimit = std::make_unique<RateBuckets>(_settings.wsConnectRatePerSecond, _settings.wsConnectRateBurst);
+
+	registerRoutes();
+	auto handler = [this](const HttpRequest& request, HttpResponse& response) { dispatch(request, response); };
+	if (!setup.addRoute("*", "/*", handler))
+		return StartResult::failed("cannot register the REST routes");
+
+	WebSocketOptions options;
+	options.maxMessageSize = _settings.wsMaxFrameBytes;
+	options.idleTimeoutMs = _settings.wsHeartbeatTimeoutS * 1000;
+	options.idleCloseCode = 4009;
+	options.idleCloseReason = REASON_TIMED_OUT;
+	options.pingIntervalMs = _settings.wsPingIntervalS * 1000;
+	options.maxOutputQueue = _settings.wsSendQueueMaxBytes;
+	options.overflowCloseCode = 1013;
+	options.overflowCloseReason = REASON_SLOW_CONSUMER;
+	options.closeTimeoutMs = _settings.wsCloseTimeoutS * 1000;
+	options.sendStallTimeoutMs = _settings.wsWriteTimeoutS * 1000;
+	if (!setup.addWebSocket("/ws", *this, options) || !setup.addWebSocket("/api/ws", *this, options))
+		return StartResult::failed("cannot register the gateway at /ws and /api/ws");
+
+	_pruneTimer = host.every(PRUNE_INTERVAL_MS, [this] { _pHost->offload([this] { _sessions->prune(nowMicros()); }); });
+	if (_settings.wsCloseOnTokenExpiry)
+		_expiryTimer = host.every(EXPIRY_CHECK_MS, [this] { checkTokenExpiry(); });
+	host.logger().log(LogLevel::LEVEL_INFO, "together: " + std::to_string(_users.size()) + " users, " +
+	                                            std::to_string(_servers.size()) + " servers, " +
+	                                            std::to_string(_channels.size()) + " channels loaded");
+	return StartResult::started();
+}
+
+
+void TogetherPlugin::stopping()
+{
+	_shuttingDown = true;
+	std::vector<ConnectionId> open;
+	{
+		std::lock_guard<std::mutex> lock(_mutex);
+		for (const auto& entry : _gateway)
+			open.push_back(entry.first);
+	}
+	for (ConnectionId id : open)
+		_pHost->router().close(id, CloseCode::GOING_AWAY, "Server shutting down");
+}
+
+
+void TogetherPlugin::stop()
+{
+	if (_pruneTimer)
+		_pHost->cancel(_pruneTimer);
+	if (_expiryTimer)
+		_pHost->cancel(_expiryTimer);
+}
+
+
+} // namespace Together
+} // namespace Switchboard
