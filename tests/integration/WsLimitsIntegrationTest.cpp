@@ -155,6 +155,8 @@ class WsLimitsIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testBadCloseOptionsAreRefused);
 	CPPUNIT_TEST(testEndpointCloseTimeout);
 	CPPUNIT_TEST(testEndpointSendStallTimeout);
+	CPPUNIT_TEST(testEndpointInvalidTextClose);
+	CPPUNIT_TEST(testEndpointMaxOutputMessages);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -501,7 +503,11 @@ public:
 		     {TestServer::Keys{{"ws.idle_close.code", "1006"}}, TestServer::Keys{{"ws.overflow_close.code", "1005"}},
 		      TestServer::Keys{{"ws.overflow_close.reason", std::string(124, 'r')}},
 		      TestServer::Keys{{"ws.close_timeout_ms", "99"}},
-		      TestServer::Keys{{"ws.send_stall_timeout_ms", "3600001"}}})
+		      TestServer::Keys{{"ws.send_stall_timeout_ms", "3600001"}},
+		      TestServer::Keys{{"ws.invalid_text_close.code", "1006"}},
+		      TestServer::Keys{{"ws.invalid_text_close.reason", std::string(124, 'r')}},
+		      TestServer::Keys{{"ws.max_output_messages", "-1"}},
+		      TestServer::Keys{{"ws.max_output_messages", "100000001"}}})
 		{
 			TestServer server;
 			server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
@@ -516,6 +522,69 @@ public:
 			                                         r.output().find("at most 123") != std::string::npos ||
 			                                         r.output().find("is outside") != std::string::npos);
 		}
+	}
+
+	void testEndpointInvalidTextClose()
+	{
+		// A TEXT message that is not UTF-8 gets the endpoint's close, not 1007 with the host's
+		// reason, on the wire and in onClose; the plugin never sees the message.
+		TestServer server;
+		startFixture(server, {{"ws.invalid_text_close.code", "4002"},
+		                      {"ws.invalid_text_close.reason", "Invalid message format"}});
+		WsTestClient client;
+		CPPUNIT_ASSERT_EQUAL(101, client.connect(LOOPBACK, server.port("main"), "/g/ws").status);
+		client.sendFrame(1, "ok \xc3\x28");
+		WsTestClient::CloseInfo info = client.expectClose(3000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 4002, info.code);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), std::string("Invalid message format"), info.reason);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), std::size_t(0), info.skippedFrames.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("4002 Invalid message format"), lastClose(server));
+
+		// An invalid close reason is not a TEXT message: still the host's 1007.
+		WsTestClient closer;
+		CPPUNIT_ASSERT_EQUAL(101, closer.connect(LOOPBACK, server.port("main"), "/g/ws").status);
+		closer.sendFrame(8, std::string("\x03\xe8\xff", 3));
+		info = closer.expectClose(3000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 1007, info.code);
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testEndpointMaxOutputMessages()
+	{
+		// A byte cap of 64 MiB and at most 10 queued messages: 10 small messages at once are
+		// queued (and, once read, free their places); the 11th of a burst is DROPPED and the
+		// connection closed as a slow consumer, though its 100 bytes are far below the byte cap.
+		TestServer server;
+		startFixture(server, {{"ws.max_output_queue", std::to_string(64 * 1024 * 1024)},
+		                      {"ws.max_output_messages", "10"},
+		                      {"ws.idle_timeout_ms", "0"}});
+		int port = server.port("main");
+		WsTestClient reader;
+		CPPUNIT_ASSERT_EQUAL(101, reader.connect(LOOPBACK, port, "/g/ws").status);
+		for (int round = 0; round < 3; ++round)
+		{
+			reader.sendText("tiny 10");
+			for (int i = 0; i < 10; ++i)
+			{
+				WsTestClient::Message m = reader.receiveMessage(3000);
+				CPPUNIT_ASSERT_MESSAGE("round " + std::to_string(round) + ": " + m.error, m.ok());
+				CPPUNIT_ASSERT_EQUAL(std::string("tinytiny"), m.payload);
+			}
+		}
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), metric(server, "switchboard_slow_consumer_closes_total"));
+
+		WsTestClient burst;
+		CPPUNIT_ASSERT_EQUAL(101, burst.connect(LOOPBACK, port, "/g/ws").status);
+		burst.sendText("tiny 50");
+		WsTestClient::CloseInfo info = burst.expectClose(3000, false);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), WsTestClient::CloseInfo::NO_CLOSE_FRAME, info.code);
+		CPPUNIT_ASSERT_MESSAGE(describe(info), info.eof);
+		CPPUNIT_ASSERT_EQUAL(std::string("1008 slow consumer"), lastClose(server));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), metric(server, "switchboard_slow_consumer_closes_total"));
+
+		// The reader is unaffected.
+		CPPUNIT_ASSERT(echoRoundTripMs(reader, "still here") < 3000);
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 
 	void testEndpointCloseTimeout()

@@ -709,6 +709,8 @@ class FakeHostTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testDroppedSendCloses);
 	CPPUNIT_TEST(testPeerLimitsClose);
 	CPPUNIT_TEST(testEndpointTimeoutsAreChecked);
+	CPPUNIT_TEST(testEndpointInvalidTextClose);
+	CPPUNIT_TEST(testMaxOutputMessagesIsChecked);
 	CPPUNIT_TEST(testCallbackExceptions);
 	CPPUNIT_TEST(testAcceptRejection);
 	CPPUNIT_TEST(testGroups);
@@ -900,6 +902,50 @@ public:
 				CPPUNIT_ASSERT_MESSAGE(label, result.status == StartStatus::FAILED);
 				CPPUNIT_ASSERT_MESSAGE(label, host.logged(c.refusal));
 			}
+		}
+	}
+
+	void testEndpointInvalidTextClose()
+	{
+		// Invalid UTF-8 text closes with the endpoint's code and reason, as the host does.
+		FakeHost host;
+		ScriptedPlugin plugin;
+		plugin.options.invalidTextCloseCode = 4002;
+		plugin.options.invalidTextCloseReason = "Invalid message format";
+		host.start(plugin);
+		ConnectionId bad = host.connect("/ws");
+		host.deliver(bad, "\xC3", MessageKind::TEXT);
+		CPPUNIT_ASSERT_EQUAL(std::uint16_t(4002), host.closeOf(bad)->first);
+		CPPUNIT_ASSERT_EQUAL(std::string("Invalid message format"), host.closeOf(bad)->second);
+		CPPUNIT_ASSERT_EQUAL(std::string("open 1|close 1 4002 Invalid message format"), joined(plugin.events));
+		host.stop(plugin);
+
+		// Out of range: refused at addWebSocket.
+		FakeHost refusing;
+		ScriptedPlugin refused;
+		refused.options.invalidTextCloseCode = 1006;
+		CPPUNIT_ASSERT(refusing.start(refused).status == StartStatus::FAILED);
+		CPPUNIT_ASSERT(refusing.logged("invalidTextCloseCode 1006 cannot be sent"));
+	}
+
+	void testMaxOutputMessagesIsChecked()
+	{
+		// FakeHost has no output queue: the count is only checked, as the host checks it.
+		for (std::int64_t count : {std::int64_t(0), std::int64_t(1), std::int64_t(100000000)})
+		{
+			FakeHost host;
+			ScriptedPlugin plugin;
+			plugin.options.maxOutputMessages = count;
+			CPPUNIT_ASSERT_MESSAGE(std::to_string(count), host.start(plugin).status == StartStatus::STARTED);
+			host.stop(plugin);
+		}
+		for (std::int64_t count : {std::int64_t(-1), std::int64_t(100000001)})
+		{
+			FakeHost host;
+			ScriptedPlugin plugin;
+			plugin.options.maxOutputMessages = count;
+			CPPUNIT_ASSERT_MESSAGE(std::to_string(count), host.start(plugin).status == StartStatus::FAILED);
+			CPPUNIT_ASSERT(host.logged("maxOutputMessages " + std::to_string(count) + " is outside 0..100000000"));
 		}
 	}
 

@@ -140,6 +140,8 @@ class PluginContextTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testMillionOneShotTimersLeaveMemoryFlat);
 	CPPUNIT_TEST(testEndpointCloseOptionsAreChecked);
 	CPPUNIT_TEST(testEndpointTimeoutsAreChecked);
+	CPPUNIT_TEST(testInvalidTextCloseIsChecked);
+	CPPUNIT_TEST(testMaxOutputMessagesIsChecked);
 	CPPUNIT_TEST(testCancelForgetsTheTimer);
 	CPPUNIT_TEST(testTwoPluginsTimersOnOneLoopAreIndependent);
 	CPPUNIT_TEST(testThrowingTimerIsCountedAndKeepsRunning);
@@ -227,6 +229,83 @@ public:
 			CPPUNIT_ASSERT_MESSAGE(std::to_string(sendStall), !rig.alpha().addWebSocket("/bad", handler, bad));
 			CPPUNIT_ASSERT(CloseRules::checkOptions(bad).find("sendStallTimeoutMs " + std::to_string(sendStall) +
 			                                                  " is outside 0..3600000") == 0);
+		}
+		CPPUNIT_ASSERT_EQUAL(std::size_t(registered), rig.alpha().endpointCount());
+	}
+
+	void testInvalidTextCloseIsChecked()
+	{
+		struct Handler: WebSocketHandler
+		{
+			void onOpen(Connection&, const HttpRequest&) override {}
+			void onMessage(Connection&, std::string_view, MessageKind) override {}
+		} handler;
+		Rig rig;
+		int registered = 0;
+		// -1 (1007), no status, and the sendable codes, with or without a reason.
+		for (std::int32_t code : {-1, 0, 1000, 1007, 4002, 4999})
+		{
+			WebSocketOptions options;
+			options.invalidTextCloseCode = code;
+			options.invalidTextCloseReason = code == 4002 ? "Invalid message format" : nullptr;
+			std::string path = "/ok" + std::to_string(registered++);
+			CPPUNIT_ASSERT_MESSAGE(path, rig.alpha().addWebSocket(path, handler, options));
+		}
+		for (std::int32_t code : {-2, 1, 999, 1004, 1005, 1006, 1015, 2999, 5000, 65535})
+		{
+			WebSocketOptions bad;
+			bad.invalidTextCloseCode = code;
+			CPPUNIT_ASSERT_MESSAGE(std::to_string(code), !rig.alpha().addWebSocket("/bad", handler, bad));
+			CPPUNIT_ASSERT(CloseRules::checkOptions(bad).find("invalidTextCloseCode " + std::to_string(code) +
+			                                                  " cannot be sent") == 0);
+		}
+		const std::string longReason(124, 'r');
+		for (const char* reason : {longReason.c_str(), "\xff\xfe"})
+		{
+			WebSocketOptions bad;
+			bad.invalidTextCloseCode = 4002;
+			bad.invalidTextCloseReason = reason;
+			CPPUNIT_ASSERT(!rig.alpha().addWebSocket("/bad", handler, bad));
+			CPPUNIT_ASSERT(CloseRules::checkOptions(bad).find("invalidTextCloseReason ") == 0);
+		}
+		CPPUNIT_ASSERT_EQUAL(std::size_t(registered), rig.alpha().endpointCount());
+
+		// What the host sends: the endpoint's code and reason, else 1007 and its own reason.
+		WebSocketOptions options;
+		CPPUNIT_ASSERT(!CloseRules::hasInvalidTextClose(options));
+		CPPUNIT_ASSERT_EQUAL(std::uint16_t(1007), CloseRules::invalidTextCode(options));
+		CPPUNIT_ASSERT_EQUAL(std::string("why"), CloseRules::invalidTextReason(options, "why"));
+		options.invalidTextCloseCode = 4002;
+		options.invalidTextCloseReason = "Invalid message format";
+		CPPUNIT_ASSERT_EQUAL(std::uint16_t(4002), CloseRules::invalidTextCode(options));
+		CPPUNIT_ASSERT_EQUAL(std::string("Invalid message format"), CloseRules::invalidTextReason(options, "why"));
+		options.invalidTextCloseCode = CloseCode::NONE;
+		CPPUNIT_ASSERT_EQUAL(std::string(), CloseRules::invalidTextReason(options, "why"));
+	}
+
+	void testMaxOutputMessagesIsChecked()
+	{
+		struct Handler: WebSocketHandler
+		{
+			void onOpen(Connection&, const HttpRequest&) override {}
+			void onMessage(Connection&, std::string_view, MessageKind) override {}
+		} handler;
+		Rig rig;
+		int registered = 0;
+		for (std::int64_t count : {std::int64_t(0), std::int64_t(1), std::int64_t(100000000)})
+		{
+			WebSocketOptions options;
+			options.maxOutputMessages = count;
+			std::string path = "/ok" + std::to_string(registered++);
+			CPPUNIT_ASSERT_MESSAGE(path, rig.alpha().addWebSocket(path, handler, options));
+		}
+		for (std::int64_t count : {std::int64_t(-1), std::int64_t(-100), std::int64_t(100000001)})
+		{
+			WebSocketOptions bad;
+			bad.maxOutputMessages = count;
+			CPPUNIT_ASSERT_MESSAGE(std::to_string(count), !rig.alpha().addWebSocket("/bad", handler, bad));
+			CPPUNIT_ASSERT(CloseRules::checkOptions(bad).find("maxOutputMessages " + std::to_string(count) +
+			                                                  " is outside 0..100000000") == 0);
 		}
 		CPPUNIT_ASSERT_EQUAL(std::size_t(registered), rig.alpha().endpointCount());
 	}

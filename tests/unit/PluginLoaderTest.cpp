@@ -51,7 +51,7 @@ public:
 		auto library = PluginLoader::load(fixture("good"), "good", error);
 		CPPUNIT_ASSERT_MESSAGE(error, library != nullptr);
 		CPPUNIT_ASSERT_EQUAL(std::string("good"), std::string(library->descriptor().name));
-		CPPUNIT_ASSERT_EQUAL(11u, library->descriptor().configKeyCount);
+		CPPUNIT_ASSERT_EQUAL(14u, library->descriptor().configKeyCount);
 		// Dotted key names cross the boundary as they are.
 		CPPUNIT_ASSERT_EQUAL(std::string("ws.idle_close.code"), std::string(library->descriptor().configKeys[5].name));
 		Switchboard::Plugin* plugin = library->descriptor().create();

@@ -164,6 +164,7 @@ std::size_t OutputQueue::consumeHeadChunk(std::size_t written)
 	std::size_t take = std::min(written, c.size() - c.offset);
 	c.offset += take;
 	_dataBytes -= take;
+	_writtenData += take;
 	if (c.offset == c.size())
 		popChunk();
 	return take;
@@ -183,7 +184,26 @@ void OutputQueue::consume(std::size_t written)
 	}
 	while (written > 0 && _head < _chunks.size())
 		written -= consumeHeadChunk(written);
+	if (_messageHead < _messageEnds.size())
+		dropWrittenMessages();
 	releaseIfEmpty();
+}
+
+
+void OutputQueue::dropWrittenMessages()
+{
+	while (_messageHead < _messageEnds.size() && _messageEnds[_messageHead] <= _writtenData)
+		++_messageHead;
+	if (_messageHead == _messageEnds.size())
+	{
+		_messageEnds.clear();
+		_messageHead = 0;
+	}
+	else if (_messageHead >= COMPACT_AFTER && _messageHead * 2 >= _messageEnds.size())
+	{
+		_messageEnds.erase(_messageEnds.begin(), _messageEnds.begin() + static_cast<std::ptrdiff_t>(_messageHead));
+		_messageHead = 0;
+	}
 }
 
 
@@ -216,6 +236,11 @@ void OutputQueue::releaseIfEmpty()
 	}
 	if (_head == _chunks.size())
 	{
+		if (_messageEnds.capacity() > 64)
+			std::vector<std::uint64_t>().swap(_messageEnds); // marked messages are all written
+		else
+			_messageEnds.clear();
+		_messageHead = 0;
 		if (_chunks.capacity() > 16)
 			std::vector<Chunk>().swap(_chunks); // give a burst's memory back; idle connections stay small
 		else
@@ -234,6 +259,9 @@ void OutputQueue::discardUnstarted()
 	for (std::size_t i = keep; i < _chunks.size(); ++i)
 		_dataBytes -= _chunks[i].size() - _chunks[i].offset;
 	_chunks.erase(_chunks.begin() + static_cast<std::ptrdiff_t>(keep), _chunks.end());
+	// The messages that have not started are gone; a partly written one ends within what is kept.
+	while (_messageEnds.size() > _messageHead && _messageEnds.back() > _writtenData + _dataBytes)
+		_messageEnds.pop_back();
 	if (_controlOffset == 0)
 		_control.clear(); // else one is partly written: it and the whole ones behind it stay
 	_sealed = false;
@@ -245,6 +273,8 @@ void OutputQueue::clear()
 {
 	std::vector<Chunk>().swap(_chunks);
 	std::string().swap(_control);
+	std::vector<std::uint64_t>().swap(_messageEnds);
+	_messageHead = 0;
 	_head = 0;
 	_dataBytes = 0;
 	_controlOffset = 0;

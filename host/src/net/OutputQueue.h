@@ -11,6 +11,7 @@
 
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -42,6 +43,13 @@ public:
 
 	void appendShared(std::shared_ptr<const std::string> frame);
 	/// Appends an encoded frame shared with other recipients, without copying it.
+
+	void markMessage() { _messageEnds.push_back(_writtenData + _dataBytes); }
+	/// Counts the data frame just appended as a message until it is fully written. Only a
+	/// connection with a message limit calls it; the others keep nothing per message.
+
+	std::size_t messageCount() const { return _messageEnds.size() - _messageHead; }
+	/// Marked messages not yet fully written.
 
 	void appendControl(const char* header, std::size_t headerLength, const char* payload, std::size_t length);
 	/// Appends a control frame to be written at the next frame boundary.
@@ -113,13 +121,17 @@ private:
 	std::size_t consumeHeadChunk(std::size_t written);
 	/// Takes up to written bytes of the first unwritten chunk; returns how many.
 	void releaseIfEmpty();
+	void dropWrittenMessages();
 
 	std::vector<Chunk> _chunks;
 	std::size_t _head = 0;      ///< first chunk not fully written
 	std::size_t _dataBytes = 0; ///< unwritten bytes in _chunks
 	std::string _control;       ///< whole control frames, written from _controlOffset
 	std::size_t _controlOffset = 0;
-	bool _sealed = false; ///< the last chunk must not take more frames (a close frame's own chunk)
+	bool _sealed = false;                    ///< the last chunk must not take more frames (a close frame's own chunk)
+	std::uint64_t _writtenData = 0;          ///< data bytes (not control) written since the start
+	std::vector<std::uint64_t> _messageEnds; ///< _writtenData at which each marked message is written
+	std::size_t _messageHead = 0;            ///< first entry of _messageEnds not yet written
 };
 
 

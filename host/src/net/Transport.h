@@ -48,9 +48,12 @@ struct Endpoint
 	std::string idleCloseReason = "idle timeout";                  ///< empty with CloseCode::NONE
 	std::uint16_t overflowCloseCode = CloseCode::POLICY_VIOLATION; ///< reported for a slow consumer; NONE: 1005
 	std::string overflowCloseReason = "slow consumer";             ///< empty with CloseCode::NONE
-	bool overflowCloseSent = false;       ///< the plugin named its own: try to send it before cutting TCP
-	std::int64_t closeTimeoutMs = -1;     ///< after our close frame; -1 = the transport's close_timeout_ms
-	std::int64_t sendStallTimeoutMs = -1; ///< -1 = the transport's send_stall_timeout_ms; 0 = no limit
+	bool overflowCloseSent = false;          ///< the plugin named its own: try to send it before cutting TCP
+	std::int64_t closeTimeoutMs = -1;        ///< after our close frame; -1 = the transport's close_timeout_ms
+	std::int64_t sendStallTimeoutMs = -1;    ///< -1 = the transport's send_stall_timeout_ms; 0 = no limit
+	std::int32_t invalidTextCloseCode = -1;  ///< for invalid UTF-8 text; -1 = 1007, CloseCode::NONE: no status
+	std::string invalidTextCloseReason = {}; ///< its reason; empty = the decoder's (none with CloseCode::NONE)
+	std::size_t maxOutputMessages = 0;       ///< data messages queued and not fully written; 0 = no limit
 };
 
 

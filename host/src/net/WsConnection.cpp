@@ -129,16 +129,25 @@ void WsConnection::completeAbort()
 }
 
 
+bool WsConnection::fitsMessage() const
+{
+	// The hot path without a message limit: one compare.
+	return _pEndpoint->maxOutputMessages == 0 || _queue.messageCount() < _pEndpoint->maxOutputMessages;
+}
+
+
 SendResult WsConnection::send(std::string_view data, MessageKind kind)
 {
 	if (_state != State::OPEN)
 		return SendResult::CLOSED;
-	if (!fitsOutput(serverFrameSize(data.size())))
+	if (!fitsOutput(serverFrameSize(data.size())) || !fitsMessage())
 	{
 		closeSlowConsumer();
 		return SendResult::DROPPED;
 	}
 	queueData(kind == MessageKind::TEXT ? WS::TEXT : WS::BINARY, data.data(), data.size());
+	if (_pEndpoint->maxOutputMessages != 0)
+		_queue.markMessage();
 	if (auto* c = _loop.transport().counters().messagesOut)
 		c->increment();
 	return SendResult::QUEUED;
@@ -149,12 +158,14 @@ SendResult WsConnection::sendShared(const std::shared_ptr<const std::string>& fr
 {
 	if (_state != State::OPEN)
 		return SendResult::CLOSED;
-	if (!fitsOutput(frame->size()))
+	if (!fitsOutput(frame->size()) || !fitsMessage())
 	{
 		closeSlowConsumer();
 		return SendResult::DROPPED;
 	}
 	_queue.appendShared(frame);
+	if (_pEndpoint->maxOutputMessages != 0)
+		_queue.markMessage();
 	queued();
 	if (auto* c = _loop.transport().counters().messagesOut)
 		c->increment();
@@ -492,15 +503,23 @@ void WsConnection::onProtocolError(std::uint16_t closeCode, const char* reason)
 {
 	if (auto* c = _loop.transport().counters().protocolErrors)
 		c->increment();
-	if (_state == State::OPEN)
-	{
-		if (startClose(closeCode, reason, closeCode, reason))
-			_finishAfterFlush = true;
-	}
-	else
+	if (_state != State::OPEN)
 	{
 		finish(_reportCode, _reportReason);
+		return;
 	}
+	// Invalid UTF-8 text closes as the endpoint asks (its code, its reason else the decoder's).
+	const Endpoint& endpoint = *_pEndpoint;
+	const bool invalidText = closeCode == CloseCode::INVALID_PAYLOAD && _decoder.invalidText();
+	std::uint16_t code = invalidText && endpoint.invalidTextCloseCode >= 0
+	                         ? static_cast<std::uint16_t>(endpoint.invalidTextCloseCode)
+	                         : closeCode;
+	std::string_view text = code == CloseCode::NONE ? std::string_view()
+	                        : invalidText && !endpoint.invalidTextCloseReason.empty()
+	                            ? std::string_view(endpoint.invalidTextCloseReason)
+	                            : std::string_view(reason);
+	if (startClose(code == CloseCode::NONE ? CloseCode::NO_STATUS : code, text, code, text))
+		_finishAfterFlush = true;
 }
 
 

@@ -37,7 +37,8 @@ class WsConnection: public Switchboard::Connection, public LoopHandler, private 
 /// it is destroyed at the end of the loop iteration in which it finished, so pointers held
 /// during one iteration stay valid.
 ///
-/// Limits: every queued frame (data, pong, ping, close) counts against max_output_queue; above
+/// Limits: every queued frame (data, pong, ping, close) counts against max_output_queue, and
+/// every message a plugin sends against the endpoint's maxOutputMessages (when set); above
 /// high_watermark the connection is not read until its output drains below low_watermark;
 /// meanwhile it is closed as a slow consumer if the peer takes none of its output for
 /// send_stall_timeout_ms (or the endpoint's own sendStallTimeoutMs), or keeps sending (more than
@@ -117,6 +118,8 @@ private:
 	void onProtocolError(std::uint16_t closeCode, const char* reason) override;
 
 	bool fitsOutput(std::size_t frameBytes) const;
+	bool fitsMessage() const;
+	/// Room for one more message under the endpoint's maxOutputMessages (0: no limit).
 	bool writeQueued();
 	bool writeQueuedTls();
 	void readBytes(char* data, std::size_t length);

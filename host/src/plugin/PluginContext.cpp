@@ -125,6 +125,10 @@ bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handle
 	// -1 stays -1: the connection then takes the transport's [websocket] value.
 	endpoint->closeTimeoutMs = options.closeTimeoutMs;
 	endpoint->sendStallTimeoutMs = options.sendStallTimeoutMs;
+	endpoint->invalidTextCloseCode = options.invalidTextCloseCode;
+	if (options.invalidTextCloseReason && options.invalidTextCloseCode != CloseCode::NONE)
+		endpoint->invalidTextCloseReason = options.invalidTextCloseReason;
+	endpoint->maxOutputMessages = static_cast<std::size_t>(options.maxOutputMessages);
 	std::string mount = "WS " + endpoint->path;
 	std::string error;
 	if (!_services.http->addEndpoint(_listener, std::move(endpoint), error))

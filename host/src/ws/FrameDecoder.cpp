@@ -230,7 +230,7 @@ char* FrameDecoder::startPayload(char* p, char* end, DecoderHandler& handler)
 	const bool text = _messageOpcode == TEXT;
 	if (!unmask(p, n, text) && !_utf8.feed(p, n))
 	{
-		fail(handler, INVALID_PAYLOAD, "text message is not valid UTF-8");
+		failText(handler, "text message is not valid UTF-8");
 		return next;
 	}
 	if (!_fin)
@@ -240,7 +240,7 @@ char* FrameDecoder::startPayload(char* p, char* end, DecoderHandler& handler)
 	}
 	if (text && !_utf8.complete())
 	{
-		fail(handler, INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
+		failText(handler, "text message ends inside a UTF-8 sequence");
 		return next;
 	}
 	if (_opcode == CONTINUATION)
@@ -288,7 +288,7 @@ char* FrameDecoder::readPayload(char* p, char* end, DecoderHandler& handler)
 	// Validate before buffering so bad text fails fast, mid-frame.
 	if (!unmask(p, n, text) && !_utf8.feed(p, n))
 	{
-		fail(handler, INVALID_PAYLOAD, "text message is not valid UTF-8");
+		failText(handler, "text message is not valid UTF-8");
 		return next;
 	}
 	_buffer.append(p, n);
@@ -298,7 +298,7 @@ char* FrameDecoder::readPayload(char* p, char* end, DecoderHandler& handler)
 		if (_fin)
 		{
 			if (text && !_utf8.complete())
-				fail(handler, INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
+				failText(handler, "text message ends inside a UTF-8 sequence");
 			else
 				deliverBuffered(handler);
 		}
@@ -389,6 +389,13 @@ void FrameDecoder::fail(DecoderHandler& handler, std::uint16_t closeCode, const 
 	// Called only after the payload (possibly a close reason in the buffer) has been examined.
 	releaseBuffer();
 	handler.onProtocolError(closeCode, reason);
+}
+
+
+void FrameDecoder::failText(DecoderHandler& handler, const char* reason)
+{
+	_invalidText = true;
+	fail(handler, INVALID_PAYLOAD, reason);
 }
 
 

@@ -99,6 +99,10 @@ public:
 	bool stopped() const;
 	/// True after onClose(), onProtocolError() or stop().
 
+	bool invalidText() const { return _invalidText; }
+	/// True once onProtocolError() reported a text message that is not valid UTF-8 (as opposed
+	/// to another 1007, an invalid close reason), so a handler can close as its endpoint asks.
+
 	Role role() const;
 
 	std::size_t maxMessageSize() const;
@@ -137,6 +141,8 @@ private:
 	void handleClose(const char* data, std::size_t len, DecoderHandler& handler);
 	void deliverBuffered(DecoderHandler& handler);
 	void fail(DecoderHandler& handler, std::uint16_t closeCode, const char* reason);
+	void failText(DecoderHandler& handler, const char* reason);
+	/// fail() with 1007 for a text message that is not valid UTF-8 (sets invalidText()).
 	void releaseBuffer();
 
 	std::string _buffer;          // fragments of the open message, then possibly a partial control frame
@@ -150,6 +156,7 @@ private:
 	std::uint8_t _controlLen = 0;               // payload length of a straddling control frame
 	std::uint8_t _messageOpcode = CONTINUATION; // TEXT or BINARY while a message is open
 	bool _fin = false;                          // of the current frame
+	bool _invalidText = false;                  // failed on a text message's UTF-8
 	State _state = HEADER;
 	Role _role;
 	Utf8Validator _utf8; // of the open text message

@@ -36,7 +36,7 @@ enum class SendResult
 /// What became of an outgoing message. The host never grows memory without bound.
 {
 	QUEUED,  ///< written to the socket or held in its bounded output queue
-	DROPPED, ///< refused: the output queue is over its hard cap; the host closes the connection (1008)
+	DROPPED, ///< refused: the output queue is over its cap (bytes or messages); the host closes the connection (1008)
 	CLOSED   ///< the connection is closing or gone; nothing was sent
 };
 
@@ -146,10 +146,11 @@ struct WebSocketOptions
 /// (util/CloseRules.h has the rules). A code is -1 (the host's), CloseCode::NONE (a close
 /// without status; onClose then reports 1005) or one a server may send: 1000-1003, 1007-1014,
 /// 3000-4999. A reason is nullptr or "" (the host's) or at most 123 bytes of UTF-8. The close and
-/// send-stall timeouts are -1 (the host's) or within the range each one states. addWebSocket
-/// refuses anything else. Ownership: a reason must point at characters that stay valid and
-/// unchanged for the plugin's whole life (a string literal or a static the plugin owns); the
-/// host does not free them and may read them at any time until the plugin is destroyed.
+/// send-stall timeouts are -1 (the host's) and maxOutputMessages 0 (no limit), or within the range
+/// each one states. addWebSocket refuses anything else. Ownership: a reason must point at
+/// characters that stay valid and unchanged for the plugin's whole life (a string literal or a
+/// static the plugin owns); the host does not free them and may read them at any time until the
+/// plugin is destroyed.
 {
 	std::int64_t maxMessageSize = 0;  ///< bytes after reassembly; beyond it the host closes with 1009
 	std::int64_t idleTimeoutMs = -1;  ///< close (1001) after this long with no inbound frame; 0 = never
@@ -175,6 +176,18 @@ struct WebSocketOptions
 	///< therefore not read) may take none of that output before the host closes it as a slow
 	///< consumer (the overflow close above): -1 = [websocket] send_stall_timeout_ms (10000 by
 	///< default), 0 = no limit, else 1..3600000 ms.
+	std::int32_t invalidTextCloseCode = -1;
+	///< code of the close the host sends when a TEXT message is not valid UTF-8: -1 = 1007, else as
+	///< the other codes (CloseCode::NONE: a close without status; onClose then reports 1005). The
+	///< host reads it when it fails such a message; onMessage never sees the message.
+	const char* invalidTextCloseReason = nullptr;
+	///< its reason: nullptr or "" = the host's ("text message is not valid UTF-8" or "text message
+	///< ends inside a UTF-8 sequence"); none goes with CloseCode::NONE
+	std::int64_t maxOutputMessages = 0;
+	///< messages (plugin sends, not pings, pongs or close frames) queued per connection and not yet
+	///< fully written; a send that would exceed it is DROPPED and the connection gets the overflow
+	///< close, exactly as for maxOutputQueue bytes: 0 = no count limit, else 1..100000000. The host
+	///< reads it on every send.
 };
 
 

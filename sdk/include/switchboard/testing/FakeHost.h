@@ -74,11 +74,13 @@ class FakeHost: public Host, public Router, public Logger, public Metrics, publi
 /// RoutePattern (clashes refused; the first registered matching route answers; GET routes
 /// answer HEAD with no body; no match or a wrong method is 404 "Not Found"); exact WebSocket
 /// endpoint paths (another path is refused with 400); WebSocketOptions refused as the host
-/// refuses them (util/CloseRules.h: close codes and reasons, closeTimeoutMs and
-/// sendStallTimeoutMs out of range); onClose exactly once per opened connection; closes
-/// requested inside a callback reported after that callback returns; 1001 for every open
-/// connection at stop(); 1008 after a DROPPED send; 1009 "Message too big" for a message over
-/// the endpoint's maxMessageSize; 1007 for invalid UTF-8 text; exceptions from plugin
+/// refuses them (util/CloseRules.h: close codes and reasons, closeTimeoutMs,
+/// sendStallTimeoutMs and maxOutputMessages out of range); onClose exactly once per opened
+/// connection; closes requested inside a callback reported after that callback returns; 1001 for
+/// every open connection at stop(); 1008 after a DROPPED send; 1009 "Message too big" for a
+/// message over the endpoint's maxMessageSize; 1007 (or the endpoint's invalidTextCloseCode) for
+/// invalid UTF-8 text. There is no output queue, so maxOutputMessages is only checked: inject a
+/// full queue with setSendResult(id, DROPPED). Exceptions from plugin
 /// code caught and logged (a connection callback's exception closes it with 1011, a route's
 /// answers 500, start()'s makes it FAILED). Because of that, a failed test assertion thrown
 /// inside a plugin callback is caught too: check logLines() or assert outside callbacks.
@@ -308,7 +310,8 @@ public:
 
 	bool deliver(ConnectionId id, std::string_view data, MessageKind kind = MessageKind::TEXT)
 	/// A message from the peer: onMessage, unless the host would refuse it first (over the
-	/// endpoint's maxMessageSize: close 1009; TEXT that is not UTF-8: close 1007). Returns
+	/// endpoint's maxMessageSize: close 1009; TEXT that is not UTF-8: close 1007 "text message is
+	/// not valid UTF-8", or the endpoint's invalidTextCloseCode and invalidTextCloseReason). Returns
 	/// false if the connection is not open.
 	{
 		FakeConnection* c = find(id);
@@ -317,7 +320,8 @@ public:
 		if (c->_options.maxMessageSize > 0 && data.size() > static_cast<std::uint64_t>(c->_options.maxMessageSize))
 			closeConnection(id, CloseCode::MESSAGE_TOO_BIG, "Message too big");
 		else if (kind == MessageKind::TEXT && !isUtf8(data))
-			closeConnection(id, CloseCode::INVALID_PAYLOAD, "text message is not valid UTF-8");
+			closeConnection(id, CloseRules::invalidTextCode(c->_options),
+			                CloseRules::invalidTextReason(c->_options, CloseRules::DEFAULT_INVALID_TEXT_REASON));
 		else
 			dispatch(
 			    Context::LOOP, "onMessage", [&] { c->_pHandler->onMessage(*c, data, kind); }, id);

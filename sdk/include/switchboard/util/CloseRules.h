@@ -32,9 +32,13 @@ constexpr std::int64_t MAX_CLOSE_TIMEOUT_MS = 60000;
 ///< WebSocketOptions::closeTimeoutMs, when not -1 (the range of [websocket] close_timeout_ms).
 constexpr std::int64_t MAX_SEND_STALL_TIMEOUT_MS = 3600000;
 ///< WebSocketOptions::sendStallTimeoutMs, when not -1: 0 (no limit) up to an hour.
+constexpr std::int64_t MAX_OUTPUT_MESSAGES = 100000000;
+///< WebSocketOptions::maxOutputMessages: 0 (no limit) up to this.
 
 constexpr const char* DEFAULT_IDLE_REASON = "idle timeout";
 constexpr const char* DEFAULT_OVERFLOW_REASON = "slow consumer";
+constexpr const char* DEFAULT_INVALID_TEXT_REASON = "text message is not valid UTF-8";
+///< What FakeHost sends for invalid UTF-8 text; the host's decoder also says where it failed.
 
 
 inline bool isSendableCode(std::int64_t code) noexcept
@@ -81,8 +85,18 @@ inline std::string checkTimeout(const char* field, std::int64_t ms, std::int64_t
 }
 
 
+inline std::string checkCount(const char* field, std::int64_t count, std::int64_t maximum)
+/// "" when count is 0 (no limit) up to maximum; else the problem.
+{
+	if (count >= 0 && count <= maximum)
+		return std::string();
+	return std::string(field) + " " + std::to_string(count) + " is outside 0.." + std::to_string(maximum) +
+	       " (0 for no limit)";
+}
+
+
 inline std::string checkOptions(const WebSocketOptions& options)
-/// The close codes, reasons and close timeouts of an endpoint's options, as Setup::addWebSocket
+/// The close codes, reasons, close timeouts and message count of an endpoint's options, as Setup::addWebSocket
 /// checks them: "" or the first problem, e.g. "idleCloseCode 1006 cannot be sent (...)" or
 /// "closeTimeoutMs 50 is outside 100..60000 (or -1 for [websocket] close_timeout_ms)".
 /// Thread-safe (pure; reads the reasons' characters).
@@ -94,7 +108,10 @@ inline std::string checkOptions(const WebSocketOptions& options)
 	      checkTimeout("closeTimeoutMs", options.closeTimeoutMs, MIN_CLOSE_TIMEOUT_MS, MAX_CLOSE_TIMEOUT_MS,
 	                   "close_timeout_ms"),
 	      checkTimeout("sendStallTimeoutMs", options.sendStallTimeoutMs, 0, MAX_SEND_STALL_TIMEOUT_MS,
-	                   "send_stall_timeout_ms")})
+	                   "send_stall_timeout_ms"),
+	      checkCode("invalidTextCloseCode", options.invalidTextCloseCode),
+	      checkReason("invalidTextCloseReason", options.invalidTextCloseReason),
+	      checkCount("maxOutputMessages", options.maxOutputMessages, MAX_OUTPUT_MESSAGES)})
 	{
 		if (!problem.empty())
 			return problem;
@@ -144,6 +161,32 @@ inline std::string overflowReason(const WebSocketOptions& options)
 		return std::string();
 	return options.overflowCloseReason && *options.overflowCloseReason ? options.overflowCloseReason
 	                                                                   : DEFAULT_OVERFLOW_REASON;
+}
+
+
+inline bool hasInvalidTextClose(const WebSocketOptions& options) noexcept
+/// Whether the endpoint names its own close for invalid UTF-8 text, code or reason.
+{
+	return options.invalidTextCloseCode >= 0 || (options.invalidTextCloseReason && *options.invalidTextCloseReason);
+}
+
+
+inline std::uint16_t invalidTextCode(const WebSocketOptions& options) noexcept
+/// The code of the invalid UTF-8 text close: the endpoint's, else 1007 (CloseCode::NONE: no status).
+{
+	return options.invalidTextCloseCode >= 0 ? static_cast<std::uint16_t>(options.invalidTextCloseCode)
+	                                         : CloseCode::INVALID_PAYLOAD;
+}
+
+
+inline std::string invalidTextReason(const WebSocketOptions& options, std::string_view hostReason)
+/// The reason of the invalid UTF-8 text close: the endpoint's, else hostReason (what the host
+/// found wrong); empty with CloseCode::NONE.
+{
+	if (invalidTextCode(options) == CloseCode::NONE)
+		return std::string();
+	return options.invalidTextCloseReason && *options.invalidTextCloseReason ? options.invalidTextCloseReason
+	                                                                         : std::string(hostReason);
 }
 
 
