@@ -28,6 +28,7 @@ constexpr std::int64_t EXPIRY_CHECK_MS = 500;
 // Close reasons the endpoint options point at: static, so they outlive the plugin's stop().
 const char* const REASON_TIMED_OUT = "Session timed out";
 const char* const REASON_SLOW_CONSUMER = "Slow consumer";
+const char* const REASON_INVALID_FORMAT = "Invalid message format";
 
 
 } // namespace
@@ -231,6 +232,9 @@ StartResult TogetherPlugin::start(Host& host, Setup& setup)
 	options.overflowCloseReason = REASON_SLOW_CONSUMER;
 	options.closeTimeoutMs = _settings.wsCloseTimeoutS * 1000;
 	options.sendStallTimeoutMs = _settings.wsWriteTimeoutS * 1000;
+	options.invalidTextCloseCode = 4002;
+	options.invalidTextCloseReason = REASON_INVALID_FORMAT;
+	options.maxOutputMessages = _settings.wsSendQueueMaxFrames;
 	if (!setup.addWebSocket("/ws", *this, options) || !setup.addWebSocket("/api/ws", *this, options))
 		return StartResult::failed("cannot register the gateway at /ws and /api/ws");
 

@@ -54,6 +54,8 @@ const ConfigKey KEYS[] = {
      67108864},
     {"ws.rate.per_second", ConfigType::DOUBLE, "20", "Inbound frames per second per session (token bucket)", 0, 0},
     {"ws.rate.burst", ConfigType::DOUBLE, "60", "Burst of the inbound frame rate", 0, 0},
+    {"ws.send_queue.max_frames", ConfigType::INTEGER, "1024",
+     "Outbound messages queued per session before it is closed (1013)", 1, 100000000},
     {"ws.send_queue.max_bytes", ConfigType::INTEGER, "4194304",
      "Outbound bytes queued per session before it is closed (1013)", 4096, 1073741824},
     {"ws.write_timeout", ConfigType::INTEGER, "10", "Seconds a session may take none of its queued output", 1, 3600},
@@ -119,6 +121,7 @@ std::string TogetherSettings::load(const Config& config)
 	wsHeartbeatTimeoutS = config.getInt("ws.heartbeat_timeout");
 	wsPingIntervalS = config.getInt("ws.ping_interval");
 	wsMaxFrameBytes = config.getInt("ws.max_frame_bytes");
+	wsSendQueueMaxFrames = config.getInt("ws.send_queue.max_frames");
 	wsSendQueueMaxBytes = config.getInt("ws.send_queue.max_bytes");
 	wsWriteTimeoutS = config.getInt("ws.write_timeout");
 	wsCloseTimeoutS = config.getInt("ws.close_timeout");

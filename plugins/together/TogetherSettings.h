@@ -43,6 +43,7 @@ struct TogetherSettings
 	std::int64_t wsMaxFrameBytes = 65536;
 	double wsRatePerSecond = 20;
 	double wsRateBurst = 60;
+	std::int64_t wsSendQueueMaxFrames = 1024;
 	std::int64_t wsSendQueueMaxBytes = 4194304;
 	std::int64_t wsWriteTimeoutS = 10;
 	std::int64_t wsCloseTimeoutS = 5;

@@ -652,6 +652,17 @@ public:
 		{
 			CPPUNIT_FAIL(std::string("binary frame: ") + e.what());
 		}
+		// Text that is not UTF-8 (§5.9): refused by the host with the plugin's code, not 1007.
+		Session invalid = openSession(server, user);
+		invalid.client.sendText("{\"op\":\"HEARTBEAT\",\"t\":\"\xFF\xFE\"}");
+		try
+		{
+			expectClosed(invalid.client, 4002, "Invalid message format", true);
+		}
+		catch (CppUnit::Exception& e)
+		{
+			CPPUNIT_FAIL(std::string("invalid UTF-8: ") + e.what());
+		}
 	}
 
 	void testIgnoredInputKeepsSessionOpen()
