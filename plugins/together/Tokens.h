@@ -2,8 +2,8 @@
 // Tokens.h
 //
 // Together's bearer tokens: compact JWS signed with HS256 and nothing else (docs/protocols/
-// together.md, "Tokens"). Signed and checked with libsodium's HMAC-SHA-256 over the bytes as
-// received, the MAC compared in constant time; the claims parsed with Poco::JSON.
+// together.md, "Tokens"), signed and checked by Hs256 (plugins/common); the claims parsed with
+// Poco::JSON.
 //
 
 
@@ -59,8 +59,6 @@ public:
 	/// and types, then exp against now with the leeway. Never throws on bad input.
 
 private:
-	std::string mac(std::string_view signingInput) const;
-
 	std::string _secret;
 };
 

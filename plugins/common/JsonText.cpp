@@ -8,7 +8,6 @@
 
 
 namespace Switchboard {
-namespace Together {
 namespace JsonText {
 
 
@@ -210,19 +209,18 @@ bool isValid(std::string_view text, int maxDepth)
 }
 
 
-bool member(std::string_view object, std::string_view key, std::string_view& value)
+bool forEachMember(std::string_view object, const std::function<bool(const std::string&, std::string_view)>& visit)
 {
 	Scanner s(object);
 	s.space();
 	if (!s.peek('{'))
 		return false;
 	s.skip();
-	bool found = false;
 	while (true)
 	{
 		s.space();
 		if (s.peek('}') || s.atEnd())
-			return found;
+			return true;
 		const std::size_t keyStart = s.pos();
 		if (!s.string())
 			return false;
@@ -237,16 +235,28 @@ bool member(std::string_view object, std::string_view key, std::string_view& val
 		const std::size_t valueStart = s.pos();
 		if (!s.value(MAX_DEPTH))
 			return false;
-		if (name == key)
-		{
-			value = object.substr(valueStart, s.pos() - valueStart);
-			found = true;
-		}
+		if (!visit(name, object.substr(valueStart, s.pos() - valueStart)))
+			return true;
 		s.space();
 		if (!s.peek(','))
-			return found;
+			return true;
 		s.skip();
 	}
+}
+
+
+bool member(std::string_view object, std::string_view key, std::string_view& value)
+{
+	bool found = false;
+	forEachMember(object, [&](const std::string& name, std::string_view raw) {
+		if (name == key)
+		{
+			value = raw;
+			found = true;
+		}
+		return true;
+	});
+	return found;
 }
 
 
@@ -320,5 +330,4 @@ bool isNull(std::string_view token)
 
 
 } // namespace JsonText
-} // namespace Together
 } // namespace Switchboard

@@ -1,29 +1,35 @@
 //
-// TogetherJsonTextTest.cpp
+// PluginCommonTest.cpp
 //
-// The gateway's JSON reading without a tree: strict syntax (what JavaScript's JSON.parse accepts,
-// numbers of any size included), nesting bound, raw member text for the byte-exact relay, and
-// string tokens decoded with their escapes.
+// The code the bundled plugins share (plugins/common). JsonText: strict syntax (what JavaScript's
+// JSON.parse accepts, numbers of any size included), nesting bound, raw member text for byte-exact
+// relays, member walks, and string tokens decoded with their escapes. Hs256: tokens it signs
+// verify, and a changed byte, another algorithm or a malformed token does not.
 //
 
 
+#include "Hs256.h"
 #include "JsonText.h"
+#include <sodium.h>
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <string>
+#include <vector>
 
 
-namespace JsonText = Switchboard::Together::JsonText;
+namespace JsonText = Switchboard::JsonText;
 
 
-class TogetherJsonTextTest: public CppUnit::TestFixture
+class PluginCommonTest: public CppUnit::TestFixture
 {
-	CPPUNIT_TEST_SUITE(TogetherJsonTextTest);
+	CPPUNIT_TEST_SUITE(PluginCommonTest);
 	CPPUNIT_TEST(testValidDocuments);
 	CPPUNIT_TEST(testInvalidDocuments);
 	CPPUNIT_TEST(testDepthBound);
 	CPPUNIT_TEST(testMembers);
 	CPPUNIT_TEST(testStringValues);
+	CPPUNIT_TEST(testMemberWalk);
+	CPPUNIT_TEST(testHs256);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -117,7 +123,52 @@ public:
 		CPPUNIT_ASSERT(JsonText::isNull("null"));
 		CPPUNIT_ASSERT(!JsonText::isNull("\"null\""));
 	}
+
+	void testMemberWalk()
+	{
+		std::vector<std::string> seen;
+		CPPUNIT_ASSERT(JsonText::forEachMember("{\"b\":1, \"a\" : [2, {\"x\":3}] ,\"\\u0063\":\"s\"}",
+		                                       [&](const std::string& name, std::string_view raw) {
+			                                       seen.push_back(name + "=" + std::string(raw));
+			                                       return true;
+		                                       }));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), seen.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("b=1"), seen[0]);
+		CPPUNIT_ASSERT_EQUAL(std::string("a=[2, {\"x\":3}]"), seen[1]);
+		CPPUNIT_ASSERT_EQUAL(std::string("c=\"s\""), seen[2]);
+		// Stopping early, an empty object, and a non-object.
+		int calls = 0;
+		CPPUNIT_ASSERT(JsonText::forEachMember("{\"a\":1,\"b\":2}", [&](const std::string&, std::string_view) {
+			++calls;
+			return false;
+		}));
+		CPPUNIT_ASSERT_EQUAL(1, calls);
+		CPPUNIT_ASSERT(JsonText::forEachMember(" { } ", [&](const std::string&, std::string_view) { return true; }));
+		CPPUNIT_ASSERT(!JsonText::forEachMember("[1]", [&](const std::string&, std::string_view) { return true; }));
+	}
+
+	void testHs256()
+	{
+		CPPUNIT_ASSERT(sodium_init() >= 0);
+		const std::string secret(32, 'k');
+		const std::string token = Switchboard::Hs256::sign(secret, "{\"sub\":\"u1\"}");
+		std::string payload;
+		CPPUNIT_ASSERT(Switchboard::Hs256::verify(secret, token, payload));
+		CPPUNIT_ASSERT_EQUAL(std::string("{\"sub\":\"u1\"}"), payload);
+		CPPUNIT_ASSERT(!Switchboard::Hs256::verify(std::string(32, 'j'), token, payload));
+		std::string changed = token;
+		changed[changed.size() - 2] = changed[changed.size() - 2] == 'A' ? 'B' : 'A';
+		CPPUNIT_ASSERT(!Switchboard::Hs256::verify(secret, changed, payload));
+		// alg none, with or without a signature part, and a token of the wrong shape.
+		const std::string noneHeader = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+		const std::string body = token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
+		CPPUNIT_ASSERT(!Switchboard::Hs256::verify(secret, noneHeader + "." + body + ".", payload));
+		CPPUNIT_ASSERT(
+		    !Switchboard::Hs256::verify(secret, noneHeader + "." + body + token.substr(token.rfind('.')), payload));
+		for (const char* bad : {"", "a.b", "a.b.c.d", "...", "e30.e30.e30"})
+			CPPUNIT_ASSERT_MESSAGE(bad, !Switchboard::Hs256::verify(secret, bad, payload));
+	}
 };
 
 
-CPPUNIT_TEST_SUITE_REGISTRATION(TogetherJsonTextTest);
+CPPUNIT_TEST_SUITE_REGISTRATION(PluginCommonTest);
