@@ -157,6 +157,8 @@ class WsLimitsIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testEndpointSendStallTimeout);
 	CPPUNIT_TEST(testEndpointInvalidTextClose);
 	CPPUNIT_TEST(testEndpointMaxOutputMessages);
+	CPPUNIT_TEST(testPingsDeliveredToPlugin);
+	CPPUNIT_TEST(testShutdownCloseTimeout);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -619,6 +621,65 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(summary, afterMs >= 150 && afterMs < 2000);
 		// onClose was reported with the close, not when TCP went.
 		CPPUNIT_ASSERT_EQUAL(std::string("1001 idle timeout"), lastClose(server));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testPingsDeliveredToPlugin()
+	{
+		// By default the host answers every ping; with deliverPings the plugin decides: the
+		// fixture answers pings whose payload starts with "answer" and drops the rest.
+		for (bool deliver : {false, true})
+		{
+			TestServer server;
+			startFixture(server, {{"ws.deliver_pings", deliver ? "true" : "false"}});
+			WsTestClient client;
+			CPPUNIT_ASSERT_EQUAL(101, client.connect(LOOPBACK, server.port("main"), "/g/ws").status);
+			client.sendPing("ignore me");
+			client.sendPing("answer 1");
+			client.sendText("after");
+			std::vector<std::string> seen;
+			for (int i = 0; i < 3; ++i)
+			{
+				WsTestClient::Frame frame = client.receive(2000);
+				if (!frame.ok())
+					break;
+				seen.push_back(std::to_string(frame.opcode) + " " + frame.payload);
+				if (frame.opcode == WsTestClient::OPCODE_TEXT)
+					break;
+			}
+			std::vector<std::string> expected;
+			if (!deliver)
+				expected.push_back(std::to_string(WsTestClient::OPCODE_PONG) + " ignore me");
+			expected.push_back(std::to_string(WsTestClient::OPCODE_PONG) + " answer 1");
+			expected.push_back(std::to_string(WsTestClient::OPCODE_TEXT) + " after");
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(deliver ? "deliverPings" : "host answers", expected.size(), seen.size());
+			for (std::size_t i = 0; i < expected.size(); ++i)
+				CPPUNIT_ASSERT_EQUAL(expected[i], seen[i]);
+			client.close();
+			CPPUNIT_ASSERT_EQUAL(0, server.stop());
+		}
+	}
+
+	void testShutdownCloseTimeout()
+	{
+		// A client that never answers the 1001 of a shutdown: with shutdownCloseTimeoutMs 300 the
+		// host drops it well before the endpoint's 8 s close timeout (and the 20 s deadline).
+		TestServer server;
+		server.set("host", "shutdown_deadline_ms", "20000");
+		startFixture(
+		    server,
+		    {{"ws.close_timeout_ms", "8000"}, {"ws.shutdown_close_timeout_ms", "300"}, {"ws.idle_timeout_ms", "0"}});
+		WsTestClient silent;
+		CPPUNIT_ASSERT_EQUAL(101, silent.connect(LOOPBACK, server.port("main"), "/g/ws").status);
+		server.sendSignal(SIGTERM);
+		WsTestClient::CloseInfo info = silent.expectClose(5000, false, false);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(describe(info), 1001, info.code);
+		auto closeSeen = std::chrono::steady_clock::now();
+		bool eof = silent.waitForEof(6000);
+		double afterMs = millisecondsSince(closeSeen);
+		std::string summary = "TCP dropped " + std::to_string(afterMs) + " ms after the shutdown's close frame";
+		CPPUNIT_ASSERT_MESSAGE(summary, eof);
+		CPPUNIT_ASSERT_MESSAGE(summary, afterMs < 3000);
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 

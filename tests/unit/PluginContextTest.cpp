@@ -85,7 +85,7 @@ public:
 		main.address = "127.0.0.1";
 		_http.addListener(main); // listener 0, never bound: endpoints can be registered
 		PluginServices services{&_transport, &_http, &_workers, &_clock, &_metrics.scope(""),
-		                        1 << 20,     120000, 30000,     1 << 20};
+		                        1 << 20,     120000, 30000,     1 << 20, "."};
 		std::string error;
 		for (const char* name : {"alpha", "beta"})
 		{

@@ -40,7 +40,7 @@ class PluginLoaderTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testBuildSignatureMismatch);
 	CPPUNIT_TEST(testNameMismatch);
 	CPPUNIT_TEST(testDescriptorChecksBothWays);
-	CPPUNIT_TEST(testAbi2PluginsAreRefused);
+	CPPUNIT_TEST(testAbi3PluginsAreRefused);
 	CPPUNIT_TEST(testSignatureIgnoresSdkHeaderText);
 	CPPUNIT_TEST_SUITE_END();
 
@@ -51,7 +51,7 @@ public:
 		auto library = PluginLoader::load(fixture("good"), "good", error);
 		CPPUNIT_ASSERT_MESSAGE(error, library != nullptr);
 		CPPUNIT_ASSERT_EQUAL(std::string("good"), std::string(library->descriptor().name));
-		CPPUNIT_ASSERT_EQUAL(14u, library->descriptor().configKeyCount);
+		CPPUNIT_ASSERT_EQUAL(16u, library->descriptor().configKeyCount);
 		// Dotted key names cross the boundary as they are.
 		CPPUNIT_ASSERT_EQUAL(std::string("ws.idle_close.code"), std::string(library->descriptor().configKeys[5].name));
 		Switchboard::Plugin* plugin = library->descriptor().create();
@@ -134,23 +134,23 @@ public:
 		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
 	}
 
-	void testAbi2PluginsAreRefused()
+	void testAbi3PluginsAreRefused()
 	{
-		// ABI 3.0 changed WebSocketOptions' layout: a plugin built against 2.x (the last was 2.1)
-		// would hand the host a shorter struct, so it must be rebuilt, and the refusal says so.
-		CPPUNIT_ASSERT_EQUAL(3u, static_cast<unsigned>(Switchboard::ABI_MAJOR));
+		// ABI 4.0 changed WebSocketOptions' layout again: a plugin built against 3.0 would hand the
+		// host a shorter struct, so it must be rebuilt, and the refusal says so.
+		CPPUNIT_ASSERT_EQUAL(4u, static_cast<unsigned>(Switchboard::ABI_MAJOR));
 		CPPUNIT_ASSERT_EQUAL(0u, static_cast<unsigned>(Switchboard::ABI_MINOR));
 		Switchboard::PluginDescriptor d{};
 		d.structSize = sizeof(d);
-		d.abiMajor = 2;
-		d.abiMinor = 1;
+		d.abiMajor = 3;
+		d.abiMinor = 0;
 		d.buildSignature = SWITCHBOARD_BUILD_SIGNATURE;
 		d.name = "x";
 		d.create = [] { return static_cast<Switchboard::Plugin*>(nullptr); };
 		d.destroy = [](Switchboard::Plugin*) {};
 		std::string error;
 		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
-		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "was built for SDK ABI 2.1, this host provides 3.0"));
+		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "was built for SDK ABI 3.0, this host provides 4.0"));
 		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "rebuild it against this host's SDK"));
 	}
 

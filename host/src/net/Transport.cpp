@@ -67,6 +67,7 @@ void Transport::start()
 void Transport::shutdown(std::uint16_t code, std::string_view reason, std::int64_t deadlineMs)
 {
 	_accepting = false;
+	_shuttingDown = true;
 	std::string why(reason);
 	for (auto& loop : _loops)
 		loop->post([l = loop.get(), code, why] { l->closeAll(code, why); });

@@ -48,12 +48,14 @@ struct Endpoint
 	std::string idleCloseReason = "idle timeout";                  ///< empty with CloseCode::NONE
 	std::uint16_t overflowCloseCode = CloseCode::POLICY_VIOLATION; ///< reported for a slow consumer; NONE: 1005
 	std::string overflowCloseReason = "slow consumer";             ///< empty with CloseCode::NONE
-	bool overflowCloseSent = false;          ///< the plugin named its own: try to send it before cutting TCP
-	std::int64_t closeTimeoutMs = -1;        ///< after our close frame; -1 = the transport's close_timeout_ms
-	std::int64_t sendStallTimeoutMs = -1;    ///< -1 = the transport's send_stall_timeout_ms; 0 = no limit
-	std::int32_t invalidTextCloseCode = -1;  ///< for invalid UTF-8 text; -1 = 1007, CloseCode::NONE: no status
-	std::string invalidTextCloseReason = {}; ///< its reason; empty = the decoder's (none with CloseCode::NONE)
-	std::size_t maxOutputMessages = 0;       ///< data messages queued and not fully written; 0 = no limit
+	bool overflowCloseSent = false;           ///< the plugin named its own: try to send it before cutting TCP
+	std::int64_t closeTimeoutMs = -1;         ///< after our close frame; -1 = the transport's close_timeout_ms
+	std::int64_t sendStallTimeoutMs = -1;     ///< -1 = the transport's send_stall_timeout_ms; 0 = no limit
+	std::int32_t invalidTextCloseCode = -1;   ///< for invalid UTF-8 text; -1 = 1007, CloseCode::NONE: no status
+	std::string invalidTextCloseReason = {};  ///< its reason; empty = the decoder's (none with CloseCode::NONE)
+	std::size_t maxOutputMessages = 0;        ///< data messages queued and not fully written; 0 = no limit
+	bool deliverPings = false;                ///< pings go to the plugin (MessageKind::PING), not answered here
+	std::int64_t shutdownCloseTimeoutMs = -1; ///< wait for the peer's close once shutting down; -1 = closeTimeoutMs
 };
 
 
@@ -89,6 +91,10 @@ public:
 	/// finishes whatever is left, then stops and joins the loops (main thread, once).
 
 	bool accepting() const { return _accepting.load(); }
+	void beginShutdown() { _shuttingDown.store(true); }
+	/// Shutdown has started (plugins are being told): closes from now on wait for the peer's close
+	/// frame as long as the endpoint's shutdownCloseTimeoutMs says.
+	bool shuttingDown() const { return _shuttingDown.load(std::memory_order_relaxed); }
 
 	void handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSession> tls, std::string initialBytes,
 	             HttpRequest request, const Endpoint& endpoint, std::shared_ptr<void> heldUntilClosed = nullptr);
@@ -139,6 +145,7 @@ private:
 	std::atomic<std::uint64_t> _nextSequence{1};
 	std::atomic<std::size_t> _open{0};
 	std::atomic<bool> _accepting{false};
+	std::atomic<bool> _shuttingDown{false};
 };
 
 

@@ -472,8 +472,24 @@ void WsConnection::onMessage(bool isText, const char* data, std::size_t len)
 
 void WsConnection::onPing(const char* data, std::size_t len)
 {
-	if (_state == State::OPEN)
+	if (_state != State::OPEN)
+		return;
+	if (!_pEndpoint->deliverPings)
+	{
 		queueControl(WS::PONG, data, len);
+		return;
+	}
+	callPlugin(PluginSite::MESSAGE,
+	           [&] { _pEndpoint->handler->onMessage(*this, std::string_view(data, len), MessageKind::PING); });
+}
+
+
+SendResult WsConnection::sendPong(std::string_view payload)
+{
+	if (_state != State::OPEN)
+		return SendResult::CLOSED;
+	const std::size_t length = std::min<std::size_t>(payload.size(), WS::MAX_CONTROL_PAYLOAD);
+	return queueControl(WS::PONG, payload.data(), length) ? SendResult::QUEUED : SendResult::DROPPED;
 }
 
 
@@ -535,7 +551,8 @@ bool WsConnection::startClose(std::uint16_t reportCode, std::string_view reportR
 	leaveOpen(reportCode, reportReason);
 	// Its own chunk: no pong queued earlier may be written after it.
 	queueData(WS::CLOSE, payload.data(), payload.size(), true);
-	_closeDeadlineMs = _loop.now() + _closeTimeoutMs;
+	const bool shuttingDown = _pEndpoint->shutdownCloseTimeoutMs >= 0 && _loop.transport().shuttingDown();
+	_closeDeadlineMs = _loop.now() + (shuttingDown ? _pEndpoint->shutdownCloseTimeoutMs : _closeTimeoutMs);
 	scheduleDeadline();
 	return true;
 }

@@ -66,6 +66,7 @@ public:
 	SendResult send(std::string_view data, MessageKind kind) override;
 	void close(std::uint16_t code, std::string_view reason) override;
 	std::size_t bufferedAmount() const noexcept override { return _queue.size(); }
+	SendResult sendPong(std::string_view payload) override;
 	void attachState(std::shared_ptr<void> state, const void* typeKey) override
 	{
 		_pluginState = std::move(state);

@@ -129,6 +129,8 @@ bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handle
 	if (options.invalidTextCloseReason && options.invalidTextCloseCode != CloseCode::NONE)
 		endpoint->invalidTextCloseReason = options.invalidTextCloseReason;
 	endpoint->maxOutputMessages = static_cast<std::size_t>(options.maxOutputMessages);
+	endpoint->deliverPings = options.deliverPings;
+	endpoint->shutdownCloseTimeoutMs = options.shutdownCloseTimeoutMs;
 	std::string mount = "WS " + endpoint->path;
 	std::string error;
 	if (!_services.http->addEndpoint(_listener, std::move(endpoint), error))

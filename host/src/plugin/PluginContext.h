@@ -50,6 +50,7 @@ struct PluginServices
 	std::int64_t defaultIdleTimeoutMs;
 	std::int64_t defaultPingIntervalMs;
 	std::size_t defaultMaxOutputQueue;
+	std::string dataDirectory; ///< [storage] directory
 };
 
 
@@ -95,6 +96,7 @@ public:
 	bool runOn(ConnectionId id, std::function<void(Connection&)> task) override;
 	void randomBytes(void* buffer, std::size_t length) noexcept override;
 	void holdConnectionsOpen(std::int64_t ms) noexcept override;
+	std::string_view dataDirectory() const noexcept override { return _services.dataDirectory; }
 
 	// Router
 	SendResult send(ConnectionId to, std::string_view data, MessageKind kind) override;

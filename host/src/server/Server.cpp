@@ -275,7 +275,8 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	                        _settings.transport.maxMessageSize,
 	                        _settings.transport.idleTimeoutMs,
 	                        _settings.transport.pingIntervalMs,
-	                        _settings.transport.maxOutputQueue};
+	                        _settings.transport.maxOutputQueue,
+	                        _settings.storageDirectory};
 	PluginId id = static_cast<PluginId>(_plugins.size());
 	p.context = std::make_unique<PluginContext>(id, mount.name, mount.prefix, listener, config,
 	                                            _metrics->scope(mount.name), *p.storage, services);
@@ -327,6 +328,8 @@ void Server::shutdown()
 	// New clients are refused at once; requests already in progress finish (within the
 	// deadline) while the admin listener keeps answering /readyz with 503.
 	auto started = std::chrono::steady_clock::now();
+	if (_transport)
+		_transport->beginShutdown();
 	if (_http)
 	{
 		_http->stopAccepting();

@@ -21,7 +21,7 @@
 namespace Switchboard {
 
 
-constexpr std::uint32_t ABI_MAJOR = 3;
+constexpr std::uint32_t ABI_MAJOR = 4;
 ///< Bumped (and ABI_MINOR reset to 0) by any incompatible change: a changed or removed
 ///< signature, a new virtual in a class plugins implement (Plugin, WebSocketHandler), a changed
 ///< layout of a struct or class that crosses the boundary. The host refuses another major.

@@ -155,6 +155,13 @@ public:
 	/// the connections with 1001, and the event loops keep serving them meanwhile, so clients
 	/// told of a restart can still be answered. One wait for all plugins, the longest asked,
 	/// bounded by [host] shutdown_deadline_ms. Main thread.
+
+	// --- environment (ABI 4.0) -------------------------------------------------------------
+
+	virtual std::string_view dataDirectory() const noexcept = 0;
+	/// The directory the host keeps its data in ([storage] directory, as configured, relative to
+	/// the working directory when not absolute); for plugins that report on it, such as disk
+	/// space. Plugins store through storage(), not files here. Valid for the plugin's life; any thread.
 };
 
 

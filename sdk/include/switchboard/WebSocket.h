@@ -28,7 +28,8 @@ using ConnectionId = std::uint64_t;
 enum class MessageKind
 {
 	TEXT,
-	BINARY
+	BINARY,
+	PING ///< only ever passed to onMessage, and only on an endpoint with deliverPings (ABI 4.0)
 };
 
 
@@ -83,6 +84,11 @@ public:
 
 	virtual std::size_t bufferedAmount() const noexcept = 0;
 	/// Bytes accepted by send() but not yet written to the socket.
+
+	virtual SendResult sendPong(std::string_view payload) = 0;
+	/// Sends a pong control frame with payload (at most 125 bytes; longer is cut to 125), after
+	/// what is already queued; it counts against maxOutputQueue like any frame but not against
+	/// maxOutputMessages. For endpoints with deliverPings, which answer pings themselves (ABI 4.0).
 
 	// --- per-connection state ---------------------------------------------------------------
 
@@ -188,6 +194,15 @@ struct WebSocketOptions
 	///< fully written; a send that would exceed it is DROPPED and the connection gets the overflow
 	///< close, exactly as for maxOutputQueue bytes: 0 = no count limit, else 1..100000000. The host
 	///< reads it on every send.
+	bool deliverPings = false;
+	///< false: the host answers every ping with a pong itself. true: each ping goes to onMessage
+	///< (kind PING, data its payload) and is not answered unless the plugin calls
+	///< Connection::sendPong, so a plugin can count pings against its own rate limit (ABI 4.0).
+	std::int64_t shutdownCloseTimeoutMs = -1;
+	///< how long, once the server is shutting down, the host waits for the peer's close frame after
+	///< sending its own (the 1001 the host sends, or one the plugin sends from stopping()) before
+	///< dropping TCP: -1 = closeTimeoutMs, else 100..60000 ms. Still bounded by [host]
+	///< shutdown_deadline_ms (ABI 4.0).
 };
 
 

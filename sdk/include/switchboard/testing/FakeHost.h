@@ -328,6 +328,32 @@ public:
 		return true;
 	}
 
+	bool ping(ConnectionId id, std::string_view payload = {})
+	/// A ping from the peer: onMessage with MessageKind::PING when the endpoint set deliverPings,
+	/// else the host's own pong (see takePongs). Returns false if the connection is not open.
+	{
+		FakeConnection* c = find(id);
+		if (c == nullptr || c->_status != ConnectionState::OPEN)
+			return false;
+		if (c->_options.deliverPings)
+			dispatch(
+			    Context::LOOP, "onMessage", [&] { c->_pHandler->onMessage(*c, payload, MessageKind::PING); }, id);
+		else
+			c->_pongs.emplace_back(payload.substr(0, 125));
+		return true;
+	}
+
+	std::vector<std::string> takePongs(ConnectionId id)
+	/// The pongs sent on this connection (by the host or Connection::sendPong) since the last
+	/// call, oldest first; clears them.
+	{
+		FakeConnection* c = find(id);
+		std::vector<std::string> pongs;
+		if (c != nullptr)
+			pongs.swap(c->_pongs);
+		return pongs;
+	}
+
 	void disconnect(ConnectionId id, std::uint16_t code = CloseCode::ABNORMAL, std::string_view reason = {})
 	/// The peer goes away (1006: TCP lost) or closes with code: onClose(code, reason) at once.
 	{
@@ -593,6 +619,10 @@ public:
 	}
 
 	std::int64_t connectionsHeldOpenMs() const noexcept { return _heldOpenMs; }
+
+	std::string_view dataDirectory() const noexcept override { return _dataDirectory; }
+	void setDataDirectory(std::string directory) { _dataDirectory = std::move(directory); }
+	/// What dataDirectory() answers; "." until set.
 	/// What the plugin asked for in its last stopping() (0: nothing); stop() advanced the clocks
 	/// by it before closing the connections.
 
@@ -745,6 +775,13 @@ private:
 			_host.closeConnection(_id, code, reason);
 		}
 		std::size_t bufferedAmount() const noexcept override { return _buffered; }
+		SendResult sendPong(std::string_view payload) override
+		{
+			if (_status != ConnectionState::OPEN)
+				return SendResult::CLOSED;
+			_pongs.emplace_back(payload.substr(0, 125));
+			return SendResult::QUEUED;
+		}
 		void attachState(std::shared_ptr<void> state, const void* typeKey) override
 		{
 			_pluginState = std::move(state);
@@ -770,6 +807,7 @@ private:
 		SendResult _sendResult = SendResult::QUEUED;
 		std::size_t _buffered = 0;
 		std::vector<SentMessage> _sent;
+		std::vector<std::string> _pongs;
 		std::optional<std::pair<std::uint16_t, std::string>> _closedWith;
 	};
 
@@ -1301,6 +1339,7 @@ private:
 	std::uint64_t _timerSequence = 0;
 	std::int64_t _monotonicMs = START_MONOTONIC_MS;
 	std::int64_t _heldOpenMs = 0;
+	std::string _dataDirectory = ".";
 	std::int64_t _wallMs = START_WALL_MS;
 
 	std::deque<Counter> _counters; // deques: the addresses handed out stay valid

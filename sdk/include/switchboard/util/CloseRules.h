@@ -111,7 +111,9 @@ inline std::string checkOptions(const WebSocketOptions& options)
 	                   "send_stall_timeout_ms"),
 	      checkCode("invalidTextCloseCode", options.invalidTextCloseCode),
 	      checkReason("invalidTextCloseReason", options.invalidTextCloseReason),
-	      checkCount("maxOutputMessages", options.maxOutputMessages, MAX_OUTPUT_MESSAGES)})
+	      checkCount("maxOutputMessages", options.maxOutputMessages, MAX_OUTPUT_MESSAGES),
+	      checkTimeout("shutdownCloseTimeoutMs", options.shutdownCloseTimeoutMs, MIN_CLOSE_TIMEOUT_MS,
+	                   MAX_CLOSE_TIMEOUT_MS, "close_timeout_ms, through closeTimeoutMs")})
 	{
 		if (!problem.empty())
 			return problem;
