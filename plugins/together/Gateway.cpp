@@ -162,6 +162,11 @@ void TogetherPlugin::onMessage(Connection& connection, std::string_view data, Me
 		}
 		userId = session.userId;
 	}
+	if (kind == MessageKind::PING)
+	{
+		connection.sendPong(data); // a ping that found a token is answered as RFC 6455 says
+		return;
+	}
 
 	// Envelope checks (4002): text, one JSON object, a known string op. The frame is read with
 	// JsonText, not a JSON tree, so numbers of any size are valid and signals relay byte for byte.

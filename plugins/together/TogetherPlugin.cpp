@@ -235,6 +235,8 @@ StartResult TogetherPlugin::start(Host& host, Setup& setup)
 	options.invalidTextCloseCode = 4002;
 	options.invalidTextCloseReason = REASON_INVALID_FORMAT;
 	options.maxOutputMessages = _settings.wsSendQueueMaxFrames;
+	options.shutdownCloseTimeoutMs = _settings.wsShutdownGraceS * 1000;
+	options.deliverPings = true; // pings count against ws.rate like data frames
 	if (!setup.addWebSocket("/ws", *this, options) || !setup.addWebSocket("/api/ws", *this, options))
 		return StartResult::failed("cannot register the gateway at /ws and /api/ws");
 

@@ -60,6 +60,10 @@ const ConfigKey KEYS[] = {
      "Outbound bytes queued per session before it is closed (1013)", 4096, 1073741824},
     {"ws.write_timeout", ConfigType::INTEGER, "10", "Seconds a session may take none of its queued output", 1, 3600},
     {"ws.close_timeout", ConfigType::INTEGER, "5", "Seconds to wait for the client's Close", 1, 60},
+    {"ws.shutdown_grace", ConfigType::INTEGER, "5",
+     "Seconds a session has at shutdown to answer its 1001 before TCP is dropped (within [host] "
+     "shutdown_deadline_ms)",
+     1, 60},
     {"ws.close_on_token_expiry", ConfigType::BOOLEAN, "false", "Close a session with 4001 when its token expires", 0,
      0},
 };
@@ -125,6 +129,7 @@ std::string TogetherSettings::load(const Config& config)
 	wsSendQueueMaxBytes = config.getInt("ws.send_queue.max_bytes");
 	wsWriteTimeoutS = config.getInt("ws.write_timeout");
 	wsCloseTimeoutS = config.getInt("ws.close_timeout");
+	wsShutdownGraceS = config.getInt("ws.shutdown_grace");
 	wsCloseOnTokenExpiry = config.getBool("ws.close_on_token_expiry");
 	return {};
 }

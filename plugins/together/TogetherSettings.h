@@ -47,6 +47,7 @@ struct TogetherSettings
 	std::int64_t wsSendQueueMaxBytes = 4194304;
 	std::int64_t wsWriteTimeoutS = 10;
 	std::int64_t wsCloseTimeoutS = 5;
+	std::int64_t wsShutdownGraceS = 5;
 	bool wsCloseOnTokenExpiry = false;
 
 	static const ConfigKey* keys();

@@ -487,6 +487,7 @@ class TogetherGatewayIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testNoEventLossAtConnect);
 	CPPUNIT_TEST(testFrameTooBig);
 	CPPUNIT_TEST(testFloodClosesWith4008);
+	CPPUNIT_TEST(testPingFloodCountsAgainstRate);
 	CPPUNIT_TEST(testHeartbeatTimeout);
 	CPPUNIT_TEST(testSlowConsumer);
 	CPPUNIT_TEST(testAllowedOrigins);
@@ -1387,6 +1388,39 @@ public:
 		                             4008, info.code);
 		CPPUNIT_ASSERT_EQUAL(std::string("Rate limited"), info.reason);
 		CPPUNIT_ASSERT_MESSAGE(std::to_string(acks) + " ACKs", acks > 0 && acks < 100);
+	}
+
+	void testPingFloodCountsAgainstRate()
+	// The frame rate counts client Pings too (contract: "counts data frames and Pings"): 500 Pings
+	// without pause get fewer than 100 Pongs (the burst of 60 plus the refill), then close 4008.
+	{
+		TestServer& server = serverFor("limits", {{"ws.heartbeat_timeout", "2"}});
+		User user = registerUser(server, "pingy");
+		Session session = openSession(server, user);
+		int sent = 0;
+		try
+		{
+			for (; sent < 500; ++sent)
+				session.client.sendPing("p" + std::to_string(sent));
+		}
+		catch (const std::exception&)
+		{
+			// Closed by the server while still sending.
+		}
+		WsTestClient::CloseInfo info = session.client.expectClose(WAIT_MS);
+		std::size_t pongs = 0;
+		for (const WsTestClient::Frame& frame : info.skippedFrames)
+		{
+			CPPUNIT_ASSERT_EQUAL_MESSAGE("only Pongs before the close", static_cast<int>(WsTestClient::OPCODE_PONG),
+			                             frame.opcode);
+			// Each answer echoes its own Ping, in order, starting at the first.
+			CPPUNIT_ASSERT_EQUAL(std::string("p") + std::to_string(pongs), frame.payload);
+			++pongs;
+		}
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("close code after " + std::to_string(sent) + " Pings and " +
+		                                 std::to_string(pongs) + " Pongs (reason '" + info.reason + "')",
+		                             4008, info.code);
+		CPPUNIT_ASSERT_MESSAGE(std::to_string(pongs) + " Pongs", pongs >= 60 && pongs < 100);
 	}
 
 	void testHeartbeatTimeout()

@@ -676,6 +676,7 @@ class TogetherPluginTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testBoundVoice);
 	CPPUNIT_TEST(testInboundRateLimit);
 	CPPUNIT_TEST(testInboundRateLimitWindow);
+	CPPUNIT_TEST(testPingsCountAgainstRate);
 	CPPUNIT_TEST(testFrameSizeLimit);
 	CPPUNIT_TEST(testHeartbeatTimeout);
 	CPPUNIT_TEST(testSlowConsumer);
@@ -2870,6 +2871,25 @@ public:
 		// With alice gone her presence went offline (nobody to tell) and a new session works.
 		ConnectionId again = s.open(alice);
 		EXPECT_QUIET(s, again);
+	}
+
+	void testPingsCountAgainstRate()
+	{
+		// §5.8 counts data frames and Pings: the bucket's 60 tokens answer 60 Pings (echoing each
+		// payload), the rest are dropped unanswered, and a HEARTBEAT then finds the bucket empty too.
+		Server& s = server();
+		User alice = s.registerUser("alice");
+		ConnectionId c = s.open(alice);
+		for (int i = 0; i < 70; ++i)
+			s.host().ping(c, "p" + std::to_string(i));
+		std::vector<std::string> pongs = s.host().takePongs(c);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(60), pongs.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("p59"), pongs.back());
+		s.host().deliver(c, HEARTBEAT);
+		CPPUNIT_ASSERT(s.frames(c).empty());
+		for (int i = 0; i < 91; ++i) // drops 11..101 within 10 s
+			s.host().ping(c);
+		EXPECT_CLOSE(s, c, 4008, "Rate limited");
 	}
 
 	void testInboundRateLimitWindow()
