@@ -129,6 +129,7 @@ class ConfigTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testEnvironmentKey);
 	CPPUNIT_TEST(testEnvironmentBeatsFile);
 	CPPUNIT_TEST(testCommandLineBeatsEnvironment);
+	CPPUNIT_TEST(testEnvironmentSection);
 	CPPUNIT_TEST(testUnknownHostKey);
 	CPPUNIT_TEST(testUnknownSection);
 	CPPUNIT_TEST(testKeyOutsideSection);
@@ -380,7 +381,8 @@ public:
 		Env real = HostConfig::processEnvironment();
 		::unsetenv("SWITCHBOARD_TEST__PROBE");
 		CPPUNIT_ASSERT_EQUAL(std::string("1"), real["SWITCHBOARD_TEST__PROBE"]);
-		CPPUNIT_ASSERT(real.find("PATH") == real.end());
+		// Every variable: [environment] may name any of them.
+		CPPUNIT_ASSERT(real.find("PATH") != real.end());
 	}
 
 	void testEnvironmentBeatsFile()
@@ -418,6 +420,51 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1), c.listeners().size());
 		CPPUNIT_ASSERT_EQUAL(9500, int(c.listeners()[0].port));
 		CPPUNIT_ASSERT_EQUAL(std::string("command line"), c.origin("host.log_level"));
+	}
+
+	void testEnvironmentSection()
+	{
+		TempConfig file(
+		    "[listener.pv]\naddress = 0.0.0.0\nport = 8083\n[host]\nlog_level = warning\n"
+		    "[environment]\nlistener.pv.port = PV_PORT\nlistener.pv.address = PV_HOST\n"
+		    "host.log_level = PV_LEVEL\nplugin.echo.greeting = PV_GREETING\nhost.worker_threads = PV_UNSET\n");
+		// An alias applies when its variable is set; SWITCHBOARD_* and --set still beat it.
+		Env env{{"PV_PORT", "18083"},
+		        {"PV_HOST", "localhost"},
+		        {"PV_LEVEL", "debug"},
+		        {"PV_GREETING", "hello"},
+		        {"SWITCHBOARD_HOST__LOG_LEVEL", "error"}};
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), env, {"plugin.echo.greeting=cli"}, c, error));
+		CPPUNIT_ASSERT_EQUAL(18083, int(c.listeners()[0].port));
+		CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1"), c.listeners()[0].address); // localhost is the loopback
+		CPPUNIT_ASSERT_EQUAL(std::string("environment (PV_PORT, through [environment])"), c.origin("listener.pv.port"));
+		CPPUNIT_ASSERT_EQUAL(std::string("error"), c.settings().logLevel);
+		CPPUNIT_ASSERT_EQUAL(std::string("command line"), c.origin("plugin.echo.greeting"));
+		CPPUNIT_ASSERT_EQUAL(4, c.settings().workerThreads); // PV_UNSET: the default stays
+		// --print-config keeps the section, so its output loads the same way.
+		std::string printed = c.render({});
+		CPPUNIT_ASSERT_MESSAGE(printed,
+		                       printed.find("[environment]\nlistener.pv.port = PV_PORT\n") != std::string::npos);
+
+		// A value that does not suit the key names the variable.
+		HostConfig bad;
+		CPPUNIT_ASSERT(!HostConfig::load(file.path(), {{"PV_PORT", "eighty"}}, {}, bad, error));
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("PV_PORT") != std::string::npos);
+
+		// Malformed lines, and [environment] is file-only.
+		for (const char* text : {"[environment]\nport = PV_PORT\n", "[environment]\nhost.log_level = 1BAD\n",
+		                         "[environment]\nhost.log_level = PV-LEVEL\n"})
+		{
+			TempConfig malformed(text);
+			HostConfig refused;
+			CPPUNIT_ASSERT_MESSAGE(text, !HostConfig::load(malformed.path(), {}, {}, refused, error));
+			CPPUNIT_ASSERT_MESSAGE(error, error.find("environment.") != std::string::npos);
+		}
+		HostConfig fromCommandLine;
+		CPPUNIT_ASSERT(!HostConfig::load(file.path(), {}, {"environment.host.log_level=X"}, fromCommandLine, error));
+		CPPUNIT_ASSERT_MESSAGE(error, error.find("configuration file only") != std::string::npos);
 	}
 
 	void testUnknownHostKey()
@@ -801,12 +848,13 @@ public:
 		HostConfig defaults;
 		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, defaults, error));
 		CPPUNIT_ASSERT_EQUAL(dumpSettings(defaults.settings()), dumpSettings(c.settings()));
-		CPPUNIT_ASSERT_EQUAL(std::size_t(3), c.listeners().size());
+		CPPUNIT_ASSERT_EQUAL(std::size_t(4), c.listeners().size());
 		std::map<std::string, int> ports;
 		std::map<std::string, bool> jsonErrors;
 		for (const auto& listener : c.listeners())
 		{
-			CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0"), listener.address);
+			// PeerVault's contract puts it on loopback; the others listen everywhere.
+			CPPUNIT_ASSERT_EQUAL(std::string(listener.name == "peervault" ? "127.0.0.1" : "0.0.0.0"), listener.address);
 			CPPUNIT_ASSERT(listener.tlsCertificate.empty()); // TLS is the operator's to turn on
 			ports[listener.name] = int(listener.port);
 			jsonErrors[listener.name] = listener.jsonErrors;
@@ -814,8 +862,9 @@ public:
 		CPPUNIT_ASSERT_EQUAL(9000, ports["main"]);
 		CPPUNIT_ASSERT_EQUAL(8081, ports["govpn"]);
 		CPPUNIT_ASSERT_EQUAL(8080, ports["together"]);
-		// Together's clients expect JSON errors; the others keep the host's plain text.
-		CPPUNIT_ASSERT(jsonErrors["together"]);
+		CPPUNIT_ASSERT_EQUAL(8083, ports["peervault"]);
+		// Together's and PeerVault's clients expect JSON errors; the others keep the host's plain text.
+		CPPUNIT_ASSERT(jsonErrors["together"] && jsonErrors["peervault"]);
 		CPPUNIT_ASSERT(!jsonErrors["main"] && !jsonErrors["govpn"]);
 		const auto* echo = c.plugin("echo");
 		const auto* peerjs = c.plugin("peerjs");
@@ -832,6 +881,15 @@ public:
 		const auto* together = c.plugin("together");
 		CPPUNIT_ASSERT(together && together->enabled);
 		CPPUNIT_ASSERT_EQUAL(std::string("together"), together->listener);
+		const auto* peervault = c.plugin("peervault");
+		CPPUNIT_ASSERT(peervault && peervault->enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("peervault"), peervault->listener);
+		// PeerVault's documented variables reach its keys through [environment].
+		HostConfig fromEnvironment;
+		CPPUNIT_ASSERT_MESSAGE(error,
+		                       HostConfig::load(path, {{"PEERVAULT_WS_PORT", "18083"}}, {}, fromEnvironment, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("environment (PEERVAULT_WS_PORT, through [environment])"),
+		                     fromEnvironment.origin("listener.peervault.port"));
 	}
 
 	void testIniSyntax()

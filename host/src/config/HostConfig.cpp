@@ -419,7 +419,9 @@ const FixedSection FIXED_SECTIONS[] = {
     {"admin", "The admin listener: Prometheus /metrics and /health.", ADMIN_KEYS, std::size(ADMIN_KEYS)},
 };
 
-const char* const KNOWN_SECTIONS = "host, storage, http, websocket, admin, listener.<name> or plugin.<name>";
+const char* const KNOWN_SECTIONS =
+    "host, storage, http, websocket, admin, environment, listener.<name> or plugin.<name>";
+const char* const ENVIRONMENT_SECTION = "environment";
 const char* const LISTENER_PREFIX = "listener.";
 const char* const PLUGIN_PREFIX = "plugin.";
 
@@ -520,6 +522,27 @@ bool isWellFormedSection(const std::string& section)
 	if (startsWith(section, PLUGIN_PREFIX))
 		return Names::isSectionName(section.substr(std::char_traits<char>::length(PLUGIN_PREFIX)));
 	return false;
+}
+
+
+bool isVariableName(const std::string& name)
+{
+	if (name.empty() || (name[0] >= '0' && name[0] <= '9'))
+		return false;
+	for (char c : name)
+	{
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+
+std::string listenerAddress(const std::string& value)
+// "localhost" names the IPv4 loopback, so addresses written for other servers' variables
+// (PEERVAULT_WS_HOST=localhost) work without name resolution at startup.
+{
+	return lower(value) == "localhost" ? std::string("127.0.0.1") : value;
 }
 
 
@@ -659,7 +682,7 @@ std::map<std::string, std::string> HostConfig::processEnvironment()
 	{
 		std::string entry(*p);
 		std::size_t eq = entry.find('=');
-		if (eq != std::string::npos && startsWith(entry, ENV_PREFIX))
+		if (eq != std::string::npos)
 			env[entry.substr(0, eq)] = entry.substr(eq + 1);
 	}
 	return env;
@@ -726,14 +749,43 @@ bool HostConfig::load(const std::string& path, const std::map<std::string, std::
 				                 "." + entry.name + " under [" + PLUGIN_PREFIX + rest.substr(0, dot) + "])");
 				continue;
 			}
+			if (entry.section == ENVIRONMENT_SECTION)
+			{
+				out._aliases.push_back({lower(entry.name), entry.value, file.origin(entry.line)});
+				continue;
+			}
 			add(entry.fullKey(), entry.value, file.origin(entry.line), true);
 		}
+	}
+
+	// [environment]: other programs' variables (PEERVAULT_WS_PORT) as overrides of the keys they
+	// name, beaten by SWITCHBOARD_* variables and --set, which are applied after them.
+	for (const Alias& alias : out._aliases)
+	{
+		std::string section, name;
+		splitKey(alias.key, section, name);
+		if (section.empty() || name.empty() || section == ENVIRONMENT_SECTION)
+		{
+			errors.push_back(alias.origin + ": environment." + alias.key +
+			                 ": expected a key written with its section, e.g. listener.main.port = MY_PORT");
+			continue;
+		}
+		if (!isVariableName(alias.variable))
+		{
+			errors.push_back(
+			    alias.origin + ": environment." + alias.key + ": " + quote(alias.variable) +
+			    " is not an environment variable name (letters, digits and '_', not starting with a digit)");
+			continue;
+		}
+		auto value = environment.find(alias.variable);
+		if (value != environment.end())
+			add(alias.key, value->second, "environment (" + alias.variable + ", through [environment])", false);
 	}
 
 	for (const auto& kv : environment)
 	{
 		std::string key = environmentKey(kv.first);
-		if (!key.empty())
+		if (!key.empty() && !startsWith(key, "environment."))
 			add(key, kv.second, "environment (" + kv.first + ")", false);
 	}
 
@@ -745,6 +797,11 @@ bool HostConfig::load(const std::string& path, const std::map<std::string, std::
 		{
 			errors.push_back("command line: " + (key.empty() ? std::string("--set") : key) +
 			                 ": expected key=value, got " + quote(item));
+			continue;
+		}
+		if (startsWith(key, "environment."))
+		{
+			errors.push_back("command line: " + key + ": [environment] is read from the configuration file only");
 			continue;
 		}
 		add(key, item.substr(eq + 1), "command line", false);
@@ -762,7 +819,7 @@ bool HostConfig::validate(std::vector<std::string>& errors)
 	for (const auto& s : _sections)
 	{
 		const std::string& section = s.first;
-		if (findFixed(section))
+		if (findFixed(section) || section == ENVIRONMENT_SECTION)
 			continue;
 		// The first key of the section names it in the message; an empty section names itself.
 		std::string where = section;
@@ -922,12 +979,13 @@ void HostConfig::validateListeners(std::vector<std::string>& errors)
 				continue;
 			}
 			given.insert(name);
-			if (!checkHostValue(*row, e.second.value, expected))
+			const std::string value = name == "address" ? listenerAddress(e.second.value) : e.second.value;
+			if (!checkHostValue(*row, value, expected))
 			{
 				errors.push_back(valueError(e.second.origin, e.first, expected, e.second.value));
 				continue;
 			}
-			row->apply(listener, e.second.value);
+			row->apply(listener, value);
 		}
 		for (const ListenerKey& row : LISTENER_KEYS)
 		{
@@ -1203,6 +1261,14 @@ std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugin
 			    << renderKey(section, row.key.name, row.key.description, ConfigRules::defaultText(row.key),
 			                 effective(full, row.key.defaultValue));
 		}
+	}
+
+	if (!_aliases.empty())
+	{
+		out << "\n; Other programs' environment variables that override a key when set.\n[" << ENVIRONMENT_SECTION
+		    << "]\n";
+		for (const Alias& alias : _aliases)
+			out << alias.key << " = " << alias.variable << "\n";
 	}
 
 	for (const PluginSection& p : _plugins)

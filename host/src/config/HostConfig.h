@@ -70,7 +70,8 @@ public:
 	/// unspecified.
 
 	static std::map<std::string, std::string> processEnvironment();
-	/// The SWITCHBOARD_* variables of this process, for load().
+	/// The variables of this process, for load(): the SWITCHBOARD_* ones and those the file's
+	/// [environment] section names.
 
 	static std::string environmentKey(const std::string& variable);
 	/// SWITCHBOARD_PLUGIN__ECHO__GREETING -> "plugin.echo.greeting"; "" when variable is not
@@ -136,7 +137,16 @@ private:
 	std::string renderKey(const std::string& section, const std::string& name, const std::string& description,
 	                      const std::string& defaultText, const std::string& value) const;
 
+	struct Alias
+	/// One line of [environment]: the variable that, when set, gives the key its value.
+	{
+		std::string key;
+		std::string variable;
+		std::string origin;
+	};
+
 	std::string _path;
+	std::vector<Alias> _aliases;                  // [environment], in file order
 	std::map<std::string, Entry> _entries;        // full key -> effective raw value
 	std::map<std::string, std::string> _sections; // every section seen -> where first seen
 	ServerSettings _settings;

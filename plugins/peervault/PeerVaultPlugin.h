@@ -1,0 +1,165 @@
+//
+// PeerVaultPlugin.h
+//
+// The PeerVault plugin (docs/protocols/peervault.md): a pub/sub event channel. Clients open /ws,
+// subscribe to four fixed topics and receive typed events; trusted services publish over
+// POST /ws/publish; the plugin itself publishes live metrics of the running process and
+// threshold alerts. No storage: everything lives in memory.
+//
+// Threading: WebSocket callbacks run on the connections' event loops (one connection's messages
+// strictly in order on one loop); HTTP handlers on worker threads; the ticker on a timer. Each
+// topic is a Router group ("t:<topic>"), so an event is encoded once and shared by all its
+// recipients, from any thread. Per-connection state is touched only on its own loop; the
+// counters shared across threads are atomics; the alert state belongs to the ticker alone.
+//
+
+
+#ifndef Switchboard_PeerVault_PeerVaultPlugin_INCLUDED
+#define Switchboard_PeerVault_PeerVaultPlugin_INCLUDED
+
+
+#include "Alerts.h"
+#include "Auth.h"
+#include "Events.h"
+#include "PeerVaultSettings.h"
+#include "switchboard/SDK.h"
+#include <array>
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+
+namespace Switchboard {
+namespace PeerVault {
+
+
+const PluginDescriptor& peervaultDescriptor();
+
+constexpr const char* PROTOCOL_VERSION = "1.0.0";
+
+
+class PeerVaultPlugin: public Plugin, public WebSocketHandler
+{
+public:
+	PeerVaultPlugin();
+	~PeerVaultPlugin() override;
+
+	StartResult start(Host& host, Setup& setup) override;
+	void stopping() override;
+	void stop() override;
+
+	AcceptDecision onAccept(const HttpRequest& request) override;
+	void onOpen(Connection& connection, const HttpRequest& request) override;
+	void onMessage(Connection& connection, std::string_view data, MessageKind kind) override;
+	void onClose(Connection& connection, std::uint16_t code, std::string_view reason) override;
+
+	void tick();
+	/// One metrics interval: sample, publish system_metrics (and the details) to subscribers,
+	/// evaluate the thresholds. Public so unit tests can drive it; the timer calls it otherwise.
+
+private:
+	enum class AuthState
+	{
+		ANONYMOUS,
+		PENDING,
+		AUTHENTICATED
+	};
+
+	struct Client
+	/// One connection's state; touched only on its event loop.
+	{
+		std::string clientId; ///< 32 lowercase hex
+		AuthState auth = AuthState::ANONYMOUS;
+		Identity identity;
+		std::uint64_t authGeneration = 0; ///< bumped on each change of identity, so stale expiry timers do nothing
+		std::array<bool, TOPIC_COUNT> subscribed{};
+		double tokens = 0;
+		std::int64_t bucketMs = 0;
+		std::deque<std::int64_t> dropsMs; ///< drops within the last 10 s (at most the close limit + 1)
+		std::int64_t lastRateErrorMs = -1;
+		bool counted = false; ///< registered (in active_connections)
+	};
+
+	struct Window
+	/// What one metrics interval accumulates, from every thread.
+	{
+		std::atomic<std::uint64_t> handled{0}; ///< HTTP requests + inbound WebSocket messages
+		std::atomic<std::uint64_t> handlingMicros{0};
+	};
+
+	// HTTP
+	void dispatch(const HttpRequest& request, HttpResponse& response);
+	void publish(const HttpRequest& request, HttpResponse& response);
+	void health(HttpResponse& response);
+	void metrics(HttpResponse& response);
+	void status(HttpResponse& response);
+	void corsHeaders(const HttpRequest& request, HttpResponse& response) const;
+	void httpError(HttpResponse& response, int status, std::string_view code, std::string_view message,
+	               std::int64_t retryAfter = -1) const;
+	bool originAllowed(std::string_view origin) const;
+
+	// WebSocket
+	bool takeToken(Client& client, std::int64_t nowMs);
+	void onFrame(Connection& connection, Client& client, std::string_view data, MessageKind kind);
+	void onSubscribe(Connection& connection, Client& client, std::string_view frame, bool subscribe);
+	void onAuth(Connection& connection, Client& client, std::string_view frame);
+	void authenticate(Connection& connection, Client& client, const Identity& identity);
+	void scheduleExpiry(ConnectionId id, const Client& client);
+	void expire(Connection& connection, Client& client, std::uint64_t generation);
+	void sendError(Connection& connection, std::string_view code, std::string_view message,
+	               std::int64_t retryAfter = -1);
+	void sendFrame(Connection& connection, const std::string& frame);
+	void refuse(Connection& connection, std::uint16_t code, const char* reason);
+
+	// Figures
+	std::string systemMetricsData(double intervalSeconds, double& memoryUsage, double& cpuUsage,
+	                              double& averageResponseMs, double& storageUsage, bool& storageKnown);
+	void raiseAlert(AlertMetric metric, double value);
+	std::int64_t nowMs() const;
+	std::string uptime() const;
+	static std::string groupOf(Topic topic);
+
+	Host* _pHost = nullptr;
+	PeerVaultSettings _settings;
+	std::unique_ptr<Authenticator> _auth;
+	std::unique_ptr<AlertTracker> _alerts;
+	TimerId _ticker = 0;
+	std::int64_t _startedMs = 0;
+	std::atomic<bool> _shuttingDown{false};
+
+	std::atomic<std::int64_t> _active{0};
+	std::atomic<std::uint64_t> _total{0};
+	std::atomic<std::uint64_t> _rejected{0};
+	std::atomic<std::uint64_t> _messagesIn{0};
+	std::atomic<std::uint64_t> _messagesOut{0};
+	std::atomic<std::uint64_t> _bytesIn{0};
+	std::atomic<std::uint64_t> _bytesOut{0};
+	std::atomic<std::uint64_t> _eventsPublished{0};
+	Window _window;
+
+	// The ticker's own: previous samples, to turn totals into rates.
+	std::int64_t _lastTickMs = 0;
+	std::int64_t _lastCpuMicros = 0;
+	std::uint64_t _lastMessages = 0;
+
+	std::mutex _publishMutex; ///< guards the publish rate buckets
+	struct Bucket
+	{
+		double tokens;
+		std::int64_t lastMs;
+	};
+	std::unordered_map<std::string, Bucket> _publishBuckets; ///< by credential (subject)
+
+	std::mutex _clientsMutex; ///< guards _clients (ids only; the state itself is on the loops)
+	std::unordered_map<ConnectionId, bool> _clients;
+};
+
+
+} // namespace PeerVault
+} // namespace Switchboard
+
+
+#endif // Switchboard_PeerVault_PeerVaultPlugin_INCLUDED
