@@ -191,6 +191,7 @@ class HttpFrontIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testKeepAliveAndPipelining);
 	CPPUNIT_TEST(testSighupDoesNotKill);
 	CPPUNIT_TEST(testShutdownFinishesInFlightRequests);
+	CPPUNIT_TEST(testServeWhileDrainingListener);
 	CPPUNIT_TEST(testHealthzReflectsStorage);
 	CPPUNIT_TEST(testBeyondMaxConnectionsClientsWaitInTheBacklog);
 	CPPUNIT_TEST(testAcceptedSocketsHaveKeepAlive);
@@ -422,6 +423,31 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string("still here"), client.receiveMessage(2000).payload);
 		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/echo/stats").status);
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testServeWhileDrainingListener()
+	{
+		// With serve_while_draining the listener still takes new clients while a slow request holds
+		// the shutdown: each gets its answer (and Connection: close) instead of a TCP refusal.
+		TestServer server;
+		server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
+		server.set("listener.main", "serve_while_draining", "true");
+		server.addPlugin("good", "main", "/g", {{"required_text", "x"}});
+		server.start();
+		int port = server.port("main");
+		auto slow = std::async(std::launch::async,
+		                       [port] { return HttpTestClient::get(LOOPBACK, port, "/g/sleep?ms=1500", {}, 5000); });
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+		server.sendSignal(SIGTERM);
+		std::this_thread::sleep_for(std::chrono::milliseconds(200));
+		CPPUNIT_ASSERT_EQUAL(503, HttpTestClient::get(LOOPBACK, server.adminPort(), "/readyz").status);
+		HttpResponse late = HttpTestClient::get(LOOPBACK, port, "/g/config", {}, 1000);
+		CPPUNIT_ASSERT_EQUAL(200, late.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("close"), late.header("Connection"));
+		CPPUNIT_ASSERT_EQUAL(200, slow.get().status);
+		TestServer::ExitStatus status = server.waitForExit(5000);
+		CPPUNIT_ASSERT(status.known);
+		CPPUNIT_ASSERT_EQUAL(0, status.code());
 	}
 
 	void testShutdownFinishesInFlightRequests()

@@ -82,6 +82,14 @@ public:
 		CPPUNIT_ASSERT_EQUAL(fffd + fffd + fffd, HttpText::replaceInvalidUtf8("\xed\xa0\x80")); // surrogate
 		CPPUNIT_ASSERT_EQUAL(std::string("\xf4\x8f\xbf\xbf"), HttpText::replaceInvalidUtf8("\xf4\x8f\xbf\xbf"));
 		CPPUNIT_ASSERT_EQUAL(fffd + fffd + fffd + fffd, HttpText::replaceInvalidUtf8("\xf4\x90\x80\x80"));
+		// isValidUtf8 agrees with the repair on every case, and on a few more.
+		for (const char* text :
+		     {"ok \xc3\xa9", "\xc0\xaf",
+		      "\xe2\x82"
+		      "a",
+		      "\xed\xa0\x80", "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xe0\xa0\x80", "\xe0\x9f\xbf",
+		      "\xf0\x90\x80\x80", "\xf0\x8f\xbf\xbf", "\xf5\x80\x80\x80", "\xc3", "\x80", "plain", ""})
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(text, HttpText::replaceInvalidUtf8(text) == text, HttpText::isValidUtf8(text));
 	}
 
 	void testCorsRules()

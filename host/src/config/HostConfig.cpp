@@ -380,6 +380,13 @@ const ListenerKey LISTENER_KEYS[] = {
      nullptr,
      Check::NONE,
      toListener<&ListenerSpec::jsonErrors>},
+    {{"serve_while_draining", ConfigType::BOOLEAN, "false",
+      "whether the listener keeps accepting during a graceful shutdown, so new requests reach the plugins (which "
+      "answer as shutting down) instead of being refused at TCP",
+      0, 0},
+     nullptr,
+     Check::NONE,
+     toListener<&ListenerSpec::serveWhileDraining>},
 };
 
 const PluginHostKey PLUGIN_HOST_KEYS[] = {

@@ -72,10 +72,11 @@ struct ListenerSpec
 	std::string address;
 	int port = 0;
 	int backlog = 4096;
-	std::string tlsCertificate; ///< PEM file; empty = plain TCP
-	std::string tlsKey;         ///< PEM private key of tlsCertificate
-	std::string tlsChain;       ///< optional PEM intermediates
-	bool jsonErrors = false;    ///< json_errors: the host's own HTTP errors as {"error":"..."}
+	std::string tlsCertificate;      ///< PEM file; empty = plain TCP
+	std::string tlsKey;              ///< PEM private key of tlsCertificate
+	std::string tlsChain;            ///< optional PEM intermediates
+	bool jsonErrors = false;         ///< json_errors: the host's own HTTP errors as {"error":"..."}
+	bool serveWhileDraining = false; ///< serve_while_draining: keep accepting during a graceful shutdown
 };
 
 

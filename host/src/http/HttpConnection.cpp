@@ -487,7 +487,7 @@ void HttpConnection::handleUpgrade()
 		sendError(400, "invalid Sec-WebSocket-Key", "WebSocket upgrade required");
 		return;
 	}
-	if (!_front.accepting() || !_front.transport().accepting())
+	if ((!_front.accepting() && !_listener.spec.serveWhileDraining) || !_front.transport().accepting())
 	{
 		sendError(503, "shutting down");
 		return;
@@ -806,7 +806,9 @@ void HttpConnection::drain()
 	if (_listener.admin)
 		return; // /readyz and /metrics keep answering until the very end
 	_draining = true;
-	if (_state == State::READING && !_requestStarted)
+	// A serve_while_draining listener answers one more request on each connection (the plugins
+	// say they are shutting down); others close connections that have not started one.
+	if (_state == State::READING && !_requestStarted && !_listener.spec.serveWhileDraining)
 		finish();
 }
 

@@ -247,7 +247,7 @@ void HttpFront::stopAccepting()
 	runOnLoop0Sync([this] {
 		for (auto& listener : _listeners)
 		{
-			if (!listener->admin && listener->acceptor)
+			if (!listener->admin && listener->acceptor && !listener->spec.serveWhileDraining)
 				listener->acceptor->close();
 		}
 	});

@@ -56,6 +56,8 @@ struct Endpoint
 	std::size_t maxOutputMessages = 0;        ///< data messages queued and not fully written; 0 = no limit
 	bool deliverPings = false;                ///< pings go to the plugin (MessageKind::PING), not answered here
 	std::int64_t shutdownCloseTimeoutMs = -1; ///< wait for the peer's close once shutting down; -1 = closeTimeoutMs
+	bool acceptInvalidText = false;           ///< TEXT is not checked for UTF-8: the plugin answers bad text
+	bool pingOnSchedule = false;              ///< ping every interval, not only after silence
 };
 
 

@@ -53,6 +53,7 @@ WsConnection::WsConnection(EventLoop& loop, ConnectionId id, const Endpoint& end
 	_timer.owner = this;
 	_timer.fire = &WsConnection::onTimer;
 	_budgetAccount.id = id;
+	_decoder.setCheckText(!endpoint.acceptInvalidText);
 }
 
 
@@ -76,6 +77,7 @@ void WsConnection::open(const HttpRequest& request, std::string& initialBytes)
 {
 	_lastActivityMs = _loop.now();
 	_lastWriteMs = _lastActivityMs;
+	_pingSentMs = _lastActivityMs; // the first scheduled ping is one interval after the open
 	_loop.poller().add(_socket, pollToken(), false);
 	_opened = true;
 	callPlugin(PluginSite::OPEN, [&] { _pEndpoint->handler->onOpen(*this, request); });
@@ -107,14 +109,19 @@ void WsConnection::closeSlowConsumer()
 	const Endpoint& endpoint = *_pEndpoint;
 	if (endpoint.overflowCloseSent && _state == State::OPEN)
 	{
-		// The plugin named its own close: drop what the peer has not started to read and put the
-		// close frame right behind it; completeAbort() writes what the socket takes at once.
+		// The plugin named its own close: drop what the peer has not started to read, put the
+		// close frame right behind it and give it the close timeout to be written (a peer that
+		// reads again sees it); TCP goes once it is written, or at the deadline.
 		_queue.discardUnstarted();
-		std::string payload = endpoint.overflowCloseCode == CloseCode::NONE
-		                          ? std::string()
-		                          : WS::closePayload(endpoint.overflowCloseCode, endpoint.overflowCloseReason);
-		queueData(WS::CLOSE, payload.data(), payload.size(), true);
-		_writeBeforeAbort = true;
+		const std::uint16_t code = endpoint.overflowCloseCode;
+		const std::string_view reason =
+		    code == CloseCode::NONE ? std::string_view() : std::string_view(endpoint.overflowCloseReason);
+		if (startClose(code == CloseCode::NONE ? CloseCode::NO_STATUS : code, reason, code, reason))
+		{
+			_finishAfterFlush = true;
+			checkWatermarks();
+			return;
+		}
 	}
 	abort(endpoint.overflowCloseCode == CloseCode::NONE ? CloseCode::NO_STATUS : endpoint.overflowCloseCode,
 	      endpoint.overflowCloseReason);
@@ -123,8 +130,6 @@ void WsConnection::closeSlowConsumer()
 
 void WsConnection::completeAbort()
 {
-	if (_writeBeforeAbort && _state != State::DONE && !(_tls ? writeQueuedTls() : writeQueued()))
-		return; // the write failed and finished the connection
 	finish(_reportCode, _reportReason);
 }
 
@@ -470,6 +475,12 @@ void WsConnection::onMessage(bool isText, const char* data, std::size_t len)
 }
 
 
+std::int64_t WsConnection::pingBaseMs() const
+{
+	return _pEndpoint->pingOnSchedule ? _pingSentMs : std::max(_lastActivityMs, _pingSentMs);
+}
+
+
 void WsConnection::onPing(const char* data, std::size_t len)
 {
 	if (_state != State::OPEN)
@@ -639,6 +650,9 @@ void WsConnection::leaveOpen(std::uint16_t code, std::string_view reason)
 	_state = State::CLOSING;
 	_reportCode = code;
 	_reportReason = std::string(reason);
+	// Out of every group now, not when TCP goes: a closing connection takes no more messages, so
+	// a publish no longer counts it among its recipients (finish() clears any later join).
+	_pEndpoint->owner->connectionFinished(_id);
 	// Reported from the loop after the current callback, so a plugin closing a connection (its own
 	// or another on this loop) is never re-entered from inside that call.
 	_loop.deferCloseReport(this);
@@ -667,7 +681,7 @@ void WsConnection::scheduleDeadline()
 		if (_idleTimeoutMs > 0)
 			due = std::min(due, _lastActivityMs + _idleTimeoutMs);
 		if (_pingIntervalMs > 0)
-			due = std::min(due, std::max(_lastActivityMs, _pingSentMs) + _pingIntervalMs);
+			due = std::min(due, pingBaseMs() + _pingIntervalMs);
 		if (_messageOpen && _fragmentTimeoutMs > 0 && !_readPaused)
 			due = std::min(due, _messageStartMs + _fragmentTimeoutMs);
 		if (_readPaused)
@@ -728,7 +742,7 @@ void WsConnection::handleTimer()
 		closeSlowConsumer();
 		return;
 	}
-	if (_pingIntervalMs > 0 && now - std::max(_lastActivityMs, _pingSentMs) >= _pingIntervalMs)
+	if (_pingIntervalMs > 0 && now - pingBaseMs() >= _pingIntervalMs)
 	{
 		_pingSentMs = now;
 		if (!queueControl(WS::PING, nullptr, 0))

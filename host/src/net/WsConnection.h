@@ -138,6 +138,8 @@ private:
 	                std::string_view frameReason);
 	void leaveOpen(std::uint16_t code, std::string_view reason);
 	void scheduleDeadline();
+	std::int64_t pingBaseMs() const;
+	/// When the next ping is counted from: the last ping, or also the last inbound traffic.
 	static void onTimer(TimerNode* node);
 	void handleTimer();
 	template <class Fn>
@@ -181,7 +183,6 @@ private:
 	bool _aboveHighWatermark = false;
 	bool _finishAfterFlush = false;
 	bool _abortPending = false;
-	bool _writeBeforeAbort = false; ///< a slow consumer's close frame is queued for one last write
 	bool _closeReported = false;
 };
 

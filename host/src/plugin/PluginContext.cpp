@@ -131,6 +131,8 @@ bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handle
 	endpoint->maxOutputMessages = static_cast<std::size_t>(options.maxOutputMessages);
 	endpoint->deliverPings = options.deliverPings;
 	endpoint->shutdownCloseTimeoutMs = options.shutdownCloseTimeoutMs;
+	endpoint->acceptInvalidText = options.acceptInvalidText;
+	endpoint->pingOnSchedule = options.pingOnSchedule;
 	std::string mount = "WS " + endpoint->path;
 	std::string error;
 	if (!_services.http->addEndpoint(_listener, std::move(endpoint), error))

@@ -227,7 +227,7 @@ char* FrameDecoder::startPayload(char* p, char* end, DecoderHandler& handler)
 		handleControl(p, n, handler);
 		return next;
 	}
-	const bool text = _messageOpcode == TEXT;
+	const bool text = _checkText && _messageOpcode == TEXT;
 	if (!unmask(p, n, text) && !_utf8.feed(p, n))
 	{
 		failText(handler, "text message is not valid UTF-8");
@@ -251,8 +251,9 @@ char* FrameDecoder::startPayload(char* p, char* end, DecoderHandler& handler)
 	else
 	{
 		// Unfragmented and complete: hand out a view of the caller's buffer, no copy.
+		const bool isText = _messageOpcode == TEXT; // text even when its UTF-8 was not checked
 		_messageOpcode = CONTINUATION;
-		handler.onMessage(text, p, n);
+		handler.onMessage(isText, p, n);
 	}
 	return next;
 }
@@ -284,7 +285,7 @@ char* FrameDecoder::readPayload(char* p, char* end, DecoderHandler& handler)
 		return next;
 	}
 
-	const bool text = _messageOpcode == TEXT;
+	const bool text = _checkText && _messageOpcode == TEXT;
 	// Validate before buffering so bad text fails fast, mid-frame.
 	if (!unmask(p, n, text) && !_utf8.feed(p, n))
 	{

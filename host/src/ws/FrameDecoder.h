@@ -99,6 +99,9 @@ public:
 	bool stopped() const;
 	/// True after onClose(), onProtocolError() or stop().
 
+	void setCheckText(bool check) { _checkText = check; }
+	/// false: text messages are not checked for UTF-8 (delivered as binary ones are).
+
 	bool invalidText() const { return _invalidText; }
 	/// True once onProtocolError() reported a text message that is not valid UTF-8 (as opposed
 	/// to another 1007, an invalid close reason), so a handler can close as its endpoint asks.
@@ -157,6 +160,7 @@ private:
 	std::uint8_t _messageOpcode = CONTINUATION; // TEXT or BINARY while a message is open
 	bool _fin = false;                          // of the current frame
 	bool _invalidText = false;                  // failed on a text message's UTF-8
+	bool _checkText = true;                     // validate text messages' UTF-8
 	State _state = HEADER;
 	Role _role;
 	Utf8Validator _utf8; // of the open text message

@@ -169,8 +169,9 @@ struct WebSocketOptions
 	///< code of the slow-consumer close (a send over maxOutputQueue DROPPED, or no output taken for
 	///< sendStallTimeoutMs): -1 = 1008. This is the code onClose reports. By default the host only
 	///< cuts TCP (the peer is not reading, and its queue is full); when this code or
-	///< overflowCloseReason is set, it first drops the queued messages not yet started and tries,
-	///< without waiting, to send this close frame, which a peer that reads again may still see.
+	///< overflowCloseReason is set, it first drops the queued messages not yet started, queues this
+	///< close frame and gives it closeTimeoutMs to be written (a peer that reads again sees it),
+	///< then cuts TCP.
 	const char* overflowCloseReason = nullptr; ///< its reason: nullptr or "" = "slow consumer"
 	std::int64_t closeTimeoutMs = -1;
 	///< how long the host waits, once it has sent a close frame (a plugin's close, the idle close),
@@ -203,6 +204,13 @@ struct WebSocketOptions
 	///< sending its own (the 1001 the host sends, or one the plugin sends from stopping()) before
 	///< dropping TCP: -1 = closeTimeoutMs, else 100..60000 ms. Still bounded by [host]
 	///< shutdown_deadline_ms (ABI 4.0).
+	bool acceptInvalidText = false;
+	///< false: a TEXT message that is not valid UTF-8 closes the connection (invalidTextCloseCode).
+	///< true: the host does not check TEXT messages; each reaches onMessage as sent (kind TEXT,
+	///< possibly not UTF-8), for protocols that answer bad input with an error and stay open (ABI 4.0).
+	bool pingOnSchedule = false;
+	///< false: a ping goes out after pingIntervalMs without inbound traffic. true: every
+	///< pingIntervalMs whatever the traffic, for protocols whose clients expect a steady ping (ABI 4.0).
 };
 
 
@@ -229,8 +237,9 @@ public:
 	/// only: copy the query or headers you need into the connection's state.
 
 	virtual void onMessage(Connection& connection, std::string_view data, MessageKind kind) = 0;
-	/// One complete message (fragments reassembled, TEXT already validated as UTF-8). data is
-	/// valid during this call only.
+	/// One complete message (fragments reassembled, TEXT already validated as UTF-8 unless the
+	/// endpoint set acceptInvalidText), or a ping with deliverPings. data is valid during this
+	/// call only.
 
 	virtual void onBackpressure(Connection& /*connection*/, bool /*aboveHighWatermark*/) {}
 	/// The connection's output queue went above the high watermark (true) or back below the

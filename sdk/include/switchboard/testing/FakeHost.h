@@ -319,7 +319,7 @@ public:
 			return false;
 		if (c->_options.maxMessageSize > 0 && data.size() > static_cast<std::uint64_t>(c->_options.maxMessageSize))
 			closeConnection(id, CloseCode::MESSAGE_TOO_BIG, "Message too big");
-		else if (kind == MessageKind::TEXT && !isUtf8(data))
+		else if (kind == MessageKind::TEXT && !c->_options.acceptInvalidText && !isUtf8(data))
 			closeConnection(id, CloseRules::invalidTextCode(c->_options),
 			                CloseRules::invalidTextReason(c->_options, CloseRules::DEFAULT_INVALID_TEXT_REASON));
 		else
@@ -1271,7 +1271,7 @@ private:
 		return "?";
 	}
 
-	static bool isUtf8(std::string_view data) { return HttpText::replaceInvalidUtf8(data) == data; }
+	static bool isUtf8(std::string_view data) { return HttpText::isValidUtf8(data); }
 
 	static std::string normalizePrefix(std::string prefix)
 	{

@@ -74,6 +74,51 @@ inline void appendUtf8(std::string& out, std::uint32_t cp)
 	}
 }
 
+inline bool isValidUtf8(std::string_view in)
+/// True when in is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
+/// Allocates nothing.
+{
+	std::size_t i = 0;
+	while (i < in.size())
+	{
+		unsigned char c = static_cast<unsigned char>(in[i]);
+		if (c < 0x80)
+		{
+			++i;
+			continue;
+		}
+		std::size_t need = 0;
+		unsigned char lower = 0x80, upper = 0xBF;
+		if (c >= 0xC2 && c <= 0xDF)
+			need = 1;
+		else if (c >= 0xE0 && c <= 0xEF)
+		{
+			need = 2;
+			lower = c == 0xE0 ? 0xA0 : 0x80;
+			upper = c == 0xED ? 0x9F : 0xBF;
+		}
+		else if (c >= 0xF0 && c <= 0xF4)
+		{
+			need = 3;
+			lower = c == 0xF0 ? 0x90 : 0x80;
+			upper = c == 0xF4 ? 0x8F : 0xBF;
+		}
+		else
+			return false;
+		if (in.size() - i - 1 < need)
+			return false;
+		for (std::size_t k = 1; k <= need; ++k)
+		{
+			unsigned char d = static_cast<unsigned char>(in[i + k]);
+			if (d < lower || d > upper)
+				return false;
+			lower = 0x80, upper = 0xBF;
+		}
+		i += need + 1;
+	}
+	return true;
+}
+
 inline std::string replaceInvalidUtf8(std::string_view in)
 /// Returns in with every maximal invalid UTF-8 subsequence replaced by U+FFFD, as
 /// browsers' TextDecoder does.
