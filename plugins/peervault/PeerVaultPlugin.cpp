@@ -41,6 +41,7 @@ constexpr std::int64_t DROP_WINDOW_MS = 10000;
 constexpr std::size_t MAX_DROPS = 1000;
 constexpr std::int64_t RATE_ERROR_SPACING_MS = 1000;
 constexpr std::int64_t SHUTDOWN_CLOSE_WAIT_MS = 5000;
+constexpr std::int64_t CLOSE_WAIT_MS = 1000;
 
 const char* const ENDPOINTS[] = {"/ws", "/ws/health", "/ws/metrics", "/ws/status", "/ws/publish"};
 
@@ -49,12 +50,6 @@ std::int64_t steadyMicros()
 {
 	return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
 	    .count();
-}
-
-
-bool isUtf8(std::string_view text)
-{
-	return HttpText::replaceInvalidUtf8(std::string(text)) == text;
 }
 
 
@@ -178,9 +173,13 @@ StartResult PeerVaultPlugin::start(Host& host, Setup& setup)
 	options.overflowCloseCode = 1013;
 	options.overflowCloseReason = REASON_SLOW;
 	options.sendStallTimeoutMs = std::min<std::int64_t>(_settings.writeTimeoutMs, 3600000);
-	options.closeTimeoutMs = std::clamp<std::int64_t>(_settings.writeTimeoutMs, 100, 60000);
+	// After our close frame (pong timeout, auth failure, flood) the peer has 1 s to answer, as the
+	// contract gives a slow consumer's close, then TCP is dropped.
+	options.closeTimeoutMs = CLOSE_WAIT_MS;
 	options.shutdownCloseTimeoutMs = SHUTDOWN_CLOSE_WAIT_MS;
-	options.deliverPings = true; // client Pings count against the message rate
+	options.deliverPings = true;      // client Pings count against the message rate
+	options.acceptInvalidText = true; // bad UTF-8 is answered with INVALID_MESSAGE, the socket kept
+	options.pingOnSchedule = true;    // a Ping every period, busy or not
 	if (!setup.addWebSocket("/ws", *this, options))
 		return StartResult::failed("cannot register the WebSocket endpoint /ws");
 
@@ -240,9 +239,11 @@ void PeerVaultPlugin::corsHeaders(const HttpRequest& request, HttpResponse& resp
 		response.setHeader("Access-Control-Allow-Origin", "*");
 	else
 	{
+		// A listed origin is echoed; an unlisted one (or none) gets no CORS headers at all.
 		response.setHeader("Vary", "Origin");
-		if (!origin.empty() && originAllowed(origin))
-			response.setHeader("Access-Control-Allow-Origin", std::string(origin));
+		if (origin.empty() || !originAllowed(origin))
+			return;
+		response.setHeader("Access-Control-Allow-Origin", std::string(origin));
 	}
 	response.setHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
 	response.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization");
@@ -614,18 +615,18 @@ void PeerVaultPlugin::onMessage(Connection& connection, std::string_view data, M
 	}
 	_messagesIn.fetch_add(1, std::memory_order_relaxed);
 	_bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
-	onFrame(connection, *client, data, kind);
+	onFrame(connection, *client, data);
 	_window.handled.fetch_add(1, std::memory_order_relaxed);
 	_window.handlingMicros.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, steadyMicros() - started)),
 	                                 std::memory_order_relaxed);
 }
 
 
-void PeerVaultPlugin::onFrame(Connection& connection, Client& client, std::string_view data, MessageKind kind)
+void PeerVaultPlugin::onFrame(Connection& connection, Client& client, std::string_view data)
 {
 	std::string_view typeToken, topicToken;
 	std::string type;
-	const bool wellFormed = (kind == MessageKind::TEXT || isUtf8(data)) && JsonText::isValid(data) &&
+	const bool wellFormed = HttpText::isValidUtf8(data) && JsonText::isValid(data) &&
 	                        JsonText::member(data, "type", typeToken) && JsonText::stringValue(typeToken, type) &&
 	                        (!JsonText::member(data, "topic", topicToken) || topicToken.front() == '"');
 	if (!wellFormed)

@@ -103,7 +103,7 @@ private:
 
 	// WebSocket
 	bool takeToken(Client& client, std::int64_t nowMs);
-	void onFrame(Connection& connection, Client& client, std::string_view data, MessageKind kind);
+	void onFrame(Connection& connection, Client& client, std::string_view data);
 	void onSubscribe(Connection& connection, Client& client, std::string_view frame, bool subscribe);
 	void onAuth(Connection& connection, Client& client, std::string_view frame);
 	void authenticate(Connection& connection, Client& client, const Identity& identity);

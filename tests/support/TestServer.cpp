@@ -146,7 +146,8 @@ int reapWithin(pid_t pid, int timeoutMs, int& waitStatus)
 // fork() + execv() with the given descriptors as 0, 1 and 2. The child dies with the spawning
 // thread (PR_SET_PDEATHSIG) and starts with default signal handling and an empty signal mask, so
 // SIGTERM reaches the server even if the test runner blocks or ignores it.
-pid_t spawnProcess(const std::vector<std::string>& argv, int stdinFd, int stdoutFd, int stderrFd)
+pid_t spawnProcess(const std::vector<std::string>& argv, int stdinFd, int stdoutFd, int stderrFd,
+                   const TestServer::Keys& environment = {})
 {
 	if (argv.empty() || argv[0].empty())
 		throw std::runtime_error("no program to run (is SWITCHBOARD_BINARY defined?)");
@@ -156,6 +157,24 @@ pid_t spawnProcess(const std::vector<std::string>& argv, int stdinFd, int stdout
 	for (const std::string& arg : argv)
 		args.push_back(const_cast<char*>(arg.c_str()));
 	args.push_back(nullptr);
+	// With variables to set, the child gets the inherited environment minus those names, plus them.
+	std::vector<std::string> environmentText;
+	std::vector<char*> environmentPointers;
+	if (!environment.empty())
+	{
+		for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
+		{
+			const std::string text(*entry);
+			const std::string name = text.substr(0, text.find('='));
+			if (environment.find(name) == environment.end())
+				environmentText.push_back(text);
+		}
+		for (const auto& entry : environment)
+			environmentText.push_back(entry.first + "=" + entry.second);
+		for (std::string& text : environmentText)
+			environmentPointers.push_back(&text[0]);
+		environmentPointers.push_back(nullptr);
+	}
 	struct sigaction defaultAction;
 	std::memset(&defaultAction, 0, sizeof(defaultAction));
 	defaultAction.sa_handler = SIG_DFL;
@@ -189,7 +208,10 @@ pid_t spawnProcess(const std::vector<std::string>& argv, int stdinFd, int stdout
 			(void)!::write(errorPipe[1], &error, sizeof(error));
 			::_exit(127);
 		}
-		::execv(args[0], args.data());
+		if (environmentPointers.empty())
+			::execv(args[0], args.data());
+		else
+			::execve(args[0], args.data(), environmentPointers.data());
 		const int error = errno;
 		(void)!::write(errorPipe[1], &error, sizeof(error));
 		::_exit(127);
@@ -443,6 +465,20 @@ void TestServer::addArgument(const std::string& argument)
 }
 
 
+void TestServer::setEnvironment(const std::string& name, const std::string& value)
+{
+	if (name.empty() || name.find('=') != std::string::npos)
+		throw std::invalid_argument("TestServer: bad environment variable name '" + name + "'");
+	_environment[name] = value;
+}
+
+
+void TestServer::unsetEnvironment(const std::string& name)
+{
+	_environment.erase(name);
+}
+
+
 int TestServer::port(const std::string& name) const
 {
 	auto found = _ports.find(name);
@@ -596,7 +632,7 @@ std::string TestServer::startOnce(int readyTimeoutMs)
 	argv.insert(argv.end(), _arguments.begin(), _arguments.end());
 	try
 	{
-		_pid = spawnProcess(argv, nullFd, logFd, logFd);
+		_pid = spawnProcess(argv, nullFd, logFd, logFd, _environment);
 	}
 	catch (...)
 	{
@@ -780,12 +816,12 @@ TestServer::RunResult TestServer::runWithConfig(const std::vector<std::string>& 
 	std::vector<std::string> args = {"--config=" + configPath()};
 	args.insert(args.end(), _arguments.begin(), _arguments.end());
 	args.insert(args.end(), extraArgs.begin(), extraArgs.end());
-	return runOnce(args, timeoutMs, _binary);
+	return runOnce(args, timeoutMs, _binary, _environment);
 }
 
 
 TestServer::RunResult TestServer::runOnce(const std::vector<std::string>& args, int timeoutMs,
-                                          const std::string& binary)
+                                          const std::string& binary, const Keys& environment)
 {
 	if (binary.empty())
 		throw std::runtime_error("TestServer::runOnce: no binary (SWITCHBOARD_BINARY is not defined)");
@@ -808,7 +844,7 @@ TestServer::RunResult TestServer::runOnce(const std::vector<std::string>& args, 
 	{
 		if (nullFd < 0)
 			throw std::runtime_error("cannot open /dev/null: " + errnoText(errno));
-		pid = spawnProcess(argv, nullFd, outPipe[1], errPipe[1]);
+		pid = spawnProcess(argv, nullFd, outPipe[1], errPipe[1], environment);
 	}
 	catch (...)
 	{

@@ -142,6 +142,13 @@ public:
 	void addArgument(const std::string& argument);
 	/// A command-line argument after --config=..., e.g. "--set=host.log_level=debug".
 
+	void setEnvironment(const std::string& name, const std::string& value);
+	/// An environment variable for the server process of start() and runWithConfig(), set on top
+	/// of the test runner's own environment (which the process inherits unchanged when none is set).
+
+	void unsetEnvironment(const std::string& name);
+	/// Forgets a variable given to setEnvironment() (the inherited value, if any, applies again).
+
 	int port(const std::string& name) const;
 	/// The port of a listener (or reserved name). Throws std::out_of_range if unknown.
 
@@ -205,9 +212,10 @@ public:
 	/// extraArgs (e.g. "--print-config"), as runOnce().
 
 	static RunResult runOnce(const std::vector<std::string>& args, int timeoutMs = DEFAULT_STOP_TIMEOUT_MS,
-	                         const std::string& binary = defaultBinary());
+	                         const std::string& binary = defaultBinary(), const Keys& environment = {});
 	/// Runs binary with args, capturing stdout and stderr, and kills it with SIGKILL if it
 	/// has not exited after timeoutMs. Throws std::runtime_error if it cannot be started.
+	/// environment: variables set for the process on top of the inherited ones.
 
 private:
 	struct Section
@@ -232,6 +240,7 @@ private:
 	std::map<std::string, int> _ports;
 	int _adminPort;
 	std::vector<std::string> _arguments;
+	Keys _environment;
 	pid_t _pid;
 	int _signalSent;
 	ExitStatus _lastExit;
