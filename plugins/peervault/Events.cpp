@@ -5,6 +5,7 @@
 
 #include "Events.h"
 #include "JsonText.h"
+#include "switchboard/util/HttpText.h"
 #include "TimeText.h"
 #include "switchboard/util/Json.h"
 #include <limits>
@@ -150,56 +151,6 @@ const char* expectation(FieldKind kind)
 			return "one of info, warning, critical";
 	}
 	return "";
-}
-
-
-bool isValidUtf8(std::string_view text)
-/// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
-{
-	std::size_t i = 0;
-	while (i < text.size())
-	{
-		const auto lead = static_cast<unsigned char>(text[i]);
-		if (lead < 0x80)
-		{
-			++i;
-			continue;
-		}
-		std::size_t continuationCount = 0;
-		unsigned char secondLow = 0x80, secondHigh = 0xBF; // the second byte's range excludes bad forms
-		if (lead >= 0xC2 && lead <= 0xDF)
-			continuationCount = 1;
-		else if (lead >= 0xE0 && lead <= 0xEF)
-		{
-			continuationCount = 2;
-			if (lead == 0xE0)
-				secondLow = 0xA0; // overlong
-			else if (lead == 0xED)
-				secondHigh = 0x9F; // surrogates
-		}
-		else if (lead >= 0xF0 && lead <= 0xF4)
-		{
-			continuationCount = 3;
-			if (lead == 0xF0)
-				secondLow = 0x90; // overlong
-			else if (lead == 0xF4)
-				secondHigh = 0x8F; // above U+10FFFF
-		}
-		else
-			return false;
-		if (text.size() - i <= continuationCount)
-			return false;
-		for (std::size_t k = 1; k <= continuationCount; ++k)
-		{
-			const auto next = static_cast<unsigned char>(text[i + k]);
-			const unsigned char low = k == 1 ? secondLow : 0x80;
-			const unsigned char high = k == 1 ? secondHigh : 0xBF;
-			if (next < low || next > high)
-				return false;
-		}
-		i += continuationCount + 1;
-	}
-	return true;
 }
 
 
@@ -399,7 +350,7 @@ bool parseTopic(std::string_view name, Topic& topic)
 bool readPublish(std::string_view body, std::int64_t nowMillis, PublishedEvent& event, PublishError& error)
 {
 	// JsonText trusts its input to be UTF-8, so that is checked first.
-	if (!isValidUtf8(body) || !JsonText::isValid(body))
+	if (!HttpText::isValidUtf8(body) || !JsonText::isValid(body))
 		return fail(error, MESSAGE_FORMAT_INVALID);
 	std::string_view typeToken, topicToken, dataToken;
 	bool hasTopic = false, hasData = false;
