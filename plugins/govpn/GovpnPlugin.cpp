@@ -582,17 +582,21 @@ void GovpnPlugin::persist(std::vector<Statement> statements, std::function<void(
 	auto state = std::make_shared<std::atomic<int>>(0);
 	auto committed = std::make_shared<bool>(false);
 	auto finish = std::make_shared<std::function<void(bool)>>(std::move(done));
-	TimerId timer = _pHost->after(_settings.storageTimeoutS * 1000, [state, finish] {
+	const int timeoutS = _settings.storageTimeoutS;
+	TimerId timer = _pHost->after(timeoutS * 1000, [this, state, finish, timeoutS] {
 		int expected = 0;
 		if (state->compare_exchange_strong(expected, 2))
+		{
+			_pHost->logger().warning("govpn: a storage write timed out after " + std::to_string(timeoutS) + " s");
 			(*finish)(false);
+		}
 	});
 	Storage& storage = _pHost->storage();
 	Host* host = _pHost;
 	auto work = std::make_shared<std::vector<Statement>>(std::move(statements));
 	auto start = [this, &storage, host, timer, work, state, committed, finish] {
 		_pHost->offload(
-		    [&storage, work, state, committed] {
+		    [&storage, host, work, state, committed] {
 			    if (state->load() == 2)
 				    return; // answered already while it waited for the previous transaction
 			    std::string error;
@@ -605,6 +609,9 @@ void GovpnPlugin::persist(std::vector<Statement> statements, std::function<void(
 				        return state->compare_exchange_strong(expected, 1);
 			        },
 			        &error);
+			    // The operator's clue to a full disk or a read-only file (the client gets the contract's string).
+			    if (!*committed && state->load() != 2)
+				    host->logger().warning("govpn: a storage write failed: " + error);
 		    },
 		    [this, host, timer, state, committed, finish] {
 			    int expected = 0;
@@ -704,10 +711,7 @@ void GovpnPlugin::runPlan(const ClientPtr& client, const std::string& messageId,
 				        if (ok)
 					        apply();
 				        else
-				        {
-					        _pHost->logger().warning("govpn: a storage write failed or timed out");
 					        sendError(*client, messageId, error);
-				        }
 			        }
 			        operationDone();
 			        resume(client);

@@ -7,8 +7,9 @@
 // - a graceful restart (SIGTERM, then start): users, servers, members, channels and messages are
 //   served as before, access tokens stay valid (the secret persists) and refresh-token families
 //   keep their rotation state (rotation, reuse detection, logout); voice state is not persisted;
-// - kill -9 under concurrent message posts: every message whose POST was answered 201 is returned
-//   by GET /channels/:id/messages after the restart, paging with before=..., unchanged.
+// - kill -9 under concurrent message posts and registrations: every message whose POST was
+//   answered 201 is returned by GET /channels/:id/messages after the restart, paging with
+//   before=..., unchanged; every acknowledged user logs in and finds its acknowledged server.
 //
 
 
@@ -323,6 +324,65 @@ public:
 			});
 		}
 
+		// Beside the posts: registrations, each followed by the new user's own server (users and
+		// servers rows written under the same kill).
+		struct AckedAccount
+		{
+			std::string username;
+			std::string userId;
+			std::string serverId; ///< empty if the server was not acknowledged
+		};
+		std::vector<AckedAccount> accounts;
+		threads.emplace_back([&] {
+			const int serverPort = port(server);
+			for (int n = 0; n < MAX_POSTS_PER_THREAD && !killed; ++n)
+			{
+				AckedAccount account{uniqueName("kill"), "", ""};
+				try
+				{
+					HttpResponse registered = HttpTestClient::request(
+					    LOOPBACK, serverPort, "POST", "/auth/register", {{"Content-Type", "application/json"}},
+					    "{\"username\":\"" + account.username + "\",\"password\":\"password123\"}", 10000);
+					if (registered.status != 201)
+					{
+						std::lock_guard<std::mutex> lock(mutex);
+						unexpected.push_back(account.username + ": " + describe(registered));
+						return;
+					}
+					Poco::JSON::Parser parser;
+					Object::Ptr body = parser.parse(registered.body).extract<Object::Ptr>();
+					account.userId = body->getObject("user")->getValue<std::string>("id");
+					{
+						std::lock_guard<std::mutex> lock(mutex);
+						accounts.push_back(account);
+					}
+					HttpResponse created = HttpTestClient::request(
+					    LOOPBACK, serverPort, "POST", "/servers",
+					    {{"Authorization", "Bearer " + body->getValue<std::string>("access_token")},
+					     {"Content-Type", "application/json"}},
+					    "{\"name\":\"S" + std::to_string(n) + "\"}", 10000);
+					if (created.status != 201)
+					{
+						std::lock_guard<std::mutex> lock(mutex);
+						unexpected.push_back(account.username + " server: " + describe(created));
+						return;
+					}
+					Object::Ptr guild = Poco::JSON::Parser().parse(created.body).extract<Object::Ptr>();
+					std::lock_guard<std::mutex> lock(mutex);
+					accounts.back().serverId = guild->getValue<std::string>("id");
+				}
+				catch (const std::exception& error)
+				{
+					if (!killed)
+					{
+						std::lock_guard<std::mutex> lock(mutex);
+						unexpected.push_back(account.username + ": " + error.what());
+					}
+					return;
+				}
+			}
+		});
+
 		// Kill once the load is well under way (or after a bounded wait).
 		Deadline loadDeadline(20000);
 		while (ackCount < 300 && !loadDeadline.expired())
@@ -374,6 +434,26 @@ public:
 		                       listedTotal >= acked.size() && listedTotal <= acked.size() + THREADS);
 		std::cerr << "\n  " << acked.size() << " acknowledged posts, " << listedTotal << " listed after kill -9"
 		          << std::endl;
+		// Every acknowledged registration logs in, with its acknowledged server listed.
+		std::size_t serversAcknowledged = 0;
+		for (const AckedAccount& account : accounts)
+		{
+			HttpResponse login = call(server, "POST", "/auth/login", "",
+			                          "{\"username\":\"" + account.username + "\",\"password\":\"password123\"}");
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(account.username + " lost after kill -9: " + login.body, 200, login.status);
+			Object::Ptr body = object(login.body);
+			CPPUNIT_ASSERT_EQUAL(account.userId, body->getObject("user")->getValue<std::string>("id"));
+			if (account.serverId.empty())
+				continue;
+			++serversAcknowledged;
+			HttpResponse listed = call(server, "GET", "/servers", body->getValue<std::string>("access_token"));
+			CPPUNIT_ASSERT_EQUAL(200, listed.status);
+			CPPUNIT_ASSERT_MESSAGE("server of " + account.username + " lost after kill -9",
+			                       listed.body.find(account.serverId) != std::string::npos);
+		}
+		std::cerr << "  " << accounts.size() << " acknowledged registrations (" << serversAcknowledged
+		          << " with their server) all there after kill -9" << std::endl;
+		CPPUNIT_ASSERT_MESSAGE("no registration acknowledged before the kill", !accounts.empty());
 		// The plugin keeps working on the recovered data.
 		postMessage(server, users[1], channels[0], "after the crash");
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());

@@ -814,7 +814,8 @@ public:
 		for (std::int64_t i = 0; i < 50; ++i)
 			must(*storage, "INSERT INTO t VALUES (?)", {i});
 		CPPUNIT_ASSERT(std::filesystem::file_size(wal) > 0);
-		storage->flush();
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, storage->flush(error));
 		CPPUNIT_ASSERT_EQUAL(std::uintmax_t(0), std::filesystem::file_size(wal));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(50), scalar(*storage, "SELECT count(*) FROM t"));
 	}
@@ -834,7 +835,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(-1, storage->schemaVersion(error));
 		CPPUNIT_ASSERT(!storage->applyMigrations({{1, "CREATE TABLE a(x)"}}, error));
 		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "closed"));
-		storage->flush();
+		CPPUNIT_ASSERT(!storage->flush(error));
 	}
 
 	void testExecuteAsyncDeliversResult()

@@ -378,7 +378,10 @@ void Server::shutdown()
 		p->destroyInstance();
 		if (p->storage)
 		{
-			p->storage->flush();
+			std::string why;
+			if (!p->storage->flush(why))
+				log.warning("storage of '" + p->mount.name + "': the final checkpoint failed (" + why +
+				            "); what was committed stays in the -wal file and is replayed at the next start");
 			p->storage->close();
 		}
 	}

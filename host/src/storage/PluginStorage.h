@@ -39,8 +39,10 @@ public:
 	virtual int schemaVersion(std::string& error) = 0;
 	/// The stored schema version (0 before any migration), or -1 with error set.
 
-	virtual void flush() = 0;
+	virtual bool flush(std::string& error) = 0;
 	/// Makes everything written so far durable in the main store (SQLite: checkpoints the WAL).
+	/// False with error set when that failed; what was committed stays in the WAL (SQLite
+	/// replays it at the next open), so this is for the log, not a loss.
 
 	virtual void close() = 0;
 	/// flush(), then releases the connection. Later calls fail with "closed"; work already queued

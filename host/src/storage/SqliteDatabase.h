@@ -11,6 +11,7 @@
 
 #include "switchboard/util/SqliteConnection.h"
 #include "Poco/Data/Session.h"
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,8 @@ public:
 private:
 	const std::string _path;
 	std::unique_ptr<Poco::Data::Session> _pSession;
+	std::chrono::steady_clock::time_point _lastFailureReport{}; ///< guarded by mutex()
+	long _unreportedFailures = 0;                               ///< guarded by mutex()
 };
 
 

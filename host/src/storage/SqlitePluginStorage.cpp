@@ -123,10 +123,9 @@ int SqlitePluginStorage::schemaVersion(std::string& error)
 }
 
 
-void SqlitePluginStorage::flush()
+bool SqlitePluginStorage::flush(std::string& error)
 {
-	std::string ignored;
-	_pDatabase->checkpoint(ignored);
+	return _pDatabase->checkpoint(error);
 }
 
 

@@ -64,7 +64,7 @@ public:
 	const std::string& pluginName() const override;
 	bool applyMigrations(const std::vector<Switchboard::Migration>& migrations, std::string& error) override;
 	int schemaVersion(std::string& error) override;
-	void flush() override;
+	bool flush(std::string& error) override;
 	void close() override;
 
 private:

@@ -64,6 +64,17 @@ public:
 	Connection(const Connection&) = delete;
 	Connection& operator=(const Connection&) = delete;
 
+	using FileFailureObserver = std::function<void(const std::string& message)>;
+
+	void observeFileFailures(FileFailureObserver observer)
+	/// observer is called, on the calling thread with mutex() held, whenever a statement or a
+	/// commit fails because of the file rather than the SQL: disk full, read-only file, I/O error,
+	/// corruption. The caller still gets the failure; this is the operator's side of it (a log line).
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		_fileFailureObserver = std::move(observer);
+	}
+
 	bool attach(sqlite3* pHandle, Release release, std::string& error)
 	/// Takes pHandle into use and applies the connection settings. On failure (WAL cannot be
 	/// enabled, the file is not a database) the handle is released at once and error says why.
@@ -176,6 +187,7 @@ public:
 			if (rc != SQLITE_DONE)
 			{
 				result.error = sqlite3_errmsg(_pDB);
+				noteFileFailure(result.error);
 				result.rows.clear();
 				return result;
 			}
@@ -545,7 +557,27 @@ private:
 			return true;
 		error = pMessage ? pMessage : sqlite3_errstr(rc);
 		sqlite3_free(pMessage);
+		noteFileFailure(error);
 		return false;
+	}
+
+	void noteFileFailure(const std::string& message)
+	{
+		switch (sqlite3_extended_errcode(_pDB) & 0xFF)
+		{
+			case SQLITE_FULL:
+			case SQLITE_IOERR:
+			case SQLITE_READONLY:
+			case SQLITE_CORRUPT:
+			case SQLITE_NOTADB:
+			case SQLITE_CANTOPEN:
+			case SQLITE_PERM:
+				if (_fileFailureObserver)
+					_fileFailureObserver(message);
+				break;
+			default:
+				break; // the SQL's own failure (constraint, syntax, busy): the caller's business
+		}
 	}
 
 	void closeAndRelease()
@@ -590,6 +622,7 @@ private:
 	Release _release;
 	int _depth = 0;
 	bool _allowControl = false;
+	FileFailureObserver _fileFailureObserver;
 	const char* _pDenial = nullptr;
 	bool _closePending = false;
 };
