@@ -170,6 +170,7 @@ class ConfigTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testDottedKeyErrors);
 	CPPUNIT_TEST(testDottedKeysRender);
 	CPPUNIT_TEST(testListenerJsonErrors);
+	CPPUNIT_TEST(testControlCharactersInKeysGiveOneLineErrors);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -1243,6 +1244,25 @@ public:
 		CPPUNIT_ASSERT(a.values() == b.values());
 		CPPUNIT_ASSERT_EQUAL(std::string("0.25"), b.getString("auth_rate_limit.per_second"));
 		CPPUNIT_ASSERT_EQUAL(stripComments(text), stripComments(again.render(schemas)));
+	}
+
+	void testControlCharactersInKeysGiveOneLineErrors()
+	{
+		// Found by the config fuzzer: a newline in a variable's name or a --set key split one problem
+		// over several lines (HostConfig promises one line per problem).
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(!HostConfig::load("", {{"SWITCHBOARD_HOST__LOG\nLEVEL", "debug"}}, {}, c, error));
+		CPPUNIT_ASSERT_EQUAL(
+		    std::string("environment (\"SWITCHBOARD_HOST__LOG\\nLEVEL\"): not a configuration key (printable "
+		                "characters only, e.g. host.log_level)"),
+		    error);
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"host.log\nlevel=debug"}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("command line: \"host.log\\nlevel\": not a configuration key (printable "
+		                                 "characters only, e.g. host.log_level)"),
+		                     error);
+		CPPUNIT_ASSERT(!HostConfig::load("", {}, {"host\nlevel"}, c, error));
+		CPPUNIT_ASSERT_EQUAL(std::string("command line: --set: expected key=value, got \"host\\nlevel\""), error);
 	}
 
 	void testListenerJsonErrors()

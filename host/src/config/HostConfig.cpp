@@ -657,6 +657,23 @@ std::string endpoint(const std::string& address, int port)
 const char* const HostConfig::ENV_PREFIX = "SWITCHBOARD_";
 
 
+namespace {
+
+
+const char* const KEY_CHARACTERS = " (printable characters only, e.g. host.log_level)";
+
+
+bool isPrintableKey(const std::string& key)
+/// Keys from the environment and --set end up in error lines: a control character (a newline in
+/// a variable's name) would split one problem over several lines (found by the config fuzzer).
+{
+	return std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7F; });
+}
+
+
+} // namespace
+
+
 HostConfig::HostConfig() {}
 
 
@@ -792,7 +809,11 @@ bool HostConfig::load(const std::string& path, const std::map<std::string, std::
 	for (const auto& kv : environment)
 	{
 		std::string key = environmentKey(kv.first);
-		if (!key.empty() && !startsWith(key, "environment."))
+		if (key.empty() || startsWith(key, "environment."))
+			continue;
+		if (!isPrintableKey(key))
+			errors.push_back("environment (" + quote(kv.first) + "): not a configuration key" + KEY_CHARACTERS);
+		else
 			add(key, kv.second, "environment (" + kv.first + ")", false);
 	}
 
@@ -802,8 +823,13 @@ bool HostConfig::load(const std::string& path, const std::map<std::string, std::
 		std::string key = lower(trimmed(eq == std::string::npos ? item : item.substr(0, eq)));
 		if (eq == std::string::npos || key.empty())
 		{
-			errors.push_back("command line: " + (key.empty() ? std::string("--set") : key) +
+			errors.push_back("command line: " + (!key.empty() && isPrintableKey(key) ? key : std::string("--set")) +
 			                 ": expected key=value, got " + quote(item));
+			continue;
+		}
+		if (!isPrintableKey(key))
+		{
+			errors.push_back("command line: " + quote(key) + ": not a configuration key" + KEY_CHARACTERS);
 			continue;
 		}
 		if (startsWith(key, "environment."))
