@@ -502,7 +502,7 @@ void PeerJsPlugin::deliverHere(Connection& c, std::string_view frame, Connection
 	}
 	if (sender == 0 || sender == c.id())
 		return;
-	_host->runOn(sender, [this, destinationId = destination->id](Connection& s) {
+	_host->runOn(sender, [destinationId = destination->id](Connection& s) {
 		const Peer* source = s.stateAs<Peer>();
 		if (source != nullptr && source->registered)
 			s.send(relayFrame("LEAVE", destinationId, source->id, nullptr));

@@ -820,7 +820,7 @@ public:
 			publishSeconds = secondsSince(start);
 			published.store(true);
 		});
-		const bool allDelivered = crowd.pump(60000, [&crowd, events] {
+		const bool allDelivered = crowd.pump(60000, [&crowd] {
 			for (std::size_t i = 0; i < crowd.size(); ++i)
 			{
 				const Peer& p = crowd.peer(i);

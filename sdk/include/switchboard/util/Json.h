@@ -94,8 +94,8 @@ inline std::string& appendString(std::string& out, std::string_view text)
 					++p;
 					continue;
 				}
-				const unsigned unit =
-				    0xD000 | (static_cast<unsigned char>(p[1]) & 0x3F) << 6 | (static_cast<unsigned char>(p[2]) & 0x3F);
+				const unsigned unit = 0xD000u | (static_cast<unsigned char>(p[1]) & 0x3Fu) << 6 |
+				                      (static_cast<unsigned char>(p[2]) & 0x3Fu);
 				escape[2] = HEX[unit >> 12];
 				escape[3] = HEX[unit >> 8 & 0xF];
 				escape[4] = HEX[unit >> 4 & 0xF];
