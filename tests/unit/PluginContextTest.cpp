@@ -17,9 +17,11 @@
 #include "switchboard/util/CloseRules.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <malloc.h>
 #include <fstream>
@@ -148,6 +150,7 @@ class PluginContextTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testGroupsBelongToTheirPlugin);
 	CPPUNIT_TEST(testOffloadExceptionsAreCountedAndCompletionRuns);
 	CPPUNIT_TEST(testTransactionBodyExceptionIsCountedAndRolledBack);
+	CPPUNIT_TEST(testRandomBytesHoldNoDescriptorPerThread);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -421,6 +424,42 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(text,
 		                       text.find("switchboard_plugin_exceptions_total{plugin=\"beta\",site=\"timer\"} 0") !=
 		                           std::string::npos);
+	}
+
+	void testRandomBytesHoldNoDescriptorPerThread()
+	{
+		// Found by the soak test: each thread that drew random bytes kept /dev/urandom open.
+		Rig rig;
+		auto openDescriptors = [] {
+			std::size_t count = 0;
+			for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+			{
+				(void)entry;
+				++count;
+			}
+			return count;
+		};
+		const std::size_t before = openDescriptors();
+		std::atomic<int> drawn{0};
+		std::atomic<bool> release{false};
+		std::vector<std::thread> threads;
+		std::vector<std::array<unsigned char, 32>> draws(4);
+		for (std::size_t t = 0; t < draws.size(); ++t)
+			threads.emplace_back([&, t] {
+				rig.alpha().randomBytes(draws[t].data(), draws[t].size());
+				++drawn;
+				for (int i = 0; i < 5000 && !release; ++i) // bounded: 5 s
+					std::this_thread::sleep_for(std::chrono::milliseconds(1));
+			});
+		for (int i = 0; i < 5000 && drawn < 4; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		const std::size_t during = openDescriptors(); // every thread still alive
+		release = true;
+		for (std::thread& thread : threads)
+			thread.join();
+		CPPUNIT_ASSERT_EQUAL(4, drawn.load());
+		CPPUNIT_ASSERT_EQUAL(before, during);
+		CPPUNIT_ASSERT(draws[0] != draws[1] && draws[1] != draws[2] && draws[2] != draws[3]);
 	}
 
 	void testGroupsBelongToTheirPlugin()

@@ -8,9 +8,9 @@
 #include "switchboard/util/CloseRules.h"
 #include "switchboard/util/Json.h"
 #include "Poco/RandomStream.h"
+#include <openssl/rand.h>
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 
 
 namespace Switchboard {
@@ -275,15 +275,20 @@ void PluginContext::holdConnectionsOpen(std::int64_t ms) noexcept
 
 void PluginContext::randomBytes(void* buffer, std::size_t length) noexcept
 {
-	// /dev/urandom through Poco's RandomInputStream falls back to a weaker generator when the
-	// device is missing; read it directly so a failure is visible instead.
-	static thread_local std::ifstream urandom("/dev/urandom", std::ios::binary);
-	urandom.read(static_cast<char*>(buffer), static_cast<std::streamsize>(length));
-	if (!urandom)
+	// OpenSSL's CSPRNG (getrandom() underneath): thread-safe and, unlike a /dev/urandom stream per
+	// thread, holds no descriptor (the soak test saw one per thread). Poco's stream only if it fails.
+	auto* bytes = static_cast<unsigned char*>(buffer);
+	while (length > 0)
 	{
-		urandom.clear();
-		Poco::RandomInputStream fallback;
-		fallback.read(static_cast<char*>(buffer), static_cast<std::streamsize>(length));
+		const int chunk = static_cast<int>(std::min<std::size_t>(length, 1 << 20));
+		if (RAND_bytes(bytes, chunk) != 1)
+		{
+			Poco::RandomInputStream fallback;
+			fallback.read(reinterpret_cast<char*>(bytes), static_cast<std::streamsize>(length));
+			return;
+		}
+		bytes += chunk;
+		length -= static_cast<std::size_t>(chunk);
 	}
 }
 
