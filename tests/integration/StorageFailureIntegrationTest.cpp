@@ -161,6 +161,36 @@ void expectRooms(TestServer& server, const std::map<std::string, std::string>& r
 }
 
 
+struct Written
+/// What a test stores before the disk fails: Together messages and a GoVPN room.
+{
+	Together::User alice;
+	std::string channel;
+	std::set<std::string> messages;
+	std::map<std::string, std::string> rooms; ///< owner's public key -> room (one room per key)
+};
+
+
+Written writeBeforeTheFailure(TestServer& server, WsTestClient& govpn)
+/// Three messages in a new channel and one room created on govpn (connected here).
+{
+	Written written;
+	written.alice = Together::registerUser(server, "alice");
+	const std::string guild = Together::createServer(server, written.alice);
+	written.channel = Together::createChannel(server, written.alice, guild, "general", "text");
+	for (int i = 0; i < 3; ++i)
+	{
+		const std::string content = "before-" + std::to_string(i);
+		Together::postMessage(server, written.alice, written.channel, content);
+		written.messages.insert(content);
+	}
+	const std::string owner = Govpn::publicKey(1);
+	Govpn::connectWs(govpn, server);
+	written.rooms[owner] = Govpn::createRoom(govpn, "c0", owner, "Before", "1234");
+	return written;
+}
+
+
 std::set<std::string> messageContents(TestServer& server, const Together::User& reader, const std::string& channelId,
                                       std::size_t expectedAtMost)
 /// Every message content of the channel, paging newest first.
@@ -257,21 +287,12 @@ public:
 		Together::configure(server);
 		Govpn::startGovpn(server, {{"pwhash_opslimit", "1"}, {"pwhash_memlimit", "8192"}});
 
-		Together::User alice = Together::registerUser(server, "alice");
-		const std::string guild = Together::createServer(server, alice);
-		const std::string channel = Together::createChannel(server, alice, guild, "general", "text");
-		std::set<std::string> acknowledgedMessages;
-		for (int i = 0; i < 3; ++i)
-		{
-			const std::string content = "before-" + std::to_string(i);
-			Together::postMessage(server, alice, channel, content);
-			acknowledgedMessages.insert(content);
-		}
-		const std::string owner = Govpn::publicKey(1);
 		WsTestClient govpn;
-		Govpn::connectWs(govpn, server);
-		std::map<std::string, std::string> acknowledgedRooms = {
-		    {owner, Govpn::createRoom(govpn, "c0", owner, "Before", "1234")}};
+		Written written = writeBeforeTheFailure(server, govpn);
+		Together::User& alice = written.alice;
+		const std::string& channel = written.channel;
+		std::set<std::string>& acknowledgedMessages = written.messages;
+		std::map<std::string, std::string>& acknowledgedRooms = written.rooms;
 
 		const std::string device = mountSource(server.pid(), dataDirectory);
 		CPPUNIT_ASSERT_MESSAGE("no loop device on " + dataDirectory, device.rfind("/dev/loop", 0) == 0);
@@ -334,22 +355,12 @@ public:
 		const std::string dataSeenFromHere = "/proc/" + std::to_string(server.pid()) + "/root" + dataDirectory;
 
 		// What is written before the disk fills.
-		Together::User alice = Together::registerUser(server, "alice");
-		const std::string guild = Together::createServer(server, alice);
-		const std::string channel = Together::createChannel(server, alice, guild, "general", "text");
-		std::set<std::string> acknowledgedMessages;
-		for (int i = 0; i < 3; ++i)
-		{
-			const std::string content = "before-" + std::to_string(i);
-			Together::postMessage(server, alice, channel, content);
-			acknowledgedMessages.insert(content);
-		}
-		const std::string owner = Govpn::publicKey(1);
-		WsTestClient govpn;
-		Govpn::connectWs(govpn, server); // no X-Client-ID: no connect-time pushes
-		// One room per public key (the contract's rule): key -> room.
-		std::map<std::string, std::string> acknowledgedRooms = {
-		    {owner, Govpn::createRoom(govpn, "c0", owner, "Before", "1234")}};
+		WsTestClient govpn; // no X-Client-ID: no connect-time pushes
+		Written written = writeBeforeTheFailure(server, govpn);
+		Together::User& alice = written.alice;
+		const std::string& channel = written.channel;
+		std::set<std::string>& acknowledgedMessages = written.messages;
+		std::map<std::string, std::string>& acknowledgedRooms = written.rooms;
 
 		const std::size_t filled = fillFileSystem(dataSeenFromHere + "/filler");
 		std::cout << "\n[disk full] filler " << filled / 1024 << " KiB" << std::endl;
