@@ -31,6 +31,9 @@ const char ORIGIN_FRAME[] = "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Origin n
 const char LIMIT_FRAME[] =
     "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Server has reached its concurrent user limit\"}}";
 const char INVALID_MESSAGE_FRAME[] = "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Invalid message\"}}";
+// Cluster mode only: Redis could not be reached to make the id unique (docs/cluster.md).
+const char UNAVAILABLE_FRAME[] =
+    "{\"type\":\"ERROR\",\"payload\":{\"msg\":\"Server is temporarily unavailable, try again\"}}";
 
 // The relayed types, in the order of the per-type counters.
 const char* const RELAY_TYPES[] = {"OFFER", "ANSWER", "CANDIDATE", "LEAVE", "EXPIRE"};
@@ -178,6 +181,10 @@ StartResult PeerJsPlugin::start(Host& host, Setup& setup)
 	_invalidMessages = &m.counter("invalid_messages_total", "Inbound frames ignored as malformed or unknown");
 	_reattaches = &m.counter("reattaches_total", "Registrations moved to a new socket with the same token");
 
+	_clustered = host.names().clustered();
+	if (_clustered)
+		host.names().watch([this](std::string_view name, ConnectionId owner) { nameChanged(name, owner); });
+
 	registerRoutes(setup);
 	WebSocketOptions options;
 	options.maxMessageSize = _settings.maxMessageSize;
@@ -324,6 +331,11 @@ void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		return refuse(connection, BAD_TOKEN_FRAME);
 	}
 
+	if (_clustered)
+	{
+		peer->id = id;
+		return claimInCluster(connection, *peer, token);
+	}
 	ConnectionId superseded = 0;
 	{
 		std::lock_guard<std::shared_mutex> lock(_mutex);
@@ -425,6 +437,27 @@ void PeerJsPlugin::onMessage(Connection& connection, std::string_view data, Mess
 			peer->lastEpoch = _registry.epoch(); // under the lock: matches what was just read
 		}
 	}
+	if (target == 0 && _clustered)
+	{
+		// Elsewhere in the cluster, or nowhere yet: the name registry decides.
+		if (peer->lookupsInFlight == 0 && peer->remoteTarget != 0 && peer->remoteDst == envelope.dst &&
+		    peer->remoteEpoch == _remoteEpoch.load(std::memory_order_acquire))
+		{
+			_relayed[relayType]->increment();
+			_host->router().send(peer->remoteTarget, relayFrame(envelope.type, peer->id, envelope.dst,
+			                                                    envelope.hasPayload ? &envelope.payload : nullptr));
+			return;
+		}
+		{
+			std::shared_lock<std::shared_mutex> lock(_mutex);
+			if (!_registry.isCurrent(peer->id, connection.id()))
+				return;
+		}
+		return relayAcrossCluster(
+		    connection, *peer,
+		    relayFrame(envelope.type, peer->id, envelope.dst, envelope.hasPayload ? &envelope.payload : nullptr),
+		    envelope.dst, relayType);
+	}
 	if (target == 0)
 		target = queueUnlessRegistered(connection, *peer, envelope, relayType);
 	if (target == 0)
@@ -472,6 +505,178 @@ ConnectionId PeerJsPlugin::queueUnlessRegistered(Connection& connection, const P
 		connection.send(relayFrame("EXPIRE", envelope.dst, peer.id, nullptr));
 	}
 	return target;
+}
+
+
+void PeerJsPlugin::claimInCluster(Connection& connection, Peer& peer, const std::string& token)
+{
+	{
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		Registration* existing = _registry.find(peer.id);
+		if ((existing && existing->token != token) || _claiming.count(peer.id))
+		{
+			// Decided here without asking Redis: held (or being claimed) on this node.
+			_idTaken->increment();
+			return refuse(connection, ID_TAKEN_FRAME);
+		}
+		if (!existing && static_cast<std::int64_t>(_registry.size() + _claiming.size()) >= _settings.concurrentLimit)
+		{
+			_limitConcurrent->increment();
+			_handshakeErrors->increment();
+			return refuse(connection, LIMIT_FRAME);
+		}
+		_claiming[peer.id] = connection.id();
+	}
+	peer.token = token;
+	ConnectionId self = connection.id();
+	_host->names().claim(peer.id, self, token, [this, self](ClaimResult result, ConnectionId previous) {
+		// Runs on this connection's loop; if it closed meanwhile, onClose already let go of the id.
+		_host->runOn(self, [this, result, previous](Connection& c) { finishClaim(c, result, previous); });
+	});
+}
+
+
+void PeerJsPlugin::finishClaim(Connection& connection, ClaimResult result, ConnectionId previous)
+{
+	Peer* peer = connection.stateAs<Peer>();
+	if (!peer || peer->registered)
+		return;
+	ConnectionId superseded = 0;
+	{
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		auto claiming = _claiming.find(peer->id);
+		if (claiming != _claiming.end() && claiming->second == connection.id())
+			_claiming.erase(claiming);
+		if (result == ClaimResult::CLAIMED || result == ClaimResult::TAKEN_OVER)
+		{
+			Registration* existing = _registry.find(peer->id);
+			if (existing)
+			{
+				superseded = _registry.reattach(*existing, connection.id());
+				existing->token = peer->token;
+			}
+			else
+				_registry.add(peer->id, peer->token, connection.id());
+			peer->registered = true;
+			peer->token.clear();
+			// As on a single node: OPEN, then what was queued here, before any live relay.
+			connection.send(OPEN_FRAME);
+			for (const std::string& frame : _queue->take(peer->id))
+				connection.send(frame);
+			updateGauges();
+		}
+	}
+	switch (result)
+	{
+		case ClaimResult::CLAIMED:
+		case ClaimResult::TAKEN_OVER:
+			if (superseded != 0 || previous != 0)
+				_reattaches->increment();
+			// The socket that held the id before (here or on another node) is closed like a local reattach.
+			if (superseded != 0)
+				_host->router().close(superseded, 4000, "superseded");
+			if (previous != 0 && previous != superseded)
+				_host->router().close(previous, 4000, "superseded");
+			return;
+		case ClaimResult::TAKEN:
+			_idTaken->increment();
+			return refuse(connection, ID_TAKEN_FRAME);
+		case ClaimResult::UNAVAILABLE:
+			_handshakeErrors->increment();
+			connection.send(UNAVAILABLE_FRAME);
+			connection.close(CloseCode::TRY_AGAIN_LATER, "cluster unavailable");
+			return;
+	}
+}
+
+
+void PeerJsPlugin::relayAcrossCluster(Connection& connection, Peer& peer, std::string frame, std::string destination,
+                                      int relayType)
+{
+	++peer.lookupsInFlight;
+	ConnectionId self = connection.id();
+	std::string name = destination; // the callback below takes destination itself
+	_host->names().lookup(name, [this, self, frame = std::move(frame), destination = std::move(destination),
+	                             relayType](ConnectionId owner) mutable {
+		std::uint64_t epochBefore = _remoteEpoch.load(std::memory_order_acquire);
+		_host->runOn(self, [&](Connection& c) {
+			Peer* peer = c.stateAs<Peer>();
+			if (!peer)
+				return;
+			--peer->lookupsInFlight;
+			if (owner == 0)
+				return queueOrExpire(c, *peer, destination, std::move(frame), relayType);
+			_relayed[relayType]->increment();
+			_host->router().send(owner, frame);
+			peer->remoteDst = destination;
+			peer->remoteTarget = owner;
+			peer->remoteEpoch = epochBefore;
+		});
+	});
+}
+
+
+void PeerJsPlugin::queueOrExpire(Connection& connection, const Peer& peer, const std::string& destination,
+                                 std::string frame, int relayType)
+{
+	ConnectionId local = 0;
+	bool expireNow = false;
+	{
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		if (!_registry.isCurrent(peer.id, connection.id()))
+			return;
+		// Registered here meanwhile: delivered like any local relay.
+		if (Registration* registration = _registry.find(destination))
+			local = registration->connection;
+		else if (queueable(relayType) && !_stopping)
+		{
+			OfflineQueue::Admission admission =
+			    _queue->enqueue(peer.id, destination, std::move(frame), _host->clock().monotonicMs());
+			if (admission == OfflineQueue::Admission::QUEUED)
+				_queuedTotal->increment();
+			else if (admission == OfflineQueue::Admission::REJECTED)
+			{
+				_limitQueue->increment();
+				expireNow = true;
+			}
+			updateGauges();
+			frame.clear();
+		}
+	}
+	if (local != 0)
+	{
+		_relayed[relayType]->increment();
+		_host->router().send(local, frame);
+	}
+	if (expireNow)
+	{
+		_expirations->increment();
+		connection.send(relayFrame("EXPIRE", destination, peer.id, nullptr));
+	}
+}
+
+
+void PeerJsPlugin::nameChanged(std::string_view name, ConnectionId owner)
+{
+	// Every claim and release in the cluster (the cluster's thread): cached remote owners are
+	// stale, and messages queued here for a peer that just registered on another node go there.
+	_remoteEpoch.fetch_add(1, std::memory_order_acq_rel);
+	if (owner == 0)
+		return;
+	std::vector<std::string> frames;
+	{
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		std::string id(name);
+		const Registration* here = _registry.find(id);
+		auto claiming = _claiming.find(id);
+		if ((here && here->connection == owner) || (claiming != _claiming.end() && claiming->second == owner))
+			return; // registered on this node: finishClaim flushes the queue after OPEN
+		frames = _queue->take(id);
+		if (!frames.empty())
+			updateGauges();
+	}
+	for (const std::string& frame : frames)
+		_host->router().send(owner, frame);
 }
 
 
@@ -537,6 +742,16 @@ void PeerJsPlugin::expireQueues()
 void PeerJsPlugin::onClose(Connection& connection, std::uint16_t, std::string_view)
 {
 	Peer* peer = connection.stateAs<Peer>();
+	if (peer && !peer->registered && !peer->id.empty() && _clustered)
+	{
+		// Closed while the cluster was deciding: its pending claim no longer blocks the id here
+		// (the host frees the name in Redis once the claim is answered).
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		auto claiming = _claiming.find(peer->id);
+		if (claiming != _claiming.end() && claiming->second == connection.id())
+			_claiming.erase(claiming);
+		return;
+	}
 	if (!peer || !peer->registered)
 		return;
 	std::lock_guard<std::shared_mutex> lock(_mutex);

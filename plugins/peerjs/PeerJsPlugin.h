@@ -17,7 +17,9 @@
 #include "TokenValidator.h"
 #include "switchboard/SDK.h"
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <unordered_map>
 #include <shared_mutex>
 #include <string>
 
@@ -55,6 +57,14 @@ private:
 		std::string lastDst;
 		ConnectionId lastTarget = 0;
 		std::uint64_t lastEpoch = 0;
+		// Cluster mode: the last destination found on another node, reused while no name changed
+		// anywhere (the remote epoch) and no lookup of this peer is still waiting, so the order
+		// of one peer's messages holds.
+		std::string remoteDst;
+		ConnectionId remoteTarget = 0;
+		std::uint64_t remoteEpoch = 0;
+		int lookupsInFlight = 0;
+		std::string token; ///< kept from the handshake until the cluster has decided on the id
 	};
 
 	void registerRoutes(Setup& setup);
@@ -70,6 +80,13 @@ private:
 	/// The relay's slow path, under the exclusive lock: returns the destination's connection if it
 	/// is registered after all, else queues (or answers EXPIRE) and returns 0.
 	void expireQueues();
+	void claimInCluster(Connection& connection, Peer& peer, const std::string& token);
+	void finishClaim(Connection& connection, ClaimResult result, ConnectionId previous);
+	void relayAcrossCluster(Connection& connection, Peer& peer, std::string frame, std::string destination,
+	                        int relayType);
+	void queueOrExpire(Connection& connection, const Peer& peer, const std::string& destination, std::string frame,
+	                   int relayType);
+	void nameChanged(std::string_view name, ConnectionId owner);
 	void updateGauges();
 	std::string newPeerId();
 
@@ -80,6 +97,9 @@ private:
 	Registry _registry;
 	std::unique_ptr<OfflineQueue> _queue;
 	bool _stopping = false;
+	bool _clustered = false;
+	std::atomic<std::uint64_t> _remoteEpoch{1};              ///< bumped by every name change anywhere in the cluster
+	std::unordered_map<std::string, ConnectionId> _claiming; ///< ids claimed here, not decided yet (under _mutex)
 
 	Gauge* _peersGauge = nullptr;
 	Gauge* _queuedGauge = nullptr;

@@ -42,8 +42,9 @@ using Switchboard::Json::quote;
 enum class Check
 {
 	NONE,
-	IP_ADDRESS, // Poco::Net::IPAddress literal: no name resolution at startup
-	PATH_PREFIX // "" or "/a/b": how a plugin is mounted
+	IP_ADDRESS,  // Poco::Net::IPAddress literal: no name resolution at startup
+	PATH_PREFIX, // "" or "/a/b": how a plugin is mounted
+	NAME_TOKEN   // [A-Za-z0-9._-]*: a cluster node id, a Redis key prefix
 };
 
 
@@ -99,6 +100,12 @@ template <auto Field>
 void toServer(ServerSettings& s, const std::string& value)
 {
 	assign(s.*Field, value);
+}
+
+template <auto Field>
+void toCluster(ServerSettings& s, const std::string& value)
+{
+	assign(s.cluster.*Field, value);
 }
 
 template <auto Field>
@@ -342,6 +349,49 @@ const HostKey ADMIN_KEYS[] = {
      toServer<&ServerSettings::adminPort>},
 };
 
+const HostKey CLUSTER_KEYS[] = {
+    {{"enabled", ConfigType::BOOLEAN, "false",
+      "whether this node joins a cluster through Redis (docs/cluster.md); false = a single node, no Redis needed", 0,
+      0},
+     nullptr,
+     Check::NONE,
+     toCluster<&ClusterSettings::enabled>},
+    {{"node_id", ConfigType::STRING, "",
+      "this node's name, unique among the live nodes (letters, digits, '.', '_', '-'); empty = the host name", 0, 0},
+     nullptr,
+     Check::NAME_TOKEN,
+     toCluster<&ClusterSettings::nodeId>},
+    {{"redis_host", ConfigType::STRING, "127.0.0.1", "IP address or host name of the Redis server", 0, 0},
+     nullptr,
+     Check::NONE,
+     toCluster<&ClusterSettings::redisHost>},
+    {{"redis_port", ConfigType::INTEGER, "6379", "TCP port of the Redis server", 1, 65535},
+     nullptr,
+     Check::NONE,
+     toCluster<&ClusterSettings::redisPort>},
+    {{"redis_password", ConfigType::STRING, "", "password sent with AUTH; empty = none", 0, 0},
+     nullptr,
+     Check::NONE,
+     toCluster<&ClusterSettings::redisPassword>},
+    {{"key_prefix", ConfigType::STRING, "switchboard:",
+      "prefix of every Redis key and channel of this cluster, so several clusters can share one Redis", 0, 0},
+     nullptr,
+     Check::NAME_TOKEN,
+     toCluster<&ClusterSettings::keyPrefix>},
+    {{"node_ttl_s", ConfigType::INTEGER, "15",
+      "seconds after its last refresh that a silent node counts as dead and its names are free; refreshed every "
+      "third of it",
+      2, 3600},
+     nullptr,
+     Check::NONE,
+     toCluster<&ClusterSettings::nodeTtlSeconds>},
+    {{"publish_queue_limit", ConfigType::INTEGER, "65536",
+      "messages for other nodes that may wait for Redis; beyond it new ones are dropped and counted", 16, 10000000},
+     nullptr,
+     Check::NONE,
+     toCluster<&ClusterSettings::publishQueueLimit>},
+};
+
 const ListenerKey LISTENER_KEYS[] = {
     {{"address", ConfigType::STRING, "0.0.0.0", "IP address to bind; 0.0.0.0 = every IPv4 address, :: = every address",
       0, 0},
@@ -424,10 +474,11 @@ const FixedSection FIXED_SECTIONS[] = {
     {"http", "The HTTP server in front of every listener.", HTTP_KEYS, std::size(HTTP_KEYS)},
     {"websocket", "Limits and timers of every WebSocket connection.", WEBSOCKET_KEYS, std::size(WEBSOCKET_KEYS)},
     {"admin", "The admin listener: Prometheus /metrics and /health.", ADMIN_KEYS, std::size(ADMIN_KEYS)},
+    {"cluster", "Several nodes acting as one server, through Redis.", CLUSTER_KEYS, std::size(CLUSTER_KEYS)},
 };
 
 const char* const KNOWN_SECTIONS =
-    "host, storage, http, websocket, admin, environment, listener.<name> or plugin.<name>";
+    "host, storage, http, websocket, admin, cluster, environment, listener.<name> or plugin.<name>";
 const char* const ENVIRONMENT_SECTION = "environment";
 const char* const LISTENER_PREFIX = "listener.";
 const char* const PLUGIN_PREFIX = "plugin.";
@@ -601,6 +652,23 @@ bool extraCheck(Check check, const std::string& value, std::string& expected)
 				return true;
 			expected = "a path prefix: empty for the root, or starting with '/' and not ending with '/' (e.g. /echo)";
 			return false;
+		case Check::NAME_TOKEN:
+			if (value.size() > 64)
+			{
+				expected = "at most 64 characters";
+				return false;
+			}
+			for (char c : value)
+			{
+				bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+				          c == '_' || c == '-' || c == ':';
+				if (!ok)
+				{
+					expected = "letters, digits, '.', '_', '-' or ':' only (e.g. node-1)";
+					return false;
+				}
+			}
+			return true;
 	}
 	return true;
 }

@@ -89,6 +89,20 @@ struct PluginMount
 };
 
 
+struct ClusterSettings
+/// The [cluster] section: several nodes acting as one server over Redis (docs/cluster.md).
+{
+	bool enabled = false;
+	std::string nodeId; ///< unique among live nodes; empty = the machine's host name
+	std::string redisHost = "127.0.0.1";
+	int redisPort = 6379;
+	std::string redisPassword; ///< AUTH when non-empty
+	std::string keyPrefix = "switchboard:";
+	int nodeTtlSeconds = 15;               ///< liveness key expiry; refreshed every third of it
+	std::size_t publishQueueLimit = 65536; ///< outgoing messages waiting for Redis before new ones are dropped
+};
+
+
 struct ServerSettings
 /// Everything the server needs to run.
 {
@@ -106,6 +120,7 @@ struct ServerSettings
 	std::vector<PluginMount> plugins;
 	std::string logLevel = "information";  ///< [host] log_level, a Poco::Logger level name
 	std::string storageBackend = "sqlite"; ///< [storage] backend
+	ClusterSettings cluster;
 };
 
 

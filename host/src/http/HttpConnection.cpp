@@ -455,6 +455,8 @@ void HttpConnection::handleAdmin()
 		response.send(200, "text/plain; version=0.0.4; charset=utf-8", hooks.metricsText ? hooks.metricsText() : "");
 	else if (request.path == "/plugins")
 		response.json(200, hooks.pluginsJson ? hooks.pluginsJson() : "[]");
+	else if (request.path == "/cluster")
+		response.json(200, hooks.clusterJson ? hooks.clusterJson() : "{\"enabled\":false}");
 	else
 		response.text(404, "Not Found");
 	queueResponse(response, head);

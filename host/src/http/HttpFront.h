@@ -55,6 +55,7 @@ struct AdminHooks
 	std::function<bool(std::string& why)> healthy;
 	std::function<std::string()> metricsText;
 	std::function<std::string()> pluginsJson;
+	std::function<std::string()> clusterJson;
 };
 
 

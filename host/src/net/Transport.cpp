@@ -139,7 +139,7 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSessi
 		if (_loops[i]->connectionCount() < _loops[best]->connectionCount())
 			best = i;
 	}
-	ConnectionId id = (sequence << LOOP_BITS) | best;
+	ConnectionId id = _nodeBits | ((sequence << LOOP_BITS) & ~NODE_MASK) | best;
 	connectionOpened();
 	std::string remote = request.remoteAddress;
 	EventLoop* loop = _loops[best].get();
@@ -168,6 +168,8 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSessi
 
 EventLoop* Transport::loopOf(ConnectionId id) const
 {
+	if ((id & NODE_MASK) != _nodeBits)
+		return nullptr; // another node's connection (cluster mode): the Router sends it through Redis
 	std::size_t index = static_cast<std::size_t>(id & LOOP_MASK);
 	return index < _loops.size() ? _loops[index].get() : nullptr;
 }

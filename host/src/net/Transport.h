@@ -88,6 +88,14 @@ public:
 	void start();
 	/// Starts the loop threads (main thread, once).
 
+	static constexpr int NODE_SHIFT = 48;
+	static constexpr ConnectionId NODE_MASK = ~ConnectionId(0) << NODE_SHIFT;
+	void setNodeNumber(std::uint16_t node) { _nodeBits = ConnectionId(node) << NODE_SHIFT; }
+	/// Cluster mode: the node's number goes into the top 16 bits of every connection id, so ids
+	/// are unique cluster-wide and say where a connection lives. Main thread, before start().
+	static std::uint16_t nodeOf(ConnectionId id) { return static_cast<std::uint16_t>(id >> NODE_SHIFT); }
+	bool isLocal(ConnectionId id) const { return (id & NODE_MASK) == _nodeBits; }
+
 	void shutdown(std::uint16_t code, std::string_view reason, std::int64_t deadlineMs);
 	/// Closes every connection with code, waits for the closing handshakes until the deadline,
 	/// finishes whatever is left, then stops and joins the loops (main thread, once).
@@ -145,6 +153,7 @@ private:
 	MemoryBudget _memoryBudget; // before _loops: connections release their share when destroyed
 	std::vector<std::unique_ptr<EventLoop>> _loops;
 	std::atomic<std::uint64_t> _nextSequence{1};
+	ConnectionId _nodeBits = 0;
 	std::atomic<std::size_t> _open{0};
 	std::atomic<bool> _accepting{false};
 	std::atomic<bool> _shuttingDown{false};

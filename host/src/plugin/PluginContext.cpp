@@ -50,6 +50,23 @@ PluginContext::PluginContext(PluginId id, std::string name, std::string prefix, 
 		    "plugin_exceptions_total", "Exceptions caught from plugin code, by plugin and call site",
 		    Labels{{"plugin", _name}, {"site", siteName(static_cast<PluginSite>(i))}});
 	}
+	// Name callbacks run on the loop that asked (in the order asked), else on a worker.
+	auto postFactory = [this]() -> PluginNames::Post {
+		EventLoop* origin = EventLoop::current();
+		int loopIndex = origin ? origin->index() : -1;
+		return [this, loopIndex](std::function<void()> task) {
+			if (loopIndex >= 0)
+				_services.transport->post(loopIndex, std::move(task), this);
+			else
+				_services.workers->submit([this, task = std::move(task)] { guarded(PluginSite::COMPLETION, task); });
+		};
+	};
+	_names = std::make_unique<PluginNames>(_name, _services.cluster, postFactory, [this](ConnectionId owner) {
+		_logger.warning("a name of connection " + std::to_string(owner) +
+		                " was claimed elsewhere while Redis was unreachable; closing it (1012) so its client "
+		                "reconnects");
+		close(owner, CloseCode::SERVICE_RESTART, "name lost");
+	});
 }
 
 
@@ -295,19 +312,50 @@ void PluginContext::randomBytes(void* buffer, std::size_t length) noexcept
 
 SendResult PluginContext::send(ConnectionId to, std::string_view data, MessageKind kind)
 {
+	if (remote(to))
+	{
+		// At most once across nodes: a drop (Redis away, queue full) is counted, not reported.
+		_services.cluster->send(_name, to, data, kind);
+		return SendResult::QUEUED;
+	}
 	return _services.transport->send(*this, to, data, kind);
 }
 
 
 void PluginContext::close(ConnectionId id, std::uint16_t code, std::string_view reason)
 {
-	_services.transport->close(*this, id, code, reason);
+	if (remote(id))
+		_services.cluster->close(_name, id, code, reason);
+	else
+		_services.transport->close(*this, id, code, reason);
 }
 
 
 bool PluginContext::runOn(ConnectionId id, std::function<void(Connection&)> task)
 {
+	if (remote(id))
+		return false; // a task cannot travel: plugins send messages to connections on other nodes
 	return _services.transport->runOn(*this, id, std::move(task));
+}
+
+
+void PluginContext::remoteSend(ConnectionId to, std::string_view data, MessageKind kind)
+{
+	if (!remote(to))
+		_services.transport->send(*this, to, data, kind);
+}
+
+
+void PluginContext::remoteClose(ConnectionId id, std::uint16_t code, std::string_view reason)
+{
+	if (!remote(id))
+		_services.transport->close(*this, id, code, reason);
+}
+
+
+void PluginContext::remotePublish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except)
+{
+	publishHere(group, data, kind, except);
 }
 
 
@@ -318,7 +366,11 @@ void PluginContext::join(std::string_view group, ConnectionId id)
 	std::lock_guard<std::mutex> lock(_groupMutex);
 	auto& members = _groups[std::string(group)];
 	if (members.insert(id).second)
+	{
 		_membership[id].emplace_back(group);
+		if (members.size() == 1 && _services.cluster)
+			_services.cluster->subscribeGroup(_name, group); // the first member here: hear other nodes
+	}
 }
 
 
@@ -329,7 +381,11 @@ void PluginContext::leave(std::string_view group, ConnectionId id)
 	if (it == _groups.end() || it->second.erase(id) == 0)
 		return;
 	if (it->second.empty())
+	{
+		if (_services.cluster)
+			_services.cluster->unsubscribeGroup(_name, group);
 		_groups.erase(it);
+	}
 	auto m = _membership.find(id);
 	if (m == _membership.end())
 		return;
@@ -344,6 +400,14 @@ void PluginContext::leave(std::string_view group, ConnectionId id)
 
 void PluginContext::connectionFinished(ConnectionId id) noexcept
 {
+	try
+	{
+		_names->connectionFinished(id);
+	}
+	catch (const std::exception& e)
+	{
+		_logger.error(std::string("freeing the names of a closed connection failed: ") + e.what());
+	}
 	std::lock_guard<std::mutex> lock(_groupMutex);
 	auto m = _membership.find(id);
 	if (m == _membership.end())
@@ -355,7 +419,11 @@ void PluginContext::connectionFinished(ConnectionId id) noexcept
 		{
 			g->second.erase(id);
 			if (g->second.empty())
+			{
+				if (_services.cluster)
+					_services.cluster->unsubscribeGroup(_name, name);
 				_groups.erase(g);
+			}
 		}
 	}
 	_membership.erase(m);
@@ -363,6 +431,15 @@ void PluginContext::connectionFinished(ConnectionId id) noexcept
 
 
 std::size_t PluginContext::publish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except)
+{
+	if (_services.cluster)
+		_services.cluster->publish(_name, group, data, kind, except);
+	return publishHere(group, data, kind, except);
+}
+
+
+std::size_t PluginContext::publishHere(std::string_view group, std::string_view data, MessageKind kind,
+                                       ConnectionId except)
 {
 	std::vector<ConnectionId> members;
 	{

@@ -12,6 +12,8 @@
 
 #include "http/HttpFront.h"
 #include "net/Transport.h"
+#include "cluster/ClusterNode.h"
+#include "plugin/PluginNames.h"
 #include "plugin/PluginSlot.h"
 #include "server/WorkerPool.h"
 #include "switchboard/Host.h"
@@ -50,11 +52,12 @@ struct PluginServices
 	std::int64_t defaultIdleTimeoutMs;
 	std::int64_t defaultPingIntervalMs;
 	std::size_t defaultMaxOutputQueue;
-	std::string dataDirectory; ///< [storage] directory
+	std::string dataDirectory;               ///< [storage] directory
+	Cluster::ClusterNode* cluster = nullptr; ///< null on a single node
 };
 
 
-class PluginContext: public Host, public Router, public Logger, public PluginSlot
+class PluginContext: public Host, public Router, public Logger, public PluginSlot, public Cluster::ClusterMember
 {
 public:
 	PluginContext(PluginId id, std::string name, std::string prefix, int listener, Config config, Metrics& metrics,
@@ -97,6 +100,7 @@ public:
 	void randomBytes(void* buffer, std::size_t length) noexcept override;
 	void holdConnectionsOpen(std::int64_t ms) noexcept override;
 	std::string_view dataDirectory() const noexcept override { return _services.dataDirectory; }
+	NameRegistry& names() noexcept override { return *_names; }
 
 	// Router
 	SendResult send(ConnectionId to, std::string_view data, MessageKind kind) override;
@@ -105,6 +109,14 @@ public:
 	void leave(std::string_view group, ConnectionId id) override;
 	std::size_t publish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except) override;
 	std::size_t groupSize(std::string_view group) const noexcept override;
+
+	// ClusterMember: what other nodes send this plugin (the cluster's subscriber thread)
+	void remoteSend(ConnectionId to, std::string_view data, MessageKind kind) override;
+	void remoteClose(ConnectionId id, std::uint16_t code, std::string_view reason) override;
+	void remotePublish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except) override;
+	void nameChanged(std::string_view name, ConnectionId owner) override { _names->nameChanged(name, owner); }
+	void resynced() override {}
+	void reassertNames() override { _names->reassert(); }
 
 	// Logger
 	bool enabled(LogLevel level) const noexcept override;
@@ -127,6 +139,8 @@ private:
 	};
 
 	TimerId schedule(std::int64_t delayMs, std::int64_t intervalMs, std::function<void()> callback);
+	std::size_t publishHere(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except);
+	bool remote(ConnectionId id) const { return _services.cluster && !_services.transport->isLocal(id); }
 
 	std::atomic<bool> _inStopping{false};
 	std::atomic<std::int64_t> _heldOpenMs{0};
@@ -153,6 +167,8 @@ private:
 	mutable std::mutex _groupMutex;
 	std::unordered_map<std::string, std::set<ConnectionId>> _groups;
 	std::unordered_map<ConnectionId, std::vector<std::string>> _membership;
+
+	std::unique_ptr<PluginNames> _names;
 };
 
 

@@ -7,6 +7,7 @@
 #include "metrics/MetricsRegistry.h"
 #include "plugin/PluginContext.h"
 #include "plugin/PluginLoader.h"
+#include "cluster/ClusterNode.h"
 #include "net/Transport.h"
 #include "server/WorkerPool.h"
 #include "storage/SqliteStorage.h"
@@ -174,6 +175,9 @@ bool Server::start(std::string& error)
 	    "http_pending_limit_refusals_total", "Connections answered 503: max_pending_handshakes were in progress");
 	httpCounters.pendingHandshakes =
 	    &host.gauge("http_handshakes_pending", "Connections accepted whose first request head is not complete");
+	if (_settings.cluster.enabled)
+		_cluster = std::make_unique<Cluster::ClusterNode>(_settings.cluster, Poco::Logger::get("cluster"), host,
+		                                                  [this] { return _transport->openConnections(); });
 	_http = std::make_unique<HttpFront>(*_transport, _settings.http, Poco::Logger::get("http"), httpCounters);
 	for (const ListenerSpec& spec : _settings.listeners)
 		_http->addListener(spec);
@@ -185,6 +189,8 @@ bool Server::start(std::string& error)
 		hooks.healthy = [this](std::string& why) { return healthy(why); };
 		hooks.metricsText = [this] { return renderMetrics(); };
 		hooks.pluginsJson = [this] { return pluginsJson(); };
+		if (_cluster)
+			hooks.clusterJson = [this] { return _cluster->statusJson(); };
 		_http->setAdmin(_settings.adminAddress, _settings.adminPort, std::move(hooks));
 	}
 	_transport->start();
@@ -209,6 +215,23 @@ bool Server::start(std::string& error)
 			return false;
 		}
 		log.error("%s (skipped: on_plugin_failure = skip)", pluginError);
+	}
+
+	if (_cluster)
+	{
+		// After the plugins registered (their name channels are fixed from here on), before the
+		// listeners accept: every connection id carries this node's number.
+		try
+		{
+			_cluster->start();
+		}
+		catch (const Cluster::StartError& e)
+		{
+			error = e.what();
+			shutdown();
+			return false;
+		}
+		_transport->setNodeNumber(_cluster->number());
 	}
 
 	try
@@ -276,11 +299,14 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	                        _settings.transport.idleTimeoutMs,
 	                        _settings.transport.pingIntervalMs,
 	                        _settings.transport.maxOutputQueue,
-	                        _settings.storageDirectory};
+	                        _settings.storageDirectory,
+	                        _cluster.get()};
 	PluginId id = static_cast<PluginId>(_plugins.size());
 	p.context = std::make_unique<PluginContext>(id, mount.name, mount.prefix, listener, config,
 	                                            _metrics->scope(mount.name), *p.storage, services);
 	p.storage->setGuard(p.context.get());
+	if (_cluster)
+		_cluster->addMember(mount.name, *p.context);
 	std::vector<Migration> migrations;
 	std::string thrown;
 	if (!p.context->guarded(
@@ -371,6 +397,8 @@ void Server::shutdown()
 			p->state = "stopped";
 		}
 	}
+	if (_cluster)
+		_cluster->stop(); // before the contexts go: its subscriber thread delivers into them
 	if (_workers)
 		_workers->stop(); // offloaded work already queued still completes
 	for (auto& p : _plugins)

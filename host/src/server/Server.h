@@ -22,6 +22,9 @@
 
 
 namespace Switchboard {
+namespace Cluster {
+class ClusterNode;
+}
 namespace Core {
 
 
@@ -71,6 +74,7 @@ private:
 	std::unique_ptr<MetricsRegistry> _metrics;
 	std::unique_ptr<class StorageBackend> _storage;
 	std::unique_ptr<class Transport> _transport;
+	std::unique_ptr<Cluster::ClusterNode> _cluster; ///< null on a single node
 	std::unique_ptr<HttpFront> _http;
 	std::unique_ptr<class WorkerPool> _workers;
 	std::unique_ptr<class SystemClock> _clock;

@@ -14,6 +14,7 @@
 #include "switchboard/Http.h"
 #include "switchboard/Log.h"
 #include "switchboard/Metrics.h"
+#include "switchboard/NameRegistry.h"
 #include "switchboard/Storage.h"
 #include "switchboard/WebSocket.h"
 #include <cstdint>
@@ -41,9 +42,9 @@ using TimerId = std::uint64_t; ///< 0 is never a valid timer
 
 
 class Router
-/// Delivery to connections and groups by id: the part of the host a cluster backend will
-/// extend across nodes, so plugins that use it for everything beyond the connection in hand
-/// scale out unchanged.
+/// Delivery to connections and groups by id, across every node when the host runs in a cluster
+/// ([cluster] in the configuration), so plugins that use it for everything beyond the
+/// connection in hand scale out unchanged.
 ///
 /// Groups belong to the plugin: two plugins using the same group name never see each other's.
 ///
@@ -51,6 +52,10 @@ class Router
 /// acts at once; from elsewhere it is posted to that loop, so it reports QUEUED and may still be
 /// dropped if the connection closes first. Messages from one thread to one connection keep
 /// their order. Owned by the host.
+///
+/// Across nodes delivery is at most once: a message to a connection on another node, or to a
+/// group's members there, travels through Redis and is lost if Redis or that node fails on the
+/// way (QUEUED is returned all the same). Order is kept per sending node and target.
 {
 public:
 	virtual ~Router() = default;
@@ -68,10 +73,11 @@ public:
 
 	virtual std::size_t publish(std::string_view group, std::string_view data, MessageKind kind = MessageKind::TEXT,
 	                            ConnectionId except = 0) = 0;
-	/// Sends one message to every member but except. The frame is encoded once and shared by
-	/// all recipients. Returns the number of recipients.
+	/// Sends one message to every member but except, on every node. The frame is encoded once
+	/// and shared by all recipients. Returns the number of recipients on this node.
 
 	virtual std::size_t groupSize(std::string_view group) const noexcept = 0;
+	/// Members on this node.
 };
 
 
@@ -162,6 +168,11 @@ public:
 	/// The directory the host keeps its data in ([storage] directory, as configured, relative to
 	/// the working directory when not absolute); for plugins that report on it, such as disk
 	/// space. Plugins store through storage(), not files here. Valid for the plugin's life; any thread.
+
+	// --- cluster (ABI 4.1) -----------------------------------------------------------------
+
+	virtual NameRegistry& names() noexcept = 0;
+	/// The plugin's unique names, cluster-wide in a cluster. Owned by the host; any thread.
 };
 
 

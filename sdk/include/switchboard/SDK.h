@@ -45,6 +45,7 @@
 #include "switchboard/Http.h"
 #include "switchboard/Log.h"
 #include "switchboard/Metrics.h"
+#include "switchboard/NameRegistry.h"
 #include "switchboard/Plugin.h"
 #include "switchboard/Storage.h"
 #include "switchboard/WebSocket.h"

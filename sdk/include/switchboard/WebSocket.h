@@ -54,6 +54,8 @@ constexpr std::uint16_t INVALID_PAYLOAD = 1007;
 constexpr std::uint16_t POLICY_VIOLATION = 1008;
 constexpr std::uint16_t MESSAGE_TOO_BIG = 1009;
 constexpr std::uint16_t INTERNAL_ERROR = 1011;
+constexpr std::uint16_t SERVICE_RESTART = 1012; ///< e.g. a cluster name lost while Redis was away: reconnect
+constexpr std::uint16_t TRY_AGAIN_LATER = 1013;
 } // namespace CloseCode
 
 

@@ -46,7 +46,7 @@ struct SentMessage
 };
 
 
-class FakeHost: public Host, public Router, public Logger, public Metrics, public Clock
+class FakeHost: public Host, public Router, public NameRegistry, public Logger, public Metrics, public Clock
 /// Runs one plugin the way the host does, minus sockets and threads, so a test can drive it
 /// step by step and look at everything it did:
 ///
@@ -690,6 +690,58 @@ public:
 		return it == _groups.end() ? 0 : it->second.size();
 	}
 
+	// --- NameRegistry: one process, so claims are decided at once and callbacks run inside the call -----
+
+	NameRegistry& names() noexcept override { return *this; }
+	bool clustered() const noexcept override { return false; }
+
+	void claim(std::string_view name, ConnectionId owner, std::string_view secret, ClaimCallback done) override
+	{
+		ClaimResult result = ClaimResult::CLAIMED;
+		ConnectionId previous = 0;
+		auto it = _names.find(name);
+		if (it != _names.end() && it->second.owner != owner)
+		{
+			if (secret.empty() || it->second.secret != secret)
+				result = ClaimResult::TAKEN;
+			else
+			{
+				result = ClaimResult::TAKEN_OVER;
+				previous = it->second.owner;
+			}
+		}
+		if (result != ClaimResult::TAKEN)
+		{
+			_names[std::string(name)] = NameEntry{owner, std::string(secret)};
+			notifyWatchers(name, owner);
+		}
+		if (done)
+			dispatch(Context::LOOP, "claim callback", [&] { done(result, previous); });
+	}
+
+	void release(std::string_view name, ConnectionId owner) override
+	{
+		auto it = _names.find(name);
+		if (it == _names.end() || it->second.owner != owner)
+			return;
+		_names.erase(it);
+		notifyWatchers(name, 0);
+	}
+
+	void lookup(std::string_view name, LookupCallback done) override
+	{
+		auto it = _names.find(name);
+		ConnectionId owner = it == _names.end() ? 0 : it->second.owner;
+		if (done)
+			dispatch(Context::LOOP, "lookup callback", [&] { done(owner); });
+	}
+
+	void watch(WatchCallback callback) override
+	{
+		if (callback)
+			_nameWatchers.push_back(std::move(callback));
+	}
+
 	// --- Logger --------------------------------------------------------------------------------
 
 	bool enabled(LogLevel level) const noexcept override { return level >= _logLevel; }
@@ -1032,9 +1084,26 @@ private:
 		_reportingCloses = false;
 	}
 
+	void notifyWatchers(std::string_view name, ConnectionId owner)
+	{
+		for (auto& w : _nameWatchers)
+			dispatch(Context::WORKER, "name watcher", [&] { w(name, owner); });
+	}
+
 	void markClosing(FakeConnection& c)
 	{
 		c._status = ConnectionState::CLOSING;
+		for (auto it = _names.begin(); it != _names.end();)
+		{
+			if (it->second.owner != c._id)
+			{
+				++it;
+				continue;
+			}
+			std::string name = it->first;
+			it = _names.erase(it);
+			notifyWatchers(name, 0);
+		}
 		for (auto it = _groups.begin(); it != _groups.end();)
 		{
 			it->second.erase(c._id);
@@ -1331,6 +1400,13 @@ private:
 	ConnectionId _nextConnectionId = 1;
 	std::deque<PendingClose> _pendingCloses;
 	std::map<std::string, std::set<ConnectionId>, std::less<>> _groups;
+	struct NameEntry
+	{
+		ConnectionId owner;
+		std::string secret;
+	};
+	std::map<std::string, NameEntry, std::less<>> _names;
+	std::vector<WatchCallback> _nameWatchers;
 	int _lastRejectStatus = 0;
 	std::string _lastRejectBody;
 
