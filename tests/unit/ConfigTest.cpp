@@ -171,6 +171,7 @@ class ConfigTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testDottedKeysRender);
 	CPPUNIT_TEST(testListenerJsonErrors);
 	CPPUNIT_TEST(testControlCharactersInKeysGiveOneLineErrors);
+	CPPUNIT_TEST(testClusterSection);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -1316,6 +1317,48 @@ private:
 				out += line + "\n";
 		}
 		return out;
+	}
+
+	void testClusterSection()
+	{
+		// Off by default: a single node needs no Redis.
+		HostConfig c;
+		std::string error;
+		CPPUNIT_ASSERT(HostConfig::load("", {}, {}, c, error));
+		CPPUNIT_ASSERT(!c.settings().cluster.enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("switchboard:"), c.settings().cluster.keyPrefix);
+		CPPUNIT_ASSERT_EQUAL(15, c.settings().cluster.nodeTtlSeconds);
+
+		TempConfig file("[cluster]\nenabled = true\nnode_id = node-1.eu\nredis_port = 6380\nredis_password = s3cret\n"
+		                "key_prefix = prod:\nnode_ttl_s = 4\n");
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, c, error));
+		const auto& k = c.settings().cluster;
+		CPPUNIT_ASSERT(k.enabled);
+		CPPUNIT_ASSERT_EQUAL(std::string("node-1.eu"), k.nodeId);
+		CPPUNIT_ASSERT_EQUAL(6380, k.redisPort);
+		CPPUNIT_ASSERT_EQUAL(std::string("s3cret"), k.redisPassword);
+		CPPUNIT_ASSERT_EQUAL(std::string("prod:"), k.keyPrefix);
+		CPPUNIT_ASSERT_EQUAL(4, k.nodeTtlSeconds);
+
+		// Each bad value: refused with one line naming the key.
+		const std::pair<const char*, const char*> bad[] = {
+		    {"cluster.node_id=bad id!", "cluster.node_id"},
+		    {"cluster.node_id="
+		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		     "cluster.node_id"},
+		    {"cluster.key_prefix=a b", "cluster.key_prefix"},
+		    {"cluster.redis_port=0", "cluster.redis_port"},
+		    {"cluster.node_ttl_s=1", "cluster.node_ttl_s"},
+		    {"cluster.enabled=maybe", "cluster.enabled"},
+		    {"cluster.publish_queue_limit=1", "cluster.publish_queue_limit"},
+		};
+		for (const auto& b : bad)
+		{
+			HostConfig refused;
+			CPPUNIT_ASSERT_MESSAGE(b.first, !HostConfig::load("", {}, {b.first}, refused, error));
+			CPPUNIT_ASSERT_MESSAGE(error, error.find(b.second) != std::string::npos);
+			CPPUNIT_ASSERT_MESSAGE(error, error.find('\n') == std::string::npos);
+		}
 	}
 };
 
