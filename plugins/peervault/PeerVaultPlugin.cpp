@@ -822,7 +822,8 @@ void PeerVaultPlugin::tick()
 		const std::int64_t now = nowMs();
 		auto send = [&](const char* type, std::string_view members) {
 			const std::string frame = eventFrame(type, Topic::SYSTEM, members, now);
-			const std::size_t delivered = _pHost->router().publish(group, frame);
+			// Figures of this node, for its own subscribers: other nodes publish their own.
+			const std::size_t delivered = _pHost->router().publishLocal(group, frame);
 			_eventsPublished.fetch_add(1, std::memory_order_relaxed);
 			_messagesOut.fetch_add(delivered, std::memory_order_relaxed);
 			_bytesOut.fetch_add(delivered * frame.size(), std::memory_order_relaxed);
@@ -864,7 +865,8 @@ void PeerVaultPlugin::raiseAlert(AlertMetric metric, double value)
 	                      ",\"metric\":\"" + alertMetricName(metric) + "\",\"value\":" + number(value) +
 	                      ",\"threshold\":" + number(alert.threshold);
 	const std::string frame = eventFrame(alertType(metric), Topic::ALERTS, members, nowMs());
-	const std::size_t delivered = _pHost->router().publish(groupOf(Topic::ALERTS), frame);
+	// About this node's figures, like the ticker: to this node's subscribers (docs/cluster.md).
+	const std::size_t delivered = _pHost->router().publishLocal(groupOf(Topic::ALERTS), frame);
 	_eventsPublished.fetch_add(1, std::memory_order_relaxed);
 	_messagesOut.fetch_add(delivered, std::memory_order_relaxed);
 	_bytesOut.fetch_add(delivered * frame.size(), std::memory_order_relaxed);

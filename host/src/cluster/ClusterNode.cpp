@@ -769,15 +769,20 @@ std::string ClusterNode::statusJson()
 	out += ",\"connected\":";
 	out += redisConnected() ? "true" : "false";
 	out += "},\"nodes\":[";
-	std::lock_guard<std::mutex> lock(_nodesMutex);
-	for (std::size_t i = 0; i < _liveNodes.size(); ++i)
-		out += (i ? "," : "") + _liveNodes[i];
+	std::int64_t ageMs = -1;
+	{
+		std::lock_guard<std::mutex> lock(_nodesMutex);
+		for (std::size_t i = 0; i < _liveNodes.size(); ++i)
+			out += (i ? "," : "") + _liveNodes[i];
+		if (_nodesRefreshedAt != Clock::time_point())
+			ageMs = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - _nodesRefreshedAt).count();
+	}
 	out += "],\"nodes_age_ms\":";
-	out += _nodesRefreshedAt == Clock::time_point()
-	           ? std::string("null")
-	           : std::to_string(
-	                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - _nodesRefreshedAt).count());
+	out += ageMs < 0 ? std::string("null") : std::to_string(ageMs);
 	out += "}";
+	// Someone is watching: the next look is fresher than the once-a-second refresh.
+	if (ageMs < 0 || ageMs > 100)
+		refreshNodes();
 	return out;
 }
 

@@ -109,6 +109,11 @@ public:
 	void leave(std::string_view group, ConnectionId id) override;
 	std::size_t publish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except) override;
 	std::size_t groupSize(std::string_view group) const noexcept override;
+	std::size_t publishLocal(std::string_view group, std::string_view data, MessageKind kind,
+	                         ConnectionId except) override
+	{
+		return publishHere(group, data, kind, except);
+	}
 
 	// ClusterMember: what other nodes send this plugin (the cluster's subscriber thread)
 	void remoteSend(ConnectionId to, std::string_view data, MessageKind kind) override;

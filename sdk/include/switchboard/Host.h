@@ -78,6 +78,11 @@ public:
 
 	virtual std::size_t groupSize(std::string_view group) const noexcept = 0;
 	/// Members on this node.
+
+	virtual std::size_t publishLocal(std::string_view group, std::string_view data,
+	                                 MessageKind kind = MessageKind::TEXT, ConnectionId except = 0) = 0;
+	/// (ABI 4.1) publish() to the members on this node only, for messages about this node (its
+	/// own figures). The same as publish() when the host runs alone.
 };
 
 

@@ -684,6 +684,13 @@ public:
 		return recipients;
 	}
 
+	std::size_t publishLocal(std::string_view group, std::string_view data, MessageKind kind = MessageKind::TEXT,
+	                         ConnectionId except = 0) override
+	/// One process: publish().
+	{
+		return publish(group, data, kind, except);
+	}
+
 	std::size_t groupSize(std::string_view group) const noexcept override
 	{
 		auto it = _groups.find(group);
