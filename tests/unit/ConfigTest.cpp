@@ -89,6 +89,9 @@ std::string dumpSettings(const ServerSettings& s)
 	  << t.pingIntervalMs << '|' << t.closeTimeoutMs << '|' << t.highWatermark << '|' << t.lowWatermark << '|'
 	  << t.maxOutputQueue << '|' << s.http.requestTimeoutMs << '|' << s.adminEnabled << '|' << s.adminAddress << '|'
 	  << s.adminPort;
+	const auto& k = s.cluster;
+	o << '|' << k.enabled << '|' << k.nodeId << '|' << k.redisHost << '|' << k.redisPort << '|' << k.redisPassword
+	  << '|' << k.keyPrefix << '|' << k.nodeTtlSeconds << '|' << k.publishQueueLimit;
 	return o.str();
 }
 
