@@ -70,13 +70,13 @@ bool RespParser::next(RespValue& out)
 
 bool RespParser::line(std::size_t& pos, std::string_view& text)
 {
+	// The same limit whether the line is complete or not, so splitting never changes the outcome.
+	constexpr std::size_t MAX_LINE = 64 * 1024;
 	std::size_t end = _buffer.find("\r\n", pos);
+	if ((end == std::string::npos ? _buffer.size() : end) - pos > MAX_LINE)
+		throw RespProtocolError("RESP line longer than 64 KiB");
 	if (end == std::string::npos)
-	{
-		if (_buffer.size() - pos > 64 * 1024)
-			throw RespProtocolError("RESP line longer than 64 KiB");
 		return false;
-	}
 	text = std::string_view(_buffer).substr(pos, end - pos);
 	pos = end + 2;
 	return true;
