@@ -425,6 +425,7 @@ class PeerJsClusterTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testSameTokenReattachOnOtherNode);
 	CPPUNIT_TEST(testMessagesToPeerOnLaterNodeAreDelivered);
 	CPPUNIT_TEST(testKilledNodeIdsFreedWithinTtl);
+	CPPUNIT_TEST(testMessagesToPeerOfDeadNodeExpire);
 	CPPUNIT_TEST(testRedisRestartResumes);
 	CPPUNIT_TEST(testClusterEndpointListsNodes);
 	CPPUNIT_TEST(testDisabledClusterNeedsNoRedis);
@@ -817,6 +818,45 @@ public:
 		expectRelay(q, "q", p, "p", "ANSWER", answerPayload("dc_pq"), "q to p at the end");
 		expectQuiet(p, "p at the end");
 		expectQuiet(q, "q at the end");
+		CPPUNIT_ASSERT_EQUAL(0, a.stop());
+	}
+
+	void testMessagesToPeerOfDeadNodeExpire()
+	{
+		// A sender that has been relaying to a peer on another node keeps that peer's owner cached;
+		// once that node is gone (its key expired), the next message must not vanish into its dead
+		// inbox: it is queued like one for an unknown peer and answered with EXPIRE. (Before node
+		// departures were announced, the cached owner stayed in use and nothing came back.)
+		if (skipWithoutRedis("testMessagesToPeerOfDeadNodeExpire"))
+			return;
+		constexpr int EXPIRE_MS = 2000;
+		const TestServer::Keys peerjs = {{"expire_timeout", std::to_string(EXPIRE_MS)}};
+		RedisTestServer redis;
+		redis.start();
+		TestServer a, b;
+		configureNode(a, redis, "a", "t10:", NODE_TTL_S, peerjs);
+		configureNode(b, redis, "b", "t10:", NODE_TTL_S, peerjs);
+		a.start();
+		b.start();
+
+		WsTestClient sender, victim;
+		openPeer(sender, a.port("main"), "sender", "ts", "sender on node a");
+		openPeer(victim, b.port("main"), "victim", "tv", "victim on node b");
+		for (int i = 0; i < 5; ++i)
+			expectRelay(sender, "sender", victim, "victim", "CANDIDATE", candidatePayload("dc_sv", i),
+			            "sender to victim before the kill, " + std::to_string(i));
+		// Node a must have seen node b alive, or "no longer listed" below would prove nothing.
+		CPPUNIT_ASSERT_MESSAGE("node a lists node b before the kill",
+		                       waitUntil(5000, 50, [&] { return fetchCluster(a).lists("b"); }));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("node b killed", 128 + SIGKILL, b.stop(SIGKILL));
+		const bool gone = waitUntil((NODE_TTL_S + 3) * 1000, 100, [&] { return !fetchCluster(a).lists("b"); });
+		CPPUNIT_ASSERT_MESSAGE("node a stops listing node b", gone);
+		sleepMs(300); // node a notices the departure on its next refresh of the node list
+
+		sender.sendText(inbound("OFFER", "victim", offerPayload("dc_sv")));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("the sender's answer for a message to the dead node's peer",
+		                             std::string("text {\"type\":\"EXPIRE\",\"src\":\"victim\",\"dst\":\"sender\"}"),
+		                             nextFrame(sender, EXPIRE_MS + 2000));
 		CPPUNIT_ASSERT_EQUAL(0, a.stop());
 	}
 

@@ -115,6 +115,15 @@ public:
 			RespValue v;
 			CPPUNIT_ASSERT_THROW_MESSAGE(text, parser.next(v), RespProtocolError);
 		}
+		// A line over the limit is refused whether it arrives whole or in pieces (whole, it was
+		// once accepted while the same bytes in pieces were refused).
+		{
+			RespParser whole;
+			std::string line = "+" + std::string(70000, 'a') + "\r\n";
+			whole.feed(line.data(), line.size());
+			RespValue v;
+			CPPUNIT_ASSERT_THROW(whole.next(v), RespProtocolError);
+		}
 		// A line that never ends is bounded too.
 		RespParser parser;
 		std::string endless = "+" + std::string(70000, 'a');

@@ -347,15 +347,14 @@ void ClusterNode::stop()
 }
 
 
-bool ClusterNode::enqueue(Job job, bool isPublish)
+bool ClusterNode::enqueue(Job job)
 {
 	{
 		std::lock_guard<std::mutex> lock(_queueMutex);
 		bool up = _running.load() && _commandConnected.load();
-		if (up && (!isPublish || _queuedPublishes < _settings.publishQueueLimit))
+		// Requests count against the limit too: a storm of claims must not grow memory either.
+		if (up && _queue.size() < _settings.publishQueueLimit)
 		{
-			if (isPublish)
-				++_queuedPublishes;
 			_queue.push_back(std::move(job));
 			if (_queue.size() == 1)
 				_queueReady.notify_one();
@@ -375,7 +374,6 @@ void ClusterNode::failQueued(const char* why)
 	{
 		std::lock_guard<std::mutex> lock(_queueMutex);
 		failed.swap(_queue);
-		_queuedPublishes = 0;
 	}
 	if (!failed.empty())
 		_logger.warning(std::string() + std::to_string(failed.size()) + " queued Redis commands dropped: " + why);
@@ -441,8 +439,6 @@ void ClusterNode::commandThread()
 			                       [this] { return !_queue.empty() || !_running.load() || _reassertWanted.load(); });
 			while (!_queue.empty() && batch.size() < MAX_BATCH)
 			{
-				if (!_queue.front().reply)
-					--_queuedPublishes;
 				batch.push_back(std::move(_queue.front()));
 				_queue.pop_front();
 			}
@@ -487,7 +483,14 @@ void ClusterNode::commandThread()
 				else if (reply.isError())
 					_logger.warning("Redis refused a command: " + reply.text);
 				else if (job.arguments.front() == "PUBLISH")
+				{
 					_published->increment();
+					// Nobody listens on that inbox: its node died (or is reconnecting). Cached owners
+					// there are suspect, before the node list shows it.
+					if (reply.type == RespValue::Type::INTEGER && reply.integer == 0 &&
+					    job.arguments[1].compare(0, _prefix.size() + 6, _prefix + "inbox:") == 0)
+						suspectDeparture();
+				}
 			}
 		}
 		catch (const RedisError& e)
@@ -673,7 +676,7 @@ bool ClusterNode::send(const std::string& plugin, ConnectionId to, std::string_v
 	std::string payload = "S " + plugin + " " + std::to_string(to) + (kind == MessageKind::BINARY ? " B\n" : " T\n");
 	payload.append(data.data(), data.size());
 	auto node = static_cast<std::uint16_t>(to >> 48);
-	return enqueue(Job{{"PUBLISH", key("inbox:" + std::to_string(node)), std::move(payload)}, {}}, true);
+	return enqueue(Job{{"PUBLISH", key("inbox:" + std::to_string(node)), std::move(payload)}, {}});
 }
 
 
@@ -682,7 +685,7 @@ bool ClusterNode::close(const std::string& plugin, ConnectionId id, std::uint16_
 	std::string payload = "C " + plugin + " " + std::to_string(id) + " " + std::to_string(code) + "\n";
 	payload.append(reason.data(), reason.size());
 	auto node = static_cast<std::uint16_t>(id >> 48);
-	return enqueue(Job{{"PUBLISH", key("inbox:" + std::to_string(node)), std::move(payload)}, {}}, true);
+	return enqueue(Job{{"PUBLISH", key("inbox:" + std::to_string(node)), std::move(payload)}, {}});
 }
 
 
@@ -692,7 +695,7 @@ bool ClusterNode::publish(const std::string& plugin, std::string_view group, std
 	std::string payload =
 	    std::to_string(_number) + " " + std::to_string(except) + (kind == MessageKind::BINARY ? " B\n" : " T\n");
 	payload.append(data.data(), data.size());
-	return enqueue(Job{{"PUBLISH", groupChannel(plugin, group), std::move(payload)}, {}}, true);
+	return enqueue(Job{{"PUBLISH", groupChannel(plugin, group), std::move(payload)}, {}});
 }
 
 
@@ -733,7 +736,7 @@ void ClusterNode::claimName(const std::string& plugin, std::string_view name, Co
 		        else
 			        done(ClaimResult::TAKEN, previous);
 	        }};
-	enqueue(std::move(job), false);
+	enqueue(std::move(job));
 }
 
 
@@ -742,8 +745,7 @@ void ClusterNode::releaseName(const std::string& plugin, std::string_view name, 
 	std::string prefix = std::to_string(_number) + "|" + std::to_string(owner) + "|";
 	enqueue(Job{{"EVAL", RELEASE_SCRIPT, "1", key("name:" + plugin + ":" + std::string(name)), std::move(prefix),
 	             key("names:" + plugin), std::string(name)},
-	            [](bool, const RespValue&) {}},
-	        false);
+	            [](bool, const RespValue&) {}});
 }
 
 
@@ -755,8 +757,7 @@ void ClusterNode::lookupName(const std::string& plugin, std::string_view name, s
 		            if (ok && reply.isText())
 			            parseUnsigned(reply.text, owner);
 		            done(owner);
-	            }},
-	        false);
+	            }});
 }
 
 
@@ -787,6 +788,19 @@ std::string ClusterNode::statusJson()
 }
 
 
+void ClusterNode::suspectDeparture()
+{
+	// At most one notice per 200 ms: a burst of messages to a dead node must not become a burst
+	// of notices (each makes plugins look their cached owners up again).
+	auto now = Clock::now();
+	if (now - _lastDepartureNotice < std::chrono::milliseconds(200))
+		return;
+	_lastDepartureNotice = now;
+	for (auto& m : _members)
+		m.second->nameChanged({}, 0);
+}
+
+
 void ClusterNode::refreshNodes()
 {
 	Job job{{"EVAL", NODES_SCRIPT, "1", key("nodes"), std::to_string(nowMs()), key("node:")},
@@ -805,11 +819,33 @@ void ClusterNode::refreshNodes()
 				        json = json.substr(0, t) + "}";
 			        nodes.push_back(std::move(json));
 		        }
-		        std::lock_guard<std::mutex> lock(_nodesMutex);
-		        _liveNodes = std::move(nodes);
-		        _nodesRefreshedAt = Clock::now();
+		        std::set<std::uint64_t> numbers;
+		        for (const auto& json : nodes)
+		        {
+			        std::size_t at = json.find("\"number\":");
+			        std::uint64_t n = 0;
+			        if (at != std::string::npos)
+			        {
+				        std::size_t end = json.find_first_not_of("0123456789", at + 9);
+				        if (parseUnsigned(std::string_view(json).substr(at + 9, end - (at + 9)), n))
+					        numbers.insert(n);
+			        }
+		        }
+		        bool someoneLeft = false;
+		        {
+			        std::lock_guard<std::mutex> lock(_nodesMutex);
+			        for (std::uint64_t n : _liveNumbers)
+				        someoneLeft = someoneLeft || numbers.count(n) == 0;
+			        _liveNodes = std::move(nodes);
+			        _liveNumbers = std::move(numbers);
+			        _nodesRefreshedAt = Clock::now();
+		        }
+		        // A node gone (stopped or dead): every name it held is free, without a notice per name.
+		        if (someoneLeft)
+			        for (auto& m : _members)
+				        m.second->nameChanged({}, 0);
 	        }};
-	enqueue(std::move(job), false);
+	enqueue(std::move(job));
 }
 
 

@@ -107,8 +107,9 @@ private:
 
 	void commandThread();
 	void refreshNodes();
+	void suspectDeparture(); ///< command thread
 	void subscriberThread();
-	bool enqueue(Job job, bool isPublish);
+	bool enqueue(Job job);
 	void failQueued(const char* why);
 	std::vector<std::string> heartbeatCommand() const;
 	std::string nodeJson() const;
@@ -142,7 +143,6 @@ private:
 	std::mutex _queueMutex;
 	std::condition_variable _queueReady;
 	std::deque<Job> _queue;
-	std::size_t _queuedPublishes = 0;
 
 	// Group channels wanted by local members: channel -> (plugin, group); subscriber thread diffs.
 	std::mutex _channelMutex;
@@ -150,6 +150,8 @@ private:
 
 	std::mutex _nodesMutex;
 	std::vector<std::string> _liveNodes;
+	std::set<std::uint64_t> _liveNumbers;
+	std::chrono::steady_clock::time_point _lastDepartureNotice; ///< command thread only
 	std::chrono::steady_clock::time_point _nodesRefreshedAt;
 
 	Counter* _published = nullptr;

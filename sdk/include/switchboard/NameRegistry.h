@@ -64,7 +64,8 @@ public:
 	virtual void watch(WatchCallback callback) = 0;
 	/// From Plugin::start only: callback runs whenever a name of this plugin is claimed or freed
 	/// on any node: on the thread that made the change here, on the host's cluster thread for
-	/// other nodes. Notices can be lost while Redis is unreachable.
+	/// other nodes. Notices can be lost while Redis is unreachable. An empty name with owner 0
+	/// says a node left the cluster: every name it held is free (forget cached owners).
 };
 
 
