@@ -161,6 +161,9 @@ std::string GovpnPlugin::newConnectionId()
 StartResult GovpnPlugin::start(Host& host, Setup& setup)
 {
 	_pHost = &host;
+	if (host.names().clustered())
+		host.logger().warning("cluster mode: GoVPN rooms, members and relays are still per node in this version; "
+		                      "serve GoVPN from one node (docs/cluster.md)");
 	if (sodium_init() < 0)
 		return StartResult::failed("libsodium cannot be initialised");
 	std::string problem = _settings.load(host.config());

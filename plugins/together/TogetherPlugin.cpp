@@ -101,9 +101,10 @@ bool TogetherPlugin::loadSecret(std::string& error)
 		char text[MIN_SECRET_BYTES * 2 + 1];
 		sodium_bin2hex(text, sizeof(text), bytes, sizeof(bytes));
 		hex = text;
-		// INSERT OR IGNORE and read back: a concurrent first start (two hosts on one file) keeps one secret.
+		// Insert unless present, then read back: a concurrent first start (two nodes on one database)
+		// keeps one secret. ON CONFLICT DO NOTHING is understood by both SQLite and PostgreSQL.
 		QueryResult stored =
-		    storage.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('jwt_secret', ?)", {hex});
+		    storage.execute("INSERT INTO settings (key, value) VALUES ('jwt_secret', ?) ON CONFLICT DO NOTHING", {hex});
 		QueryResult again = storage.execute("SELECT value FROM settings WHERE key = 'jwt_secret'");
 		if (!stored.ok || !again.ok || again.rows.empty())
 		{
@@ -193,6 +194,9 @@ bool TogetherPlugin::loadModel(std::string& error)
 StartResult TogetherPlugin::start(Host& host, Setup& setup)
 {
 	_pHost = &host;
+	if (host.names().clustered())
+		host.logger().warning("cluster mode: Together users, servers, chat and presence are still per node in this "
+		                      "version; serve Together from one node (docs/cluster.md)");
 	std::string error = _settings.load(host.config());
 	if (!error.empty())
 		return StartResult::failed(error);

@@ -512,7 +512,7 @@ public:
 		expectFileError("[host]\nlog_level = loud\n", 2, "host.log_level",
 		                "expected one of trace, debug, information, notice, warning, error, got \"loud\"");
 		expectFileError("[storage]\nbackend = postgres\n", 2, "storage.backend",
-		                "expected one of sqlite, got \"postgres\"");
+		                "expected one of sqlite, postgresql, got \"postgres\"");
 		expectFileError("[host]\non_plugin_failure = ignore\n", 2, "host.on_plugin_failure",
 		                "expected one of abort, skip, got \"ignore\"");
 	}

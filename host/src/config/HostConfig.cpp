@@ -109,6 +109,12 @@ void toCluster(ServerSettings& s, const std::string& value)
 }
 
 template <auto Field>
+void toPostgres(ServerSettings& s, const std::string& value)
+{
+	assign(s.postgresql.*Field, value);
+}
+
+template <auto Field>
 void toTransport(ServerSettings& s, const std::string& value)
 {
 	assign(s.transport.*Field, value);
@@ -188,8 +194,11 @@ const HostKey HOST_KEYS[] = {
 };
 
 const HostKey STORAGE_KEYS[] = {
-    {{"backend", ConfigType::STRING, "sqlite", "storage backend for plugin data", 0, 0},
-     "sqlite",
+    {{"backend", ConfigType::STRING, "sqlite",
+      "storage backend for plugin data: sqlite = a file per plugin (one node), postgresql = a schema per plugin "
+      "in a shared database (several nodes)",
+      0, 0},
+     "sqlite|postgresql",
      Check::NONE,
      toServer<&ServerSettings::storageBackend>},
     {{"directory", ConfigType::STRING, "./data",
@@ -197,6 +206,42 @@ const HostKey STORAGE_KEYS[] = {
      nullptr,
      Check::NONE,
      toServer<&ServerSettings::storageDirectory>},
+    {{"postgresql_host", ConfigType::STRING, "127.0.0.1",
+      "PostgreSQL server: host name, IP address, or the directory of its Unix socket", 0, 0},
+     nullptr,
+     Check::NONE,
+     toPostgres<&PostgresSettings::host>},
+    {{"postgresql_port", ConfigType::INTEGER, "5432", "TCP port of the PostgreSQL server", 1, 65535},
+     nullptr,
+     Check::NONE,
+     toPostgres<&PostgresSettings::port>},
+    {{"postgresql_database", ConfigType::STRING, "switchboard", "PostgreSQL database holding every plugin's schema", 0,
+      0},
+     nullptr,
+     Check::NONE,
+     toPostgres<&PostgresSettings::database>},
+    {{"postgresql_user", ConfigType::STRING, "switchboard", "PostgreSQL role the server logs in as", 0, 0},
+     nullptr,
+     Check::NONE,
+     toPostgres<&PostgresSettings::user>},
+    {{"postgresql_password", ConfigType::STRING, "",
+      "password of postgresql_user; empty = none, or libpq's PGPASSWORD or ~/.pgpass; better set through "
+      "SWITCHBOARD_STORAGE__POSTGRESQL_PASSWORD than in the file",
+      0, 0},
+     nullptr,
+     Check::NONE,
+     toPostgres<&PostgresSettings::password>},
+    {{"postgresql_pool_size", ConfigType::INTEGER, "0",
+      "PostgreSQL connections kept open at most, shared by all plugins; 0 = [host] worker_threads + 2", 0, 1000},
+     nullptr,
+     Check::NONE,
+     toPostgres<&PostgresSettings::poolSize>},
+    {{"postgresql_connect_timeout_ms", ConfigType::INTEGER, "5000",
+      "milliseconds to wait for a PostgreSQL connection (start-up fails after it); rounded up to whole seconds", 2000,
+      600000},
+     nullptr,
+     Check::NONE,
+     toPostgres<&PostgresSettings::connectTimeoutMs>},
 };
 
 const HostKey HTTP_KEYS[] = {
@@ -1045,6 +1090,20 @@ void HostConfig::validateFixedSections(std::vector<std::string>& errors)
 		                            "websocket.high_watermark",
 		                            "at most websocket.max_output_queue (" + std::to_string(ws.maxOutputQueue) + ")",
 		                            std::to_string(ws.highWatermark)));
+	}
+
+	// [storage] postgresql_*: libpq takes any characters, but these three must name something.
+	for (const char* key : {"storage.postgresql_host", "storage.postgresql_database", "storage.postgresql_user"})
+	{
+		auto it = _entries.find(key);
+		if (it == _entries.end() || invalid.count(key))
+			continue; // the defaults are fine
+		const std::string& value = it->second.value;
+		const bool control =
+		    std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+		if (value.empty() || control)
+			errors.push_back(
+			    valueError(it->second.origin, key, "a name that is not empty and has no control characters", value));
 	}
 }
 

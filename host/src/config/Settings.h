@@ -103,6 +103,19 @@ struct ClusterSettings
 };
 
 
+struct PostgresSettings
+/// The [storage] postgresql_* keys: the PostgreSQL backend (docs/storage.md).
+{
+	std::string host = "127.0.0.1"; ///< host name, IP address or Unix socket directory
+	int port = 5432;
+	std::string database = "switchboard";
+	std::string user = "switchboard";
+	std::string password;                 ///< empty: libpq's PGPASSWORD or ~/.pgpass, if any
+	int poolSize = 0;                     ///< connections at most; 0 = [host] worker_threads + 2
+	std::int64_t connectTimeoutMs = 5000; ///< rounded up to whole seconds by libpq
+};
+
+
 struct ServerSettings
 /// Everything the server needs to run.
 {
@@ -119,7 +132,8 @@ struct ServerSettings
 	bool abortOnPluginFailure = true;
 	std::vector<PluginMount> plugins;
 	std::string logLevel = "information";  ///< [host] log_level, a Poco::Logger level name
-	std::string storageBackend = "sqlite"; ///< [storage] backend
+	std::string storageBackend = "sqlite"; ///< [storage] backend: sqlite or postgresql
+	PostgresSettings postgresql;           ///< [storage] postgresql_*
 	ClusterSettings cluster;
 };
 

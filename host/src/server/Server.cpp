@@ -10,6 +10,7 @@
 #include "cluster/ClusterNode.h"
 #include "net/Transport.h"
 #include "server/WorkerPool.h"
+#include "storage/PostgresStorage.h"
 #include "storage/SqliteStorage.h"
 #include "switchboard/util/Json.h"
 #include "Poco/Logger.h"
@@ -154,7 +155,10 @@ bool Server::start(std::string& error)
 	});
 
 	_workers = std::make_unique<WorkerPool>(_settings.workerThreads);
-	_storage = std::make_unique<SqliteStorage>(_settings.storageDirectory);
+	if (_settings.storageBackend == "postgresql")
+		_storage = std::make_unique<PostgresStorage>(_settings.postgresql, _settings.workerThreads);
+	else
+		_storage = std::make_unique<SqliteStorage>(_settings.storageDirectory);
 	_transport = std::make_unique<Transport>(_settings.transport, Poco::Logger::get("transport"), counters);
 	HttpCounters httpCounters;
 	httpCounters.requests = &host.counter("http_requests_total", "HTTP requests answered (routes, upgrades, admin)");
