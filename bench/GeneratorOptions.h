@@ -39,6 +39,7 @@ struct GeneratorOptions
 {
 	std::string targetAddress = "127.0.0.1";
 	int targetPort = 0;
+	int peerPort = 0; ///< PEERJS pairs: > 0 sends the second peer of every pair ("-b") to targetAddress:peerPort
 	std::string sourceAddress; ///< local address to bind, e.g. 127.0.0.2; empty: the kernel's choice
 	std::string path = "/peerjs";
 	std::string key = "peerjs";

@@ -348,7 +348,7 @@ void LoadGenerator::connectOne(int index)
 	}
 	sockaddr_in remote{};
 	remote.sin_family = AF_INET;
-	remote.sin_port = htons(static_cast<std::uint16_t>(_options.targetPort));
+	remote.sin_port = htons(static_cast<std::uint16_t>(portOf(index)));
 	inet_pton(AF_INET, _options.targetAddress.c_str(), &remote.sin_addr);
 	if (::connect(c.fd, reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) != 0 && errno != EINPROGRESS)
 	{
@@ -712,7 +712,7 @@ void LoadGenerator::onConnected(int index)
 	if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0)
 	{
 		if (_counters.connectErrors++ == 0)
-			std::fprintf(stderr, "loadgen: connect to %s:%d: %s\n", _options.targetAddress.c_str(), _options.targetPort,
+			std::fprintf(stderr, "loadgen: connect to %s:%d: %s\n", _options.targetAddress.c_str(), portOf(index),
 			             std::strerror(error));
 		if (error == ECONNREFUSED || error == ECONNRESET)
 			++_counters.setupResets;
@@ -744,7 +744,7 @@ void LoadGenerator::sendUpgrade(int index)
 	}
 	std::string request = "GET " + _options.path + "?key=" + _options.key + "&id=" + c.id + "&token=t" + _options.tag +
 	                      "&version=1.5.5 HTTP/1.1\r\nHost: " + _options.targetAddress + ":" +
-	                      std::to_string(_options.targetPort) +
+	                      std::to_string(portOf(index)) +
 	                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + CLIENT_KEY +
 	                      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
 	c.out += request;
@@ -1417,7 +1417,7 @@ void LoadGenerator::tlsFailure(int index, int sslError, int savedErrno, bool han
 		ERR_error_string_n(code, text, sizeof(text));
 		if (handshake ? _counters.handshakeErrors++ == 0 : _counters.protocolErrors++ == 0)
 			std::fprintf(stderr, "loadgen: TLS %s with %s:%d failed: %s\n", handshake ? "handshake" : "connection",
-			             _options.targetAddress.c_str(), _options.targetPort,
+			             _options.targetAddress.c_str(), portOf(index),
 			             code ? text : (sslError == SSL_ERROR_SYSCALL ? std::strerror(savedErrno) : "?"));
 		closeConn(index, false);
 	}

@@ -43,6 +43,10 @@ class LoadGenerator
 /// same event loop) between the TCP connect and the upgrade, and all its bytes go through TLS. The
 /// plain path is unchanged: a connection without TLS has no SSL object and never reaches the TLS code.
 ///
+/// With GeneratorOptions::peerPort the second peer of every pair (odd index: "-b", the victim
+/// pair's receiver) connects to that port of the same address, the first to targetPort: with two
+/// clustered nodes every relayed message then crosses from one node to the other. Nothing else changes.
+///
 /// With Protocol::GOVPN the connections are GoVPN clients (X-Client-ID on the upgrade, base64
 /// payloads) in rooms of roomSize: the first member of each room sends CreateRoom once upgraded, the
 /// others JoinRoom with the password once the room exists (JOIN: at "go"). A connection counts as
@@ -196,6 +200,11 @@ private:
 	void sendData(int index, std::uint64_t tsNs);
 
 	bool govpn() const { return _options.protocol == Protocol::GOVPN; }
+	int portOf(int index) const
+	/// The server port of a connection: targetPort, or peerPort for the second peer of a pair.
+	{
+		return _options.peerPort > 0 && (index & 1) ? _options.peerPort : _options.targetPort;
+	}
 	void buildGovpnConnections();
 	void govpnUpgraded(int index);
 	void govpnMessage(int index, const char* data, std::size_t size);

@@ -32,6 +32,9 @@ const char USAGE[] =
     "{\"event\":\"result\",...}. \"stop\" or end of input ends a hold or cuts a run short.\n"
     "\n"
     "  --source ADDR            local address to bind (127.0.0.2, 127.0.0.3, ...)\n"
+    "  --peer-port PORT         peerjs closed, open, pingpong: the second peer of every pair connects to\n"
+    "                           this port of the --target address, the first to --target's port (two\n"
+    "                           clustered servers: every relayed message crosses between them)\n"
     "  --path P                 WebSocket path (default /peerjs)\n"
     "  --key K                  PeerJS key (default peerjs)\n"
     "  --tag T                  id prefix, unique per run (default bench)\n"
@@ -161,6 +164,12 @@ int main(int argc, char** argv)
 			o.targetAddress = value.substr(0, colon);
 			o.targetPort = static_cast<int>(n);
 		}
+		else if (arg == "--peer-port")
+		{
+			if (!parseInt(v, 1, 65535, n))
+				return fail("--peer-port must be 1..65535, got '" + value + "'");
+			o.peerPort = static_cast<int>(n);
+		}
 		else if (arg == "--source")
 		{
 			if (!validAddress(value))
@@ -273,6 +282,8 @@ int main(int argc, char** argv)
 		return fail("closed and open need --pairs");
 	if (o.workload == Workload::OPEN && o.rate <= 0 && o.victimRate <= 0)
 		return fail("open needs --rate (or --victim-rate)");
+	if (o.peerPort > 0 && (o.protocol != Protocol::PEERJS || o.workload == Workload::HOLD))
+		return fail("--peer-port needs peerjs pairs (closed, open or pingpong)");
 	if (!o.tlsCaFile.empty() && !o.tls)
 		return fail("--tls-ca needs --tls");
 	LoadGenerator generator(o);
