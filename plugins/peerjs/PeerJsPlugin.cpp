@@ -608,6 +608,10 @@ void PeerJsPlugin::relayAcrossCluster(Connection& connection, Peer& peer, std::s
 				return queueOrExpire(c, *peer, destination, std::move(frame), relayType);
 			_relayed[relayType]->increment();
 			_host->router().send(owner, frame);
+			{
+				std::lock_guard<std::mutex> lock(_remoteCacheMutex);
+				_cachedRemote.insert(destination);
+			}
 			peer->remoteDst = destination;
 			peer->remoteTarget = owner;
 			peer->remoteEpoch = epochBefore;
@@ -658,9 +662,19 @@ void PeerJsPlugin::queueOrExpire(Connection& connection, const Peer& peer, const
 
 void PeerJsPlugin::nameChanged(std::string_view name, ConnectionId owner)
 {
-	// Every claim and release in the cluster (the cluster's thread): cached remote owners are
-	// stale, and messages queued here for a peer that just registered on another node go there.
-	_remoteEpoch.fetch_add(1, std::memory_order_acq_rel);
+	// A claim or release anywhere in the cluster (the cluster's thread). Owners cached for relays
+	// go stale only if that id is one of them (or a node left): churn of other ids costs no
+	// look-ups. Messages queued here for a peer that just registered elsewhere go there.
+	{
+		std::lock_guard<std::mutex> lock(_remoteCacheMutex);
+		if (name.empty())
+		{
+			_cachedRemote.clear();
+			_remoteEpoch.fetch_add(1, std::memory_order_acq_rel);
+		}
+		else if (_cachedRemote.erase(std::string(name)) > 0)
+			_remoteEpoch.fetch_add(1, std::memory_order_acq_rel);
+	}
 	if (owner == 0)
 		return;
 	std::vector<std::string> frames;

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <shared_mutex>
 #include <string>
 
@@ -98,7 +99,9 @@ private:
 	std::unique_ptr<OfflineQueue> _queue;
 	bool _stopping = false;
 	bool _clustered = false;
-	std::atomic<std::uint64_t> _remoteEpoch{1};              ///< bumped by every name change anywhere in the cluster
+	std::atomic<std::uint64_t> _remoteEpoch{1}; ///< bumped when a cached remote owner may have changed
+	std::mutex _remoteCacheMutex;
+	std::unordered_set<std::string> _cachedRemote;           ///< ids a peer here caches an owner on another node for
 	std::unordered_map<std::string, ConnectionId> _claiming; ///< ids claimed here, not decided yet (under _mutex)
 
 	Gauge* _peersGauge = nullptr;

@@ -25,6 +25,7 @@ constexpr int SUBSCRIBER_SILENCE_MS = 15000;
 constexpr int MAX_BACKOFF_MS = 2000;
 constexpr int NAME_EXPIRY_S = 3600; // names of a dead node's connections are dropped by Redis after this
 constexpr int REASSERT_INTERVAL_S = 1200;
+constexpr std::size_t MAX_COALESCED_BYTES = 256 * 1024; // one PUBLISH carries at most this much
 
 // Claims a name: free, or held by a dead node, or held with the same secret (taken over).
 // KEYS[1] the name; ARGV: value "node|conn|secret", node key prefix, secret, channel, name, conn, expiry.
@@ -467,24 +468,36 @@ void ClusterNode::commandThread()
 		}
 		if (batch.empty())
 			continue;
-		std::size_t answered = 0;
+		// Runs of messages for one channel become one PUBLISH (receivers unpack them in order):
+		// one command, one reply and one wake-up of each receiving node instead of one per message.
+		std::vector<Outgoing> outgoing = coalesce(batch);
+		std::size_t answered = 0; // jobs whose command was answered
 		try
 		{
-			for (const Job& job : batch)
-				_command->append(std::vector<std::string_view>(job.arguments.begin(), job.arguments.end()));
+			for (const Outgoing& o : outgoing)
+			{
+				if (o.jobs == 1)
+				{
+					const auto& a = batch[o.first].arguments;
+					_command->append(std::vector<std::string_view>(a.begin(), a.end()));
+				}
+				else
+					_command->append({"PUBLISH", batch[o.first].arguments[1], o.payload});
+			}
 			_command->flush();
-			_commands->increment(batch.size());
-			for (; answered < batch.size(); ++answered)
+			_commands->increment(outgoing.size());
+			for (const Outgoing& o : outgoing)
 			{
 				RespValue reply = _command->read(_endpoint.timeoutMs);
-				Job& job = batch[answered];
+				Job& job = batch[o.first];
+				answered += o.jobs;
 				if (job.reply)
 					job.reply(!reply.isError(), reply);
 				else if (reply.isError())
 					_logger.warning("Redis refused a command: " + reply.text);
 				else if (job.arguments.front() == "PUBLISH")
 				{
-					_published->increment();
+					_published->increment(o.jobs);
 					// Nobody listens on that inbox: its node died (or is reconnecting). Cached owners
 					// there are suspect, before the node list shows it.
 					if (reply.type == RespValue::Type::INTEGER && reply.integer == 0 &&
@@ -507,6 +520,37 @@ void ClusterNode::commandThread()
 		}
 	}
 	failQueued("shutting down");
+}
+
+
+std::vector<ClusterNode::Outgoing> ClusterNode::coalesce(std::vector<Job>& batch)
+{
+	std::vector<Outgoing> out;
+	for (std::size_t i = 0; i < batch.size(); ++i)
+	{
+		Job& job = batch[i];
+		bool message = !job.reply && job.arguments.size() == 3 && job.arguments[0] == "PUBLISH";
+		if (message && !out.empty() && out.back().message && batch[out.back().first].arguments[1] == job.arguments[1] &&
+		    out.back().payload.size() + job.arguments[2].size() <= MAX_COALESCED_BYTES)
+		{
+			Outgoing& run = out.back();
+			if (run.jobs == 1)
+				appendRecord(run.payload = "B\n", batch[run.first].arguments[2]);
+			appendRecord(run.payload, job.arguments[2]);
+			++run.jobs;
+			continue;
+		}
+		out.push_back(Outgoing{i, 1, message, {}});
+	}
+	return out;
+}
+
+
+void ClusterNode::appendRecord(std::string& payload, const std::string& record)
+{
+	payload += std::to_string(record.size());
+	payload += '\n';
+	payload += record;
 }
 
 
@@ -618,6 +662,26 @@ void ClusterNode::subscriberThread()
 
 
 void ClusterNode::dispatch(const std::string& channel, const std::string& payload)
+{
+	if (payload.size() < 2 || payload[0] != 'B' || payload[1] != '\n')
+		return dispatchOne(channel, payload);
+	// "B\n" then records "<length>\n<bytes>", in the order they were sent.
+	std::string_view rest(payload);
+	rest.remove_prefix(2);
+	while (!rest.empty())
+	{
+		std::size_t newline = rest.find('\n');
+		std::uint64_t length = 0;
+		if (newline == std::string_view::npos || !parseUnsigned(rest.substr(0, newline), length) ||
+		    length > rest.size() - newline - 1)
+			return; // malformed: what came before it was delivered
+		dispatchOne(channel, rest.substr(newline + 1, static_cast<std::size_t>(length)));
+		rest.remove_prefix(newline + 1 + static_cast<std::size_t>(length));
+	}
+}
+
+
+void ClusterNode::dispatchOne(const std::string& channel, std::string_view payload)
 {
 	_received->increment();
 	std::vector<std::string_view> f;

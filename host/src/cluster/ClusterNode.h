@@ -105,7 +105,19 @@ private:
 		Reply reply; ///< empty for fire-and-forget publishes
 	};
 
+	struct Outgoing
+	/// One command of a pipelined pass: a job as it is, or a run of messages for one channel.
+	{
+		std::size_t first;   ///< index of the first job in the batch
+		std::size_t jobs;    ///< how many consecutive jobs it carries
+		bool message;        ///< a fire-and-forget PUBLISH, which later ones may join
+		std::string payload; ///< the coalesced payload when jobs > 1
+	};
+
 	void commandThread();
+	static std::vector<Outgoing> coalesce(std::vector<Job>& batch);
+	static void appendRecord(std::string& payload, const std::string& record);
+	void dispatchOne(const std::string& channel, std::string_view payload);
 	void refreshNodes();
 	void suspectDeparture(); ///< command thread
 	void subscriberThread();
