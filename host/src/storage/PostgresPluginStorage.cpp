@@ -306,33 +306,12 @@ bool PostgresPluginStorage::transaction(const std::function<bool(Storage& tx)>& 
 void PostgresPluginStorage::executeAsync(std::string sql, std::vector<Value> params,
                                          std::function<void(QueryResult)> done)
 {
-	auto pResult = std::make_shared<QueryResult>();
-	auto work = [pShared = _pShared, sql = std::move(sql), params = std::move(params), pResult]() {
-		*pResult = executeShared(*pShared, sql, params);
-	};
-	auto completion = [pResult, done]() {
-		if (done)
-			done(std::move(*pResult));
-	};
-	if (!_offload)
-	{
-		work();
-		completion();
-		return;
-	}
-	try
-	{
-		_offload(std::move(work), std::move(completion));
-	}
-	catch (const std::exception& e)
-	{
-		if (done)
-		{
-			QueryResult failed;
-			failed.error = std::string("cannot schedule the statement: ") + e.what();
-			done(std::move(failed));
-		}
-	}
+	runStatementAsync(
+	    _offload,
+	    [pShared = _pShared, sql = std::move(sql), params = std::move(params)]() {
+		    return executeShared(*pShared, sql, params);
+	    },
+	    std::move(done));
 }
 
 

@@ -74,34 +74,13 @@ bool SqlitePluginStorage::transaction(const std::function<bool(Storage& tx)>& bo
 void SqlitePluginStorage::executeAsync(std::string sql, std::vector<Value> params,
                                        std::function<void(QueryResult)> done)
 {
-	auto pResult = std::make_shared<QueryResult>();
 	// The work holds the connection, not this object, so it stays valid if the plugin goes first.
-	auto work = [pDatabase = _pDatabase, sql = std::move(sql), params = std::move(params), pResult]() {
-		*pResult = pDatabase->execute(sql, params);
-	};
-	auto completion = [pResult, done]() {
-		if (done)
-			done(std::move(*pResult));
-	};
-	if (!_offload)
-	{
-		work();
-		completion();
-		return;
-	}
-	try
-	{
-		_offload(std::move(work), std::move(completion));
-	}
-	catch (const std::exception& e)
-	{
-		if (done)
-		{
-			QueryResult failed;
-			failed.error = std::string("cannot schedule the statement: ") + e.what();
-			done(std::move(failed));
-		}
-	}
+	runStatementAsync(
+	    _offload,
+	    [pDatabase = _pDatabase, sql = std::move(sql), params = std::move(params)]() {
+		    return pDatabase->execute(sql, params);
+	    },
+	    std::move(done));
 }
 
 

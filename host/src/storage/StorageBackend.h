@@ -51,6 +51,13 @@ public:
 };
 
 
+void runStatementAsync(const StorageBackend::Offload& offload, std::function<QueryResult()> statement,
+                       std::function<void(QueryResult)> done);
+/// Storage::executeAsync for every backend: statement runs through offload (inline when it is
+/// empty), then done gets its result; a failure to schedule is reported to done as a result.
+/// statement must hold what it uses (not the storage object), so it outlives a closing plugin.
+
+
 //
 // inlines
 //
