@@ -187,30 +187,37 @@ protected:
 		log.information("configuration: %s", configPath.empty() ? std::string("(defaults only)") : configPath);
 
 		bool pluginConfigRejected = false;
-		Server server(settings, [&config, &pluginConfigRejected](
-		                            const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
-		                            Switchboard::Config& out, std::string& validationError) {
-			bool ok = config.validatePlugin(name, keys, count, out, validationError);
-			pluginConfigRejected = pluginConfigRejected || !ok;
-			return ok;
-		});
-		if (!server.start(error))
+		int status = EXIT_OK;
 		{
-			// Straight to stderr: the asynchronous log channel may not be flushed before exit,
-			// and the Server (whose members hold loggers) is still alive here.
-			std::cerr << "switchboard: start-up failed: " << error << "\n";
-			return pluginConfigRejected || server.failedOnConfiguration() ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
+			Server server(settings, [&config, &pluginConfigRejected](
+			                            const std::string& name, const Switchboard::ConfigKey* keys, std::size_t count,
+			                            Switchboard::Config& out, std::string& validationError) {
+				bool ok = config.validatePlugin(name, keys, count, out, validationError);
+				pluginConfigRejected = pluginConfigRejected || !ok;
+				return ok;
+			});
+			if (!server.start(error))
+			{
+				// Straight to stderr: the asynchronous log channel may not be flushed before exit.
+				std::cerr << "switchboard: start-up failed: " << error << "\n";
+				status = pluginConfigRejected || server.failedOnConfiguration() ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
+			}
+			else
+			{
+				waitForSignals(server);
+				// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
+				// shutdown short (it has its own deadline, and SIGKILL still works).
+				log.information("termination requested; shutting down");
+				server.shutdown();
+			}
 		}
-		waitForSignals(server);
-		// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
-		// shutdown short (it has its own deadline, and SIGKILL still works).
-		log.information("termination requested; shutting down");
-		server.shutdown();
-		// The log channel is asynchronous: drain it, or the last lines ("shutdown complete") may
-		// be lost when the process exits right after.
+		// The log channel is asynchronous: drain it and stop its thread once the Server (whose
+		// members log) is gone, on every way out. Otherwise the last lines may be lost, and exit()
+		// destroyed Poco's statics while that thread still used them (ThreadSanitizer saw it
+		// after a failed start).
 		if (Poco::Channel* channel = Poco::Logger::root().getChannel())
 			channel->close();
-		return EXIT_OK;
+		return status;
 	}
 
 private:
