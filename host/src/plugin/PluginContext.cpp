@@ -404,9 +404,9 @@ void PluginContext::connectionFinished(ConnectionId id) noexcept
 	{
 		_names->connectionFinished(id);
 	}
-	catch (const std::exception& e)
+	catch (...)
 	{
-		_logger.error(std::string("freeing the names of a closed connection failed: ") + e.what());
+		_logger.error("freeing the names of a closed connection failed (out of memory?)");
 	}
 	std::lock_guard<std::mutex> lock(_groupMutex);
 	auto m = _membership.find(id);

@@ -67,7 +67,7 @@ public:
 	/// Connection::close for a connection held by id.
 
 	virtual void join(std::string_view group, ConnectionId id) = 0;
-	/// Adds a connection to a group; connections leave all groups when they close.
+	/// Adds a connection of this node to a group; connections leave all groups when they close.
 
 	virtual void leave(std::string_view group, ConnectionId id) = 0;
 
