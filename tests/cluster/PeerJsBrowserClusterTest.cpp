@@ -27,6 +27,8 @@
 //
 
 
+#include "BrowserTestSupport.h"
+#include "ClusterTestSupport.h"
 #include "HttpTestClient.h"
 #include "PortPicker.h"
 #include "RedisTestServer.h"
@@ -57,6 +59,8 @@
 using namespace Switchboard::Test;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+using namespace Switchboard::Test::Browser;
+using namespace Switchboard::Test::Cluster;
 
 
 namespace {
@@ -68,7 +72,6 @@ const std::string CHROMIUM = "/usr/bin/chromium";
 const std::string TEST_NAME = "PeerJsBrowserClusterTest::testDataConnectionsAcrossNodes";
 const char* const INSIDE_VARIABLE = "SWITCHBOARD_CLUSTER_BROWSER_NETNS";
 const char* const WORK_VARIABLE = "SWITCHBOARD_CLUSTER_BROWSER_WORK";
-const char* const LOOPBACK = "127.0.0.1";
 const std::string PEERJS_PATH = "/myapp";
 const std::string PEERJS_KEY = "peerjs";
 const std::string OPEN_FRAME = "{\"type\":\"OPEN\"}";
@@ -128,15 +131,6 @@ std::string selfPath()
 }
 
 
-std::string readAll(const std::string& path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::ostringstream text;
-	text << in.rdbuf();
-	return text.str();
-}
-
-
 // --- inside the namespace ----------------------------------------------------------------------
 
 void setUpNetwork()
@@ -166,12 +160,7 @@ void configureNode(TestServer& server, const RedisTestServer& redis, const std::
                    const std::string& keyPrefix)
 /// PeerJS as run.sh mounts it (http://127.0.0.1:<main>/myapp, key peerjs), and [cluster] on redis.
 {
-	server.addSection("cluster", {{"enabled", "true"},
-	                              {"node_id", nodeId},
-	                              {"redis_host", LOOPBACK},
-	                              {"redis_port", std::to_string(redis.port())},
-	                              {"key_prefix", keyPrefix},
-	                              {"node_ttl_s", "3"}});
+	addClusterSection(server, redis.port(), nodeId, keyPrefix, 3);
 	server.addPlugin("peerjs", "main", "", {{"path", PEERJS_PATH}, {"key", PEERJS_KEY}, {"expire_timeout", "5000"}});
 	server.set("host", "shutdown_deadline_ms", "1000");
 }
@@ -180,64 +169,8 @@ void configureNode(TestServer& server, const RedisTestServer& redis, const std::
 std::string clusterIds(const TestServer& server)
 /// The node ids GET /cluster lists, sorted and comma-separated; "(...)" when it cannot be read.
 {
-	try
-	{
-		const HttpResponse response = HttpTestClient::get(LOOPBACK, server.adminPort(), "/cluster", {}, 3000);
-		Poco::JSON::Parser parser;
-		const Object::Ptr root = parser.parse(response.body).extract<Object::Ptr>();
-		const Array::Ptr nodes = root->getArray("nodes");
-		if (!nodes)
-			return "(" + response.body + ")";
-		std::vector<std::string> ids;
-		for (std::size_t i = 0; i < nodes->size(); ++i)
-			ids.push_back(nodes->getObject(static_cast<unsigned>(i))->getValue<std::string>("id"));
-		std::sort(ids.begin(), ids.end());
-		std::string text;
-		for (const std::string& id : ids)
-			text += (text.empty() ? "" : ",") + id;
-		return text;
-	}
-	catch (const std::exception& e)
-	{
-		return std::string("(") + e.what() + ")";
-	}
-}
-
-
-// Typed access to the driver's JSON that fails the test, naming the key, instead of throwing.
-Object::Ptr object(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no object '" + key + "'", parent->isObject(key));
-	return parent->getObject(key);
-}
-
-Array::Ptr array(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no array '" + key + "'", parent->isArray(key));
-	return parent->getArray(key);
-}
-
-bool isNull(const Object::Ptr& parent, const std::string& key)
-{
-	return !parent->has(key) || parent->isNull(key);
-}
-
-std::string text(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no string '" + key + "'", parent->has(key) && parent->get(key).isString());
-	return parent->getValue<std::string>(key);
-}
-
-bool flag(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no boolean '" + key + "'", parent->has(key) && parent->get(key).isBoolean());
-	return parent->getValue<bool>(key);
-}
-
-long number(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no number '" + key + "'", parent->has(key) && parent->get(key).isNumeric());
-	return static_cast<long>(parent->getValue<double>(key));
+	const ClusterView view = fetchCluster(server);
+	return view.error.empty() ? view.ids() : "(" + view.error + ")";
 }
 
 
@@ -349,12 +282,7 @@ void runInside(const std::string& work)
 	a.start();
 	b.start();
 	std::string ids;
-	for (int i = 0; i < 100 && ids != "a,b"; ++i)
-	{
-		ids = clusterIds(a);
-		if (ids != "a,b")
-			std::this_thread::sleep_for(std::chrono::milliseconds(50));
-	}
+	waitUntil(5000, 50, [&] { return (ids = clusterIds(a)) == "a,b"; });
 	CPPUNIT_ASSERT_EQUAL_MESSAGE("node a's /cluster", std::string("a,b"), ids);
 
 	const std::string out = work + "/result.json";

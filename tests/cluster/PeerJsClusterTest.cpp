@@ -15,6 +15,7 @@
 //
 
 
+#include "ClusterTestSupport.h"
 #include "Deadline.h"
 #include "HttpTestClient.h"
 #include "PortPicker.h"
@@ -45,6 +46,7 @@
 
 
 using namespace Switchboard::Test;
+using namespace Switchboard::Test::Cluster;
 
 
 namespace {
@@ -64,36 +66,6 @@ constexpr int EXIT_CONFIG = 78;
 const std::string OPEN = "text {\"type\":\"OPEN\"}";
 const std::string ID_TAKEN = "text {\"type\":\"ID-TAKEN\",\"payload\":{\"msg\":\"ID is taken\"}}";
 const std::string NOTHING = "(nothing)";
-
-
-// --- Time ------------------------------------------------------------------------------------
-
-void sleepMs(int ms)
-{
-	if (ms > 0)
-		std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-
-std::int64_t elapsedMs(std::int64_t sinceMicros)
-{
-	return (Deadline::nowMicros() - sinceMicros) / 1000;
-}
-
-
-bool waitUntil(int timeoutMs, int stepMs, const std::function<bool()>& condition)
-/// Polls condition every stepMs until it holds (true) or timeoutMs passes (false).
-{
-	Deadline deadline(timeoutMs);
-	for (;;)
-	{
-		if (condition())
-			return true;
-		if (deadline.expired())
-			return false;
-		sleepMs(std::min(stepMs, deadline.remainingMs()));
-	}
-}
 
 
 // --- Frames ----------------------------------------------------------------------------------
@@ -274,122 +246,12 @@ void configureNode(TestServer& server, const RedisTestServer& redis, const std::
                    const TestServer::Keys& peerjsKeys = {})
 /// [cluster] on redis, and PeerJS at the root: ws://127.0.0.1:<main>/peerjs.
 {
-	server.addSection("cluster", {{"enabled", "true"},
-	                              {"node_id", nodeId},
-	                              {"redis_host", LOOPBACK},
-	                              {"redis_port", std::to_string(redis.port())},
-	                              {"key_prefix", keyPrefix},
-	                              {"node_ttl_s", std::to_string(nodeTtlSeconds)}});
+	addClusterSection(server, redis.port(), nodeId, keyPrefix, nodeTtlSeconds);
 	TestServer::Keys keys = {{"path", "/"}, {"key", "peerjs"}};
 	for (const auto& entry : peerjsKeys)
 		keys[entry.first] = entry.second;
 	server.addPlugin("peerjs", "main", "", keys);
 	server.set("host", "shutdown_deadline_ms", "1000");
-}
-
-
-struct ClusterNode
-{
-	std::string id;
-	long long number = -1;
-	long long connections = -1;
-};
-
-
-struct ClusterView
-/// GET /cluster on a node's admin port, parsed.
-{
-	int status = 0;
-	std::string body;
-	std::string error;
-	/// Why the body could not be read as the expected JSON; "" if it could.
-	bool enabled = false;
-	std::string nodeId;
-	long long nodeNumber = -1;
-	bool redisConnected = false;
-	std::vector<ClusterNode> nodes;
-
-	const ClusterNode* find(const std::string& id) const
-	{
-		for (const ClusterNode& node : nodes)
-		{
-			if (node.id == id)
-				return &node;
-		}
-		return nullptr;
-	}
-
-	bool lists(const std::string& id) const { return find(id) != nullptr; }
-
-	std::string ids() const
-	/// The listed ids, sorted, comma-separated.
-	{
-		std::vector<std::string> sorted;
-		for (const ClusterNode& node : nodes)
-			sorted.push_back(node.id);
-		std::sort(sorted.begin(), sorted.end());
-		std::string text;
-		for (const std::string& id : sorted)
-			text += (text.empty() ? "" : ",") + id;
-		return text;
-	}
-
-	std::string describe() const { return "GET /cluster: " + std::to_string(status) + " " + body; }
-};
-
-
-long long integerMember(const Poco::JSON::Object::Ptr& object, const std::string& name)
-{
-	if (!object->has(name))
-		throw std::runtime_error("no \"" + name + "\"");
-	return object->get(name).convert<Poco::Int64>();
-}
-
-
-ClusterView fetchCluster(const TestServer& server)
-{
-	ClusterView view;
-	const HttpResponse response = HttpTestClient::get(LOOPBACK, server.adminPort(), "/cluster", {}, 3000);
-	view.status = response.status;
-	view.body = response.body;
-	try
-	{
-		Poco::JSON::Parser parser;
-		const Poco::JSON::Object::Ptr root = parser.parse(response.body).extract<Poco::JSON::Object::Ptr>();
-		if (!root->has("enabled"))
-			throw std::runtime_error("no \"enabled\"");
-		view.enabled = root->get("enabled").convert<bool>();
-		if (!view.enabled)
-			return view;
-		const Poco::JSON::Object::Ptr node = root->getObject("node");
-		const Poco::JSON::Object::Ptr redis = root->getObject("redis");
-		const Poco::JSON::Array::Ptr nodes = root->getArray("nodes");
-		if (node.isNull() || redis.isNull() || nodes.isNull())
-			throw std::runtime_error("\"node\", \"redis\" or \"nodes\" missing or of the wrong type");
-		view.nodeId = node->getValue<std::string>("id");
-		view.nodeNumber = integerMember(node, "number");
-		view.redisConnected = redis->get("connected").convert<bool>();
-		for (std::size_t i = 0; i < nodes->size(); ++i)
-		{
-			const Poco::JSON::Object::Ptr entry = nodes->getObject(static_cast<unsigned>(i));
-			if (entry.isNull())
-				throw std::runtime_error("nodes[" + std::to_string(i) + "] is not an object");
-			ClusterNode listed;
-			listed.id = entry->getValue<std::string>("id");
-			listed.number = integerMember(entry, "number");
-			listed.connections = integerMember(entry, "connections");
-			view.nodes.push_back(listed);
-		}
-	}
-	catch (const Poco::Exception& e)
-	{
-		view.error = e.displayText();
-	}
-	catch (const std::exception& e)
-	{
-		view.error = e.what();
-	}
-	return view;
 }
 
 
@@ -404,12 +266,8 @@ std::string sortedText(std::vector<std::string> items)
 
 
 bool skipWithoutRedis(const std::string& test)
-/// True (after saying why) if the test cannot run here.
 {
-	if (RedisTestServer::available())
-		return false;
-	std::cout << "\nPeerJsClusterTest::" << test << " skipped: " << RedisTestServer::whyUnavailable() << std::endl;
-	return true;
+	return Cluster::skipWithoutRedis("PeerJsClusterTest", test);
 }
 
 
@@ -1024,7 +882,7 @@ public:
 			CPPUNIT_ASSERT_MESSAGE(where, view.redisConnected);
 			CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::string("a,b,c"), view.ids());
 			std::set<long long> numbers;
-			for (const ClusterNode& node : view.nodes)
+			for (const ClusterNodeEntry& node : view.nodes)
 				numbers.insert(node.number);
 			CPPUNIT_ASSERT_EQUAL_MESSAGE("distinct numbers; " + where, std::size_t(3), numbers.size());
 			CPPUNIT_ASSERT_EQUAL_MESSAGE("its own number in the list; " + where, view.nodeNumber,
@@ -1119,12 +977,7 @@ public:
 		for (const Case& bad : cases)
 		{
 			TestServer server;
-			server.addSection("cluster", {{"enabled", "true"},
-			                              {"node_id", "a"},
-			                              {"redis_host", LOOPBACK},
-			                              {"redis_port", std::to_string(PortPicker::pick())},
-			                              {"key_prefix", "t9:"},
-			                              {"node_ttl_s", "3"}});
+			addClusterSection(server, PortPicker::pick(), "a", "t9:", 3);
 			server.set("cluster", bad.key, bad.value);
 			server.addPlugin("peerjs", "main", "", {{"path", "/"}, {"key", "peerjs"}});
 			const TestServer::RunResult result = server.runWithConfig({});

@@ -26,6 +26,7 @@
 //
 
 
+#include "ClusterTestSupport.h"
 #include "Deadline.h"
 #include "HttpTestClient.h"
 #include "PeerVaultTestSupport.h"
@@ -54,13 +55,13 @@
 
 
 using namespace Switchboard::Test;
+using namespace Switchboard::Test::Cluster;
 namespace PV = Switchboard::Test::PeerVault;
 
 
 namespace {
 
 
-const char* const LOOPBACK = "127.0.0.1";
 const std::string PLUGIN = "peervault"; ///< the [plugin.<name>] section, by which the nodes route
 
 constexpr int NODE_TTL_S = 3;
@@ -74,36 +75,6 @@ constexpr int PROBE_ROUND_MS = 300;
 constexpr int CHANNEL_DROP_MS = 2000;
 constexpr int BURST = 200;
 const std::string CONNECTION_ENDED = "the connection ended";
-
-
-// --- Time ------------------------------------------------------------------------------------
-
-void sleepMs(int ms)
-{
-	if (ms > 0)
-		std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-
-std::int64_t elapsedMs(std::int64_t sinceMicros)
-{
-	return (Deadline::nowMicros() - sinceMicros) / 1000;
-}
-
-
-bool waitUntil(int timeoutMs, int stepMs, const std::function<bool()>& condition)
-/// Polls condition every stepMs until it holds (true) or timeoutMs passes (false).
-{
-	Deadline deadline(timeoutMs);
-	for (;;)
-	{
-		if (condition())
-			return true;
-		if (deadline.expired())
-			return false;
-		sleepMs(std::min(stepMs, deadline.remainingMs()));
-	}
-}
 
 
 // --- Topics and events -----------------------------------------------------------------------
@@ -470,65 +441,32 @@ void configureNode(TestServer& server, const RedisTestServer& redis, const std::
 	for (const auto& entry : peervaultKeys)
 		keys[entry.first] = entry.second;
 	PV::configure(server, keys);
-	server.addSection("cluster", {{"enabled", "true"},
-	                              {"node_id", nodeId},
-	                              {"redis_host", LOOPBACK},
-	                              {"redis_port", std::to_string(redis.port())},
-	                              {"key_prefix", keyPrefix},
-	                              {"node_ttl_s", std::to_string(NODE_TTL_S)}});
+	addClusterSection(server, redis.port(), nodeId, keyPrefix, NODE_TTL_S);
 	server.set("host", "shutdown_deadline_ms", "1000");
 }
 
 
-struct ClusterView
-/// GET /cluster on a node's admin port: the ids of the listed nodes, sorted, comma-separated.
+void startNodes(const RedisTestServer& redis, const std::string& prefix, const std::vector<TestServer*>& nodes,
+                const TestServer::Keys& peervaultKeys = {})
+/// configureNode() for each node, named "a", "b", "c", ... in order, then starts them all.
 {
-	std::string ids;
-	std::string body;
-	std::string error;
-
-	std::string describe() const { return "GET /cluster: " + body + (error.empty() ? "" : " (" + error + ")"); }
-};
-
-
-ClusterView fetchCluster(const TestServer& server)
-{
-	ClusterView view;
-	try
-	{
-		const HttpResponse response = HttpTestClient::get(LOOPBACK, server.adminPort(), "/cluster", {}, 3000);
-		view.body = std::to_string(response.status) + " " + response.body;
-		Poco::JSON::Parser parser;
-		const Poco::JSON::Object::Ptr root = parser.parse(response.body).extract<Poco::JSON::Object::Ptr>();
-		const Poco::JSON::Array::Ptr nodes = root->getArray("nodes");
-		if (!nodes)
-			throw std::runtime_error("no \"nodes\" array");
-		std::vector<std::string> ids;
-		for (std::size_t i = 0; i < nodes->size(); ++i)
-			ids.push_back(nodes->getObject(static_cast<unsigned>(i))->getValue<std::string>("id"));
-		std::sort(ids.begin(), ids.end());
-		for (const std::string& id : ids)
-			view.ids += (view.ids.empty() ? "" : ",") + id;
-	}
-	catch (const Poco::Exception& e)
-	{
-		view.error = e.displayText();
-	}
-	catch (const std::exception& e)
-	{
-		view.error = e.what();
-	}
-	return view;
+	for (std::size_t i = 0; i < nodes.size(); ++i)
+		configureNode(*nodes[i], redis, std::string(1, static_cast<char>('a' + i)), prefix, peervaultKeys);
+	for (TestServer* node : nodes)
+		node->start();
 }
 
 
-bool skipWithoutRedis(const std::string& test)
-/// True (after saying why) if the test cannot run here.
+void stopNodes(const std::vector<TestServer*>& nodes)
+/// Each node stops cleanly (exit code 0).
 {
-	if (RedisTestServer::available())
-		return false;
-	std::cout << "\nPeerVaultClusterTest::" << test << " skipped: " << RedisTestServer::whyUnavailable() << std::endl;
-	return true;
+	for (TestServer* node : nodes)
+		CPPUNIT_ASSERT_EQUAL(0, node->stop());
+}
+
+bool skipWithoutRedis(const std::string& test)
+{
+	return Cluster::skipWithoutRedis("PeerVaultClusterTest", test);
 }
 
 
@@ -545,6 +483,19 @@ std::string awaitNumsub(const RedisTestServer& redis, const std::string& channel
 	       ", after " + std::to_string(timeoutMs) + " ms";
 }
 
+
+std::int64_t expectNumsubSince(const RedisTestServer& redis, const std::string& channel, long long expected,
+                               std::int64_t sinceMicros, const std::string& event)
+/// Waits up to CHANNEL_DROP_MS for PUBSUB NUMSUB channel to be expected (a CppUnit failure naming
+/// the event if it is not); returns the milliseconds from sinceMicros, the event, until it was.
+{
+	const bool reached = waitUntil(CHANNEL_DROP_MS, 10, [&] { return redis.numsub(channel) == expected; });
+	const std::int64_t ms = elapsedMs(sinceMicros);
+	CPPUNIT_ASSERT_MESSAGE("NUMSUB " + channel + " is " + std::to_string(redis.numsub(channel)) + ", not " +
+	                           std::to_string(expected) + ", " + std::to_string(CHANNEL_DROP_MS) + " ms after " + event,
+	                       reached);
+	return ms;
+}
 
 std::int64_t connectionFigure(const std::string& text, const std::string& name)
 /// data.network.<name> of a system_metrics frame (a CppUnit failure if it is missing).
@@ -580,12 +531,7 @@ public:
 		RedisTestServer redis;
 		redis.start();
 		TestServer a, b, c;
-		configureNode(a, redis, "a", prefix);
-		configureNode(b, redis, "b", prefix);
-		configureNode(c, redis, "c", prefix);
-		a.start();
-		b.start();
-		c.start();
+		startNodes(redis, prefix, {&a, &b, &c});
 
 		std::vector<Subscriber> subscribers;
 		subscribers.push_back(subscribe(a, "a-files-1", {Topic::FILES}));
@@ -629,9 +575,7 @@ public:
 		          << deliveredMs << " ms after the first publish" << std::endl;
 		CPPUNIT_ASSERT_MESSAGE("what the subscribers received:" + problems, problems.empty());
 
-		CPPUNIT_ASSERT_EQUAL(0, a.stop());
-		CPPUNIT_ASSERT_EQUAL(0, b.stop());
-		CPPUNIT_ASSERT_EQUAL(0, c.stop());
+		stopNodes({&a, &b, &c});
 	}
 
 	void testTickerStaysLocal()
@@ -659,10 +603,7 @@ public:
 		RedisTestServer redis;
 		redis.start();
 		TestServer a, b;
-		configureNode(a, redis, "a", prefix, keys);
-		configureNode(b, redis, "b", prefix, keys);
-		a.start();
-		b.start();
+		startNodes(redis, prefix, {&a, &b}, keys);
 
 		WsTestClient systemA = PV::connect(a), alertsA = PV::connect(a);
 		WsTestClient systemB = PV::connect(b), alertsB = PV::connect(b);
@@ -774,8 +715,7 @@ public:
 		PV::expectNothing(alertsA, "node a's alerts subscriber after its one alert");
 		PV::expectNothing(alertsB, "node b's alerts subscriber: node a's alert must stay on node a");
 
-		CPPUNIT_ASSERT_EQUAL(0, a.stop());
-		CPPUNIT_ASSERT_EQUAL(0, b.stop());
+		stopNodes({&a, &b});
 	}
 
 	void testUnsubscribeDropsChannel()
@@ -791,12 +731,7 @@ public:
 		RedisTestServer redis;
 		redis.start();
 		TestServer a, b, c;
-		configureNode(a, redis, "a", prefix);
-		configureNode(b, redis, "b", prefix);
-		configureNode(c, redis, "c", prefix);
-		a.start();
-		b.start();
-		c.start();
+		startNodes(redis, prefix, {&a, &b, &c});
 
 		Subscriber a1 = subscribe(a, "a-files", {Topic::FILES});
 		Subscriber b1 = subscribe(b, "b-files-1", {Topic::FILES});
@@ -829,20 +764,13 @@ public:
 		b2.client.sendClose(1000);
 		const WsTestClient::CloseInfo close = b2.client.expectClose(FRAME_MS);
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("b-files-2's close answered", 1000, close.code);
-		const bool filesDropped = waitUntil(CHANNEL_DROP_MS, 10, [&] { return redis.numsub(files) == 2; });
-		const std::int64_t filesDropMs = elapsedMs(closedAt);
-		CPPUNIT_ASSERT_MESSAGE("NUMSUB " + files + " is " + std::to_string(redis.numsub(files)) + ", not 2, " +
-		                           std::to_string(CHANNEL_DROP_MS) + " ms after b's last subscriber closed",
-		                       filesDropped);
+		const std::int64_t filesDropMs = expectNumsubSince(redis, files, 2, closedAt, "b's last subscriber closed");
 
 		// b3, b's only subscriber of peer_network, unsubscribes.
 		const std::int64_t unsubscribedAt = Deadline::nowMicros();
 		PV::sendJson(b3.client, "{\"type\":\"unsubscribe\",\"topic\":\"peer_network\"}");
-		const bool peersDropped = waitUntil(CHANNEL_DROP_MS, 10, [&] { return redis.numsub(peers) == 1; });
-		const std::int64_t peersDropMs = elapsedMs(unsubscribedAt);
-		CPPUNIT_ASSERT_MESSAGE("NUMSUB " + peers + " is " + std::to_string(redis.numsub(peers)) + ", not 1, " +
-		                           std::to_string(CHANNEL_DROP_MS) + " ms after b's last subscriber unsubscribed",
-		                       peersDropped);
+		const std::int64_t peersDropMs =
+		    expectNumsubSince(redis, peers, 1, unsubscribedAt, "b's last subscriber unsubscribed");
 		PV::expectNothing(b3.client, "b-peers' unsubscribe has no reply");
 
 		// Publishing on a still reaches a and c, and nothing reaches b's former subscribers.
@@ -858,11 +786,8 @@ public:
 		// b1 subscribes again: b takes the channel again and gets what a publishes.
 		const std::int64_t resubscribedAt = Deadline::nowMicros();
 		PV::subscribe(b1.client, "file_operations");
-		const bool filesBack = waitUntil(CHANNEL_DROP_MS, 10, [&] { return redis.numsub(files) == 3; });
-		const std::int64_t filesBackMs = elapsedMs(resubscribedAt);
-		CPPUNIT_ASSERT_MESSAGE("NUMSUB " + files + " is " + std::to_string(redis.numsub(files)) + ", not 3, " +
-		                           std::to_string(CHANNEL_DROP_MS) + " ms after b-files-1 subscribed again",
-		                       filesBack);
+		const std::int64_t filesBackMs =
+		    expectNumsubSince(redis, files, 3, resubscribedAt, "b-files-1 subscribed again");
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("b-files-1 subscribed again", std::string(),
 		                             syncSubscriptions(a, {&a1, &b1, &c1}, rounds));
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("publishing on a once b-files-1 is back", std::string(),
@@ -875,9 +800,7 @@ public:
 		          << " ms after its last subscriber unsubscribed; took " << files << " again after " << filesBackMs
 		          << " ms" << std::endl;
 
-		CPPUNIT_ASSERT_EQUAL(0, a.stop());
-		CPPUNIT_ASSERT_EQUAL(0, b.stop());
-		CPPUNIT_ASSERT_EQUAL(0, c.stop());
+		stopNodes({&a, &b, &c});
 	}
 
 	void testNodeKilledOthersKeepReceiving()
@@ -892,12 +815,7 @@ public:
 		RedisTestServer redis;
 		redis.start();
 		TestServer a, b, c;
-		configureNode(a, redis, "a", prefix);
-		configureNode(b, redis, "b", prefix);
-		configureNode(c, redis, "c", prefix);
-		a.start();
-		b.start();
-		c.start();
+		startNodes(redis, prefix, {&a, &b, &c});
 
 		Subscriber a1 = subscribe(a, "a-files", {Topic::FILES});
 		Subscriber b1 = subscribe(b, "b-files-1", {Topic::FILES});
@@ -912,7 +830,7 @@ public:
 		ClusterView view;
 		const bool listed = waitUntil(5000, 50, [&] {
 			view = fetchCluster(a);
-			return view.ids == "a,b,c";
+			return view.ids() == "a,b,c";
 		});
 		CPPUNIT_ASSERT_MESSAGE("node a lists a,b,c before the kill: " + view.describe(), listed);
 		const auto filesOnly = [](int) { return Topic::FILES; };
@@ -949,11 +867,12 @@ public:
 		{
 			view = fetchCluster(a);
 			CPPUNIT_ASSERT_EQUAL_MESSAGE(view.describe(), std::string(), view.error);
-			if (view.ids == "a,c")
+			if (view.ids() == "a,c")
 				unlistedMs = elapsedMs(killedAt);
 			else
 			{
-				CPPUNIT_ASSERT_EQUAL_MESSAGE("while b's key lives: " + view.describe(), std::string("a,b,c"), view.ids);
+				CPPUNIT_ASSERT_EQUAL_MESSAGE("while b's key lives: " + view.describe(), std::string("a,b,c"),
+				                             view.ids());
 				CPPUNIT_ASSERT_EQUAL_MESSAGE("publishing on a while b is dead but listed", std::string(),
 				                             publishBurst(a, published, 1, filesOnly, {{Topic::FILES, 1}}));
 				const std::string one = expectAll({&a1, &c1, &c2}, published, 1, filesOnly);
@@ -974,7 +893,7 @@ public:
 		ClusterView viewC;
 		const bool cUnlisted = waitUntil(std::max<int>(0, boundMs - static_cast<int>(elapsedMs(killedAt))), 50, [&] {
 			viewC = fetchCluster(c);
-			return viewC.ids == "a,c";
+			return viewC.ids() == "a,c";
 		});
 		CPPUNIT_ASSERT_MESSAGE("node c stops listing node b within " + std::to_string(boundMs) +
 		                           " ms of the kill; after " + std::to_string(elapsedMs(killedAt)) +
@@ -985,8 +904,7 @@ public:
 		                             publishBurst(a, published, 10, filesOnly, {{Topic::FILES, 1}}));
 		const std::string after = expectAll({&a1, &c1, &c2}, published, 10, filesOnly);
 		CPPUNIT_ASSERT_MESSAGE("a and c after b left /cluster:" + after, after.empty());
-		CPPUNIT_ASSERT_EQUAL(0, a.stop());
-		CPPUNIT_ASSERT_EQUAL(0, c.stop());
+		stopNodes({&a, &c});
 	}
 };
 

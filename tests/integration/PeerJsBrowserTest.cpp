@@ -7,6 +7,7 @@
 //
 
 
+#include "BrowserTestSupport.h"
 #include "TempDir.h"
 #include "TestServer.h"
 #include <cppunit/TestFixture.h>
@@ -24,6 +25,7 @@
 using namespace Switchboard::Test;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+using namespace Switchboard::Test::Browser;
 
 
 namespace {
@@ -47,42 +49,6 @@ enum class Server
 };
 
 
-// Typed access to the driver's JSON that fails the test, naming the key, instead of throwing.
-Object::Ptr object(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no object '" + key + "'", parent->isObject(key));
-	return parent->getObject(key);
-}
-
-Array::Ptr array(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no array '" + key + "'", parent->isArray(key));
-	return parent->getArray(key);
-}
-
-std::string text(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no string '" + key + "'", parent->has(key) && parent->get(key).isString());
-	return parent->getValue<std::string>(key);
-}
-
-bool flag(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no boolean '" + key + "'", parent->has(key) && parent->get(key).isBoolean());
-	return parent->getValue<bool>(key);
-}
-
-long number(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no number '" + key + "'", parent->has(key) && parent->get(key).isNumeric());
-	return static_cast<long>(parent->getValue<double>(key));
-}
-
-bool isNull(const Object::Ptr& parent, const std::string& key)
-{
-	return !parent->has(key) || parent->isNull(key);
-}
-
 std::vector<std::string> strings(const Object::Ptr& parent, const std::string& key)
 {
 	std::vector<std::string> out;
@@ -98,14 +64,6 @@ std::string join(const std::vector<std::string>& items)
 	for (const std::string& item : items)
 		out += (out.empty() ? "" : " | ") + item;
 	return "[" + out + "]";
-}
-
-std::string readAll(const std::string& path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::ostringstream text;
-	text << in.rdbuf();
-	return text.str();
 }
 
 

@@ -14,6 +14,7 @@
 //
 
 
+#include "BrowserTestSupport.h"
 #include "TempDir.h"
 #include "TestServer.h"
 #include "TestTls.h"
@@ -40,6 +41,7 @@
 using namespace Switchboard::Test;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+using namespace Switchboard::Test::Browser;
 
 
 namespace {
@@ -64,48 +66,6 @@ const std::string SIGNALING = "127.0.0.1:9000";
 const std::string OPEN_FRAME = "{\"type\":\"OPEN\"}";
 
 
-// Typed access to a script's JSON that fails the test, naming the key, instead of throwing.
-Object::Ptr object(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no object '" + key + "'", parent->isObject(key));
-	return parent->getObject(key);
-}
-
-Array::Ptr array(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no array '" + key + "'", parent->isArray(key));
-	return parent->getArray(key);
-}
-
-bool isNull(const Object::Ptr& parent, const std::string& key)
-{
-	return !parent->has(key) || parent->isNull(key);
-}
-
-std::string text(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no string '" + key + "'", parent->has(key) && parent->get(key).isString());
-	return parent->getValue<std::string>(key);
-}
-
-std::string textOrNull(const Object::Ptr& parent, const std::string& key)
-{
-	return isNull(parent, key) ? "null" : parent->get(key).toString();
-}
-
-bool flag(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no boolean '" + key + "'", parent->has(key) && parent->get(key).isBoolean());
-	return parent->getValue<bool>(key);
-}
-
-long number(const Object::Ptr& parent, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("result has no number '" + key + "' (" + textOrNull(parent, key) + ")",
-	                       parent->has(key) && parent->get(key).isNumeric());
-	return static_cast<long>(parent->getValue<double>(key));
-}
-
 bool contains(const std::string& text, const std::string& part)
 {
 	return text.find(part) != std::string::npos;
@@ -114,14 +74,6 @@ bool contains(const std::string& text, const std::string& part)
 bool startsWith(const std::string& text, const std::string& prefix)
 {
 	return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-std::string readAll(const std::string& path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::ostringstream text;
-	text << in.rdbuf();
-	return text.str();
 }
 
 std::string findExecutable(const std::string& name)

@@ -13,21 +13,14 @@
 #include <libpq-fe.h>
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <fcntl.h>
-#include <grp.h>
 #include <iostream>
 #include <pwd.h>
 #include <stdexcept>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <system_error>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -46,74 +39,12 @@ constexpr int INITDB_TIMEOUT_MS = 120000;
 constexpr int KILL_WAIT_MS = 10000;
 
 
-std::string describeErrno(int error)
-{
-	return std::system_category().message(error);
-}
-
-
-std::string fileText(const std::string& path)
-{
-	const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return "";
-	std::string text;
-	char block[8192];
-	for (;;)
-	{
-		const ssize_t n = ::read(fd, block, sizeof(block));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		text.append(block, static_cast<std::size_t>(n));
-	}
-	::close(fd);
-	return text;
-}
-
-
-std::string tailLines(const std::string& text, std::size_t count)
-{
-	std::size_t end = text.size();
-	if (end > 0 && text[end - 1] == '\n')
-		--end;
-	std::size_t begin = end;
-	std::size_t seen = 0;
-	while (begin > 0 && seen < count)
-	{
-		--begin;
-		if (text[begin] == '\n' && ++seen == count)
-		{
-			++begin;
-			break;
-		}
-	}
-	return text.substr(begin, end - begin);
-}
-
-
-int shellCode(int waitStatus)
-{
-	if (WIFEXITED(waitStatus))
-		return WEXITSTATUS(waitStatus);
-	if (WIFSIGNALED(waitStatus))
-		return 128 + WTERMSIG(waitStatus);
-	return -1;
-}
-
-
-struct Identity
-/// Who the PostgreSQL programs run as: the system user "postgres" when we are root (PostgreSQL
-/// refuses to run as root), else ourselves (drop = false).
-{
-	bool drop = false;
-	uid_t uid = 0;
-	gid_t gid = 0;
-};
+using Identity = ChildProcess::Identity;
 
 
 Identity identity()
+/// Who the PostgreSQL programs run as: the system user "postgres" when we are root (PostgreSQL
+/// refuses to run as root), else ourselves (drop = false).
 {
 	Identity who;
 	if (::geteuid() != 0)
@@ -126,93 +57,6 @@ Identity identity()
 	who.uid = pEntry->pw_uid;
 	who.gid = pEntry->pw_gid;
 	return who;
-}
-
-
-// Starts argv[0] as `who` with /dev/null as stdin and outputFd as stdout and stderr. The child gets
-// PR_SET_PDEATHSIG = SIGKILL (after the uid change, which would clear it), default signal
-// dispositions and an empty signal mask. Only async-signal-safe calls run between fork() and exec;
-// an exec failure comes back via a pipe.
-pid_t launch(const std::vector<std::string>& argv, const Identity& who, int outputFd)
-{
-	std::vector<char*> pointers;
-	pointers.reserve(argv.size() + 1);
-	for (const std::string& arg : argv)
-		pointers.push_back(const_cast<char*>(arg.c_str()));
-	pointers.push_back(nullptr);
-
-	struct sigaction byDefault;
-	std::memset(&byDefault, 0, sizeof(byDefault));
-	byDefault.sa_handler = SIG_DFL;
-	sigset_t noSignals;
-	sigemptyset(&noSignals);
-	const int handled[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2};
-
-	const int inputFd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (inputFd < 0)
-		throw std::runtime_error("PostgresTestServer: cannot open /dev/null: " + describeErrno(errno));
-	int report[2];
-	if (::pipe2(report, O_CLOEXEC) != 0)
-	{
-		const int error = errno;
-		::close(inputFd);
-		throw std::runtime_error("PostgresTestServer: pipe2(): " + describeErrno(error));
-	}
-	const pid_t parent = ::getpid();
-	const pid_t child = ::fork();
-	if (child < 0)
-	{
-		const int error = errno;
-		::close(report[0]);
-		::close(report[1]);
-		::close(inputFd);
-		throw std::runtime_error("PostgresTestServer: fork(): " + describeErrno(error));
-	}
-	if (child == 0)
-	{
-		int error = 0;
-		if (who.drop && (::setgroups(0, nullptr) != 0 || ::setgid(who.gid) != 0 || ::setuid(who.uid) != 0))
-			error = errno;
-		if (error == 0)
-		{
-			::prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (::getppid() != parent)
-				::_exit(127);
-			for (int signal : handled)
-				::sigaction(signal, &byDefault, nullptr);
-			::sigprocmask(SIG_SETMASK, &noSignals, nullptr);
-			if (::dup2(inputFd, 0) >= 0 && ::dup2(outputFd, 1) >= 0 && ::dup2(outputFd, 2) >= 0)
-				::execv(pointers[0], pointers.data());
-			error = errno;
-		}
-		(void)!::write(report[1], &error, sizeof(error));
-		::_exit(127);
-	}
-	::close(report[1]);
-	::close(inputFd);
-	int childError = 0;
-	ssize_t got = 0;
-	do
-	{
-		got = ::read(report[0], &childError, sizeof(childError));
-	} while (got < 0 && errno == EINTR);
-	::close(report[0]);
-	if (got == static_cast<ssize_t>(sizeof(childError)))
-	{
-		int ignored = 0;
-		::waitpid(child, &ignored, 0);
-		throw std::runtime_error("PostgresTestServer: cannot execute " + argv[0] + ": " + describeErrno(childError));
-	}
-	return child;
-}
-
-
-int openLog(const std::string& path)
-{
-	const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0)
-		throw std::runtime_error("PostgresTestServer: cannot open " + path + ": " + describeErrno(errno));
-	return fd;
 }
 
 
@@ -240,9 +84,8 @@ PostgresTestServer::PostgresTestServer():
     _database("switchboard"),
     _user("switchboard"),
     _password("sb test'pw\\x"),
-    _pid(-1),
-    _initialised(false),
-    _lastExitCode(-1)
+    _child("PostgresTestServer", KILL_WAIT_MS),
+    _initialised(false)
 {
 }
 
@@ -254,12 +97,8 @@ PostgresTestServer::~PostgresTestServer()
 		if (std::uncaught_exceptions() > 0 && _initialised)
 			std::cerr << "PostgresTestServer: test ended by an exception; last lines of the log:\n"
 			          << logTail(10) << std::endl;
-		if (running())
-		{
-			::kill(_pid, SIGQUIT); // immediate shutdown: its backends go too
-			if (!waitExit(5000))
-				kill();
-		}
+		if (_child.signal(SIGQUIT) && !_child.waitExit(5000, 10)) // immediate shutdown: its backends go too
+			kill();
 	}
 	catch (...)
 	{
@@ -293,10 +132,10 @@ std::string PostgresTestServer::whyUnavailable()
 
 std::string PostgresTestServer::logTail(std::size_t lines) const
 {
-	std::string text = tailLines(fileText(_dir.path() + "/" + LOG_FILE), lines);
-	const std::string initdb = fileText(_dir.path() + "/" + INITDB_LOG_FILE);
+	std::string text = ChildProcess::tailLines(ChildProcess::fileText(_dir.path() + "/" + LOG_FILE), lines);
+	const std::string initdb = ChildProcess::fileText(_dir.path() + "/" + INITDB_LOG_FILE);
 	if (!_initialised && !initdb.empty())
-		text += "\n--- " + std::string(INITDB_LOG_FILE) + " ---\n" + tailLines(initdb, lines);
+		text += "\n--- " + std::string(INITDB_LOG_FILE) + " ---\n" + ChildProcess::tailLines(initdb, lines);
 	return text;
 }
 
@@ -305,14 +144,15 @@ void PostgresTestServer::initialise()
 {
 	const Identity who = identity();
 	if (who.drop && ::chown(_dir.path().c_str(), who.uid, who.gid) != 0)
-		throw std::runtime_error("PostgresTestServer: chown " + _dir.path() + ": " + describeErrno(errno));
-	const int logFd = openLog(_dir.path() + "/" + INITDB_LOG_FILE);
-	pid_t initdb = -1;
+		throw std::runtime_error("PostgresTestServer: chown " + _dir.path() + ": " +
+		                         ChildProcess::describeErrno(errno));
+	const int logFd = ChildProcess::openAppend("PostgresTestServer", _dir.path() + "/" + INITDB_LOG_FILE);
+	ChildProcess initdb("PostgresTestServer", KILL_WAIT_MS);
 	try
 	{
-		initdb = launch({std::string(BIN_DIR) + "/initdb", "-D", _dir.path() + "/data", "-U", SUPERUSER,
-		                 "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"},
-		                who, logFd);
+		initdb.start({std::string(BIN_DIR) + "/initdb", "-D", _dir.path() + "/data", "-U", SUPERUSER,
+		              "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync"},
+		             logFd, who);
 	}
 	catch (...)
 	{
@@ -320,43 +160,31 @@ void PostgresTestServer::initialise()
 		throw;
 	}
 	::close(logFd);
-	Deadline deadline(INITDB_TIMEOUT_MS);
-	int status = 0;
-	for (;;)
+	if (!initdb.waitExit(INITDB_TIMEOUT_MS, 20))
 	{
-		const pid_t rc = ::waitpid(initdb, &status, WNOHANG);
-		if (rc == initdb)
-			break;
-		if (rc < 0 && errno != EINTR)
-			throw std::runtime_error("PostgresTestServer: waitpid(initdb): " + describeErrno(errno));
-		if (deadline.expired())
-		{
-			::kill(initdb, SIGKILL);
-			::waitpid(initdb, &status, 0);
-			throw std::runtime_error("PostgresTestServer: initdb did not finish within " +
-			                         std::to_string(INITDB_TIMEOUT_MS) + " ms\n" + logTail());
-		}
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		initdb.kill();
+		throw std::runtime_error("PostgresTestServer: initdb did not finish within " +
+		                         std::to_string(INITDB_TIMEOUT_MS) + " ms\n" + logTail());
 	}
-	if (shellCode(status) != 0)
-		throw std::runtime_error("PostgresTestServer: initdb failed (shell code " + std::to_string(shellCode(status)) +
-		                         ")\n" + logTail());
+	if (initdb.lastExitCode() != 0)
+		throw std::runtime_error("PostgresTestServer: initdb failed (shell code " +
+		                         std::to_string(initdb.lastExitCode()) + ")\n" + logTail());
 }
 
 
 void PostgresTestServer::start(int readyTimeoutMs)
 {
 	if (running())
-		throw std::logic_error("PostgresTestServer::start: already running (pid " + std::to_string(_pid) + ")");
+		throw std::logic_error("PostgresTestServer::start: already running (pid " + std::to_string(_child.pid()) + ")");
 	const bool first = !_initialised;
 	if (first)
 		initialise();
-	const int logFd = openLog(_dir.path() + "/" + LOG_FILE);
+	const int logFd = ChildProcess::openAppend("PostgresTestServer", _dir.path() + "/" + LOG_FILE);
 	try
 	{
-		_pid = launch({std::string(BIN_DIR) + "/postgres", "-D", _dir.path() + "/data", "-p", std::to_string(_port),
-		               "-k", _dir.path(), "-c", "listen_addresses=" + _host, "-c", "fsync=off"},
-		              identity(), logFd);
+		_child.start({std::string(BIN_DIR) + "/postgres", "-D", _dir.path() + "/data", "-p", std::to_string(_port),
+		              "-k", _dir.path(), "-c", "listen_addresses=" + _host, "-c", "fsync=off"},
+		             logFd, identity());
 	}
 	catch (...)
 	{
@@ -364,28 +192,20 @@ void PostgresTestServer::start(int readyTimeoutMs)
 		throw;
 	}
 	::close(logFd);
-	_lastExitCode = -1;
 
 	const std::string port = std::to_string(_port);
 	const char* const keywords[] = {"host", "port", "dbname", "connect_timeout", nullptr};
 	const char* const values[] = {_host.c_str(), port.c_str(), "postgres", "2", nullptr};
-	Deadline deadline(readyTimeoutMs);
-	for (;;)
-	{
-		if (reap())
-			throw std::runtime_error("PostgresTestServer: postgres ended (shell code " + std::to_string(_lastExitCode) +
-			                         ") before accepting connections\n" + logTail());
-		if (PQpingParams(keywords, values, 0) == PQPING_OK)
-			break;
-		if (deadline.expired())
-		{
-			kill();
-			throw std::runtime_error("PostgresTestServer: postgres on port " + port +
-			                         " did not accept connections within " + std::to_string(readyTimeoutMs) +
-			                         " ms; killed it\n" + logTail());
-		}
-		std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20, std::max(1, deadline.remainingMs()))));
-	}
+	const ChildProcess::Readiness readiness =
+	    _child.waitReady(readyTimeoutMs, 20, [&](int) { return PQpingParams(keywords, values, 0) == PQPING_OK; });
+	if (readiness == ChildProcess::EXITED)
+		throw std::runtime_error("PostgresTestServer: postgres ended (shell code " +
+		                         std::to_string(_child.lastExitCode()) + ") before accepting connections\n" +
+		                         logTail());
+	if (readiness == ChildProcess::TIMED_OUT)
+		throw std::runtime_error("PostgresTestServer: postgres on port " + port +
+		                         " did not accept connections within " + std::to_string(readyTimeoutMs) +
+		                         " ms; killed it\n" + logTail());
 	if (first)
 	{
 		superuser("CREATE ROLE " + _user + " LOGIN PASSWORD " + literal(_password));
@@ -423,67 +243,21 @@ std::string PostgresTestServer::superuser(const std::string& sql, const std::str
 }
 
 
-bool PostgresTestServer::reap()
-{
-	if (_pid <= 0)
-		return true;
-	for (;;)
-	{
-		int status = 0;
-		const pid_t rc = ::waitpid(_pid, &status, WNOHANG);
-		if (rc == 0)
-			return false;
-		if (rc < 0 && errno == EINTR)
-			continue;
-		_lastExitCode = rc == _pid ? shellCode(status) : -1;
-		_pid = -1;
-		return true;
-	}
-}
-
-
-bool PostgresTestServer::waitExit(int timeoutMs)
-{
-	Deadline deadline(timeoutMs);
-	for (;;)
-	{
-		if (reap())
-			return true;
-		if (deadline.expired())
-			return false;
-		std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10, std::max(1, deadline.remainingMs()))));
-	}
-}
-
-
 bool PostgresTestServer::running()
 {
-	return !reap();
+	return _child.running();
 }
 
 
 int PostgresTestServer::stop(int timeoutMs)
 {
-	if (_pid <= 0 || reap())
-		return _lastExitCode;
-	::kill(_pid, SIGINT);
-	if (waitExit(timeoutMs))
-		return _lastExitCode;
-	std::cerr << "PostgresTestServer: pid " << _pid << " did not exit within " << timeoutMs
-	          << " ms after SIGINT; killing it" << std::endl;
-	kill();
-	return _lastExitCode;
+	return _child.stop(SIGINT, "SIGINT", timeoutMs, 10);
 }
 
 
 void PostgresTestServer::kill()
 {
-	if (_pid <= 0 || reap())
-		return;
-	::kill(_pid, SIGKILL);
-	if (!waitExit(KILL_WAIT_MS))
-		std::cerr << "PostgresTestServer: pid " << _pid << " survived SIGKILL for " << KILL_WAIT_MS << " ms"
-		          << std::endl;
+	_child.kill();
 }
 
 

@@ -11,6 +11,7 @@
 #define Switchboard_Test_PostgresTestServer_INCLUDED
 
 
+#include "ChildProcess.h"
 #include "TempDir.h"
 #include <cstddef>
 #include <string>
@@ -96,8 +97,6 @@ public:
 
 private:
 	void initialise();
-	bool reap();
-	bool waitExit(int timeoutMs);
 
 	TempDir _dir;
 	std::string _host;
@@ -105,9 +104,8 @@ private:
 	std::string _database;
 	std::string _user;
 	std::string _password;
-	pid_t _pid;
+	ChildProcess _child;
 	bool _initialised;
-	int _lastExitCode;
 };
 
 

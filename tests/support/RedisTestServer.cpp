@@ -13,19 +13,13 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <fcntl.h>
 #include <iostream>
 #include <stdexcept>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <system_error>
-#include <thread>
 #include <unistd.h>
 
 
@@ -43,137 +37,11 @@ constexpr int KILL_WAIT_MS = 5000;
 constexpr int MAX_REPLY_DEPTH = 32;
 
 
-std::string describeErrno(int error)
-{
-	return std::system_category().message(error);
-}
-
-
-void pause(int ms)
-{
-	if (ms > 0)
-		std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
-
-
-std::string fileText(const std::string& path, std::size_t from = 0)
-{
-	const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return "";
-	std::string text;
-	char block[8192];
-	for (;;)
-	{
-		const ssize_t n = ::read(fd, block, sizeof(block));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		text.append(block, static_cast<std::size_t>(n));
-	}
-	::close(fd);
-	return from < text.size() ? text.substr(from) : std::string();
-}
-
-
-std::string tailLines(const std::string& text, std::size_t count)
-{
-	std::size_t end = text.size();
-	if (end > 0 && text[end - 1] == '\n')
-		--end;
-	std::size_t begin = end;
-	std::size_t seen = 0;
-	while (begin > 0 && seen < count)
-	{
-		--begin;
-		if (text[begin] == '\n' && ++seen == count)
-		{
-			++begin;
-			break;
-		}
-	}
-	return text.substr(begin, end - begin);
-}
-
-
 bool saysAddressInUse(std::string text)
 {
 	for (char& c : text)
 		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 	return text.find("address already in use") != std::string::npos;
-}
-
-
-int shellCode(int waitStatus)
-{
-	if (WIFEXITED(waitStatus))
-		return WEXITSTATUS(waitStatus);
-	if (WIFSIGNALED(waitStatus))
-		return 128 + WTERMSIG(waitStatus);
-	return -1;
-}
-
-
-// Starts argv[0] with /dev/null as stdin and outputFd as stdout and stderr. The child gets
-// PR_SET_PDEATHSIG = SIGKILL, default signal dispositions and an empty signal mask. Only
-// async-signal-safe calls run between fork() and exec; an exec failure comes back via a pipe.
-pid_t launch(const std::vector<std::string>& argv, int inputFd, int outputFd)
-{
-	std::vector<char*> pointers;
-	pointers.reserve(argv.size() + 1);
-	for (const std::string& arg : argv)
-		pointers.push_back(const_cast<char*>(arg.c_str()));
-	pointers.push_back(nullptr);
-
-	struct sigaction byDefault;
-	std::memset(&byDefault, 0, sizeof(byDefault));
-	byDefault.sa_handler = SIG_DFL;
-	sigset_t noSignals;
-	sigemptyset(&noSignals);
-	const int handled[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2};
-
-	int report[2];
-	if (::pipe2(report, O_CLOEXEC) != 0)
-		throw std::runtime_error("RedisTestServer: pipe2(): " + describeErrno(errno));
-	const pid_t parent = ::getpid();
-	const pid_t child = ::fork();
-	if (child < 0)
-	{
-		const int error = errno;
-		::close(report[0]);
-		::close(report[1]);
-		throw std::runtime_error("RedisTestServer: fork(): " + describeErrno(error));
-	}
-	if (child == 0)
-	{
-		::prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (::getppid() != parent)
-			::_exit(127);
-		for (int signal : handled)
-			::sigaction(signal, &byDefault, nullptr);
-		::sigprocmask(SIG_SETMASK, &noSignals, nullptr);
-		if (::dup2(inputFd, 0) >= 0 && ::dup2(outputFd, 1) >= 0 && ::dup2(outputFd, 2) >= 0)
-			::execv(pointers[0], pointers.data());
-		const int error = errno;
-		(void)!::write(report[1], &error, sizeof(error));
-		::_exit(127);
-	}
-	::close(report[1]);
-	int childError = 0;
-	ssize_t got = 0;
-	do
-	{
-		got = ::read(report[0], &childError, sizeof(childError));
-	} while (got < 0 && errno == EINTR);
-	::close(report[0]);
-	if (got == static_cast<ssize_t>(sizeof(childError)))
-	{
-		int ignored = 0;
-		::waitpid(child, &ignored, 0);
-		throw std::runtime_error("RedisTestServer: cannot execute " + argv[0] + ": " + describeErrno(childError));
-	}
-	return child;
 }
 
 
@@ -311,9 +179,8 @@ RedisTestServer::RedisTestServer(const std::string& password):
     _password(password),
     _dir("switchboard-redis"),
     _port(PortPicker::pick()),
-    _pid(-1),
+    _child("RedisTestServer", KILL_WAIT_MS),
     _everStarted(false),
-    _lastExitCode(-1),
     _runLogOffset(0)
 {
 }
@@ -360,10 +227,10 @@ std::string RedisTestServer::logPath() const
 
 std::string RedisTestServer::logTail(std::size_t lines) const
 {
-	std::string text = tailLines(fileText(logPath()), lines);
-	const std::string output = fileText(_dir.path() + "/" + OUTPUT_FILE);
+	std::string text = ChildProcess::tailLines(ChildProcess::fileText(logPath()), lines);
+	const std::string output = ChildProcess::fileText(_dir.path() + "/" + OUTPUT_FILE);
 	if (!output.empty())
-		text += "\n--- " + std::string(OUTPUT_FILE) + " ---\n" + tailLines(output, lines);
+		text += "\n--- " + std::string(OUTPUT_FILE) + " ---\n" + ChildProcess::tailLines(output, lines);
 	return text;
 }
 
@@ -371,7 +238,7 @@ std::string RedisTestServer::logTail(std::size_t lines) const
 void RedisTestServer::start(int readyTimeoutMs)
 {
 	if (running())
-		throw std::logic_error("RedisTestServer::start: already running (pid " + std::to_string(_pid) + ")");
+		throw std::logic_error("RedisTestServer::start: already running (pid " + std::to_string(_child.pid()) + ")");
 	for (int attempt = 0;; ++attempt)
 	{
 		std::string failure;
@@ -381,7 +248,8 @@ void RedisTestServer::start(int readyTimeoutMs)
 			_everStarted = true;
 			return;
 		}
-		const std::string thisRun = fileText(logPath(), _runLogOffset) + fileText(_dir.path() + "/" + OUTPUT_FILE);
+		const std::string thisRun =
+		    ChildProcess::fileText(logPath(), _runLogOffset) + ChildProcess::fileText(_dir.path() + "/" + OUTPUT_FILE);
 		// Only a first start may move to another port: later ones must keep the clients' port.
 		if (!_everStarted && attempt == 0 && saysAddressInUse(thisRun))
 		{
@@ -399,17 +267,7 @@ void RedisTestServer::startOnce(int readyTimeoutMs, std::string& failure)
 {
 	struct stat info;
 	_runLogOffset = ::stat(logPath().c_str(), &info) == 0 ? static_cast<std::size_t>(info.st_size) : 0;
-	const std::string outputPath = _dir.path() + "/" + OUTPUT_FILE;
-	const int outputFd = ::open(outputPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (outputFd < 0)
-		throw std::runtime_error("RedisTestServer: cannot open " + outputPath + ": " + describeErrno(errno));
-	const int inputFd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (inputFd < 0)
-	{
-		const int error = errno;
-		::close(outputFd);
-		throw std::runtime_error("RedisTestServer: cannot open /dev/null: " + describeErrno(error));
-	}
+	const int outputFd = ChildProcess::openAppend("RedisTestServer", _dir.path() + "/" + OUTPUT_FILE);
 	std::vector<std::string> argv = {
 	    BINARY, "--port", std::to_string(_port), "--bind",      LOOPBACK, "--save",    "",       "--appendonly",
 	    "no",   "--dir",  _dir.path(),           "--daemonize", "no",     "--logfile", logPath()};
@@ -420,113 +278,53 @@ void RedisTestServer::startOnce(int readyTimeoutMs, std::string& failure)
 	}
 	try
 	{
-		_pid = launch(argv, inputFd, outputFd);
+		_child.start(argv, outputFd);
 	}
 	catch (...)
 	{
 		::close(outputFd);
-		::close(inputFd);
 		throw;
 	}
 	::close(outputFd);
-	::close(inputFd);
-	_lastExitCode = -1;
 
-	Deadline deadline(readyTimeoutMs);
 	std::string lastAnswer = "no attempt";
-	for (;;)
-	{
-		if (reap())
-		{
-			failure = "redis-server ended (shell code " + std::to_string(_lastExitCode) + ") before answering PING";
-			return;
-		}
+	const ChildProcess::Readiness readiness = _child.waitReady(readyTimeoutMs, 20, [&](int remainingMs) {
 		try
 		{
-			const Reply pong = request({"PING"}, std::max(1, std::min(1000, deadline.remainingMs())));
+			const Reply pong = request({"PING"}, std::max(1, std::min(1000, remainingMs)));
 			if (pong.type == Reply::TYPE_SIMPLE && pong.text == "PONG")
-				return;
+				return true;
 			lastAnswer = "answered " + pong.toString();
 		}
 		catch (const std::exception& e)
 		{
 			lastAnswer = e.what();
 		}
-		if (deadline.expired())
-		{
-			kill();
-			failure = "redis-server on port " + std::to_string(_port) + " did not answer +PONG within " +
-			          std::to_string(readyTimeoutMs) + " ms (last: " + lastAnswer + "); killed it";
-			return;
-		}
-		pause(std::min(20, deadline.remainingMs()));
-	}
-}
-
-
-bool RedisTestServer::reap()
-{
-	if (_pid <= 0)
-		return true;
-	for (;;)
-	{
-		int status = 0;
-		const pid_t rc = ::waitpid(_pid, &status, WNOHANG);
-		if (rc == 0)
-			return false;
-		if (rc < 0 && errno == EINTR)
-			continue;
-		_lastExitCode = rc == _pid ? shellCode(status) : -1;
-		_pid = -1;
-		return true;
-	}
-}
-
-
-bool RedisTestServer::waitExit(int timeoutMs)
-{
-	Deadline deadline(timeoutMs);
-	for (;;)
-	{
-		if (reap())
-			return true;
-		if (deadline.expired())
-			return false;
-		pause(std::min(5, deadline.remainingMs()));
-	}
+		return false;
+	});
+	if (readiness == ChildProcess::EXITED)
+		failure = "redis-server ended (shell code " + std::to_string(_child.lastExitCode()) + ") before answering PING";
+	else if (readiness == ChildProcess::TIMED_OUT)
+		failure = "redis-server on port " + std::to_string(_port) + " did not answer +PONG within " +
+		          std::to_string(readyTimeoutMs) + " ms (last: " + lastAnswer + "); killed it";
 }
 
 
 bool RedisTestServer::running()
 {
-	return !reap();
+	return _child.running();
 }
 
 
 int RedisTestServer::stop(int timeoutMs)
 {
-	if (_pid <= 0)
-		return _lastExitCode;
-	if (reap())
-		return _lastExitCode;
-	::kill(_pid, SIGTERM);
-	if (waitExit(timeoutMs))
-		return _lastExitCode;
-	std::cerr << "RedisTestServer: pid " << _pid << " did not exit within " << timeoutMs
-	          << " ms after SIGTERM; killing it" << std::endl;
-	kill();
-	return _lastExitCode;
+	return _child.stop(SIGTERM, "SIGTERM", timeoutMs, 5);
 }
 
 
 void RedisTestServer::kill()
 {
-	if (_pid <= 0 || reap())
-		return;
-	const pid_t pid = _pid;
-	::kill(pid, SIGKILL);
-	if (!waitExit(KILL_WAIT_MS))
-		std::cerr << "RedisTestServer: pid " << pid << " survived SIGKILL for " << KILL_WAIT_MS << " ms" << std::endl;
+	_child.kill();
 }
 
 

@@ -10,6 +10,7 @@
 #define Switchboard_Test_RedisTestServer_INCLUDED
 
 
+#include "ChildProcess.h"
 #include "TempDir.h"
 #include <cstddef>
 #include <string>
@@ -109,7 +110,7 @@ public:
 	/// True while the process has not exited (reaps it if it has).
 
 	int port() const { return _port; }
-	pid_t pid() const { return _pid; }
+	pid_t pid() const { return _child.pid(); }
 	const std::string& password() const { return _password; }
 	TempDir& dir() { return _dir; }
 
@@ -146,15 +147,12 @@ public:
 
 private:
 	void startOnce(int readyTimeoutMs, std::string& failure);
-	bool reap();
-	bool waitExit(int timeoutMs);
 
 	std::string _password;
 	TempDir _dir;
 	int _port;
-	pid_t _pid;
+	ChildProcess _child;
 	bool _everStarted;
-	int _lastExitCode;
 	std::size_t _runLogOffset;
 };
 

@@ -1,0 +1,91 @@
+//
+// ClusterTestSupport.h
+//
+// What the cluster runners (tests/cluster) share: polling and timing, GET /cluster parsed, the
+// skip without redis-server, and the [cluster] section of a node.
+//
+
+
+#ifndef Switchboard_Test_ClusterTestSupport_INCLUDED
+#define Switchboard_Test_ClusterTestSupport_INCLUDED
+
+
+#include "TestServer.h"
+#include "Poco/JSON/Object.h"
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+
+namespace Switchboard {
+namespace Test {
+namespace Cluster {
+
+
+void sleepMs(int ms);
+/// Nothing for ms <= 0.
+
+std::int64_t elapsedMs(std::int64_t sinceMicros);
+/// Milliseconds since a Deadline::nowMicros() reading.
+
+bool waitUntil(int timeoutMs, int stepMs, const std::function<bool()>& condition);
+/// Polls condition every stepMs until it holds (true) or timeoutMs passes (false).
+
+bool skipWithoutRedis(const std::string& fixture, const std::string& test);
+/// True (after saying why, as "<fixture>::<test> skipped: ...") if redis-server cannot run here.
+
+long long integerMember(const Poco::JSON::Object::Ptr& object, const std::string& name);
+/// The member as an integer; std::runtime_error if it is missing, a Poco exception if it is not
+/// a number.
+
+void addClusterSection(TestServer& server, int redisPort, const std::string& nodeId, const std::string& keyPrefix,
+                       int nodeTtlSeconds);
+/// [cluster] enabled with this node id, redis on 127.0.0.1:redisPort, the key prefix and node_ttl_s.
+
+
+struct ClusterNodeEntry
+/// One entry of GET /cluster's "nodes".
+{
+	std::string id;
+	long long number = -1;
+	long long connections = -1;
+};
+
+
+struct ClusterView
+/// GET /cluster on a node's admin port, parsed.
+{
+	int status = 0;
+	std::string body;
+	std::string error;
+	/// Why the answer could not be had or read as the expected JSON; "" if it could.
+	bool enabled = false;
+	std::string nodeId;
+	long long nodeNumber = -1;
+	bool redisConnected = false;
+	std::vector<ClusterNodeEntry> nodes;
+
+	const ClusterNodeEntry* find(const std::string& id) const;
+	/// The listed node with this id, or nullptr.
+
+	bool lists(const std::string& id) const { return find(id) != nullptr; }
+
+	std::string ids() const;
+	/// The listed ids, sorted, comma-separated.
+
+	std::string describe() const;
+	/// "GET /cluster: <status> <body>", and the error in parentheses if there is one.
+};
+
+
+ClusterView fetchCluster(const TestServer& server);
+/// GET /cluster on the server's admin port (3 s); failures go to ClusterView::error.
+
+
+} // namespace Cluster
+} // namespace Test
+} // namespace Switchboard
+
+
+#endif // Switchboard_Test_ClusterTestSupport_INCLUDED
