@@ -139,7 +139,7 @@ public:
 		// ABI 4.0 changed WebSocketOptions' layout again: a plugin built against 3.0 would hand the
 		// host a shorter struct, so it must be rebuilt, and the refusal says so.
 		CPPUNIT_ASSERT_EQUAL(4u, static_cast<unsigned>(Switchboard::ABI_MAJOR));
-		CPPUNIT_ASSERT_EQUAL(0u, static_cast<unsigned>(Switchboard::ABI_MINOR));
+		CPPUNIT_ASSERT_EQUAL(1u, static_cast<unsigned>(Switchboard::ABI_MINOR));
 		Switchboard::PluginDescriptor d{};
 		d.structSize = sizeof(d);
 		d.abiMajor = 3;
@@ -150,8 +150,12 @@ public:
 		d.destroy = [](Switchboard::Plugin*) {};
 		std::string error;
 		CPPUNIT_ASSERT(!PluginLoader::checkDescriptor(&d, "x", "x.so", error));
-		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "was built for SDK ABI 3.0, this host provides 4.0"));
+		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "was built for SDK ABI 3.0, this host provides 4.1"));
 		CPPUNIT_ASSERT_MESSAGE(error, contains(error, "rebuild it against this host's SDK"));
+		// 4.1 only appended to classes the host implements (names(), publishLocal): 4.0 plugins load.
+		d.abiMajor = 4;
+		d.abiMinor = 0;
+		CPPUNIT_ASSERT_MESSAGE(error, PluginLoader::checkDescriptor(&d, "x", "x.so", error));
 	}
 
 	void testSignatureIgnoresSdkHeaderText()
