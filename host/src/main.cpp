@@ -197,11 +197,7 @@ protected:
 				return ok;
 			});
 			if (!server.start(error))
-			{
-				// Straight to stderr: the asynchronous log channel may not be flushed before exit.
-				std::cerr << "switchboard: start-up failed: " << error << "\n";
 				status = pluginConfigRejected || server.failedOnConfiguration() ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
-			}
 			else
 			{
 				waitForSignals(server);
@@ -217,6 +213,9 @@ protected:
 		// after a failed start).
 		if (Poco::Channel* channel = Poco::Logger::root().getChannel())
 			channel->close();
+		// Straight to stderr, and after the log is drained, so no log line lands inside it.
+		if (status != EXIT_OK)
+			std::cerr << "switchboard: start-up failed: " << error << "\n";
 		return status;
 	}
 
