@@ -451,7 +451,15 @@ async function main() {
 			const [access, refresh] = await tokens(A);
 			if (access !== null || refresh !== null)
 				throw new Error("tokens left in localStorage after signing out: " + short([access, refresh], 200));
-			return "sign-in form shown, tokens removed";
+			// The form can show before the browser reports the close handshake done: wait for it here
+			// (bounded), so gateway-stable attributes the close to this step and not the next one.
+			const gateway = A.sockets.find((s) => s.path === "/ws" && s.closedStep === null);
+			const waitStarted = Date.now();
+			while (gateway && gateway.closedStep === null && Date.now() - waitStarted < 5000)
+				await sleep(20);
+			if (gateway && gateway.closedStep === null)
+				throw new Error("the gateway WebSocket is still open 5 s after signing out");
+			return "sign-in form shown, tokens removed, gateway closed " + (Date.now() - waitStarted) + " ms after the form showed";
 		});
 
 		await step("a-wrong-password", async () => {
