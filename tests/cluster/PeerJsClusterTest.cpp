@@ -11,7 +11,8 @@
 // (scripts/install-deps.sh --test installs it) or when SWITCHBOARD_TEST_NO_REDIS=1.
 //
 // Key layout with key_prefix P (docs of [cluster]): P node:<number> (liveness, JSON with id,
-// number, connections), P inbox:<number> (a node's channel), P name:peerjs:<id>, P names:peerjs.
+// number, connections), P inbox:<number> (a node's channel), P name:peerjs:<id>, P names:peerjs,
+// P bus:peerjs (the plugin's ClusterChannel broadcasts).
 //
 
 
@@ -835,16 +836,17 @@ public:
 		const std::string inboxA = prefix + "inbox:" + std::to_string(viewA.nodeNumber);
 		const std::string inboxB = prefix + "inbox:" + std::to_string(viewB.nodeNumber);
 		const std::string names = prefix + "names:peerjs";
-		const std::string expected = sortedText({inboxA, inboxB, names}) + "; subscribers 1 1 2";
+		const std::string bus = prefix + "bus:peerjs";
+		const std::string expected = sortedText({inboxA, inboxB, names, bus}) + "; subscribers 1 1 2 2";
 		std::string observed;
 		waitUntil(3000, 100, [&] {
 			observed = sortedText(redis.channels(prefix + "*")) + "; subscribers " +
 			           std::to_string(redis.numsub(inboxA)) + " " + std::to_string(redis.numsub(inboxB)) + " " +
-			           std::to_string(redis.numsub(names));
+			           std::to_string(redis.numsub(names)) + " " + std::to_string(redis.numsub(bus));
 			return observed == expected;
 		});
-		CPPUNIT_ASSERT_EQUAL_MESSAGE("PUBSUB CHANNELS " + prefix + "* and NUMSUB of inbox a, inbox b, names", expected,
-		                             observed);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("PUBSUB CHANNELS " + prefix + "* and NUMSUB of inbox a, inbox b, names, bus",
+		                             expected, observed);
 		CPPUNIT_ASSERT_EQUAL(0, a.stop());
 		CPPUNIT_ASSERT_EQUAL(0, b.stop());
 	}

@@ -67,7 +67,8 @@ return 0
 )lua";
 
 // Refreshes this node's liveness unless another instance holds its number; keeps the number
-// sequence above every live number (after a Redis restart wiped it).
+// sequence above every live number (after a Redis restart wiped it). 2: the key had gone (it
+// expired while this node could not refresh it, or Redis lost it), so others may count it as left.
 // KEYS: node key, node-id key, sequence key, node index; ARGV: json, ttl, number, token, index expiry (ms).
 const char* const HEARTBEAT_SCRIPT = R"lua(
 local cur = redis.call('GET', KEYS[1])
@@ -77,7 +78,8 @@ redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 local seq = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
 if seq < tonumber(ARGV[3]) then redis.call('SET', KEYS[3], ARGV[3]) end
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
-return 1
+if cur then return 1 end
+return 2
 )lua";
 
 // The live nodes' JSON, in number order; the index forgets nodes whose key expired long ago.
@@ -418,10 +420,13 @@ void ClusterNode::commandThread()
 				if (r.type == RespValue::Type::INTEGER && r.integer == 0)
 					_logger.error("another instance holds node number " + std::to_string(_number) +
 					              "; connection ids of the two may collide");
+				else if (r.type == RespValue::Type::INTEGER && r.integer == 2)
+					_rejoined = true;
 				_commandConnected = true;
 				_reconnects->increment();
 				_connectedGauge->set(_subscriberConnected ? 1 : 0);
 				_logger.information("Redis command connection re-established; re-asserting names");
+				_settleUntil = Clock::now() + settleTime();
 				delayMs = 100;
 				nextBeat = Clock::now() + interval;
 				for (auto& m : _members)
@@ -446,6 +451,7 @@ void ClusterNode::commandThread()
 		}
 		if (_reassertWanted.exchange(false))
 		{
+			_settleUntil = Clock::now() + settleTime();
 			nextBeat = Clock::now(); // the node key first, then this node's names
 			for (auto& m : _members)
 				m.second->reassertNames();
@@ -453,7 +459,12 @@ void ClusterNode::commandThread()
 		if (Clock::now() >= nextBeat)
 		{
 			nextBeat = Clock::now() + interval;
-			batch.push_back(Job{heartbeatCommand(), {}});
+			batch.push_back(Job{heartbeatCommand(), [this](bool ok, const RespValue& reply) {
+				                    if (reply.isError())
+					                    _logger.warning("Redis refused a command: " + reply.text);
+				                    else if (ok && reply.type == RespValue::Type::INTEGER && reply.integer == 2)
+					                    _rejoined = true;
+			                    }});
 		}
 		if (Clock::now() >= nextNodesRefresh)
 		{
@@ -565,7 +576,10 @@ std::vector<std::string> ClusterNode::wantedChannels()
 	std::vector<std::string> wanted;
 	wanted.push_back(key("inbox:" + std::to_string(_number)));
 	for (auto& m : _members)
+	{
 		wanted.push_back(key("names:" + m.first));
+		wanted.push_back(key("bus:" + m.first));
+	}
 	std::lock_guard<std::mutex> lock(_channelMutex);
 	for (auto& g : _groupChannels)
 		wanted.push_back(g.first);
@@ -577,6 +591,9 @@ void ClusterNode::subscriberThread()
 {
 	int delayMs = 100;
 	bool first = true;
+	bool syncPending = true; // members hear synced() once the inbox subscription is confirmed
+	const std::string inbox = key("inbox:" + std::to_string(_number));
+	Clock::time_point resyncedAt = Clock::now() - settleTime();
 	std::set<std::string> subscribed;
 	auto lastData = Clock::now();
 	auto lastPing = Clock::now();
@@ -596,8 +613,9 @@ void ClusterNode::subscriberThread()
 				{
 					_reconnects->increment();
 					_logger.information("Redis subscription re-established");
-					for (auto& m : _members)
-						m.second->resynced();
+					_rejoined = false; // this resync covers it
+					resyncedAt = Clock::now();
+					syncPending = true;
 					// Redis may have restarted empty: the command side re-asserts this node's keys.
 					std::lock_guard<std::mutex> lock(_queueMutex);
 					_reassertWanted = true;
@@ -647,6 +665,24 @@ void ClusterNode::subscriberThread()
 				if (value.type == RespValue::Type::ARRAY && value.elements.size() == 3 &&
 				    value.elements[0].text == "message")
 					dispatch(value.elements[1].text, value.elements[2].text);
+				else if (syncPending && value.type == RespValue::Type::ARRAY && value.elements.size() == 3 &&
+				         value.elements[0].text == "subscribe" && value.elements[1].text == inbox)
+				{
+					// Replies to what members announce now reach this node.
+					syncPending = false;
+					for (auto& m : _members)
+						m.second->synced();
+				}
+			}
+			reportDepartures();
+			// This node's key had gone: the others may have reported it left, so its members
+			// announce their state again. Not twice for one Redis restart (the key goes with it).
+			if (_rejoined.exchange(false) && Clock::now() - resyncedAt >= settleTime())
+			{
+				_logger.warning("this node's liveness key had gone from Redis (other nodes may have counted it as "
+				                "left); telling its plugins to resync");
+				for (auto& m : _members)
+					m.second->synced();
 			}
 			if (Clock::now() - lastData > std::chrono::milliseconds(SUBSCRIBER_SILENCE_MS))
 				throw RedisError("no answer to PING for 15 s");
@@ -696,7 +732,8 @@ void ClusterNode::dispatchOne(const std::string& channel, std::string_view paylo
 	std::uint64_t number = 0;
 	if (name.substr(0, 6) == "inbox:")
 	{
-		// "S <plugin> <connection> <T|B>\n<data>" or "C <plugin> <connection> <code>\n<reason>"
+		// "S <plugin> <connection> <T|B>\n<data>", "C <plugin> <connection> <code>\n<reason>" or
+		// "M <plugin> <origin node> -\n<data>"
 		if (f.size() != 4 || !parseUnsigned(f[2], id))
 			return;
 		auto m = _members.find(std::string(f[1]));
@@ -706,6 +743,21 @@ void ClusterNode::dispatchOne(const std::string& channel, std::string_view paylo
 			m->second->remoteSend(id, data, f[3] == "B" ? MessageKind::BINARY : MessageKind::TEXT);
 		else if (f[0] == "C" && parseUnsigned(f[3], number) && number <= 4999)
 			m->second->remoteClose(id, static_cast<std::uint16_t>(number), data);
+		else if (f[0] == "M" && id >= 1 && id <= 65535)
+		{
+			heardFrom(static_cast<std::uint16_t>(id));
+			m->second->remoteMessage(static_cast<std::uint16_t>(id), data);
+		}
+	}
+	else if (name.substr(0, 4) == "bus:")
+	{
+		// "<origin node>\n<data>"; every node hears its own broadcasts too.
+		auto m = _members.find(std::string(name.substr(4)));
+		if (f.size() != 1 || !parseUnsigned(f[0], number) || number < 1 || number > 65535 || number == _number ||
+		    m == _members.end())
+			return;
+		heardFrom(static_cast<std::uint16_t>(number));
+		m->second->remoteMessage(static_cast<std::uint16_t>(number), data);
 	}
 	else if (name.substr(0, 6) == "group:")
 	{
@@ -760,6 +812,23 @@ bool ClusterNode::publish(const std::string& plugin, std::string_view group, std
 	    std::to_string(_number) + " " + std::to_string(except) + (kind == MessageKind::BINARY ? " B\n" : " T\n");
 	payload.append(data.data(), data.size());
 	return enqueue(Job{{"PUBLISH", groupChannel(plugin, group), std::move(payload)}, {}});
+}
+
+
+bool ClusterNode::broadcastToPlugin(const std::string& plugin, std::string_view data)
+{
+	std::string payload = std::to_string(_number) + "\n";
+	payload.append(data.data(), data.size());
+	return enqueue(Job{{"PUBLISH", key("bus:" + plugin), std::move(payload)}, {}});
+}
+
+
+bool ClusterNode::sendToPlugin(const std::string& plugin, std::uint16_t node, std::string_view data)
+{
+	// The fourth field is unused: inbox records all have four.
+	std::string payload = "M " + plugin + " " + std::to_string(_number) + " -\n";
+	payload.append(data.data(), data.size());
+	return enqueue(Job{{"PUBLISH", key("inbox:" + std::to_string(node)), std::move(payload)}, {}});
 }
 
 
@@ -865,12 +934,60 @@ void ClusterNode::suspectDeparture()
 }
 
 
+std::chrono::milliseconds ClusterNode::settleTime() const
+{
+	// Every live node is back within one reconnect (at most MAX_BACKOFF_MS after Redis answers)
+	// and re-writes its key at once; node_ttl_s is how late a departure may be reported anyway.
+	return std::chrono::seconds(_settings.nodeTtlSeconds) + std::chrono::milliseconds(MAX_BACKOFF_MS);
+}
+
+
+void ClusterNode::heardFrom(std::uint16_t node)
+{
+	// A node that sent something and stopped before this node's next look at the node list must
+	// still be reported: the next refresh counts it as known.
+	if (!_heard.insert(node).second)
+		return;
+	std::lock_guard<std::mutex> lock(_nodesMutex);
+	_newlyHeard.push_back(node);
+}
+
+
+void ClusterNode::reportDepartures()
+{
+	std::vector<std::uint16_t> left;
+	{
+		std::lock_guard<std::mutex> lock(_nodesMutex);
+		if (_departed.empty())
+			return;
+		left.swap(_departed);
+	}
+	for (std::uint16_t n : left)
+	{
+		_heard.erase(n); // numbers wrap: a later node may have it
+		for (auto& m : _members)
+			m.second->nodeLeft(n);
+	}
+}
+
+
 void ClusterNode::refreshNodes()
 {
+	// Heard before this refresh is queued, so Redis runs it after their messages were published:
+	// a node heard from and missing from the list has left.
+	std::vector<std::uint16_t> heard;
+	{
+		std::lock_guard<std::mutex> lock(_nodesMutex);
+		heard.swap(_newlyHeard);
+	}
 	Job job{{"EVAL", NODES_SCRIPT, "1", key("nodes"), std::to_string(nowMs()), key("node:")},
-	        [this](bool ok, const RespValue& reply) {
+	        [this, heard](bool ok, const RespValue& reply) {
 		        if (!ok || reply.type != RespValue::Type::ARRAY)
+		        {
+			        std::lock_guard<std::mutex> lock(_nodesMutex);
+			        _newlyHeard.insert(_newlyHeard.end(), heard.begin(), heard.end()); // for the next one
 			        return;
+		        }
 		        std::vector<std::string> nodes;
 		        for (const auto& v : reply.elements)
 		        {
@@ -895,11 +1012,27 @@ void ClusterNode::refreshNodes()
 					        numbers.insert(n);
 			        }
 		        }
+		        // Departures for the members. Just after a reconnect the other nodes are still
+		        // re-asserting their keys (Redis may have restarted empty): a node missing then is
+		        // reported only if it is still missing when that settles.
+		        std::vector<std::uint16_t> departed;
+		        _reportedNumbers.insert(heard.begin(), heard.end());
+		        if (Clock::now() < _settleUntil)
+			        _reportedNumbers.insert(numbers.begin(), numbers.end());
+		        else
+		        {
+			        // This node itself is never reported: its key comes back with its next heartbeat.
+			        for (std::uint64_t n : _reportedNumbers)
+				        if (numbers.count(n) == 0 && n != _number)
+					        departed.push_back(static_cast<std::uint16_t>(n));
+			        _reportedNumbers = numbers;
+		        }
 		        bool someoneLeft = false;
 		        {
 			        std::lock_guard<std::mutex> lock(_nodesMutex);
 			        for (std::uint64_t n : _liveNumbers)
 				        someoneLeft = someoneLeft || numbers.count(n) == 0;
+			        _departed.insert(_departed.end(), departed.begin(), departed.end());
 			        _liveNodes = std::move(nodes);
 			        _liveNumbers = std::move(numbers);
 			        _nodesRefreshedAt = Clock::now();

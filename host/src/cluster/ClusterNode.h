@@ -46,8 +46,13 @@ public:
 	virtual void remotePublish(std::string_view group, std::string_view data, MessageKind kind,
 	                           ConnectionId except) = 0;
 	virtual void nameChanged(std::string_view name, ConnectionId owner) = 0; ///< owner 0: freed
-	virtual void resynced() = 0;      ///< the subscription was re-established: notices may have been lost
+	virtual void synced() = 0;        ///< subscribed (first, or again after a loss: notices may have been lost)
 	virtual void reassertNames() = 0; ///< Redis came back: claim every held name again (command thread)
+	virtual void remoteMessage(std::uint16_t fromNode, std::string_view data) = 0;
+	/// From this plugin on another node (ClusterChannel).
+	virtual void nodeLeft(std::uint16_t node) = 0;
+	/// Gone from the node list: stopped, or its liveness key expired. synced() also comes when
+	/// this node's own key had expired (the others may have reported it as left).
 };
 
 
@@ -85,6 +90,10 @@ public:
 	bool close(const std::string& plugin, ConnectionId id, std::uint16_t code, std::string_view reason);
 	bool publish(const std::string& plugin, std::string_view group, std::string_view data, MessageKind kind,
 	             ConnectionId except);
+	bool broadcastToPlugin(const std::string& plugin, std::string_view data);
+	/// To the plugin on every other node (its ClusterMember::remoteMessage).
+	bool sendToPlugin(const std::string& plugin, std::uint16_t node, std::string_view data);
+	/// To the plugin on one node, through that node's inbox.
 	void subscribeGroup(const std::string& plugin, std::string_view group);
 	void unsubscribeGroup(const std::string& plugin, std::string_view group);
 
@@ -119,7 +128,11 @@ private:
 	static void appendRecord(std::string& payload, const std::string& record);
 	void dispatchOne(const std::string& channel, std::string_view payload);
 	void refreshNodes();
-	void suspectDeparture(); ///< command thread
+	void suspectDeparture();            ///< command thread
+	void reportDepartures();            ///< subscriber thread
+	void heardFrom(std::uint16_t node); ///< subscriber thread
+	std::chrono::milliseconds settleTime() const;
+	/// After a reconnect, while the nodes re-assert their keys.
 	void subscriberThread();
 	bool enqueue(Job job);
 	void failQueued(const char* why);
@@ -138,7 +151,8 @@ private:
 	std::string _prefix;
 	std::string _nodeId;
 	std::string _token; ///< random per process: tells this instance's node key from another's
-	std::uint16_t _number = 0;
+	// Plugins read it from any thread (ClusterChannel::node).
+	std::atomic<std::uint16_t> _number{0};
 	std::int64_t _startedMs = 0;
 
 	std::map<std::string, ClusterMember*> _members; // fixed after start()
@@ -147,6 +161,7 @@ private:
 	std::atomic<bool> _commandConnected{false};
 	std::atomic<bool> _subscriberConnected{false};
 	std::atomic<bool> _reassertWanted{false}; ///< the subscription came back: Redis may have lost our keys
+	std::atomic<bool> _rejoined{false};       ///< a heartbeat found this node's key gone
 	std::thread _commandThread;
 	std::thread _subscriberThread;
 	std::unique_ptr<RedisConnection> _command;
@@ -165,6 +180,14 @@ private:
 	std::set<std::uint64_t> _liveNumbers;
 	std::chrono::steady_clock::time_point _lastDepartureNotice; ///< command thread only
 	std::chrono::steady_clock::time_point _nodesRefreshedAt;
+
+	// Departures for ClusterMember::nodeLeft. The subscriber thread tells them (_departed, under
+	// _nodesMutex), so they come after the messages the node sent before it went.
+	std::vector<std::uint16_t> _departed;
+	std::vector<std::uint16_t> _newlyHeard;             // origins of messages, for the next refresh; _nodesMutex
+	std::set<std::uint16_t> _heard;                     // origins already passed on; subscriber thread
+	std::set<std::uint64_t> _reportedNumbers;           // live as the members know it; command thread
+	std::chrono::steady_clock::time_point _settleUntil; // no departures before it; command thread
 
 	Counter* _published = nullptr;
 	Counter* _dropped = nullptr;

@@ -67,6 +67,7 @@ PluginContext::PluginContext(PluginId id, std::string name, std::string prefix, 
 		                "reconnects");
 		close(owner, CloseCode::SERVICE_RESTART, "name lost");
 	});
+	_channel = std::make_unique<PluginChannel>(_name, _services.cluster, *this, _logger);
 }
 
 
@@ -350,6 +351,13 @@ void PluginContext::remoteClose(ConnectionId id, std::uint16_t code, std::string
 {
 	if (!remote(id))
 		_services.transport->close(*this, id, code, reason);
+}
+
+
+void PluginContext::nameChanged(std::string_view name, ConnectionId owner)
+{
+	// The watchers are plugin code: a throw must not end the cluster's thread.
+	guarded(PluginSite::CLUSTER, [&] { _names->nameChanged(name, owner); });
 }
 
 

@@ -13,6 +13,7 @@
 #include "http/HttpFront.h"
 #include "net/Transport.h"
 #include "cluster/ClusterNode.h"
+#include "plugin/PluginChannel.h"
 #include "plugin/PluginNames.h"
 #include "plugin/PluginSlot.h"
 #include "server/WorkerPool.h"
@@ -101,6 +102,7 @@ public:
 	void holdConnectionsOpen(std::int64_t ms) noexcept override;
 	std::string_view dataDirectory() const noexcept override { return _services.dataDirectory; }
 	NameRegistry& names() noexcept override { return *_names; }
+	ClusterChannel& cluster() noexcept override { return *_channel; }
 
 	// Router
 	SendResult send(ConnectionId to, std::string_view data, MessageKind kind) override;
@@ -119,8 +121,10 @@ public:
 	void remoteSend(ConnectionId to, std::string_view data, MessageKind kind) override;
 	void remoteClose(ConnectionId id, std::uint16_t code, std::string_view reason) override;
 	void remotePublish(std::string_view group, std::string_view data, MessageKind kind, ConnectionId except) override;
-	void nameChanged(std::string_view name, ConnectionId owner) override { _names->nameChanged(name, owner); }
-	void resynced() override {}
+	void nameChanged(std::string_view name, ConnectionId owner) override;
+	void remoteMessage(std::uint16_t fromNode, std::string_view data) override { _channel->message(fromNode, data); }
+	void nodeLeft(std::uint16_t node) override { _channel->nodeLeft(node); }
+	void synced() override { _channel->synced(); }
 	void reassertNames() override { _names->reassert(); }
 
 	// Logger
@@ -174,6 +178,7 @@ private:
 	std::unordered_map<ConnectionId, std::vector<std::string>> _membership;
 
 	std::unique_ptr<PluginNames> _names;
+	std::unique_ptr<PluginChannel> _channel;
 };
 
 

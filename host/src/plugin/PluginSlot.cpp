@@ -44,6 +44,8 @@ const char* siteName(PluginSite site) noexcept
 			return "completion";
 		case PluginSite::TRANSACTION:
 			return "transaction";
+		case PluginSite::CLUSTER:
+			return "cluster";
 		case PluginSite::SITE_COUNT:
 			break;
 	}

@@ -44,6 +44,7 @@ enum class PluginSite : std::uint8_t
 	OFFLOAD,      ///< Host::offload work or Storage::executeAsync on a worker: the completion still runs
 	COMPLETION,   ///< an offload or executeAsync completion: nothing more
 	TRANSACTION,  ///< a Storage::transaction body: rolled back
+	CLUSTER,      ///< a ClusterChannel listener or a name watcher, from the cluster thread: nothing more
 	SITE_COUNT
 };
 

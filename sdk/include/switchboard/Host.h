@@ -10,6 +10,7 @@
 #define Switchboard_Host_INCLUDED
 
 
+#include "switchboard/ClusterChannel.h"
 #include "switchboard/Config.h"
 #include "switchboard/Http.h"
 #include "switchboard/Log.h"
@@ -178,6 +179,11 @@ public:
 
 	virtual NameRegistry& names() noexcept = 0;
 	/// The plugin's unique names, cluster-wide in a cluster. Owned by the host; any thread.
+
+	// --- cluster (ABI 4.2) -----------------------------------------------------------------
+	virtual ClusterChannel& cluster() noexcept = 0;
+	/// Messages to this plugin on the other nodes, and their comings and goings. Owned by the
+	/// host; any thread.
 };
 
 

@@ -40,6 +40,7 @@
 
 
 #include "switchboard/Abi.h"
+#include "switchboard/ClusterChannel.h"
 #include "switchboard/Config.h"
 #include "switchboard/Host.h"
 #include "switchboard/Http.h"

@@ -749,6 +749,22 @@ public:
 			_nameWatchers.push_back(std::move(callback));
 	}
 
+	// --- ClusterChannel: alone by default, as the host without [cluster] ---------------------
+
+	ClusterChannel& cluster() noexcept override { return _clusterChannel; }
+
+	void joinCluster(NodeNumber node) { _clusterChannel.number = node; }
+	/// Before the plugin's start(): cluster() then says clustered, with this node number, and
+	/// records what the plugin sends instead of sending it (clusterSent()).
+
+	const std::vector<std::pair<NodeNumber, std::string>>& clusterSent() const noexcept { return _clusterChannel.sent; }
+	/// What the plugin broadcast (node 0) or sent to a node, in order.
+	void clearClusterSent() { _clusterChannel.sent.clear(); }
+
+	const ClusterChannel::Listener& clusterListener() const noexcept { return _clusterChannel.listener; }
+	/// What the plugin passed to cluster().listen() (empty until then): a test may call it to
+	/// play the other nodes.
+
 	// --- Logger --------------------------------------------------------------------------------
 
 	bool enabled(LogLevel level) const noexcept override { return level >= _logLevel; }
@@ -1414,6 +1430,26 @@ private:
 	};
 	std::map<std::string, NameEntry, std::less<>> _names;
 	std::vector<WatchCallback> _nameWatchers;
+	struct RecordingChannel: public ClusterChannel
+	{
+		bool clustered() const noexcept override { return number != 0; }
+		NodeNumber node() const noexcept override { return number; }
+		void broadcast(std::string_view m) override
+		{
+			if (number != 0)
+				sent.emplace_back(0, std::string(m));
+		}
+		void sendTo(NodeNumber to, std::string_view m) override
+		{
+			if (number != 0 && to != 0 && to != number)
+				sent.emplace_back(to, std::string(m));
+		}
+		void listen(Listener l) override { listener = std::move(l); }
+		NodeNumber number = 0;
+		std::vector<std::pair<NodeNumber, std::string>> sent;
+		Listener listener;
+	};
+	RecordingChannel _clusterChannel;
 	int _lastRejectStatus = 0;
 	std::string _lastRejectBody;
 
