@@ -161,9 +161,6 @@ std::string GovpnPlugin::newConnectionId()
 StartResult GovpnPlugin::start(Host& host, Setup& setup)
 {
 	_pHost = &host;
-	if (host.names().clustered())
-		host.logger().warning("cluster mode: GoVPN rooms, members and relays are still per node in this version; "
-		                      "serve GoVPN from one node (docs/cluster.md)");
 	if (sodium_init() < 0)
 		return StartResult::failed("libsodium cannot be initialised");
 	std::string problem = _settings.load(host.config());
@@ -172,39 +169,33 @@ StartResult GovpnPlugin::start(Host& host, Setup& setup)
 	_startWallMs = nowMs();
 	_hashingLimit = std::max(1u, std::thread::hardware_concurrency()); // hashing is CPU-bound
 
-	// §12: nobody is online after a restart; then the expiry sweep, before any connection.
-	QueryResult reset = host.storage().execute("UPDATE memberships SET is_connected = 0");
-	if (!reset.ok)
-		return StartResult::failed("cannot reset memberships: " + reset.error);
-	QueryResult rooms =
-	    host.storage().execute("SELECT id, name, password_hash, owner_public_key, created_at, last_active FROM rooms");
-	QueryResult members =
-	    host.storage().execute("SELECT room_id, public_key, username, joined_at, last_connected FROM memberships");
+	if (host.cluster().clustered())
+	{
+		// Every node mirrors the rooms and everybody's presence (§18); the listener is set before
+		// the rooms are read, so a change made meanwhile elsewhere is applied, not missed.
+		_pCluster = &host.cluster();
+		ClusterChannel::Listener listener;
+		listener.message = [this](NodeNumber from, std::string_view message) { onPeerMessage(from, message); };
+		listener.nodeLeft = [this](NodeNumber node) { onNodeLeft(node); };
+		listener.synced = [this] { onSynced(); };
+		_pCluster->listen(std::move(listener));
+	}
+
+	// §12: nobody is online after a restart; then the expiry sweep, before any connection. In a
+	// cluster the other nodes' members are online: each node clears its own rows as they go.
+	if (_pCluster == nullptr)
+	{
+		QueryResult reset = host.storage().execute("UPDATE memberships SET is_connected = 0");
+		if (!reset.ok)
+			return StartResult::failed("cannot reset memberships: " + reset.error);
+	}
+	QueryResult rooms = host.storage().execute(SELECT_ROOMS);
+	QueryResult members = host.storage().execute(SELECT_MEMBERS);
 	if (!rooms.ok || !members.ok)
 		return StartResult::failed("cannot load rooms: " + rooms.error + members.error);
-	for (const auto& row : rooms.rows)
 	{
-		auto room = std::make_unique<Room>();
-		room->id = valueAsString(row[0]);
-		room->name = valueAsString(row[1]);
-		room->passwordHash = valueAsString(row[2]);
-		room->owner = valueAsString(row[3]);
-		room->createdMs = valueAsInt(row[4]);
-		room->lastActiveMs = valueAsInt(row[5]);
-		_roomOfOwner[room->owner] = room->id;
-		_roomById[room->id] = room.get();
-		_rooms[room->id] = std::move(room);
-	}
-	for (const auto& row : members.rows)
-	{
-		auto it = _rooms.find(valueAsString(row[0]));
-		if (it == _rooms.end())
-			continue;
-		Room::Member& member = it->second->members[valueAsString(row[1])];
-		member.username = valueAsString(row[2]);
-		member.joinedMs = valueAsInt(row[3]);
-		member.lastConnectedMs = valueAsInt(row[4]);
-		_roomsOfKey[valueAsString(row[1])].insert(it->first);
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		loadRooms(rooms, members);
 	}
 	sweepExpired(true);
 
@@ -247,6 +238,77 @@ StartResult GovpnPlugin::start(Host& host, Setup& setup)
 }
 
 
+void GovpnPlugin::loadRooms(const QueryResult& rooms, const QueryResult& members)
+{
+	// Called with the lock held. Rooms and members become what storage holds; presence on this
+	// node is kept, other nodes' is dropped (they send it again when asked, §18).
+	std::set<std::string> stored;
+	for (const auto& row : rooms.rows)
+	{
+		Room& room = storedRoom(row);
+		room.members.clear();
+		room.online.erase(std::remove_if(room.online.begin(), room.online.end(),
+		                                 [this](const Room::Online& o) { return _clients.count(o.socket) == 0; }),
+		                  room.online.end());
+		stored.insert(room.id);
+	}
+	std::vector<std::string> gone;
+	for (const auto& entry : _rooms)
+		if (stored.count(entry.first) == 0)
+			gone.push_back(entry.first);
+	bool wasApplying = _applyingPeerChange;
+	_applyingPeerChange = true; // deleted elsewhere: nothing to tell the others
+	for (const std::string& id : gone)
+		deleteRoom(id, 0);
+	_applyingPeerChange = wasApplying;
+	_roomOfOwner.clear();
+	_roomById.clear();
+	_roomsOfKey.clear();
+	for (const auto& entry : _rooms)
+	{
+		_roomOfOwner[entry.second->owner] = entry.first;
+		_roomById[entry.second->id] = entry.second.get();
+	}
+	for (const auto& row : members.rows)
+		storedMember(row);
+	updateGauges();
+}
+
+
+GovpnPlugin::Room& GovpnPlugin::storedRoom(const std::vector<Value>& row)
+{
+	// A row of SELECT_ROOMS; the room's members and presence are left as they are.
+	std::string id = valueAsString(row[0]);
+	std::unique_ptr<Room>& room = _rooms[id];
+	if (!room)
+	{
+		room = std::make_unique<Room>();
+		room->id = id;
+		_roomById[room->id] = room.get();
+	}
+	room->name = valueAsString(row[1]);
+	room->passwordHash = valueAsString(row[2]);
+	room->owner = valueAsString(row[3]);
+	room->createdMs = valueAsInt(row[4]);
+	room->lastActiveMs = valueAsInt(row[5]);
+	return *room;
+}
+
+
+void GovpnPlugin::storedMember(const std::vector<Value>& row)
+{
+	// A row of SELECT_MEMBERS, for a room already in the mirror.
+	auto it = _rooms.find(valueAsString(row[0]));
+	if (it == _rooms.end())
+		return;
+	Room::Member& member = it->second->members[valueAsString(row[1])];
+	member.username = valueAsString(row[2]);
+	member.joinedMs = valueAsInt(row[3]);
+	member.lastConnectedMs = valueAsInt(row[4]);
+	_roomsOfKey[valueAsString(row[1])].insert(it->first);
+}
+
+
 void GovpnPlugin::stopping()
 {
 	std::string inner;
@@ -273,7 +335,8 @@ void GovpnPlugin::stop()
 	for (auto& entry : _rooms)
 		if (!entry.second->online.empty())
 			_pHost->storage().execute("UPDATE rooms SET last_active = ? WHERE id = ?", {now, entry.first});
-	_pHost->storage().execute("UPDATE memberships SET is_connected = 0");
+	if (_pCluster == nullptr)
+		_pHost->storage().execute("UPDATE memberships SET is_connected = 0");
 }
 
 
@@ -408,12 +471,14 @@ void GovpnPlugin::onClose(Connection& connection, std::uint16_t /*code*/, std::s
 		leaveCurrentRoomStatements(*client, statements);
 		if (_stopping)
 		{
-			// §16: no PeerDisconnected during shutdown; stop() clears is_connected.
+			// §16: no PeerDisconnected during shutdown; stop() clears is_connected (alone: all rows
+			// at once; in a cluster each row here, the other nodes' members being online).
 			auto room = _rooms.find(client->room);
 			if (room != _rooms.end())
 				endPresence(*room->second, client->id);
 			client->room.clear();
-			statements.clear();
+			if (_pCluster == nullptr)
+				statements.clear();
 		}
 		else
 			leaveCurrentRoom(*client);
@@ -441,16 +506,6 @@ GovpnPlugin::ClientPtr GovpnPlugin::clientOf(ConnectionId id)
 	std::lock_guard<std::recursive_mutex> lock(_mutex);
 	auto it = _clients.find(id);
 	return it == _clients.end() ? nullptr : it->second;
-}
-
-
-GovpnPlugin::Client* GovpnPlugin::findByConnectionId(std::string_view connectionId)
-{
-	auto it = _byConnectionId.find(connectionId);
-	if (it == _byConnectionId.end())
-		return nullptr;
-	auto c = _clients.find(it->second);
-	return c == _clients.end() ? nullptr : c->second.get();
 }
 
 
@@ -806,6 +861,7 @@ void GovpnPlugin::forgetMembership(const std::string& key, const std::string& ro
 
 ConnectionId GovpnPlugin::dropMember(Room& room, const std::string& key, std::int64_t now)
 {
+	share("G " + room.id + " " + key);
 	room.members.erase(key);
 	room.lastActiveMs = now;
 	forgetMembership(key, room.id);
@@ -822,11 +878,8 @@ void GovpnPlugin::announcePeerLeft(Room& room, const std::string& key, Connectio
 {
 	std::string inner = InnerWriter().string("public_key", key).string("room_id", room.id).finish();
 	for (const Room::Online& o : room.online)
-	{
-		auto peer = _clients.find(o.socket);
-		if (peer != _clients.end() && o.socket != except)
-			send(*peer->second, "", "PeerLeft", inner);
-	}
+		if (o.socket != except)
+			push(o.socket, "PeerLeft", inner);
 }
 
 
@@ -863,6 +916,10 @@ bool GovpnPlugin::takeRateToken(const Client& client)
 
 void GovpnPlugin::endPresence(Room& room, ConnectionId socket)
 {
+	if (_pCluster != nullptr)
+		for (const Room::Online& o : room.online)
+			if (o.socket == socket)
+				share("F " + room.id + " " + std::to_string(socket));
 	room.online.erase(std::remove_if(room.online.begin(), room.online.end(),
 	                                 [socket](const Room::Online& o) { return o.socket == socket; }),
 	                  room.online.end());
@@ -899,9 +956,9 @@ void GovpnPlugin::leaveCurrentRoom(Client& client)
 	if (member != room.members.end())
 		member->second.lastConnectedMs = now;
 	room.lastActiveMs = now;
+	shareMember(room, client.boundKey);
 	for (const Room::Online& o : room.online)
-		if (ClientPtr other = _clients.count(o.socket) ? _clients[o.socket] : nullptr)
-			send(*other, "", "PeerDisconnected", keyRoomPayload(client.boundKey, room.id));
+		push(o.socket, "PeerDisconnected", keyRoomPayload(client.boundKey, room.id));
 	updateGauges();
 }
 
@@ -913,9 +970,7 @@ void GovpnPlugin::displaceOtherSocket(Room& room, const std::string& key, Connec
 		return;
 	ConnectionId displaced = existing->socket;
 	endPresence(room, displaced);
-	auto it = _clients.find(displaced);
-	if (it != _clients.end())
-		send(*it->second, "", "RoomDisconnected", roomIdPayload(room.id));
+	push(displaced, "RoomDisconnected", roomIdPayload(room.id));
 }
 
 
@@ -928,8 +983,9 @@ void GovpnPlugin::comeOnline(Room& room, Client& client)
 		                               {room.id, client.boundKey}, {});
 		return;
 	}
-	room.online.push_back({client.boundKey, client.id});
+	room.online.push_back({client.boundKey, client.id, client.connectionId});
 	client.room = room.id;
+	shareOnline(room, client.id);
 	std::uint64_t activeRooms = 0;
 	for (auto& entry : _rooms)
 		activeRooms += entry.second->online.empty() ? 0 : 1;
@@ -952,15 +1008,11 @@ void GovpnPlugin::announce(Room& room, Client& client, std::string_view type, bo
 	{
 		if (o.socket == client.id)
 			continue;
-		auto it = _clients.find(o.socket);
-		if (it == _clients.end())
-			continue;
-		Client& other = *it->second;
 		if (notifyOthers)
-			send(other, "", type, aboutMe);
+			push(o.socket, type, aboutMe);
 		send(client, "", type,
 		     InnerWriter()
-		         .string("connection_id", other.connectionId)
+		         .string("connection_id", o.connectionId)
 		         .string("public_key", o.key)
 		         .string("room_id", room.id)
 		         .string("username", room.members[o.key].username)
@@ -1028,6 +1080,7 @@ void GovpnPlugin::deleteRoom(const std::string& roomId, ConnectionId except)
 		if (socket != except)
 			send(*c->second, "", "RoomDeleted", roomIdPayload(roomId));
 	}
+	share("X " + roomId);
 	_roomOfOwner.erase(room.owner);
 	_lockouts.erase(roomId);
 	_roomById.erase(it->second->id);
@@ -1041,6 +1094,13 @@ void GovpnPlugin::sweepExpired(bool atStart)
 	std::unique_lock<std::recursive_mutex> lock(_mutex);
 	std::int64_t now = nowMs();
 	std::int64_t cutoff = now - static_cast<std::int64_t>(_settings.roomExpiryDays * static_cast<double>(DAY_MS));
+	if (_pCluster != nullptr && !atStart)
+	{
+		// Activity elsewhere reaches storage, not this node's memory: storage decides.
+		lock.unlock();
+		sweepExpiredInStorage(cutoff);
+		return;
+	}
 	std::vector<std::string> expired;
 	for (const auto& entry : _rooms)
 		if (entry.second->lastActiveMs <= cutoff)
@@ -1097,13 +1157,53 @@ void GovpnPlugin::sweepExpired(bool atStart)
 }
 
 
+void GovpnPlugin::sweepExpiredInStorage(std::int64_t cutoff)
+{
+	auto expired = std::make_shared<std::vector<std::string>>();
+	auto failed = std::make_shared<bool>(false);
+	Storage& storage = _pHost->storage();
+	_pHost->offload(
+	    [&storage, expired, failed, cutoff] {
+		    bool ok = storage.transaction([&](Storage& tx) {
+			    QueryResult rooms = tx.execute("SELECT id FROM rooms WHERE last_active <= ?", {cutoff});
+			    if (!rooms.ok)
+				    return false;
+			    for (const auto& row : rooms.rows)
+			    {
+				    expired->push_back(valueAsString(row[0]));
+				    if (!tx.execute("DELETE FROM memberships WHERE room_id = ?", {expired->back()}).ok ||
+				        !tx.execute("DELETE FROM rooms WHERE id = ?", {expired->back()}).ok)
+					    return false;
+			    }
+			    return true;
+		    });
+		    if (!ok)
+			    expired->clear();
+		    *failed = !ok;
+	    },
+	    [this, expired, failed] {
+		    {
+			    std::lock_guard<std::recursive_mutex> guard(_mutex);
+			    if (*failed)
+				    _pHost->logger().warning("govpn: an expiry sweep failed; will retry");
+			    _lastCleanupMs = nowMs();
+			    for (const std::string& id : *expired)
+				    deleteRoom(id, 0); // and tells the other nodes
+			    _staleRoomsRemoved += expired->size();
+		    }
+		    operationDone();
+	    });
+}
+
+
 void GovpnPlugin::updateGauges()
 {
 	if (_pRoomsGauge == nullptr)
 		return;
-	std::int64_t online = 0;
+	std::int64_t online = 0; // this node's members: in a cluster each node counts its own
 	for (const auto& entry : _rooms)
-		online += static_cast<std::int64_t>(entry.second->online.size());
+		for (const Room::Online& o : entry.second->online)
+			online += _clients.count(o.socket) > 0 ? 1 : 0;
 	_pRoomsGauge->set(static_cast<std::int64_t>(_rooms.size()));
 	_pOnlineGauge->set(online);
 }

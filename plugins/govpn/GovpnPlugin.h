@@ -119,8 +119,9 @@ private:
 
 	// --- requests (docs/protocols/govpn.md §8) ---
 	void createRoom(const ClientPtr& client, const EnvelopePtr& envelope);
-	void joinRoom(const ClientPtr& client, const EnvelopePtr& envelope);
-	void connectRoom(const ClientPtr& client, const EnvelopePtr& envelope);
+	void joinRoom(const ClientPtr& client, const EnvelopePtr& envelope, bool refreshed = false);
+	void connectRoom(const ClientPtr& client, const EnvelopePtr& envelope, bool refreshed = false);
+	/// refreshed: the room was just re-read from storage after a miss in the mirror (cluster).
 	void disconnectRoom(const ClientPtr& client, const EnvelopePtr& envelope);
 	void leaveRoom(const ClientPtr& client, const EnvelopePtr& envelope);
 	void kick(const ClientPtr& client, const EnvelopePtr& envelope);
@@ -154,9 +155,29 @@ private:
 	void pushConnectInfo(Client& client);
 	void deleteRoom(const std::string& roomId, ConnectionId except);
 	void sweepExpired(bool atStart);
+	void sweepExpiredInStorage(std::int64_t cutoff); ///< in a cluster; an operation
 	std::string statsBody();
+
+	// --- cluster (docs/protocols/govpn.md §18): rooms and presence mirrored on every node ---
+	void push(ConnectionId socket, std::string_view type, const std::string& inner);
+	/// A message_id-less frame to a socket on any node, encoded there in its connection's mode.
+	void share(const std::string& message);
+	/// Tells the other nodes of a change made here; nothing while applying one of theirs.
+	void shareRoom(const Room& room);
+	void shareMember(const Room& room, const std::string& key);
+	void shareOnline(const Room& room, ConnectionId socket);
+	void onPeerMessage(NodeNumber from, std::string_view message);
+	void onNodeLeft(NodeNumber node);
+	void onSynced();
+	void reloadRooms(); ///< an operation: rooms and members re-read from storage
+	bool refreshes(const std::string& roomId, const std::string& key, bool refreshed, std::function<void()> retry);
+	/// In a cluster, when the mirror lacks roomId (or key's membership of it): re-reads that room
+	/// from storage, then runs retry, and returns true. A change another node committed a moment
+	/// ago may not have reached this node's mirror yet.
+	void loadRooms(const QueryResult& rooms, const QueryResult& members);
+	Room& storedRoom(const std::vector<Value>& row);
+	void storedMember(const std::vector<Value>& row);
 	ClientPtr clientOf(ConnectionId id);
-	Client* findByConnectionId(std::string_view connectionId);
 	std::string clientIp(const HttpRequest& request) const;
 	std::string rateKey(const std::string& ip) const;
 	void updateGauges();
@@ -166,6 +187,8 @@ private:
 	std::int64_t nowMs() const;
 
 	Host* _pHost = nullptr;
+	ClusterChannel* _pCluster = nullptr; ///< non-null only in a cluster
+	bool _applyingPeerChange = false;    ///< under the lock: a change from another node, not re-shared
 	GovpnSettings _settings;
 	Generators _generators;
 

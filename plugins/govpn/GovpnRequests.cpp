@@ -158,6 +158,8 @@ void GovpnPlugin::createRoom(const ClientPtr& client, const EnvelopePtr& envelop
 				    _rooms[roomId] = std::move(room);
 				    _roomOfOwner[key] = roomId;
 				    _roomsOfKey[key].insert(roomId);
+				    shareRoom(stored);
+				    shareMember(stored, key);
 				    if (!client->room.empty())
 					    leaveCurrentRoom(*client);
 				    comeOnline(stored, *client);
@@ -178,14 +180,14 @@ void GovpnPlugin::createRoom(const ClientPtr& client, const EnvelopePtr& envelop
 // --- §8.2 JoinRoom and §8.3 ConnectRoom ----------------------------------------------------------
 
 
-void GovpnPlugin::joinRoom(const ClientPtr& client, const EnvelopePtr& envelope)
+void GovpnPlugin::joinRoom(const ClientPtr& client, const EnvelopePtr& envelope, bool refreshed)
 {
 	const std::string messageId = envelope->messageId;
 	std::string roomId, password, key, username, hash;
 	{
 		std::lock_guard<std::recursive_mutex> lock(_mutex);
 		std::string error;
-		if (!takeRateToken(*client))
+		if (!refreshed && !takeRateToken(*client)) // a retry after a refresh spent its token already
 			error = RATE_LIMITED;
 		else if (!readStrings(
 		             *envelope,
@@ -200,6 +202,9 @@ void GovpnPlugin::joinRoom(const ClientPtr& client, const EnvelopePtr& envelope)
 		}
 		else if (!isUsername(username))
 			error = "Invalid username";
+		else if (isRoomId(roomId) &&
+		         refreshes(roomId, "", refreshed, [this, client, envelope] { joinRoom(client, envelope, true); }))
+			return;
 		else if (!isRoomId(roomId) || _rooms.count(roomId) == 0)
 			error = "Room does not exist";
 		else if (_lockouts.count(roomId) > 0 && _pHost->clock().monotonicMs() < _lockouts[roomId].lockedUntilMs)
@@ -291,6 +296,7 @@ void GovpnPlugin::joinRoom(const ClientPtr& client, const EnvelopePtr& envelope)
 				    entry.lastConnectedMs = now;
 				    target.lastActiveMs = now;
 				    _roomsOfKey[key].insert(roomId);
+				    shareMember(target, key);
 				    bool again = client->room == roomId;
 				    if (!again)
 				    {
@@ -309,9 +315,18 @@ void GovpnPlugin::joinRoom(const ClientPtr& client, const EnvelopePtr& envelope)
 }
 
 
-void GovpnPlugin::connectRoom(const ClientPtr& client, const EnvelopePtr& envelope)
+void GovpnPlugin::connectRoom(const ClientPtr& client, const EnvelopePtr& envelope, bool refreshed)
 {
 	const std::string messageId = envelope->messageId;
+	if (!refreshed && _pCluster != nullptr)
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		std::string roomId, key;
+		if (envelope->payloadOk && envelope->payload.stringField("room_id", roomId) &&
+		    envelope->payload.stringField("public_key", key) && isRoomId(roomId) &&
+		    refreshes(roomId, key, false, [this, client, envelope] { connectRoom(client, envelope, true); }))
+			return;
+	}
 	runPlan(client, messageId, [this, client, messageId, envelope] {
 		Plan plan;
 		std::string roomId, key, username;
@@ -355,6 +370,7 @@ void GovpnPlugin::connectRoom(const ClientPtr& client, const EnvelopePtr& envelo
 			Room& target = *it->second;
 			target.members[key].lastConnectedMs = now;
 			target.lastActiveMs = now;
+			shareMember(target, key);
 			bool again = client->room == roomId;
 			if (!again)
 			{
@@ -458,9 +474,8 @@ void GovpnPlugin::leaveRoom(const ClientPtr& client, const EnvelopePtr& envelope
 			{
 				Room& target = *it->second;
 				ConnectionId socket = dropMember(target, me, now);
-				auto other = _clients.find(socket);
-				if (socket != 0 && socket != client->id && other != _clients.end())
-					send(*other->second, "", "LeaveRoom", roomIdPayload(roomId));
+				if (socket != 0 && socket != client->id)
+					push(socket, "LeaveRoom", roomIdPayload(roomId));
 				announcePeerLeft(target, me, 0);
 				updateGauges();
 			}
@@ -499,11 +514,8 @@ void GovpnPlugin::kick(const ClientPtr& client, const EnvelopePtr& envelope)
 			if (room.members.count(targetId) > 0)
 				targetKey = targetId;
 		}
-		else if (Client* target = findByConnectionId(targetId))
-		{
-			if (target->room == roomId)
-				targetKey = target->boundKey;
-		}
+		else if (const Room::Online* target = room.onlineByConnectionId(targetId))
+			targetKey = target->key; // online in the room, on any node
 		if (targetKey.empty())
 			plan.error = "Target client not found";
 		else if (targetKey == room.owner)
@@ -521,9 +533,8 @@ void GovpnPlugin::kick(const ClientPtr& client, const EnvelopePtr& envelope)
 			{
 				Room& target = *it->second;
 				ConnectionId socket = dropMember(target, targetKey, now);
-				auto kicked = _clients.find(socket);
-				if (socket != 0 && kicked != _clients.end())
-					send(*kicked->second, "", "Kicked", roomIdPayload(roomId));
+				if (socket != 0)
+					push(socket, "Kicked", roomIdPayload(roomId));
 				announcePeerLeft(target, targetKey, client->id); // the owner gets KickSuccess instead
 				updateGauges();
 			}
@@ -565,12 +576,9 @@ void GovpnPlugin::rename(const ClientPtr& client, const EnvelopePtr& envelope)
 			{
 				it->second->name = name;
 				it->second->lastActiveMs = now;
+				share("A " + roomId + "\n" + name);
 				for (const Room::Online& o : it->second->online)
-				{
-					auto peer = _clients.find(o.socket);
-					if (peer != _clients.end())
-						send(*peer->second, "", "RoomRenamed", inner);
-				}
+					push(o.socket, "RoomRenamed", inner);
 			}
 			send(*client, messageId, "RenameSuccess", inner);
 		};
@@ -730,21 +738,16 @@ void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal, std::in
 	Room* room = current == _roomById.end() ? nullptr : current->second;
 	if (error.empty() && room == nullptr)
 		error = "Not connected to any room";
-	Client* target = nullptr;
+	const Room::Online* target = nullptr;
 	if (room != nullptr)
 	{
-		// A key among the members online (they are valid keys), another valid key (nobody), or a
-		// connection id.
+		// A key among the members online (they are valid keys), another valid key (nobody), or the
+		// connection id of a socket online in the room; on this node or, in a cluster, another.
 		if (const Room::Online* online = room->onlineByKey(signal.destinationId))
-		{
-			auto socket = _clients.find(online->socket);
-			target = socket == _clients.end() ? nullptr : socket->second.get();
-		}
-		else if (isPublicKey(signal.destinationId))
-			target = nullptr;
-		else if (Client* byId = findByConnectionId(signal.destinationId))
-			target = byId->room == room->id ? byId : nullptr;
-		if (target == nullptr || target == &client)
+			target = online;
+		else if (!isPublicKey(signal.destinationId))
+			target = room->onlineByConnectionId(signal.destinationId);
+		if (target == nullptr || target->socket == client.id)
 			error = "Target client not found";
 	}
 	if (!error.empty())
@@ -752,9 +755,18 @@ void GovpnPlugin::relaySignal(Client& client, const SignalFrame& signal, std::in
 		sendError(client, signal.messageId, error);
 		return;
 	}
-	if (target->open)
-		_pHost->router().send(target->id, writeRelayedSignal(_relayBuffers, signal, target->boundKey, client.boundKey,
-		                                                     room->id, client.connectionId, target->mode));
+	auto local = _clients.find(target->socket);
+	if (local != _clients.end())
+	{
+		if (local->second->open)
+			_pHost->router().send(target->socket,
+			                      writeRelayedSignal(_relayBuffers, signal, target->key, client.boundKey, room->id,
+			                                         client.connectionId, local->second->mode));
+	}
+	else
+		push(target->socket, SIGNAL_TYPE_NAMES[static_cast<int>(signal.type)],
+		     std::string(writeRelayedInner(_relayBuffers, signal, target->key, client.boundKey, room->id,
+		                                   client.connectionId)));
 	_pRelayed[static_cast<int>(signal.type)]->increment();
 	// Monotonic time decides (the caller has it already); the row gets wall time.
 	if (monotonicMs - room->lastSignalTouchMs >= SIGNAL_TOUCH_INTERVAL_MS)

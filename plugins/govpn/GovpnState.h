@@ -21,6 +21,11 @@ namespace Govpn {
 inline const char* const RATE_LIMITED = "Rate limit exceeded. Please try again later.";
 inline const char* const AUTH_REQUIRED = "Authentication required";
 constexpr std::int64_t DAY_MS = 86400000;
+// The mirror's rows (GovpnPlugin::storedRoom, storedMember read them in this column order).
+inline const char* const SELECT_ROOMS =
+    "SELECT id, name, password_hash, owner_public_key, created_at, last_active FROM rooms";
+inline const char* const SELECT_MEMBERS =
+    "SELECT room_id, public_key, username, joined_at, last_connected FROM memberships";
 
 
 struct GovpnPlugin::Client
@@ -57,7 +62,8 @@ struct GovpnPlugin::Room
 	struct Online
 	{
 		std::string key;
-		ConnectionId socket = 0;
+		ConnectionId socket = 0;  ///< on this node or, in a cluster, another (nodeOf())
+		std::string connectionId; ///< the socket's "c-…"
 	};
 	std::string id;
 	std::string name;
@@ -73,6 +79,14 @@ struct GovpnPlugin::Room
 	{
 		for (const Online& o : online)
 			if (o.key == key)
+				return &o;
+		return nullptr;
+	}
+
+	const Online* onlineByConnectionId(std::string_view connectionId) const
+	{
+		for (const Online& o : online)
+			if (o.connectionId == connectionId)
 				return &o;
 		return nullptr;
 	}

@@ -609,9 +609,17 @@ bool readSignalFrame(std::string_view frame, std::string& scratch, SignalFrame& 
 }
 
 
-std::string_view writeRelayedSignal(RelayBuffers& buffers, const SignalFrame& signal, std::string_view destinationKey,
-                                    std::string_view senderKey, std::string_view roomId, std::string_view sourceId,
-                                    PayloadForm form)
+static char* grownTo(std::string& buffer, std::size_t size)
+/// The buffers only grow: a relay neither allocates nor clears memory it then overwrites.
+{
+	if (buffer.size() < size)
+		buffer.resize(size);
+	return buffer.data();
+}
+
+
+std::string_view writeRelayedInner(RelayBuffers& buffers, const SignalFrame& signal, std::string_view destinationKey,
+                                   std::string_view senderKey, std::string_view roomId, std::string_view sourceId)
 {
 	// {"<body>":B,"destination_id":"D","public_key":"K","room_id":"R","source_id":"S"}: the
 	// fields in alphabetical order (§7.2), so the body comes first for answer and candidate.
@@ -619,21 +627,12 @@ std::string_view writeRelayedSignal(RelayBuffers& buffers, const SignalFrame& si
 	                                  DESTINATION = "\"destination_id\":\"", DESTINATION_END = "\",",
 	                                  KEY = "\"public_key\":\"", ROOM = "\",\"room_id\":\"",
 	                                  SOURCE = "\",\"source_id\":\"", CLOSE = "\"}";
-	static constexpr std::string_view FRAME_START = "{\"message_id\":\"\",\"type\":\"",
-	                                  FRAME_PAYLOAD = "\",\"payload\":\"", FRAME_END = "\"}\n";
-	// The buffers only grow: a relay neither allocates nor clears memory it then overwrites.
-	auto room = [](std::string& buffer, std::size_t size) {
-		if (buffer.size() < size)
-			buffer.resize(size);
-		return buffer.data();
-	};
 	const std::string_view bodyName = SIGNAL_BODY_NAMES[static_cast<int>(signal.type)];
-	const std::string_view type = SIGNAL_TYPE_NAMES[static_cast<int>(signal.type)];
 	const std::size_t innerSize = OPEN.size() + BODY_START.size() + bodyName.size() + BODY_COLON.size() +
 	                              signal.body.size() + BODY_END.size() + DESTINATION.size() + destinationKey.size() +
 	                              DESTINATION_END.size() + KEY.size() + senderKey.size() + ROOM.size() + roomId.size() +
 	                              SOURCE.size() + sourceId.size() + CLOSE.size();
-	char* o = room(buffers.inner, innerSize);
+	char* o = grownTo(buffers.inner, innerSize);
 	const char* const innerStart = o;
 	auto put = [&o](std::string_view text) {
 		std::memcpy(o, text.data(), text.size());
@@ -661,7 +660,18 @@ std::string_view writeRelayedSignal(RelayBuffers& buffers, const SignalFrame& si
 	put(SOURCE);
 	put(sourceId);
 	put(CLOSE);
-	const std::string_view inner(innerStart, static_cast<std::size_t>(o - innerStart));
+	return std::string_view(innerStart, static_cast<std::size_t>(o - innerStart));
+}
+
+
+std::string_view writeRelayedSignal(RelayBuffers& buffers, const SignalFrame& signal, std::string_view destinationKey,
+                                    std::string_view senderKey, std::string_view roomId, std::string_view sourceId,
+                                    PayloadForm form)
+{
+	static constexpr std::string_view FRAME_START = "{\"message_id\":\"\",\"type\":\"",
+	                                  FRAME_PAYLOAD = "\",\"payload\":\"", FRAME_END = "\"}\n";
+	const std::string_view type = SIGNAL_TYPE_NAMES[static_cast<int>(signal.type)];
+	const std::string_view inner = writeRelayedInner(buffers, signal, destinationKey, senderKey, roomId, sourceId);
 	if (form != PayloadForm::BASE64)
 	{
 		buffers.frame.clear();
@@ -670,8 +680,12 @@ std::string_view writeRelayedSignal(RelayBuffers& buffers, const SignalFrame& si
 	}
 	const std::size_t frameSize =
 	    FRAME_START.size() + type.size() + FRAME_PAYLOAD.size() + base64Size(inner.size()) + FRAME_END.size();
-	o = room(buffers.frame, frameSize);
+	char* o = grownTo(buffers.frame, frameSize);
 	const char* const frameStart = o;
+	auto put = [&o](std::string_view text) {
+		std::memcpy(o, text.data(), text.size());
+		o += text.size();
+	};
 	put(FRAME_START);
 	put(type);
 	put(FRAME_PAYLOAD);

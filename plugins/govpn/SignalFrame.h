@@ -66,6 +66,12 @@ struct RelayBuffers
 };
 
 
+std::string_view writeRelayedInner(RelayBuffers& buffers, const SignalFrame& signal, std::string_view destinationKey,
+                                   std::string_view senderKey, std::string_view roomId, std::string_view sourceId);
+/// The inner object of the frame below alone (for a destination on another node, which encodes
+/// it in its own connection's mode). The view points into buffers.inner.
+
+
 std::string_view writeRelayedSignal(RelayBuffers& buffers, const SignalFrame& signal, std::string_view destinationKey,
                                     std::string_view senderKey, std::string_view roomId, std::string_view sourceId,
                                     PayloadForm form);

@@ -19,6 +19,7 @@
 //
 
 
+#include "ClusterTestSupport.h"
 #include "Deadline.h"
 #include "GovpnTestSupport.h"
 #include "HttpTestClient.h"
@@ -56,6 +57,7 @@ using namespace Switchboard;
 using namespace Switchboard::Core;
 using namespace Switchboard::Test;
 using Switchboard::Value;
+using Switchboard::Test::Cluster::usePostgres;
 
 
 namespace {
@@ -223,18 +225,7 @@ class SilentListener
 /// database that hangs rather than refuses.
 {
 public:
-	SilentListener()
-	{
-		_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		sockaddr_in address{};
-		address.sin_family = AF_INET;
-		address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		socklen_t length = sizeof(address);
-		if (_fd < 0 || ::bind(_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-		    ::listen(_fd, 16) != 0 || ::getsockname(_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-			throw std::runtime_error("SilentListener: cannot listen on loopback");
-		_port = ntohs(address.sin_port);
-	}
+	SilentListener() { _fd = PortPicker::listenOnLoopback(_port, "SilentListener"); }
 	~SilentListener() { ::close(_fd); }
 	int port() const { return _port; }
 
@@ -242,20 +233,6 @@ private:
 	int _fd = -1;
 	int _port = 0;
 };
-
-
-void usePostgres(TestServer& server, const PostgresTestServer& postgres)
-/// [storage] backend = postgresql with the test cluster's coordinates; the password (which has a
-/// space, a quote and a backslash) through the environment, as operators are told to.
-{
-	server.addSection("storage", {{"backend", "postgresql"},
-	                              {"postgresql_host", postgres.host()},
-	                              {"postgresql_port", std::to_string(postgres.port())},
-	                              {"postgresql_database", postgres.database()},
-	                              {"postgresql_user", postgres.user()},
-	                              {"postgresql_connect_timeout_ms", "2000"}});
-	server.setEnvironment("SWITCHBOARD_STORAGE__POSTGRESQL_PASSWORD", postgres.password());
-}
 
 
 void addStoringPlugins(TestServer& server)

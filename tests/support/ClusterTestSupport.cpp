@@ -2,7 +2,7 @@
 // ClusterTestSupport.cpp
 //
 // What the cluster runners (tests/cluster) share: polling and timing, GET /cluster parsed, the
-// skip without redis-server, and the [cluster] section of a node.
+// skips without redis-server or PostgreSQL, and the [cluster] and [storage] sections of a node.
 //
 
 
@@ -76,6 +76,27 @@ bool skipWithoutRedis(const std::string& fixture, const std::string& test)
 		return false;
 	std::cout << "\n" << fixture << "::" << test << " skipped: " << RedisTestServer::whyUnavailable() << std::endl;
 	return true;
+}
+
+
+bool skipWithoutPostgres(const std::string& fixture, const std::string& test)
+{
+	if (PostgresTestServer::available())
+		return false;
+	std::cout << "\n" << fixture << "::" << test << " skipped: " << PostgresTestServer::whyUnavailable() << std::endl;
+	return true;
+}
+
+
+void usePostgres(TestServer& server, const PostgresTestServer& postgres)
+{
+	server.addSection("storage", {{"backend", "postgresql"},
+	                              {"postgresql_host", postgres.host()},
+	                              {"postgresql_port", std::to_string(postgres.port())},
+	                              {"postgresql_database", postgres.database()},
+	                              {"postgresql_user", postgres.user()},
+	                              {"postgresql_connect_timeout_ms", "2000"}});
+	server.setEnvironment("SWITCHBOARD_STORAGE__POSTGRESQL_PASSWORD", postgres.password());
 }
 
 

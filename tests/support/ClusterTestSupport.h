@@ -2,7 +2,7 @@
 // ClusterTestSupport.h
 //
 // What the cluster runners (tests/cluster) share: polling and timing, GET /cluster parsed, the
-// skip without redis-server, and the [cluster] section of a node.
+// skips without redis-server or PostgreSQL, and the [cluster] and [storage] sections of a node.
 //
 
 
@@ -10,6 +10,7 @@
 #define Switchboard_Test_ClusterTestSupport_INCLUDED
 
 
+#include "PostgresTestServer.h"
 #include "TestServer.h"
 #include "Poco/JSON/Object.h"
 #include <cstdint>
@@ -35,6 +36,9 @@ bool waitUntil(int timeoutMs, int stepMs, const std::function<bool()>& condition
 bool skipWithoutRedis(const std::string& fixture, const std::string& test);
 /// True (after saying why, as "<fixture>::<test> skipped: ...") if redis-server cannot run here.
 
+bool skipWithoutPostgres(const std::string& fixture, const std::string& test);
+/// The same for PostgreSQL (not installed, or SWITCHBOARD_TEST_NO_POSTGRES set).
+
 long long integerMember(const Poco::JSON::Object::Ptr& object, const std::string& name);
 /// The member as an integer; std::runtime_error if it is missing, a Poco exception if it is not
 /// a number.
@@ -42,6 +46,11 @@ long long integerMember(const Poco::JSON::Object::Ptr& object, const std::string
 void addClusterSection(TestServer& server, int redisPort, const std::string& nodeId, const std::string& keyPrefix,
                        int nodeTtlSeconds);
 /// [cluster] enabled with this node id, redis on 127.0.0.1:redisPort, the key prefix and node_ttl_s.
+
+void usePostgres(TestServer& server, const PostgresTestServer& postgres);
+/// [storage] backend = postgresql with the test cluster's coordinates (connect timeout 2 s); the
+/// password (which has a space, a quote and a backslash) through the environment, as operators
+/// are told to.
 
 
 struct ClusterNodeEntry

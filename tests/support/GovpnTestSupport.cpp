@@ -5,9 +5,13 @@
 
 #include "GovpnTestSupport.h"
 #include <cppunit/TestAssert.h>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
+#include <sys/stat.h>
 
 
 namespace Switchboard {
@@ -287,6 +291,93 @@ void startGovpn(TestServer& server, const TestServer::Keys& extraKeys)
 		keys[entry.first] = entry.second;
 	server.addPlugin("govpn", "govpn", "", keys);
 	server.start();
+}
+
+
+namespace {
+
+const int CLIENT_BUILD_TIMEOUT_MS = 600000; // apt-get may have to install Go first
+const int CLIENT_RUN_TIMEOUT_MS = 120000;
+
+bool isRegularFile(const std::string& path)
+{
+	struct stat info;
+	return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
+}
+
+std::string realClientSourceDir()
+/// The reference client's directory, or "" when this checkout has none.
+{
+	const char* configured = std::getenv("SWITCHBOARD_CLIENTS_DIR");
+	const std::string clients = configured != nullptr && *configured != '\0'
+	                                ? std::string(configured)
+	                                : std::string(SWITCHBOARD_SOURCE_DIR) + "/../shared/clients";
+	const std::string dir = clients + "/govpn-client";
+	return isRegularFile(dir + "/build.sh") ? dir : std::string();
+}
+
+} // namespace
+
+
+std::string realClientBinary(const std::string& runner)
+{
+	static std::string binary;
+	static bool tried = false;
+	if (tried)
+		return binary;
+	tried = true;
+	const std::string source = realClientSourceDir();
+	if (source.empty())
+	{
+		std::cout << "\n"
+		          << runner
+		          << ": skipped: no GoVPN reference client (govpn-client/build.sh) in $SWITCHBOARD_CLIENTS_DIR or "
+		             "../shared/clients beside the source tree (a bare clone)"
+		          << std::endl;
+		return binary;
+	}
+	// A directory per runner: two runners under ctest -j must not write one file at once.
+	std::string output = std::string(SWITCHBOARD_BINARY_DIR) + "/govpn-client";
+	::mkdir(output.c_str(), 0755);
+	output += "/" + runner;
+	::mkdir(output.c_str(), 0755);
+	output += "/govpn-client";
+	const TestServer::RunResult build =
+	    TestServer::runOnce({source + "/build.sh", output}, CLIENT_BUILD_TIMEOUT_MS, "/bin/bash");
+	CPPUNIT_ASSERT_MESSAGE("building the GoVPN reference client: " + build.describe(),
+	                       build.exitCode == 0 && isRegularFile(output));
+	binary = output;
+	return binary;
+}
+
+
+TestServer::RunResult runRealClient(const std::string& binary, const std::string& url)
+{
+	// The client starts its reader goroutine before it marks itself connected; when the
+	// goroutine wins that race it stops at once and the client never sees a reply. One
+	// processor makes the goroutine start only once Connect blocks (a client-side race the
+	// server cannot influence; docs/protocols/govpn.md §17).
+	::setenv("GOMAXPROCS", "1", 1);
+	TestServer::RunResult run = TestServer::runOnce({url}, CLIENT_RUN_TIMEOUT_MS, binary);
+	std::cout << "\n" << run.stdoutText << std::flush;
+	std::vector<std::string> lines;
+	std::istringstream stream(run.stdoutText);
+	for (std::string line; std::getline(stream, line);)
+		lines.push_back(line);
+	CPPUNIT_ASSERT_EQUAL_MESSAGE(run.describe(), 0, run.exitCode);
+	for (const std::string& line : lines)
+		CPPUNIT_ASSERT_MESSAGE(run.describe(), line.rfind("FAIL", 0) != 0);
+	for (const char* step :
+	     {"ok   connect + initial ping", "ok   CreateRoom", "ok   JoinRoom", "ok   RenameRoom", "ok   GetUserRooms",
+	      "ok   LeaveRoom", "  handler saw owner:UserRooms", "  handler saw owner:ClientIPInfo",
+	      "  handler saw peer:UserRooms", "  handler saw peer:ClientIPInfo", "6 passed, 0 failed"})
+	{
+		bool found = false;
+		for (const std::string& line : lines)
+			found = found || line.rfind(step, 0) == 0;
+		CPPUNIT_ASSERT_MESSAGE(std::string("missing step '") + step + "': " + run.describe(), found);
+	}
+	return run;
 }
 
 

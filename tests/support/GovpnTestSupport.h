@@ -2,8 +2,8 @@
 // GovpnTestSupport.h
 //
 // Shared pieces of the GoVPN integration tests: client frames in the three payload forms,
-// byte-exact checks of server frames, and starting the real binary with the plugin on its own
-// loopback listener (docs/protocols/govpn.md).
+// byte-exact checks of server frames, starting the real binary with the plugin on its own
+// loopback listener (docs/protocols/govpn.md), and the GoVPN reference client's harness.
 //
 
 
@@ -79,6 +79,20 @@ std::string createRoom(WsTestClient& client, const std::string& messageId, const
 void startGovpn(TestServer& server, const TestServer::Keys& extraKeys = {});
 /// Listener "govpn" with the plugin at its root, rate_limit_burst raised to 100 (so tests that are
 /// not about the per-IP limit are not slowed by it), then extraKeys; starts the server.
+
+std::string realClientBinary(const std::string& runner);
+/// The headless harness of the GoVPN reference client (govpn-client in $SWITCHBOARD_CLIENTS_DIR,
+/// else in ../shared/clients beside the source tree), built with Debian's Go (installed when
+/// missing) once per runner process into <build dir>/govpn-client/<runner>/. "" after printing
+/// "<runner>: skipped: ..." when this checkout has no such client (a bare clone); a failed build
+/// is a CppUnit assertion.
+
+TestServer::RunResult runRealClient(const std::string& binary, const std::string& url);
+/// Runs the harness against url (ws:// or wss://, the server's base: it dials <url>/ws), prints
+/// its stdout and asserts that it exited 0, printed no FAIL line, and printed every step ("ok
+/// connect + initial ping" ... "ok   LeaveRoom", "6 passed, 0 failed") and the connect-time
+/// UserRooms and ClientIPInfo pushes reaching both clients' handlers. The harness opens the
+/// owner's connection first and the peer's second, each after the previous one's Ping reply.
 
 
 } // namespace Govpn

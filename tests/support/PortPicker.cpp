@@ -106,5 +106,25 @@ std::string PortPicker::ipv6LoopbackUnavailable()
 }
 
 
+int PortPicker::listenOnLoopback(int& port, const std::string& who)
+{
+	const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sockaddr_in address{};
+	address.sin_family = AF_INET;
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t length = sizeof(address);
+	if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 || ::listen(fd, 16) != 0 ||
+	    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+	{
+		const int error = errno;
+		if (fd >= 0)
+			::close(fd);
+		throw std::runtime_error(who + ": cannot listen on loopback: " + std::system_category().message(error));
+	}
+	port = ntohs(address.sin_port);
+	return fd;
+}
+
+
 } // namespace Test
 } // namespace Switchboard

@@ -39,6 +39,10 @@ public:
 
 	static std::string ipv6LoopbackUnavailable();
 	/// Why this machine cannot listen on [::1] (for a test's skip message), or "" if it can.
+
+	static int listenOnLoopback(int& port, const std::string& who);
+	/// A socket listening on 127.0.0.1 at a port the kernel chose (backlog 16, close-on-exec),
+	/// for a test's own stand-in server; sets port. Throws std::runtime_error naming who.
 };
 
 

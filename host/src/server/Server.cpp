@@ -159,6 +159,9 @@ bool Server::start(std::string& error)
 		_storage = std::make_unique<PostgresStorage>(_settings.postgresql, _settings.workerThreads);
 	else
 		_storage = std::make_unique<SqliteStorage>(_settings.storageDirectory);
+	if (_settings.cluster.enabled && _settings.storageBackend != "postgresql")
+		log.warning("cluster mode with SQLite storage: each node keeps its own plugin data (GoVPN rooms, "
+		            "Together accounts); use [storage] backend = postgresql to share it (docs/cluster.md)");
 	_transport = std::make_unique<Transport>(_settings.transport, Poco::Logger::get("transport"), counters);
 	HttpCounters httpCounters;
 	httpCounters.requests = &host.counter("http_requests_total", "HTTP requests answered (routes, upgrades, admin)");

@@ -1,0 +1,326 @@
+//
+// GovpnCluster.cpp
+//
+// GoVPN across the nodes of a cluster (docs/protocols/govpn.md §18). Every node mirrors every
+// room, its members and who is online in it (on any node); rooms and members live in the shared
+// storage. The node that makes a change persists it, applies it and tells the others over the
+// plugin's cluster channel, one line per change:
+//
+//   N <room> <owner> <created ms> <last active ms> <password hash>\n<name>   room created
+//   M <room> <key> <joined ms> <last connected ms>\n<username>              member added or updated
+//   G <room> <key>                                                          member removed
+//   A <room>\n<name>                                                        room renamed
+//   X <room>                                                                room deleted
+//   O <room> <key> <socket> <connection id>                                 socket online in the room
+//   F <room> <socket>                                                       socket no longer online
+//   D <socket> <type>\n<inner>                                              push to a socket there
+//   H                                                                       "send me your presence"
+//
+// A push to a socket on another node travels as D and is encoded there, in the mode of that
+// connection (§4.3). Deleting a room is applied by every node for its own sockets (RoomDeleted
+// goes to members' sockets, which only their node knows).
+//
+
+
+#include "Formats.h"
+#include "GovpnPlugin.h"
+#include "GovpnState.h"
+#include <algorithm>
+#include <charconv>
+
+
+namespace Switchboard {
+namespace Govpn {
+
+
+namespace {
+
+
+struct PeerLine
+/// One change as received: the space-separated words of its first line and the text after it.
+{
+	std::vector<std::string_view> words;
+	std::string_view text;
+};
+
+
+PeerLine splitPeerLine(std::string_view message)
+{
+	PeerLine line;
+	std::size_t newline = message.find('\n');
+	std::string_view head = message.substr(0, newline);
+	if (newline != std::string_view::npos)
+		line.text = message.substr(newline + 1);
+	while (!head.empty())
+	{
+		std::size_t space = head.find(' ');
+		line.words.push_back(head.substr(0, space));
+		head = space == std::string_view::npos ? std::string_view() : head.substr(space + 1);
+	}
+	return line;
+}
+
+
+bool readNumber(std::string_view text, std::int64_t& value)
+{
+	auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+	return result.ec == std::errc() && result.ptr == text.data() + text.size();
+}
+
+
+bool readSocket(std::string_view text, ConnectionId& socket)
+{
+	auto result = std::from_chars(text.data(), text.data() + text.size(), socket);
+	return result.ec == std::errc() && result.ptr == text.data() + text.size() && socket != 0;
+}
+
+
+} // namespace
+
+
+void GovpnPlugin::push(ConnectionId socket, std::string_view type, const std::string& inner)
+{
+	auto local = _clients.find(socket);
+	if (local != _clients.end())
+		send(*local->second, "", type, inner);
+	else if (_pCluster != nullptr && nodeOf(socket) != _pCluster->node())
+		_pCluster->sendTo(nodeOf(socket), "D " + std::to_string(socket) + " " + std::string(type) + "\n" + inner);
+}
+
+
+void GovpnPlugin::share(const std::string& message)
+{
+	if (_pCluster != nullptr && !_applyingPeerChange)
+		_pCluster->broadcast(message);
+}
+
+
+void GovpnPlugin::shareRoom(const Room& room)
+{
+	if (_pCluster == nullptr || _applyingPeerChange)
+		return;
+	share("N " + room.id + " " + room.owner + " " + std::to_string(room.createdMs) + " " +
+	      std::to_string(room.lastActiveMs) + " " + room.passwordHash + "\n" + room.name);
+}
+
+
+void GovpnPlugin::shareMember(const Room& room, const std::string& key)
+{
+	auto member = room.members.find(key);
+	if (_pCluster == nullptr || _applyingPeerChange || member == room.members.end())
+		return;
+	share("M " + room.id + " " + key + " " + std::to_string(member->second.joinedMs) + " " +
+	      std::to_string(member->second.lastConnectedMs) + "\n" + member->second.username);
+}
+
+
+void GovpnPlugin::shareOnline(const Room& room, ConnectionId socket)
+{
+	if (_pCluster == nullptr || _applyingPeerChange)
+		return;
+	for (const Room::Online& o : room.online)
+		if (o.socket == socket)
+			share("O " + room.id + " " + o.key + " " + std::to_string(o.socket) + " " + o.connectionId);
+}
+
+
+void GovpnPlugin::onPeerMessage(NodeNumber from, std::string_view message)
+{
+	PeerLine line = splitPeerLine(message);
+	if (line.words.empty() || line.words[0].size() != 1)
+		return;
+	const char verb = line.words[0][0];
+	const std::size_t count = line.words.size();
+	std::lock_guard<std::recursive_mutex> lock(_mutex);
+	if (_stopping && verb != 'D')
+		return;
+	_applyingPeerChange = true;
+	struct Restore
+	{
+		bool& flag;
+		~Restore() { flag = false; }
+	} restore{_applyingPeerChange};
+	auto roomOf = [this](std::string_view id) -> Room* {
+		auto it = _roomById.find(id);
+		return it == _roomById.end() ? nullptr : it->second;
+	};
+	std::int64_t first = 0, second = 0;
+	ConnectionId socket = 0;
+	if (verb == 'D' && count == 3 && readSocket(line.words[1], socket))
+	{
+		auto local = _clients.find(socket);
+		if (local != _clients.end())
+			send(*local->second, "", line.words[2], std::string(line.text));
+	}
+	else if (verb == 'O' && count == 5 && readSocket(line.words[3], socket))
+	{
+		Room* room = roomOf(line.words[1]);
+		if (room == nullptr || _clients.count(socket) > 0)
+			return;
+		for (const Room::Online& o : room->online)
+			if (o.socket == socket)
+				return;
+		room->online.push_back({std::string(line.words[2]), socket, std::string(line.words[4])});
+	}
+	else if (verb == 'F' && count == 3 && readSocket(line.words[2], socket))
+	{
+		if (Room* room = roomOf(line.words[1]))
+			endPresence(*room, socket); // a socket of ours displaced elsewhere is no longer in the room
+		updateGauges();
+	}
+	else if (verb == 'M' && count == 5 && readNumber(line.words[3], first) && readNumber(line.words[4], second))
+	{
+		Room* room = roomOf(line.words[1]);
+		if (room == nullptr)
+			return;
+		std::string key(line.words[2]);
+		room->members[key] = Room::Member{std::string(line.text), first, second};
+		_roomsOfKey[key].insert(room->id);
+	}
+	else if (verb == 'G' && count == 3)
+	{
+		if (Room* room = roomOf(line.words[1]))
+			dropMember(*room, std::string(line.words[2]), room->lastActiveMs);
+		updateGauges();
+	}
+	else if (verb == 'A' && count == 2)
+	{
+		if (Room* room = roomOf(line.words[1]))
+			room->name = std::string(line.text);
+	}
+	else if (verb == 'X' && count == 2)
+		deleteRoom(std::string(line.words[1]), 0);
+	else if (verb == 'N' && count == 6 && readNumber(line.words[3], first) && readNumber(line.words[4], second))
+	{
+		std::string id(line.words[1]);
+		if (_rooms.count(id) > 0 || !isRoomId(id))
+			return;
+		auto room = std::make_unique<Room>();
+		room->id = id;
+		room->owner = std::string(line.words[2]);
+		room->createdMs = first;
+		room->lastActiveMs = second;
+		room->passwordHash = std::string(line.words[5]);
+		room->name = std::string(line.text);
+		_roomOfOwner[room->owner] = id;
+		_roomById[room->id] = room.get();
+		_rooms[id] = std::move(room);
+		updateGauges();
+	}
+	else if (verb == 'H' && count == 1 && from != 0)
+	{
+		for (const auto& entry : _rooms)
+			for (const Room::Online& o : entry.second->online)
+				if (_clients.count(o.socket) > 0)
+					_pCluster->sendTo(from, "O " + entry.first + " " + o.key + " " + std::to_string(o.socket) + " " +
+					                            o.connectionId);
+	}
+}
+
+
+void GovpnPlugin::onNodeLeft(NodeNumber node)
+{
+	// Its sockets are gone: each node tells its own online members, as it would of a close.
+	std::lock_guard<std::recursive_mutex> lock(_mutex);
+	_applyingPeerChange = true;
+	for (auto& entry : _rooms)
+	{
+		Room& room = *entry.second;
+		std::vector<std::string> gone;
+		for (const Room::Online& o : room.online)
+			if (nodeOf(o.socket) == node && _clients.count(o.socket) == 0)
+				gone.push_back(o.key);
+		if (gone.empty())
+			continue;
+		room.online.erase(std::remove_if(room.online.begin(), room.online.end(),
+		                                 [this, node](const Room::Online& o) {
+			                                 return nodeOf(o.socket) == node && _clients.count(o.socket) == 0;
+		                                 }),
+		                  room.online.end());
+		for (const std::string& key : gone)
+			for (const Room::Online& o : room.online)
+				if (auto local = _clients.find(o.socket); local != _clients.end())
+					send(*local->second, "", "PeerDisconnected",
+					     InnerWriter().string("public_key", key).string("room_id", room.id).finish());
+	}
+	_applyingPeerChange = false;
+	updateGauges();
+}
+
+
+void GovpnPlugin::onSynced()
+{
+	// The channel is live (first after start, again after a Redis outage, when changes may have
+	// been lost): re-read the rooms, then ask for the others' presence and announce ours.
+	reloadRooms();
+}
+
+
+void GovpnPlugin::reloadRooms()
+{
+	enqueueOperation([this] {
+		auto rooms = std::make_shared<QueryResult>();
+		auto members = std::make_shared<QueryResult>();
+		Storage& storage = _pHost->storage();
+		_pHost->offload(
+		    [&storage, rooms, members] {
+			    *rooms = storage.execute(SELECT_ROOMS);
+			    *members = storage.execute(SELECT_MEMBERS);
+		    },
+		    [this, rooms, members] {
+			    {
+				    std::lock_guard<std::recursive_mutex> lock(_mutex);
+				    if (!rooms->ok || !members->ok)
+					    _pHost->logger().warning("govpn: cannot re-read the rooms after rejoining the cluster: " +
+					                             rooms->error + members->error);
+				    else if (!_stopping)
+				    {
+					    loadRooms(*rooms, *members);
+					    share("H");
+					    for (const auto& entry : _rooms)
+						    for (const Room::Online& o : entry.second->online)
+							    if (_clients.count(o.socket) > 0)
+								    shareOnline(*entry.second, o.socket);
+				    }
+			    }
+			    operationDone();
+		    });
+	});
+}
+
+
+bool GovpnPlugin::refreshes(const std::string& roomId, const std::string& key, bool refreshed,
+                            std::function<void()> retry)
+{
+	auto found = _rooms.find(roomId);
+	if (_pCluster == nullptr || refreshed ||
+	    (found != _rooms.end() && (key.empty() || found->second->members.count(key) > 0)))
+		return false;
+	auto rooms = std::make_shared<QueryResult>();
+	auto members = std::make_shared<QueryResult>();
+	Storage& storage = _pHost->storage();
+	_pHost->offload(
+	    [&storage, roomId, rooms, members] {
+		    *rooms = storage.execute(std::string(SELECT_ROOMS) + " WHERE id = ?", {roomId});
+		    *members = storage.execute(std::string(SELECT_MEMBERS) + " WHERE room_id = ?", {roomId});
+	    },
+	    [this, rooms, members, retry = std::move(retry)] {
+		    {
+			    std::lock_guard<std::recursive_mutex> lock(_mutex);
+			    if (rooms->ok && members->ok && rooms->rows.size() == 1 && !_stopping)
+			    {
+				    Room& room = storedRoom(rooms->rows[0]);
+				    _roomOfOwner[room.owner] = room.id;
+				    for (const auto& row : members->rows)
+					    storedMember(row);
+				    updateGauges();
+			    }
+		    }
+		    retry();
+	    });
+	return true;
+}
+
+
+} // namespace Govpn
+} // namespace Switchboard
