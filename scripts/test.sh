@@ -61,7 +61,7 @@ if [ "$mode" = sanitize ]; then
 else
 	# The tests whose subject is threads: event loops, cross-loop posting, the worker pool, storage.
 	(cd "$build" && ctest --output-on-failure --timeout 900 \
-		-R '^(EchoTranscriptTest|CrossLoopRelayTest|HostIntegrationTest|StorageTest|TransportHandOffTest|TimerWheelTest|PluginContextTest|GovpnDurabilityIntegrationTest|TogetherDurabilityIntegrationTest|ReconnectStormTest|PeerVaultFanoutIntegrationTest|PeerJsClusterTest|PostgresStorageTest)$' \
+		-R '^(EchoTranscriptTest|CrossLoopRelayTest|HostIntegrationTest|StorageTest|TransportHandOffTest|TimerWheelTest|PluginContextTest|GovpnDurabilityIntegrationTest|TogetherDurabilityIntegrationTest|ReconnectStormTest|PeerVaultFanoutIntegrationTest|PeerJsClusterTest|PostgresStorageTest|ClusterChannelTest|GovpnClusterTest|TogetherClusterTest)$' \
 		"$@") || status=$?
 fi
 

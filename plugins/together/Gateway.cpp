@@ -96,7 +96,8 @@ void TogetherPlugin::onOpen(Connection& connection, const HttpRequest& request)
 			for (const std::string& serverId : servers->second)
 				router.join("s:" + serverId, connection.id());
 		const bool first = mine.size() == 1;
-		if (first)
+		const bool elsewhere = _sessionNodes.count(userId) > 0; // then the user is online already
+		if (first && !elsewhere)
 			_presence[userId] = "online";
 
 		std::vector<const ServerInfo*> list;
@@ -114,8 +115,10 @@ void TogetherPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		         hex + "\"}}";
 		connection.send(ready);
 
-		if (first)
+		if (first && !elsewhere)
 			publishPresence(userId, 0, false);
+		if (first)
+			sharePresence(userId);
 		// Over the per-user cap the oldest sessions go; they stop receiving at once.
 		while (static_cast<std::int64_t>(mine.size()) > _settings.wsMaxSessionsPerUser)
 		{
@@ -319,7 +322,10 @@ void TogetherPlugin::applyPresence(const std::string& userId, const std::string&
 		}
 	}
 	if (changed)
+	{
 		publishPresence(userId, sender, true);
+		sharePresence(userId);
+	}
 }
 
 
@@ -356,12 +362,16 @@ void TogetherPlugin::sessionEnded(ConnectionId id)
 	}
 	std::vector<std::pair<std::string, std::string>> events;
 	auto voice = _voice.find(userId);
-	if (voice != _voice.end() && ((voice->second.boundSession == id) || (voice->second.boundSession == 0 && last)))
+	const bool lastAnywhere = last && _sessionNodes.count(userId) == 0;
+	if (voice != _voice.end() &&
+	    ((voice->second.boundSession == id) || (voice->second.boundSession == 0 && lastAnywhere)))
 		clearVoice(userId, events);
 	if (!_shuttingDown)
 		for (const auto& event : events)
 			router.publish("s:" + event.first, event.second);
 	if (last)
+		sharePresence(userId);
+	if (lastAnywhere)
 	{
 		auto presence = _presence.find(userId);
 		const bool wasVisible = presence != _presence.end() && presence->second != "offline";

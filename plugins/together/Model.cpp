@@ -139,16 +139,19 @@ void TogetherPlugin::clearVoice(const std::string& userId, std::vector<std::pair
 	auto channel = _channels.find(state->second.channelId);
 	const std::string serverId = channel == _channels.end() ? std::string() : channel->second.serverId;
 	_voice.erase(state);
+	shareVoice(userId);
 	if (!serverId.empty())
 		events.emplace_back(
 		    serverId, "{\"op\":\"DISPATCH\",\"t\":\"VOICE_STATE_UPDATE\",\"d\":" + voiceDto(userId, nullptr) + "}");
 }
 
 
-void TogetherPlugin::publishPresence(const std::string& userId, ConnectionId except, bool toOwnSessions)
+void TogetherPlugin::publishPresence(const std::string& userId, ConnectionId except, bool toOwnSessions, bool localOnly)
 {
 	if (_shuttingDown)
 		return;
+	// In a cluster every node hears of the change (TogetherCluster.cpp) and tells its own sessions.
+	localOnly = localOnly || _pCluster != nullptr;
 	auto user = _users.find(userId);
 	const std::string frame =
 	    "{\"op\":\"DISPATCH\",\"t\":\"PRESENCE_UPDATE\",\"d\":" +
@@ -167,13 +170,18 @@ void TogetherPlugin::publishPresence(const std::string& userId, ConnectionId exc
 			auto server = _servers.find(serverId);
 			if (server != _servers.end())
 				for (const auto& member : server->second.members)
-					if (member.first != userId && _userSessions.count(member.first))
+					if (member.first != userId && hasSessions(member.first))
 						recipients.insert(member.first);
 		}
 	Router& router = _pHost->router();
 	for (const std::string& recipient : recipients)
-		router.publish("u:" + recipient, frame);
-	if (toOwnSessions)
+		if (localOnly)
+			router.publishLocal("u:" + recipient, frame);
+		else
+			router.publish("u:" + recipient, frame);
+	if (toOwnSessions && localOnly)
+		router.publishLocal("u:" + userId, frame, MessageKind::TEXT, except);
+	else if (toOwnSessions)
 		router.publish("u:" + userId, frame, MessageKind::TEXT, except);
 }
 

@@ -385,10 +385,7 @@ bool TogetherPlugin::authenticate(Call& call)
 	std::string subject;
 	bool known = false;
 	if (parseUuid(claims.subject, subject))
-	{
-		std::lock_guard<std::mutex> lock(_mutex);
-		known = _users.count(subject) != 0;
-	}
+		known = knowsUser(subject);
 	if (!known)
 	{
 		jsonError(call.response, 401, "Invalid token subject");
@@ -457,6 +454,7 @@ void TogetherPlugin::authRegister(Call& call)
 		std::lock_guard<std::mutex> lock(_mutex);
 		_users[user.id] = user;
 	}
+	share("U " + user.id);
 	TokenPair tokens;
 	if (!_sessions->startFamily(user.id, user.username, nowMicros(), tokens))
 		return jsonError(call.response, 500, "Internal server error");
@@ -487,6 +485,7 @@ void TogetherPlugin::authLogin(Call& call)
 	TokenPair tokens;
 	if (!_sessions->startFamily(user.id, user.username, nowMicros(), tokens))
 		return jsonError(call.response, 500, "Internal server error");
+	knowsUser(user.id); // registered on another node a moment ago: into this node's mirror
 	authResponse(call, 200, user, tokens);
 }
 
@@ -585,6 +584,7 @@ void TogetherPlugin::patchMe(Call& call)
 		UserRecord& user = _users.at(call.userId);
 		user.avatarUrl = newAvatar;
 		user.updatedAt = now;
+		share("U " + call.userId);
 	}
 	// Status and custom status behave as a gateway PRESENCE_UPDATE from no particular session.
 	if (statusPresent || customPresent || customNull)
@@ -647,6 +647,7 @@ void TogetherPlugin::createServer(Call& call)
 	ServerInfo& stored = _servers[server.id] = std::move(server);
 	_userServers[call.userId].insert(stored.id);
 	joinGroups(call.userId, stored.id);
+	share("S " + stored.id);
 	call.response.json(201, serverDto(stored));
 }
 
@@ -751,6 +752,7 @@ void TogetherPlugin::patchServer(Call& call)
 	server->second.iconUrl = updated.iconUrl;
 	server->second.isPublic = updated.isPublic;
 	server->second.updatedAt = updated.updatedAt;
+	share("S " + id);
 	call.response.json(200, serverDto(server->second));
 }
 
@@ -796,6 +798,7 @@ void TogetherPlugin::deleteServer(Call& call)
 			mine->second.erase(id);
 	}
 	_servers.erase(server);
+	share("S " + id);
 	call.response.status = 204;
 }
 
@@ -803,6 +806,7 @@ void TogetherPlugin::deleteServer(Call& call)
 void TogetherPlugin::joinServer(Call& call)
 {
 	const std::string& id = call.id("id");
+	knowsServer(id); // created on another node a moment ago: into this node's mirror
 	{
 		std::lock_guard<std::mutex> lock(_mutex);
 		auto server = _servers.find(id);
@@ -831,6 +835,7 @@ void TogetherPlugin::joinServer(Call& call)
 	server->second.members.emplace(call.userId, member);
 	_userServers[call.userId].insert(id);
 	joinGroups(call.userId, id);
+	share("S " + id);
 	call.response.json(201, "{\"message\":\"Joined server\"}");
 }
 
@@ -870,6 +875,7 @@ void TogetherPlugin::leaveServer(Call& call)
 	server->second.members.erase(call.userId);
 	_userServers[call.userId].erase(id);
 	leaveGroups(call.userId, id);
+	share("S " + id);
 	call.response.status = 204;
 }
 
@@ -946,6 +952,7 @@ void TogetherPlugin::createChannel(Call& call)
 	if (_servers.count(serverId) == 0)
 		return jsonError(call.response, 404, "Server not found");
 	_channels[channel.id] = channel;
+	share("C " + channel.id);
 	call.response.json(201, channelDto(channel));
 }
 
@@ -1035,6 +1042,7 @@ void TogetherPlugin::patchChannel(Call& call)
 	if (channel == _channels.end() || r.affectedRows == 0)
 		return jsonError(call.response, 404, "Channel not found");
 	channel->second = updated;
+	share("C " + channelId);
 	call.response.json(200, channelDto(updated));
 }
 
@@ -1070,6 +1078,7 @@ void TogetherPlugin::deleteChannel(Call& call)
 	for (const auto& event : events)
 		_pHost->router().publish("s:" + event.first, event.second);
 	_channels.erase(channelId);
+	share("C " + channelId);
 	call.response.status = 204;
 }
 
@@ -1314,6 +1323,7 @@ void TogetherPlugin::joinVoice(Call& call)
 				_pHost->router().publish("s:" + event.first, event.second);
 	}
 	const VoiceState& stored = _voice[call.userId] = state;
+	shareVoice(call.userId);
 	const std::string dto = voiceDto(call.userId, &stored);
 	_pHost->router().publish("s:" + channel->serverId, dispatchFrame("VOICE_STATE_UPDATE", dto));
 	call.response.json(201, dto);
@@ -1347,6 +1357,7 @@ void TogetherPlugin::patchVoice(Call& call)
 		state->second.selfMute = selfMuteGiven ? selfMute : muted;
 	if (selfDeafGiven || deafenedGiven)
 		state->second.selfDeaf = selfDeafGiven ? selfDeaf : deafened;
+	shareVoice(call.userId);
 	const std::string dto = voiceDto(call.userId, &state->second);
 	_pHost->router().publish("s:" + channel->serverId, dispatchFrame("VOICE_STATE_UPDATE", dto));
 	call.response.json(200, dto);

@@ -128,15 +128,57 @@ bool TogetherPlugin::loadSecret(std::string& error)
 }
 
 
+const char* const SERVER_COLUMNS = "id, name, description, owner_id, icon_url, is_public, created_at, updated_at";
+const char* const MEMBER_COLUMNS = "server_id, user_id, nickname, joined_at";
+const char* const CHANNEL_COLUMNS = "id, server_id, name, type, position, category, topic, created_at";
+
+
+ServerInfo serverFrom(const std::vector<Value>& row)
+{
+	ServerInfo server;
+	server.id = valueAsString(row[0]);
+	server.name = valueAsString(row[1]);
+	server.description = optionalText(row[2]);
+	server.ownerId = valueAsString(row[3]);
+	server.iconUrl = optionalText(row[4]);
+	server.isPublic = valueAsInt(row[5]) != 0;
+	server.createdAt = valueAsInt(row[6]);
+	server.updatedAt = valueAsInt(row[7]);
+	return server;
+}
+
+
+Member memberFrom(const std::vector<Value>& row)
+{
+	Member member;
+	member.nickname = optionalText(row[2]);
+	member.joinedAt = valueAsInt(row[3]);
+	return member;
+}
+
+
+ChannelInfo channelFrom(const std::vector<Value>& row)
+{
+	ChannelInfo channel;
+	channel.id = valueAsString(row[0]);
+	channel.serverId = valueAsString(row[1]);
+	channel.name = valueAsString(row[2]);
+	channel.type = valueAsString(row[3]);
+	channel.position = valueAsInt(row[4]);
+	channel.category = optionalText(row[5]);
+	channel.topic = optionalText(row[6]);
+	channel.createdAt = valueAsInt(row[7]);
+	return channel;
+}
+
+
 bool TogetherPlugin::loadModel(std::string& error)
 {
 	Storage& storage = _pHost->storage();
 	QueryResult users = storage.execute(std::string("SELECT ") + USER_COLUMNS + " FROM users");
-	QueryResult servers = storage.execute(
-	    "SELECT id, name, description, owner_id, icon_url, is_public, created_at, updated_at FROM servers");
-	QueryResult members = storage.execute("SELECT server_id, user_id, nickname, joined_at FROM server_members");
-	QueryResult channels =
-	    storage.execute("SELECT id, server_id, name, type, position, category, topic, created_at FROM channels");
+	QueryResult servers = storage.execute(std::string("SELECT ") + SERVER_COLUMNS + " FROM servers");
+	QueryResult members = storage.execute(std::string("SELECT ") + MEMBER_COLUMNS + " FROM server_members");
+	QueryResult channels = storage.execute(std::string("SELECT ") + CHANNEL_COLUMNS + " FROM channels");
 	for (const QueryResult* r : {&users, &servers, &members, &channels})
 		if (!r->ok)
 		{
@@ -151,15 +193,7 @@ bool TogetherPlugin::loadModel(std::string& error)
 	}
 	for (const auto& row : servers.rows)
 	{
-		ServerInfo server;
-		server.id = valueAsString(row[0]);
-		server.name = valueAsString(row[1]);
-		server.description = optionalText(row[2]);
-		server.ownerId = valueAsString(row[3]);
-		server.iconUrl = optionalText(row[4]);
-		server.isPublic = valueAsInt(row[5]) != 0;
-		server.createdAt = valueAsInt(row[6]);
-		server.updatedAt = valueAsInt(row[7]);
+		ServerInfo server = serverFrom(row);
 		_servers.emplace(server.id, std::move(server));
 	}
 	for (const auto& row : members.rows)
@@ -167,24 +201,13 @@ bool TogetherPlugin::loadModel(std::string& error)
 		auto server = _servers.find(valueAsString(row[0]));
 		if (server == _servers.end())
 			continue;
-		Member member;
-		member.nickname = optionalText(row[2]);
-		member.joinedAt = valueAsInt(row[3]);
 		const std::string userId = valueAsString(row[1]);
-		server->second.members.emplace(userId, member);
+		server->second.members.emplace(userId, memberFrom(row));
 		_userServers[userId].insert(server->first);
 	}
 	for (const auto& row : channels.rows)
 	{
-		ChannelInfo channel;
-		channel.id = valueAsString(row[0]);
-		channel.serverId = valueAsString(row[1]);
-		channel.name = valueAsString(row[2]);
-		channel.type = valueAsString(row[3]);
-		channel.position = valueAsInt(row[4]);
-		channel.category = optionalText(row[5]);
-		channel.topic = optionalText(row[6]);
-		channel.createdAt = valueAsInt(row[7]);
+		ChannelInfo channel = channelFrom(row);
 		_channels.emplace(channel.id, std::move(channel));
 	}
 	return true;
@@ -194,14 +217,21 @@ bool TogetherPlugin::loadModel(std::string& error)
 StartResult TogetherPlugin::start(Host& host, Setup& setup)
 {
 	_pHost = &host;
-	if (host.names().clustered())
-		host.logger().warning("cluster mode: Together users, servers, chat and presence are still per node in this "
-		                      "version; serve Together from one node (docs/cluster.md)");
 	std::string error = _settings.load(host.config());
 	if (!error.empty())
 		return StartResult::failed(error);
 	if (sodium_init() < 0)
 		return StartResult::failed("libsodium could not be initialised");
+	if (host.cluster().clustered())
+	{
+		// Every node mirrors the model (docs/protocols/together.md §9); notices queue for a worker.
+		_pCluster = &host.cluster();
+		ClusterChannel::Listener listener;
+		listener.message = [this](NodeNumber from, std::string_view message) { onPeerMessage(from, message); };
+		listener.nodeLeft = [this](NodeNumber node) { onNodeLeft(node); };
+		listener.synced = [this] { onSynced(); };
+		_pCluster->listen(std::move(listener));
+	}
 	if (!loadSecret(error) || !loadModel(error))
 		return StartResult::failed(error);
 	if (!_settings.webRoot.empty())

@@ -25,6 +25,7 @@
 #include "Tokens.h"
 #include "switchboard/SDK.h"
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -100,6 +101,14 @@ struct GatewaySession
 	std::int64_t bucketMs = 0;
 	std::vector<std::int64_t> discardedMs; ///< discarded frames in the last 10 s (at most 101 kept)
 };
+
+
+extern const char* const SERVER_COLUMNS;              ///< the servers columns serverFrom() reads, in its order
+extern const char* const MEMBER_COLUMNS;              ///< the server_members columns memberFrom() reads
+extern const char* const CHANNEL_COLUMNS;             ///< the channels columns channelFrom() reads
+ServerInfo serverFrom(const std::vector<Value>& row); ///< without its members
+Member memberFrom(const std::vector<Value>& row);
+ChannelInfo channelFrom(const std::vector<Value>& row);
 
 
 class TogetherPlugin: public Plugin, public WebSocketHandler
@@ -183,7 +192,8 @@ private:
 	void leaveGroups(const std::string& userId, const std::string& serverId);
 	void clearVoice(const std::string& userId, std::vector<std::pair<std::string, std::string>>& events);
 	/// Removes the user's voice state; events gains (server id, leave frame) for the broadcast.
-	void publishPresence(const std::string& userId, ConnectionId except, bool toOwnSessions);
+	void publishPresence(const std::string& userId, ConnectionId except, bool toOwnSessions, bool localOnly = false);
+	/// localOnly: to this node's sessions only (each node tells its own when a node died).
 
 	// --- gateway (Gateway.cpp) ----------------------------------------------------------------
 	void closeSession(ConnectionId id);
@@ -193,6 +203,24 @@ private:
 	                   const std::optional<std::optional<std::string>>& customStatus, ConnectionId sender);
 	void relaySignal(Connection& connection, GatewaySession& session, std::string_view d);
 	void checkTokenExpiry();
+
+	// --- cluster (TogetherCluster.cpp): the model mirrored on every node -----------------------
+	void share(const std::string& message);
+	/// Tells the other nodes of a change made here (nothing alone). Their copies re-read users,
+	/// servers and channels from the shared storage; voice and presence travel in the message.
+	void shareVoice(const std::string& userId);                ///< under _mutex
+	void sharePresence(const std::string& userId);             ///< under _mutex
+	std::string presenceLine(const std::string& userId) const; ///< under _mutex
+	bool hasSessions(const std::string& userId) const;         ///< on any node; under _mutex
+	void onPeerMessage(NodeNumber from, std::string_view message);
+	void drainPeerMessages(); ///< a worker: applies queued messages in arrival order
+	void applyPeerMessage(NodeNumber from, const std::string& message);
+	void applyServer(const std::string& id, const QueryResult& server, const QueryResult& members);
+	void reloadModel(); ///< a worker: everything re-read (after a Redis outage)
+	void onNodeLeft(NodeNumber node);
+	void onSynced();
+	bool knowsUser(const std::string& userId);     ///< may read storage: REST threads only
+	void knowsServer(const std::string& serverId); ///< the same for a server (and its members)
 
 	Host* _pHost = nullptr;
 	TogetherSettings _settings;
@@ -226,6 +254,12 @@ private:
 	std::unordered_map<ConnectionId, GatewaySession> _gateway;
 	std::unordered_map<std::string, std::vector<ConnectionId>> _userSessions; ///< in opening order
 	std::unordered_map<std::string, std::string> _presence; ///< users with sessions: online/idle/dnd/offline
+	std::unordered_map<std::string, std::set<NodeNumber>> _sessionNodes; ///< other nodes with a user's sessions
+
+	ClusterChannel* _pCluster = nullptr; ///< non-null only in a cluster
+	std::mutex _peerMutex;
+	std::deque<std::pair<NodeNumber, std::string>> _peerQueue; ///< guarded by _peerMutex
+	bool _peerDraining = false;                                ///< guarded by _peerMutex
 };
 
 

@@ -268,45 +268,20 @@ void connectRoom(Party& member, const std::string& room, const std::string& name
 
 // --- Nodes -----------------------------------------------------------------------------------
 
-struct Nodes
-/// redis-server, PostgreSQL and nodes "a" and "b" configured on both (started by the test), each
-/// with the GoVPN plugin on its "govpn" listener. Started from the test's thread (PDEATHSIG);
-/// destroyed nodes first.
+struct Nodes: SharedStorageNodes
+/// Nodes "a" and "b" with the GoVPN plugin on their "govpn" listener. Started from the test's
+/// thread (PDEATHSIG).
 {
-	RedisTestServer redis;
-	PostgresTestServer postgres;
-	TestServer a;
-	TestServer b;
-
-	explicit Nodes(const std::string& keyPrefix)
+	explicit Nodes(const std::string& keyPrefix):
+	    SharedStorageNodes(keyPrefix, NODE_TTL_S)
 	{
-		redis.start();
-		postgres.start();
-		for (TestServer* pNode : {&a, &b})
-		{
-			addClusterSection(*pNode, redis.port(), pNode == &a ? "a" : "b", keyPrefix, NODE_TTL_S);
-			usePostgres(*pNode, postgres);
-			pNode->set("host", "shutdown_deadline_ms", "1000");
-		}
 	}
 
 	void startBoth(const TestServer::Keys& govpnKeys = ROOM_KEYS)
 	{
 		startGovpn(a, govpnKeys);
 		startGovpn(b, govpnKeys);
-		expectListed(a, "b");
-		expectListed(b, "a");
-	}
-
-	static void expectListed(TestServer& node, const std::string& otherId)
-	/// The node sees the other one alive: what a test about the pair assumes first.
-	{
-		ClusterView view;
-		const bool listed = waitUntil(5000, 50, [&] {
-			view = fetchCluster(node);
-			return view.lists(otherId);
-		});
-		CPPUNIT_ASSERT_MESSAGE("node " + otherId + " listed: " + view.describe(), listed);
+		expectEachListsTheOther();
 	}
 };
 
@@ -854,7 +829,7 @@ public:
 
 		// Node b starts only now: it reads the rooms and asks node a who is online.
 		startGovpn(nodes.b, ROOM_KEYS);
-		Nodes::expectListed(nodes.b, "a");
+		expectListed(nodes.b, "a");
 		Party guesser(MODE_OBJECT, 2, "Mallory");
 		guesser.connect(nodes.b);
 		sendJoin(guesser, "j0", room, "9999");
@@ -899,7 +874,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(0, nodes.b.stop());
 		nodes.a.start();
 		nodes.b.start();
-		Nodes::expectListed(nodes.a, "b");
+		expectListed(nodes.a, "b");
 
 		// The owner through the node that did not create the room: the connect-time UserRooms push
 		// (offline after the restart), then ConnectRoom without a password.

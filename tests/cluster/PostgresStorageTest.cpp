@@ -275,19 +275,6 @@ void joinRoom(TestServer& server, const std::string& roomId, const std::string& 
 }
 
 
-std::string login(TestServer& server, const Together::User& user)
-/// POST /auth/login must answer 200 for user; returns the access token.
-{
-	Test::HttpResponse r =
-	    Together::call(server, "POST", "/auth/login", "",
-	                   "{\"username\":" + Together::quote(user.username) + ",\"password\":\"password123\"}");
-	CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
-	Poco::JSON::Object::Ptr body = Together::object(r.body);
-	CPPUNIT_ASSERT_EQUAL(user.id, body->getObject("user")->getValue<std::string>("id"));
-	return body->getValue<std::string>("access_token");
-}
-
-
 std::string startupFailureLine(const std::string& output)
 {
 	const std::string marker = "switchboard: start-up failed: ";
@@ -830,7 +817,7 @@ public:
 		server.start();
 		CPPUNIT_ASSERT(notes(server).find("kept in postgres") != std::string::npos);
 		joinRoom(server, roomId, "Durable", "1234", 2);
-		const std::string token = login(server, alice);
+		const std::string token = Together::login(server, alice).accessToken;
 		Test::HttpResponse listed = Together::call(server, "GET", "/channels/" + channel + "/messages", token);
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(listed.body, 200, listed.status);
 		CPPUNIT_ASSERT(listed.body.find("hello from postgres") != std::string::npos);
@@ -854,7 +841,8 @@ public:
 		server.start();
 		CPPUNIT_ASSERT(notes(server).find("after the database restart") != std::string::npos);
 		joinRoom(server, roomId, "Durable", "1234", 3);
-		listed = Together::call(server, "GET", "/channels/" + channel + "/messages", login(server, alice));
+		listed = Together::call(server, "GET", "/channels/" + channel + "/messages",
+		                        Together::login(server, alice).accessToken);
 		CPPUNIT_ASSERT(listed.body.find("after too") != std::string::npos);
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
@@ -910,7 +898,7 @@ public:
 		nodeB.start();
 		joinRoom(nodeB, roomId, "Shared", "4321", 2);
 		// Together too keeps users and servers in memory: after its restart B knows alice fully.
-		const std::string again = login(nodeB, alice);
+		const std::string again = Together::login(nodeB, alice).accessToken;
 		Test::HttpResponse me = Together::call(nodeB, "GET", "/users/@me", again);
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(me.body, 200, me.status);
 		CPPUNIT_ASSERT(me.body.find(alice.id) != std::string::npos);

@@ -60,14 +60,6 @@ Object::Ptr expectObject(const HttpResponse& response, int status)
 }
 
 
-std::string text(const Object::Ptr& json, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE("no string '" + key + "' in " + stringify(json),
-	                       json->has(key) && json->get(key).isString());
-	return json->getValue<std::string>(key);
-}
-
-
 std::string refreshBody(const std::string& token)
 {
 	return "{\"refresh_token\":" + quote(token) + "}";

@@ -155,14 +155,6 @@ void assertKeys(const std::string& what, std::vector<std::string> expected, cons
 	CPPUNIT_ASSERT_EQUAL_MESSAGE(what + ": keys of " + stringify(object), commaList(expected), commaList(names));
 }
 
-std::string text(const Object::Ptr& object, const std::string& key)
-{
-	CPPUNIT_ASSERT_MESSAGE(key + " in " + stringify(object), object && object->has(key));
-	Poco::Dynamic::Var value = object->get(key);
-	CPPUNIT_ASSERT_MESSAGE(key + " is a string in " + stringify(object), value.isString());
-	return value.extract<std::string>();
-}
-
 bool isNull(const Object::Ptr& object, const std::string& key)
 /// True when the key is present with the value null.
 {
@@ -316,28 +308,11 @@ WsTestClient::CloseInfo expectClosed(WsTestClient& client, int code, const std::
 	return info;
 }
 
-void closeSession(WsTestClient& client)
-/// A client-initiated close handshake: the server echoes 1000 and drops TCP.
-{
-	client.sendClose(1000);
-	WsTestClient::CloseInfo info = client.expectClose(WAIT_MS);
-	CPPUNIT_ASSERT_EQUAL_MESSAGE("the echo of a client close 1000", 1000, info.code);
-	CPPUNIT_ASSERT_MESSAGE("frames before the close echo", info.skippedFrames.empty());
-}
-
 void settle()
 /// After a socket closed, time for the server's teardown before a sentinel checks that it caused
 /// nothing (a close has no reply that tells its teardown is over).
 {
 	std::this_thread::sleep_for(std::chrono::milliseconds(QUIET_MS));
-}
-
-void expectPresence(WsTestClient& client, const std::string& userId, const std::string& status)
-{
-	Object::Ptr d = nextDispatch(client, "PRESENCE_UPDATE");
-	assertJsonEqual(
-	    "PRESENCE_UPDATE d",
-	    parse("{\"user_id\":" + quote(userId) + ",\"status\":" + quote(status) + ",\"custom_status\":null}"), d);
 }
 
 std::map<std::string, Object::Ptr> nextDispatches(WsTestClient& client, int count)
@@ -401,22 +376,6 @@ World makeWorld(TestServer& server)
 	world.textId = createChannel(server, world.alice, world.serverId, "general", "text");
 	world.voiceId = createChannel(server, world.alice, world.serverId, "Voice", "voice");
 	return world;
-}
-
-Object::Ptr joinVoice(TestServer& server, const User& user, const std::string& channelId, const std::string& body = "")
-/// POST /channels/:id/voice; asserts 201; the VoiceState.
-{
-	HttpResponse response = call(server, "POST", "/channels/" + channelId + "/voice", user.accessToken, body);
-	CPPUNIT_ASSERT_EQUAL_MESSAGE(response.body, 201, response.status);
-	Object::Ptr state = object(response.body);
-	assertKeys("VoiceState", VOICE_KEYS, state);
-	return state;
-}
-
-void leaveVoice(TestServer& server, const User& user, const std::string& channelId)
-{
-	HttpResponse response = call(server, "DELETE", "/channels/" + channelId + "/voice", user.accessToken);
-	CPPUNIT_ASSERT_EQUAL_MESSAGE(response.body, 204, response.status);
 }
 
 void expectVoiceState(WsTestClient& client, const Object::Ptr& expected)

@@ -160,15 +160,6 @@ void expectErrorPrefix(const HttpResponse& response, int status, const std::stri
 }
 
 
-std::string text(const Object::Ptr& json, const std::string& key)
-/// A string member that must be present.
-{
-	CPPUNIT_ASSERT_MESSAGE("no string '" + key + "' in " + stringify(json),
-	                       json->has(key) && json->get(key).isString());
-	return json->getValue<std::string>(key);
-}
-
-
 std::int64_t integer(const Object::Ptr& json, const std::string& key)
 {
 	CPPUNIT_ASSERT_MESSAGE("no integer '" + key + "' in " + stringify(json),

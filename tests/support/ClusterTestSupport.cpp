@@ -14,6 +14,7 @@
 #include "Poco/JSON/Array.h"
 #include "Poco/JSON/Object.h"
 #include "Poco/JSON/Parser.h"
+#include <cppunit/TestAssert.h>
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -186,6 +187,37 @@ ClusterView fetchCluster(const TestServer& server)
 		view.error = e.what();
 	}
 	return view;
+}
+
+
+void expectListed(TestServer& node, const std::string& otherId)
+{
+	ClusterView view;
+	const bool listed = waitUntil(5000, 50, [&] {
+		view = fetchCluster(node);
+		return view.lists(otherId);
+	});
+	CPPUNIT_ASSERT_MESSAGE("node " + otherId + " listed: " + view.describe(), listed);
+}
+
+
+SharedStorageNodes::SharedStorageNodes(const std::string& keyPrefix, int nodeTtlSeconds)
+{
+	redis.start();
+	postgres.start();
+	for (TestServer* pNode : {&a, &b})
+	{
+		addClusterSection(*pNode, redis.port(), name(*pNode), keyPrefix, nodeTtlSeconds);
+		usePostgres(*pNode, postgres);
+		pNode->set("host", "shutdown_deadline_ms", "1000");
+	}
+}
+
+
+void SharedStorageNodes::expectEachListsTheOther()
+{
+	expectListed(a, "b");
+	expectListed(b, "a");
 }
 
 

@@ -11,6 +11,7 @@
 
 
 #include "PostgresTestServer.h"
+#include "RedisTestServer.h"
 #include "TestServer.h"
 #include "Poco/JSON/Object.h"
 #include <cstdint>
@@ -90,6 +91,26 @@ struct ClusterView
 
 ClusterView fetchCluster(const TestServer& server);
 /// GET /cluster on the server's admin port (3 s); failures go to ClusterView::error.
+
+
+void expectListed(TestServer& node, const std::string& otherId);
+/// Within 5 s the node's GET /cluster lists the other node alive (CppUnit assertion).
+
+
+struct SharedStorageNodes
+/// redis-server and PostgreSQL started, and nodes "a" and "b" configured for both (the
+/// [cluster] and [storage] sections, a 1 s shutdown deadline); the runner adds its plugin's
+/// settings and starts them. Destroyed nodes first.
+{
+	RedisTestServer redis;
+	PostgresTestServer postgres;
+	TestServer a;
+	TestServer b;
+
+	SharedStorageNodes(const std::string& keyPrefix, int nodeTtlSeconds);
+	std::string name(const TestServer& node) const { return &node == &a ? "a" : "b"; }
+	void expectEachListsTheOther();
+};
 
 
 } // namespace Cluster

@@ -9,6 +9,7 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cppunit/TestAssert.h>
@@ -31,6 +32,9 @@ namespace {
 
 
 constexpr int HTTP_TIMEOUT_MS = 15000;
+/// The keys of a VoiceState (§5), sorted.
+const std::vector<std::string> VOICE_STATE_KEYS = {"channel_id", "deafened",    "joined_at",   "muted",   "self_deaf",
+                                                   "self_mute",  "server_deaf", "server_mute", "user_id", "username"};
 const char* const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 
@@ -301,6 +305,15 @@ std::string quote(const std::string& text)
 }
 
 
+std::string text(const Poco::JSON::Object::Ptr& json, const std::string& key)
+{
+	CPPUNIT_ASSERT_MESSAGE("no object to read '" + key + "' from", json);
+	CPPUNIT_ASSERT_MESSAGE("no string '" + key + "' in " + stringify(json),
+	                       json->has(key) && json->get(key).isString());
+	return json->getValue<std::string>(key);
+}
+
+
 std::string randomUuid()
 {
 	unsigned char bytes[16];
@@ -379,6 +392,23 @@ User registerUser(TestServer& server, const std::string& prefix, const std::stri
 }
 
 
+User login(TestServer& server, const User& user, const std::string& password)
+{
+	HttpResponse response = call(server, "POST", "/auth/login", "",
+	                             "{\"username\":" + quote(user.username) + ",\"password\":" + quote(password) + "}");
+	CPPUNIT_ASSERT_EQUAL_MESSAGE("login " + user.username + ": " + response.body, 200, response.status);
+	Poco::JSON::Object::Ptr body = object(response.body);
+	CPPUNIT_ASSERT_MESSAGE("no user object in the login answer " + response.body, body->getObject("user"));
+	User out;
+	out.username = user.username;
+	out.id = text(body->getObject("user"), "id");
+	CPPUNIT_ASSERT_EQUAL_MESSAGE("the logged-in user's id: " + response.body, user.id, out.id);
+	out.accessToken = text(body, "access_token");
+	out.refreshToken = text(body, "refresh_token");
+	return out;
+}
+
+
 std::string mintToken(const std::string& userId, const std::string& username, const std::string& tokenType,
                       std::int64_t issuedAt, std::int64_t expiresAt, const std::string& secret)
 {
@@ -443,6 +473,26 @@ Poco::JSON::Object::Ptr postMessage(TestServer& server, const User& author, cons
 }
 
 
+Poco::JSON::Object::Ptr joinVoice(TestServer& server, const User& user, const std::string& channelId,
+                                  const std::string& body)
+{
+	HttpResponse response = call(server, "POST", "/channels/" + channelId + "/voice", user.accessToken, body);
+	CPPUNIT_ASSERT_EQUAL_MESSAGE("join voice: " + response.body, 201, response.status);
+	Poco::JSON::Object::Ptr state = object(response.body);
+	std::vector<std::string> names = state->getNames();
+	std::sort(names.begin(), names.end());
+	CPPUNIT_ASSERT_MESSAGE("the keys of the VoiceState " + response.body, names == VOICE_STATE_KEYS);
+	return state;
+}
+
+
+void leaveVoice(TestServer& server, const User& user, const std::string& channelId)
+{
+	HttpResponse response = call(server, "DELETE", "/channels/" + channelId + "/voice", user.accessToken);
+	CPPUNIT_ASSERT_EQUAL_MESSAGE("leave voice: " + response.body, 204, response.status);
+}
+
+
 Session openSession(TestServer& server, const User& user, const std::string& path)
 {
 	Session session;
@@ -481,6 +531,25 @@ Poco::JSON::Object::Ptr nextDispatch(WsTestClient& client, const std::string& ty
 	Poco::JSON::Object::Ptr d = frame->getObject("d");
 	CPPUNIT_ASSERT_MESSAGE("DISPATCH " + type + " without an object d: " + text, !d.isNull());
 	return d;
+}
+
+
+void expectPresence(WsTestClient& client, const std::string& userId, const std::string& status, int timeoutMs)
+{
+	Poco::JSON::Object::Ptr d = nextDispatch(client, "PRESENCE_UPDATE", timeoutMs);
+	CPPUNIT_ASSERT_EQUAL_MESSAGE(
+	    "PRESENCE_UPDATE d",
+	    canonical("{\"user_id\":" + quote(userId) + ",\"status\":" + quote(status) + ",\"custom_status\":null}"),
+	    stringify(d));
+}
+
+
+void closeSession(WsTestClient& client)
+{
+	client.sendClose(1000);
+	WsTestClient::CloseInfo info = client.expectClose(WAIT_MS);
+	CPPUNIT_ASSERT_EQUAL_MESSAGE("the echo of a client close 1000", 1000, info.code);
+	CPPUNIT_ASSERT_MESSAGE("frames before the close echo", info.skippedFrames.empty());
 }
 
 

@@ -54,6 +54,8 @@ std::string quote(const std::string& text);
 /// text as a JSON string literal.
 Poco::JSON::Array::Ptr array(const std::string& json);
 /// parse() that must give an array.
+std::string text(const Poco::JSON::Object::Ptr& json, const std::string& key);
+/// A string member that must be present.
 std::string randomUuid();
 /// A random UUID v4, lowercase and hyphenated.
 std::int64_t nowSeconds();
@@ -81,6 +83,10 @@ std::string uniqueName(const std::string& prefix);
 User registerUser(TestServer& server, const std::string& prefix, const std::string& password = "password123");
 /// POST /auth/register with a unique username; asserts 201.
 
+User login(TestServer& server, const User& user, const std::string& password = "password123");
+/// POST /auth/login as user; asserts 200 and that the answer names user's id; user with the new
+/// tokens.
+
 std::string mintToken(const std::string& userId, const std::string& username, const std::string& tokenType,
                       std::int64_t issuedAt, std::int64_t expiresAt, const std::string& secret = TEST_SECRET);
 /// An HS256 token with every claim (a fresh jti), signed with secret.
@@ -100,6 +106,11 @@ std::string createChannel(TestServer& server, const User& owner, const std::stri
 Poco::JSON::Object::Ptr postMessage(TestServer& server, const User& author, const std::string& channelId,
                                     const std::string& content);
 /// POST /channels/:id/messages; asserts 201; the Message.
+Poco::JSON::Object::Ptr joinVoice(TestServer& server, const User& user, const std::string& channelId,
+                                  const std::string& body = "");
+/// POST /channels/:id/voice; asserts 201 and the VoiceState keys; the VoiceState.
+void leaveVoice(TestServer& server, const User& user, const std::string& channelId);
+/// DELETE /channels/:id/voice; asserts 204.
 
 struct Session
 /// One gateway connection that has read its READY.
@@ -115,6 +126,11 @@ Poco::JSON::Object::Ptr nextFrame(WsTestClient& client, int timeoutMs = WAIT_MS)
 /// The next text message as an object (CppUnit failure on timeout, close or non-JSON).
 Poco::JSON::Object::Ptr nextDispatch(WsTestClient& client, const std::string& type, int timeoutMs = WAIT_MS);
 /// nextFrame() that must be a DISPATCH of type; returns its d.
+void expectPresence(WsTestClient& client, const std::string& userId, const std::string& status,
+                    int timeoutMs = WAIT_MS);
+/// The next frame is PRESENCE_UPDATE {"user_id":userId,"status":status,"custom_status":null}.
+void closeSession(WsTestClient& client);
+/// A client-initiated close handshake: asserts the server echoes 1000 with nothing before it.
 void expectNothingBut(WsTestClient& client, const std::string& sentinelReply = "{\"op\":\"HEARTBEAT_ACK\"}");
 /// The sentinel check: sends {"op":"HEARTBEAT"} and asserts the very next frame is the ACK.
 
