@@ -344,6 +344,16 @@ void TogetherPlugin::dispatch(const HttpRequest& request, HttpResponse& response
 				return;
 			call.bodyAbsent = status == BodyStatus::ABSENT;
 		}
+		if (_pCluster != nullptr)
+		{
+			for (const auto& id : call.ids) // made on another node a moment ago: into the mirror now
+			{
+				if (id.first == "channel_id")
+					knowsChannel(id.second, call.userId);
+				else if (id.first == "id" && match->segments[0] != "channels")
+					knowsServer(id.second, call.userId);
+			}
+		}
 		(this->*(match->handler))(call);
 	}
 	catch (const Poco::Exception& e)
@@ -806,7 +816,6 @@ void TogetherPlugin::deleteServer(Call& call)
 void TogetherPlugin::joinServer(Call& call)
 {
 	const std::string& id = call.id("id");
-	knowsServer(id); // created on another node a moment ago: into this node's mirror
 	{
 		std::lock_guard<std::mutex> lock(_mutex);
 		auto server = _servers.find(id);

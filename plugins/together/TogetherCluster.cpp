@@ -140,11 +140,13 @@ bool TogetherPlugin::knowsUser(const std::string& userId)
 }
 
 
-void TogetherPlugin::knowsServer(const std::string& serverId)
+void TogetherPlugin::knowsServer(const std::string& serverId, const std::string& memberId)
 {
 	{
 		std::lock_guard<std::mutex> lock(_mutex);
-		if (_pCluster == nullptr || _servers.count(serverId) > 0)
+		auto known = _servers.find(serverId);
+		if (_pCluster == nullptr ||
+		    (known != _servers.end() && (memberId.empty() || known->second.members.count(memberId) > 0)))
 			return;
 	}
 	Storage& storage = _pHost->storage();
@@ -155,8 +157,33 @@ void TogetherPlugin::knowsServer(const std::string& serverId)
 	if (!server.ok || !members.ok || server.rows.size() != 1)
 		return;
 	std::lock_guard<std::mutex> lock(_mutex);
-	if (_servers.count(serverId) == 0)
-		applyServer(serverId, server, members);
+	applyServer(serverId, server, members);
+}
+
+
+void TogetherPlugin::knowsChannel(const std::string& channelId, const std::string& memberId)
+{
+	std::string serverId;
+	{
+		std::lock_guard<std::mutex> lock(_mutex);
+		auto known = _channels.find(channelId);
+		if (_pCluster == nullptr)
+			return;
+		if (known != _channels.end())
+			serverId = known->second.serverId;
+	}
+	if (serverId.empty())
+	{
+		QueryResult row = _pHost->storage().execute(
+		    std::string("SELECT ") + CHANNEL_COLUMNS + " FROM channels WHERE id = ?", {channelId});
+		if (!row.ok || row.rows.size() != 1)
+			return;
+		ChannelInfo channel = channelFrom(row.rows[0]);
+		serverId = channel.serverId;
+		std::lock_guard<std::mutex> lock(_mutex);
+		_channels.emplace(channelId, std::move(channel));
+	}
+	knowsServer(serverId, memberId);
 }
 
 

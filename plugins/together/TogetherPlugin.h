@@ -219,8 +219,11 @@ private:
 	void reloadModel(); ///< a worker: everything re-read (after a Redis outage)
 	void onNodeLeft(NodeNumber node);
 	void onSynced();
-	bool knowsUser(const std::string& userId);     ///< may read storage: REST threads only
-	void knowsServer(const std::string& serverId); ///< the same for a server (and its members)
+	bool knowsUser(const std::string& userId); ///< may read storage: REST threads only
+	void knowsServer(const std::string& serverId, const std::string& memberId);
+	/// The same for a server missing from the mirror or not listing memberId (who may have joined
+	/// elsewhere a moment ago), with its members.
+	void knowsChannel(const std::string& channelId, const std::string& memberId); ///< and its server
 
 	Host* _pHost = nullptr;
 	TogetherSettings _settings;

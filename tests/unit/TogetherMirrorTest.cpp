@@ -175,6 +175,17 @@ public:
 		HttpResponse me = c.two.send("GET", "/users/@me", "", alice.second);
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(me.body, 200, me.status);
 		CPPUNIT_ASSERT_EQUAL(alice.first, field(me.body, "id"));
+		// The same for a server and a channel made on node 1 that node 2 has not heard of.
+		const std::string serverId = field(c.one.send("POST", "/servers", R"({"name":"S"})", alice.second).body, "id");
+		const std::string channelId = field(
+		    c.one.send("POST", "/servers/" + serverId + "/channels", R"({"name":"t","type":"text"})", alice.second)
+		        .body,
+		    "id");
+		c.one.host.clearClusterSent();
+		HttpResponse posted =
+		    c.two.send("POST", "/channels/" + channelId + "/messages", R"({"content":"hi"})", alice.second);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(posted.body, 201, posted.status);
+		CPPUNIT_ASSERT_EQUAL(200, c.two.send("GET", "/servers/" + serverId, "", alice.second).status);
 	}
 
 	void testOnePresencePerUserAcrossNodes()

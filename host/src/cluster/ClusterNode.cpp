@@ -28,7 +28,8 @@ constexpr int REASSERT_INTERVAL_S = 1200;
 constexpr std::size_t MAX_COALESCED_BYTES = 256 * 1024; // one PUBLISH carries at most this much
 
 // Claims a name: free, or held by a dead node, or held with the same secret (taken over).
-// KEYS[1] the name; ARGV: value "node|conn|secret", node key prefix, secret, channel, name, conn, expiry.
+// KEYS[1] the name; ARGV: value "node|conn|secret", node key prefix, secret, channel, name, conn, expiry,
+// '1' to publish the notice here (else the caller announces it once its owner has been told).
 const char* const CLAIM_SCRIPT = R"lua(
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then
@@ -36,12 +37,12 @@ if cur and cur ~= ARGV[1] then
   if node and redis.call('EXISTS', ARGV[2] .. node) == 1 then
     if ARGV[3] == '' or secret ~= ARGV[3] then return {'taken', conn} end
     redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
-    redis.call('PUBLISH', ARGV[4], ARGV[6] .. '\n' .. ARGV[5])
+    if ARGV[8] == '1' then redis.call('PUBLISH', ARGV[4], ARGV[6] .. '\n' .. ARGV[5]) end
     return {'over', conn}
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[7])
-if cur ~= ARGV[1] then redis.call('PUBLISH', ARGV[4], ARGV[6] .. '\n' .. ARGV[5]) end
+if cur ~= ARGV[1] and ARGV[8] == '1' then redis.call('PUBLISH', ARGV[4], ARGV[6] .. '\n' .. ARGV[5]) end
 return {'ok', ''}
 )lua";
 
@@ -850,12 +851,13 @@ void ClusterNode::unsubscribeGroup(const std::string& plugin, std::string_view g
 
 
 void ClusterNode::claimName(const std::string& plugin, std::string_view name, ConnectionId owner,
-                            std::string_view secretHash, std::function<void(ClaimResult, ConnectionId)> done)
+                            std::string_view secretHash, bool announce,
+                            std::function<void(ClaimResult, ConnectionId)> done)
 {
 	std::string value = std::to_string(_number) + "|" + std::to_string(owner) + "|" + std::string(secretHash);
 	Job job{{"EVAL", CLAIM_SCRIPT, "1", key("name:" + plugin + ":" + std::string(name)), std::move(value), key("node:"),
 	         std::string(secretHash), key("names:" + plugin), std::string(name), std::to_string(owner),
-	         std::to_string(NAME_EXPIRY_S)},
+	         std::to_string(NAME_EXPIRY_S), announce ? "1" : "0"},
 	        [done = std::move(done)](bool ok, const RespValue& reply) {
 		        if (!ok || reply.type != RespValue::Type::ARRAY || reply.elements.size() != 2)
 			        return done(ClaimResult::UNAVAILABLE, 0);
@@ -870,6 +872,14 @@ void ClusterNode::claimName(const std::string& plugin, std::string_view name, Co
 			        done(ClaimResult::TAKEN, previous);
 	        }};
 	enqueue(std::move(job));
+}
+
+
+void ClusterNode::announceName(const std::string& plugin, std::string_view name, ConnectionId owner)
+{
+	std::string payload = std::to_string(owner) + "\n";
+	payload.append(name.data(), name.size());
+	enqueue(Job{{"PUBLISH", key("names:" + plugin), std::move(payload)}, {}});
 }
 
 

@@ -99,7 +99,10 @@ public:
 
 	// Names (the host's Names implementation calls these). reply runs on the command thread.
 	void claimName(const std::string& plugin, std::string_view name, ConnectionId owner, std::string_view secretHash,
-	               std::function<void(ClaimResult, ConnectionId)> done);
+	               bool announce, std::function<void(ClaimResult, ConnectionId)> done);
+	/// announce false: the caller calls announceName() once the claim's owner has been told (so
+	/// what other nodes then send it cannot overtake that, e.g. PeerJS's OPEN).
+	void announceName(const std::string& plugin, std::string_view name, ConnectionId owner);
 	void releaseName(const std::string& plugin, std::string_view name, ConnectionId owner);
 	void lookupName(const std::string& plugin, std::string_view name, std::function<void(ConnectionId)> done);
 

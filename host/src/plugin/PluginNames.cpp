@@ -87,7 +87,7 @@ void PluginNames::claim(std::string_view name, ConnectionId owner, std::string_v
 		std::lock_guard<std::mutex> lock(_mutex);
 		++_pendingClaims[owner];
 	}
-	_cluster->claimName(_plugin, name, owner, hash,
+	_cluster->claimName(_plugin, name, owner, hash, false,
 	                    [this, post, name = std::string(name), owner, hash,
 	                     done = std::move(done)](ClaimResult result, ConnectionId previous) mutable {
 		                    bool ownerGone = false;
@@ -119,8 +119,16 @@ void PluginNames::claim(std::string_view name, ConnectionId owner, std::string_v
 			                    _held[name] = Held{owner, hash};
 			                    _byOwner[owner].push_back(name);
 		                    }
-		                    if (done)
-			                    post([done = std::move(done), result, previous] { done(result, previous); });
+		                    // The notice (other nodes flush what they queued for the name) leaves after
+		                    // the plugin's callback ran on the owner's loop: what the owner is told
+		                    // first (PeerJS's OPEN) stays first.
+		                    const bool announce = granted && !ownerGone;
+		                    post([this, done = std::move(done), result, previous, announce, name, owner] {
+			                    if (done)
+				                    done(result, previous);
+			                    if (announce)
+				                    _cluster->announceName(_plugin, name, owner);
+		                    });
 	                    });
 }
 
@@ -243,7 +251,7 @@ void PluginNames::reassert()
 	for (auto& h : held)
 	{
 		ConnectionId owner = h.second.owner;
-		_cluster->claimName(_plugin, h.first, owner, h.second.secret,
+		_cluster->claimName(_plugin, h.first, owner, h.second.secret, true,
 		                    [this, owner, name = h.first](ClaimResult result, ConnectionId) {
 			                    if (result != ClaimResult::TAKEN)
 				                    return; // kept (or Redis is away again: the next reconnect retries)
