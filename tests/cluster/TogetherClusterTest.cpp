@@ -131,8 +131,11 @@ struct Nodes: SharedStorageNodes
 /// secret (so a token minted by one node is valid on the other). Started from the test's thread
 /// (PDEATHSIG).
 {
+	std::string prefix;
+
 	explicit Nodes(const std::string& keyPrefix):
-	    SharedStorageNodes(keyPrefix, NODE_TTL_S)
+	    SharedStorageNodes(keyPrefix, NODE_TTL_S),
+	    prefix(keyPrefix)
 	{
 		for (TestServer* pNode : {&a, &b})
 			configure(*pNode, FAST_HASH);
@@ -149,6 +152,16 @@ struct Nodes: SharedStorageNodes
 	{
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("node a stopped cleanly", 0, a.stop());
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("node b stopped cleanly", 0, b.stop());
+	}
+
+	void expectBothSubscribed(const std::string& serverId)
+	/// Both nodes hear the server's group. A node subscribes a moment after its first session
+	/// joins the group, and what is published before reaches only the others (at most once).
+	{
+		const std::string channel = prefix + "group:together:s:" + serverId;
+		long long count = -1;
+		CPPUNIT_ASSERT_MESSAGE("PUBSUB NUMSUB " + channel + " is " + std::to_string(count) + ", not 2",
+		                       waitUntil(5000, 10, [&] { return (count = redis.numsub(channel)) == 2; }));
 	}
 };
 
@@ -329,6 +342,15 @@ struct World
 };
 
 
+void presenceSettled(Nodes& nodes, const World& w)
+/// alice (on a) and bob (on b) are known online on the other node. Waited for before they share
+/// a server: a presence notice applied after that would rightly reach the new co-member too.
+{
+	expectStatus(nodes.b, "b", w.alice, "/users/@me", "online", "alice's presence known to node b");
+	expectStatus(nodes.a, "a", w.bob, "/users/@me", "online", "bob's presence known to node a");
+}
+
+
 } // namespace
 
 
@@ -398,6 +420,7 @@ public:
 		    "alice creating T on node a", [&] { return createChannel(nodes.a, w.alice, serverId, "general", "text"); });
 		Gateway alice(nodes, nodes.a, w.alice, "alice");
 		Gateway bob(nodes, nodes.b, w.bob, "bob");
+		presenceSettled(nodes, w);
 		expectServerListed(alice.who, alice.ready(), serverId, 1);
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("bob's servers before the join: " + stringify(bob.ready()), std::size_t(0),
 		                             bob.ready()->getArray("servers")->size());
@@ -414,6 +437,7 @@ public:
 
 		// The membership is live on both nodes: as on one node the join itself dispatches nothing,
 		// so each first frame is the MESSAGE_CREATE of alice's post.
+		nodes.expectBothSubscribed(serverId);
 		Object::Ptr message =
 		    explained("alice posting on node a", [&] { return postMessage(nodes.a, w.alice, textId, "welcome"); });
 		CPPUNIT_ASSERT_EQUAL(text(message, "id"), text(alice.expect("MESSAGE_CREATE"), "id"));
@@ -457,7 +481,9 @@ public:
 		w.makeUsers(nodes);
 		Gateway alice(nodes, nodes.a, w.alice, "alice");
 		Gateway bob(nodes, nodes.b, w.bob, "bob");
+		presenceSettled(nodes, w);
 		w.shareServer(nodes);
+		nodes.expectBothSubscribed(w.serverId);
 
 		// bob posts through node b: alice on node a gets the same Message (and bob his own).
 		HttpResponse created = call(nodes.b, "POST", "/channels/" + w.textId + "/messages", w.bob.accessToken,
@@ -624,7 +650,9 @@ public:
 		w.makeUsers(nodes);
 		Gateway alice(nodes, nodes.a, w.alice, "alice");
 		Gateway bob(nodes, nodes.b, w.bob, "bob");
+		presenceSettled(nodes, w);
 		w.shareServer(nodes);
+		nodes.expectBothSubscribed(w.serverId);
 
 		// alice joins V through node a, bob through node b: each gateway gets both states.
 		Object::Ptr aliceState =
