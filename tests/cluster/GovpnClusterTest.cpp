@@ -126,23 +126,6 @@ const char* modeName(Mode mode)
 }
 
 
-template <typename Check>
-auto explained(const std::string& what, Check check) -> decltype(check())
-/// Runs check; a failed assertion in it also says what was being waited for, and by whom.
-{
-	try
-	{
-		return check();
-	}
-	catch (const CppUnit::Exception& e)
-	{
-		CppUnit::Message message(e.message());
-		message.addDetail("while " + what);
-		throw CppUnit::Exception(message, e.sourceLine());
-	}
-}
-
-
 struct Party
 /// One client socket, the key it acts as and the payload form it speaks, hence receives (§4).
 {

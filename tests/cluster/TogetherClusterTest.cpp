@@ -79,23 +79,6 @@ bool skipWithoutServices(const std::string& test)
 }
 
 
-template <typename Check>
-auto explained(const std::string& what, Check check) -> decltype(check())
-/// Runs check; a failed assertion in it also says what was being done or waited for, and by whom.
-{
-	try
-	{
-		return check();
-	}
-	catch (const CppUnit::Exception& e)
-	{
-		CppUnit::Message message(e.message());
-		message.addDetail("while " + what);
-		throw CppUnit::Exception(message, e.sourceLine());
-	}
-}
-
-
 std::string describe(const HttpResponse& response)
 {
 	return "HTTP " + std::to_string(response.status) + " " + response.body;

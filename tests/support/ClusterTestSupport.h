@@ -14,6 +14,8 @@
 #include "RedisTestServer.h"
 #include "TestServer.h"
 #include "Poco/JSON/Object.h"
+#include <cppunit/Exception.h>
+#include <cppunit/Message.h>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -91,6 +93,23 @@ struct ClusterView
 
 ClusterView fetchCluster(const TestServer& server);
 /// GET /cluster on the server's admin port (3 s); failures go to ClusterView::error.
+
+
+template <typename Check>
+auto explained(const std::string& what, Check check) -> decltype(check())
+/// Runs check; a failed assertion in it also says what was being done or waited for, and by whom.
+{
+	try
+	{
+		return check();
+	}
+	catch (const CppUnit::Exception& e)
+	{
+		CppUnit::Message message(e.message());
+		message.addDetail("while " + what);
+		throw CppUnit::Exception(message, e.sourceLine());
+	}
+}
 
 
 void expectListed(TestServer& node, const std::string& otherId);
