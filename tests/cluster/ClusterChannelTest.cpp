@@ -14,6 +14,8 @@
 // then is
 //   not reported as left;
 // * a node whose key expired (it stalled) is reported as left, and told to re-announce (synced);
+// * what a member broadcasts from synced after a Redis restart is sent (synced waits for the
+//   command connection too), so the node synced last is heard by the others;
 // * alone (no cluster), the channel sends nothing and is not clustered.
 //
 // Skips, saying why, without redis-server (or with SWITCHBOARD_TEST_NO_REDIS=1).
@@ -21,6 +23,7 @@
 
 
 #include "ClusterTestSupport.h"
+#include "Deadline.h"
 #include "RedisTestServer.h"
 #include "cluster/ClusterNode.h"
 #include "metrics/MetricsRegistry.h"
@@ -68,9 +71,16 @@ public:
 			if (data == "throw")
 				throw std::runtime_error("listener threw");
 			record("m " + std::to_string(from) + " " + std::string(data));
+			if (announceOnSync && data == "announced")
+				_channel.sendTo(from, "answer"); // as GoVPN answers H
 		};
 		l.nodeLeft = [this](NodeNumber node) { record("left " + std::to_string(node)); };
-		l.synced = [this] { record("synced"); };
+		l.synced = [this] {
+			syncedAtMicros = Deadline::nowMicros();
+			record("synced");
+			if (announceOnSync)
+				_channel.broadcast("announced");
+		};
 		_channel.listen(std::move(l));
 	}
 
@@ -97,6 +107,9 @@ public:
 	}
 
 	int caughtCount() const { return _caught.load(); }
+
+	std::atomic<bool> announceOnSync{false}; ///< broadcast "announced" from synced, answer others' (as GoVPN)
+	std::atomic<std::int64_t> syncedAtMicros{0};
 
 	// ClusterMember
 	void remoteSend(ConnectionId, std::string_view, MessageKind) override {}
@@ -226,6 +239,7 @@ class ClusterChannelTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testStoppedNodeIsReportedLeft);
 	CPPUNIT_TEST(testRedisRestartSyncsWithoutDepartures);
 	CPPUNIT_TEST(testExpiredKeyIsReportedLeftAndSynced);
+	CPPUNIT_TEST(testWhatSyncedAnnouncesIsSent);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -376,6 +390,38 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::size_t(0), a.alpha.count("synced"));
 		b.alpha.channel().broadcast("back");
 		CPPUNIT_ASSERT(waitUntil(WAIT_MS, 20, [&] { return a.alpha.count(message(b, "back")) == 1; }));
+	}
+
+	void testWhatSyncedAnnouncesIsSent()
+	{
+		if (skipWithoutRedis("ClusterChannelTest", "testWhatSyncedAnnouncesIsSent"))
+			return;
+		RedisTestServer redis;
+		redis.start();
+		Node a(redis.port(), "announce:", "a");
+		Node b(redis.port(), "announce:", "b");
+		syncSubscriptions({&a, &b});
+		a.alpha.announceOnSync = true;
+		b.alpha.announceOnSync = true;
+		// A short outage: the subscriber notices at once, the idle command connection only when it
+		// next writes. synced comes when the subscription is back; what a plugin announces in synced
+		// must wait for a working command connection rather than be dropped on the dead one.
+		redis.stop();
+		sleepMs(200);
+		redis.start();
+		for (Node* n : {&a, &b})
+			CPPUNIT_ASSERT(waitUntil(WAIT_MS, 20, [&] { return n->alpha.count("synced") == 1; }));
+		// The node synced last announced after the other was subscribed: that announcement arrives,
+		// and the other's answer comes back. (The first one's announcement may be lost if the other
+		// was not back yet: at most once.)
+		Node& last = a.alpha.syncedAtMicros.load() > b.alpha.syncedAtMicros.load() ? a : b;
+		Node& first = &last == &a ? b : a;
+		CPPUNIT_ASSERT_MESSAGE("the announcement of the node synced last did not arrive", waitUntil(WAIT_MS, 20, [&] {
+			                       return first.alpha.count(message(last, "announced")) == 1;
+		                       }));
+		CPPUNIT_ASSERT_MESSAGE("the answer to it did not arrive",
+		                       waitUntil(WAIT_MS, 20, [&] { return last.alpha.count(message(first, "answer")) == 1; }));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(0), first.beta.count("m "));
 	}
 };
 

@@ -7,6 +7,7 @@
 #include "switchboard/util/Json.h"
 #include "Poco/Environment.h"
 #include <chrono>
+#include <memory>
 #include <openssl/rand.h>
 
 
@@ -593,6 +594,10 @@ void ClusterNode::subscriberThread()
 	int delayMs = 100;
 	bool first = true;
 	bool syncPending = true; // members hear synced() once the inbox subscription is confirmed
+	// ... and a PING has made the round trip on the command connection, which after an outage may
+	// reconnect later than this one: what members announce in synced() must not be dropped.
+	bool awaitingCommand = false;
+	std::shared_ptr<std::atomic<int>> commandProbe; // 0 pending, 1 answered, -1 failed
 	const std::string inbox = key("inbox:" + std::to_string(_number));
 	Clock::time_point resyncedAt = Clock::now() - settleTime();
 	std::set<std::string> subscribed;
@@ -617,6 +622,7 @@ void ClusterNode::subscriberThread()
 					_rejoined = false; // this resync covers it
 					resyncedAt = Clock::now();
 					syncPending = true;
+					awaitingCommand = false;
 					// Redis may have restarted empty: the command side re-asserts this node's keys.
 					std::lock_guard<std::mutex> lock(_queueMutex);
 					_reassertWanted = true;
@@ -671,8 +677,24 @@ void ClusterNode::subscriberThread()
 				{
 					// Replies to what members announce now reach this node.
 					syncPending = false;
+					awaitingCommand = true;
+					commandProbe.reset();
+				}
+			}
+			if (awaitingCommand)
+			{
+				if (commandProbe && *commandProbe == 1)
+				{
+					awaitingCommand = false;
 					for (auto& m : _members)
 						m.second->synced();
+				}
+				else if ((!commandProbe || *commandProbe == -1) && _commandConnected.load())
+				{
+					// Tried again every pass (SUBSCRIBER_POLL_MS) until the command side is back.
+					auto probe = std::make_shared<std::atomic<int>>(0);
+					commandProbe = probe;
+					enqueue(Job{{"PING"}, [probe](bool ok, const RespValue&) { *probe = ok ? 1 : -1; }});
 				}
 			}
 			reportDepartures();
