@@ -12,9 +12,15 @@
 //   A <room>\n<name>                                                        room renamed
 //   X <room>                                                                room deleted
 //   O <room> <key> <socket> <connection id>                                 socket online in the room
+//   R <room> <key> <socket> <connection id>                                 the same, announced again
 //   F <room> <socket>                                                       socket no longer online
 //   D <socket> <type>\n<inner>                                              push to a socket there
 //   H                                                                       "send me your presence"
+//
+// After a Redis outage notices may have been lost, so each node re-reads the rooms, drops the
+// others' presence and sends H; the answers and each node's own announcement come as R. An R
+// about someone this node's members had not heard of brings them PeerConnected; whoever was
+// online elsewhere and is not announced again within RESYNC_SETTLE_MS brings PeerDisconnected.
 //
 // A push to a socket on another node travels as D and is encoded there, in the mode of that
 // connection (§4.3). Deleting a room is applied by every node for its own sockets (RoomDeleted
@@ -27,10 +33,24 @@
 #include "GovpnState.h"
 #include <algorithm>
 #include <charconv>
+#include <set>
 
 
 namespace Switchboard {
 namespace Govpn {
+
+
+namespace {
+
+
+// How long after a resync the other nodes have to announce their presence again. They are back
+// within one reconnect of the host (at most 2 s after Redis answers); what is missing after this
+// went offline while notices were lost. A member late beyond it is announced again when it
+// arrives (PeerDisconnected, then PeerConnected).
+constexpr std::int64_t RESYNC_SETTLE_MS = 5000;
+
+
+} // namespace
 
 
 namespace {
@@ -152,18 +172,11 @@ void GovpnPlugin::onPeerMessage(NodeNumber from, std::string_view message)
 		if (local != _clients.end())
 			send(*local->second, "", line.words[2], std::string(line.text));
 	}
-	else if (verb == 'O' && count == 5 && readSocket(line.words[3], socket))
-	{
-		Room* room = roomOf(line.words[1]);
-		if (room == nullptr || _clients.count(socket) > 0)
-			return;
-		for (const Room::Online& o : room->online)
-			if (o.socket == socket)
-				return;
-		room->online.push_back({std::string(line.words[2]), socket, std::string(line.words[4])});
-	}
+	else if ((verb == 'O' || verb == 'R') && count == 5 && readSocket(line.words[3], socket))
+		addRemoteOnline(line.words[1], line.words[2], socket, line.words[4], verb == 'R');
 	else if (verb == 'F' && count == 3 && readSocket(line.words[2], socket))
 	{
+		_unconfirmed.erase({std::string(line.words[1]), socket}); // its node told the members
 		if (Room* room = roomOf(line.words[1]))
 			endPresence(*room, socket); // a socket of ours displaced elsewhere is no longer in the room
 		updateGauges();
@@ -212,9 +225,65 @@ void GovpnPlugin::onPeerMessage(NodeNumber from, std::string_view message)
 		for (const auto& entry : _rooms)
 			for (const Room::Online& o : entry.second->online)
 				if (_clients.count(o.socket) > 0)
-					_pCluster->sendTo(from, "O " + entry.first + " " + o.key + " " + std::to_string(o.socket) + " " +
+					_pCluster->sendTo(from, "R " + entry.first + " " + o.key + " " + std::to_string(o.socket) + " " +
 					                            o.connectionId);
 	}
+}
+
+
+void GovpnPlugin::addRemoteOnline(std::string_view roomId, std::string_view key, ConnectionId socket,
+                                  std::string_view connectionId, bool reasserted)
+{
+	// Under the lock. A live announcement (O) comes with the member's node's own pushes; a
+	// re-announcement (R, after a resync) comes without: this node's members are told here of
+	// whoever they had not heard of, i.e. who came online while notices were being lost.
+	auto found = _roomById.find(roomId);
+	if (found == _roomById.end() || _clients.count(socket) > 0)
+		return;
+	Room& room = *found->second;
+	const bool known = _unconfirmed.erase({std::string(roomId), socket}) > 0;
+	for (const Room::Online& o : room.online)
+		if (o.socket == socket)
+			return;
+	room.online.push_back({std::string(key), socket, std::string(connectionId)});
+	updateGauges();
+	if (!reasserted || known)
+		return;
+	auto member = room.members.find(std::string(key));
+	std::string about = InnerWriter()
+	                        .string("connection_id", connectionId)
+	                        .string("public_key", key)
+	                        .string("room_id", room.id)
+	                        .string("username", member == room.members.end() ? "" : member->second.username)
+	                        .finish();
+	for (const Room::Online& o : room.online)
+		if (auto local = _clients.find(o.socket); local != _clients.end() && o.key != key)
+			send(*local->second, "", "PeerConnected", about);
+}
+
+
+void GovpnPlugin::settleResync()
+{
+	// Who was online elsewhere before the outage and has not been announced again since is gone:
+	// this node's members hear PeerDisconnected, once per key, as from a close they missed.
+	std::lock_guard<std::recursive_mutex> lock(_mutex);
+	_settleTimer = 0;
+	std::set<std::pair<std::string, std::string>> told;
+	for (const auto& entry : _unconfirmed)
+	{
+		const std::string& roomId = entry.first.first;
+		const std::string& key = entry.second;
+		auto room = _rooms.find(roomId);
+		if (_stopping || room == _rooms.end() || room->second->onlineByKey(key) != nullptr ||
+		    !told.insert({roomId, key}).second)
+			continue;
+		const std::string inner = InnerWriter().string("public_key", key).string("room_id", roomId).finish();
+		for (const Room::Online& o : room->second->online)
+			if (auto local = _clients.find(o.socket); local != _clients.end())
+				send(*local->second, "", "PeerDisconnected", inner);
+	}
+	_unconfirmed.clear();
+	updateGauges();
 }
 
 
@@ -275,12 +344,22 @@ void GovpnPlugin::reloadRooms()
 					                             rooms->error + members->error);
 				    else if (!_stopping)
 				    {
+					    // The others' presence is dropped and asked for again; what is not
+					    // announced again within the settle window went offline meanwhile.
+					    for (const auto& entry : _rooms)
+						    for (const Room::Online& o : entry.second->online)
+							    if (_clients.count(o.socket) == 0)
+								    _unconfirmed.emplace(std::make_pair(entry.first, o.socket), o.key);
 					    loadRooms(*rooms, *members);
 					    share("H");
 					    for (const auto& entry : _rooms)
 						    for (const Room::Online& o : entry.second->online)
 							    if (_clients.count(o.socket) > 0)
-								    shareOnline(*entry.second, o.socket);
+								    share("R " + entry.first + " " + o.key + " " + std::to_string(o.socket) + " " +
+								          o.connectionId);
+					    if (_settleTimer != 0)
+						    _pHost->cancel(_settleTimer);
+					    _settleTimer = _pHost->after(RESYNC_SETTLE_MS, [this] { settleResync(); });
 				    }
 			    }
 			    operationDone();

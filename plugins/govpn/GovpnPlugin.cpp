@@ -331,6 +331,9 @@ void GovpnPlugin::stopping()
 void GovpnPlugin::stop()
 {
 	std::lock_guard<std::recursive_mutex> lock(_mutex);
+	if (_settleTimer != 0)
+		_pHost->cancel(_settleTimer);
+	_settleTimer = 0;
 	std::int64_t now = nowMs();
 	for (auto& entry : _rooms)
 		if (!entry.second->online.empty())

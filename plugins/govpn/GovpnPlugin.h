@@ -170,6 +170,9 @@ private:
 	void onNodeLeft(NodeNumber node);
 	void onSynced();
 	void reloadRooms(); ///< an operation: rooms and members re-read from storage
+	void addRemoteOnline(std::string_view roomId, std::string_view key, ConnectionId socket,
+	                     std::string_view connectionId, bool reasserted);
+	void settleResync(); ///< the settle window ended: who was not announced again went offline
 	bool refreshes(const std::string& roomId, const std::string& key, bool refreshed, std::function<void()> retry);
 	/// In a cluster, when the mirror lacks roomId (or key's membership of it): re-reads that room
 	/// from storage, then runs retry, and returns true. A change another node committed a moment
@@ -189,6 +192,10 @@ private:
 	Host* _pHost = nullptr;
 	ClusterChannel* _pCluster = nullptr; ///< non-null only in a cluster
 	bool _applyingPeerChange = false;    ///< under the lock: a change from another node, not re-shared
+	// After a resync (onSynced): the other nodes' presence as this node knew it, (room id, socket)
+	// -> key, until each entry is announced again or the settle timer ends the window.
+	std::map<std::pair<std::string, ConnectionId>, std::string> _unconfirmed;
+	TimerId _settleTimer = 0;
 	GovpnSettings _settings;
 	Generators _generators;
 

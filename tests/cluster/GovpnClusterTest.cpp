@@ -7,7 +7,8 @@
 // postgresql). Rooms created through one node are joined through the other; presence pushes,
 // renames, kicks, deletions and the signaling relay cross nodes, each frame in its recipient's
 // payload form; a killed node's members go offline within node_ttl_s; a node started later
-// learns who is online; the rooms survive a restart of every node; and the GoVPN reference
+// learns who is online; after a Redis restart each node tells its members who came and went on
+// the other meanwhile; the rooms survive a restart of every node; and the GoVPN reference
 // client runs through a round-robin TCP forwarder (tests/support/TcpRoundRobin.h) that puts its
 // owner on node a and its peer on node b.
 //
@@ -22,6 +23,7 @@
 #include "ClusterTestSupport.h"
 #include "Deadline.h"
 #include "GovpnTestSupport.h"
+#include "HttpTestClient.h"
 #include "PortPicker.h"
 #include "PostgresTestServer.h"
 #include "RedisTestServer.h"
@@ -29,6 +31,7 @@
 #include "TestServer.h"
 #include "TestSocket.h"
 #include "WsTestClient.h"
+#include <algorithm>
 #include <arpa/inet.h>
 #include <csignal>
 #include <cstdint>
@@ -412,6 +415,7 @@ class GovpnClusterTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testKilledNodeMembersGoOffline);
 	CPPUNIT_TEST(testLateNodeLearnsPresence);
 	CPPUNIT_TEST(testRoomsSurviveRestartOfAllNodes);
+	CPPUNIT_TEST(testRedisRestartHealsPresence);
 	CPPUNIT_TEST(testRealClientThroughRoundRobin);
 	CPPUNIT_TEST_SUITE_END();
 
@@ -810,9 +814,16 @@ public:
 		const std::string name = "Older Than B";
 		const std::string room = createRoom(owner, name);
 
-		// Node b starts only now: it reads the rooms and asks node a who is online.
+		// Node b starts only now: it reads the rooms and asks node a who is online. (Clients it
+		// serves before the answer arrives would hear of the owner a moment later, as PeerConnected.)
 		startGovpn(nodes.b, ROOM_KEYS);
 		expectListed(nodes.b, "a");
+		std::string stats;
+		CPPUNIT_ASSERT_MESSAGE("node b's /stats never showed the owner's room active: " + stats,
+		                       waitUntil(5000, 20, [&] {
+			                       stats = HttpTestClient::get("127.0.0.1", nodes.b.port("govpn"), "/stats").body;
+			                       return stats.find("\"active_rooms\":1,") != std::string::npos;
+		                       }));
 		Party guesser(MODE_OBJECT, 2, "Mallory");
 		guesser.connect(nodes.b);
 		sendJoin(guesser, "j0", room, "9999");
@@ -870,6 +881,100 @@ public:
 		member.send("g1", "GetUserRooms", strings({{"public_key", member.key}}));
 		member.expect("g1", "UserRooms", userRooms(room, name, false));
 		connectRoom(member, room, name, {&owner});
+		CPPUNIT_ASSERT_EQUAL(0, nodes.a.stop());
+		CPPUNIT_ASSERT_EQUAL(0, nodes.b.stop());
+	}
+
+	void testRedisRestartHealsPresence()
+	{
+		if (skipWithoutServices("testRedisRestartHealsPresence"))
+			return;
+		Nodes nodes("g11:");
+		nodes.startBoth();
+		Scene scene(nodes);
+		Party& owner = scene.owner;
+		Party& peer = scene.peer;
+		Party bob(MODE_OBJECT, 3, "Bob");
+		bob.connect(nodes.b);
+		joinRoom(bob, scene.room, scene.name, {&owner, &peer});
+		Party carol(MODE_OBJECT, 4, "Carol");
+		carol.connect(nodes.b);
+		joinRoom(carol, scene.room, scene.name, {&owner, &peer, &bob});
+		carol.ws.close();
+		const std::string aboutCarol = strings({{"public_key", carol.key}, {"room_id", scene.room}});
+		const std::string aboutBob = strings({{"public_key", bob.key}, {"room_id", scene.room}});
+		for (Party* member : {&owner, &peer, &bob})
+			member->expectExactly("", "PeerDisconnected", aboutCarol);
+
+		// Redis goes away. On node b meanwhile: Bob leaves, Carol comes back. Node b's members hear
+		// of both; the owner on node a hears of neither (the pushes to it are dropped).
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("redis stopped cleanly", 0, nodes.redis.stop());
+		bob.ws.close();
+		peer.expectExactly("", "PeerDisconnected", aboutBob);
+		carol.connect(nodes.b);
+		carol.send("k1", "ConnectRoom",
+		           strings({{"room_id", scene.room}, {"public_key", carol.key}, {"username", "User"}}));
+		carol.expectExactly("k1", "RoomConnected", strings({{"room_id", scene.room}, {"room_name", scene.name}}));
+		expectPeerEvent(carol, "PeerConnected", owner, scene.room);
+		expectPeerEvent(carol, "PeerConnected", peer, scene.room);
+		carol.connection.clear(); // a new socket, a new connection id
+		expectPeerEvent(peer, "PeerConnected", carol, scene.room);
+		owner.expectNothing();
+
+		// Redis is back: node a learns what it missed and tells the owner, once each: Carol is
+		// connected (announced again by node b), Bob is not (not announced within the settle window).
+		nodes.redis.start();
+		const std::int64_t restartedAt = Deadline::nowMicros();
+		const std::string carolConnected = serverFrame(owner.mode, "", "PeerConnected",
+		                                               strings({{"connection_id", carol.connection},
+		                                                        {"public_key", carol.key},
+		                                                        {"room_id", scene.room},
+		                                                        {"username", carol.username}}));
+		const std::string bobDisconnected = serverFrame(owner.mode, "", "PeerDisconnected", aboutBob);
+		std::vector<std::string> healed;
+		for (int i = 0; i < 2; ++i)
+			healed.push_back(explained(owner.who() + " waited for what node a missed during the outage",
+			                           [&] { return receiveText(owner.ws, 12000); }));
+		const std::int64_t healedMs = elapsedMs(restartedAt);
+		std::sort(healed.begin(), healed.end());
+		std::vector<std::string> expected = {carolConnected, bobDisconnected};
+		std::sort(expected.begin(), expected.end());
+		CPPUNIT_ASSERT_EQUAL(expected[0], healed[0]);
+		CPPUNIT_ASSERT_EQUAL(expected[1], healed[1]);
+		std::cout << "\nGovpnClusterTest::testRedisRestartHealsPresence: the owner was told within " << healedMs
+		          << " ms of the restart" << std::endl;
+
+		// Both settle windows have passed: node b's members heard nothing twice, nobody anything more.
+		sleepMs(6000 - static_cast<int>(std::min<std::int64_t>(healedMs, 6000)));
+		owner.expectNothing();
+		peer.expectNothing();
+		carol.expectNothing();
+
+		// Live traffic crosses again both ways, and live presence changes still arrive once.
+		owner.send("n1", "Candidate", strings({{"destination_id", carol.key}, {"candidate", CANDIDATE}}));
+		carol.expectExactly("", "Candidate",
+		                    strings({{"candidate", CANDIDATE},
+		                             {"destination_id", carol.key},
+		                             {"public_key", owner.key},
+		                             {"room_id", scene.room},
+		                             {"source_id", owner.connection}}));
+		peer.send("n2", "Candidate", strings({{"destination_id", owner.key}, {"candidate", CANDIDATE}}));
+		owner.expectExactly("", "Candidate",
+		                    strings({{"candidate", CANDIDATE},
+		                             {"destination_id", owner.key},
+		                             {"public_key", peer.key},
+		                             {"room_id", scene.room},
+		                             {"source_id", peer.connection}}));
+		carol.ws.close();
+		owner.expectExactly("", "PeerDisconnected", aboutCarol);
+		peer.expectExactly("", "PeerDisconnected", aboutCarol);
+		owner.expectNothing();
+
+		// One subscription per node to the plugin's channel: nothing doubled by the reconnect.
+		const std::string bus = "g11:bus:govpn";
+		long long subscribers = -1;
+		CPPUNIT_ASSERT_MESSAGE("PUBSUB NUMSUB " + bus + " is " + std::to_string(subscribers) + ", not 2",
+		                       waitUntil(3000, 50, [&] { return (subscribers = nodes.redis.numsub(bus)) == 2; }));
 		CPPUNIT_ASSERT_EQUAL(0, nodes.a.stop());
 		CPPUNIT_ASSERT_EQUAL(0, nodes.b.stop());
 	}

@@ -104,6 +104,7 @@ class GovpnMirrorTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testPushesForThisNodeUseTheConnectionsForm);
 	CPPUNIT_TEST(testDepartedNodesMembersGoOffline);
 	CPPUNIT_TEST(testHelloIsAnsweredWithThisNodesPresence);
+	CPPUNIT_TEST(testResyncTellsWhoCameAndWentMeanwhile);
 	CPPUNIT_TEST(testRoomMissingFromMirrorIsReadFromStorage);
 	CPPUNIT_TEST(testGarbageOnTheChannelIsIgnored);
 	CPPUNIT_TEST_SUITE_END();
@@ -218,13 +219,74 @@ public:
 		node.fromOtherNode("H");
 		std::vector<std::string> answer = node.shared();
 		CPPUNIT_ASSERT_EQUAL(std::size_t(1), answer.size());
-		CPPUNIT_ASSERT(answer[0].rfind("2: O " + ROOM + " " + OWNER_KEY + " " + std::to_string(owner) + " c-", 0) == 0);
+		CPPUNIT_ASSERT(answer[0].rfind("2: R " + ROOM + " " + OWNER_KEY + " " + std::to_string(owner) + " c-", 0) == 0);
 		// synced: the rooms are re-read, then the others are asked and told.
 		node.host.clusterListener().synced();
 		std::vector<std::string> announced = node.shared();
 		CPPUNIT_ASSERT_EQUAL(std::size_t(2), announced.size());
 		CPPUNIT_ASSERT_EQUAL(std::string("all: H"), announced[0]);
-		CPPUNIT_ASSERT(announced[1].rfind("all: O " + ROOM + " " + OWNER_KEY + " ", 0) == 0);
+		CPPUNIT_ASSERT(announced[1].rfind("all: R " + ROOM + " " + OWNER_KEY + " ", 0) == 0);
+	}
+
+	void testResyncTellsWhoCameAndWentMeanwhile()
+	{
+		Node node;
+		ConnectionId owner = node.host.connect("/ws");
+		node.ask(owner, "CreateRoom", createRequest());
+		// Three members of the room, as the shared storage holds them; two online on node 2.
+		const std::string goneKey = std::string(42, 'A') + "M=";
+		const std::string newKey = std::string(42, 'A') + "Q=";
+		const ConnectionId goneSocket = (ConnectionId(OTHER_NODE) << 48) | 78;
+		const ConnectionId newSocket = (ConnectionId(OTHER_NODE) << 48) | 79;
+		for (const auto& member :
+		     {std::make_pair(REMOTE_KEY, "rita"), std::make_pair(goneKey, "gus"), std::make_pair(newKey, "nia")})
+		{
+			CPPUNIT_ASSERT(node.host.sqliteStorage()
+			                   ->execute("INSERT INTO memberships (room_id, public_key, username, joined_at, "
+			                             "last_connected, is_connected) VALUES (?, ?, ?, 1, 1, 1)",
+			                             {ROOM, member.first, std::string(member.second)})
+			                   .ok);
+			node.fromOtherNode("M " + ROOM + " " + member.first + " 1 1\n" + member.second);
+		}
+		node.fromOtherNode("O " + ROOM + " " + REMOTE_KEY + " " + std::to_string(REMOTE_SOCKET) +
+		                   " c-00000000000000r1");
+		node.fromOtherNode("O " + ROOM + " " + goneKey + " " + std::to_string(goneSocket) + " c-00000000000000g1");
+		node.sent(owner);
+		node.shared();
+
+		// Redis comes back: nothing is pushed before the others answer.
+		node.host.clusterListener().synced();
+		CPPUNIT_ASSERT_EQUAL(std::string("all: H"), node.shared().at(0));
+		CPPUNIT_ASSERT_EQUAL(std::string(), node.sent(owner));
+		// rita is still there (already known: silent); nia came online during the outage.
+		node.fromOtherNode("R " + ROOM + " " + REMOTE_KEY + " " + std::to_string(REMOTE_SOCKET) +
+		                   " c-00000000000000r1");
+		CPPUNIT_ASSERT_EQUAL(std::string(), node.sent(owner));
+		node.fromOtherNode("R " + ROOM + " " + newKey + " " + std::to_string(newSocket) + " c-00000000000000n1");
+		const std::string connected = node.sent(owner);
+		CPPUNIT_ASSERT_MESSAGE(
+		    connected, contains(connected, R"("type":"PeerConnected")") &&
+		                   contains(connected, R"("connection_id":"c-00000000000000n1","public_key":")" + newKey +
+		                                           R"(","room_id":")" + ROOM + R"(","username":"nia")"));
+		// gus was not announced again: offline once the window settles, and only once.
+		node.host.advance(4900);
+		CPPUNIT_ASSERT_EQUAL(std::string(), node.sent(owner));
+		node.host.advance(200);
+		const std::string disconnected = node.sent(owner);
+		CPPUNIT_ASSERT_MESSAGE(disconnected, contains(disconnected, R"("type":"PeerDisconnected")") &&
+		                                         contains(disconnected, R"("public_key":")" + goneKey + "\"") &&
+		                                         !contains(disconnected, REMOTE_KEY) &&
+		                                         !contains(disconnected, newKey));
+		node.host.advance(10000);
+		CPPUNIT_ASSERT_EQUAL(std::string(), node.sent(owner));
+
+		// gus reaches node 2 late: announced again, so the owner hears of him once more.
+		node.fromOtherNode("R " + ROOM + " " + goneKey + " " + std::to_string(goneSocket) + " c-00000000000000g1");
+		CPPUNIT_ASSERT(contains(node.sent(owner), R"("username":"gus")"));
+		// A live announcement brings no push here: its node sends the pushes itself.
+		node.fromOtherNode("F " + ROOM + " " + std::to_string(newSocket));
+		node.fromOtherNode("O " + ROOM + " " + newKey + " " + std::to_string(newSocket + 1) + " c-00000000000000n2");
+		CPPUNIT_ASSERT_EQUAL(std::string(), node.sent(owner));
 	}
 
 	void testRoomMissingFromMirrorIsReadFromStorage()
