@@ -14,6 +14,10 @@
 //   H                                             "send me your presence"
 //
 // Messages are applied on a worker, one at a time in arrival order, since re-reading blocks.
+// After a Redis outage (synced) a node re-reads everything, forgets where other nodes' sessions
+// are and sends H; the answers and each node's own announcement are P and V lines. A user who had
+// sessions elsewhere and is not announced again within RESYNC_SETTLE_MS went offline meanwhile:
+// this node's sessions hear it (and the user's voice state leaves), as after a node's death.
 // Events for clients (MESSAGE_*, VOICE_*, PRESENCE_UPDATE) do not travel here: they go through
 // the Router's groups, which span the nodes.
 //
@@ -30,6 +34,12 @@ namespace Together {
 
 
 namespace {
+
+
+// How long after a resync the other nodes have to announce their sessions again (they are back
+// within one reconnect of the host, at most 2 s after Redis answers). A user announced later goes
+// offline and comes back online.
+constexpr std::int64_t RESYNC_SETTLE_MS = 5000;
 
 
 // True on the thread that applies another node's change, so the change is not announced back.
@@ -86,16 +96,28 @@ void TogetherPlugin::share(const std::string& message)
 
 void TogetherPlugin::shareVoice(const std::string& userId)
 {
-	if (_pCluster == nullptr || applyingPeerChange)
-		return;
+	if (_pCluster != nullptr && !applyingPeerChange)
+		share(voiceLine(userId));
+}
+
+
+std::string TogetherPlugin::voiceLine(const std::string& userId) const
+{
 	auto state = _voice.find(userId);
 	if (state == _voice.end())
-		return share("V " + userId);
+		return "V " + userId;
 	const VoiceState& v = state->second;
 	std::string flags = {v.selfMute ? '1' : '0', v.selfDeaf ? '1' : '0', v.serverMute ? '1' : '0',
 	                     v.serverDeaf ? '1' : '0'};
-	share("V " + userId + " " + v.channelId + " " + flags + " " + std::to_string(v.joinedAt) + " " +
-	      std::to_string(v.boundSession));
+	return "V " + userId + " " + v.channelId + " " + flags + " " + std::to_string(v.joinedAt) + " " +
+	       std::to_string(v.boundSession);
+}
+
+
+bool TogetherPlugin::voiceHeldHere(const VoiceState& state, const std::string& userId) const
+{
+	// Bound to a gateway session of this node, or not bound yet and the user has sessions here.
+	return state.boundSession != 0 ? nodeOf(state.boundSession) == _pCluster->node() : _userSessions.count(userId) > 0;
 }
 
 
@@ -324,6 +346,9 @@ void TogetherPlugin::applyPeerMessage(NodeNumber from, const std::string& messag
 		std::lock_guard<std::mutex> lock(_mutex);
 		for (const auto& entry : _userSessions)
 			_pCluster->sendTo(from, presenceLine(entry.first));
+		for (const auto& state : _voice)
+			if (voiceHeldHere(state.second, state.first))
+				_pCluster->sendTo(from, voiceLine(state.first));
 	}
 }
 
@@ -405,11 +430,58 @@ void TogetherPlugin::reloadModel()
 		ChannelInfo channel = channelFrom(row);
 		_channels.emplace(channel.id, std::move(channel));
 	}
-	// Then ask who is online elsewhere and tell where this node's users are.
+	// Then ask who is online elsewhere and tell where this node's users are. Who had sessions
+	// elsewhere and is not announced again within the settle window has gone meanwhile.
+	for (const auto& entry : _sessionNodes)
+		_unconfirmedUsers.insert(entry.first);
 	_sessionNodes.clear();
 	_pCluster->broadcast("H");
 	for (const auto& entry : _userSessions)
 		_pCluster->broadcast(presenceLine(entry.first));
+	for (const auto& state : _voice)
+		if (voiceHeldHere(state.second, state.first))
+			_pCluster->broadcast(voiceLine(state.first));
+	if (_settleTimer)
+		_pHost->cancel(_settleTimer);
+	_settleTimer = _pHost->after(RESYNC_SETTLE_MS, [this] { settleResync(); });
+}
+
+
+void TogetherPlugin::settleResync()
+{
+	std::lock_guard<std::mutex> lock(_mutex);
+	_settleTimer = 0;
+	std::vector<std::string> gone, voiceGone;
+	for (const std::string& userId : _unconfirmedUsers)
+		if (!hasSessions(userId))
+			gone.push_back(userId);
+	_unconfirmedUsers.clear();
+	if (_shuttingDown)
+		return;
+	for (const auto& state : _voice)
+		if (!voiceHeldHere(state.second, state.first) && std::find(gone.begin(), gone.end(), state.first) != gone.end())
+			voiceGone.push_back(state.first);
+	dropRemoteUsers(voiceGone, gone);
+}
+
+
+void TogetherPlugin::dropRemoteUsers(const std::vector<std::string>& voiceGone, const std::vector<std::string>& gone)
+{
+	std::vector<std::pair<std::string, std::string>> events;
+	applyingPeerChange = true;
+	for (const std::string& userId : voiceGone)
+		clearVoice(userId, events);
+	applyingPeerChange = false;
+	for (const auto& event : events)
+		_pHost->router().publishLocal("s:" + event.first, event.second);
+	for (const std::string& userId : gone)
+		if (_userSessions.count(userId) == 0)
+		{
+			const bool wasVisible = presenceOf(userId) != "offline";
+			_presence.erase(userId);
+			if (wasVisible)
+				publishPresence(userId, 0, false, true);
+		}
 }
 
 
@@ -437,27 +509,13 @@ void TogetherPlugin::onNodeLeft(NodeNumber node)
 		else
 			++it;
 	}
-	std::vector<std::pair<std::string, std::string>> events;
 	std::vector<std::string> voiceGone;
 	for (const auto& state : _voice)
 		if ((state.second.boundSession != 0 && nodeOf(state.second.boundSession) == node) ||
 		    (state.second.boundSession == 0 && !hasSessions(state.first) &&
 		     std::find(gone.begin(), gone.end(), state.first) != gone.end()))
 			voiceGone.push_back(state.first);
-	applyingPeerChange = true;
-	for (const std::string& userId : voiceGone)
-		clearVoice(userId, events);
-	applyingPeerChange = false;
-	for (const auto& event : events)
-		_pHost->router().publishLocal("s:" + event.first, event.second);
-	for (const std::string& userId : gone)
-		if (_userSessions.count(userId) == 0)
-		{
-			const bool wasVisible = presenceOf(userId) != "offline";
-			_presence.erase(userId);
-			if (wasVisible)
-				publishPresence(userId, 0, false, true);
-		}
+	dropRemoteUsers(voiceGone, gone);
 }
 
 

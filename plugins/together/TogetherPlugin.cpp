@@ -304,6 +304,10 @@ void TogetherPlugin::stop()
 		_pHost->cancel(_pruneTimer);
 	if (_expiryTimer)
 		_pHost->cancel(_expiryTimer);
+	std::lock_guard<std::mutex> lock(_mutex);
+	if (_settleTimer)
+		_pHost->cancel(_settleTimer);
+	_settleTimer = 0;
 }
 
 

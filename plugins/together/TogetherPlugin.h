@@ -208,10 +208,12 @@ private:
 	void share(const std::string& message);
 	/// Tells the other nodes of a change made here (nothing alone). Their copies re-read users,
 	/// servers and channels from the shared storage; voice and presence travel in the message.
-	void shareVoice(const std::string& userId);                ///< under _mutex
-	void sharePresence(const std::string& userId);             ///< under _mutex
-	std::string presenceLine(const std::string& userId) const; ///< under _mutex
-	bool hasSessions(const std::string& userId) const;         ///< on any node; under _mutex
+	void shareVoice(const std::string& userId);                                   ///< under _mutex
+	std::string voiceLine(const std::string& userId) const;                       ///< under _mutex
+	bool voiceHeldHere(const VoiceState& state, const std::string& userId) const; ///< under _mutex
+	void sharePresence(const std::string& userId);                                ///< under _mutex
+	std::string presenceLine(const std::string& userId) const;                    ///< under _mutex
+	bool hasSessions(const std::string& userId) const;                            ///< on any node; under _mutex
 	void onPeerMessage(NodeNumber from, std::string_view message);
 	void drainPeerMessages(); ///< a worker: applies queued messages in arrival order
 	void applyPeerMessage(NodeNumber from, const std::string& message);
@@ -219,6 +221,10 @@ private:
 	void reloadModel(); ///< a worker: everything re-read (after a Redis outage)
 	void onNodeLeft(NodeNumber node);
 	void onSynced();
+	void settleResync(); ///< the settle window ended: who was not announced again has gone
+	void dropRemoteUsers(const std::vector<std::string>& voiceGone, const std::vector<std::string>& gone);
+	/// Under _mutex: voice states leave and users without sessions go offline, told to this
+	/// node's sessions (every node tells its own).
 	bool knowsUser(const std::string& userId); ///< may read storage: REST threads only
 	void knowsServer(const std::string& serverId, const std::string& memberId);
 	/// The same for a server missing from the mirror or not listing memberId (who may have joined
@@ -237,6 +243,8 @@ private:
 	std::atomic<bool> _shuttingDown{false};
 	TimerId _pruneTimer = 0;
 	TimerId _expiryTimer = 0;
+	TimerId _settleTimer = 0;                ///< under _mutex
+	std::set<std::string> _unconfirmedUsers; ///< had sessions elsewhere before a resync; under _mutex
 
 	struct Route
 	{

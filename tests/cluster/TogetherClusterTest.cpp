@@ -7,8 +7,9 @@
 // backend = postgresql). An account made through one node is usable through the other at once
 // (login, /users/@me, the gateway); a server created on one node is joined through the other;
 // messages, channel changes, presence and voice (states and VOICE_SIGNAL) cross the nodes as
-// they would on one node; the users of a killed node go offline within node_ttl_s; and every
-// record survives a restart of both nodes.
+// they would on one node; the users of a killed node go offline within node_ttl_s; a user who
+// left during a Redis restart goes offline for the other node's sessions once the nodes resync;
+// and every record survives a restart of both nodes.
 //
 // On one node nothing is dispatched when a user joins a server (TogetherGatewayIntegrationTest's
 // testMembershipIsLive), so the cases that are not about presence open their gateways before the
@@ -40,6 +41,7 @@
 #include <cppunit/Message.h>
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <functional>
@@ -348,6 +350,7 @@ class TogetherClusterTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testVoiceAcrossNodes);
 	CPPUNIT_TEST(testKilledNodeUsersGoOffline);
 	CPPUNIT_TEST(testDataSurvivesRestartOfBothNodes);
+	CPPUNIT_TEST(testRedisRestartHealsPresence);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -760,6 +763,65 @@ public:
 		expectServerListed(alice.who, alice.ready(), w.serverId, 2);
 		Gateway bob(nodes, nodes.a, w.bob, "bob");
 		expectServerListed(bob.who, bob.ready(), w.serverId, 2);
+		nodes.stopBoth();
+	}
+
+	void testRedisRestartHealsPresence()
+	{
+		if (skipWithoutServices("testRedisRestartHealsPresence"))
+			return;
+		Nodes nodes("t9:");
+		nodes.startBoth();
+		World w;
+		w.makeUsers(nodes);
+		const User carolUser = explained("registering carol on node b", [&] { return registerUser(nodes.b, "carol"); });
+		w.shareServer(nodes);
+		joinThrough(nodes.b, "b", carolUser, "carol", w.serverId);
+		Gateway alice(nodes, nodes.a, w.alice, "alice");
+		expectStatus(nodes.b, "b", w.bob, "/users/" + w.alice.id, "online", "alice's presence known to node b");
+		Gateway bob(nodes, nodes.b, w.bob, "bob");
+		alice.expectPresenceOf(w.bob, "bob", "online");
+		std::unique_ptr<Gateway> carol(new Gateway(nodes, nodes.b, carolUser, "carol"));
+		alice.expectPresenceOf(carolUser, "carol", "online");
+		bob.expectPresenceOf(carolUser, "carol", "online");
+		nodes.expectBothSubscribed(w.serverId);
+
+		// Redis goes away; carol leaves node b meanwhile. bob, on her node, hears it; alice does not
+		// (the notice is dropped).
+		CPPUNIT_ASSERT_EQUAL_MESSAGE("redis stopped cleanly", 0, nodes.redis.stop());
+		carol->close();
+		carol.reset();
+		bob.expectPresenceOf(carolUser, "carol", "offline");
+		alice.expectNothing(300);
+
+		// Redis is back: node b announces its sessions again, carol's is not among them, and once the
+		// settle window has passed node a tells alice carol is offline, once; bob hears nothing twice.
+		nodes.redis.start();
+		const std::int64_t restartedAt = Deadline::nowMicros();
+		alice.expectPresenceOf(carolUser, "carol", "offline", 12000);
+		const std::int64_t healedMs = elapsedMs(restartedAt);
+		std::cout << "\nTogetherClusterTest::testRedisRestartHealsPresence: alice was told within " << healedMs
+		          << " ms of the restart" << std::endl;
+		sleepMs(6000 - static_cast<int>(std::min<std::int64_t>(healedMs, 6000)));
+		alice.expectNothing(0);
+		bob.expectNothing(0);
+		expectStatus(nodes.a, "a", w.alice, "/users/" + carolUser.id, "offline", "carol's status on node a");
+		expectStatus(nodes.a, "a", w.alice, "/users/" + w.bob.id, "online", "bob's status on node a");
+
+		// Live again: presence and chat cross both ways; the channels are subscribed once per node.
+		nodes.expectBothSubscribed(w.serverId);
+		bob.send(presenceFrame("dnd"));
+		alice.expectPresenceOf(w.bob, "bob", "dnd");
+		Object::Ptr fromA = explained("alice posting on node a after the outage",
+		                              [&] { return postMessage(nodes.a, w.alice, w.textId, "after the outage"); });
+		expectSameJson("bob's MESSAGE_CREATE after the outage", stringify(fromA), bob.expect("MESSAGE_CREATE"));
+		expectSameJson("alice's MESSAGE_CREATE after the outage", stringify(fromA), alice.expect("MESSAGE_CREATE"));
+		const std::string bus = "t9:bus:together";
+		long long subscribers = -1;
+		CPPUNIT_ASSERT_MESSAGE("PUBSUB NUMSUB " + bus + " is " + std::to_string(subscribers) + ", not 2",
+		                       waitUntil(3000, 50, [&] { return (subscribers = nodes.redis.numsub(bus)) == 2; }));
+		alice.expectNothing(0);
+		bob.expectNothing(0);
 		nodes.stopBoth();
 	}
 };

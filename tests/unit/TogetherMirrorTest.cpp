@@ -138,6 +138,7 @@ class TogetherMirrorTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testUserUnknownToTheMirrorIsReadFromStorage);
 	CPPUNIT_TEST(testOnePresencePerUserAcrossNodes);
 	CPPUNIT_TEST(testDepartedNodesUsersGoOffline);
+	CPPUNIT_TEST(testResyncForgetsUsersNotAnnouncedAgain);
 	CPPUNIT_TEST(testGarbageOnTheChannelIsIgnored);
 	CPPUNIT_TEST_SUITE_END();
 
@@ -235,6 +236,50 @@ public:
 			    told || (m.data.find("PRESENCE_UPDATE") != std::string::npos &&
 			             m.data.find(alice.first) != std::string::npos && m.data.find("offline") != std::string::npos);
 		CPPUNIT_ASSERT(told);
+		CPPUNIT_ASSERT(c.one.host.clusterSent().empty()); // each node tells its own sessions
+	}
+
+	void testResyncForgetsUsersNotAnnouncedAgain()
+	{
+		Cluster c;
+		auto alice = c.registerOn(c.one, "alice");
+		auto bob = c.registerOn(c.one, "bob");
+		auto carol = c.registerOn(c.one, "carol");
+		const std::string serverId = field(c.one.send("POST", "/servers", R"({"name":"S"})", alice.second).body, "id");
+		c.one.send("POST", "/servers/" + serverId + "/join", "", bob.second);
+		c.one.send("POST", "/servers/" + serverId + "/join", "", carol.second);
+		c.carry();
+		ConnectionId bobOnOne = c.one.host.connect("/ws?token=" + bob.second);
+		c.two.host.connect("/ws?token=" + alice.second);
+		ConnectionId carolOnTwo = c.two.host.connect("/ws?token=" + carol.second);
+		c.carry();
+		CPPUNIT_ASSERT_EQUAL(std::string("online"), c.statusOf(c.one, serverId, carol.first, bob.second));
+
+		// Redis is away: Carol leaves node 2 and node 1 is not told.
+		c.two.host.disconnect(carolOnTwo);
+		c.two.host.clearClusterSent();
+		c.one.host.takeSent(bobOnOne);
+		// Back: node 1 asks, node 2 answers for Alice only.
+		c.one.host.clusterListener().synced();
+		c.carry();
+		CPPUNIT_ASSERT_EQUAL(std::string("online"), c.statusOf(c.one, serverId, alice.first, bob.second));
+		CPPUNIT_ASSERT_EQUAL(std::string("online"), c.statusOf(c.one, serverId, carol.first, bob.second));
+		c.one.host.advance(4900);
+		CPPUNIT_ASSERT_EQUAL(std::string("online"), c.statusOf(c.one, serverId, carol.first, bob.second));
+		c.one.host.advance(200);
+		CPPUNIT_ASSERT_EQUAL(std::string("offline"), c.statusOf(c.one, serverId, carol.first, bob.second));
+		CPPUNIT_ASSERT_EQUAL(std::string("online"), c.statusOf(c.one, serverId, alice.first, bob.second));
+		int carolOffline = 0, aboutAlice = 0;
+		for (const SentMessage& m : c.one.host.takeSent(bobOnOne))
+		{
+			if (m.data.find("PRESENCE_UPDATE") == std::string::npos)
+				continue;
+			carolOffline +=
+			    m.data.find(carol.first) != std::string::npos && m.data.find("offline") != std::string::npos;
+			aboutAlice += m.data.find(alice.first) != std::string::npos;
+		}
+		CPPUNIT_ASSERT_EQUAL(1, carolOffline);
+		CPPUNIT_ASSERT_EQUAL(0, aboutAlice);              // announced again, unchanged: nothing to tell
 		CPPUNIT_ASSERT(c.one.host.clusterSent().empty()); // each node tells its own sessions
 	}
 
