@@ -41,7 +41,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -83,21 +82,6 @@ const int DRIVER_TIMEOUT_MS = DRIVER_BUDGET_MS + 20000;
 const int INSIDE_TIMEOUT_MS = DRIVER_TIMEOUT_MS + 60000;
 
 
-std::string findExecutable(const std::string& tool)
-/// The tool's path on PATH (plus the sbin directories, where Debian keeps ip), or "".
-{
-	const char* path = std::getenv("PATH");
-	std::istringstream dirs(std::string(path != nullptr ? path : "/usr/bin:/bin") + ":/usr/sbin:/sbin");
-	std::string dir;
-	while (std::getline(dirs, dir, ':'))
-	{
-		if (!dir.empty() && ::access((dir + "/" + tool).c_str(), X_OK) == 0)
-			return dir + "/" + tool;
-	}
-	return "";
-}
-
-
 std::string whySkip()
 /// Why this machine cannot run the test, or "".
 {
@@ -105,56 +89,16 @@ std::string whySkip()
 		return RedisTestServer::whyUnavailable();
 	if (::access(CHROMIUM.c_str(), X_OK) != 0)
 		return "no " + CHROMIUM + " (scripts/install-deps.sh --test installs it)";
-	for (const char* tool : {"node", "npm", "unshare", "ip"})
+	for (const char* tool : {"node", "npm"})
 	{
 		if (findExecutable(tool).empty())
 			return std::string("no '") + tool + "' on PATH (scripts/install-deps.sh --test installs it)";
 	}
-	std::vector<std::string> probe = {"--net"};
-	if (::geteuid() != 0)
-		probe.push_back("--map-root-user");
-	probe.push_back("true");
-	const TestServer::RunResult result = TestServer::runOnce(probe, 10000, findExecutable("unshare"));
-	if (result.exitCode != 0)
-		return "cannot create a network namespace: " + result.describe();
-	return "";
-}
-
-
-std::string selfPath()
-{
-	char buffer[PATH_MAX];
-	const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-	if (n <= 0)
-		throw std::runtime_error("readlink /proc/self/exe failed");
-	return std::string(buffer, static_cast<std::size_t>(n));
+	return whyNoNetworkNamespace();
 }
 
 
 // --- inside the namespace ----------------------------------------------------------------------
-
-void setUpNetwork()
-/// lo, and a veth pair with a default route: what Chromium needs to gather ICE host candidates.
-{
-	const std::string ip = findExecutable("ip");
-	const std::vector<std::vector<std::string>> commands = {
-	    {"link", "set", "lo", "up"},
-	    {"link", "add", "veth0", "type", "veth", "peer", "name", "veth1"},
-	    {"addr", "add", "10.213.0.1/24", "dev", "veth0"},
-	    {"addr", "add", "10.213.0.2/24", "dev", "veth1"},
-	    {"link", "set", "veth0", "up"},
-	    {"link", "set", "veth1", "up"},
-	    {"route", "add", "default", "via", "10.213.0.2", "dev", "veth0"}};
-	for (const auto& command : commands)
-	{
-		const TestServer::RunResult result = TestServer::runOnce(command, 10000, ip);
-		std::string line = "ip";
-		for (const std::string& word : command)
-			line += " " + word;
-		CPPUNIT_ASSERT_EQUAL_MESSAGE(line + ": " + result.describe(), 0, result.exitCode);
-	}
-}
-
 
 void configureNode(TestServer& server, const RedisTestServer& redis, const std::string& nodeId,
                    const std::string& keyPrefix)
@@ -273,7 +217,7 @@ void checkIdTaken(const Object::Ptr& result)
 void runInside(const std::string& work)
 /// PID 1 of the namespace: network, redis, nodes a and b, the driver, the assertions.
 {
-	setUpNetwork();
+	setUpNamespaceNetwork();
 	RedisTestServer redis;
 	redis.start();
 	TestServer a, b;
@@ -356,13 +300,9 @@ public:
 		CPPUNIT_ASSERT_EQUAL_MESSAGE("tests/browser/setup.sh: " + setup.describe(), 0, setup.exitCode);
 
 		TempDir work("switchboard-peerjs-cluster-browser");
-		std::vector<std::string> args = {"--net", "--pid", "--fork", "--kill-child"};
-		// Unprivileged, a user namespace gives the rights to configure the new network namespace.
-		if (::geteuid() != 0)
-			args.push_back("--map-root-user");
-		args.insert(args.end(), {"--", selfPath(), TEST_NAME});
-		const TestServer::RunResult run = TestServer::runOnce(args, INSIDE_TIMEOUT_MS, findExecutable("unshare"),
-		                                                      {{INSIDE_VARIABLE, "1"}, {WORK_VARIABLE, work.path()}});
+		const TestServer::RunResult run =
+		    TestServer::runOnce(unshareArguments(TEST_NAME), INSIDE_TIMEOUT_MS, findExecutable("unshare"),
+		                        {{INSIDE_VARIABLE, "1"}, {WORK_VARIABLE, work.path()}});
 		std::cout << "\n" << run.stdoutText << std::flush;
 		if (run.exitCode != 0)
 		{

@@ -76,21 +76,6 @@ bool startsWith(const std::string& text, const std::string& prefix)
 	return text.compare(0, prefix.size(), prefix) == 0;
 }
 
-std::string findExecutable(const std::string& name)
-/// The first executable called name on PATH, or "".
-{
-	const char* path = std::getenv("PATH");
-	std::istringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-	std::string dir;
-	while (std::getline(dirs, dir, ':'))
-	{
-		const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-		if (::access(candidate.c_str(), X_OK) == 0)
-			return candidate;
-	}
-	return "";
-}
-
 void skip(const std::string& test, const std::string& why)
 {
 	std::cout << "\nTlsClientsTest::" << test << " SKIPPED: " << why << std::endl;

@@ -16,25 +16,22 @@
 //
 
 
+#include "BrowserTestSupport.h"
 #include "TempDir.h"
 #include "TestServer.h"
+#include "TogetherBrowserSupport.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
-#include <Poco/JSON/Array.h>
+#include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <cstdlib>
-#include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 #include <string>
-#include <sys/stat.h>
 #include <unistd.h>
 
 
 using namespace Switchboard::Test;
-using Poco::JSON::Array;
+using namespace Switchboard::Test::Browser;
 using Poco::JSON::Object;
 
 
@@ -47,92 +44,20 @@ const std::string NPM_CACHE = std::string(SWITCHBOARD_BINARY_DIR) + "/browser-te
 const int SETUP_TIMEOUT_MS = 330000;
 const int RUN_BUDGET_S = 60;
 const int RUN_TIMEOUT_MS = 100000;
-// Every step the driver reports; a missing one is a failure too.
-const char* const CASES[] = {"a-register",
-                             "a-sign-out",
-                             "a-wrong-password",
-                             "a-sign-in",
-                             "a-create-server",
-                             "a-create-text-channel",
-                             "b-register",
-                             "b-join-from-browse",
-                             "a-sees-b-member",
-                             "message-a-to-b",
-                             "message-b-to-a",
-                             "edit-live",
-                             "delete-live",
-                             "presence-invisible",
-                             "presence-online",
-                             "a-create-voice-channel",
-                             "voice-join",
-                             "webrtc-connected",
-                             "voice-signal-relayed",
-                             "remote-audio",
-                             "gateway-stable",
-                             "no-uncaught-errors",
-                             "console-errors-expected"};
 
-
-bool isFile(const std::string& path)
-{
-	struct stat info;
-	return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
-}
-
-std::string webRoot()
-/// The web client's built files, or "" when this checkout has none beside it.
-{
-	const char* configured = std::getenv("SWITCHBOARD_CLIENTS_DIR");
-	const std::string clients = configured != nullptr && *configured != '\0'
-	                                ? std::string(configured)
-	                                : std::string(SWITCHBOARD_SOURCE_DIR) + "/../shared/clients";
-	const std::string dist = clients + "/together-web/dist";
-	return isFile(dist + "/index.html") ? dist : std::string();
-}
-
-bool onPath(const std::string& tool)
-{
-	const char* path = std::getenv("PATH");
-	std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-	std::string dir;
-	while (std::getline(dirs, dir, ':'))
-		if (!dir.empty() && ::access((dir + "/" + tool).c_str(), X_OK) == 0)
-			return true;
-	return false;
-}
 
 std::string whySkip()
 /// Why this machine cannot run the test, or "".
 {
-	if (webRoot().empty())
-		return "no Together web client (together-web/dist/index.html) in $SWITCHBOARD_CLIENTS_DIR or "
-		       "../shared/clients beside the source tree (a bare clone)";
+	const std::string noClient = whyNoTogetherWebClient();
+	if (!noClient.empty())
+		return noClient;
 	if (::access("/usr/bin/chromium", X_OK) != 0)
 		return "no /usr/bin/chromium (scripts/install-deps.sh --test installs it)";
 	for (const char* tool : {"node", "npm"})
-		if (!onPath(tool))
+		if (findExecutable(tool).empty())
 			return std::string("no '") + tool + "' on PATH (scripts/install-deps.sh --test installs it)";
 	return "";
-}
-
-std::string readAll(const std::string& path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::ostringstream text;
-	text << in.rdbuf();
-	return text.str();
-}
-
-std::string str(const Object::Ptr& object, const std::string& key)
-{
-	if (!object->has(key) || object->isNull(key))
-		return "";
-	return object->get(key).isString() ? object->getValue<std::string>(key) : object->get(key).toString();
-}
-
-bool boolean(const Object::Ptr& object, const std::string& key)
-{
-	return object->has(key) && object->get(key).isBoolean() && object->getValue<bool>(key);
 }
 
 
@@ -163,7 +88,7 @@ public:
 		TestServer::RunResult run =
 		    TestServer::runOnce({"--cache", NPM_CACHE, "--work", work.filePath("run"), "--out", out, "--binary",
 		                         TestServer::defaultBinary(), "--plugin-dir", TestServer::defaultPluginDir(),
-		                         "--web-root", webRoot(), "--budget", std::to_string(RUN_BUDGET_S)},
+		                         "--web-root", togetherWebRoot(), "--budget", std::to_string(RUN_BUDGET_S)},
 		                        RUN_TIMEOUT_MS, BROWSER_DIR + "/together/run-together.sh");
 		std::cout << "\n" << run.stdoutText << std::flush;
 		if (run.exitCode != 0 || !work.exists("result.json"))
@@ -182,41 +107,14 @@ public:
 		}
 
 		// One line per case, then the failures with their details.
-		std::string failures;
-		std::size_t passed = 0;
-		Array::Ptr cases = result->isArray("cases") ? result->getArray("cases") : Array::Ptr(new Array);
-		for (const char* name : CASES)
-		{
-			Object::Ptr found;
-			for (std::size_t i = 0; i < cases->size(); ++i)
-			{
-				Object::Ptr c = cases->getObject(static_cast<unsigned>(i));
-				if (c && str(c, "name") == name)
-					found = c;
-			}
-			if (!found)
-			{
-				failures += std::string("\n- ") + name + ": not reported by the driver";
-				std::cout << "  MISSING " << name << std::endl;
-				continue;
-			}
-			const bool pass = boolean(found, "pass");
-			if (pass)
-				++passed;
-			std::cout << "  " << (pass ? "pass " : "FAIL ") << name << " (" << str(found, "ms") << " ms)" << std::endl;
-			if (!pass)
-				failures +=
-				    std::string("\n- ") + name + " (" + str(found, "description") + "): " + str(found, "detail");
-		}
-		std::cout << "TogetherBrowserTest: " << passed << "/" << std::size(CASES) << " cases passed in "
-		          << str(result, "durationMs") << " ms (Chromium " << str(result, "browser") << ")" << std::endl;
-		if (!failures.empty() || !boolean(result, "completed") || run.exitCode != 0)
+		const TogetherCaseReport report = reportTogetherCases(result, "TogetherBrowserTest");
+		if (!report.failures.empty() || !report.completed || run.exitCode != 0)
 		{
 			work.keep();
-			const std::string fatal = str(result, "fatal");
 			CPPUNIT_FAIL("the Together web client run failed (work dir " + work.path() + " kept: result.json, " +
-			             "run/server.log, run/artifacts/*.png)" + (fatal.empty() ? "" : "\nfatal: " + fatal) +
-			             failures + "\n" + run.describe());
+			             "run/server.log, run/artifacts/*.png)" +
+			             (report.fatal.empty() ? "" : "\nfatal: " + report.fatal) + report.failures + "\n" +
+			             run.describe());
 		}
 	}
 };

@@ -4,6 +4,7 @@
 
 
 #include "GovpnTestSupport.h"
+#include "ReferenceClients.h"
 #include <cppunit/TestAssert.h>
 #include <cstdlib>
 #include <cstring>
@@ -308,11 +309,7 @@ bool isRegularFile(const std::string& path)
 std::string realClientSourceDir()
 /// The reference client's directory, or "" when this checkout has none.
 {
-	const char* configured = std::getenv("SWITCHBOARD_CLIENTS_DIR");
-	const std::string clients = configured != nullptr && *configured != '\0'
-	                                ? std::string(configured)
-	                                : std::string(SWITCHBOARD_SOURCE_DIR) + "/../shared/clients";
-	const std::string dir = clients + "/govpn-client";
+	const std::string dir = referenceClientsDir() + "/govpn-client";
 	return isRegularFile(dir + "/build.sh") ? dir : std::string();
 }
 

@@ -11,6 +11,7 @@
 //
 
 
+#include "ReferenceClients.h"
 #include "StaticFiles.h"
 #include "TempDir.h"
 #include <cppunit/TestFixture.h>
@@ -164,11 +165,7 @@ void assertServed(const HttpResponse& response, const std::string& path, const s
 std::string clientDist()
 /// The reference web client's build, or "" when this checkout has none beside it.
 {
-	const char* configured = std::getenv("SWITCHBOARD_CLIENTS_DIR");
-	const std::string clients = configured != nullptr && *configured != '\0'
-	                                ? std::string(configured)
-	                                : std::string(SWITCHBOARD_SOURCE_DIR) + "/../shared/clients";
-	const std::string dist = clients + "/together-web/dist";
+	const std::string dist = Switchboard::Test::referenceClientsDir() + "/together-web/dist";
 	return isFile(dist + "/index.html") ? dist : std::string();
 }
 

@@ -3,10 +3,19 @@
 // TogetherBrowserTest.cpp asserts that every case passed.
 //
 // Usage: node together-driver.js --cache <dir> --url <http://127.0.0.1:port> --out <file>
-//                                [--artifacts <dir>] [--budget-ms <ms>]
+//                                [--url-b <http://127.0.0.1:port>] [--artifacts <dir>] [--budget-ms <ms>]
 // Everything is read from the pages' DOM (plus the gateway frames and RTCPeerConnection states,
 // recorded for the voice cases). Every wait is bounded; --budget-ms bounds the whole run.
 // run-together.sh runs this inside a private network namespace.
+//
+// --url-b (default: --url) is where user B's context loads the client from: another node of the
+// same cluster in TogetherBrowserClusterTest.cpp, so each user's REST calls and gateway reach its
+// own node only. The result records, per user, the URL it loaded and every host its page
+// requested. A listing read through one node can lag a change made through the other by the time
+// the change's notice takes (docs/protocols/together.md §9), so where a step reads such a listing
+// once (Browse Servers, a server's channels and members, a voice channel's participants), the
+// cross-node run repeats the client action that reads it again until it shows the change, within
+// LIVE_TIMEOUT_MS; with one URL nothing is repeated.
 "use strict";
 
 const fs = require("fs");
@@ -23,6 +32,7 @@ const CASE_TIMEOUT_MS = 40000;
 const LIVE_TIMEOUT_MS = 8000;
 const RTC_TIMEOUT_MS = 20000;
 const HOLD_VOICE_LIST_MS = 5000;
+const REREAD_POLL_MS = 1000;
 const PASSWORD = "correct-horse-42";
 const WRONG_PASSWORD = "wrong-horse-42";
 const DELETED_TEXT = "This message has been deleted";
@@ -120,6 +130,7 @@ function parseArgs(argv) {
 		switch (name) {
 		case "--cache": args.cache = value; break;
 		case "--url": args.url = value.replace(/\/+$/, ""); break;
+		case "--url-b": args.urlB = value.replace(/\/+$/, ""); break;
 		case "--out": args.out = value; break;
 		case "--artifacts": args.artifacts = value; break;
 		case "--budget-ms": args.budgetMs = Number(value); break;
@@ -129,6 +140,8 @@ function parseArgs(argv) {
 	for (const required of ["cache", "url", "out"])
 		if (!args[required])
 			throw new Error("missing --" + required);
+	if (!args.urlB)
+		args.urlB = args.url;
 	return args;
 }
 
@@ -186,15 +199,24 @@ async function until(what, fn, check, timeoutMs) {
 
 // One signed-in (or not yet) user: a browser context with one page, and what it recorded.
 class User {
-	constructor(label, name, context, page, run) {
+	constructor(label, name, url, context, page, run) {
 		this.label = label;
 		this.name = name;
+		this.url = url;
 		this.context = context;
 		this.page = page;
 		this.id = null;
 		this.frames = [];
 		this.sockets = [];
+		// Every host (host:port) the page sent an HTTP request or opened a WebSocket to.
+		this.hosts = new Set();
 		const record = (entry) => run.record(label, entry);
+		const noteHost = (address) => {
+			const u = new URL(address);
+			if (["http:", "https:", "ws:", "wss:"].includes(u.protocol))
+				this.hosts.add(u.host);
+		};
+		page.on("request", (r) => noteHost(r.url()));
 		page.on("pageerror", (e) => run.pageErrors.push({ user: label, step: run.current, error: String(e && e.stack || e) }));
 		page.on("console", (m) => {
 			if (m.type() === "error") {
@@ -217,6 +239,7 @@ class User {
 				d.dismiss().catch(() => {});
 		});
 		page.on("websocket", (ws) => {
+			noteHost(ws.url());
 			const socket = { path: new URL(ws.url()).pathname, openedStep: run.current, closedStep: null };
 			this.sockets.push(socket);
 			ws.on("close", () => { socket.closedStep = run.current; });
@@ -299,7 +322,7 @@ async function main() {
 	const cases = CASES.map(([name, description, needs]) => ({ name: name, description: description, needs: needs,
 		ran: false, pass: false, detail: "not run", ms: 0 }));
 	const byName = new Map(cases.map((c) => [c.name, c]));
-	const result = { completed: false, fatal: null, url: args.url, browser: null, users: {}, cases: cases,
+	const result = { completed: false, fatal: null, url: args.url, urlB: args.urlB, browser: null, users: {}, cases: cases,
 		pageErrors: run.pageErrors, consoleErrors: run.consoleErrors, events: run.events, peerConnections: {}, durationMs: 0 };
 	const write = () => {
 		result.durationMs = Date.now() - started;
@@ -366,14 +389,15 @@ async function main() {
 		const textChannel = "general";
 		const voiceChannel = "voice-room";
 		const newUser = async (label) => {
+			const url = label === "B" ? args.urlB : args.url;
 			const context = await browser.newContext({ viewport: VIEWPORT });
-			await context.grantPermissions(["microphone"], { origin: args.url });
+			await context.grantPermissions(["microphone"], { origin: url });
 			await context.addInitScript(RTC_RECORDER);
 			const page = await context.newPage();
 			page.setDefaultTimeout(ACTION_TIMEOUT_MS);
-			const u = new User(label, names[label], context, page, run);
+			const u = new User(label, names[label], url, context, page, run);
 			users[label] = u;
-			result.users[label] = { name: u.name };
+			result.users[label] = { name: u.name, url: url, hosts: [] };
 			return u;
 		};
 		const A = await newUser("A");
@@ -393,7 +417,7 @@ async function main() {
 			await dialog.waitFor({ state: "hidden" });
 		};
 		const register = async (u) => {
-			await u.page.goto(args.url + "/", { timeout: 15000 });
+			await u.page.goto(u.url + "/", { timeout: 15000 });
 			await u.page.getByRole("heading", { name: "Welcome back!" }).waitFor();
 			await u.page.getByRole("button", { name: "Register", exact: true }).click();
 			await u.page.getByRole("heading", { name: "Create an account" }).waitFor();
@@ -433,6 +457,40 @@ async function main() {
 		};
 		const seeMessage = (u, what, check) => until(u.label + " does not show " + what, () => messagesOf(u.page),
 			(list) => list !== null && check(list), LIVE_TIMEOUT_MS);
+		// Cross-node runs only (see the header): polls look() for REREAD_POLL_MS at a time until
+		// ready(value) holds, running reread() (the client action that fetches the listing again)
+		// between the polls; within LIVE_TIMEOUT_MS. Returns how many times it re-read.
+		const crossNode = args.urlB !== args.url;
+		const rereadUntil = async (what, look, ready, reread) => {
+			const deadline = Date.now() + LIVE_TIMEOUT_MS;
+			let count = 0;
+			let last;
+			for (;;) {
+				const pollEnd = Math.min(deadline, Date.now() + REREAD_POLL_MS);
+				for (;;) {
+					last = await look();
+					if (ready(last))
+						return count;
+					if (Date.now() >= pollEnd)
+						break;
+					await sleep(100);
+				}
+				if (Date.now() >= deadline)
+					throw new Error(what + " within " + LIVE_TIMEOUT_MS + " ms (" + count + " re-reads); last seen: " + short(last, 1500));
+				await reread();
+				count++;
+			}
+		};
+		// What had to be re-read, in the result (cross-node runs): how often a listing lagged.
+		const rereads = [];
+		if (crossNode)
+			result.rereads = rereads;
+		const noteRereads = (what, n) => {
+			if (n > 0) {
+				rereads.push({ step: run.current, what: what, times: n });
+				log("re-read " + what + " " + n + " time(s) before it showed the change");
+			}
+		};
 
 		await step("a-register", async () => {
 			await register(A);
@@ -523,6 +581,15 @@ async function main() {
 			const dialog = B.page.getByRole("dialog", { name: "Browse Servers" });
 			await dialog.waitFor();
 			const card = dialog.locator('[class*="_serverCard_"]').filter({ hasText: serverName });
+			if (crossNode)
+				noteRereads("Browse Servers", await rereadUntil("B's Browse Servers (node B) does not list '" + serverName + "'",
+					() => dialog.locator('[class*="_serverCard_"]').allTextContents(), (cards) => cards.some((t) => t.includes(serverName)),
+					async () => {
+						await dialog.getByRole("button", { name: "Skip for now" }).click();
+						await dialog.waitFor({ state: "hidden" });
+						await B.page.getByRole("button", { name: "Browse servers", exact: true }).click();
+						await dialog.waitFor();
+					}));
 			await card.waitFor();
 			const before = (await card.textContent()).trim();
 			await card.getByRole("button", { name: "Join", exact: true }).click();
@@ -532,6 +599,9 @@ async function main() {
 			await dialog.waitFor({ state: "hidden" });
 			await serverButton(B).click();
 			await B.page.locator('[class*="_serverName_"]').getByText(serverName, { exact: true }).waitFor();
+			if (crossNode)
+				noteRereads("B's channels", await rereadUntil("B's channel list (node B) does not show #" + textChannel,
+					() => channelRow(B, textChannel).count(), (n) => n > 0, () => reopenServer(B)));
 			await openChannel(B, textChannel);
 			return "card before: '" + before + "', after: '" + after + "'; #" + textChannel + " open";
 		});
@@ -539,6 +609,12 @@ async function main() {
 		await step("a-sees-b-member", async () => {
 			await reopenServer(A);
 			await openChannel(A, textChannel);
+			if (crossNode)
+				noteRereads("A's members", await rereadUntil("A's member list (node A) does not show " + B.name + " online",
+					() => memberOf(A.page, B.name), (m) => groupIs(m, "Online", "online"), async () => {
+						await reopenServer(A);
+						await openChannel(A, textChannel);
+					}));
 			const member = await until("A's member list does not show " + B.name + " online", () => memberOf(A.page, B.name),
 				(m) => groupIs(m, "Online", "online"), LIVE_TIMEOUT_MS);
 			return B.name + " in '" + member.group + "'";
@@ -631,6 +707,9 @@ async function main() {
 			await A.page.getByText("Voice Channels", { exact: true }).waitFor();
 			await channelRow(A, voiceChannel).waitFor();
 			await reopenServer(B);
+			if (crossNode)
+				noteRereads("B's channels", await rereadUntil("B's channel list (node B) does not show #" + voiceChannel,
+					() => channelRow(B, voiceChannel).count(), (n) => n > 0, () => reopenServer(B)));
 			await channelRow(B, voiceChannel).waitFor();
 			return "#" + voiceChannel + " listed under Voice Channels on both pages";
 		});
@@ -655,6 +734,14 @@ async function main() {
 			await joinVoice(A);
 			await until("A's participants", () => participants(A), (p) => p.heading === "Participants \u2014 1", LIVE_TIMEOUT_MS);
 			await voiceView(B);
+			// B's client offers to the participants node B lists after B's join: across nodes, first
+			// see that node B lists A (what B's voice view fetched on opening, fetched again if not).
+			if (crossNode)
+				noteRereads("B's voice participants", await rereadUntil("B's voice view (node B) does not list " + A.name,
+					() => participants(B), (p) => p.rows.includes(A.name), async () => {
+						await channelRow(B, textChannel).click();
+						await voiceView(B);
+					}));
 			// The client offers to the peers listed by the GET that follows its join, with whatever
 			// microphone stream it has by then; when that GET is faster than getUserMedia, the offer
 			// has no track and the call may never connect (a client race, together-web-routes.md (e) 4).
@@ -781,6 +868,8 @@ async function main() {
 
 	// The error cases judge the whole run, also after a fatal error.
 	run.current = "errors";
+	for (const u of Object.values(users))
+		result.users[u.label].hosts = [...u.hosts].sort();
 	const byNameFinal = new Map(cases.map((c) => [c.name, c]));
 	const uncaught = byNameFinal.get("no-uncaught-errors");
 	uncaught.ran = true;
