@@ -179,25 +179,36 @@ void PostgresTestServer::start(int readyTimeoutMs)
 	const bool first = !_initialised;
 	if (first)
 		initialise();
-	const int logFd = ChildProcess::openAppend("PostgresTestServer", _dir.path() + "/" + LOG_FILE);
-	try
-	{
-		_child.start({std::string(BIN_DIR) + "/postgres", "-D", _dir.path() + "/data", "-p", std::to_string(_port),
-		              "-k", _dir.path(), "-c", "listen_addresses=" + _host, "-c", "fsync=off"},
-		             logFd, identity());
-	}
-	catch (...)
-	{
-		::close(logFd);
-		throw;
-	}
-	::close(logFd);
-
 	const std::string port = std::to_string(_port);
 	const char* const keywords[] = {"host", "port", "dbname", "connect_timeout", nullptr};
 	const char* const values[] = {_host.c_str(), port.c_str(), "postgres", "2", nullptr};
-	const ChildProcess::Readiness readiness =
-	    _child.waitReady(readyTimeoutMs, 20, [&](int) { return PQpingParams(keywords, values, 0) == PQPING_OK; });
+	auto launch = [&] {
+		const int logFd = ChildProcess::openAppend("PostgresTestServer", _dir.path() + "/" + LOG_FILE);
+		try
+		{
+			_child.start({std::string(BIN_DIR) + "/postgres", "-D", _dir.path() + "/data", "-p", port, "-k",
+			              _dir.path(), "-c", "listen_addresses=" + _host, "-c", "fsync=off"},
+			             logFd, identity());
+		}
+		catch (...)
+		{
+			::close(logFd);
+			throw;
+		}
+		::close(logFd);
+		return _child.waitReady(readyTimeoutMs, 20,
+		                        [&](int) { return PQpingParams(keywords, values, 0) == PQPING_OK; });
+	};
+	ChildProcess::Readiness readiness = launch();
+	// After kill(), the old postmaster's backends may hold its shared memory a moment longer (they
+	// end when they notice it died), and postgres refuses to start until they are gone.
+	for (int attempt = 0; readiness == ChildProcess::EXITED && attempt < 50 &&
+	                      logTail().find("pre-existing shared memory block") != std::string::npos;
+	     ++attempt)
+	{
+		::usleep(100 * 1000);
+		readiness = launch();
+	}
 	if (readiness == ChildProcess::EXITED)
 		throw std::runtime_error("PostgresTestServer: postgres ended (shell code " +
 		                         std::to_string(_child.lastExitCode()) + ") before accepting connections\n" +

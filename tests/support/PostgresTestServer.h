@@ -77,12 +77,18 @@ public:
 	/// shell shows it, or -1 if it was not running.
 
 	void kill();
-	/// SIGKILL to the postmaster and waits for it; its backends end by themselves.
+	/// SIGKILL to the postmaster and waits for it; its backends end by themselves (start() retries
+	/// while they still hold the old shared memory, up to 5 s).
 
 	bool running();
 
 	int port() const { return _port; }
 	const std::string& host() const { return _host; }
+	const std::string& socketDirectory() const { return _dir.path(); }
+	/// The directory of its Unix socket (postgres -k; the socket is .s.PGSQL.<port()> in it): a
+	/// client's host for a connection over the socket, which local trust lets in without checking
+	/// the password. A filesystem socket also reaches it from another network namespace, where
+	/// 127.0.0.1:port() is not this server.
 	const std::string& database() const { return _database; }
 	const std::string& user() const { return _user; }
 	const std::string& password() const { return _password; }
