@@ -31,8 +31,8 @@
 #include "Formats.h"
 #include "GovpnPlugin.h"
 #include "GovpnState.h"
+#include "switchboard/util/LineMessage.h"
 #include <algorithm>
-#include <charconv>
 #include <set>
 
 
@@ -50,48 +50,9 @@ namespace {
 constexpr std::int64_t RESYNC_SETTLE_MS = 5000;
 
 
-} // namespace
-
-
-namespace {
-
-
-struct PeerLine
-/// One change as received: the space-separated words of its first line and the text after it.
-{
-	std::vector<std::string_view> words;
-	std::string_view text;
-};
-
-
-PeerLine splitPeerLine(std::string_view message)
-{
-	PeerLine line;
-	std::size_t newline = message.find('\n');
-	std::string_view head = message.substr(0, newline);
-	if (newline != std::string_view::npos)
-		line.text = message.substr(newline + 1);
-	while (!head.empty())
-	{
-		std::size_t space = head.find(' ');
-		line.words.push_back(head.substr(0, space));
-		head = space == std::string_view::npos ? std::string_view() : head.substr(space + 1);
-	}
-	return line;
-}
-
-
-bool readNumber(std::string_view text, std::int64_t& value)
-{
-	auto result = std::from_chars(text.data(), text.data() + text.size(), value);
-	return result.ec == std::errc() && result.ptr == text.data() + text.size();
-}
-
-
 bool readSocket(std::string_view text, ConnectionId& socket)
 {
-	auto result = std::from_chars(text.data(), text.data() + text.size(), socket);
-	return result.ec == std::errc() && result.ptr == text.data() + text.size() && socket != 0;
+	return readWholeInteger(text, socket) && socket != 0;
 }
 
 
@@ -146,7 +107,7 @@ void GovpnPlugin::shareOnline(const Room& room, ConnectionId socket)
 
 void GovpnPlugin::onPeerMessage(NodeNumber from, std::string_view message)
 {
-	PeerLine line = splitPeerLine(message);
+	LineMessage line = splitLineMessage(message);
 	if (line.words.empty() || line.words[0].size() != 1)
 		return;
 	const char verb = line.words[0][0];
@@ -181,7 +142,8 @@ void GovpnPlugin::onPeerMessage(NodeNumber from, std::string_view message)
 			endPresence(*room, socket); // a socket of ours displaced elsewhere is no longer in the room
 		updateGauges();
 	}
-	else if (verb == 'M' && count == 5 && readNumber(line.words[3], first) && readNumber(line.words[4], second))
+	else if (verb == 'M' && count == 5 && readWholeInteger(line.words[3], first) &&
+	         readWholeInteger(line.words[4], second))
 	{
 		Room* room = roomOf(line.words[1]);
 		if (room == nullptr)
@@ -203,7 +165,8 @@ void GovpnPlugin::onPeerMessage(NodeNumber from, std::string_view message)
 	}
 	else if (verb == 'X' && count == 2)
 		deleteRoom(std::string(line.words[1]), 0);
-	else if (verb == 'N' && count == 6 && readNumber(line.words[3], first) && readNumber(line.words[4], second))
+	else if (verb == 'N' && count == 6 && readWholeInteger(line.words[3], first) &&
+	         readWholeInteger(line.words[4], second))
 	{
 		std::string id(line.words[1]);
 		if (_rooms.count(id) > 0 || !isRoomId(id))

@@ -25,8 +25,8 @@
 
 #include "Accounts.h"
 #include "TogetherPlugin.h"
+#include "switchboard/util/LineMessage.h"
 #include <algorithm>
-#include <charconv>
 
 
 namespace Switchboard {
@@ -44,38 +44,6 @@ constexpr std::int64_t RESYNC_SETTLE_MS = 5000;
 
 // True on the thread that applies another node's change, so the change is not announced back.
 thread_local bool applyingPeerChange = false;
-
-
-struct Words
-{
-	std::vector<std::string_view> words;
-	std::string_view text;
-};
-
-
-Words split(std::string_view message)
-{
-	Words out;
-	std::size_t newline = message.find('\n');
-	std::string_view head = message.substr(0, newline);
-	if (newline != std::string_view::npos)
-		out.text = message.substr(newline + 1);
-	while (!head.empty())
-	{
-		std::size_t space = head.find(' ');
-		out.words.push_back(head.substr(0, space));
-		head = space == std::string_view::npos ? std::string_view() : head.substr(space + 1);
-	}
-	return out;
-}
-
-
-template <typename Number>
-bool readNumber(std::string_view text, Number& value)
-{
-	auto result = std::from_chars(text.data(), text.data() + text.size(), value);
-	return result.ec == std::errc() && result.ptr == text.data() + text.size();
-}
 
 
 bool validStatus(std::string_view status)
@@ -249,7 +217,7 @@ void TogetherPlugin::drainPeerMessages()
 
 void TogetherPlugin::applyPeerMessage(NodeNumber from, const std::string& message)
 {
-	Words m = split(message);
+	LineMessage m = splitLineMessage(message);
 	if (m.words.empty() || m.words[0].size() != 1 || _shuttingDown)
 		return;
 	const char verb = m.words[0][0];
@@ -295,8 +263,8 @@ void TogetherPlugin::applyPeerMessage(NodeNumber from, const std::string& messag
 		VoiceState state;
 		if (count == 2)
 			_voice.erase(userId);
-		else if (m.words[3].size() == 4 && readNumber(m.words[4], state.joinedAt) &&
-		         readNumber(m.words[5], state.boundSession))
+		else if (m.words[3].size() == 4 && readWholeInteger(m.words[4], state.joinedAt) &&
+		         readWholeInteger(m.words[5], state.boundSession))
 		{
 			state.channelId = std::string(m.words[2]);
 			state.selfMute = m.words[3][0] == '1';
