@@ -8,6 +8,7 @@
 
 
 #include "config/HostConfig.h"
+#include "net/Tls.h"
 #include "plugin/PluginLoader.h"
 #include "server/Allocator.h"
 #include "server/Server.h"
@@ -25,7 +26,10 @@
 #include <pthread.h>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <thread>
+#include <vector>
 
 
 using namespace Switchboard::Core;
@@ -126,6 +130,11 @@ protected:
 		                       "Print the effective configuration (defaults, file, environment, --set) and exit.")
 		        .required(false)
 		        .repeatable(false));
+		options.addOption(Poco::Util::Option("check-config", "t",
+		                                     "Check the configuration (host keys, every enabled plugin's keys, TLS "
+		                                     "files) without starting: exit 0 if valid, else 78 with every problem.")
+		                      .required(false)
+		                      .repeatable(false));
 	}
 
 	void handleOption(const std::string& name, const std::string& value) override
@@ -141,6 +150,8 @@ protected:
 			_overrides.push_back(value);
 		else if (name == "print-config")
 			_printConfig = true;
+		else if (name == "check-config")
+			_checkConfig = true;
 		if (_help || _version)
 			stopOptionsProcessing();
 	}
@@ -151,7 +162,8 @@ protected:
 		{
 			Poco::Util::HelpFormatter help(options());
 			help.setCommand(commandName());
-			help.setUsage("[--config=FILE] [--set=KEY=VALUE ...] [--print-config] [--daemon --pidfile=FILE]");
+			help.setUsage(
+			    "[--config=FILE] [--set=KEY=VALUE ...] [--print-config | --check-config] [--daemon --pidfile=FILE]");
 			help.setHeader("Switchboard: a self-hosted WebSocket signaling server whose protocols are plugins.");
 			help.setFooter("Configuration: docs/configuration.md. Environment: SWITCHBOARD_<SECTION>__<KEY>.");
 			help.format(std::cout);
@@ -172,15 +184,21 @@ protected:
 		std::string configPath = _configPath.empty() ? defaultConfigPath() : absolute(_configPath);
 		HostConfig config;
 		std::string error;
+		const std::string shownPath = configPath.empty() ? std::string("(defaults only)") : configPath;
 		if (!HostConfig::load(configPath, HostConfig::processEnvironment(), _overrides, config, error))
 		{
 			std::cerr << "switchboard: configuration error:\n" << error << "\n";
+			if (_checkConfig)
+				std::cerr << "switchboard: configuration " << shownPath << " is not valid (the plugins' keys are "
+				          << "checked once the host's are)\n";
 			return EXIT_CONFIG_ERROR;
 		}
 		ServerSettings settings = resolve(config.settings());
 
 		if (_printConfig)
 			return printConfig(config, settings.pluginDir);
+		if (_checkConfig)
+			return checkConfig(config, settings, shownPath);
 
 		setUpLogging(settings.logLevel);
 		Poco::Logger& log = Poco::Logger::get("host");
@@ -248,39 +266,76 @@ private:
 		return settings;
 	}
 
-	int printConfig(const HostConfig& config, const std::string& pluginDir)
+	static void checkPlugins(const HostConfig& config, const std::string& pluginDir, bool enabledOnly,
+	                         std::vector<std::unique_ptr<PluginLibrary>>& libraries,
+	                         std::map<std::string, PluginSchema>& schemas, std::vector<std::string>& problems)
+	/// Loads each configured plugin's library (or each enabled one's) for its declarations (nothing
+	/// is created) and checks the plugin's keys against them; what fails goes to problems.
 	{
-		// Descriptors are read (libraries loaded, nothing created) to show each plugin's keys.
-		std::vector<std::unique_ptr<PluginLibrary>> libraries;
-		std::map<std::string, PluginSchema> schemas;
-		int status = EXIT_OK;
 		for (const PluginSection& p : config.plugins())
 		{
+			if (enabledOnly && !p.enabled)
+				continue;
 			std::string error;
 			auto library = PluginLoader::load(pluginDir + "/" + PluginLoader::libraryFileName(p.name), p.name, error);
 			if (!library)
 			{
-				std::cerr << "switchboard: " << error << "\n";
-				status = EXIT_CONFIG_ERROR;
+				problems.push_back(error);
 				continue;
 			}
 			schemas[p.name] = PluginSchema{library->descriptor().configKeys, library->descriptor().configKeyCount};
 			Switchboard::Config checked;
 			if (!config.validatePlugin(p.name, library->descriptor().configKeys, library->descriptor().configKeyCount,
 			                           checked, error))
-			{
-				std::cerr << "switchboard: " << error << "\n";
-				status = EXIT_CONFIG_ERROR;
-			}
+				problems.push_back(error);
 			libraries.push_back(std::move(library));
 		}
+	}
+
+	int printConfig(const HostConfig& config, const std::string& pluginDir)
+	{
+		std::vector<std::unique_ptr<PluginLibrary>> libraries;
+		std::map<std::string, PluginSchema> schemas;
+		std::vector<std::string> problems;
+		checkPlugins(config, pluginDir, false, libraries, schemas, problems);
+		for (const std::string& problem : problems)
+			std::cerr << "switchboard: " << problem << "\n";
 		std::cout << "; plugin_dir resolves to " << pluginDir << "\n" << config.render(schemas);
-		return status;
+		return problems.empty() ? EXIT_OK : EXIT_CONFIG_ERROR;
+	}
+
+	int checkConfig(const HostConfig& config, const ServerSettings& settings, const std::string& shownPath)
+	/// --check-config: what a start would refuse before serving, all of it, without binding,
+	/// opening storage or starting anything (like nginx -t).
+	{
+		std::vector<std::unique_ptr<PluginLibrary>> libraries;
+		std::map<std::string, PluginSchema> schemas;
+		std::vector<std::string> problems;
+		checkPlugins(config, settings.pluginDir, true, libraries, schemas, problems);
+		for (const ListenerSpec& listener : settings.listeners)
+		{
+			std::string error;
+			if (!listener.tlsCertificate.empty() &&
+			    !TlsContext::load(TlsFiles{listener.tlsCertificate, listener.tlsKey, listener.tlsChain}, error))
+				problems.push_back("[listener." + listener.name + "] " + error);
+		}
+		if (problems.empty())
+		{
+			std::cout << "switchboard: configuration " << shownPath << " is valid (" << libraries.size()
+			          << " enabled plugin(s) checked in " << settings.pluginDir << ")\n";
+			return EXIT_OK;
+		}
+		for (const std::string& problem : problems)
+			std::cerr << "switchboard: " << problem << "\n";
+		std::cerr << "switchboard: configuration " << shownPath << " is not valid: " << problems.size()
+		          << " problem(s)\n";
+		return EXIT_CONFIG_ERROR;
 	}
 
 	bool _help = false;
 	bool _version = false;
 	bool _printConfig = false;
+	bool _checkConfig = false;
 	std::string _configPath;
 	std::vector<std::string> _overrides;
 };

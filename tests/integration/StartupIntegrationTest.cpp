@@ -2,7 +2,7 @@
 // StartupIntegrationTest.cpp
 //
 // How the real binary starts, refuses to start and reports why: configuration errors, plugins
-// that cannot load or start, the failure policy, --print-config and daemon mode.
+// that cannot load or start, the failure policy, --print-config, --check-config and daemon mode.
 //
 
 
@@ -56,6 +56,9 @@ class StartupIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testSkipPolicyKeepsServing);
 	CPPUNIT_TEST(testPrintConfig);
 	CPPUNIT_TEST(testEnvironmentOverride);
+	CPPUNIT_TEST(testCheckConfigValid);
+	CPPUNIT_TEST(testCheckConfigListsEveryProblem);
+	CPPUNIT_TEST(testCheckConfigHostErrors);
 	CPPUNIT_TEST(testDaemonWithPidfile);
 	CPPUNIT_TEST(testSharedListenerAndSeparatePorts);
 	CPPUNIT_TEST(testSecondServerOnTheSamePortIsRefused);
@@ -228,6 +231,55 @@ public:
 		std::string path = server.dir().writeFile("printed.ini", out);
 		TestServer::RunResult again = TestServer::runOnce({"--config=" + path, "--print-config"});
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(again.describe(), 0, again.exitCode);
+	}
+
+	void testCheckConfigValid()
+	{
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo", {{"greeting", "hey"}});
+		TestServer::RunResult r = server.runWithConfig({"--check-config"});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), 0, r.exitCode);
+		CPPUNIT_ASSERT_MESSAGE(r.describe(),
+		                       contains(r.stdoutText, "configuration " + server.configPath() + " is valid (1 enabled"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), std::string(), r.stderrText);
+		// -t is the short form, as with nginx.
+		r = server.runWithConfig({"-t"});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), 0, r.exitCode);
+	}
+
+	void testCheckConfigListsEveryProblem()
+	{
+		// Two plugins with a bad key each, and a TLS listener whose files do not exist: all three
+		// are listed, and nothing is bound, created or started.
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo", {{"max_notes", "lots"}});
+		server.addPlugin("peerjs", "main", "/peerjs", {{"bogus_key", "1"}});
+		const std::string missing = server.dir().filePath("missing.pem");
+		server.addListener("secure", {{"tls_certificate", missing}, {"tls_key", missing}});
+		const std::string data = server.dir().filePath("check-data");
+		server.set("storage", "directory", data);
+		TestServer::RunResult r = server.runWithConfig({"--check-config"});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), EXIT_CONFIG, r.exitCode);
+		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, "plugin.echo.max_notes: expected an integer"));
+		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, "plugin.peerjs.bogus_key: unknown key"));
+		CPPUNIT_ASSERT_MESSAGE(r.describe(),
+		                       contains(r.stderrText, "[listener.secure]") && contains(r.stderrText, "missing.pem"));
+		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, " is not valid: 3 problem(s)"));
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), std::string(), r.stdoutText);
+		CPPUNIT_ASSERT_MESSAGE("the check created the storage directory", !std::filesystem::exists(data));
+	}
+
+	void testCheckConfigHostErrors()
+	{
+		// Host keys are checked first; every error among them is listed.
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo");
+		TestServer::RunResult r =
+		    server.runWithConfig({"--check-config", "--set=http.max_threads=many", "--set=host.log_level=loud"});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(r.describe(), EXIT_CONFIG, r.exitCode);
+		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, "http.max_threads"));
+		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, "host.log_level"));
+		CPPUNIT_ASSERT_MESSAGE(r.describe(), contains(r.stderrText, " is not valid"));
 	}
 
 	void testEnvironmentOverride()
