@@ -12,6 +12,7 @@
 #include "plugin/PluginLoader.h"
 #include "server/Allocator.h"
 #include "server/Server.h"
+#include "server/SystemdNotify.h"
 #include "Poco/AsyncChannel.h"
 #include "Poco/AutoPtr.h"
 #include "Poco/ConsoleChannel.h"
@@ -29,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 
@@ -86,6 +88,15 @@ sigset_t handledSignals()
 }
 
 
+void tellServiceManager(const std::string& state)
+// systemd's Type=notify (a no-op elsewhere); a failure is logged, never fatal.
+{
+	std::string error;
+	if (!Switchboard::Core::notifyServiceManager(state, &error) && !error.empty())
+		Poco::Logger::get("host").warning("cannot notify the service manager: %s", error);
+}
+
+
 void waitForSignals(Switchboard::Core::Server& server)
 // Returns on SIGTERM, SIGINT or SIGQUIT. SIGHUP is the reload signal of daemons: it never stops
 // the server; it re-reads the TLS certificates.
@@ -98,7 +109,9 @@ void waitForSignals(Switchboard::Core::Server& server)
 			continue;
 		if (signal != SIGHUP)
 			return;
+		tellServiceManager(Switchboard::Core::reloadingState());
 		server.reload();
+		tellServiceManager("READY=1");
 	}
 }
 
@@ -218,10 +231,13 @@ protected:
 				status = pluginConfigRejected || server.failedOnConfiguration() ? EXIT_CONFIG_ERROR : EXIT_SOFTWARE;
 			else
 			{
+				// Every listener is bound and every plugin started.
+				tellServiceManager("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(::getpid()));
 				waitForSignals(server);
 				// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
 				// shutdown short (it has its own deadline, and SIGKILL still works).
 				log.information("termination requested; shutting down");
+				tellServiceManager("STOPPING=1");
 				server.shutdown();
 			}
 		}
