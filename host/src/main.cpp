@@ -25,7 +25,9 @@
 #include "Poco/Util/ServerApplication.h"
 #include <csignal>
 #include <pthread.h>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -97,9 +99,9 @@ void tellServiceManager(const std::string& state)
 }
 
 
-void waitForSignals(Switchboard::Core::Server& server)
+void waitForSignals(const std::function<void()>& reload)
 // Returns on SIGTERM, SIGINT or SIGQUIT. SIGHUP is the reload signal of daemons: it never stops
-// the server; it re-reads the TLS certificates.
+// the server; it reloads the configuration.
 {
 	sigset_t set = handledSignals();
 	for (;;)
@@ -110,7 +112,7 @@ void waitForSignals(Switchboard::Core::Server& server)
 		if (signal != SIGHUP)
 			return;
 		tellServiceManager(Switchboard::Core::reloadingState());
-		server.reload();
+		reload();
 		tellServiceManager("READY=1");
 	}
 }
@@ -233,7 +235,8 @@ protected:
 			{
 				// Every listener is bound and every plugin started.
 				tellServiceManager("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(::getpid()));
-				waitForSignals(server);
+				std::uint64_t generation = 1;
+				waitForSignals([&] { reloadConfiguration(server, configPath, config, generation); });
 				// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
 				// shutdown short (it has its own deadline, and SIGKILL still works).
 				log.information("termination requested; shutting down");
@@ -306,6 +309,64 @@ private:
 				problems.push_back(error);
 			libraries.push_back(std::move(library));
 		}
+	}
+
+	void reloadConfiguration(Server& server, const std::string& configPath, const HostConfig& running,
+	                         std::uint64_t& generation)
+	/// SIGHUP: reads the configuration again (file, environment, --set) and checks all of it as
+	/// --check-config does; a configuration with any problem changes nothing. Otherwise what can
+	/// change live is applied (the log level; the TLS files are re-read in any case) and every
+	/// other key that differs from the running configuration is reported as needing a restart.
+	{
+		Poco::Logger& log = Poco::Logger::get("host");
+		HostConfig fresh;
+		std::string error;
+		std::vector<std::string> problems;
+		if (!HostConfig::load(configPath, HostConfig::processEnvironment(), _overrides, fresh, error))
+			problems.push_back(error);
+		else
+		{
+			std::vector<std::unique_ptr<PluginLibrary>> libraries;
+			std::map<std::string, PluginSchema> schemas;
+			checkPlugins(fresh, resolve(fresh.settings()).pluginDir, true, libraries, schemas, problems);
+		}
+		if (!problems.empty())
+		{
+			log.warning("SIGHUP: configuration not reloaded, the running one (generation %s) stays:",
+			            std::to_string(generation));
+			for (const std::string& problem : problems)
+				log.warning("  %s", problem);
+			server.reload(); // the TLS files may have been renewed all the same
+			return;
+		}
+		std::vector<std::string> applied, needsRestart;
+		for (const std::string& key : running.changedKeys(fresh))
+		{
+			if (key == "host.log_level")
+				applied.push_back(key);
+			else
+				needsRestart.push_back(key);
+		}
+		// Applied from the new configuration each time, so a reverted level comes back too.
+		const std::string level = fresh.settings().logLevel;
+		if (Poco::Logger::root().getLevel() != Poco::Logger::parseLevel(level))
+		{
+			Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
+			Poco::Logger::root().setLevel(level);
+		}
+		server.setConfigurationGeneration(++generation);
+		auto joined = [](const std::vector<std::string>& keys) {
+			std::string out;
+			for (const std::string& key : keys)
+				out += (out.empty() ? "" : ", ") + key;
+			return out;
+		};
+		log.notice("SIGHUP: configuration %s reloaded (generation %s); live: %s",
+		           configPath.empty() ? std::string("(defaults only)") : configPath, std::to_string(generation),
+		           applied.empty() ? std::string("nothing changed") : joined(applied));
+		if (!needsRestart.empty())
+			log.warning("SIGHUP: these changes take effect only after a restart: %s", joined(needsRestart));
+		server.reload();
 	}
 
 	int printConfig(const HostConfig& config, const std::string& pluginDir)

@@ -128,6 +128,7 @@ class ConfigTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testEventLoopsResolution);
 	CPPUNIT_TEST(testMissingFile);
 	CPPUNIT_TEST(testFullFile);
+	CPPUNIT_TEST(testChangedKeys);
 	CPPUNIT_TEST(testEmptySectionsAndCase);
 	CPPUNIT_TEST(testEnvironmentKey);
 	CPPUNIT_TEST(testEnvironmentBeatsFile);
@@ -188,6 +189,23 @@ public:
 		CPPUNIT_ASSERT_EQUAL(1, Switchboard::Core::resolveEventLoops(0, 2));
 		CPPUNIT_ASSERT_EQUAL(2, Switchboard::Core::resolveEventLoops(0, 3));
 		CPPUNIT_ASSERT_EQUAL(15, Switchboard::Core::resolveEventLoops(0, 16));
+	}
+
+	void testChangedKeys()
+	{
+		// What a reload compares: keys set differently, set in one only; from any source.
+		TempConfig file("[host]\nlog_level = debug\n[listener.main]\nport = 9000\n[plugin.echo]\n"
+		                "listener = main\ngreeting = hi\n");
+		HostConfig before, after;
+		std::string error;
+		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load(file.path(), {}, {}, before, error));
+		CPPUNIT_ASSERT(before.changedKeys(before).empty());
+		CPPUNIT_ASSERT_MESSAGE(error,
+		                       HostConfig::load(file.path(), {{"SWITCHBOARD_HOST__LOG_LEVEL", "warning"}},
+		                                        {"plugin.echo.max_notes=5", "listener.main.port=9000"}, after, error));
+		const std::vector<std::string> expected = {"host.log_level", "plugin.echo.max_notes"};
+		CPPUNIT_ASSERT(before.changedKeys(after) == expected);
+		CPPUNIT_ASSERT(after.changedKeys(before) == expected);
 	}
 
 	void testDefaultsWithoutFile()

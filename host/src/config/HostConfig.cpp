@@ -1385,6 +1385,29 @@ std::string HostConfig::renderKey(const std::string& section, const std::string&
 }
 
 
+std::vector<std::string> HostConfig::changedKeys(const HostConfig& other) const
+{
+	std::vector<std::string> changed;
+	auto mine = _entries.begin();
+	auto theirs = other._entries.begin();
+	while (mine != _entries.end() || theirs != other._entries.end())
+	{
+		if (theirs == other._entries.end() || (mine != _entries.end() && mine->first < theirs->first))
+			changed.push_back((mine++)->first);
+		else if (mine == _entries.end() || theirs->first < mine->first)
+			changed.push_back((theirs++)->first);
+		else
+		{
+			if (mine->second.value != theirs->second.value)
+				changed.push_back(mine->first);
+			++mine;
+			++theirs;
+		}
+	}
+	return changed;
+}
+
+
 std::string HostConfig::render(const std::map<std::string, PluginSchema>& plugins) const
 {
 	std::ostringstream out;

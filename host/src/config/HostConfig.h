@@ -112,6 +112,11 @@ public:
 	/// Where the effective value of key (or, for a section name, the section) came from:
 	/// "<path>:<line>", "environment (SWITCHBOARD_...)", "command line" or "default".
 
+	std::vector<std::string> changedKeys(const HostConfig& other) const;
+	/// The full keys whose effective value differs between this configuration and other (set in
+	/// one only, or to different values), in name order. Defaults are the same in both, so only
+	/// what the file, the environment or the command line set is compared.
+
 	std::string render(const std::map<std::string, PluginSchema>& plugins = {}) const;
 	/// The effective configuration as an INI file that load() accepts and that yields the same
 	/// values: every key with a "; description (default: X)" line above it, a "; set by ..."

@@ -449,7 +449,11 @@ void HttpConnection::handleAdmin()
 	else if (request.path == "/readyz")
 	{
 		bool ready = hooks.ready && hooks.ready();
-		response.text(ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
+		const std::string generation =
+		    std::to_string(hooks.configurationGeneration ? hooks.configurationGeneration() : 1);
+		response.text(ready ? 200 : 503, (ready ? "ready" : "not ready") + std::string(" (configuration generation ") +
+		                                     generation + ")\n");
+		response.setHeader("X-Configuration-Generation", generation);
 	}
 	else if (request.path == "/metrics")
 		response.send(200, "text/plain; version=0.0.4; charset=utf-8", hooks.metricsText ? hooks.metricsText() : "");

@@ -19,6 +19,7 @@
 #include "switchboard/util/RoutePattern.h"
 #include "Poco/Logger.h"
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,6 +57,7 @@ struct AdminHooks
 	std::function<std::string()> metricsText;
 	std::function<std::string()> pluginsJson;
 	std::function<std::string()> clusterJson;
+	std::function<std::uint64_t()> configurationGeneration; ///< 1 at start, +1 per applied reload
 };
 
 

@@ -109,7 +109,7 @@ void Server::reload()
 	Poco::Logger& log = hostLogger();
 	if (!_http || !_http->hasTls())
 	{
-		log.notice("SIGHUP received: nothing to reload (no TLS listener; other settings are read at start only)");
+		log.information("SIGHUP: no TLS listener whose files to re-read");
 		return;
 	}
 	bool allLoaded = true;
@@ -193,6 +193,7 @@ bool Server::start(std::string& error)
 	{
 		AdminHooks hooks;
 		hooks.ready = [this] { return ready(); };
+		hooks.configurationGeneration = [this] { return _configurationGeneration.load(); };
 		hooks.healthy = [this](std::string& why) { return healthy(why); };
 		hooks.metricsText = [this] { return renderMetrics(); };
 		hooks.pluginsJson = [this] { return pluginsJson(); };

@@ -15,6 +15,7 @@
 #include "net/TransportSettings.h"
 #include "switchboard/Plugin.h"
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,6 +52,9 @@ public:
 	void reload();
 	/// SIGHUP: re-reads what can change without a restart (TLS certificates) and logs what it did.
 
+	void setConfigurationGeneration(std::uint64_t generation) { _configurationGeneration = generation; }
+	/// What /readyz reports: 1 at start, one more per configuration reload that was applied.
+
 	void shutdown();
 	/// Graceful stop: no new connections, plugins told, clients closed with 1001, storage
 	/// flushed, within the shutdown deadline. Idempotent.
@@ -80,6 +84,7 @@ private:
 	std::unique_ptr<class SystemClock> _clock;
 	std::vector<std::unique_ptr<LoadedPlugin>> _plugins;
 	std::atomic<bool> _ready{false};
+	std::atomic<std::uint64_t> _configurationGeneration{1};
 	bool _stopped = false;
 	bool _configurationFailure = false;
 	std::int64_t _startedAtMs = 0;

@@ -1,0 +1,151 @@
+//
+// ReloadIntegrationTest.cpp
+//
+// SIGHUP on the real binary reloads the configuration (docs/operations.md): the file is read and
+// checked again as --check-config does; a configuration with a problem changes nothing (the log
+// says why, /readyz keeps its generation); a valid one bumps the generation /readyz reports,
+// applies the log level at once, and names every other changed key as waiting for a restart. An
+// open WebSocket is never disturbed.
+//
+
+
+#include "Deadline.h"
+#include "HttpTestClient.h"
+#include "TestServer.h"
+#include "WsTestClient.h"
+#include <cppunit/TestFixture.h>
+#include <cppunit/extensions/HelperMacros.h>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+
+using namespace Switchboard::Test;
+
+
+namespace {
+
+
+const char* LOOPBACK = "127.0.0.1";
+const int WAIT_MS = 5000;
+
+
+bool contains(const std::string& text, const std::string& part)
+{
+	return text.find(part) != std::string::npos;
+}
+
+
+void rewriteConfig(TestServer& server)
+/// The configuration file as the server's sections now say (ports unchanged).
+{
+	std::ofstream file(server.configPath(), std::ios::trunc);
+	file << server.configText();
+	CPPUNIT_ASSERT_MESSAGE("rewriting " + server.configPath(), file.good());
+}
+
+
+std::string readyzBody(const TestServer& server)
+{
+	const HttpResponse response = HttpTestClient::get(LOOPBACK, server.adminPort(), "/readyz");
+	CPPUNIT_ASSERT_EQUAL(200, response.status);
+	return response.body;
+}
+
+
+bool waitFor(const std::function<bool()>& condition)
+{
+	const Deadline deadline(WAIT_MS);
+	while (!deadline.expired())
+	{
+		if (condition())
+			return true;
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+	return condition();
+}
+
+
+void expectEcho(WsTestClient& client, const std::string& text)
+{
+	client.sendText(text);
+	const WsTestClient::Message m = client.receiveMessage(WAIT_MS);
+	CPPUNIT_ASSERT_MESSAGE(m.error, m.ok());
+	CPPUNIT_ASSERT_EQUAL(text, m.payload);
+}
+
+
+} // namespace
+
+
+class ReloadIntegrationTest: public CppUnit::TestFixture
+{
+	CPPUNIT_TEST_SUITE(ReloadIntegrationTest);
+	CPPUNIT_TEST(testReloadAppliesChecksAndReports);
+	CPPUNIT_TEST_SUITE_END();
+
+public:
+	void testReloadAppliesChecksAndReports()
+	{
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo");
+		server.start();
+		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 1)\n"), readyzBody(server));
+		WsTestClient client;
+		CPPUNIT_ASSERT_EQUAL(101, client.connect(LOOPBACK, server.port("main"), "/echo/ws").status);
+		expectEcho(client, "before");
+
+		// A plugin key and the log level change: the level at once (the reload's own notice is
+		// then below it), the key at the next restart; generation 2.
+		server.set("plugin.echo", "greeting", "changed");
+		server.set("host", "log_level", "warning");
+		rewriteConfig(server);
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		CPPUNIT_ASSERT_MESSAGE(readyzBody(server),
+		                       waitFor([&] { return contains(readyzBody(server), "generation 2"); }));
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+			                       return contains(
+			                           server.logText(),
+			                           "these changes take effect only after a restart: plugin.echo.greeting");
+		                       }));
+		CPPUNIT_ASSERT_MESSAGE("the notice of generation 2 is below the new level\n" + server.logTail(),
+		                       !contains(server.logText(), "reloaded (generation 2)"));
+		expectEcho(client, "after generation 2");
+
+		// A bad value: nothing changes, the log says what and why, the generation stays.
+		server.set("plugin.echo", "max_notes", "lots");
+		rewriteConfig(server);
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+			                       return contains(server.logText(),
+			                                       "configuration not reloaded, the running one (generation 2) stays");
+		                       }));
+		// (The log is written asynchronously: each line is waited for.)
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+			                       return contains(server.logText(), "plugin.echo.max_notes: expected an integer");
+		                       }));
+		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
+		expectEcho(client, "after a refused reload");
+
+		// Fixed, and the level back to information: generation 3, announced.
+		server.unset("plugin.echo", "max_notes");
+		server.set("host", "log_level", "information");
+		rewriteConfig(server);
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+			                       return contains(server.logText(), "reloaded (generation 3); live: nothing changed");
+		                       }));
+		const HttpResponse readyz = HttpTestClient::get(LOOPBACK, server.adminPort(), "/readyz");
+		CPPUNIT_ASSERT_EQUAL(std::string("3"), readyz.header("X-Configuration-Generation"));
+		expectEcho(client, "after generation 3");
+		client.sendClose(1000, "bye");
+		CPPUNIT_ASSERT_EQUAL(1000, client.expectClose(WAIT_MS, false).code);
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+};
+
+
+CPPUNIT_TEST_SUITE_REGISTRATION(ReloadIntegrationTest);
