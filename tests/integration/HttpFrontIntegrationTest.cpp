@@ -417,7 +417,7 @@ public:
 		CPPUNIT_ASSERT_EQUAL(101, client.connect(LOOPBACK, port, "/echo/ws").status);
 		for (int i = 0; i < 3; ++i)
 			server.sendSignal(SIGHUP);
-		CPPUNIT_ASSERT(server.waitForLog("SIGHUP received", 3000));
+		CPPUNIT_ASSERT(server.waitForLog("SIGHUP: configuration", 3000));
 		CPPUNIT_ASSERT(server.running());
 		client.sendText("still here");
 		CPPUNIT_ASSERT_EQUAL(std::string("still here"), client.receiveMessage(2000).payload);
