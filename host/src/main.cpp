@@ -236,7 +236,8 @@ protected:
 				// Every listener is bound and every plugin started.
 				tellServiceManager("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(::getpid()));
 				std::uint64_t generation = 1;
-				waitForSignals([&] { reloadConfiguration(server, configPath, config, generation); });
+				HostConfig live = config;
+				waitForSignals([&] { reloadConfiguration(server, configPath, live, generation); });
 				// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
 				// shutdown short (it has its own deadline, and SIGKILL still works).
 				log.information("termination requested; shutting down");
@@ -311,25 +312,23 @@ private:
 		}
 	}
 
-	void reloadConfiguration(Server& server, const std::string& configPath, const HostConfig& running,
-	                         std::uint64_t& generation)
+	void reloadConfiguration(Server& server, const std::string& configPath, HostConfig& live, std::uint64_t& generation)
 	/// SIGHUP: reads the configuration again (file, environment, --set) and checks all of it as
-	/// --check-config does; a configuration with any problem changes nothing. Otherwise what can
-	/// change live is applied (the log level; the TLS files are re-read in any case) and every
-	/// other key that differs from the running configuration is reported as needing a restart.
+	/// --check-config does; a configuration with any problem changes nothing. Otherwise what
+	/// changed since the last reload (or the start) is applied where it can be: the log level,
+	/// and each running plugin's own keys through Plugin::reconfigure; everything else is
+	/// reported as needing a restart. The TLS files are re-read in any case.
 	{
 		Poco::Logger& log = Poco::Logger::get("host");
 		HostConfig fresh;
 		std::string error;
 		std::vector<std::string> problems;
+		std::vector<std::unique_ptr<PluginLibrary>> libraries; // keeps the schemas' declarations mapped
+		std::map<std::string, PluginSchema> schemas;
 		if (!HostConfig::load(configPath, HostConfig::processEnvironment(), _overrides, fresh, error))
 			problems.push_back(error);
 		else
-		{
-			std::vector<std::unique_ptr<PluginLibrary>> libraries;
-			std::map<std::string, PluginSchema> schemas;
 			checkPlugins(fresh, resolve(fresh.settings()).pluginDir, true, libraries, schemas, problems);
-		}
 		if (!problems.empty())
 		{
 			log.warning("SIGHUP: configuration not reloaded, the running one (generation %s) stays:",
@@ -340,10 +339,22 @@ private:
 			return;
 		}
 		std::vector<std::string> applied, needsRestart;
-		for (const std::string& key : running.changedKeys(fresh))
+		std::map<std::string, std::vector<std::string>> pluginKeys; // plugin -> its own changed keys
+		for (const std::string& key : live.changedKeys(fresh))
 		{
+			const std::string pluginPrefix = "plugin.";
+			const std::size_t dot = key.find('.', pluginPrefix.size());
+			const std::string name = key.compare(0, pluginPrefix.size(), pluginPrefix) == 0 && dot != std::string::npos
+			                             ? key.substr(pluginPrefix.size(), dot - pluginPrefix.size())
+			                             : std::string();
+			const std::string own = name.empty() ? std::string() : key.substr(dot + 1);
+			const PluginSection* before = name.empty() ? nullptr : live.plugin(name);
+			const PluginSection* after = name.empty() ? nullptr : fresh.plugin(name);
 			if (key == "host.log_level")
 				applied.push_back(key);
+			else if (before != nullptr && after != nullptr && before->enabled && after->enabled && own != "enabled" &&
+			         own != "listener" && own != "prefix")
+				pluginKeys[name].push_back(own);
 			else
 				needsRestart.push_back(key);
 		}
@@ -354,7 +365,22 @@ private:
 			Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 			Poco::Logger::root().setLevel(level);
 		}
+		for (const auto& entry : pluginKeys)
+		{
+			const PluginSchema& schema = schemas.at(entry.first);
+			Switchboard::Config config;
+			std::string why;
+			if (!fresh.validatePlugin(entry.first, schema.keys, schema.count, config, why))
+				why = "its keys no longer check: " + why; // checked above; kept for safety
+			else
+				why = server.reconfigurePlugin(entry.first, config, entry.second);
+			for (const std::string& key : entry.second)
+				(why.empty() ? applied : needsRestart).push_back("plugin." + entry.first + "." + key);
+			if (!why.empty())
+				log.warning("SIGHUP: plugin %s keeps its running values until a restart: %s", entry.first, why);
+		}
 		server.setConfigurationGeneration(++generation);
+		live = fresh;
 		auto joined = [](const std::vector<std::string>& keys) {
 			std::string out;
 			for (const std::string& key : keys)

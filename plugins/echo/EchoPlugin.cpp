@@ -148,6 +148,19 @@ void EchoPlugin::stop()
 }
 
 
+ReconfigureResult EchoPlugin::reconfigure(const Config& config, const std::vector<std::string>& /*changedKeys*/)
+{
+	// All or nothing: check first, then apply both under the lock.
+	std::string greeting = config.getString("greeting");
+	if (!isUtf8(greeting))
+		return ReconfigureResult::needsRestart("greeting is not valid UTF-8; TEXT messages must be");
+	std::lock_guard<std::mutex> lock(_settingsMutex);
+	_greeting = std::move(greeting);
+	_maxNotes = config.getInt("max_notes");
+	return ReconfigureResult::done();
+}
+
+
 void EchoPlugin::onOpen(Connection& connection, const HttpRequest& /*request*/)
 {
 	_pConnections->add(1);
@@ -156,8 +169,13 @@ void EchoPlugin::onOpen(Connection& connection, const HttpRequest& /*request*/)
 	Session& session = connection.emplaceState<Session>();
 	session.openedMs = _pHost->clock().monotonicMs();
 
-	if (!_greeting.empty())
-		connection.send(_greeting, MessageKind::TEXT);
+	std::string greeting;
+	{
+		std::lock_guard<std::mutex> lock(_settingsMutex);
+		greeting = _greeting;
+	}
+	if (!greeting.empty())
+		connection.send(greeting, MessageKind::TEXT);
 }
 
 
@@ -209,6 +227,11 @@ void EchoPlugin::postNote(const HttpRequest& request, HttpResponse& response)
 	}
 
 	// Insert and trim in one transaction, so concurrent posts never leave more than max_notes.
+	std::int64_t maxNotes = 0;
+	{
+		std::lock_guard<std::mutex> lock(_settingsMutex);
+		maxNotes = _maxNotes;
+	}
 	std::int64_t id = 0;
 	std::string failure;
 	bool committed = _pHost->storage().transaction(
@@ -222,7 +245,7 @@ void EchoPlugin::postNote(const HttpRequest& request, HttpResponse& response)
 		    }
 		    id = valueAsInt(inserted.rows[0][0]);
 		    QueryResult trimmed = tx.execute(
-		        "DELETE FROM notes WHERE id NOT IN (SELECT id FROM notes ORDER BY id DESC LIMIT ?)", {_maxNotes});
+		        "DELETE FROM notes WHERE id NOT IN (SELECT id FROM notes ORDER BY id DESC LIMIT ?)", {maxNotes});
 		    if (!trimmed.ok)
 		    {
 			    failure = trimmed.error;

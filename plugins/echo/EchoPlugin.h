@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,10 @@ public:
 	void stop() override;
 	/// Writes the part of the echoed total that the timer has not written yet.
 
+	ReconfigureResult reconfigure(const Config& config, const std::vector<std::string>& changedKeys) override;
+	/// Both keys apply live: the greeting to connections opened from now on, max_notes from the
+	/// next note. Runs on the main thread while callbacks run: the values are under _settingsMutex.
+
 	// --- WebSocketHandler ----------------------------------------------------------------------
 
 	void onOpen(Connection& connection, const HttpRequest& request) override;
@@ -87,6 +92,7 @@ private:
 	std::uint64_t echoedSinceStart() const;
 
 	Host* _pHost = nullptr;
+	mutable std::mutex _settingsMutex; ///< the two settings: a reload may change them while serving
 	std::string _greeting;
 	std::int64_t _maxNotes = 1000;
 	Counter* _pEchoed = nullptr;

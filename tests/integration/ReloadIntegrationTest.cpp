@@ -4,8 +4,9 @@
 // SIGHUP on the real binary reloads the configuration (docs/operations.md): the file is read and
 // checked again as --check-config does; a configuration with a problem changes nothing (the log
 // says why, /readyz keeps its generation); a valid one bumps the generation /readyz reports,
-// applies the log level at once, and names every other changed key as waiting for a restart. An
-// open WebSocket is never disturbed.
+// applies the log level at once, hands the echo plugin its changed keys (Plugin::reconfigure: a
+// new greeting for new connections), and names every other changed key as waiting for a restart.
+// An open WebSocket is never disturbed.
 //
 
 
@@ -13,6 +14,7 @@
 #include "HttpTestClient.h"
 #include "TestServer.h"
 #include "WsTestClient.h"
+#include "switchboard/Abi.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <chrono>
@@ -85,35 +87,40 @@ class ReloadIntegrationTest: public CppUnit::TestFixture
 {
 	CPPUNIT_TEST_SUITE(ReloadIntegrationTest);
 	CPPUNIT_TEST(testReloadAppliesChecksAndReports);
+	CPPUNIT_TEST(testPluginsThatCannotApplyKeysLive);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
 	void testReloadAppliesChecksAndReports()
 	{
 		TestServer server;
-		server.addPlugin("echo", "main", "/echo");
+		server.addPlugin("echo", "main", "/echo", {{"greeting", "hello"}});
 		server.start();
 		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 1)\n"), readyzBody(server));
 		WsTestClient client;
 		CPPUNIT_ASSERT_EQUAL(101, client.connect(LOOPBACK, server.port("main"), "/echo/ws").status);
+		CPPUNIT_ASSERT_EQUAL(std::string("hello"), client.receiveMessage(WAIT_MS).payload);
 		expectEcho(client, "before");
 
-		// A plugin key and the log level change: the level at once (the reload's own notice is
-		// then below it), the key at the next restart; generation 2.
+		// The greeting (live, through the plugin), the log level (live: the reload's own notice is
+		// then below it) and the plugin's prefix (at the next restart) change; generation 2.
 		server.set("plugin.echo", "greeting", "changed");
+		server.set("plugin.echo", "prefix", "/echo2");
 		server.set("host", "log_level", "warning");
 		rewriteConfig(server);
 		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
 		CPPUNIT_ASSERT_MESSAGE(readyzBody(server),
 		                       waitFor([&] { return contains(readyzBody(server), "generation 2"); }));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
-			                       return contains(
-			                           server.logText(),
-			                           "these changes take effect only after a restart: plugin.echo.greeting");
-		                       }));
+		CPPUNIT_ASSERT_MESSAGE(
+		    server.logTail(), waitFor([&] {
+			    return contains(server.logText(), "these changes take effect only after a restart: plugin.echo.prefix");
+		    }));
 		CPPUNIT_ASSERT_MESSAGE("the notice of generation 2 is below the new level\n" + server.logTail(),
 		                       !contains(server.logText(), "reloaded (generation 2)"));
 		expectEcho(client, "after generation 2");
+		WsTestClient newcomer;
+		CPPUNIT_ASSERT_EQUAL(101, newcomer.connect(LOOPBACK, server.port("main"), "/echo/ws").status);
+		CPPUNIT_ASSERT_EQUAL(std::string("changed"), newcomer.receiveMessage(WAIT_MS).payload);
 
 		// A bad value: nothing changes, the log says what and why, the generation stays.
 		server.set("plugin.echo", "max_notes", "lots");
@@ -136,13 +143,37 @@ public:
 		rewriteConfig(server);
 		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
 		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
-			                       return contains(server.logText(), "reloaded (generation 3); live: nothing changed");
+			                       return contains(server.logText(), "reloaded (generation 3); live: host.log_level");
 		                       }));
 		const HttpResponse readyz = HttpTestClient::get(LOOPBACK, server.adminPort(), "/readyz");
 		CPPUNIT_ASSERT_EQUAL(std::string("3"), readyz.header("X-Configuration-Generation"));
 		expectEcho(client, "after generation 3");
 		client.sendClose(1000, "bye");
 		CPPUNIT_ASSERT_EQUAL(1000, client.expectClose(WAIT_MS, false).code);
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testPluginsThatCannotApplyKeysLive()
+	{
+		// A 4.3 plugin keeping Plugin::reconfigure's default, and one built for 4.2 (never asked):
+		// both keep their running values, and the log says why for each.
+		TestServer server;
+		server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
+		server.addPlugin("good", "main", "/g", {{"required_text", "x"}});
+		server.addPlugin("older_minor", "main", "/o", {{"required_text", "x"}});
+		server.start();
+		server.set("plugin.good", "limit", "20");
+		server.set("plugin.older_minor", "limit", "30");
+		rewriteConfig(server);
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		for (const std::string& line :
+		     {std::string("plugin good keeps its running values until a restart: it applies no key live"),
+		      std::string("plugin older_minor keeps its running values until a restart: it was built for SDK ABI 4.") +
+		          std::to_string(Switchboard::ABI_MINOR - 1) + ", before Plugin::reconfigure (4.3)",
+		      std::string("take effect only after a restart: plugin.good.limit, plugin.older_minor.limit")})
+			CPPUNIT_ASSERT_MESSAGE(line + "\n" + server.logTail(),
+			                       waitFor([&] { return contains(server.logText(), line); }));
+		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 };

@@ -129,6 +129,7 @@ class EchoPluginTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testEchoTextAndBinary);
 	CPPUNIT_TEST(testGreeting);
 	CPPUNIT_TEST(testNoGreetingWhenEmpty);
+	CPPUNIT_TEST(testReconfigureGreetingAndMaxNotes);
 	CPPUNIT_TEST(testMetrics);
 	CPPUNIT_TEST(testBadConfig);
 	CPPUNIT_TEST(testInvalidGreetingFailsStart);
@@ -214,6 +215,40 @@ public:
 
 		host.stop(*plugin);
 		CPPUNIT_ASSERT_MESSAGE(logText(host), !loggedError(host));
+	}
+
+	void testReconfigureGreetingAndMaxNotes()
+	{
+		// A reload: the new greeting for connections opened from now on, max_notes from the next
+		// note; an open connection keeps what it got; a bad greeting changes nothing.
+		FakeHost host("echo");
+		configure(host, {{"greeting", "old"}, {"max_notes", "5"}});
+		PluginPtr plugin = startPlugin(host);
+		ConnectionId before = host.connect("/ws");
+		CPPUNIT_ASSERT_EQUAL(std::string("old"), host.takeSent(before).at(0).data);
+
+		ReconfigureResult result =
+		    host.reconfigure(*plugin, _library->descriptor(), {{"greeting", "new"}, {"max_notes", "2"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		ConnectionId after = host.connect("/ws");
+		CPPUNIT_ASSERT_EQUAL(std::string("new"), host.takeSent(after).at(0).data);
+		CPPUNIT_ASSERT(host.takeSent(before).empty());
+		for (int i = 1; i <= 4; ++i)
+			CPPUNIT_ASSERT_EQUAL(201, host.request("POST", "/notes", "note " + std::to_string(i)).status);
+		const HttpResponse listed = host.request("GET", "/notes");
+		CPPUNIT_ASSERT_MESSAGE(listed.body, listed.body.find("note 4") != std::string::npos &&
+		                                        listed.body.find("note 3") != std::string::npos &&
+		                                        listed.body.find("note 2") == std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::string("old"), host.config().getString("greeting")); // start's values
+
+		result = host.reconfigure(*plugin, _library->descriptor(), {{"greeting", "bad \xFF"}, {"max_notes", "9"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("UTF-8") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::string("new"), host.takeSent(host.connect("/ws")).at(0).data);
+		// Refused by the declaration before the plugin is asked.
+		result = host.reconfigure(*plugin, _library->descriptor(), {{"max_notes", "0"}});
+		CPPUNIT_ASSERT(!result.applied && result.message.find("max_notes") != std::string::npos);
+		host.stop(*plugin);
 	}
 
 	void testGreeting()

@@ -46,6 +46,8 @@ const char* siteName(PluginSite site) noexcept
 			return "transaction";
 		case PluginSite::CLUSTER:
 			return "cluster";
+		case PluginSite::RECONFIGURE:
+			return "reconfigure";
 		case PluginSite::SITE_COUNT:
 			break;
 	}

@@ -45,6 +45,7 @@ enum class PluginSite : std::uint8_t
 	COMPLETION,   ///< an offload or executeAsync completion: nothing more
 	TRANSACTION,  ///< a Storage::transaction body: rolled back
 	CLUSTER,      ///< a ClusterChannel listener or a name watcher, from the cluster thread: nothing more
+	RECONFIGURE,  ///< Plugin::reconfigure on a reload: counted as not applied, needs a restart
 	SITE_COUNT
 };
 

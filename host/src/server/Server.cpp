@@ -123,6 +123,29 @@ void Server::reload()
 }
 
 
+std::string Server::reconfigurePlugin(const std::string& name, const Config& config,
+                                      const std::vector<std::string>& changedKeys)
+{
+	for (const auto& p : _plugins)
+	{
+		if (p->mount.name != name)
+			continue;
+		if (p->state != "running" || p->instance == nullptr)
+			return "it is " + p->state;
+		if (p->descriptor->abiMinor < 3)
+			return "it was built for SDK ABI " + std::to_string(p->descriptor->abiMajor) + "." +
+			       std::to_string(p->descriptor->abiMinor) + ", before Plugin::reconfigure (4.3)";
+		ReconfigureResult result;
+		std::string thrown;
+		if (!p->context->guarded(
+		        PluginSite::RECONFIGURE, [&] { result = p->instance->reconfigure(config, changedKeys); }, &thrown))
+			return "reconfigure() threw: " + thrown;
+		return result.applied ? std::string() : result.message.empty() ? std::string("it declined") : result.message;
+	}
+	return "it is not loaded";
+}
+
+
 bool Server::start(std::string& error)
 {
 	Poco::Logger& log = hostLogger();

@@ -52,6 +52,12 @@ public:
 	void reload();
 	/// SIGHUP: re-reads what can change without a restart (TLS certificates) and logs what it did.
 
+	std::string reconfigurePlugin(const std::string& name, const Config& config,
+	                              const std::vector<std::string>& changedKeys);
+	/// A reload changed keys of plugin name's section: hands them to Plugin::reconfigure. ""
+	/// when the plugin applied them; else why they wait for a restart (the plugin is not running,
+	/// was built for an older SDK, declined, or threw). Main thread, between start() and shutdown().
+
 	void setConfigurationGeneration(std::uint64_t generation) { _configurationGeneration = generation; }
 	/// What /readyz reports: 1 at start, one more per configuration reload that was applied.
 

@@ -41,6 +41,17 @@ struct StartResult
 };
 
 
+struct ReconfigureResult
+/// What Plugin::reconfigure did: all of the changes, or none of them.
+{
+	bool applied = true;
+	std::string message; ///< why not, when !applied
+
+	static ReconfigureResult done() { return {}; }
+	static ReconfigureResult needsRestart(std::string why) { return {false, std::move(why)}; }
+};
+
+
 class Plugin
 /// A protocol. Lifecycle, all on the host's main thread and never concurrently with each other:
 /// create (descriptor) → migrations() → start(host, setup) → [connections and requests] →
@@ -66,6 +77,22 @@ public:
 
 	virtual void stop() {}
 	/// Every connection is closed and every timer cancelled; flush what must be kept.
+
+	virtual ReconfigureResult reconfigure(const Config& config, const std::vector<std::string>& changedKeys)
+	{
+		(void)config;
+		(void)changedKeys;
+		return ReconfigureResult::needsRestart("it applies no key live");
+	}
+	/// ABI 4.3. A reload (SIGHUP) changed keys of this plugin's section: changedKeys names them
+	/// ("greeting"), config holds every key of the new configuration, checked against the
+	/// plugin's declaration (valid during the call; copy what you keep). Apply all of them and
+	/// return done(), or none and return needsRestart(why): the running values then stay until a
+	/// restart, and the host logs why. Host::config() keeps the values start() saw. Called on the
+	/// host's main thread between start() and stopping(), only for a plugin that started, while
+	/// connections are served: it runs concurrently with the plugin's loop, worker and timer
+	/// callbacks, so synchronize as for them. Never called on a plugin built for an older minor
+	/// ABI (the host checks the descriptor first).
 };
 
 

@@ -148,29 +148,34 @@ public:
 	{
 		if (_phase == Phase::STARTING || _phase == Phase::RUNNING)
 			return "the configuration cannot change while the plugin runs";
-		const std::string section = "[plugin." + _pluginName + "] ";
-		const std::set<std::string> reserved(std::begin(ConfigRules::HOST_OWNED_PLUGIN_KEYS),
-		                                     std::end(ConfigRules::HOST_OWNED_PLUGIN_KEYS));
-		std::string problem = ConfigRules::checkDeclarations(keys, count, reserved);
+		return checkedConfig(keys, count, std::move(values), _config);
+	}
+
+	ReconfigureResult reconfigure(Plugin& plugin, const PluginDescriptor& descriptor,
+	                              std::map<std::string, std::string> values)
+	/// A reload (SIGHUP) as the host runs it on a started plugin: values checked as setConfig()
+	/// checks them (a problem is returned as not applied, the plugin not called), then
+	/// plugin.reconfigure(new configuration, the declared keys whose value changed). Host::config()
+	/// keeps the start values, as in the host. With nothing changed the plugin is not called.
+	{
+		if (_phase != Phase::RUNNING)
+			return ReconfigureResult::needsRestart("the plugin is not running");
+		Config fresh;
+		std::string problem = checkedConfig(descriptor.configKeys, descriptor.configKeyCount, std::move(values), fresh);
 		if (!problem.empty())
-			return section + "invalid configuration declaration: " + problem;
-		std::map<std::string, std::string, std::less<>> given;
-		for (auto& entry : values)
+			return ReconfigureResult::needsRestart(problem);
+		std::vector<std::string> changed;
+		for (std::size_t i = 0; i < descriptor.configKeyCount; ++i)
 		{
-			if (reserved.count(entry.first) == 0)
-				given.emplace(entry.first, std::move(entry.second));
+			const std::string name = descriptor.configKeys[i].name;
+			if (fresh.getString(name) != _reloaded.getString(name))
+				changed.push_back(name);
 		}
-		std::map<std::string, std::string, std::less<>> effective;
-		std::vector<std::string> errors;
-		if (!ConfigRules::validateSection(keys, count, given, effective, errors))
-		{
-			std::string text;
-			for (const std::string& error : errors)
-				text += (text.empty() ? "" : "\n") + section + error;
-			return text;
-		}
-		_config = Config(std::move(effective));
-		return {};
+		if (changed.empty())
+			return ReconfigureResult::done();
+		ReconfigureResult result = plugin.reconfigure(fresh, changed);
+		_reloaded = std::move(fresh); // what the next reload compares with, applied or not
+		return result;
 	}
 
 	std::string setConfig(const PluginDescriptor& descriptor, std::map<std::string, std::string> values)
@@ -220,7 +225,10 @@ public:
 		if (!dispatch(Context::MAIN, "start()", [&] { result = plugin.start(*this, _setup); }))
 			result = StartResult::failed("start() threw: " + _lastException);
 		if (result.status == StartStatus::STARTED)
+		{
 			_phase = Phase::RUNNING;
+			_reloaded = _config;
+		}
 		else
 		{
 			_phase = Phase::IDLE;
@@ -1410,6 +1418,35 @@ private:
 	std::string _pluginName;
 	std::string _mountPrefix;
 	Config _config;
+	Config _reloaded; ///< the configuration of the last reconfigure(), or of start()
+
+	std::string checkedConfig(const ConfigKey* keys, std::size_t count, std::map<std::string, std::string> values,
+	                          Config& out) const
+	{
+		const std::string section = "[plugin." + _pluginName + "] ";
+		const std::set<std::string> reserved(std::begin(ConfigRules::HOST_OWNED_PLUGIN_KEYS),
+		                                     std::end(ConfigRules::HOST_OWNED_PLUGIN_KEYS));
+		std::string problem = ConfigRules::checkDeclarations(keys, count, reserved);
+		if (!problem.empty())
+			return section + "invalid configuration declaration: " + problem;
+		std::map<std::string, std::string, std::less<>> given;
+		for (auto& entry : values)
+		{
+			if (reserved.count(entry.first) == 0)
+				given.emplace(entry.first, std::move(entry.second));
+		}
+		std::map<std::string, std::string, std::less<>> effective;
+		std::vector<std::string> errors;
+		if (!ConfigRules::validateSection(keys, count, given, effective, errors))
+		{
+			std::string text;
+			for (const std::string& error : errors)
+				text += (text.empty() ? "" : "\n") + section + error;
+			return text;
+		}
+		out = Config(std::move(effective));
+		return {};
+	}
 	Phase _phase = Phase::IDLE;
 	Context _context = Context::NONE;
 	int _depth = 0;
