@@ -80,6 +80,11 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
+# Install into the staging directory through DESTDIR, so the absolute destinations above land in
+# the package, never on the machine that builds it.
+# CMAKE_INSTALL_PREFIX is then CPACK_INSTALL_PREFIX, not the build's own prefix.
+set(CPACK_SET_DESTDIR ON)
+set(CPACK_INSTALL_PREFIX "${CPACK_PACKAGING_INSTALL_PREFIX}")
 set(CPACK_COMPONENTS_ALL server debian_config sdk)
 set(CPACK_COMPONENTS_GROUPING ONE_PER_GROUP)
 set(CPACK_COMPONENT_SERVER_GROUP runtime)
