@@ -6,7 +6,8 @@
 #   for the GoVPN reference-client test Debian's Go with its gorilla/websocket package,
 #   e2fsprogs for the storage-failure test's ext4 image, and redis-server and postgresql for the
 #   cluster tests (tests/cluster; each test starts its own instances, the system services are not
-#   needed). libpq-dev is always needed: the PostgreSQL storage backend is built in.
+#   needed), dpkg-dev for the Debian package test (dpkg-shlibdeps; `--target package` needs it
+#   too). libpq-dev is always needed: the PostgreSQL storage backend is built in.
 #   --sanitize adds clang and its sanitizer and libFuzzer runtimes (scripts/test.sh --sanitize).
 set -euo pipefail
 packages=(cmake g++ make pkg-config libpoco-dev libboost-dev libssl-dev libsodium-dev libsqlite3-dev libpq-dev)
@@ -15,7 +16,7 @@ if [ "${2:-}" = "--sanitize" ]; then
 fi
 if [ "${1:-}" = "--test" ]; then
 	packages+=(libcppunit-dev clang-format chromium iproute2 util-linux e2fsprogs ca-certificates
-		golang-go golang-github-gorilla-websocket-dev redis-server postgresql)
+		golang-go golang-github-gorilla-websocket-dev redis-server postgresql dpkg-dev)
 	# Node.js may come from elsewhere (e.g. /usr/local); only install Debian's when there is none.
 	command -v node >/dev/null 2>&1 || packages+=(nodejs)
 	command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -58,11 +58,19 @@ std::string absolute(const std::string& path)
 
 std::string defaultPluginDir()
 {
-	// The build tree puts the binary in build/bin and the plugins in build/plugins.
 	std::error_code ec;
-	std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
-	if (!executablePath.empty() && std::filesystem::is_directory(beside, ec))
-		return beside.lexically_normal().string();
+	if (!executablePath.empty())
+	{
+		// The build tree puts the binary in build/bin and the plugins in build/plugins.
+		std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
+		if (std::filesystem::is_directory(beside, ec))
+			return beside.lexically_normal().string();
+		// Installed: the plugins' place relative to the binary's (e.g. ../lib/switchboard/plugins), so
+		// one build serves `cmake --install` under any prefix and the Debian package under /usr.
+		std::filesystem::path installed = executablePath.parent_path() / SWITCHBOARD_RELATIVE_PLUGIN_DIR;
+		if (std::string(SWITCHBOARD_RELATIVE_PLUGIN_DIR).size() > 0 && std::filesystem::is_directory(installed, ec))
+			return installed.lexically_normal().string();
+	}
 	return SWITCHBOARD_DEFAULT_PLUGIN_DIR;
 }
 
