@@ -8,6 +8,8 @@
 #include "plugin/PluginContext.h"
 #include "plugin/PluginLoader.h"
 #include "cluster/ClusterNode.h"
+#include "console/Console.h"
+#include "console/LogRing.h"
 #include "net/Transport.h"
 #include "server/WorkerPool.h"
 #include "storage/PostgresStorage.h"
@@ -198,6 +200,20 @@ bool Server::start(std::string& error)
 		hooks.pluginsJson = [this] { return pluginsJson(); };
 		if (_cluster)
 			hooks.clusterJson = [this] { return _cluster->statusJson(); };
+		hooks.statsJson = [this] { return statsJson(); };
+		hooks.configText = [this] { return _settings.effectiveConfig; };
+		hooks.token = _settings.adminToken;
+		if (!_settings.consoleDir.empty())
+		{
+			auto assets = std::make_shared<Console::Assets>();
+			assets->load(_settings.consoleDir, Console::CHART_JS_PATH);
+			std::string type, body, missing;
+			if (!assets->find("/console/vendor/chart.js", type, body, missing))
+				log.warning("admin console: %s", missing.substr(0, missing.size() - 1));
+			if (!assets->find("/console", type, body, missing))
+				log.warning("admin console: %s", missing.substr(0, missing.size() - 1));
+			hooks.console = std::move(assets);
+		}
 		_http->setAdmin(_settings.adminAddress, _settings.adminPort, std::move(hooks));
 	}
 	_transport->start();
@@ -470,6 +486,21 @@ std::string Server::pluginsJson() const
 		out += "}";
 	}
 	return out + "]";
+}
+
+
+std::string Server::statsJson() const
+{
+	std::int64_t now = _clock->wallMs();
+	std::string out = "{\"version\":" + Json::quote(SWITCHBOARD_VERSION);
+	out += ",\"time_ms\":" + std::to_string(now);
+	out += ",\"started_ms\":" + std::to_string(_startedAtMs);
+	out += ",\"uptime_seconds\":" + std::to_string((now - _startedAtMs) / 1000);
+	out += std::string(",\"ready\":") + (ready() ? "true" : "false");
+	out += ",\"plugins\":" + pluginsJson();
+	out += ",\"metrics\":" + Console::metricsJson(_metrics->renderPrometheus());
+	out += ",\"log\":" + LogRing::process().json();
+	return out + "}";
 }
 
 
