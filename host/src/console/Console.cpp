@@ -6,6 +6,7 @@
 #include "console/Console.h"
 #include "switchboard/util/Json.h"
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -45,13 +46,13 @@ std::vector<std::string> words(std::string_view name)
 
 
 bool isNumberText(const std::string& v)
+/// A finite number as strtod reads it (no NaN, infinity or hexadecimal form).
 {
-	if (v.empty())
+	if (v.empty() || v.find_first_of("nNiIxX") != std::string::npos)
 		return false;
 	char* end = nullptr;
 	std::strtod(v.c_str(), &end);
-	return end && *end == '\0' && v != "NaN" && v != "+Inf" && v != "-Inf" &&
-	       v.find_first_of("nNiI") == std::string::npos;
+	return end != nullptr && *end == '\0';
 }
 
 
@@ -226,7 +227,7 @@ std::string metricsJson(const std::string& prometheusText)
 		std::istringstream rest(line.substr(valueStart));
 		std::string value;
 		rest >> value;
-		if (value.empty())
+		if (!isNumberText(value) && value != "NaN" && value != "+Inf" && value != "-Inf")
 			continue;
 		std::string owner = name;
 		if (!families.count(owner))
