@@ -16,6 +16,7 @@
 #include "storage/SqliteStorage.h"
 #include "switchboard/util/Json.h"
 #include "Poco/Logger.h"
+#include "Poco/Net/IPAddress.h"
 #include <algorithm>
 #include <chrono>
 #include <fcntl.h>
@@ -125,6 +126,19 @@ void Server::reload()
 }
 
 
+namespace {
+
+
+bool isLoopbackAddress(const std::string& address)
+{
+	Poco::Net::IPAddress parsed;
+	return Poco::Net::IPAddress::tryParse(address, parsed) && parsed.isLoopback();
+}
+
+
+} // namespace
+
+
 bool Server::start(std::string& error)
 {
 	Poco::Logger& log = hostLogger();
@@ -203,6 +217,11 @@ bool Server::start(std::string& error)
 		hooks.statsJson = [this] { return statsJson(); };
 		hooks.configText = [this] { return _settings.effectiveConfig; };
 		hooks.token = _settings.adminToken;
+		if (_settings.adminToken.empty() && !isLoopbackAddress(_settings.adminAddress))
+			log.warning("the admin listener on %s has no [admin] token: anyone who reaches it reads the metrics, "
+			            "the recent log and the configuration (secrets masked); set [admin] token or bind it to "
+			            "127.0.0.1",
+			            _settings.adminAddress);
 		if (!_settings.consoleDir.empty())
 		{
 			auto assets = std::make_shared<Console::Assets>();
