@@ -95,7 +95,7 @@
         'libjs-chart.js on the host and restart it; the figures below still update.';
       return null;
     }
-    const options = {
+    const options = () => ({
       animation: false,
       responsive: true,
       maintainAspectRatio: false,
@@ -113,11 +113,14 @@
         y: { beginAtZero: true }
       },
       plugins: { legend: { position: 'bottom' } }
+    });
+    // The window is set on the options object given to Chart (the chart's own options are a
+    // resolving proxy that does not keep assignments to nested scale options).
+    const make = (id) => {
+      const own = options();
+      return { chart: new window.Chart($(id), { type: 'line', data: { datasets: [] }, options: own }), options: own };
     };
-    return {
-      connections: new window.Chart($('chart-connections'), { type: 'line', data: { datasets: [] }, options }),
-      messages: new window.Chart($('chart-messages'), { type: 'line', data: { datasets: [] }, options })
-    };
+    return { connections: make('chart-connections'), messages: make('chart-messages') };
   }
 
   const PALETTE = ['#3366cc', '#dc3912', '#ff9900', '#109618', '#990099', '#0099c6', '#dd4477', '#66aa00'];
@@ -126,7 +129,7 @@
     if (!state.charts) return;
     const names = Object.keys(state.history).sort();
     for (const kind of ['connections', 'messages']) {
-      const chart = state.charts[kind];
+      const { chart, options } = state.charts[kind];
       chart.data.datasets = names.map((name, i) => {
         const existing = chart.data.datasets.find((d) => d.label === name);
         const data = state.history[name][kind];
@@ -134,8 +137,9 @@
         const color = PALETTE[i % PALETTE.length];
         return { label: name, data, borderColor: color, backgroundColor: color };
       });
-      chart.options.scales.x.min = now - WINDOW_SECONDS;
-      chart.options.scales.x.max = now;
+      options.scales.x.min = now - WINDOW_SECONDS;
+      options.scales.x.max = now;
+      chart.options = options;
       chart.update('none');
     }
   }
