@@ -93,9 +93,10 @@ set(CPACK_COMPONENT_SDK_GROUP sdkdev)
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME switchboard)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
-# The shared libraries' packages come from dpkg-shlibdeps (dpkg-dev); adduser runs in postinst.
+# The shared libraries' packages come from dpkg-shlibdeps (dpkg-dev); adduser runs in postinst;
+# the admin console's charts are Debian's Chart.js, served from where libjs-chart.js installs it.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser, libjs-chart.js")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA "${PROJECT_SOURCE_DIR}/packaging/debian/postinst"
 	"${PROJECT_SOURCE_DIR}/packaging/debian/prerm" "${PROJECT_SOURCE_DIR}/packaging/debian/postrm"
 	"${PROJECT_SOURCE_DIR}/packaging/debian/conffiles")

@@ -10,7 +10,8 @@
 #   too). libpq-dev is always needed: the PostgreSQL storage backend is built in.
 #   --sanitize adds clang and its sanitizer and libFuzzer runtimes (scripts/test.sh --sanitize).
 set -euo pipefail
-packages=(cmake g++ make pkg-config libpoco-dev libboost-dev libssl-dev libsodium-dev libsqlite3-dev libpq-dev)
+packages=(cmake g++ make pkg-config libpoco-dev libboost-dev libssl-dev libsodium-dev libsqlite3-dev libpq-dev
+	libjs-chart.js)
 if [ "${2:-}" = "--sanitize" ]; then
 	packages+=(clang libclang-rt-14-dev)
 fi

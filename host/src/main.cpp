@@ -8,6 +8,8 @@
 
 
 #include "config/HostConfig.h"
+#include "console/Console.h"
+#include "console/LogRing.h"
 #include "net/Tls.h"
 #include "plugin/PluginLoader.h"
 #include "server/Allocator.h"
@@ -19,6 +21,7 @@
 #include "Poco/FormattingChannel.h"
 #include "Poco/Logger.h"
 #include "Poco/PatternFormatter.h"
+#include "Poco/SplitterChannel.h"
 #include "Poco/Util/HelpFormatter.h"
 #include "Poco/Util/Option.h"
 #include "Poco/Util/OptionSet.h"
@@ -74,6 +77,23 @@ std::string defaultPluginDir()
 	return SWITCHBOARD_DEFAULT_PLUGIN_DIR;
 }
 
+std::string defaultConsoleDir()
+{
+	// From the build tree (the plugins beside the binary's directory), the source tree's files.
+	std::error_code ec;
+	std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
+	if (!executablePath.empty() && std::filesystem::is_directory(beside, ec) &&
+	    std::filesystem::is_directory(SWITCHBOARD_SOURCE_CONSOLE_DIR, ec))
+		return SWITCHBOARD_SOURCE_CONSOLE_DIR;
+	// Installed: relative to the binary (../share/switchboard/console), like the plugins, so the
+	// Debian package (under /usr) finds it as well as `cmake --install` under any prefix.
+	std::filesystem::path installed = executablePath.parent_path() / SWITCHBOARD_RELATIVE_CONSOLE_DIR;
+	if (!executablePath.empty() && std::string(SWITCHBOARD_RELATIVE_CONSOLE_DIR).size() > 0 &&
+	    std::filesystem::is_directory(installed, ec))
+		return installed.lexically_normal().string();
+	return SWITCHBOARD_DEFAULT_CONSOLE_DIR;
+}
+
 void setUpLogging(const std::string& level)
 {
 	Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
@@ -81,7 +101,11 @@ void setUpLogging(const std::string& level)
 	pattern->setProperty("times", "local");
 	Poco::AutoPtr<Poco::FormattingChannel> formatting(new Poco::FormattingChannel(pattern, console));
 	// Asynchronous, so an event loop never waits on a slow terminal or journal.
-	Poco::AutoPtr<Poco::AsyncChannel> async(new Poco::AsyncChannel(formatting));
+	// Beside the terminal, the admin console's ring of recent warnings and errors.
+	Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
+	splitter->addChannel(formatting);
+	splitter->addChannel(Poco::AutoPtr<Poco::Channel>(&LogRing::process(), true));
+	Poco::AutoPtr<Poco::AsyncChannel> async(new Poco::AsyncChannel(splitter));
 	Poco::Logger::root().setChannel(async);
 	Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 }
@@ -223,6 +247,8 @@ protected:
 		if (_checkConfig)
 			return checkConfig(config, settings, shownPath);
 
+		settings.consoleDir = defaultConsoleDir();
+		settings.effectiveConfig = Console::maskSecrets(config.render());
 		setUpLogging(settings.logLevel);
 		Poco::Logger& log = Poco::Logger::get("host");
 		log.information("configuration: %s", configPath.empty() ? std::string("(defaults only)") : configPath);
@@ -411,7 +437,10 @@ private:
 		checkPlugins(config, pluginDir, false, libraries, schemas, problems);
 		for (const std::string& problem : problems)
 			std::cerr << "switchboard: " << problem << "\n";
-		std::cout << "; plugin_dir resolves to " << pluginDir << "\n" << config.render(schemas);
+		std::cout << "; plugin_dir resolves to " << pluginDir << "\n"
+		          << "; secret values (passwords, secrets, tokens, keys) are shown as " << Console::MASK
+		          << ": put the real ones back before loading this file\n"
+		          << Console::maskSecrets(config.render(schemas));
 		return problems.empty() ? EXIT_OK : EXIT_CONFIG_ERROR;
 	}
 

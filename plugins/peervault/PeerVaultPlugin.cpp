@@ -145,6 +145,9 @@ std::string PeerVaultPlugin::groupOf(Topic topic)
 StartResult PeerVaultPlugin::start(Host& host, Setup& setup)
 {
 	_pHost = &host;
+	for (int t = 0; t < TOPIC_COUNT; ++t)
+		_pSubscribers[t] = &host.metrics().gauge("subscribers", "Connections on this node subscribed to a topic",
+		                                         {{"topic", std::string(topicName(static_cast<Topic>(t)))}});
 	std::string error = _settings.load(host.config());
 	if (!error.empty())
 		return StartResult::failed(error);
@@ -559,6 +562,7 @@ void PeerVaultPlugin::expire(Connection& connection, Client& client, std::uint64
 		if (client.subscribed[t] && !_settings.topicScopes[t].empty())
 		{
 			client.subscribed[t] = false;
+			_pSubscribers[t]->add(-1);
 			_pHost->router().leave(groupOf(static_cast<Topic>(t)), connection.id());
 		}
 	}
@@ -681,6 +685,8 @@ void PeerVaultPlugin::onSubscribe(Connection& connection, Client& client, std::s
 		_pHost->router().join(groupOf(topic), connection.id());
 	else if (!subscribe && client.subscribed[index])
 		_pHost->router().leave(groupOf(topic), connection.id());
+	if (subscribe != client.subscribed[index])
+		_pSubscribers[index]->add(subscribe ? 1 : -1);
 	client.subscribed[index] = subscribe;
 	if (_settings.ackSubscriptions)
 	{
@@ -750,6 +756,15 @@ void PeerVaultPlugin::onAuth(Connection& connection, Client& client, std::string
 void PeerVaultPlugin::onClose(Connection& connection, std::uint16_t, std::string_view)
 {
 	Client* client = connection.stateAs<Client>();
+	if (client != nullptr)
+	{
+		for (int t = 0; t < TOPIC_COUNT; ++t)
+		{
+			if (client->subscribed[t])
+				_pSubscribers[t]->add(-1);
+			client->subscribed[t] = false;
+		}
+	}
 	if (client == nullptr || !client->counted)
 		return;
 	client->counted = false;

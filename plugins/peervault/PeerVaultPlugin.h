@@ -138,6 +138,7 @@ private:
 	std::atomic<std::uint64_t> _bytesIn{0};
 	std::atomic<std::uint64_t> _bytesOut{0};
 	std::atomic<std::uint64_t> _eventsPublished{0};
+	std::array<Gauge*, TOPIC_COUNT> _pSubscribers{}; ///< switchboard_peervault_subscribers{topic}
 	Window _window;
 
 	// The ticker's own: previous samples, to turn totals into rates.

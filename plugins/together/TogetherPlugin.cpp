@@ -24,6 +24,7 @@ namespace {
 
 constexpr std::int64_t PRUNE_INTERVAL_MS = 3600 * 1000;
 constexpr std::int64_t EXPIRY_CHECK_MS = 500;
+constexpr std::int64_t FIGURES_INTERVAL_MS = 1000; // the gauges users_online and gateway_sessions
 
 // Close reasons the endpoint options point at: static, so they outlive the plugin's stop().
 const char* const REASON_TIMED_OUT = "Session timed out";
@@ -277,10 +278,30 @@ StartResult TogetherPlugin::start(Host& host, Setup& setup)
 	_pruneTimer = host.every(PRUNE_INTERVAL_MS, [this] { _pHost->offload([this] { _sessions->prune(nowMicros()); }); });
 	if (_settings.wsCloseOnTokenExpiry)
 		_expiryTimer = host.every(EXPIRY_CHECK_MS, [this] { checkTokenExpiry(); });
+	_pUsersOnline = &host.metrics().gauge("users_online", "Users whose presence is online, idle or dnd (every node)");
+	_pGatewaySessions = &host.metrics().gauge("gateway_sessions", "Gateway WebSocket sessions on this node");
+	refreshFigures();
+	_figuresTimer = host.every(FIGURES_INTERVAL_MS, [this] { refreshFigures(); });
 	host.logger().log(LogLevel::LEVEL_INFO, "together: " + std::to_string(_users.size()) + " users, " +
 	                                            std::to_string(_servers.size()) + " servers, " +
 	                                            std::to_string(_channels.size()) + " channels loaded");
 	return StartResult::started();
+}
+
+
+void TogetherPlugin::refreshFigures()
+{
+	std::int64_t online = 0, sessions = 0;
+	{
+		std::lock_guard<std::mutex> lock(_mutex);
+		sessions = static_cast<std::int64_t>(_gateway.size());
+		for (const auto& entry : _presence)
+			online += entry.second != "offline" ? 1 : 0;
+	}
+	if (_pUsersOnline)
+		_pUsersOnline->set(online);
+	if (_pGatewaySessions)
+		_pGatewaySessions->set(sessions);
 }
 
 
@@ -304,6 +325,8 @@ void TogetherPlugin::stop()
 		_pHost->cancel(_pruneTimer);
 	if (_expiryTimer)
 		_pHost->cancel(_expiryTimer);
+	if (_figuresTimer)
+		_pHost->cancel(_figuresTimer);
 	std::lock_guard<std::mutex> lock(_mutex);
 	if (_settleTimer)
 		_pHost->cancel(_settleTimer);

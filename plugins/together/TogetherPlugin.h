@@ -203,6 +203,8 @@ private:
 	                   const std::optional<std::optional<std::string>>& customStatus, ConnectionId sender);
 	void relaySignal(Connection& connection, GatewaySession& session, std::string_view d);
 	void checkTokenExpiry();
+	void refreshFigures();
+	/// Sets the gauges from the gateway sessions and presences (every second, for /metrics and the console).
 
 	// --- cluster (TogetherCluster.cpp): the model mirrored on every node -----------------------
 	void share(const std::string& message);
@@ -243,6 +245,9 @@ private:
 	std::atomic<bool> _shuttingDown{false};
 	TimerId _pruneTimer = 0;
 	TimerId _expiryTimer = 0;
+	TimerId _figuresTimer = 0;
+	Gauge* _pUsersOnline = nullptr;          ///< switchboard_together_users_online
+	Gauge* _pGatewaySessions = nullptr;      ///< switchboard_together_gateway_sessions
 	TimerId _settleTimer = 0;                ///< under _mutex
 	std::set<std::string> _unconfirmedUsers; ///< had sessions elsewhere before a resync; under _mutex
 

@@ -266,8 +266,8 @@ public:
 		                       contains(field(p.server, "Description"), "WebSocket signaling server"));
 		// Computed by dpkg-shlibdeps from the binary and the plugins, plus adduser for postinst.
 		std::string depends = field(p.server, "Depends");
-		for (const char* package : {"adduser", "libc6", "libstdc++6", "libpocofoundation", "libpoconet",
-		                            "libpocodatasqlite", "libssl3", "libsodium23", "libpq5"})
+		for (const char* package : {"adduser", "libjs-chart.js", "libc6", "libstdc++6", "libpocofoundation",
+		                            "libpoconet", "libpocodatasqlite", "libssl3", "libsodium23", "libpq5"})
 			CPPUNIT_ASSERT_MESSAGE(std::string(package) + " not in Depends: " + depends, contains(depends, package));
 		// Control files: the configuration is a conffile, once; the maintainer scripts are there.
 		CPPUNIT_ASSERT_EQUAL(std::string("/etc/switchboard/switchboard.ini\n"),
@@ -285,7 +285,8 @@ public:
 		std::string listing = joined(paths);
 		for (const char* path :
 		     {"./usr/bin/switchboard", "./etc/switchboard/switchboard.ini", "./lib/systemd/system/switchboard.service",
-		      "./usr/share/doc/switchboard/operations.md", "./usr/share/doc/switchboard/configuration.md"})
+		      "./usr/share/doc/switchboard/operations.md", "./usr/share/doc/switchboard/configuration.md",
+		      "./usr/share/switchboard/console/index.html"})
 			CPPUNIT_ASSERT_MESSAGE(std::string(path) + " missing:\n" + listing, has(paths, path));
 		std::string pluginDir = pluginDirIn(paths);
 		CPPUNIT_ASSERT_MESSAGE(listing, pluginDir.rfind("./usr/lib/", 0) == 0);
@@ -497,6 +498,10 @@ public:
 			HttpResponse plugins = HttpTestClient::get(LOOPBACK, ports[0], "/plugins");
 			for (const char* plugin : PLUGINS)
 				CPPUNIT_ASSERT_MESSAGE(plugins.body, contains(plugins.body, std::string("\"") + plugin + "\""));
+			// The console's page, found relative to the extracted binary (../share/switchboard/console).
+			HttpResponse console = HttpTestClient::get(LOOPBACK, ports[0], "/console");
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(console.body.substr(0, 300), 200, console.status);
+			CPPUNIT_ASSERT_MESSAGE(console.body.substr(0, 300), contains(console.body, "<html"));
 			CPPUNIT_ASSERT_MESSAGE(plugins.body, !contains(plugins.body, "\"failed\""));
 
 			WsTestClient client;

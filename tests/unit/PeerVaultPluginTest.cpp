@@ -976,13 +976,21 @@ public:
 			s.subscribe(b, topic);
 		}
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.subscribers("system"));
+		// The gauge switchboard_peervault_subscribers{topic} (the admin console shows it) follows.
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.host().gaugeValue("subscribers", {{"topic", "system"}}));
+		s.subscribe(a, "system"); // again: idempotent, counted once
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.host().gaugeValue("subscribers", {{"topic", "system"}}));
 		s.host().disconnect(a, 1000);
 		for (const char* topic : {"file_operations", "peer_network", "system", "alerts"})
+		{
 			CPPUNIT_ASSERT_EQUAL(std::int64_t(1), s.subscribers(topic));
+			CPPUNIT_ASSERT_EQUAL(std::int64_t(1), s.host().gaugeValue("subscribers", {{"topic", topic}}));
+		}
 		HttpResponse r = s.publish(UPLOAD);
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), integerField(parseObject(r.body), "delivered"));
 		s.host().disconnect(b);
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.subscribers("alerts"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.host().gaugeValue("subscribers", {{"topic", "alerts"}}));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), integerField(s.metrics(), "active_connections"));
 	}
 

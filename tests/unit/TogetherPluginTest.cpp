@@ -2416,8 +2416,16 @@ public:
 		                     s.send("GET", "/channels/" + w.voice + "/voice", "", w.alice.access).body);
 		EXPECT_QUIET(s, a);
 		// Back: online again.
-		s.open(w.bob);
+		ConnectionId b3 = s.open(w.bob);
 		EXPECT_FRAMES(Frames{presenceFrame(w.bob.id, "online")}, s.frames(a));
+		// The gauges the admin console shows, refreshed once a second.
+		s.host().advance(1000);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.host().gaugeValue("users_online"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.host().gaugeValue("gateway_sessions"));
+		s.host().disconnect(b3, CloseCode::NORMAL);
+		s.host().advance(1000);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), s.host().gaugeValue("users_online"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), s.host().gaugeValue("gateway_sessions"));
 	}
 
 	void testPresenceAppearOffline()

@@ -13,6 +13,8 @@
 #include "Poco/Net/IPAddress.h"
 #include "Poco/Net/SocketDefs.h"
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -44,7 +46,8 @@ enum class Check
 	NONE,
 	IP_ADDRESS,  // Poco::Net::IPAddress literal: no name resolution at startup
 	PATH_PREFIX, // "" or "/a/b": how a plugin is mounted
-	NAME_TOKEN   // [A-Za-z0-9._-]*: a cluster node id, a Redis key prefix
+	NAME_TOKEN,  // [A-Za-z0-9._-]*: a cluster node id, a Redis key prefix
+	BEARER_TOKEN // "" or 16 to 256 characters of RFC 6750's b64token: [A-Za-z0-9-._~+/]+ =*
 };
 
 
@@ -392,6 +395,14 @@ const HostKey ADMIN_KEYS[] = {
      nullptr,
      Check::NONE,
      toServer<&ServerSettings::adminPort>},
+    {{"token", ConfigType::STRING, "",
+      "bearer token the admin listener requires (Authorization: Bearer <token>) on every path but /healthz, "
+      "/readyz and the console's static files; empty = none (keep the listener on loopback then); 16 to 256 "
+      "characters; shown masked by --print-config and the console",
+      0, 0},
+     nullptr,
+     Check::BEARER_TOKEN,
+     toServer<&ServerSettings::adminToken>},
 };
 
 const HostKey CLUSTER_KEYS[] = {
@@ -518,7 +529,8 @@ const FixedSection FIXED_SECTIONS[] = {
     {"storage", "Where plugins' persistent data lives.", STORAGE_KEYS, std::size(STORAGE_KEYS)},
     {"http", "The HTTP server in front of every listener.", HTTP_KEYS, std::size(HTTP_KEYS)},
     {"websocket", "Limits and timers of every WebSocket connection.", WEBSOCKET_KEYS, std::size(WEBSOCKET_KEYS)},
-    {"admin", "The admin listener: Prometheus /metrics and /health.", ADMIN_KEYS, std::size(ADMIN_KEYS)},
+    {"admin", "The admin listener: Prometheus /metrics, the probes and the console.", ADMIN_KEYS,
+     std::size(ADMIN_KEYS)},
     {"cluster", "Several nodes acting as one server, through Redis.", CLUSTER_KEYS, std::size(CLUSTER_KEYS)},
 };
 
@@ -714,6 +726,22 @@ bool extraCheck(Check check, const std::string& value, std::string& expected)
 				}
 			}
 			return true;
+		case Check::BEARER_TOKEN:
+		{
+			if (value.empty())
+				return true;
+			std::size_t i = 0;
+			while (i < value.size() &&
+			       (std::isalnum(static_cast<unsigned char>(value[i])) || std::strchr("-._~+/", value[i]) != nullptr))
+				++i;
+			while (i < value.size() && i > 0 && value[i] == '=')
+				++i;
+			if (i == value.size() && value.size() >= 16 && value.size() <= 256)
+				return true;
+			expected = "empty, or 16 to 256 characters of A-Z a-z 0-9 - . _ ~ + / (trailing '=' allowed), "
+			           "e.g. from: openssl rand -hex 32";
+			return false;
+		}
 	}
 	return true;
 }

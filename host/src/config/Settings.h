@@ -125,6 +125,9 @@ struct ServerSettings
 	bool adminEnabled = true;
 	std::string adminAddress = "127.0.0.1";
 	int adminPort = 9090;
+	std::string adminToken;      ///< [admin] token: bearer token for every admin path but the probes; empty = none
+	std::string consoleDir;      ///< the console's static files (resolved by main(), like pluginDir)
+	std::string effectiveConfig; ///< the effective configuration, secrets masked, for the console
 	std::string pluginDir;
 	std::string storageDirectory = "./data";
 	int workerThreads = 4;

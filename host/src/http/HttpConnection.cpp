@@ -7,6 +7,7 @@
 #include "net/EventLoop.h"
 #include "ws/Handshake.h"
 #include "switchboard/util/ConfigParse.h"
+#include "switchboard/util/HttpText.h"
 #include "switchboard/util/Json.h"
 #include <cerrno>
 #include <sys/socket.h>
@@ -440,6 +441,15 @@ void HttpConnection::handleAdmin()
 		response.text(405, "Method Not Allowed");
 		response.setHeader("Allow", "GET, HEAD");
 	}
+	else if (request.path != "/healthz" && request.path != "/readyz" && !adminAuthorized(request, hooks) &&
+	         !(hooks.console && Console::Assets::isConsolePath(request.path) && request.path != "/console/config.txt"))
+	{
+		// The probes stay open (a kubelet or load balancer has no token) and so do the console's
+		// static files (they hold no figures; the page asks for the token). Everything with data
+		// needs the token.
+		response.text(401, "Unauthorized: this admin path needs \"Authorization: Bearer <token>\" ([admin] token)\n");
+		response.setHeader("WWW-Authenticate", "Bearer realm=\"switchboard-admin\"");
+	}
 	else if (request.path == "/healthz")
 	{
 		std::string why;
@@ -461,9 +471,42 @@ void HttpConnection::handleAdmin()
 		response.json(200, hooks.pluginsJson ? hooks.pluginsJson() : "[]");
 	else if (request.path == "/cluster")
 		response.json(200, hooks.clusterJson ? hooks.clusterJson() : "{\"enabled\":false}");
+	else if (request.path == "/stats.json" && hooks.statsJson)
+		response.json(200, hooks.statsJson());
+	else if (request.path == "/console/config.txt" && hooks.configText)
+		response.text(200, hooks.configText());
+	else if (hooks.console && Console::Assets::isConsolePath(request.path))
+	{
+		std::string type, body, missing;
+		if (hooks.console->find(request.path, type, body, missing))
+			response.send(200, type, std::move(body));
+		else
+			response.text(404, missing.empty() ? std::string("Not Found") : missing);
+	}
 	else
 		response.text(404, "Not Found");
+	response.setHeader("Cache-Control", "no-cache, no-store");
 	queueResponse(response, head);
+}
+
+
+bool HttpConnection::adminAuthorized(const ParsedRequest& request, const AdminHooks& hooks)
+{
+	if (hooks.token.empty())
+		return true;
+	std::string_view given = HttpText::findHeader(request.headers, "Authorization");
+	const std::string_view scheme = "Bearer ";
+	if (given.size() <= scheme.size() || !HttpText::equalsIgnoreCase(given.substr(0, scheme.size()), scheme))
+		return false;
+	given.remove_prefix(scheme.size());
+	while (!given.empty() && given.front() == ' ')
+		given.remove_prefix(1);
+	// Compared in time that does not depend on where the first difference is.
+	const std::string& want = hooks.token;
+	unsigned char diff = given.size() == want.size() ? 0 : 1;
+	for (std::size_t i = 0; i < want.size(); ++i)
+		diff |= static_cast<unsigned char>(want[i] ^ (i < given.size() ? given[i] : 0));
+	return diff == 0;
 }
 
 

@@ -66,6 +66,7 @@ private:
 	void onHeadComplete();
 	void onRequestComplete();
 	void handleAdmin();
+	static bool adminAuthorized(const ParsedRequest& request, const AdminHooks& hooks);
 	void handleUpgrade();
 	void handleRoute();
 	void sendError(int status, const std::string& detail, const char* jsonMessage = nullptr);

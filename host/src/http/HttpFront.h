@@ -12,6 +12,7 @@
 
 
 #include "config/Settings.h"
+#include "console/Console.h"
 #include "http/AbuseLimits.h"
 #include "net/Tls.h"
 #include "net/Transport.h"
@@ -58,6 +59,10 @@ struct AdminHooks
 	std::function<std::string()> pluginsJson;
 	std::function<std::string()> clusterJson;
 	std::function<std::uint64_t()> configurationGeneration; ///< 1 at start, +1 per applied reload
+	std::function<std::string()> statsJson;         ///< /stats.json: uptime, version, plugins, metrics, recent log
+	std::function<std::string()> configText;        ///< /console/config.txt: effective configuration, secrets masked
+	std::shared_ptr<const Console::Assets> console; ///< the console's files; null: no console
+	std::string token; ///< non-empty: every path but /healthz and /readyz needs "Authorization: Bearer <token>"
 };
 
 

@@ -141,6 +141,8 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSessi
 	}
 	ConnectionId id = _nodeBits | ((sequence << LOOP_BITS) & ~NODE_MASK) | best;
 	connectionOpened();
+	if (endpoint.pluginConnections)
+		endpoint.pluginConnections->add(1);
 	std::string remote = request.remoteAddress;
 	EventLoop* loop = _loops[best].get();
 	struct Payload

@@ -58,6 +58,11 @@ struct Endpoint
 	std::int64_t shutdownCloseTimeoutMs = -1; ///< wait for the peer's close once shutting down; -1 = closeTimeoutMs
 	bool acceptInvalidText = false;           ///< TEXT is not checked for UTF-8: the plugin answers bad text
 	bool pingOnSchedule = false;              ///< ping every interval, not only after silence
+	// The owning plugin's figures (switchboard_plugin_connections_open and _messages_*_total with
+	// plugin="<name>"); null in tests that build an Endpoint in code.
+	Gauge* pluginConnections = nullptr;
+	Counter* pluginMessagesIn = nullptr;
+	Counter* pluginMessagesOut = nullptr;
 };
 
 

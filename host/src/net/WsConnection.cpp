@@ -155,6 +155,8 @@ SendResult WsConnection::send(std::string_view data, MessageKind kind)
 		_queue.markMessage();
 	if (auto* c = _loop.transport().counters().messagesOut)
 		c->increment();
+	if (_pEndpoint->pluginMessagesOut)
+		_pEndpoint->pluginMessagesOut->increment();
 	return SendResult::QUEUED;
 }
 
@@ -174,6 +176,8 @@ SendResult WsConnection::sendShared(const std::shared_ptr<const std::string>& fr
 	queued();
 	if (auto* c = _loop.transport().counters().messagesOut)
 		c->increment();
+	if (_pEndpoint->pluginMessagesOut)
+		_pEndpoint->pluginMessagesOut->increment();
 	return SendResult::QUEUED;
 }
 
@@ -468,6 +472,8 @@ void WsConnection::onMessage(bool isText, const char* data, std::size_t len)
 		return; // after our close frame, data is read only to find the peer's close
 	if (auto* c = _loop.transport().counters().messagesIn)
 		c->increment();
+	if (_pEndpoint->pluginMessagesIn)
+		_pEndpoint->pluginMessagesIn->increment();
 	callPlugin(PluginSite::MESSAGE, [&] {
 		_pEndpoint->handler->onMessage(*this, std::string_view(data, len),
 		                               isText ? MessageKind::TEXT : MessageKind::BINARY);
@@ -638,6 +644,8 @@ void WsConnection::finish(std::uint16_t reportedCode, std::string_view reason)
 	_loop.transport().memoryBudget().release(_budgetAccount);
 	_pEndpoint->owner->connectionFinished(_id);
 	_loop.transport().connectionClosed();
+	if (_pEndpoint->pluginConnections)
+		_pEndpoint->pluginConnections->add(-1);
 	// The client's place in the HTTP front's count is free as soon as the socket is closed.
 	_heldUntilClosed.reset();
 	reportClose(); // not inside a plugin call: finish is reached from the loop, never from a callback

@@ -50,6 +50,14 @@ PluginContext::PluginContext(PluginId id, std::string name, std::string prefix, 
 		    "plugin_exceptions_total", "Exceptions caught from plugin code, by plugin and call site",
 		    Labels{{"plugin", _name}, {"site", siteName(static_cast<PluginSite>(i))}});
 	}
+	// Per plugin, for the console's charts: every endpoint of the plugin counts into the same series.
+	_connectionsGauge = &_services.hostMetrics->gauge(
+	    "plugin_connections_open", "WebSocket connections open on the plugin's endpoints", Labels{{"plugin", _name}});
+	_messagesIn = &_services.hostMetrics->counter("plugin_messages_received_total",
+	                                              "WebSocket messages received on the plugin's endpoints",
+	                                              Labels{{"plugin", _name}});
+	_messagesOut = &_services.hostMetrics->counter(
+	    "plugin_messages_sent_total", "WebSocket messages sent on the plugin's endpoints", Labels{{"plugin", _name}});
 	// Name callbacks run on the loop that asked (in the order asked), else on a worker.
 	auto postFactory = [this]() -> PluginNames::Post {
 		EventLoop* origin = EventLoop::current();
@@ -151,6 +159,9 @@ bool PluginContext::addWebSocket(std::string_view path, WebSocketHandler& handle
 	endpoint->shutdownCloseTimeoutMs = options.shutdownCloseTimeoutMs;
 	endpoint->acceptInvalidText = options.acceptInvalidText;
 	endpoint->pingOnSchedule = options.pingOnSchedule;
+	endpoint->pluginConnections = _connectionsGauge;
+	endpoint->pluginMessagesIn = _messagesIn;
+	endpoint->pluginMessagesOut = _messagesOut;
 	std::string mount = "WS " + endpoint->path;
 	std::string error;
 	if (!_services.http->addEndpoint(_listener, std::move(endpoint), error))

@@ -163,6 +163,9 @@ private:
 	PluginServices _services;
 	Poco::Logger& _logger;
 	std::array<Counter*, static_cast<std::size_t>(PluginSite::SITE_COUNT)> _exceptions{};
+	Gauge* _connectionsGauge = nullptr; ///< switchboard_plugin_connections_open{plugin}
+	Counter* _messagesIn = nullptr;     ///< switchboard_plugin_messages_received_total{plugin}
+	Counter* _messagesOut = nullptr;    ///< switchboard_plugin_messages_sent_total{plugin}
 	std::size_t _routes = 0;
 	std::size_t _endpoints = 0;
 	std::vector<std::string> _mounts;

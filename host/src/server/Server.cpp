@@ -8,12 +8,15 @@
 #include "plugin/PluginContext.h"
 #include "plugin/PluginLoader.h"
 #include "cluster/ClusterNode.h"
+#include "console/Console.h"
+#include "console/LogRing.h"
 #include "net/Transport.h"
 #include "server/WorkerPool.h"
 #include "storage/PostgresStorage.h"
 #include "storage/SqliteStorage.h"
 #include "switchboard/util/Json.h"
 #include "Poco/Logger.h"
+#include "Poco/Net/IPAddress.h"
 #include <algorithm>
 #include <chrono>
 #include <fcntl.h>
@@ -146,6 +149,19 @@ std::string Server::reconfigurePlugin(const std::string& name, const Config& con
 }
 
 
+namespace {
+
+
+bool isLoopbackAddress(const std::string& address)
+{
+	Poco::Net::IPAddress parsed;
+	return Poco::Net::IPAddress::tryParse(address, parsed) && parsed.isLoopback();
+}
+
+
+} // namespace
+
+
 bool Server::start(std::string& error)
 {
 	Poco::Logger& log = hostLogger();
@@ -222,6 +238,25 @@ bool Server::start(std::string& error)
 		hooks.pluginsJson = [this] { return pluginsJson(); };
 		if (_cluster)
 			hooks.clusterJson = [this] { return _cluster->statusJson(); };
+		hooks.statsJson = [this] { return statsJson(); };
+		hooks.configText = [this] { return _settings.effectiveConfig; };
+		hooks.token = _settings.adminToken;
+		if (_settings.adminToken.empty() && !isLoopbackAddress(_settings.adminAddress))
+			log.warning("the admin listener on %s has no [admin] token: anyone who reaches it reads the metrics, "
+			            "the recent log and the configuration (secrets masked); set [admin] token or bind it to "
+			            "127.0.0.1",
+			            _settings.adminAddress);
+		if (!_settings.consoleDir.empty())
+		{
+			auto assets = std::make_shared<Console::Assets>();
+			assets->load(_settings.consoleDir, Console::CHART_JS_PATH);
+			std::string type, body, missing;
+			if (!assets->find("/console/vendor/chart.js", type, body, missing))
+				log.warning("admin console: %s", missing.substr(0, missing.size() - 1));
+			if (!assets->find("/console", type, body, missing))
+				log.warning("admin console: %s", missing.substr(0, missing.size() - 1));
+			hooks.console = std::move(assets);
+		}
 		_http->setAdmin(_settings.adminAddress, _settings.adminPort, std::move(hooks));
 	}
 	_transport->start();
@@ -494,6 +529,21 @@ std::string Server::pluginsJson() const
 		out += "}";
 	}
 	return out + "]";
+}
+
+
+std::string Server::statsJson() const
+{
+	std::int64_t now = _clock->wallMs();
+	std::string out = "{\"version\":" + Json::quote(SWITCHBOARD_VERSION);
+	out += ",\"time_ms\":" + std::to_string(now);
+	out += ",\"started_ms\":" + std::to_string(_startedAtMs);
+	out += ",\"uptime_seconds\":" + std::to_string((now - _startedAtMs) / 1000);
+	out += std::string(",\"ready\":") + (ready() ? "true" : "false");
+	out += ",\"plugins\":" + pluginsJson();
+	out += ",\"metrics\":" + Console::metricsJson(_metrics->renderPrometheus());
+	out += ",\"log\":" + LogRing::process().json();
+	return out + "}";
 }
 
 

@@ -75,6 +75,7 @@ private:
 	bool startPlugin(const PluginMount& mount, std::string& error);
 	std::string pluginsJson() const;
 	std::string renderMetrics() const;
+	std::string statsJson() const;
 
 	// Declared first so it is destroyed last: plugin code must stay mapped until every object it
 	// made (routes, timers, queued tasks, connection state) is gone.
