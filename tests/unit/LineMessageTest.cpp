@@ -55,7 +55,8 @@ public:
 		CPPUNIT_ASSERT(m.words.empty() && m.text.empty());
 		m = splitLineMessage("A  b \n");
 		CPPUNIT_ASSERT(wordsOf(m) == std::vector<std::string>({"A", "", "b"})); // a trailing space adds nothing
-		m = splitLineMessage(std::string("V \0x\n\0", 6));
+		const std::string withNuls("V \0x\n\0", 6); // the views point into it: it must outlive m
+		m = splitLineMessage(withNuls);
 		CPPUNIT_ASSERT_EQUAL(std::size_t(2), m.words.size());
 		CPPUNIT_ASSERT_EQUAL(std::string("\0x", 2), std::string(m.words[1]));
 		CPPUNIT_ASSERT_EQUAL(std::string(1, '\0'), std::string(m.text));
