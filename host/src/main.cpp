@@ -59,39 +59,40 @@ std::string absolute(const std::string& path)
 	return (p.is_absolute() ? p : startDirectory / p).lexically_normal().string();
 }
 
-std::string defaultPluginDir()
+std::string besideBinary(const std::string& relative)
+/// The directory at relative from the binary's own (e.g. ../plugins, ../lib/switchboard/plugins),
+/// normalized, or "" if there is none. Installed files are found this way, so one build serves the
+/// build tree, `cmake --install` under any prefix and the Debian package under /usr.
 {
 	std::error_code ec;
-	if (!executablePath.empty())
-	{
-		// The build tree puts the binary in build/bin and the plugins in build/plugins.
-		std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
-		if (std::filesystem::is_directory(beside, ec))
-			return beside.lexically_normal().string();
-		// Installed: the plugins' place relative to the binary's (e.g. ../lib/switchboard/plugins), so
-		// one build serves `cmake --install` under any prefix and the Debian package under /usr.
-		std::filesystem::path installed = executablePath.parent_path() / SWITCHBOARD_RELATIVE_PLUGIN_DIR;
-		if (std::string(SWITCHBOARD_RELATIVE_PLUGIN_DIR).size() > 0 && std::filesystem::is_directory(installed, ec))
-			return installed.lexically_normal().string();
-	}
-	return SWITCHBOARD_DEFAULT_PLUGIN_DIR;
+	if (executablePath.empty() || relative.empty())
+		return "";
+	const std::filesystem::path found = executablePath.parent_path() / relative;
+	return std::filesystem::is_directory(found, ec) ? found.lexically_normal().string() : std::string();
+}
+
+bool inBuildTree()
+/// The build tree puts the binary in build/bin and the plugins in build/plugins.
+{
+	return !besideBinary("../plugins").empty();
+}
+
+std::string defaultPluginDir()
+{
+	if (inBuildTree())
+		return besideBinary("../plugins");
+	const std::string installed = besideBinary(SWITCHBOARD_RELATIVE_PLUGIN_DIR);
+	return installed.empty() ? SWITCHBOARD_DEFAULT_PLUGIN_DIR : installed;
 }
 
 std::string defaultConsoleDir()
 {
-	// From the build tree (the plugins beside the binary's directory), the source tree's files.
+	// From the build tree, the source tree's files.
 	std::error_code ec;
-	std::filesystem::path beside = executablePath.parent_path().parent_path() / "plugins";
-	if (!executablePath.empty() && std::filesystem::is_directory(beside, ec) &&
-	    std::filesystem::is_directory(SWITCHBOARD_SOURCE_CONSOLE_DIR, ec))
+	if (inBuildTree() && std::filesystem::is_directory(SWITCHBOARD_SOURCE_CONSOLE_DIR, ec))
 		return SWITCHBOARD_SOURCE_CONSOLE_DIR;
-	// Installed: relative to the binary (../share/switchboard/console), like the plugins, so the
-	// Debian package (under /usr) finds it as well as `cmake --install` under any prefix.
-	std::filesystem::path installed = executablePath.parent_path() / SWITCHBOARD_RELATIVE_CONSOLE_DIR;
-	if (!executablePath.empty() && std::string(SWITCHBOARD_RELATIVE_CONSOLE_DIR).size() > 0 &&
-	    std::filesystem::is_directory(installed, ec))
-		return installed.lexically_normal().string();
-	return SWITCHBOARD_DEFAULT_CONSOLE_DIR;
+	const std::string installed = besideBinary(SWITCHBOARD_RELATIVE_CONSOLE_DIR);
+	return installed.empty() ? SWITCHBOARD_DEFAULT_CONSOLE_DIR : installed;
 }
 
 void setUpLogging(const std::string& level)
