@@ -178,6 +178,7 @@
     $('uptime').textContent = formatDuration(stats.uptime_seconds);
     $('uptime').dataset.seconds = String(stats.uptime_seconds);
     $('ready').textContent = stats.ready ? 'yes' : 'no';
+    $('generation').textContent = String(stats.configuration_generation);
     $('updated').textContent = new Date(stats.time_ms).toLocaleTimeString();
   }
 
@@ -300,10 +301,11 @@
       renderLog(stats);
       updateCharts(stats.time_ms / 1000);
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
-      if (!state.configLoaded) {
-        state.configLoaded = true;
+      // Fetched again whenever a reload (SIGHUP) applied a new configuration.
+      if (state.configGeneration !== stats.configuration_generation) {
+        state.configGeneration = stats.configuration_generation;
         get('/console/config.txt', true).then((text) => { $('config').textContent = text; })
-          .catch(() => { state.configLoaded = false; });
+          .catch(() => { state.configGeneration = undefined; });
       }
     } catch (e) {
       if (e.unauthorized) askForToken(state.token ? 'The token was refused.' : 'A token is needed.');

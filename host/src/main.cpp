@@ -26,6 +26,7 @@
 #include "Poco/Util/Option.h"
 #include "Poco/Util/OptionSet.h"
 #include "Poco/Util/ServerApplication.h"
+#include <algorithm>
 #include <csignal>
 #include <pthread.h>
 #include <cstdint>
@@ -33,6 +34,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 #include <memory>
 #include <thread>
 #include <unistd.h>
@@ -375,6 +377,7 @@ private:
 		}
 		std::vector<std::string> applied, needsRestart;
 		std::map<std::string, std::vector<std::string>> pluginKeys; // plugin -> its own changed keys
+		std::set<std::string> toDisable, toEnable;
 		for (const std::string& key : live.changedKeys(fresh))
 		{
 			const std::string pluginPrefix = "plugin.";
@@ -385,10 +388,19 @@ private:
 			const std::string own = name.empty() ? std::string() : key.substr(dot + 1);
 			const PluginSection* before = name.empty() ? nullptr : live.plugin(name);
 			const PluginSection* after = name.empty() ? nullptr : fresh.plugin(name);
+			const bool enabledBefore = before != nullptr && before->enabled;
+			const bool enabledAfter = after != nullptr && after->enabled;
 			if (key == "host.log_level")
 				applied.push_back(key);
-			else if (before != nullptr && after != nullptr && before->enabled && after->enabled && own != "enabled" &&
-			         own != "listener" && own != "prefix")
+			else if (name.empty())
+				needsRestart.push_back(key);
+			else if (enabledBefore && !enabledAfter)
+				toDisable.insert(name); // its other keys go with it
+			else if (!enabledBefore && enabledAfter)
+				toEnable.insert(name); // it starts with all of its new keys
+			else if (!enabledBefore)
+				applied.push_back(key); // a plugin that is off: read when it is turned on
+			else if (own != "listener" && own != "prefix")
 				pluginKeys[name].push_back(own);
 			else
 				needsRestart.push_back(key);
@@ -399,6 +411,31 @@ private:
 		{
 			Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 			Poco::Logger::root().setLevel(level);
+		}
+		// Off first, so a plugin moved between names frees its paths before the other takes them.
+		for (const std::string& name : toDisable)
+		{
+			const std::string why = server.disablePlugin(name);
+			(why.empty() ? applied : needsRestart).push_back("plugin." + name + ".enabled");
+			if (!why.empty())
+				log.warning("SIGHUP: plugin %s stays on until a restart: %s", name, why);
+		}
+		const ServerSettings freshSettings = resolve(fresh.settings());
+		for (const std::string& name : toEnable)
+		{
+			std::string why = "its section has no mount";
+			for (const PluginMount& mount : freshSettings.plugins)
+			{
+				if (mount.name == name)
+					why = server.enablePlugin(mount, [&fresh](const std::string& plugin,
+					                                          const Switchboard::ConfigKey* keys, std::size_t count,
+					                                          Switchboard::Config& out, std::string& validationError) {
+						return fresh.validatePlugin(plugin, keys, count, out, validationError);
+					});
+			}
+			(why.empty() ? applied : needsRestart).push_back("plugin." + name + ".enabled");
+			if (!why.empty())
+				log.warning("SIGHUP: plugin %s could not be turned on: %s", name, why);
 		}
 		for (const auto& entry : pluginKeys)
 		{
@@ -415,8 +452,10 @@ private:
 				log.warning("SIGHUP: plugin %s keeps its running values until a restart: %s", entry.first, why);
 		}
 		server.setConfigurationGeneration(++generation);
+		server.setConfigText(Console::maskSecrets(fresh.render()));
 		live = fresh;
-		auto joined = [](const std::vector<std::string>& keys) {
+		auto joined = [](std::vector<std::string> keys) {
+			std::sort(keys.begin(), keys.end());
 			std::string out;
 			for (const std::string& key : keys)
 				out += (out.empty() ? "" : ", ") + key;

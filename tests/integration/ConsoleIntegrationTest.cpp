@@ -16,9 +16,12 @@
 #include "Poco/JSON/Parser.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
+#include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 
@@ -97,6 +100,7 @@ class ConsoleIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testStatsJsonKeepsRecentErrors);
 	CPPUNIT_TEST(testPageAndFilesAreServed);
 	CPPUNIT_TEST(testTokenProtectsDataNotProbes);
+	CPPUNIT_TEST(testReloadShowsNewGenerationAndConfiguration);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -259,6 +263,32 @@ public:
 		// Admin paths stay on the admin listener.
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, server.port("main"), "/stats.json").status);
 		CPPUNIT_ASSERT_EQUAL(405, HttpTestClient::request(LOOPBACK, admin, "POST", "/stats.json").status);
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testReloadShowsNewGenerationAndConfiguration()
+	{
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo", {{"greeting", "hey"}});
+		server.start();
+		const int admin = server.adminPort();
+		auto generation = [&] {
+			Object::Ptr stats = parseObject(HttpTestClient::get(LOOPBACK, admin, "/stats.json").body);
+			return stats->getValue<int>("configuration_generation");
+		};
+		CPPUNIT_ASSERT_EQUAL(1, generation());
+		server.set("plugin.echo", "greeting", "reloaded");
+		std::ofstream(server.configPath(), std::ios::trunc) << server.configText();
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		// Bounded: 250 x 20 ms.
+		for (int i = 0; i < 250 && generation() != 2; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		CPPUNIT_ASSERT_EQUAL(2, generation());
+		const std::string config = HttpTestClient::get(LOOPBACK, admin, "/console/config.txt").body;
+		CPPUNIT_ASSERT_MESSAGE(config, contains(config, "greeting = reloaded"));
+		CPPUNIT_ASSERT(!contains(config, "greeting = hey"));
+		const std::string script = HttpTestClient::get(LOOPBACK, admin, "/console/console.js").body;
+		CPPUNIT_ASSERT(contains(script, "configuration_generation"));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 

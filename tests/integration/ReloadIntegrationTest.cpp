@@ -5,8 +5,8 @@
 // checked again as --check-config does; a configuration with a problem changes nothing (the log
 // says why, /readyz keeps its generation); a valid one bumps the generation /readyz reports,
 // applies the log level at once, hands the echo plugin its changed keys (Plugin::reconfigure: a
-// new greeting for new connections), and names every other changed key as waiting for a restart.
-// An open WebSocket is never disturbed.
+// new greeting for new connections), turns plugins off (their clients get 1001) and on, and names
+// every other changed key as waiting for a restart. Other plugins' WebSockets are never disturbed.
 //
 
 
@@ -17,12 +17,14 @@
 #include "switchboard/Abi.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 
 using namespace Switchboard::Test;
@@ -80,6 +82,68 @@ void expectEcho(WsTestClient& client, const std::string& text)
 }
 
 
+class EchoTraffic
+/// Echo clients on their own thread, each sending numbered messages and checking every answer
+/// in order, until stop(); any drop, loss or reordering ends it with the reason.
+{
+public:
+	EchoTraffic(int port, int clients):
+	    _clients(static_cast<std::size_t>(clients))
+	{
+		for (auto& client : _clients)
+			CPPUNIT_ASSERT_EQUAL(101, client.connect(LOOPBACK, port, "/echo/ws").status);
+		_thread = std::thread([this] { run(); });
+	}
+
+	~EchoTraffic() { stop(); }
+
+	std::int64_t rounds() const { return _rounds.load(); }
+
+	bool waitForRounds(std::int64_t wanted)
+	{
+		return waitFor([&] { return _rounds.load() >= wanted || _stop.load(); });
+	}
+
+	std::string stop()
+	/// Ends the traffic: "" if every message came back in order on every connection.
+	{
+		_stop = true;
+		if (_thread.joinable())
+			_thread.join();
+		return _failure;
+	}
+
+private:
+	void run()
+	{
+		// Bounded: at most 100000 rounds (the test stops it long before).
+		for (std::int64_t round = 0; round < 100000 && !_stop.load(); ++round)
+		{
+			for (std::size_t i = 0; i < _clients.size(); ++i)
+			{
+				const std::string text = "client " + std::to_string(i) + " message " + std::to_string(round);
+				_clients[i].sendText(text);
+				const WsTestClient::Message m = _clients[i].receiveMessage(WAIT_MS);
+				if (!m.ok() || m.payload != text)
+				{
+					_failure = text + ": " + (m.ok() ? "got '" + m.payload + "'" : m.error);
+					_stop = true;
+					return;
+				}
+			}
+			++_rounds;
+			std::this_thread::sleep_for(std::chrono::milliseconds(5));
+		}
+	}
+
+	std::vector<WsTestClient> _clients;
+	std::atomic<bool> _stop{false};
+	std::atomic<std::int64_t> _rounds{0};
+	std::string _failure;
+	std::thread _thread;
+};
+
+
 } // namespace
 
 
@@ -88,6 +152,7 @@ class ReloadIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE(ReloadIntegrationTest);
 	CPPUNIT_TEST(testReloadAppliesChecksAndReports);
 	CPPUNIT_TEST(testPluginsThatCannotApplyKeysLive);
+	CPPUNIT_TEST(testPluginsTurnedOffAndOnUnderTraffic);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -174,6 +239,75 @@ public:
 			CPPUNIT_ASSERT_MESSAGE(line + "\n" + server.logTail(),
 			                       waitFor([&] { return contains(server.logText(), line); }));
 		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testPluginsTurnedOffAndOnUnderTraffic()
+	{
+		// Echo clients exchange numbered messages the whole time; PeerVault is on, PeerJS off.
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo");
+		server.addPlugin("peervault", "main", "/pv");
+		server.addPlugin("peerjs", "main", "/pj", {{"path", "/"}, {"key", "peerjs"}, {"enabled", "false"}});
+		server.start();
+		const int port = server.port("main");
+		EchoTraffic traffic(port, 4);
+		WsTestClient subscriber;
+		CPPUNIT_ASSERT_EQUAL(101, subscriber.connect(LOOPBACK, port, "/pv/ws").status);
+		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/pv/ws/metrics").status);
+		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, port, "/pj/peerjs/id").status);
+		CPPUNIT_ASSERT(traffic.waitForRounds(20));
+
+		// One reload: a log level, a limit, PeerVault off, PeerJS on, and a listener's port.
+		server.set("host", "log_level", "notice");
+		server.set("plugin.echo", "max_notes", "7");
+		server.set("plugin.peervault", "enabled", "false");
+		server.set("plugin.peerjs", "enabled", "true");
+		server.set("listener.main", "backlog", "77");
+		rewriteConfig(server);
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+			                       return contains(
+			                           server.logText(),
+			                           "reloaded (generation 2); live: host.log_level, plugin.echo.max_notes, "
+			                           "plugin.peerjs.enabled, plugin.peervault.enabled");
+		                       }));
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+			                       return contains(server.logText(),
+			                                       "take effect only after a restart: listener.main.backlog");
+		                       }));
+		// PeerVault's client got 1001; its paths are gone; PeerJS answers on its own.
+		const WsTestClient::CloseInfo closed = subscriber.expectClose(WAIT_MS, false);
+		CPPUNIT_ASSERT_EQUAL(1001, closed.code);
+		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, port, "/pv/ws/metrics").status);
+		CPPUNIT_ASSERT_EQUAL(400, WsTestClient().connect(LOOPBACK, port, "/pv/ws").status);
+		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/pj/peerjs/id").status);
+		WsTestClient peer;
+		CPPUNIT_ASSERT_EQUAL(101, peer.connect(LOOPBACK, port, "/pj/peerjs?key=peerjs&id=alice&token=t1").status);
+		CPPUNIT_ASSERT(contains(peer.receiveMessage(WAIT_MS).payload, "OPEN"));
+		const std::string metrics = HttpTestClient::get(LOOPBACK, server.adminPort(), "/metrics").body;
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0),
+		                     HttpTestClient::metricValue(metrics, "switchboard_plugin_up{plugin=\"peervault\"}"));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1),
+		                     HttpTestClient::metricValue(metrics, "switchboard_plugin_up{plugin=\"peerjs\"}"));
+		const std::string plugins = HttpTestClient::get(LOOPBACK, server.adminPort(), "/plugins").body;
+		CPPUNIT_ASSERT_MESSAGE(plugins, contains(plugins, "\"state\":\"disabled\""));
+
+		// PeerVault back on (a new instance on the same storage): it serves again.
+		server.set("plugin.peervault", "enabled", "true");
+		rewriteConfig(server);
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		CPPUNIT_ASSERT_MESSAGE(readyzBody(server),
+		                       waitFor([&] { return contains(readyzBody(server), "generation 3"); }));
+		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/pv/ws/metrics").status);
+		WsTestClient again;
+		CPPUNIT_ASSERT_EQUAL(101, again.connect(LOOPBACK, port, "/pv/ws").status);
+
+		// Nobody else noticed: every echo client is open and got every answer in order.
+		const std::int64_t before = traffic.rounds();
+		CPPUNIT_ASSERT(traffic.waitForRounds(before + 20));
+		CPPUNIT_ASSERT_EQUAL(std::string(), traffic.stop());
+		peer.sendClose(1000, "bye");
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 };

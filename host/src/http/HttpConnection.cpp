@@ -513,8 +513,10 @@ bool HttpConnection::adminAuthorized(const ParsedRequest& request, const AdminHo
 void HttpConnection::handleUpgrade()
 {
 	ParsedRequest& parsed = _parser.request();
-	auto found = _listener.endpoints.find(parsed.path);
-	if (found == _listener.endpoints.end())
+	// Endpoints outlive the table (HttpFront keeps every one): the pointer below stays valid.
+	const std::shared_ptr<const HttpFront::Listener::Mounts> mounts = _listener.mounts();
+	auto found = mounts->endpoints.find(parsed.path);
+	if (found == mounts->endpoints.end() || !found->second->owner->routable())
 	{
 		sendError(400, "no WebSocket endpoint at this path");
 		return;
@@ -595,8 +597,12 @@ void HttpConnection::handleRoute()
 	const Route* match = nullptr;
 	HeaderList params;
 	std::string allowed;
-	for (const Route& route : _listener.routes)
+	// Held until the handler has run: a reload may replace the table meanwhile.
+	std::shared_ptr<const HttpFront::Listener::Mounts> mounts = _listener.mounts();
+	for (const Route& route : mounts->routes)
 	{
+		if (!route.owner->routable())
+			continue;
 		std::string_view rest;
 		if (!prefixMatches(parsed.path, route.prefix, route.options.caseInsensitive, rest))
 			continue;
@@ -611,7 +617,7 @@ void HttpConnection::handleRoute()
 		if (allowed.find(route.method) == std::string::npos)
 			allowed += (allowed.empty() ? "" : ", ") + route.method + (route.method == "GET" ? ", HEAD" : "");
 	}
-	if (!match && !parsed.upgradeWebSocket && _listener.endpoints.count(parsed.path) &&
+	if (!match && !parsed.upgradeWebSocket && mounts->endpoints.count(parsed.path) &&
 	    _parser.request().headers.size() > 0)
 	{
 		for (const auto& h : _parser.request().headers)
@@ -640,13 +646,14 @@ void HttpConnection::handleRoute()
 	HttpRequest request = makeRequest();
 	request.pathParams = std::move(params);
 	_front.inFlight().fetch_add(1);
+	match->owner->routeStarted();
 	HttpFront* front = &_front;
 	Transport* transport = &_front.transport();
 	int loopIndex = _loopIndex;
 	std::uint64_t serial = _serial;
 	bool jsonErrors = _listener.spec.jsonErrors;
 	bool queued = _front.submitRoute(
-	    [front, transport, loopIndex, serial, match, head, jsonErrors, request = std::move(request)]() mutable {
+	    [front, transport, loopIndex, serial, match, mounts, head, jsonErrors, request = std::move(request)]() mutable {
 		    auto response = std::make_shared<HttpResponse>();
 		    if (!match->owner->guarded(PluginSite::ROUTE, [&] { match->handler(request, *response); }))
 		    {
@@ -656,6 +663,7 @@ void HttpConnection::handleRoute()
 			    else
 				    response->text(500, "Internal Server Error");
 		    }
+		    match->owner->routeFinished();
 		    transport->post(loopIndex, [front, loopIndex, serial, response, head] {
 			    front->inFlight().fetch_sub(1);
 			    if (HttpConnection* c = front->find(loopIndex, serial))
@@ -664,6 +672,7 @@ void HttpConnection::handleRoute()
 	    });
 	if (!queued)
 	{
+		match->owner->routeFinished();
 		_front.inFlight().fetch_sub(1);
 		if (_front.counters().busy)
 			_front.counters().busy->increment();

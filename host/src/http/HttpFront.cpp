@@ -144,7 +144,9 @@ void HttpFront::setAdmin(const std::string& address, int port, AdminHooks hooks)
 bool HttpFront::addRoute(int listener, Route route, std::string& error)
 {
 	Listener& l = *_listeners.at(static_cast<std::size_t>(listener));
-	for (const Route& existing : l.routes)
+	std::lock_guard<std::mutex> lock(_mountsMutex);
+	std::shared_ptr<const Listener::Mounts> current = l.mounts();
+	for (const Route& existing : current->routes)
 	{
 		bool methodsOverlap = existing.method == route.method || existing.method == "*" || route.method == "*";
 		if (methodsOverlap && existing.prefix == route.prefix && existing.pattern.sameShape(route.pattern))
@@ -154,7 +156,9 @@ bool HttpFront::addRoute(int listener, Route route, std::string& error)
 			return false;
 		}
 	}
-	l.routes.push_back(std::move(route));
+	auto next = std::make_shared<Listener::Mounts>(*current);
+	next->routes.push_back(std::move(route));
+	l.replaceMounts(std::move(next));
 	return true;
 }
 
@@ -162,28 +166,36 @@ bool HttpFront::addRoute(int listener, Route route, std::string& error)
 bool HttpFront::addEndpoint(int listener, std::unique_ptr<Endpoint> endpoint, std::string& error)
 {
 	Listener& l = *_listeners.at(static_cast<std::size_t>(listener));
-	auto it = l.endpoints.find(endpoint->path);
-	if (it != l.endpoints.end())
+	std::lock_guard<std::mutex> lock(_mountsMutex);
+	std::shared_ptr<const Listener::Mounts> current = l.mounts();
+	auto it = current->endpoints.find(endpoint->path);
+	if (it != current->endpoints.end())
 	{
 		error = "WebSocket endpoint " + endpoint->path + " on listener " + l.spec.name +
 		        " is already taken by plugin " + it->second->owner->slotName();
 		return false;
 	}
-	std::string path = endpoint->path;
-	l.endpoints.emplace(path, std::move(endpoint));
+	std::shared_ptr<Endpoint> shared(std::move(endpoint));
+	_everyEndpoint.push_back(shared);
+	auto next = std::make_shared<Listener::Mounts>(*current);
+	next->endpoints.emplace(shared->path, std::move(shared));
+	l.replaceMounts(std::move(next));
 	return true;
 }
 
 
 void HttpFront::removeOwner(const PluginSlot* owner)
 {
+	std::lock_guard<std::mutex> lock(_mountsMutex);
 	for (auto& listener : _listeners)
 	{
-		auto& routes = listener->routes;
+		auto next = std::make_shared<Listener::Mounts>(*listener->mounts());
+		auto& routes = next->routes;
 		routes.erase(std::remove_if(routes.begin(), routes.end(), [owner](const Route& r) { return r.owner == owner; }),
 		             routes.end());
-		for (auto it = listener->endpoints.begin(); it != listener->endpoints.end();)
-			it = it->second->owner == owner ? listener->endpoints.erase(it) : std::next(it);
+		for (auto it = next->endpoints.begin(); it != next->endpoints.end();)
+			it = it->second->owner == owner ? next->endpoints.erase(it) : std::next(it);
+		listener->replaceMounts(std::move(next));
 	}
 }
 

@@ -83,8 +83,9 @@ struct HttpCounters
 
 
 class HttpFront
-/// Routes and endpoints are registered before start() (plugins register in Plugin::start);
-/// afterwards the tables are read-only and read by the loops without locks.
+/// Routes and endpoints are registered by plugins in Plugin::start, before start() or (a plugin
+/// enabled by a reload) while serving: each listener's table is an immutable snapshot that a
+/// registration replaces whole, so the loops read it with one atomic load and no lock.
 ///
 /// Threading: registration, start(), stopAccepting(), drain() and stop() run on the main
 /// thread; connections live on loops; route handlers run on the front's worker pool.
@@ -102,7 +103,8 @@ public:
 	bool addEndpoint(int listener, std::unique_ptr<Endpoint> endpoint, std::string& error);
 
 	void removeOwner(const PluginSlot* owner);
-	/// Drops every route and endpoint of a plugin that failed to start (before start() only).
+	/// Drops every route and endpoint of a plugin (one that failed to start, or is disabled by a
+	/// reload): requests already routed finish; new ones get 404. Any thread but the loops.
 
 	void start();
 	/// Binds every listener and starts accepting on the loops; throws Poco::Exception naming the
@@ -169,9 +171,18 @@ public:
 			std::lock_guard<std::mutex> lock(tlsMutex);
 			return tls;
 		}
-		std::vector<Route> routes;
-		std::map<std::string, std::unique_ptr<Endpoint>> endpoints;
+		struct Mounts
+		{
+			std::vector<Route> routes;
+			std::map<std::string, std::shared_ptr<Endpoint>> endpoints;
+		};
+		std::shared_ptr<const Mounts> mounts() const { return std::atomic_load(&_mounts); }
+		/// The current table; hold it while a Route or Endpoint found in it is used.
+		void replaceMounts(std::shared_ptr<const Mounts> next) { std::atomic_store(&_mounts, std::move(next)); }
 		std::unique_ptr<HttpListener> acceptor; ///< lives on loop 0
+
+	private:
+		std::shared_ptr<const Mounts> _mounts = std::make_shared<Mounts>();
 	};
 
 private:
@@ -198,6 +209,9 @@ private:
 	std::atomic<bool> _acceptingRequests{false};
 	std::atomic<std::uint64_t> _nextLoop{0};
 	bool _started = false;
+	std::mutex _mountsMutex; ///< serialises table replacements (readers take snapshots)
+	std::vector<std::shared_ptr<Endpoint>> _everyEndpoint;
+	///< Kept to the end: a connection upgraded on an endpoint holds a plain pointer to it.
 };
 
 

@@ -336,6 +336,26 @@ void EventLoop::finishAll(std::uint16_t code, std::string_view reason)
 }
 
 
+void EventLoop::closeOwnedBy(const PluginSlot& owner, std::uint16_t code, std::string_view reason, bool finish)
+{
+	std::vector<WsConnection*> owned;
+	for (auto& entry : _connections)
+	{
+		if (entry.second->endpoint().owner == &owner)
+			owned.push_back(entry.second.get());
+	}
+	for (WsConnection* c : owned)
+	{
+		if (finish)
+			c->finish(code, reason);
+		else
+			c->close(code, reason);
+	}
+	if (finish)
+		destroyRetired();
+}
+
+
 void EventLoop::addTimer(PluginSlot& owner, std::uint64_t timerId, std::int64_t delayMs, std::int64_t intervalMs,
                          std::function<void()> callback, std::shared_ptr<std::atomic<int>> state)
 {

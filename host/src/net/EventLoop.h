@@ -101,6 +101,8 @@ public:
 	void closeAll(std::uint16_t code, std::string_view reason);
 	void finishAll(std::uint16_t code, std::string_view reason);
 	/// Ends every connection at once without waiting for handshakes (shutdown deadline).
+	void closeOwnedBy(const PluginSlot& owner, std::uint16_t code, std::string_view reason, bool finish);
+	/// The same for the connections of one plugin only (a reload disabled it).
 	std::size_t connectionCount() const { return _connectionCount.load(std::memory_order_relaxed); }
 
 	void addTimer(PluginSlot& owner, std::uint64_t timerId, std::int64_t delayMs, std::int64_t intervalMs,

@@ -102,6 +102,39 @@ void Transport::shutdown(std::uint16_t code, std::string_view reason, std::int64
 }
 
 
+std::size_t Transport::closeOwnedBy(const PluginSlot& owner, const Gauge& ownedOpen, std::uint16_t code,
+                                    std::string_view reason, std::int64_t deadlineMs)
+{
+	const std::string why(reason);
+	const PluginSlot* slot = &owner;
+	for (auto& loop : _loops)
+		loop->post([l = loop.get(), slot, code, why] { l->closeOwnedBy(*slot, code, why, false); });
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadlineMs);
+	while (ownedOpen.value() > 0 && std::chrono::steady_clock::now() < deadline)
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	const std::size_t cut = static_cast<std::size_t>(std::max<std::int64_t>(0, ownedOpen.value()));
+	// A connection's count drops before its onClose runs: one more task through every loop
+	// (which also finishes the stragglers) so no callback of the plugin is still on its way.
+	std::vector<std::shared_ptr<std::atomic<int>>> done;
+	for (auto& loop : _loops)
+	{
+		auto flag = std::make_shared<std::atomic<int>>(0);
+		done.push_back(flag);
+		loop->post([l = loop.get(), slot, flag, code, why, finish = cut > 0] {
+			if (finish)
+				l->closeOwnedBy(*slot, code, why, true);
+			flag->store(1);
+		});
+	}
+	for (auto& flag : done)
+	{
+		for (int i = 0; i < 1000 && flag->load() == 0; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	}
+	return cut;
+}
+
+
 std::size_t Transport::openConnections() const
 {
 	return _open.load(std::memory_order_relaxed);
@@ -162,7 +195,9 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSessi
 		raw->open(payload->request, payload->initialBytes);
 		// Shutdown may have closed this loop's connections before the hand-off arrived: this one
 		// gets its 1001 like the others instead of waiting for the deadline.
-		if (!loop->transport().accepting() && raw->connectionState() == WsConnection::State::OPEN)
+		// Likewise when its plugin was disabled by a reload meanwhile.
+		if ((!loop->transport().accepting() || !endpoint.owner->routable()) &&
+		    raw->connectionState() == WsConnection::State::OPEN)
 			raw->close(CloseCode::GOING_AWAY, "");
 	});
 }

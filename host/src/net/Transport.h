@@ -105,6 +105,13 @@ public:
 	/// Closes every connection with code, waits for the closing handshakes until the deadline,
 	/// finishes whatever is left, then stops and joins the loops (main thread, once).
 
+	std::size_t closeOwnedBy(const PluginSlot& owner, const Gauge& ownedOpen, std::uint16_t code,
+	                         std::string_view reason, std::int64_t deadlineMs);
+	/// Closes the connections of one plugin with code (its others are untouched), waits for their
+	/// closing handshakes until the deadline (ownedOpen: the plugin's open-connections gauge),
+	/// finishes whatever is left, and returns once every loop has reported their closes: how
+	/// many had to be cut. Main thread, while the loops run.
+
 	bool accepting() const { return _accepting.load(); }
 	void beginShutdown() { _shuttingDown.store(true); }
 	/// Shutdown has started (plugins are being told): closes from now on wait for the peer's close

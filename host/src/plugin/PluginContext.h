@@ -65,6 +65,8 @@ public:
 	              Storage& storage, const PluginServices& services);
 	~PluginContext() override;
 
+	const Gauge& connectionsGauge() const { return *_connectionsGauge; }
+	/// switchboard_plugin_connections_open{plugin}: what a disable waits to see at 0.
 	std::size_t routeCount() const { return _routes; }
 	std::size_t endpointCount() const { return _endpoints; }
 	std::string mountsJson() const;

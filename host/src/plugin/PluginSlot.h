@@ -12,6 +12,7 @@
 
 
 #include "switchboard/Host.h"
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -89,6 +90,16 @@ public:
 		return false;
 	}
 
+	bool routable() const noexcept { return _routable.load(std::memory_order_acquire); }
+	/// New requests and connections may reach the plugin: not while Plugin::start runs on a
+	/// server that is already serving, nor once a reload disabled it. Loop threads read it.
+	void setRoutable(bool routable) noexcept { _routable.store(routable, std::memory_order_release); }
+
+	void routeStarted() noexcept { _routesInFlight.fetch_add(1, std::memory_order_relaxed); }
+	void routeFinished() noexcept { _routesInFlight.fetch_sub(1, std::memory_order_release); }
+	int routesInFlight() const noexcept { return _routesInFlight.load(std::memory_order_acquire); }
+	/// Route requests handed to a worker and not yet answered by the plugin's handler.
+
 	virtual void timerFinished(TimerId timer) noexcept = 0;
 	/// A one-shot timer fired (on a loop thread): the context forgets it.
 
@@ -100,6 +111,9 @@ protected:
 	/// what is nullptr for an exception that is not a std::exception.
 
 private:
+	std::atomic<bool> _routable{true};
+	std::atomic<int> _routesInFlight{0};
+
 	static void describe(std::string* error, const char* what) noexcept
 	{
 		if (!error)

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <fcntl.h>
 #include <filesystem>
+#include <map>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
@@ -129,8 +130,10 @@ void Server::reload()
 std::string Server::reconfigurePlugin(const std::string& name, const Config& config,
                                       const std::vector<std::string>& changedKeys)
 {
-	for (const auto& p : _plugins)
+	// The latest record of that name: an earlier one may be a disabled instance.
+	for (auto it = _plugins.rbegin(); it != _plugins.rend(); ++it)
 	{
+		const auto& p = *it;
 		if (p->mount.name != name)
 			continue;
 		if (p->state != "running" || p->instance == nullptr)
@@ -188,9 +191,13 @@ bool Server::start(std::string& error)
 	_metrics->addCollector(processMetricsCollector());
 	_metrics->addCollector([this](std::string& out) {
 		out += "# HELP switchboard_plugin_up 1 for each plugin that is running\n# TYPE switchboard_plugin_up gauge\n";
+		// One line per plugin name: after a disable and an enable the latest record speaks.
+		std::map<std::string, bool> up;
+		std::lock_guard<std::mutex> lock(_pluginsMutex);
 		for (const auto& p : _plugins)
-			out +=
-			    "switchboard_plugin_up{plugin=\"" + p->mount.name + "\"} " + (p->state == "running" ? "1" : "0") + "\n";
+			up[p->mount.name] = p->state == "running";
+		for (const auto& entry : up)
+			out += "switchboard_plugin_up{plugin=\"" + entry.first + "\"} " + (entry.second ? "1" : "0") + "\n";
 	});
 
 	_workers = std::make_unique<WorkerPool>(_settings.workerThreads);
@@ -239,7 +246,11 @@ bool Server::start(std::string& error)
 		if (_cluster)
 			hooks.clusterJson = [this] { return _cluster->statusJson(); };
 		hooks.statsJson = [this] { return statsJson(); };
-		hooks.configText = [this] { return _settings.effectiveConfig; };
+		_configText = _settings.effectiveConfig;
+		hooks.configText = [this] {
+			std::lock_guard<std::mutex> lock(_configTextMutex);
+			return _configText;
+		};
 		hooks.token = _settings.adminToken;
 		if (_settings.adminToken.empty() && !isLoopbackAddress(_settings.adminAddress))
 			log.warning("the admin listener on %s has no [admin] token: anyone who reaches it reads the metrics, "
@@ -272,7 +283,7 @@ bool Server::start(std::string& error)
 	for (const PluginMount& mount : _settings.plugins)
 	{
 		std::string pluginError;
-		if (startPlugin(mount, pluginError))
+		if (startPlugin(mount, _validator, pluginError))
 			continue;
 		if (_settings.abortOnPluginFailure)
 		{
@@ -316,12 +327,22 @@ bool Server::start(std::string& error)
 }
 
 
-bool Server::startPlugin(const PluginMount& mount, std::string& error)
+bool Server::startPlugin(const PluginMount& mount, const PluginConfigValidator& validator, std::string& error)
 {
 	auto record = std::make_unique<LoadedPlugin>();
 	LoadedPlugin& p = *record;
 	p.mount = mount;
-	_plugins.push_back(std::move(record));
+	// Listed once complete, on every way out: the admin endpoints read the list from loop threads.
+	struct ListWhenDone
+	{
+		Server& server;
+		std::unique_ptr<LoadedPlugin>& record;
+		~ListWhenDone()
+		{
+			std::lock_guard<std::mutex> lock(server._pluginsMutex);
+			server._plugins.push_back(std::move(record));
+		}
+	} listWhenDone{*this, record};
 	auto fail = [&](const std::string& why) {
 		p.state = "failed";
 		p.message = why;
@@ -337,7 +358,7 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	_libraries.push_back(std::move(library));
 
 	Config config;
-	if (!_validator(mount.name, p.descriptor->configKeys, p.descriptor->configKeyCount, config, error))
+	if (!validator(mount.name, p.descriptor->configKeys, p.descriptor->configKeyCount, config, error))
 		return fail(error);
 	int listener = _http->listenerIndex(mount.listener);
 	if (listener < 0)
@@ -367,10 +388,13 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	                        _settings.transport.maxOutputQueue,
 	                        _settings.storageDirectory,
 	                        _cluster.get()};
-	PluginId id = static_cast<PluginId>(_plugins.size());
+	PluginId id = _nextPluginId++;
 	p.context = std::make_unique<PluginContext>(id, mount.name, mount.prefix, listener, config,
 	                                            _metrics->scope(mount.name), *p.storage, services);
 	p.storage->setGuard(p.context.get());
+	// Its routes appear as start() registers them; on a server already serving, none is used
+	// before start() has returned.
+	p.context->setRoutable(false);
 	if (_cluster)
 		_cluster->addMember(mount.name, *p.context);
 	std::vector<Migration> migrations;
@@ -390,6 +414,7 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 	if (result.status == StartStatus::STARTED)
 	{
 		p.state = "running";
+		p.context->setRoutable(true);
 		hostLogger().information("plugin %s %s started on listener %s at '%s' (%z routes, %z WebSocket endpoints)",
 		                         mount.name, std::string(p.descriptor->version), mount.listener, mount.prefix,
 		                         p.context->routeCount(), p.context->endpointCount());
@@ -407,6 +432,80 @@ bool Server::startPlugin(const PluginMount& mount, std::string& error)
 		return true;
 	}
 	return fail("plugin " + mount.name + " failed to start: " + result.message);
+}
+
+
+Server::LoadedPlugin* Server::findRunning(const std::string& name) const
+{
+	for (const auto& p : _plugins)
+	{
+		if (p->mount.name == name && p->state == "running" && p->instance)
+			return p.get();
+	}
+	return nullptr;
+}
+
+
+std::string Server::disablePlugin(const std::string& name)
+{
+	if (_cluster)
+		return "in cluster mode a plugin joins the cluster's channels at start-up only";
+	LoadedPlugin* p = findRunning(name);
+	if (!p)
+		return "it is not running";
+	Poco::Logger& log = hostLogger();
+	auto started = std::chrono::steady_clock::now();
+	// First nothing new reaches it; then, as at shutdown, it is told before its clients are closed.
+	p->context->setRoutable(false);
+	_http->removeOwner(p->context.get());
+	p->context->setStopping(true);
+	p->context->guarded(PluginSite::STOPPING, [&] { p->instance->stopping(); });
+	p->context->setStopping(false);
+	const std::int64_t deadlineMs = _settings.shutdownDeadlineMs;
+	const std::int64_t holdMs = std::min<std::int64_t>(p->context->heldOpenMs(), deadlineMs / 2);
+	if (holdMs > 0)
+		std::this_thread::sleep_for(std::chrono::milliseconds(holdMs));
+	const auto spentMs = [&] {
+		return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+		    .count();
+	};
+	const std::size_t cut = _transport->closeOwnedBy(*p->context, p->context->connectionsGauge(), CloseCode::GOING_AWAY,
+	                                                 "", std::max<std::int64_t>(100, deadlineMs - spentMs()));
+	if (cut > 0)
+		log.warning("plugin %s: %z connection(s) had not finished their closing handshake by the deadline; cut", name,
+		            cut);
+	// Route requests already handed to a worker finish before stop(), within the deadline.
+	while (p->context->routesInFlight() > 0 && spentMs() < deadlineMs)
+		std::this_thread::sleep_for(std::chrono::milliseconds(5));
+	p->context->cancelAllTimers();
+	p->context->guarded(PluginSite::STOP, [&] { p->instance->stop(); });
+	{
+		std::lock_guard<std::mutex> lock(_pluginsMutex);
+		p->state = "disabled";
+		p->message = "disabled by a configuration reload";
+	}
+	log.notice("plugin %s disabled: its connections were closed with 1001 (%s ms)", name, std::to_string(spentMs()));
+	return "";
+}
+
+
+std::string Server::enablePlugin(const PluginMount& mount, const PluginConfigValidator& validator)
+{
+	if (_cluster)
+		return "in cluster mode a plugin joins the cluster's channels at start-up only";
+	if (findRunning(mount.name))
+		return "it is already running";
+	std::string error;
+	if (!startPlugin(mount, validator, error))
+		return error;
+	return "";
+}
+
+
+void Server::setConfigText(std::string text)
+{
+	std::lock_guard<std::mutex> lock(_configTextMutex);
+	_configText = std::move(text);
 }
 
 
@@ -460,6 +559,7 @@ void Server::shutdown()
 		if (p->state == "running")
 		{
 			p->context->guarded(PluginSite::STOP, [&] { p->instance->stop(); });
+			std::lock_guard<std::mutex> lock(_pluginsMutex);
 			p->state = "stopped";
 		}
 	}
@@ -510,10 +610,16 @@ bool Server::healthy(std::string& why) const
 
 std::string Server::pluginsJson() const
 {
+	std::lock_guard<std::mutex> lock(_pluginsMutex);
 	std::string out = "[";
 	bool first = true;
-	for (const auto& p : _plugins)
+	for (std::size_t i = 0; i < _plugins.size(); ++i)
 	{
+		const auto& p = _plugins[i];
+		// A plugin disabled and enabled again has two records: the latest speaks.
+		if (std::any_of(_plugins.begin() + static_cast<std::ptrdiff_t>(i) + 1, _plugins.end(),
+		                [&p](const auto& later) { return later->mount.name == p->mount.name; }))
+			continue;
 		out += first ? "{" : ",{";
 		first = false;
 		out += "\"name\":" + Json::quote(p->mount.name);
@@ -540,6 +646,7 @@ std::string Server::statsJson() const
 	out += ",\"started_ms\":" + std::to_string(_startedAtMs);
 	out += ",\"uptime_seconds\":" + std::to_string((now - _startedAtMs) / 1000);
 	out += std::string(",\"ready\":") + (ready() ? "true" : "false");
+	out += ",\"configuration_generation\":" + std::to_string(_configurationGeneration.load());
 	out += ",\"plugins\":" + pluginsJson();
 	out += ",\"metrics\":" + Console::metricsJson(_metrics->renderPrometheus());
 	out += ",\"log\":" + LogRing::process().json();

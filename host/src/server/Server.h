@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,20 @@ public:
 	/// when the plugin applied them; else why they wait for a restart (the plugin is not running,
 	/// was built for an older SDK, declined, or threw). Main thread, between start() and shutdown().
 
+	std::string disablePlugin(const std::string& name);
+	/// A reload turned the plugin's `enabled` off: no new request or connection reaches it, it is
+	/// told (stopping()), its connections are closed with 1001 (within the shutdown deadline; the
+	/// other plugins' are untouched), its timers cancelled, then stop(). Its library and storage
+	/// stay open until the process ends. "" when done, else why not. Main thread.
+
+	std::string enablePlugin(const PluginMount& mount, const PluginConfigValidator& validator);
+	/// A reload turned the plugin on (or it is back after a disable): started as at start-up,
+	/// reachable once start() returned. validator checks its keys in the new configuration. ""
+	/// when it runs (or declined), else why not. Main thread.
+
+	void setConfigText(std::string text);
+	/// /console/config.txt after a reload: the effective configuration, secrets masked.
+
 	void setConfigurationGeneration(std::uint64_t generation) { _configurationGeneration = generation; }
 	/// What /readyz reports: 1 at start, one more per configuration reload that was applied.
 
@@ -72,7 +87,8 @@ public:
 private:
 	struct LoadedPlugin;
 
-	bool startPlugin(const PluginMount& mount, std::string& error);
+	bool startPlugin(const PluginMount& mount, const PluginConfigValidator& validator, std::string& error);
+	LoadedPlugin* findRunning(const std::string& name) const;
 	std::string pluginsJson() const;
 	std::string renderMetrics() const;
 	std::string statsJson() const;
@@ -89,7 +105,11 @@ private:
 	std::unique_ptr<HttpFront> _http;
 	std::unique_ptr<class WorkerPool> _workers;
 	std::unique_ptr<class SystemClock> _clock;
-	std::vector<std::unique_ptr<LoadedPlugin>> _plugins;
+	std::vector<std::unique_ptr<LoadedPlugin>> _plugins; ///< appended to (a reload) under _pluginsMutex
+	mutable std::mutex _pluginsMutex;                    ///< also guards each record's state and message
+	PluginId _nextPluginId = 1;
+	mutable std::mutex _configTextMutex;
+	std::string _configText;
 	std::atomic<bool> _ready{false};
 	std::atomic<std::uint64_t> _configurationGeneration{1};
 	bool _stopped = false;
