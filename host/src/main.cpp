@@ -349,6 +349,19 @@ private:
 		}
 	}
 
+	static bool isLiveLimit(const std::string& key)
+	/// Host keys a reload applies to what comes next (Server::updateLimits).
+	{
+		static const std::set<std::string> live = {"host.shutdown_deadline_ms",   "http.max_queued",
+		                                           "http.max_body_size",          "http.keep_alive",
+		                                           "http.keep_alive_timeout_ms",  "http.body_timeout_ms",
+		                                           "http.max_request_line",       "http.max_header_size",
+		                                           "http.max_header_count",       "http.max_connections_per_client",
+		                                           "http.upgrades_per_second",    "http.upgrade_burst",
+		                                           "http.max_pending_handshakes", "websocket.handshake_timeout_ms"};
+		return live.count(key) > 0;
+	}
+
 	void reloadConfiguration(Server& server, const std::string& configPath, HostConfig& live, std::uint64_t& generation)
 	/// SIGHUP: reads the configuration again (file, environment, --set) and checks all of it as
 	/// --check-config does; a configuration with any problem changes nothing. Otherwise what
@@ -378,6 +391,7 @@ private:
 		std::vector<std::string> applied, needsRestart;
 		std::map<std::string, std::vector<std::string>> pluginKeys; // plugin -> its own changed keys
 		std::set<std::string> toDisable, toEnable;
+		std::vector<std::string> limits; // host limits and timeouts that apply to what comes next
 		for (const std::string& key : live.changedKeys(fresh))
 		{
 			const std::string pluginPrefix = "plugin.";
@@ -392,6 +406,8 @@ private:
 			const bool enabledAfter = after != nullptr && after->enabled;
 			if (key == "host.log_level")
 				applied.push_back(key);
+			else if (isLiveLimit(key))
+				limits.push_back(key);
 			else if (name.empty())
 				needsRestart.push_back(key);
 			else if (enabledBefore && !enabledAfter)
@@ -411,6 +427,14 @@ private:
 		{
 			Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 			Poco::Logger::root().setLevel(level);
+		}
+		if (!limits.empty())
+		{
+			const std::string why = server.updateLimits(resolve(fresh.settings()));
+			for (const std::string& key : limits)
+				(why.empty() ? applied : needsRestart).push_back(key);
+			if (!why.empty())
+				log.warning("SIGHUP: the host's limits keep their running values until a restart: %s", why);
 		}
 		// Off first, so a plugin moved between names frees its paths before the other takes them.
 		for (const std::string& name : toDisable)

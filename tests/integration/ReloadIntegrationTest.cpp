@@ -257,8 +257,14 @@ public:
 		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/pv/ws/metrics").status);
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, port, "/pj/peerjs/id").status);
 		CPPUNIT_ASSERT(traffic.waitForRounds(20));
+		HttpTestClient::Headers twentyHeaders;
+		for (int i = 0; i < 20; ++i)
+			twentyHeaders.push_back({"X-Extra-" + std::to_string(i), "1"});
+		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/echo/stats", twentyHeaders).status);
 
-		// One reload: a log level, a limit, PeerVault off, PeerJS on, and a listener's port.
+		// One reload: a log level, limits (the host's and a plugin's), PeerVault off, PeerJS on,
+		// and a listener's backlog.
+		server.set("http", "max_header_count", "10");
 		server.set("host", "log_level", "notice");
 		server.set("plugin.echo", "max_notes", "7");
 		server.set("plugin.peervault", "enabled", "false");
@@ -269,13 +275,14 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
 			                       return contains(
 			                           server.logText(),
-			                           "reloaded (generation 2); live: host.log_level, plugin.echo.max_notes, "
-			                           "plugin.peerjs.enabled, plugin.peervault.enabled");
+			                           "reloaded (generation 2); live: host.log_level, http.max_header_count, "
+			                           "plugin.echo.max_notes, plugin.peerjs.enabled, plugin.peervault.enabled");
 		                       }));
 		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
 			                       return contains(server.logText(),
 			                                       "take effect only after a restart: listener.main.backlog");
 		                       }));
+		CPPUNIT_ASSERT_EQUAL(431, HttpTestClient::get(LOOPBACK, port, "/echo/stats", twentyHeaders).status);
 		// PeerVault's client got 1001; its paths are gone; PeerJS answers on its own.
 		const WsTestClient::CloseInfo closed = subscriber.expectClose(WAIT_MS, false);
 		CPPUNIT_ASSERT_EQUAL(1001, closed.code);

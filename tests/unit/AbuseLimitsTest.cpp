@@ -66,6 +66,7 @@ class AbuseLimitsTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testPendingHandshakes);
 	CPPUNIT_TEST(testIdleClientsExpireAndAreBounded);
 	CPPUNIT_TEST(testOffMeansNoTable);
+	CPPUNIT_TEST(testReloadedLimitsApplyToWhatComesNext);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -200,6 +201,38 @@ public:
 		}
 		CPPUNIT_ASSERT(limits.clientsTracked() <= AbuseLimits::MAX_IDLE_CLIENTS);
 		CPPUNIT_ASSERT(limits.clientsTracked() >= AbuseLimits::MAX_IDLE_CLIENTS - 10);
+	}
+
+	void testReloadedLimitsApplyToWhatComesNext()
+	{
+		AbuseLimits limits(limitsOf(2, 5, 4, 0));
+		ClientKey client = keyOf("192.0.2.1");
+		std::vector<Slot> held(2);
+		for (Slot& slot : held)
+			CPPUNIT_ASSERT(limits.admit(client, 1000, slot) == AbuseLimits::Admission::ADMITTED);
+		Slot third;
+		CPPUNIT_ASSERT(limits.admit(client, 1000, third) == AbuseLimits::Admission::CLIENT_LIMIT);
+		for (int i = 0; i < 3; ++i)
+			CPPUNIT_ASSERT(limits.takeUpgrade(held[0].get(), 1000));
+		// More connections, a smaller burst, a slower rate, a pending cap: the connections held
+		// stay, the bucket keeps its one token (capped at the new burst of 2), refills at 1/s.
+		limits.update(limitsOf(3, 1, 2, 1));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), limits.maxPending());
+		CPPUNIT_ASSERT(limits.admit(client, 1000, third) == AbuseLimits::Admission::PENDING_LIMIT);
+		for (int i = 0; i < 2; ++i)
+			limits.handshakeDone();
+		CPPUNIT_ASSERT(limits.admit(client, 1000, third) == AbuseLimits::Admission::ADMITTED);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(3), limits.connectionsOf(client));
+		CPPUNIT_ASSERT(limits.takeUpgrade(held[0].get(), 1000));
+		CPPUNIT_ASSERT(!limits.takeUpgrade(held[0].get(), 1000));
+		CPPUNIT_ASSERT(!limits.takeUpgrade(held[0].get(), 1999)); // 5/s would have refilled it
+		CPPUNIT_ASSERT(limits.takeUpgrade(held[0].get(), 2000));
+		// Both per-client limits off: nothing is refused any more.
+		limits.update(limitsOf(0, 0, 1, 0));
+		Slot fourth;
+		CPPUNIT_ASSERT(limits.admit(client, 2000, fourth) == AbuseLimits::Admission::ADMITTED);
+		for (int i = 0; i < 10; ++i)
+			CPPUNIT_ASSERT(limits.takeUpgrade(fourth.get(), 2000));
 	}
 
 	void testOffMeansNoTable()

@@ -160,9 +160,22 @@ AbuseLimits::AbuseLimits(const HttpSettings& settings):
 }
 
 
+void AbuseLimits::update(const HttpSettings& settings)
+{
+	_maxPending.store(settings.maxPendingHandshakes, std::memory_order_relaxed);
+	if (!_table)
+		return;
+	std::lock_guard<std::mutex> lock(_table->mutex);
+	_table->maxConnections = settings.maxConnectionsPerClient;
+	_table->tokensPerMs = settings.upgradesPerSecond > 0 ? settings.upgradesPerSecond / 1000.0 : 0.0;
+	_table->burst = static_cast<double>(std::max(1, settings.upgradeBurst));
+}
+
+
 AbuseLimits::Admission AbuseLimits::admit(const ClientKey& key, std::int64_t nowMs, std::shared_ptr<ClientSlot>& slot)
 {
-	if (_maxPending > 0 && _pending.load(std::memory_order_relaxed) >= _maxPending)
+	const std::size_t maxPending = _maxPending.load(std::memory_order_relaxed);
+	if (maxPending > 0 && _pending.load(std::memory_order_relaxed) >= maxPending)
 		return Admission::PENDING_LIMIT;
 	if (_table)
 	{

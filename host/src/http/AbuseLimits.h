@@ -94,6 +94,10 @@ public:
 
 	explicit AbuseLimits(const HttpSettings& settings);
 
+	void update(const HttpSettings& settings);
+	/// A reload's new limits, for what comes next (buckets keep their level, capped at the new
+	/// burst). The table itself is made at start only: see HttpFront::updateSettings. Main thread.
+
 	bool tracksClients() const { return _table != nullptr; }
 	/// False when both per-client limits are off: no table, no slot, nothing to lock.
 
@@ -107,14 +111,14 @@ public:
 	/// One token of the client's upgrade bucket; false (nothing taken) when it is empty.
 
 	std::size_t pending() const { return _pending.load(std::memory_order_relaxed); }
-	std::size_t maxPending() const { return _maxPending; } ///< 0 = no limit
+	std::size_t maxPending() const { return _maxPending.load(std::memory_order_relaxed); } ///< 0 = no limit
 	std::size_t clientsTracked() const;
 	std::size_t connectionsOf(const ClientKey& key) const;
 	/// For tests and diagnostics.
 
 private:
 	std::shared_ptr<Table> _table;
-	std::size_t _maxPending;
+	std::atomic<std::size_t> _maxPending;
 	std::atomic<std::size_t> _pending{0};
 };
 

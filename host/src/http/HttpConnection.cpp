@@ -194,7 +194,7 @@ HttpConnection::HttpConnection(HttpFront& front, EventLoop& loop, int loopIndex,
     _remoteAddress(std::move(remoteAddress)),
     _listener(listener),
     _clientSlot(std::move(clientSlot)),
-    _parser(limitsOf(front.settings())),
+    _parser(limitsOf(*front.settings())),
     _awaitingFirstHead(!listener.admin)
 {
 	_timer.owner = this;
@@ -234,7 +234,7 @@ void HttpConnection::start()
 	}
 	// A fresh connection has the head deadline to send its request: a client that connects and
 	// says nothing is closed then, and costs nobody else anything meanwhile.
-	armDeadline(_loop.now() + _front.settings().requestTimeoutMs);
+	armDeadline(_loop.now() + _front.settings()->requestTimeoutMs);
 }
 
 
@@ -337,7 +337,7 @@ void HttpConnection::process()
 		if (!_requestStarted)
 		{
 			_requestStarted = true;
-			armDeadline(_loop.now() + _front.settings().requestTimeoutMs);
+			armDeadline(_loop.now() + _front.settings()->requestTimeoutMs);
 		}
 		std::size_t used = _parser.feed(_in.data(), _in.size());
 		_in.erase(0, used);
@@ -391,7 +391,7 @@ void HttpConnection::onHeadComplete()
 	{
 		// The body deadline starts now; "100 Continue" only once the size is known to fit (the
 		// parser already refused a declared length above max_body_size with 413).
-		armDeadline(_loop.now() + _front.settings().bodyTimeoutMs);
+		armDeadline(_loop.now() + _front.settings()->bodyTimeoutMs);
 		if (request.expectContinue && request.versionMinor >= 1)
 		{
 			_out.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -722,7 +722,7 @@ void HttpConnection::queueResponse(const HttpResponse& response, bool headOnly)
 {
 	const ParsedRequest& request = _parser.request();
 	bool keepAlive = !_closeAfterWrite && !_draining && (_front.accepting() || _listener.admin) &&
-	                 _front.settings().keepAlive && _parser.state() == HttpRequestParser::State::COMPLETE &&
+	                 _front.settings()->keepAlive && _parser.state() == HttpRequestParser::State::COMPLETE &&
 	                 request.keepAlive;
 	_closeAfterWrite = !keepAlive;
 	std::string& out = _out;
@@ -756,7 +756,7 @@ void HttpConnection::queueResponse(const HttpResponse& response, bool headOnly)
 		out.append(response.body);
 	_state = State::WRITING;
 	// A client that does not read its response is cut after the body deadline.
-	armDeadline(_loop.now() + _front.settings().bodyTimeoutMs);
+	armDeadline(_loop.now() + _front.settings()->bodyTimeoutMs);
 	writeOut();
 }
 
@@ -839,7 +839,7 @@ void HttpConnection::afterResponse()
 	_requestStarted = false;
 	_state = State::READING;
 	setReading(true);
-	armDeadline(_loop.now() + _front.settings().keepAliveTimeoutMs);
+	armDeadline(_loop.now() + _front.settings()->keepAliveTimeoutMs);
 	process(); // a pipelined request may already be buffered (a no-op when called from process())
 }
 

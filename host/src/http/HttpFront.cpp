@@ -23,7 +23,7 @@ namespace Core {
 HttpFront::HttpFront(Transport& transport, const HttpSettings& settings, Poco::Logger& logger,
                      const HttpCounters& counters):
     _transport(transport),
-    _settings(settings),
+    _settings(std::make_shared<const HttpSettings>(settings)),
     _logger(logger),
     _counters(counters),
     _limits(settings)
@@ -200,9 +200,25 @@ void HttpFront::removeOwner(const PluginSlot* owner)
 }
 
 
+std::string HttpFront::updateSettings(const HttpSettings& next)
+{
+	const std::shared_ptr<const HttpSettings> current = settings();
+	if (!_limits.tracksClients() && (next.maxConnectionsPerClient > 0 || next.upgradesPerSecond > 0))
+		return "the per-client limits were both off at start (max_connections_per_client and "
+		       "upgrades_per_second = 0), so nothing tracks clients until a restart";
+	auto updated = std::make_shared<HttpSettings>(next);
+	updated->maxThreads = current->maxThreads;
+	updated->ipv6ClientPrefix = current->ipv6ClientPrefix;
+	_limits.update(*updated);
+	std::atomic_store(&_settings, std::shared_ptr<const HttpSettings>(std::move(updated)));
+	return "";
+}
+
+
 void HttpFront::start()
 {
-	_workers = std::make_unique<WorkerPool>(_settings.maxThreads < 1 ? 1 : _settings.maxThreads);
+	const int threads = settings()->maxThreads;
+	_workers = std::make_unique<WorkerPool>(threads < 1 ? 1 : threads);
 	_shards.resize(static_cast<std::size_t>(_transport.loopCount()));
 	for (auto& listener : _listeners)
 	{
@@ -400,7 +416,7 @@ HttpConnection* HttpFront::find(int loopIndex, std::uint64_t serial) const
 
 bool HttpFront::submitRoute(std::function<void()> work)
 {
-	return _workers && _workers->trySubmit(std::move(work), static_cast<std::size_t>(_settings.maxQueued));
+	return _workers && _workers->trySubmit(std::move(work), static_cast<std::size_t>(settings()->maxQueued));
 }
 
 

@@ -121,7 +121,13 @@ public:
 	bool listening() const;
 	/// Every public listener is open (it may be pausing at max_connections).
 	std::size_t connectionCount() const { return _open.load(std::memory_order_relaxed); }
-	const HttpSettings& settings() const { return _settings; }
+	std::shared_ptr<const HttpSettings> settings() const { return std::atomic_load(&_settings); }
+	/// The current [http] settings (a reload may replace them; hold the snapshot while using it).
+	std::string updateSettings(const HttpSettings& next);
+	/// A reload: request limits, timeouts, keep-alive, max_queued and the per-client limits apply
+	/// to what comes next (connections accepted, requests started, upgrades); max_threads and
+	/// ipv6_client_prefix keep their start values. "" when applied, else why nothing was (the
+	/// per-client limits were off at start: their table does not exist). Main thread.
 
 	// For HttpConnection and HttpListener, on loop threads.
 	struct Listener;
@@ -196,7 +202,7 @@ private:
 	void runOnLoop0Sync(std::function<void()> task);
 
 	Transport& _transport;
-	HttpSettings _settings;
+	std::shared_ptr<const HttpSettings> _settings; ///< replaced whole by updateSettings()
 	Poco::Logger& _logger;
 	HttpCounters _counters;
 	AbuseLimits _limits;

@@ -210,7 +210,7 @@ void HttpListener::onReadable(char* /*scratch*/, std::size_t /*scratchSize*/)
 bool HttpListener::admit(int fd, const sockaddr* address, HttpFront::ClientSlotPtr& clientSlot)
 {
 	// The admin listener is exempt: /metrics and /readyz must answer while the front is attacked.
-	ClientKey client = ClientKey::of(address, _front.settings().ipv6ClientPrefix);
+	ClientKey client = ClientKey::of(address, _front.settings()->ipv6ClientPrefix);
 	AbuseLimits::Admission admission = _front.limits().admit(client, _loop.now(), clientSlot);
 	if (admission == AbuseLimits::Admission::ADMITTED)
 	{

@@ -502,6 +502,18 @@ std::string Server::enablePlugin(const PluginMount& mount, const PluginConfigVal
 }
 
 
+std::string Server::updateLimits(const ServerSettings& next)
+{
+	if (!_http)
+		return "the server is not running";
+	const std::string why = _http->updateSettings(next.http);
+	if (!why.empty())
+		return why;
+	_settings.shutdownDeadlineMs = next.shutdownDeadlineMs; // read on this thread only
+	return "";
+}
+
+
 void Server::setConfigText(std::string text)
 {
 	std::lock_guard<std::mutex> lock(_configTextMutex);

@@ -70,6 +70,10 @@ public:
 	/// reachable once start() returned. validator checks its keys in the new configuration. ""
 	/// when it runs (or declined), else why not. Main thread.
 
+	std::string updateLimits(const ServerSettings& next);
+	/// A reload: the [http] limits and timeouts (see HttpFront::updateSettings) and the shutdown
+	/// deadline take next's values. "" when applied, else why not. Main thread.
+
 	void setConfigText(std::string text);
 	/// /console/config.txt after a reload: the effective configuration, secrets masked.
 
