@@ -27,10 +27,13 @@
 #include "Poco/Util/OptionSet.h"
 #include "Poco/Util/ServerApplication.h"
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <pthread.h>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -52,6 +55,7 @@ std::filesystem::path startDirectory;
 std::filesystem::path executablePath;
 
 constexpr int EXIT_CONFIG_ERROR = 78; // sysexits' EX_CONFIG
+constexpr const char* DEFAULT_PID_FILE = "/run/switchboard.pid";
 
 std::string absolute(const std::string& path)
 {
@@ -180,6 +184,12 @@ protected:
 		                       "Print the effective configuration (defaults, file, environment, --set) and exit.")
 		        .required(false)
 		        .repeatable(false));
+		options.addOption(Poco::Util::Option("reload", "",
+		                                     "Ask the running server whose pid file this is (default "
+		                                     "/run/switchboard.pid) to reload its configuration (SIGHUP), and exit.")
+		                      .required(false)
+		                      .repeatable(false)
+		                      .argument("PIDFILE", false));
 		options.addOption(Poco::Util::Option("check-config", "t",
 		                                     "Check the configuration (host keys, every enabled plugin's keys, TLS "
 		                                     "files) without starting: exit 0 if valid, else 78 with every problem.")
@@ -202,6 +212,11 @@ protected:
 			_printConfig = true;
 		else if (name == "check-config")
 			_checkConfig = true;
+		else if (name == "reload")
+		{
+			_reload = true;
+			_reloadPidFile = value.empty() ? std::string(DEFAULT_PID_FILE) : value;
+		}
 		if (_help || _version)
 			stopOptionsProcessing();
 	}
@@ -213,7 +228,8 @@ protected:
 			Poco::Util::HelpFormatter help(options());
 			help.setCommand(commandName());
 			help.setUsage(
-			    "[--config=FILE] [--set=KEY=VALUE ...] [--print-config | --check-config] [--daemon --pidfile=FILE]");
+			    "[--config=FILE] [--set=KEY=VALUE ...] [--print-config | --check-config] [--daemon --pidfile=FILE] | "
+			    "--reload[=PIDFILE]");
 			help.setHeader("Switchboard: a self-hosted WebSocket signaling server whose protocols are plugins.");
 			help.setFooter("Configuration: docs/configuration.md. Environment: SWITCHBOARD_<SECTION>__<KEY>.");
 			help.format(std::cout);
@@ -230,6 +246,8 @@ protected:
 			std::cerr << "switchboard: unexpected argument '" << arguments.front() << "' (see --help)\n";
 			return EXIT_USAGE;
 		}
+		if (_reload)
+			return requestReload(_reloadPidFile);
 
 		std::string configPath = _configPath.empty() ? defaultConfigPath() : absolute(_configPath);
 		HostConfig config;
@@ -347,6 +365,42 @@ private:
 				problems.push_back(error);
 			libraries.push_back(std::move(library));
 		}
+	}
+
+	static int requestReload(const std::string& pidFile)
+	/// --reload: SIGHUP to the server the pid file names, once it is sure that is a switchboard
+	/// (a stale file may name another process by now, which SIGHUP could end).
+	{
+		std::ifstream file(pidFile);
+		long pid = 0;
+		if (!(file >> pid) || pid <= 1)
+		{
+			std::cerr << "switchboard: --reload: no process id in " << pidFile
+			          << (file.is_open() ? "" : " (cannot open it)") << "; is the server running with --pidfile?\n";
+			return EXIT_NOINPUT;
+		}
+		std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+		std::string name;
+		if (!std::getline(comm, name))
+		{
+			std::cerr << "switchboard: --reload: process " << pid << " from " << pidFile
+			          << " is not running (a stale pid file?)\n";
+			return EXIT_UNAVAILABLE;
+		}
+		if (name != "switchboard")
+		{
+			std::cerr << "switchboard: --reload: process " << pid << " from " << pidFile << " is '" << name
+			          << "', not switchboard (a stale pid file?); nothing sent\n";
+			return EXIT_UNAVAILABLE;
+		}
+		if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0)
+		{
+			std::cerr << "switchboard: --reload: cannot signal process " << pid << ": " << std::strerror(errno) << "\n";
+			return EXIT_UNAVAILABLE;
+		}
+		std::cout << "switchboard: reload requested (SIGHUP to process " << pid
+		          << "); its log says what changed, /readyz shows the new configuration generation\n";
+		return EXIT_OK;
 	}
 
 	static bool isLiveLimit(const std::string& key)
@@ -540,6 +594,8 @@ private:
 	bool _version = false;
 	bool _printConfig = false;
 	bool _checkConfig = false;
+	bool _reload = false;
+	std::string _reloadPidFile;
 	std::string _configPath;
 	std::vector<std::string> _overrides;
 };

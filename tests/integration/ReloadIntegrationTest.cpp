@@ -24,6 +24,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 
@@ -153,6 +154,7 @@ class ReloadIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testReloadAppliesChecksAndReports);
 	CPPUNIT_TEST(testPluginsThatCannotApplyKeysLive);
 	CPPUNIT_TEST(testPluginsTurnedOffAndOnUnderTraffic);
+	CPPUNIT_TEST(testReloadCommandSignalsThroughThePidFile);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -238,6 +240,32 @@ public:
 		      std::string("take effect only after a restart: plugin.good.limit, plugin.older_minor.limit")})
 			CPPUNIT_ASSERT_MESSAGE(line + "\n" + server.logTail(),
 			                       waitFor([&] { return contains(server.logText(), line); }));
+		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testReloadCommandSignalsThroughThePidFile()
+	{
+		TestServer server;
+		server.addPlugin("echo", "main", "/echo", {{"greeting", "hello"}});
+		server.start();
+		const std::string pidFile = server.configPath() + ".pid";
+		std::ofstream(pidFile) << server.pid() << "\n";
+		server.set("plugin.echo", "greeting", "again");
+		rewriteConfig(server);
+		TestServer::RunResult sent = TestServer::runOnce({"--reload=" + pidFile});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(sent.describe(), 0, sent.exitCode);
+		CPPUNIT_ASSERT(contains(sent.output(), "reload requested (SIGHUP to process " + std::to_string(server.pid())));
+		CPPUNIT_ASSERT_MESSAGE(readyzBody(server),
+		                       waitFor([&] { return contains(readyzBody(server), "generation 2"); }));
+
+		// A stale file naming another program: refused, nothing sent (SIGHUP would end this runner).
+		std::ofstream(pidFile, std::ios::trunc) << ::getpid() << "\n";
+		TestServer::RunResult stale = TestServer::runOnce({"--reload=" + pidFile});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(stale.describe(), 69, stale.exitCode);
+		CPPUNIT_ASSERT(contains(stale.output(), "not switchboard (a stale pid file?); nothing sent"));
+		TestServer::RunResult missing = TestServer::runOnce({"--reload=" + pidFile + ".missing"});
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(missing.describe(), 66, missing.exitCode);
 		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
