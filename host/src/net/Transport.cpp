@@ -115,23 +115,32 @@ std::size_t Transport::closeOwnedBy(const PluginSlot& owner, const Gauge& ownedO
 	const std::size_t cut = static_cast<std::size_t>(std::max<std::int64_t>(0, ownedOpen.value()));
 	// A connection's count drops before its onClose runs: one more task through every loop
 	// (which also finishes the stragglers) so no callback of the plugin is still on its way.
+	runOnEveryLoop([slot, code, why, finish = cut > 0](EventLoop& loop) {
+		if (finish)
+			loop.closeOwnedBy(*slot, code, why, true);
+	});
+	return cut;
+}
+
+
+void Transport::runOnEveryLoop(const std::function<void(EventLoop&)>& task)
+{
 	std::vector<std::shared_ptr<std::atomic<int>>> done;
 	for (auto& loop : _loops)
 	{
 		auto flag = std::make_shared<std::atomic<int>>(0);
 		done.push_back(flag);
-		loop->post([l = loop.get(), slot, flag, code, why, finish = cut > 0] {
-			if (finish)
-				l->closeOwnedBy(*slot, code, why, true);
+		loop->post([l = loop.get(), flag, task] {
+			task(*l);
 			flag->store(1);
 		});
 	}
+	// Bounded: a loop that does not answer within 5 s is stuck, and waiting longer helps nobody.
 	for (auto& flag : done)
 	{
 		for (int i = 0; i < 1000 && flag->load() == 0; ++i)
 			std::this_thread::sleep_for(std::chrono::milliseconds(5));
 	}
-	return cut;
 }
 
 
@@ -185,7 +194,17 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSessi
 		std::unique_ptr<TlsSession> tls;
 	};
 	auto payload = std::make_shared<Payload>(Payload{std::move(request), std::move(initialBytes), std::move(tls)});
-	loop->post([loop, id, &endpoint, socket, remote, payload, held = std::move(heldUntilClosed)]() mutable {
+	loop->post([this, loop, id, &endpoint, socket, remote, payload, held = std::move(heldUntilClosed)]() mutable {
+		if (!endpoint.owner->routable())
+		{
+			// Its plugin was disabled by a reload after the upgrade was answered: no callback may
+			// reach it any more, so the connection is dropped before it exists.
+			socket.close();
+			connectionClosed();
+			if (endpoint.pluginConnections)
+				endpoint.pluginConnections->add(-1);
+			return;
+		}
 		std::int64_t maxMessage = endpoint.maxMessageSize;
 		auto connection =
 		    std::make_unique<WsConnection>(*loop, id, endpoint, socket, std::move(payload->tls), remote, maxMessage);
@@ -195,9 +214,7 @@ void Transport::handOff(Poco::Net::StreamSocket socket, std::unique_ptr<TlsSessi
 		raw->open(payload->request, payload->initialBytes);
 		// Shutdown may have closed this loop's connections before the hand-off arrived: this one
 		// gets its 1001 like the others instead of waiting for the deadline.
-		// Likewise when its plugin was disabled by a reload meanwhile.
-		if ((!loop->transport().accepting() || !endpoint.owner->routable()) &&
-		    raw->connectionState() == WsConnection::State::OPEN)
+		if (!loop->transport().accepting() && raw->connectionState() == WsConnection::State::OPEN)
 			raw->close(CloseCode::GOING_AWAY, "");
 	});
 }

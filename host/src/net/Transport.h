@@ -112,6 +112,10 @@ public:
 	/// finishes whatever is left, and returns once every loop has reported their closes: how
 	/// many had to be cut. Main thread, while the loops run.
 
+	void runOnEveryLoop(const std::function<void(EventLoop&)>& task);
+	/// Runs task on each loop's thread and returns once all have run it (at most 5 s per loop):
+	/// afterwards nothing the loops were running before the call is still running. Main thread.
+
 	bool accepting() const { return _accepting.load(); }
 	void beginShutdown() { _shuttingDown.store(true); }
 	/// Shutdown has started (plugins are being told): closes from now on wait for the peer's close

@@ -478,6 +478,7 @@ std::string Server::disablePlugin(const std::string& name)
 	while (p->context->routesInFlight() > 0 && spentMs() < deadlineMs)
 		std::this_thread::sleep_for(std::chrono::milliseconds(5));
 	p->context->cancelAllTimers();
+	_transport->runOnEveryLoop([](EventLoop&) {}); // a timer callback already running has returned
 	p->context->guarded(PluginSite::STOP, [&] { p->instance->stop(); });
 	{
 		std::lock_guard<std::mutex> lock(_pluginsMutex);
