@@ -291,13 +291,13 @@ public:
 		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/echo/stats", twentyHeaders).status);
 
 		// One reload: a log level, limits (the host's and a plugin's), PeerVault off, PeerJS on,
-		// and a listener's backlog.
+		// and the address of the listener in use (not moved: that needs a restart).
 		server.set("http", "max_header_count", "10");
 		server.set("host", "log_level", "notice");
 		server.set("plugin.echo", "max_notes", "7");
 		server.set("plugin.peervault", "enabled", "false");
 		server.set("plugin.peerjs", "enabled", "true");
-		server.set("listener.main", "backlog", "77");
+		server.set("listener.main", "address", "127.0.0.2");
 		rewriteConfig(server);
 		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
 		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
@@ -308,7 +308,7 @@ public:
 		                       }));
 		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
 			                       return contains(server.logText(),
-			                                       "take effect only after a restart: listener.main.backlog");
+			                                       "take effect only after a restart: listener.main.address");
 		                       }));
 		CPPUNIT_ASSERT_EQUAL(431, HttpTestClient::get(LOOPBACK, port, "/echo/stats", twentyHeaders).status);
 		// PeerVault's client got 1001; its paths are gone; PeerJS answers on its own.
