@@ -155,6 +155,7 @@ class ReloadIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testPluginsThatCannotApplyKeysLive);
 	CPPUNIT_TEST(testPluginsTurnedOffAndOnUnderTraffic);
 	CPPUNIT_TEST(testReloadCommandSignalsThroughThePidFile);
+	CPPUNIT_TEST(testDisableLetsRequestsFinishAndAFailedEnableStaysOff);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -240,6 +241,40 @@ public:
 		      std::string("take effect only after a restart: plugin.good.limit, plugin.older_minor.limit")})
 			CPPUNIT_ASSERT_MESSAGE(line + "\n" + server.logTail(),
 			                       waitFor([&] { return contains(server.logText(), line); }));
+		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testDisableLetsRequestsFinishAndAFailedEnableStaysOff()
+	{
+		TestServer server;
+		server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
+		server.addPlugin("good", "main", "/g", {{"required_text", "x"}});
+		server.addPlugin("fails_start", "main", "/f", {{"required_text", "x"}, {"enabled", "false"}});
+		server.start();
+		const int port = server.port("main");
+		// A request the plugin is still handling when it is turned off is answered all the same.
+		HttpResponse slow;
+		std::thread request([&] { slow = HttpTestClient::get(LOOPBACK, port, "/g/sleep?ms=1500", {}, 10000); });
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+		server.set("plugin.good", "enabled", "false");
+		server.set("plugin.fails_start", "enabled", "true");
+		rewriteConfig(server);
+		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		request.join();
+		CPPUNIT_ASSERT_EQUAL(200, slow.status);
+		CPPUNIT_ASSERT_EQUAL(std::string("slept"), slow.body);
+		for (const std::string& line : {std::string("plugin good disabled"),
+		                                std::string("plugin fails_start could not be turned on: plugin fails_start "
+		                                            "failed to start"),
+		                                std::string("take effect only after a restart: plugin.fails_start.enabled")})
+			CPPUNIT_ASSERT_MESSAGE(line + "\n" + server.logTail(),
+			                       waitFor([&] { return contains(server.logText(), line); }));
+		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, port, "/g/config").status);
+		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, port, "/f/config").status);
+		const std::string plugins = HttpTestClient::get(LOOPBACK, server.adminPort(), "/plugins").body;
+		CPPUNIT_ASSERT_MESSAGE(plugins, contains(plugins, "\"state\":\"disabled\""));
+		CPPUNIT_ASSERT_MESSAGE(plugins, contains(plugins, "\"state\":\"failed\""));
 		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}

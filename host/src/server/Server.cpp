@@ -420,9 +420,10 @@ bool Server::startPlugin(const PluginMount& mount, const PluginConfigValidator& 
 		                         p.context->routeCount(), p.context->endpointCount());
 		return true;
 	}
-	// Nothing of a plugin that did not start may stay reachable.
+	// Nothing of a plugin that did not start may stay reachable, nor run while it is destroyed.
 	_http->removeOwner(p.context.get());
 	p.context->cancelAllTimers();
+	_transport->runOnEveryLoop([](EventLoop&) {}); // a timer it set in start() may be firing
 	p.destroyInstance();
 	if (result.status == StartStatus::DECLINED)
 	{
