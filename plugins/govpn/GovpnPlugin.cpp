@@ -222,9 +222,7 @@ StartResult GovpnPlugin::start(Host& host, Setup& setup)
 	                  });
 	if (!registered)
 		return StartResult::failed("cannot register the endpoint and routes (see the log)");
-	host.every(_settings.cleanupIntervalS * 1000, [this] {
-		enqueueOperation([this] { sweepExpired(false); }); // calls operationDone()
-	});
+	startCleanupTimer(_settings.cleanupIntervalS);
 	host.every(60000, [this] { // idle full buckets carry no information (§10.1)
 		std::lock_guard<std::recursive_mutex> lock(_mutex);
 		std::int64_t now = _pHost->clock().monotonicMs();
@@ -312,9 +310,11 @@ void GovpnPlugin::storedMember(const std::vector<Value>& row)
 void GovpnPlugin::stopping()
 {
 	std::string inner;
+	std::int64_t graceS = 0;
 	{
 		std::lock_guard<std::recursive_mutex> lock(_mutex);
 		_stopping = true;
+		graceS = _settings.shutdownGraceS;
 		inner = InnerWriter()
 		            .string("message", "Server is shutting down for maintenance")
 		            .integer("shutdown_in_seconds", _settings.shutdownGraceS)
@@ -324,7 +324,7 @@ void GovpnPlugin::stopping()
 			send(*entry.second, "", "ServerShutdown", inner);
 	}
 	// §16: the sockets stay open (and requests answered) for the grace period before the 1001.
-	_pHost->holdConnectionsOpen(_settings.shutdownGraceS * 1000);
+	_pHost->holdConnectionsOpen(graceS * 1000);
 }
 
 
@@ -340,6 +340,106 @@ void GovpnPlugin::stop()
 			_pHost->storage().execute("UPDATE rooms SET last_active = ? WHERE id = ?", {now, entry.first});
 	if (_pCluster == nullptr)
 		_pHost->storage().execute("UPDATE memberships SET is_connected = 0");
+}
+
+
+ReconfigureResult GovpnPlugin::reconfigure(const Config& config, const std::vector<std::string>& changedKeys)
+{
+	// All or nothing: checked first, then applied under the lock every callback takes. Only the
+	// keys this reload changed are judged: one refused before keeps its running value, and one
+	// changed back to its running value is no obstacle.
+	GovpnSettings fresh;
+	std::string problem = fresh.load(config);
+	if (!problem.empty())
+		return ReconfigureResult::needsRestart(problem);
+	struct Fixed
+	{
+		const char* key;
+		bool same;
+		const char* why;
+	};
+	// The fields of these keys are written in start() only, so they hold the start values.
+	const Fixed fixed[] = {
+	    {"ws_path", fresh.wsPath == _settings.wsPath, "the WebSocket endpoint is registered under it at start"},
+	    {"health_path", fresh.healthPath == _settings.healthPath, "the route is registered under it at start"},
+	    {"stats_path", fresh.statsPath == _settings.statsPath, "the route is registered under it at start"},
+	    {"max_message_size", fresh.maxMessageSize == _settings.maxMessageSize,
+	     "the host enforces it on the WebSocket endpoint registered at start"},
+	    {"ping_interval", fresh.pingIntervalS == _settings.pingIntervalS,
+	     "it is the ping interval of the WebSocket endpoint registered at start"},
+	    {"idle_timeout", fresh.idleTimeoutS == _settings.idleTimeoutS,
+	     "it is the idle timeout of the WebSocket endpoint registered at start"},
+	    {"strict_auth", fresh.strictAuth == _settings.strictAuth,
+	     "the open connections were greeted in the other mode (with or without AuthChallenge)"},
+	    {"rate_limit_ipv6_prefix", fresh.rateLimitIpv6Prefix == _settings.rateLimitIpv6Prefix,
+	     "the per-IP buckets are keyed by it: a new prefix would give IPv6 clients fresh, full buckets"},
+	};
+	for (const Fixed& f : fixed)
+		if (!f.same && std::find(changedKeys.begin(), changedKeys.end(), f.key) != changedKeys.end())
+			return ReconfigureResult::needsRestart(std::string(f.key) + " cannot change live: " + f.why);
+
+	bool newInterval = false;
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex);
+		// Token buckets keep their level: refilled at the old rate up to now, then capped by the
+		// new capacity. A raised capacity or rate gives nothing back for the time already past.
+		std::int64_t now = _pHost->clock().monotonicMs();
+		double refillMs = static_cast<double>(_settings.rateLimitRefillS) * 1000;
+		for (auto& entry : _ipBuckets)
+		{
+			Bucket& bucket = entry.second;
+			bucket.tokens = std::min(static_cast<double>(_settings.rateLimitBurst),
+			                         bucket.tokens + static_cast<double>(now - bucket.lastMs) / refillMs);
+			bucket.tokens = std::min(bucket.tokens, static_cast<double>(fresh.rateLimitBurst));
+			bucket.lastMs = now;
+		}
+		for (auto& entry : _clients)
+		{
+			Client& client = *entry.second;
+			client.floodTokens =
+			    std::min<double>(static_cast<double>(_settings.messageBurst),
+			                     client.floodTokens + static_cast<double>(now - client.floodLastMs) *
+			                                              static_cast<double>(_settings.messageRate) / 1000.0);
+			client.floodTokens = std::min(client.floodTokens, static_cast<double>(fresh.messageBurst));
+			client.floodLastMs = now;
+		}
+		newInterval = fresh.cleanupIntervalS != _settings.cleanupIntervalS;
+		_settings.allowedOrigins = fresh.allowedOrigins;
+		_settings.trustedProxies = fresh.trustedProxies;
+		_settings.maxMembersPerRoom = fresh.maxMembersPerRoom;
+		_settings.roomExpiryDays = fresh.roomExpiryDays;
+		_settings.cleanupIntervalS = fresh.cleanupIntervalS;
+		_settings.rateLimitBurst = fresh.rateLimitBurst;
+		_settings.rateLimitRefillS = fresh.rateLimitRefillS;
+		_settings.passwordMaxFailures = fresh.passwordMaxFailures;
+		_settings.passwordFailureWindowS = fresh.passwordFailureWindowS;
+		_settings.passwordLockoutS = fresh.passwordLockoutS;
+		_settings.passwordLockoutMaxS = fresh.passwordLockoutMaxS;
+		_settings.messageRate = fresh.messageRate;
+		_settings.messageBurst = fresh.messageBurst;
+		_settings.strictAuthHost = fresh.strictAuthHost;
+		_settings.authTimeoutS = fresh.authTimeoutS;
+		_settings.shutdownGraceS = fresh.shutdownGraceS;
+		_settings.shutdownRestartInfo = fresh.shutdownRestartInfo;
+		_settings.storageTimeoutS = fresh.storageTimeoutS;
+		// New password hashes only: a stored hash carries its own parameters for verification.
+		_settings.pwhashOpslimit = fresh.pwhashOpslimit;
+		_settings.pwhashMemlimit = fresh.pwhashMemlimit;
+	}
+	if (newInterval)
+		startCleanupTimer(fresh.cleanupIntervalS); // the next sweep is one new interval from now
+	return ReconfigureResult::done();
+}
+
+
+void GovpnPlugin::startCleanupTimer(std::int64_t intervalS)
+{
+	// Only start() and reconfigure() call it, both on the main thread.
+	if (_cleanupTimer != 0)
+		_pHost->cancel(_cleanupTimer);
+	_cleanupTimer = _pHost->every(intervalS * 1000, [this] {
+		enqueueOperation([this] { sweepExpired(false); }); // calls operationDone()
+	});
 }
 
 
@@ -390,6 +490,7 @@ std::string GovpnPlugin::rateKey(const std::string& ip) const
 AcceptDecision GovpnPlugin::onAccept(const HttpRequest& request)
 {
 	std::string_view origin = request.header("Origin");
+	std::lock_guard<std::recursive_mutex> lock(_mutex); // a reload may change the list
 	if (!_settings.allowedOrigins.empty() && !origin.empty() &&
 	    std::find(_settings.allowedOrigins.begin(), _settings.allowedOrigins.end(), origin) ==
 	        _settings.allowedOrigins.end())
@@ -400,6 +501,8 @@ AcceptDecision GovpnPlugin::onAccept(const HttpRequest& request)
 
 void GovpnPlugin::onOpen(Connection& connection, const HttpRequest& request)
 {
+	// Under the lock from the start: trusted_proxies and message_burst may change in a reload.
+	std::lock_guard<std::recursive_mutex> lock(_mutex);
 	auto client = std::make_shared<Client>();
 	client->id = connection.id();
 	client->ip = clientIp(request);
@@ -408,7 +511,6 @@ void GovpnPlugin::onOpen(Connection& connection, const HttpRequest& request)
 	client->floodLastMs = _pHost->clock().monotonicMs();
 	connection.setState(client);
 
-	std::lock_guard<std::recursive_mutex> lock(_mutex);
 	do
 		client->connectionId = newConnectionId();
 	while (_byConnectionId.count(client->connectionId) > 0);
@@ -643,7 +745,11 @@ void GovpnPlugin::persist(std::vector<Statement> statements, std::function<void(
 	auto state = std::make_shared<std::atomic<int>>(0);
 	auto committed = std::make_shared<bool>(false);
 	auto finish = std::make_shared<std::function<void(bool)>>(std::move(done));
-	const int timeoutS = _settings.storageTimeoutS;
+	int timeoutS = 0;
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex); // a reload may change it
+		timeoutS = static_cast<int>(_settings.storageTimeoutS);
+	}
 	TimerId timer = _pHost->after(timeoutS * 1000, [this, state, finish, timeoutS] {
 		int expected = 0;
 		if (state->compare_exchange_strong(expected, 2))

@@ -66,6 +66,12 @@ public:
 	void stopping() override;
 	void stop() override;
 
+	ReconfigureResult reconfigure(const Config& config, const std::vector<std::string>& changedKeys) override;
+	/// Applies live the origins, trusted_proxies, room, rate, lockout, flood-guard, timeout,
+	/// shutdown and hashing keys; the paths, the endpoint's options (max_message_size,
+	/// ping_interval, idle_timeout), strict_auth and rate_limit_ipv6_prefix need a restart.
+	/// The live fields of _settings are written under _mutex, and read under it.
+
 	AcceptDecision onAccept(const HttpRequest& request) override;
 	void onOpen(Connection& connection, const HttpRequest& request) override;
 	void onMessage(Connection& connection, std::string_view data, MessageKind kind) override;
@@ -155,6 +161,7 @@ private:
 	void pushConnectInfo(Client& client);
 	void deleteRoom(const std::string& roomId, ConnectionId except);
 	void sweepExpired(bool atStart);
+	void startCleanupTimer(std::int64_t intervalS);
 	void sweepExpiredInStorage(std::int64_t cutoff); ///< in a cluster; an operation
 	std::string statsBody();
 
@@ -196,7 +203,8 @@ private:
 	// -> key, until each entry is announced again or the settle timer ends the window.
 	std::map<std::pair<std::string, ConnectionId>, std::string> _unconfirmed;
 	TimerId _settleTimer = 0;
-	GovpnSettings _settings;
+	GovpnSettings _settings; ///< the keys reconfigure() may change are read and written under _mutex
+	TimerId _cleanupTimer = 0;
 	Generators _generators;
 
 	mutable std::recursive_mutex _mutex;

@@ -95,8 +95,13 @@ void GovpnPlugin::createRoom(const ClientPtr& client, const EnvelopePtr& envelop
 	}
 	// §13: argon2id on the worker pool, before the room-changing part.
 	auto hash = std::make_shared<std::string>();
-	unsigned long long opslimit = static_cast<unsigned long long>(_settings.pwhashOpslimit);
-	std::size_t memlimit = static_cast<std::size_t>(_settings.pwhashMemlimit);
+	unsigned long long opslimit = 0;
+	std::size_t memlimit = 0;
+	{
+		std::lock_guard<std::recursive_mutex> lock(_mutex); // a reload may change them
+		opslimit = static_cast<unsigned long long>(_settings.pwhashOpslimit);
+		memlimit = static_cast<std::size_t>(_settings.pwhashMemlimit);
+	}
 	offloadHashing(
 	    [hash, password, opslimit, memlimit] {
 		    char out[crypto_pwhash_STRBYTES];

@@ -60,6 +60,9 @@ public:
 	void expire(std::int64_t nowMs, std::vector<Expired>& out);
 	/// Discards every pair whose newest message is expireMs old and reports it once.
 	void clear();
+	void setLimits(const Limits& limits) { _limits = limits; }
+	/// For what comes next: queued messages stay even above a lowered bound, and expireMs
+	/// applies to every pair at the next expire().
 
 	std::size_t messageCount() const { return _messages; }
 	std::size_t byteCount() const { return _bytes; }

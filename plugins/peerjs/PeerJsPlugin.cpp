@@ -5,6 +5,7 @@
 
 #include "PeerJsPlugin.h"
 #include "Envelope.h"
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -76,6 +77,21 @@ std::string firstParam(const HeaderList& params, std::string_view name)
 			return p.second;
 	}
 	return {};
+}
+
+OfflineQueue::Limits queueLimits(const PeerJsSettings& settings)
+{
+	OfflineQueue::Limits limits;
+	limits.perDestination = static_cast<std::size_t>(settings.maxQueuePerDestination);
+	limits.perSource = static_cast<std::size_t>(settings.maxQueuePerSource);
+	limits.totalBytes = static_cast<std::size_t>(settings.maxQueuedBytesTotal);
+	limits.expireMs = settings.expireTimeoutMs;
+	return limits;
+}
+
+bool contains(const std::vector<std::string>& keys, const char* key)
+{
+	return std::find(keys.begin(), keys.end(), key) != keys.end();
 }
 
 bool listed(const std::vector<std::string>& list, std::string_view value)
@@ -153,15 +169,15 @@ StartResult PeerJsPlugin::start(Host& host, Setup& setup)
 {
 	_host = &host;
 	_settings = PeerJsSettings::fromConfig(host.config());
+	auto live = std::make_shared<Live>();
+	live->settings = _settings;
 	std::string error;
-	if (!TokenValidator::parse(_settings.tokenValidator, _tokens, error))
+	if (!TokenValidator::parse(_settings.tokenValidator, live->tokens, error))
 		return StartResult::failed(error);
-	OfflineQueue::Limits limits;
-	limits.perDestination = static_cast<std::size_t>(_settings.maxQueuePerDestination);
-	limits.perSource = static_cast<std::size_t>(_settings.maxQueuePerSource);
-	limits.totalBytes = static_cast<std::size_t>(_settings.maxQueuedBytesTotal);
-	limits.expireMs = _settings.expireTimeoutMs;
-	_queue = std::make_unique<OfflineQueue>(limits);
+	_live = std::move(live);
+	_maxSendBuffer = _settings.maxSendBuffer;
+	_replyErrorOnInvalidMessage = _settings.replyErrorOnInvalidMessage;
+	_queue = std::make_unique<OfflineQueue>(queueLimits(_settings));
 
 	Metrics& m = host.metrics();
 	_peersGauge = &m.gauge("peers", "Registered peers");
@@ -215,39 +231,103 @@ void PeerJsPlugin::stopping()
 }
 
 
+ReconfigureResult PeerJsPlugin::reconfigure(const Config& config, const std::vector<std::string>& changedKeys)
+{
+	// All or nothing: everything is checked before anything changes. Only the keys changed by
+	// this reload are judged: one refused before keeps its running value, and one changed back
+	// to its running value is no obstacle.
+	auto live = std::make_shared<Live>();
+	live->settings = PeerJsSettings::fromConfig(config);
+	const PeerJsSettings& fresh = live->settings;
+	const PeerJsSettings& atStart = _settings; // written in start() only
+	struct Fixed
+	{
+		const char* key;
+		bool same;
+		const char* why;
+	};
+	// The host took these when start() registered the endpoint and the routes.
+	const Fixed fixed[] = {
+	    {"path", fresh.path == atStart.path, "the routes and the WebSocket endpoint are registered under it"},
+	    {"max_message_size", fresh.maxMessageSize == atStart.maxMessageSize,
+	     "the host enforces it on the WebSocket endpoint registered at start"},
+	    {"alive_timeout", fresh.aliveTimeoutMs == atStart.aliveTimeoutMs,
+	     "it is the idle timeout of the WebSocket endpoint registered at start"},
+	    {"ws_ping_interval", fresh.wsPingIntervalMs == atStart.wsPingIntervalMs,
+	     "it is the ping interval of the WebSocket endpoint registered at start"},
+	};
+	for (const Fixed& f : fixed)
+	{
+		if (!f.same && contains(changedKeys, f.key))
+			return ReconfigureResult::needsRestart(std::string(f.key) + " cannot change live: " + f.why);
+	}
+	// The host's cap on a socket's output queue was sized from max_send_buffer at start: above
+	// it the host would close a slow consumer itself, without the LEAVE to the sender.
+	const bool sendBufferFits = fresh.maxSendBuffer <= atStart.maxSendBuffer;
+	if (!sendBufferFits && contains(changedKeys, "max_send_buffer"))
+		return ReconfigureResult::needsRestart("max_send_buffer can rise live only up to its value at start (" +
+		                                       std::to_string(atStart.maxSendBuffer) +
+		                                       "): the host sized each socket's output queue cap from it");
+	std::string error;
+	if (!TokenValidator::parse(fresh.tokenValidator, live->tokens, error))
+		return ReconfigureResult::needsRestart("token_validator: " + error);
+
+	{
+		std::lock_guard<std::shared_mutex> lock(_mutex);
+		_queue->setLimits(queueLimits(fresh));
+	}
+	if (sendBufferFits)
+		_maxSendBuffer = fresh.maxSendBuffer;
+	_replyErrorOnInvalidMessage = fresh.replyErrorOnInvalidMessage;
+	{
+		std::lock_guard<std::mutex> lock(_liveMutex);
+		_live = std::move(live);
+	}
+	return ReconfigureResult::done();
+}
+
+
+std::shared_ptr<const PeerJsPlugin::Live> PeerJsPlugin::live() const
+{
+	std::lock_guard<std::mutex> lock(_liveMutex);
+	return _live;
+}
+
+
 void PeerJsPlugin::registerRoutes(Setup& setup)
 {
 	RouteOptions options;
 	options.caseInsensitive = true; // Express matches case-insensitively and tolerates one trailing '/'
 	options.allowTrailingSlash = true;
-	const std::vector<std::string> origins = _settings.corsOrigins;
-	auto preflight = [origins](const HttpRequest& request, HttpResponse& response) {
-		Cors::preflight(request, response, origins);
+	// The origins are read per request: a reload may change them.
+	auto preflight = [this](const HttpRequest& request, HttpResponse& response) {
+		Cors::preflight(request, response, live()->settings.corsOrigins);
 	};
 
 	setup.addRoute(
 	    "GET", _settings.path,
-	    [origins](const HttpRequest& request, HttpResponse& response) {
+	    [this](const HttpRequest& request, HttpResponse& response) {
 		    response.json(200, ROOT_BODY);
-		    Cors::simple(request, response, origins);
+		    Cors::simple(request, response, live()->settings.corsOrigins);
 	    },
 	    options);
 	setup.addRoute("OPTIONS", _settings.path, preflight, options);
 
 	setup.addRoute(
 	    "GET", _settings.mount("/{key}/id"),
-	    [this, origins](const HttpRequest& request, HttpResponse& response) {
+	    [this](const HttpRequest& request, HttpResponse& response) {
 		    // text/html, as the reference; the key segment is not checked (docs/protocols/peerjs.md §4.2).
 		    response.send(200, "text/html; charset=utf-8", newPeerId());
-		    Cors::simple(request, response, origins);
+		    Cors::simple(request, response, live()->settings.corsOrigins);
 	    },
 	    options);
 	setup.addRoute("OPTIONS", _settings.mount("/{key}/id"), preflight, options);
 
 	setup.addRoute(
 	    "GET", _settings.mount("/{key}/peers"),
-	    [this, origins](const HttpRequest& request, HttpResponse& response) {
-		    if (!_settings.allowDiscovery)
+	    [this](const HttpRequest& request, HttpResponse& response) {
+		    std::shared_ptr<const Live> settings = live();
+		    if (!settings->settings.allowDiscovery)
 			    response.text(401, "Unauthorized");
 		    else
 		    {
@@ -266,7 +346,7 @@ void PeerJsPlugin::registerRoutes(Setup& setup)
 			    body += ']';
 			    response.json(200, body);
 		    }
-		    Cors::simple(request, response, origins);
+		    Cors::simple(request, response, settings->settings.corsOrigins);
 	    },
 	    options);
 	setup.addRoute("OPTIONS", _settings.mount("/{key}/peers"), preflight, options);
@@ -308,9 +388,12 @@ void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
 	std::string id = firstParam(params, "id");
 	std::string token = firstParam(params, "token");
 	std::string key = firstParam(params, "key");
+	// One snapshot for the whole handshake: a reload meanwhile applies to the next one.
+	std::shared_ptr<const Live> current = live();
+	const PeerJsSettings& settings = current->settings;
 
-	if (!_settings.wsOriginAllowlist.empty() && request.hasHeader("Origin") &&
-	    !listed(_settings.wsOriginAllowlist, request.header("Origin")))
+	if (!settings.wsOriginAllowlist.empty() && request.hasHeader("Origin") &&
+	    !listed(settings.wsOriginAllowlist, request.header("Origin")))
 	{
 		_handshakeErrors->increment();
 		return refuse(connection, ORIGIN_FRAME);
@@ -320,12 +403,12 @@ void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		_handshakeErrors->increment();
 		return refuse(connection, NO_ID_FRAME);
 	}
-	if (key != _settings.key)
+	if (key != settings.key)
 	{
 		_handshakeErrors->increment();
 		return refuse(connection, BAD_KEY_FRAME);
 	}
-	if (!_tokens.accepts(id, token))
+	if (!current->tokens.accepts(id, token))
 	{
 		_handshakeErrors->increment();
 		return refuse(connection, BAD_TOKEN_FRAME);
@@ -334,7 +417,7 @@ void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
 	if (_clustered)
 	{
 		peer->id = id;
-		return claimInCluster(connection, *peer, token);
+		return claimInCluster(connection, *peer, token, settings.concurrentLimit);
 	}
 	ConnectionId superseded = 0;
 	{
@@ -354,7 +437,7 @@ void PeerJsPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		}
 		else
 		{
-			if (static_cast<std::int64_t>(_registry.size()) >= _settings.concurrentLimit)
+			if (static_cast<std::int64_t>(_registry.size()) >= settings.concurrentLimit)
 			{
 				_limitConcurrent->increment();
 				_handshakeErrors->increment();
@@ -379,7 +462,7 @@ void PeerJsPlugin::invalidMessage(Connection& connection, const char* why)
 	_invalidMessages->increment();
 	if (_host->logger().enabled(LogLevel::LEVEL_DEBUG))
 		_host->logger().debug(std::string("ignored a frame: ") + why);
-	if (_settings.replyErrorOnInvalidMessage)
+	if (_replyErrorOnInvalidMessage.load(std::memory_order_relaxed))
 		connection.send(INVALID_MESSAGE_FRAME);
 }
 
@@ -508,7 +591,8 @@ ConnectionId PeerJsPlugin::queueUnlessRegistered(Connection& connection, const P
 }
 
 
-void PeerJsPlugin::claimInCluster(Connection& connection, Peer& peer, const std::string& token)
+void PeerJsPlugin::claimInCluster(Connection& connection, Peer& peer, const std::string& token,
+                                  std::int64_t concurrentLimit)
 {
 	{
 		std::lock_guard<std::shared_mutex> lock(_mutex);
@@ -519,7 +603,7 @@ void PeerJsPlugin::claimInCluster(Connection& connection, Peer& peer, const std:
 			_idTaken->increment();
 			return refuse(connection, ID_TAKEN_FRAME);
 		}
-		if (!existing && static_cast<std::int64_t>(_registry.size() + _claiming.size()) >= _settings.concurrentLimit)
+		if (!existing && static_cast<std::int64_t>(_registry.size() + _claiming.size()) >= concurrentLimit)
 		{
 			_limitConcurrent->increment();
 			_handshakeErrors->increment();
@@ -704,7 +788,8 @@ void PeerJsPlugin::deliver(ConnectionId target, const RelayFrameWriter& frame, C
 
 void PeerJsPlugin::deliverHere(Connection& c, std::string_view frame, ConnectionId sender)
 {
-	bool overflow = static_cast<std::int64_t>(c.bufferedAmount() + frame.size()) > _settings.maxSendBuffer;
+	bool overflow =
+	    static_cast<std::int64_t>(c.bufferedAmount() + frame.size()) > _maxSendBuffer.load(std::memory_order_relaxed);
 	if (!overflow && c.send(frame) == SendResult::QUEUED)
 		return;
 	// A destination that cannot keep up (or is broken) is closed and deregistered, and the

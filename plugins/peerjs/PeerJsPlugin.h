@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 
 namespace Switchboard {
@@ -44,11 +45,25 @@ public:
 	StartResult start(Host& host, Setup& setup) override;
 	void stopping() override;
 
+	ReconfigureResult reconfigure(const Config& config, const std::vector<std::string>& changedKeys) override;
+	/// Applies live what the handshake, the HTTP routes, the relay and the offline queue read
+	/// afresh (origins, key, token_validator, limits, expire_timeout, ...); keys fixed when the
+	/// endpoint and routes were registered (path, max_message_size, alive_timeout,
+	/// ws_ping_interval, a max_send_buffer above the start value) need a restart.
+
 	void onOpen(Connection& connection, const HttpRequest& request) override;
 	void onMessage(Connection& connection, std::string_view data, MessageKind kind) override;
 	void onClose(Connection& connection, std::uint16_t code, std::string_view reason) override;
 
 private:
+	struct Live
+	/// The keys a reload may change that the handshake and the routes read: an immutable
+	/// snapshot, replaced whole, so one request never sees half of a reload.
+	{
+		PeerJsSettings settings;
+		TokenValidator tokens;
+	};
+
 	struct Peer
 	{
 		std::string id;
@@ -81,7 +96,7 @@ private:
 	/// The relay's slow path, under the exclusive lock: returns the destination's connection if it
 	/// is registered after all, else queues (or answers EXPIRE) and returns 0.
 	void expireQueues();
-	void claimInCluster(Connection& connection, Peer& peer, const std::string& token);
+	void claimInCluster(Connection& connection, Peer& peer, const std::string& token, std::int64_t concurrentLimit);
 	void finishClaim(Connection& connection, ClaimResult result, ConnectionId previous);
 	void relayAcrossCluster(Connection& connection, Peer& peer, std::string frame, std::string destination,
 	                        int relayType);
@@ -90,10 +105,15 @@ private:
 	void nameChanged(std::string_view name, ConnectionId owner);
 	void updateGauges();
 	std::string newPeerId();
+	std::shared_ptr<const Live> live() const;
 
 	Host* _host = nullptr;
-	PeerJsSettings _settings;
-	TokenValidator _tokens;
+	PeerJsSettings _settings; ///< as start() saw them; the live keys are read from _live instead
+	mutable std::mutex _liveMutex;
+	std::shared_ptr<const Live> _live; ///< under _liveMutex: reconfigure() swaps it on the main thread
+	// Read for every relayed or malformed frame: atomics, so the relay takes no extra lock.
+	std::atomic<std::int64_t> _maxSendBuffer{0};
+	std::atomic<bool> _replyErrorOnInvalidMessage{false};
 	std::shared_mutex _mutex;
 	Registry _registry;
 	std::unique_ptr<OfflineQueue> _queue;

@@ -158,6 +158,7 @@ struct Server
 		config.emplace("pwhash_opslimit", "1"); // fast hashing in tests
 		config.emplace("pwhash_memlimit", "8192");
 		config.emplace("shutdown_grace", "0");
+		values = config;
 		std::string error = host.setConfig(Govpn::govpnDescriptor(), config);
 		CPPUNIT_ASSERT_EQUAL(std::string(), error);
 		if (storage != nullptr)
@@ -214,6 +215,14 @@ struct Server
 		return frames;
 	}
 
+	ReconfigureResult reload(const std::map<std::string, std::string>& changes)
+	/// A reload (SIGHUP) of the configuration with changes on top of the values in force.
+	{
+		for (const auto& c : changes)
+			values[c.first] = c.second;
+		return host.reconfigure(plugin, Govpn::govpnDescriptor(), values);
+	}
+
 	std::vector<std::string> ask(ConnectionId c, const std::string& frame)
 	{
 		host.deliver(c, frame);
@@ -231,10 +240,20 @@ struct Server
 
 	std::shared_ptr<std::deque<std::string>> socketIds = std::make_shared<std::deque<std::string>>(
 	    std::deque<std::string>{OWNER_SOCKET, PEER_SOCKET, PEER_SECOND_SOCKET});
+	std::map<std::string, std::string> values;
 	FakeHost host;
 	GovpnPlugin plugin;
 	bool started = false;
 };
+
+
+std::string ipInfo(const std::string& ipv4)
+{
+	std::string frame =
+	    Govpn::encodeFrame("", "ClientIPInfo", R"({"ipv4":")" + ipv4 + R"(","ipv6":""})", Govpn::PayloadForm::BASE64);
+	frame.pop_back();
+	return frame;
+}
 
 
 using Frames = std::vector<std::string>;
@@ -271,6 +290,11 @@ class GovpnPluginTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testExpiry);
 	CPPUNIT_TEST(testStrictMode);
 	CPPUNIT_TEST(testShutdown);
+	CPPUNIT_TEST(testReloadOriginsAndProxies);
+	CPPUNIT_TEST(testReloadRateLimitKeepsLevel);
+	CPPUNIT_TEST(testReloadFloodGuardKeepsLevel);
+	CPPUNIT_TEST(testReloadRoomLimitAndExpiry);
+	CPPUNIT_TEST(testReloadFixedKeysNeedRestart);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -818,6 +842,145 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::uint16_t(1001), s.host.closeOf(idle)->first);
 		auto rows = s.host.sqliteStorage()->execute("SELECT COUNT(*) FROM memberships WHERE is_connected = 1");
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), valueAsInt(rows.rows[0][0]));
+	}
+
+	// --- reload (SIGHUP) -----------------------------------------------------------------------
+
+	void testReloadOriginsAndProxies()
+	{
+		Server s(std::map<std::string, std::string>{{"allowed_origins", "https://a.test"}});
+		ConnectionId first =
+		    s.connect(O, "10.0.0.1:4000", {{"Origin", "https://a.test"}, {"X-Real-IP", "203.0.113.7"}});
+		CPPUNIT_ASSERT(first != 0);
+		Frames pushed = s.sent(first);
+		CPPUNIT_ASSERT(pushed.size() == 2 && pushed[1] == ipInfo("10.0.0.1")); // the header is not believed
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), s.connect("", "127.0.0.1:4001", {{"Origin", "https://b.test"}}));
+		CPPUNIT_ASSERT_EQUAL(403, s.host.lastRejectStatus());
+
+		ReconfigureResult r =
+		    s.reload({{"allowed_origins", "https://a.test, https://b.test"}, {"trusted_proxies", "10.0.0.0/8"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		ConnectionId second =
+		    s.connect(P, "10.0.0.2:4000", {{"Origin", "https://b.test"}, {"X-Real-IP", "203.0.113.7"}});
+		CPPUNIT_ASSERT(second != 0);
+		pushed = s.sent(second);
+		CPPUNIT_ASSERT(pushed.size() == 2 && pushed[1] == ipInfo("203.0.113.7"));
+		CPPUNIT_ASSERT(s.host.request("GET", "/stats").body.find(R"("allow_all_origins":false)") != std::string::npos);
+		// The connection made before the reload is served as before.
+		CPPUNIT_ASSERT(s.host.isOpen(first));
+		CPPUNIT_ASSERT(s.ask(first, CREATE) == Frames{CREATED});
+		CPPUNIT_ASSERT(!s.host.logged("ERROR"));
+	}
+
+	void testReloadRateLimitKeepsLevel()
+	{
+		Server s;
+		ConnectionId c = s.connect();
+		const Frames missing{errorFrame("b2c3d4e5", "Room does not exist")};
+		for (int i = 0; i < 3; ++i)
+			CPPUNIT_ASSERT(s.ask(c, JOIN) == missing);
+		CPPUNIT_ASSERT(s.ask(c, JOIN) == Frames{RATE_LIMITED_FRAME});
+		s.host.advance(10000); // half a token at the start rate
+
+		ReconfigureResult r = s.reload({{"rate_limit_burst", "10"}, {"rate_limit_refill", "2"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		// The empty bucket stays empty: a larger capacity refills nothing by itself.
+		CPPUNIT_ASSERT(s.ask(c, JOIN) == Frames{RATE_LIMITED_FRAME});
+		s.host.advance(1000); // the half token from before plus half a token at the new rate
+		CPPUNIT_ASSERT(s.ask(c, JOIN) == missing);
+		CPPUNIT_ASSERT(s.ask(c, JOIN) == Frames{RATE_LIMITED_FRAME});
+
+		// Tightened: a bucket holding 9 tokens keeps 1, the new capacity.
+		ConnectionId other = s.connect("", "198.51.100.1:1000");
+		CPPUNIT_ASSERT(s.ask(other, JOIN) == missing);
+		r = s.reload({{"rate_limit_burst", "1"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		CPPUNIT_ASSERT(s.ask(other, JOIN) == missing);
+		CPPUNIT_ASSERT(s.ask(other, JOIN) == Frames{RATE_LIMITED_FRAME});
+		ConnectionId third = s.connect("", "198.51.100.2:1000");
+		CPPUNIT_ASSERT(s.ask(third, JOIN) == missing);
+		CPPUNIT_ASSERT(s.ask(third, JOIN) == Frames{RATE_LIMITED_FRAME});
+	}
+
+	void testReloadFloodGuardKeepsLevel()
+	{
+		Server s({{"message_rate", "1"}, {"message_burst", "3"}});
+		ConnectionId c = s.connect();
+		for (int i = 0; i < 3; ++i)
+			CPPUNIT_ASSERT(s.ask(c, PING) == Frames{PONG});
+		CPPUNIT_ASSERT(s.ask(c, PING) != Frames{PONG}); // dropped by the flood guard
+		const std::uint64_t dropped = s.host.counterValue("rate_limited_total");
+
+		ReconfigureResult r = s.reload({{"message_rate", "1000"}, {"message_burst", "5"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		s.ask(c, PING); // still empty: no refill for the reload itself
+		CPPUNIT_ASSERT_EQUAL(dropped + 1, s.host.counterValue("rate_limited_total"));
+		s.host.advance(10); // ten tokens at the new rate, capped at the new burst of 5
+		for (int i = 0; i < 5; ++i)
+			CPPUNIT_ASSERT(s.ask(c, PING) == Frames{PONG});
+		s.ask(c, PING);
+		CPPUNIT_ASSERT_EQUAL(dropped + 2, s.host.counterValue("rate_limited_total"));
+		CPPUNIT_ASSERT(s.host.isOpen(c));
+	}
+
+	void testReloadRoomLimitAndExpiry()
+	{
+		Server s(std::map<std::string, std::string>{{"max_members_per_room", "1"}});
+		ConnectionId owner = s.connect();
+		CPPUNIT_ASSERT(s.ask(owner, CREATE) == Frames{CREATED});
+		ConnectionId peer = s.connect();
+		CPPUNIT_ASSERT(s.ask(peer, JOIN) == Frames{errorFrame("b2c3d4e5", "Room is full")});
+
+		ReconfigureResult r = s.reload({{"max_members_per_room", "2"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		CPPUNIT_ASSERT(s.ask(peer, JOIN) == (Frames{JOINED, PEER_JOINED_OWNER}));
+		CPPUNIT_ASSERT(s.sent(owner) == Frames{PEER_JOINED_ALICE});
+
+		// A shorter expiry and sweep interval: the next sweep is one new interval after the reload.
+		r = s.reload({{"room_expiry_days", "0.0001"}, {"cleanup_interval", "5"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		s.host.advance(4000);
+		CPPUNIT_ASSERT(s.sent(owner).empty());
+		s.host.advance(6000); // the sweep at 10 s finds the room 8.64 s idle
+		CPPUNIT_ASSERT(s.sent(owner) == Frames{ROOM_DELETED});
+		CPPUNIT_ASSERT(s.sent(peer) == Frames{ROOM_DELETED});
+		CPPUNIT_ASSERT(s.host.request("GET", "/stats").body.find(R"("cleanup_interval":5,)") != std::string::npos);
+		CPPUNIT_ASSERT(s.host.isOpen(owner) && s.host.isOpen(peer));
+		CPPUNIT_ASSERT(!s.host.logged("ERROR"));
+	}
+
+	void testReloadFixedKeysNeedRestart()
+	{
+		Server s(std::map<std::string, std::string>{{"allowed_origins", "https://a.test"}});
+		ConnectionId c = s.connect();
+		const std::map<std::string, std::string> fixed = {
+		    {"ws_path", "/other"},  {"health_path", "/h"},  {"stats_path", "/s"},    {"max_message_size", "1024"},
+		    {"ping_interval", "5"}, {"idle_timeout", "10"}, {"strict_auth", "true"}, {"rate_limit_ipv6_prefix", "48"}};
+		for (const auto& key : fixed)
+		{
+			const std::string original = s.values.count(key.first) ? s.values[key.first] : "";
+			// Mixed with a live key: neither applies, and the answer names the fixed key.
+			ReconfigureResult r = s.reload({{key.first, key.second}, {"allowed_origins", ""}});
+			CPPUNIT_ASSERT_MESSAGE(key.first, !r.applied);
+			CPPUNIT_ASSERT_MESSAGE(r.message, r.message.find(key.first) != std::string::npos);
+			CPPUNIT_ASSERT_EQUAL(ConnectionId(0), s.connect("", "127.0.0.1:4001", {{"Origin", "https://b.test"}}));
+			// Changed back in the next reload: no obstacle to the live key changed with it.
+			std::map<std::string, std::string> back = {{"allowed_origins", "https://b.test"}};
+			if (original.empty())
+				s.values.erase(key.first); // its default again
+			else
+				back[key.first] = original;
+			r = s.reload(back);
+			CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+			ConnectionId b = s.connect("", "127.0.0.1:4002", {{"Origin", "https://b.test"}});
+			CPPUNIT_ASSERT(b != 0);
+			s.host.disconnect(b);
+			r = s.reload({{"allowed_origins", "https://a.test"}});
+			CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		}
+		CPPUNIT_ASSERT_EQUAL(200, s.host.request("GET", "/health").status);
+		CPPUNIT_ASSERT(s.host.connect("/ws") != 0);
+		CPPUNIT_ASSERT(s.ask(c, PING) == Frames{PONG}); // strict_auth stayed off for it
 	}
 };
 

@@ -113,11 +113,22 @@ public:
 		if (result.status != StartStatus::STARTED)
 			throw std::runtime_error("start failed: " + result.message);
 		_t0 = _host.monotonicMs();
+		_values = values;
 		std::string path = PeerJsSettings::normalisePath(values["path"]);
 		_ws = mountPrefix + (path == "/" ? "" : path) + "/peerjs";
 	}
 
 	~Server() { _host.stop(_plugin); }
+
+	ReconfigureResult reload(Settings changes)
+	/// A reload (SIGHUP) of the configuration with changes on top of the values in force.
+	{
+		static const PluginDescriptor descriptor = makeDescriptor<PeerJsPlugin>(
+		    "test.peerjs", "peerjs", "0", "test", PeerJsSettings::keys(), PeerJsSettings::keyCount());
+		for (const auto& c : changes)
+			_values[c.first] = c.second;
+		return _host.reconfigure(_plugin, descriptor, _values);
+	}
 
 	FakeHost& host() { return _host; }
 	PeerJsPlugin& plugin() { return _plugin; }
@@ -230,6 +241,7 @@ private:
 	FakeHost _host;
 	std::int64_t _t0 = 0;
 	std::string _ws;
+	std::map<std::string, std::string> _values;
 };
 
 
@@ -341,6 +353,13 @@ class PeerJsPluginTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testBrokenDestination);
 	// metrics
 	CPPUNIT_TEST(testMetrics);
+	// reload (SIGHUP)
+	CPPUNIT_TEST(testReloadOrigins);
+	CPPUNIT_TEST(testReloadKeyAndTokenValidator);
+	CPPUNIT_TEST(testReloadLimitsAndReplies);
+	CPPUNIT_TEST(testReloadQueueBoundsAndExpiry);
+	CPPUNIT_TEST(testReloadSendBuffer);
+	CPPUNIT_TEST(testReloadFixedKeysNeedRestart);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -1759,6 +1778,170 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::uint64_t(1), s.counter("limit_hits_total", {{"limit", "max_send_buffer"}}));
 		CPPUNIT_ASSERT_EQUAL(std::int64_t(2), s.gauge("peers"));
 		CPPUNIT_ASSERT_EQUAL(std::string(), s.problems());
+	}
+
+	// --- reload (SIGHUP) -----------------------------------------------------------------------
+
+	void testReloadOrigins()
+	{
+		Server s({{"ws_origin_allowlist", "http://ok.test"}, {"cors_origins", "http://ok.test"}});
+		ConnectionId a = s.connect("key=peerjs&id=A&token=t", {{"Origin", "http://ok.test"}});
+		CPPUNIT_ASSERT_EQUAL(OPEN, s.sent(a));
+		ConnectionId refused = s.connect("key=peerjs&id=E&token=t", {{"Origin", "http://new.test"}});
+		CPPUNIT_ASSERT_EQUAL(BAD_ORIGIN, s.sent(refused));
+		HttpResponse before = s.http("GET", "/myapp/peerjs/id", {{"Origin", "http://new.test"}});
+		CPPUNIT_ASSERT(!hasHeader(before, "Access-Control-Allow-Origin"));
+
+		ReconfigureResult r =
+		    s.reload({{"ws_origin_allowlist", "http://ok.test, http://new.test"}, {"cors_origins", "http://new.test"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		ConnectionId e = s.connect("key=peerjs&id=E&token=t", {{"Origin", "http://new.test"}});
+		CPPUNIT_ASSERT_EQUAL(OPEN, s.sent(e));
+		HttpResponse after = s.http("GET", "/myapp/peerjs/id", {{"Origin", "http://new.test"}});
+		CPPUNIT_ASSERT_EQUAL(std::string("http://new.test"), headerOf(after, "Access-Control-Allow-Origin"));
+		HttpResponse pre = s.http("OPTIONS", "/myapp/peerjs/id", {{"Origin", "http://new.test"}});
+		CPPUNIT_ASSERT_EQUAL(std::string("http://new.test"), headerOf(pre, "Access-Control-Allow-Origin"));
+		HttpResponse dropped = s.http("GET", "/myapp", {{"Origin", "http://ok.test"}});
+		CPPUNIT_ASSERT(!hasHeader(dropped, "Access-Control-Allow-Origin"));
+		// The peer registered before the reload stays and relays both ways.
+		CPPUNIT_ASSERT_EQUAL(std::string("open"), s.closed(a));
+		s.send(a, offerTo("E", "1"));
+		CPPUNIT_ASSERT_EQUAL(relayed("OFFER", "A", "E", "1"), s.sent(e));
+		s.send(e, offerTo("A", "2"));
+		CPPUNIT_ASSERT_EQUAL(relayed("OFFER", "E", "A", "2"), s.sent(a));
+		CPPUNIT_ASSERT_EQUAL(std::string(), s.problems());
+	}
+
+	void testReloadKeyAndTokenValidator()
+	{
+		Server s;
+		ConnectionId a = s.join("A", "anything");
+		ReconfigureResult r = s.reload({{"key", "k2"}, {"token_validator", "hmac-sha256:topsecret"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		ConnectionId oldKey = s.connectAs("B");
+		CPPUNIT_ASSERT_EQUAL(BAD_KEY, s.sent(oldKey));
+		ConnectionId badToken = s.connect("key=k2&id=B&token=bad");
+		CPPUNIT_ASSERT_EQUAL(BAD_TOKEN, s.sent(badToken));
+		ConnectionId b = s.connect("key=k2&id=B&token=" + TokenValidator::hmacHex("topsecret", "B"));
+		CPPUNIT_ASSERT_EQUAL(OPEN, s.sent(b));
+		// A, admitted under the old key and without a token check, is not dropped.
+		s.send(a, offerTo("B", "1"));
+		CPPUNIT_ASSERT_EQUAL(relayed("OFFER", "A", "B", "1"), s.sent(b));
+		// A validator that does not parse applies nothing (a start would fail on it too).
+		ReconfigureResult bad = s.reload({{"token_validator", "rot13:x"}, {"key", "k3"}});
+		CPPUNIT_ASSERT(!bad.applied);
+		CPPUNIT_ASSERT(bad.message.find("token_validator") != std::string::npos);
+		ConnectionId c = s.connect("key=k2&id=C&token=" + TokenValidator::hmacHex("topsecret", "C"));
+		CPPUNIT_ASSERT_EQUAL(OPEN, s.sent(c));
+	}
+
+	void testReloadLimitsAndReplies()
+	{
+		Server s({{"concurrent_limit", "2"}});
+		ConnectionId a = s.join("A");
+		ConnectionId b = s.join("B");
+		CPPUNIT_ASSERT_EQUAL(LIMIT, s.sent(s.connectAs("C")));
+		CPPUNIT_ASSERT_EQUAL(401, s.http("GET", "/myapp/peerjs/peers").status);
+		s.send(a, "not json");
+		CPPUNIT_ASSERT_EQUAL(std::string(), s.sent(a));
+
+		ReconfigureResult r = s.reload(
+		    {{"concurrent_limit", "3"}, {"allow_discovery", "true"}, {"reply_error_on_invalid_message", "true"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		ConnectionId c = s.join("C");
+		CPPUNIT_ASSERT_EQUAL(LIMIT, s.sent(s.connectAs("D")));
+		HttpResponse peers = s.http("GET", "/myapp/peerjs/peers");
+		CPPUNIT_ASSERT_EQUAL(200, peers.status);
+		CPPUNIT_ASSERT_EQUAL(std::string(R"(["A","B","C"])"), peers.body);
+		s.send(a, "not json");
+		CPPUNIT_ASSERT_EQUAL(INVALID, s.sent(a));
+
+		// Tightened below the peers registered now: they stay, newcomers are refused.
+		r = s.reload({{"concurrent_limit", "1"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		CPPUNIT_ASSERT_EQUAL(LIMIT, s.sent(s.connectAs("D")));
+		for (ConnectionId open : {a, b, c})
+			CPPUNIT_ASSERT_EQUAL(std::string("open"), s.closed(open));
+		s.send(c, offerTo("A", "1"));
+		CPPUNIT_ASSERT_EQUAL(relayed("OFFER", "C", "A", "1"), s.sent(a));
+	}
+
+	void testReloadQueueBoundsAndExpiry()
+	{
+		Server s;
+		ConnectionId a = s.join("A");
+		ConnectionId b = s.join("B");
+		s.send(a, offerTo("X", "1")); // queued under the start values
+		ReconfigureResult r = s.reload({{"expire_timeout", "1000"}, {"max_queue_per_destination", "2"}});
+		CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		s.send(b, offerTo("X", "2"));
+		CPPUNIT_ASSERT_EQUAL(std::string(), s.sent(b));
+		s.send(b, offerTo("Y", "3"));
+		// The third message for X no longer fits: its pair is discarded with an early EXPIRE.
+		s.send(b, offerTo("X", "4"));
+		CPPUNIT_ASSERT_EQUAL(expireFrame("X", "B"), s.sent(b));
+		// expire_timeout applies from the next expiry check on, to what was queued before too.
+		std::vector<Timed> got = s.runUntil(1400, {a, b});
+		CPPUNIT_ASSERT_EQUAL(std::size_t(2), got.size());
+		std::set<std::string> frames{got[0].frame, got[1].frame};
+		CPPUNIT_ASSERT(frames.count(expireFrame("X", "A")) == 1);
+		CPPUNIT_ASSERT(frames.count(expireFrame("Y", "B")) == 1);
+		for (const Timed& t : got)
+			CPPUNIT_ASSERT(t.at >= 1000 && t.at <= 1200);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(0), s.gauge("queued_messages"));
+	}
+
+	void testReloadSendBuffer()
+	{
+		Server s({{"max_send_buffer", "1048576"}});
+		ConnectionId a = s.join("A");
+		ConnectionId b = s.join("B");
+		s.host().setBufferedAmount(b, 100000);
+		s.send(a, offerTo("B", "1"));
+		CPPUNIT_ASSERT_EQUAL(relayed("OFFER", "A", "B", "1"), s.sent(b));
+		// Raised above the start value: the host's cap per socket was sized from that one.
+		ReconfigureResult raised = s.reload({{"max_send_buffer", "2097152"}, {"concurrent_limit", "1"}});
+		CPPUNIT_ASSERT(!raised.applied);
+		CPPUNIT_ASSERT(raised.message.find("max_send_buffer") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(OPEN, s.sent(s.connectAs("C"))); // concurrent_limit was not applied either
+		ReconfigureResult lowered = s.reload({{"max_send_buffer", "65536"}, {"concurrent_limit", "50000"}});
+		CPPUNIT_ASSERT_MESSAGE(lowered.message, lowered.applied);
+		s.send(a, offerTo("B", "2"));
+		CPPUNIT_ASSERT_EQUAL(std::string("1008 send buffer overflow"), s.closed(b));
+		CPPUNIT_ASSERT_EQUAL(std::string(R"({"type":"LEAVE","src":"B","dst":"A"})"), s.sent(a));
+	}
+
+	void testReloadFixedKeysNeedRestart()
+	{
+		Server s({{"ws_origin_allowlist", "http://ok.test"}});
+		ConnectionId a = s.join("A");
+		for (Server::Settings fixed :
+		     {Server::Settings{{"path", "/other"}}, Server::Settings{{"alive_timeout", "5000"}},
+		      Server::Settings{{"max_message_size", "1024"}}, Server::Settings{{"ws_ping_interval", "1000"}}})
+		{
+			const std::string key = fixed.begin()->first;
+			const std::string value = fixed.begin()->second;
+			// Mixed with a live key: neither applies, and the answer names the fixed key.
+			ReconfigureResult r = s.reload({{key.c_str(), value.c_str()}, {"ws_origin_allowlist", ""}});
+			CPPUNIT_ASSERT_MESSAGE(key, !r.applied);
+			CPPUNIT_ASSERT_MESSAGE(r.message, r.message.find(key) != std::string::npos);
+			CPPUNIT_ASSERT_EQUAL(BAD_ORIGIN,
+			                     s.sent(s.connect("key=peerjs&id=E&token=t", {{"Origin", "http://x.test"}})));
+			// Changed back in the next reload: no obstacle to the live key changed with it.
+			std::string original = key == "path"               ? "/myapp"
+			                       : key == "alive_timeout"    ? "90000"
+			                       : key == "max_message_size" ? "65536"
+			                                                   : "0";
+			r = s.reload({{key.c_str(), original.c_str()}, {"ws_origin_allowlist", "http://x.test"}});
+			CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+			CPPUNIT_ASSERT_EQUAL(OPEN,
+			                     s.sent(s.connect("key=peerjs&id=" + key + "&token=t", {{"Origin", "http://x.test"}})));
+			r = s.reload({{"ws_origin_allowlist", "http://ok.test"}});
+			CPPUNIT_ASSERT_MESSAGE(r.message, r.applied);
+		}
+		// The routes stay where start() put them.
+		CPPUNIT_ASSERT_EQUAL(200, s.http("GET", "/myapp").status);
+		CPPUNIT_ASSERT_EQUAL(std::string("open"), s.closed(a));
 	}
 };
 
