@@ -12,6 +12,7 @@
 
 
 #include "Rules.h"
+#include "TempDir.h"
 #include "TogetherPlugin.h"
 #include "Tokens.h"
 #include "switchboard/testing/FakeHost.h"
@@ -704,6 +705,7 @@ class TogetherPluginTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testReloadTokenLifetimes);
 	CPPUNIT_TEST(testReloadCloseOnTokenExpiry);
 	CPPUNIT_TEST(testReloadPasswordCost);
+	CPPUNIT_TEST(testReloadWebRoot);
 	CPPUNIT_TEST(testReloadNeedsRestart);
 	CPPUNIT_TEST(testReloadMixedAppliesNothing);
 	CPPUNIT_TEST_SUITE_END();
@@ -3377,6 +3379,35 @@ public:
 		CPPUNIT_ASSERT(hashOf(alice.id).find(",t=2,") != std::string::npos);
 		EXPECT_ERROR(s.send("POST", "/auth/login", R"({"username":"nobody","password":"password123"})"), 401,
 		             "Invalid username or password");
+	}
+
+	void testReloadWebRoot()
+	{
+		Test::TempDir tmp("together-reload");
+		tmp.writeFile("one/index.html", "<p>one</p>");
+		tmp.writeFile("two/index.html", "<p>two</p>");
+		const std::string one = tmp.path() + "/one", two = tmp.path() + "/two", missing = tmp.path() + "/missing";
+		Server& s = server();
+		const HeaderList browser = {{"Accept", "text/html"}};
+		EXPECT_ERROR(s.send("GET", "/", "", "", browser), 404, "Not found");
+
+		ReconfigureResult result = s.reconfigure({{"web_root", one.c_str()}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(std::string("<p>one</p>"), s.send("GET", "/", "", "", browser).body);
+		// A directory that cannot be served refuses the whole reload: the old root stays.
+		result = s.reconfigure({{"web_root", missing.c_str()}, {"cors_origins", "http://b.example"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("web_root") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::string("<p>one</p>"), s.send("GET", "/", "", "", browser).body);
+		CPPUNIT_ASSERT_EQUAL(std::string("*"),
+		                     headerOf(s.send("GET", "/health", "", "", {{"Origin", "http://b.example"}}),
+		                              "Access-Control-Allow-Origin"));
+		result = s.reconfigure({{"web_root", two.c_str()}, {"cors_origins", "*"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(std::string("<p>two</p>"), s.send("GET", "/", "", "", browser).body);
+		result = s.reconfigure({{"web_root", ""}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		EXPECT_ERROR(s.send("GET", "/", "", "", browser), 404, "Not found");
 	}
 
 	void testReloadNeedsRestart()
