@@ -111,6 +111,12 @@ bool AlertTracker::evaluate(AlertMetric metric, double value, Alert& alert)
 }
 
 
+void AlertTracker::setThresholds(const std::array<Thresholds, ALERT_METRIC_COUNT>& thresholds)
+{
+	_thresholds = thresholds;
+}
+
+
 const Thresholds& AlertTracker::thresholds(AlertMetric metric) const
 {
 	const int index = indexOf(metric);

@@ -67,6 +67,10 @@ public:
 
 	const Thresholds& thresholds(AlertMetric metric) const;
 
+	void setThresholds(const std::array<Thresholds, ALERT_METRIC_COUNT>& thresholds);
+	/// A reload's thresholds, from the next evaluation on. Each metric keeps its last level, so an
+	/// alert is raised only when the new thresholds put the value at another level.
+
 private:
 	enum class Level
 	{

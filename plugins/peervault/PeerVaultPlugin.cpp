@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
+#include <utility>
 
 
 namespace Switchboard {
@@ -42,6 +44,20 @@ constexpr std::size_t MAX_DROPS = 1000;
 constexpr std::int64_t RATE_ERROR_SPACING_MS = 1000;
 constexpr std::int64_t SHUTDOWN_CLOSE_WAIT_MS = 5000;
 constexpr std::int64_t CLOSE_WAIT_MS = 1000;
+
+// The keys a reload cannot change, and why (docs/protocols/peervault.md, "Reload (SIGHUP)").
+const char* const FIXED_ENDPOINT = "the host enforces it through the /ws endpoint's options, fixed when start() "
+                                   "registered the endpoint";
+const std::pair<const char*, const char*> RESTART_KEYS[] = {
+    {"websocket.timeouts.write", FIXED_ENDPOINT},
+    {"websocket.timeouts.ping_period", FIXED_ENDPOINT},
+    {"websocket.timeouts.pong_wait", FIXED_ENDPOINT},
+    {"websocket.limits.max_message_size", FIXED_ENDPOINT},
+    {"websocket.limits.send_queue_frames", FIXED_ENDPOINT},
+    {"websocket.limits.send_queue_bytes", FIXED_ENDPOINT},
+    {"websocket.auth.mode", "each connection's authentication state is set by the mode when it opens; a restart "
+                            "makes every client connect again under the new mode"},
+};
 
 const char* const ENDPOINTS[] = {"/ws", "/ws/health", "/ws/metrics", "/ws/status", "/ws/publish"};
 
@@ -148,16 +164,22 @@ StartResult PeerVaultPlugin::start(Host& host, Setup& setup)
 	for (int t = 0; t < TOPIC_COUNT; ++t)
 		_pSubscribers[t] = &host.metrics().gauge("subscribers", "Connections on this node subscribed to a topic",
 		                                         {{"topic", std::string(topicName(static_cast<Topic>(t)))}});
-	std::string error = _settings.load(host.config());
+	PeerVaultSettings loaded;
+	std::string error = loaded.load(host.config());
 	if (!error.empty())
 		return StartResult::failed(error);
 	if (sodium_init() < 0)
 		return StartResult::failed("libsodium could not be initialised");
-	if (_settings.metricsStoragePath.empty())
-		_settings.metricsStoragePath = std::string(host.dataDirectory());
-	_auth = std::make_unique<Authenticator>(_settings.tokens, _settings.jwt);
-	_alerts = std::make_unique<AlertTracker>(_settings.thresholds);
+	if (loaded.metricsStoragePath.empty())
+		loaded.metricsStoragePath = std::string(host.dataDirectory());
 	_startedMs = host.clock().monotonicMs();
+	auto live = std::make_shared<const Live>(std::move(loaded), _startedMs);
+	const PeerVaultSettings& settings = live->settings;
+	{
+		std::lock_guard<std::mutex> lock(_liveMutex);
+		_pLive = live;
+	}
+	_alerts = std::make_unique<AlertTracker>(settings.thresholds);
 	_lastTickMs = _startedMs;
 	_lastCpuMicros = ProcessFigures::cpuTimeMicros();
 
@@ -166,16 +188,16 @@ StartResult PeerVaultPlugin::start(Host& host, Setup& setup)
 		return StartResult::failed("cannot register the HTTP endpoints");
 
 	WebSocketOptions options;
-	options.maxMessageSize = _settings.maxMessageSize;
-	options.idleTimeoutMs = _settings.pongWaitMs;
+	options.maxMessageSize = settings.maxMessageSize;
+	options.idleTimeoutMs = settings.pongWaitMs;
 	options.idleCloseCode = CloseCode::GOING_AWAY;
 	options.idleCloseReason = REASON_PONG_TIMEOUT;
-	options.pingIntervalMs = _settings.pingPeriodMs;
-	options.maxOutputQueue = _settings.sendQueueBytes;
-	options.maxOutputMessages = _settings.sendQueueFrames;
+	options.pingIntervalMs = settings.pingPeriodMs;
+	options.maxOutputQueue = settings.sendQueueBytes;
+	options.maxOutputMessages = settings.sendQueueFrames;
 	options.overflowCloseCode = 1013;
 	options.overflowCloseReason = REASON_SLOW;
-	options.sendStallTimeoutMs = std::min<std::int64_t>(_settings.writeTimeoutMs, 3600000);
+	options.sendStallTimeoutMs = std::min<std::int64_t>(settings.writeTimeoutMs, 3600000);
 	// After our close frame (pong timeout, auth failure, flood) the peer has 1 s to answer, as the
 	// contract gives a slow consumer's close, then TCP is dropped.
 	options.closeTimeoutMs = CLOSE_WAIT_MS;
@@ -186,8 +208,8 @@ StartResult PeerVaultPlugin::start(Host& host, Setup& setup)
 	if (!setup.addWebSocket("/ws", *this, options))
 		return StartResult::failed("cannot register the WebSocket endpoint /ws");
 
-	if (_settings.metricsIntervalMs > 0)
-		_ticker = host.every(_settings.metricsIntervalMs, [this] { tick(); });
+	if (settings.metricsIntervalMs > 0)
+		_ticker = host.every(settings.metricsIntervalMs, [this] { tick(); });
 	return StartResult::started();
 }
 
@@ -214,15 +236,73 @@ void PeerVaultPlugin::stop()
 }
 
 
+ReconfigureResult PeerVaultPlugin::reconfigure(const Config& config, const std::vector<std::string>& changedKeys)
+{
+	// Check everything first: nothing is applied unless all of it can be.
+	for (const std::string& key : changedKeys)
+		for (const auto& fixed : RESTART_KEYS)
+			if (key == fixed.first)
+				return ReconfigureResult::needsRestart(key + " cannot change while running: " + fixed.second);
+	PeerVaultSettings fresh;
+	std::string error = fresh.load(config);
+	if (!error.empty())
+		return ReconfigureResult::needsRestart(error);
+	if (fresh.metricsStoragePath.empty())
+		fresh.metricsStoragePath = std::string(_pHost->dataDirectory());
+
+	const std::int64_t nowMs = _pHost->clock().monotonicMs();
+	const std::shared_ptr<const Live> before = current();
+	auto next = std::make_shared<const Live>(std::move(fresh), nowMs);
+	const PeerVaultSettings& was = before->settings;
+	const PeerVaultSettings& now = next->settings;
+	{
+		// Under _publishMutex, where publish() reads both: each credential's bucket keeps its level
+		// (refilled at the old rate until now, cut to the new burst), then the new settings apply.
+		// Connection buckets settle on their own loop (takeToken), from next->sinceMs.
+		std::lock_guard<std::mutex> lock(_publishMutex);
+		for (auto& entry : _publishBuckets)
+		{
+			Bucket& bucket = entry.second;
+			bucket.tokens =
+			    std::min(was.publishBurst, bucket.tokens + (nowMs - bucket.lastMs) * was.publishPerSecond / 1000.0);
+			bucket.tokens = std::min(bucket.tokens, now.publishBurst);
+			bucket.lastMs = nowMs;
+		}
+		std::lock_guard<std::mutex> liveLock(_liveMutex);
+		_pLive = next;
+	}
+	if (now.metricsIntervalMs != was.metricsIntervalMs)
+	{
+		// Both timers are made here or in start(), on the main thread, so both run on the first
+		// loop: a tick of the old one still running cannot overlap one of the new.
+		if (_ticker)
+			_pHost->cancel(_ticker);
+		_ticker = now.metricsIntervalMs > 0 ? _pHost->every(now.metricsIntervalMs, [this] { tick(); }) : 0;
+	}
+	std::string keys;
+	for (const std::string& key : changedKeys)
+		keys += (keys.empty() ? "" : ", ") + key;
+	_pHost->logger().log(LogLevel::LEVEL_INFO, "peervault: reload applied live: " + keys);
+	return ReconfigureResult::done();
+}
+
+
+std::shared_ptr<const PeerVaultPlugin::Live> PeerVaultPlugin::current() const
+{
+	std::lock_guard<std::mutex> lock(_liveMutex);
+	return _pLive;
+}
+
+
 // --- HTTP ---------------------------------------------------------------------------------------
 
 
-bool PeerVaultPlugin::originAllowed(std::string_view origin) const
+bool PeerVaultPlugin::originAllowed(const PeerVaultSettings& settings, std::string_view origin) const
 {
 	std::string lowered(origin);
 	std::transform(lowered.begin(), lowered.end(), lowered.begin(),
 	               [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-	for (const std::string& allowed : _settings.corsOrigins)
+	for (const std::string& allowed : settings.corsOrigins)
 	{
 		if (allowed == "*" || allowed == lowered)
 			return true;
@@ -233,10 +313,12 @@ bool PeerVaultPlugin::originAllowed(std::string_view origin) const
 
 void PeerVaultPlugin::corsHeaders(const HttpRequest& request, HttpResponse& response) const
 {
-	if (!_settings.corsEnabled)
+	const std::shared_ptr<const Live> live = current();
+	const PeerVaultSettings& settings = live->settings;
+	if (!settings.corsEnabled)
 		return;
 	const bool any =
-	    std::find(_settings.corsOrigins.begin(), _settings.corsOrigins.end(), "*") != _settings.corsOrigins.end();
+	    std::find(settings.corsOrigins.begin(), settings.corsOrigins.end(), "*") != settings.corsOrigins.end();
 	std::string_view origin = request.header("Origin");
 	if (any)
 		response.setHeader("Access-Control-Allow-Origin", "*");
@@ -244,7 +326,7 @@ void PeerVaultPlugin::corsHeaders(const HttpRequest& request, HttpResponse& resp
 	{
 		// A listed origin is echoed; an unlisted one (or none) gets no CORS headers at all.
 		response.setHeader("Vary", "Origin");
-		if (origin.empty() || !originAllowed(origin))
+		if (origin.empty() || !originAllowed(settings, origin))
 			return;
 		response.setHeader("Access-Control-Allow-Origin", std::string(origin));
 	}
@@ -364,11 +446,12 @@ void PeerVaultPlugin::status(HttpResponse& response)
 
 void PeerVaultPlugin::publish(const HttpRequest& request, HttpResponse& response)
 {
-	if (!_auth->canPublish())
+	const std::shared_ptr<const Live> live = current();
+	if (!live->auth.canPublish())
 		return httpError(response, 403, AUTH_FAILED, "Publishing is disabled");
 	Identity identity;
 	const std::string token = bearerToken(request);
-	if (token.empty() || !_auth->check(token, nowMs(), identity))
+	if (token.empty() || !live->auth.check(token, nowMs(), identity))
 	{
 		httpError(response, 401, AUTH_FAILED, BAD_CREDENTIALS);
 		response.setHeader("WWW-Authenticate", "Bearer");
@@ -379,16 +462,19 @@ void PeerVaultPlugin::publish(const HttpRequest& request, HttpResponse& response
 	{
 		// One bucket per credential: a static token's name or a JWT's subject.
 		std::lock_guard<std::mutex> lock(_publishMutex);
+		// Read again under the lock: a reload settles the buckets and swaps the settings under it.
+		const std::shared_ptr<const Live> latest = current();
+		const PeerVaultSettings& rates = latest->settings;
 		const std::int64_t now = _pHost->clock().monotonicMs();
-		auto inserted = _publishBuckets.emplace(identity.subject, Bucket{_settings.publishBurst, now});
+		auto inserted = _publishBuckets.emplace(identity.subject, Bucket{rates.publishBurst, now});
 		Bucket& bucket = inserted.first->second;
-		bucket.tokens = std::min(_settings.publishBurst,
-		                         bucket.tokens + (now - bucket.lastMs) * _settings.publishPerSecond / 1000.0);
+		bucket.tokens =
+		    std::min(rates.publishBurst, bucket.tokens + (now - bucket.lastMs) * rates.publishPerSecond / 1000.0);
 		bucket.lastMs = now;
 		if (bucket.tokens < 1)
 		{
 			const std::int64_t retry = std::max<std::int64_t>(
-			    1, static_cast<std::int64_t>(std::ceil((1 - bucket.tokens) / _settings.publishPerSecond)));
+			    1, static_cast<std::int64_t>(std::ceil((1 - bucket.tokens) / rates.publishPerSecond)));
 			httpError(response, 429, RATE_LIMIT_EXCEEDED, RATE_MESSAGE, retry);
 			response.setHeader("Retry-After", std::to_string(retry));
 			return;
@@ -397,7 +483,7 @@ void PeerVaultPlugin::publish(const HttpRequest& request, HttpResponse& response
 		if (_publishBuckets.size() > 10000)
 			_publishBuckets.clear(); // credentials are configured or signed: this bounds a JWT subject flood
 	}
-	if (static_cast<std::int64_t>(request.body.size()) > _settings.maxMessageSize)
+	if (static_cast<std::int64_t>(request.body.size()) > live->settings.maxMessageSize)
 		return httpError(response, 413, INVALID_MESSAGE, "Message too large");
 	if (!isJsonContentType(request.header("Content-Type")))
 		return httpError(response, 415, INVALID_MESSAGE, "Content-Type must be application/json");
@@ -424,7 +510,7 @@ void PeerVaultPlugin::publish(const HttpRequest& request, HttpResponse& response
 
 AcceptDecision PeerVaultPlugin::onAccept(const HttpRequest& request)
 {
-	if (request.hasHeader("Origin") && !originAllowed(request.header("Origin")))
+	if (request.hasHeader("Origin") && !originAllowed(current()->settings, request.header("Origin")))
 		return AcceptDecision::reject(403, errorFrame("ORIGIN_NOT_ALLOWED", "Origin not allowed", nowMs()));
 	return AcceptDecision::accept();
 }
@@ -457,13 +543,15 @@ void PeerVaultPlugin::refuse(Connection& connection, std::uint16_t code, const c
 
 void PeerVaultPlugin::onOpen(Connection& connection, const HttpRequest& request)
 {
+	const std::shared_ptr<const Live> live = current();
+	const PeerVaultSettings& settings = live->settings;
 	// The cap and shutdown first: a refused connection is in neither active nor total.
 	if (_shuttingDown)
 		return refuse(connection, CloseCode::GOING_AWAY, REASON_SHUTTING_DOWN);
 	std::int64_t active = _active.load();
 	do
 	{
-		if (active >= _settings.maxConnections)
+		if (active >= settings.maxConnections)
 			return refuse(connection, 1013, REASON_LIMIT);
 	} while (!_active.compare_exchange_weak(active, active + 1));
 
@@ -477,34 +565,36 @@ void PeerVaultPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		client.clientId.push_back(HEX[b >> 4]);
 		client.clientId.push_back(HEX[b & 15]);
 	}
-	client.tokens = _settings.burst;
+	client.tokens = settings.burst;
 	client.bucketMs = _pHost->clock().monotonicMs();
+	client.rate = settings.messagesPerSecond;
+	client.burst = settings.burst;
 	{
 		std::lock_guard<std::mutex> lock(_clientsMutex);
 		_clients.emplace(connection.id(), true);
 	}
 	_total.fetch_add(1, std::memory_order_relaxed);
 
-	if (_settings.authMode == AuthMode::OFF)
+	if (settings.authMode == AuthMode::OFF)
 		return;
 	std::string token = request.queryParam("token");
 	if (token.empty())
 		token = bearerToken(request);
 	Identity identity;
-	if (!token.empty() && _auth->check(token, nowMs(), identity))
+	if (!token.empty() && live->auth.check(token, nowMs(), identity))
 		return authenticate(connection, client, identity);
 	if (!token.empty())
 	{
 		sendError(connection, AUTH_FAILED, BAD_CREDENTIALS);
-		if (_settings.authMode == AuthMode::REQUIRED)
+		if (settings.authMode == AuthMode::REQUIRED)
 			connection.close(CloseCode::POLICY_VIOLATION, REASON_AUTH);
 		return;
 	}
-	if (_settings.authMode == AuthMode::REQUIRED)
+	if (settings.authMode == AuthMode::REQUIRED)
 	{
 		client.auth = AuthState::PENDING;
 		const ConnectionId id = connection.id();
-		_pHost->after(_settings.authTimeoutMs, [this, id] {
+		_pHost->after(settings.authTimeoutMs, [this, id] {
 			_pHost->runOn(id, [this](Connection& c) {
 				Client* state = c.stateAs<Client>();
 				if (state && state->auth == AuthState::PENDING)
@@ -529,9 +619,11 @@ void PeerVaultPlugin::authenticate(Connection& connection, Client& client, const
 
 void PeerVaultPlugin::scheduleExpiry(ConnectionId id, const Client& client)
 {
+	const std::shared_ptr<const Live> live = current();
+	const PeerVaultSettings& settings = live->settings;
 	if (client.identity.expiresAtMs <= 0)
 		return;
-	const std::int64_t due = client.identity.expiresAtMs + _settings.jwt.leewayMs - nowMs();
+	const std::int64_t due = client.identity.expiresAtMs + settings.jwt.leewayMs - nowMs();
 	const std::uint64_t generation = client.authGeneration;
 	_pHost->after(std::max<std::int64_t>(1, due + 1), [this, id, generation] {
 		_pHost->runOn(id, [this, generation](Connection& c) {
@@ -544,10 +636,12 @@ void PeerVaultPlugin::scheduleExpiry(ConnectionId id, const Client& client)
 
 void PeerVaultPlugin::expire(Connection& connection, Client& client, std::uint64_t generation)
 {
+	const std::shared_ptr<const Live> live = current();
+	const PeerVaultSettings& settings = live->settings;
 	if (client.auth != AuthState::AUTHENTICATED || client.authGeneration != generation)
 		return;
 	sendError(connection, AUTH_FAILED, "Token expired");
-	if (_settings.authMode == AuthMode::REQUIRED)
+	if (settings.authMode == AuthMode::REQUIRED)
 	{
 		client.auth = AuthState::PENDING;
 		connection.close(CloseCode::POLICY_VIOLATION, REASON_AUTH);
@@ -559,7 +653,7 @@ void PeerVaultPlugin::expire(Connection& connection, Client& client, std::uint64
 	++client.authGeneration;
 	for (int t = 0; t < TOPIC_COUNT; ++t)
 	{
-		if (client.subscribed[t] && !_settings.topicScopes[t].empty())
+		if (client.subscribed[t] && !settings.topicScopes[t].empty())
 		{
 			client.subscribed[t] = false;
 			_pSubscribers[t]->add(-1);
@@ -569,10 +663,22 @@ void PeerVaultPlugin::expire(Connection& connection, Client& client, std::uint64
 }
 
 
-bool PeerVaultPlugin::takeToken(Client& client, std::int64_t nowMs)
+bool PeerVaultPlugin::takeToken(const Live& live, Client& client, std::int64_t nowMs)
 {
+	const PeerVaultSettings& settings = live.settings;
+	if (client.rate != settings.messagesPerSecond || client.burst != settings.burst)
+	{
+		// A reload changed the rate: the old one refilled until the reload, the new one from
+		// then on, and the level is cut to the new burst (no free refill, no reset).
+		const std::int64_t until = std::max(client.bucketMs, std::min(nowMs, live.sinceMs));
+		client.tokens = std::min(client.burst, client.tokens + (until - client.bucketMs) * client.rate / 1000.0);
+		client.tokens = std::min(client.tokens, settings.burst);
+		client.bucketMs = until;
+		client.rate = settings.messagesPerSecond;
+		client.burst = settings.burst;
+	}
 	client.tokens =
-	    std::min(_settings.burst, client.tokens + (nowMs - client.bucketMs) * _settings.messagesPerSecond / 1000.0);
+	    std::min(settings.burst, client.tokens + (nowMs - client.bucketMs) * settings.messagesPerSecond / 1000.0);
 	client.bucketMs = nowMs;
 	if (client.tokens >= 1)
 	{
@@ -590,7 +696,8 @@ void PeerVaultPlugin::onMessage(Connection& connection, std::string_view data, M
 		return; // refused at open: closing
 	const std::int64_t started = steadyMicros();
 	const std::int64_t now = _pHost->clock().monotonicMs();
-	if (!takeToken(*client, now))
+	const std::shared_ptr<const Live> live = current();
+	if (!takeToken(*live, *client, now))
 	{
 		// Dropped unprocessed; one error a second at most; a sustained flood ends the connection.
 		auto& drops = client->dropsMs;
@@ -606,8 +713,8 @@ void PeerVaultPlugin::onMessage(Connection& connection, std::string_view data, M
 		{
 			client->lastRateErrorMs = now;
 			const double missing = 1 - client->tokens;
-			const std::int64_t retry =
-			    std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(missing / _settings.messagesPerSecond)));
+			const std::int64_t retry = std::max<std::int64_t>(
+			    1, static_cast<std::int64_t>(std::ceil(missing / live->settings.messagesPerSecond)));
 			sendError(connection, RATE_LIMIT_EXCEEDED, RATE_MESSAGE, retry);
 		}
 		return;
@@ -661,6 +768,8 @@ void PeerVaultPlugin::onFrame(Connection& connection, Client& client, std::strin
 
 void PeerVaultPlugin::onSubscribe(Connection& connection, Client& client, std::string_view frame, bool subscribe)
 {
+	const std::shared_ptr<const Live> live = current();
+	const PeerVaultSettings& settings = live->settings;
 	// The topic: top-level "topic", else "data" as a string, else "data.topic".
 	std::string name;
 	bool present = false;
@@ -678,8 +787,8 @@ void PeerVaultPlugin::onSubscribe(Connection& connection, Client& client, std::s
 	if (!parseTopic(name, topic))
 		return sendError(connection, INVALID_MESSAGE, "Unknown topic '" + truncateEcho(name) + "'");
 	const int index = static_cast<int>(topic);
-	if (subscribe && _settings.authMode != AuthMode::OFF && !_settings.topicScopes[index].empty() &&
-	    !(client.auth == AuthState::AUTHENTICATED && client.identity.hasScope(_settings.topicScopes[index])))
+	if (subscribe && settings.authMode != AuthMode::OFF && !settings.topicScopes[index].empty() &&
+	    !(client.auth == AuthState::AUTHENTICATED && client.identity.hasScope(settings.topicScopes[index])))
 		return sendError(connection, AUTH_FAILED, "Not authorized for topic '" + truncateEcho(name) + "'");
 	if (subscribe && !client.subscribed[index])
 		_pHost->router().join(groupOf(topic), connection.id());
@@ -688,7 +797,7 @@ void PeerVaultPlugin::onSubscribe(Connection& connection, Client& client, std::s
 	if (subscribe != client.subscribed[index])
 		_pSubscribers[index]->add(subscribe ? 1 : -1);
 	client.subscribed[index] = subscribe;
-	if (_settings.ackSubscriptions)
+	if (settings.ackSubscriptions)
 	{
 		std::string ack =
 		    subscribe ? "{\"type\":\"subscribed\",\"topic\":\"" : "{\"type\":\"unsubscribed\",\"topic\":\"";
@@ -703,8 +812,10 @@ void PeerVaultPlugin::onSubscribe(Connection& connection, Client& client, std::s
 
 void PeerVaultPlugin::onAuth(Connection& connection, Client& client, std::string_view frame)
 {
+	const std::shared_ptr<const Live> live = current();
+	const PeerVaultSettings& settings = live->settings;
 	std::string reply = "{\"type\":\"authenticated\",\"data\":{\"subject\":";
-	if (_settings.authMode == AuthMode::OFF)
+	if (settings.authMode == AuthMode::OFF)
 	{
 		reply += "null,\"scopes\":[]},\"timestamp\":\"";
 		TimeText::appendTimestamp(reply, nowMs());
@@ -727,10 +838,10 @@ void PeerVaultPlugin::onAuth(Connection& connection, Client& client, std::string
 	if (!found)
 		found = stringMember(frame, "token", token, present);
 	Identity identity;
-	if (!found || token.empty() || !_auth->check(token, nowMs(), identity))
+	if (!found || token.empty() || !live->auth.check(token, nowMs(), identity))
 	{
 		sendError(connection, AUTH_FAILED, BAD_CREDENTIALS);
-		if (_settings.authMode == AuthMode::REQUIRED)
+		if (settings.authMode == AuthMode::REQUIRED)
 			connection.close(CloseCode::POLICY_VIOLATION, REASON_AUTH);
 		return;
 	}
@@ -777,12 +888,13 @@ void PeerVaultPlugin::onClose(Connection& connection, std::uint16_t, std::string
 // --- figures ------------------------------------------------------------------------------------
 
 
-std::string PeerVaultPlugin::systemMetricsData(double intervalSeconds, double& memoryUsage, double& cpuUsage,
-                                               double& averageResponseMs, double& storageUsage, bool& storageKnown)
+std::string PeerVaultPlugin::systemMetricsData(const std::string& storagePath, double intervalSeconds,
+                                               double& memoryUsage, double& cpuUsage, double& averageResponseMs,
+                                               double& storageUsage, bool& storageKnown)
 {
 	std::string data;
 	ProcessFigures::DiskSpace space;
-	storageKnown = ProcessFigures::diskSpace(_settings.metricsStoragePath, space);
+	storageKnown = ProcessFigures::diskSpace(storagePath, space);
 	storageUsage = storageKnown && space.totalBytes > 0 ? 100.0 * space.usedBytes / space.totalBytes : 0;
 	if (storageKnown)
 		data += "\"storage\":{\"totalSpace\":" + std::to_string(space.totalBytes) +
@@ -823,13 +935,16 @@ std::string PeerVaultPlugin::systemMetricsData(double intervalSeconds, double& m
 
 void PeerVaultPlugin::tick()
 {
+	const std::shared_ptr<const Live> live = current();
+	const PeerVaultSettings& settings = live->settings;
+	_alerts->setThresholds(settings.thresholds); // the tracker is the ticker's: a reload's reach it here
 	const std::int64_t monotonic = _pHost->clock().monotonicMs();
 	const double intervalSeconds = (monotonic - _lastTickMs) / 1000.0;
 	_lastTickMs = monotonic;
 	double memoryUsage = 0, cpuUsage = 0, averageResponseMs = 0, storageUsage = 0;
 	bool storageKnown = false;
-	const std::string data =
-	    systemMetricsData(intervalSeconds, memoryUsage, cpuUsage, averageResponseMs, storageUsage, storageKnown);
+	const std::string data = systemMetricsData(settings.metricsStoragePath, intervalSeconds, memoryUsage, cpuUsage,
+	                                           averageResponseMs, storageUsage, storageKnown);
 
 	const std::string group = groupOf(Topic::SYSTEM);
 	if (_pHost->router().groupSize(group) > 0)
@@ -844,7 +959,7 @@ void PeerVaultPlugin::tick()
 			_bytesOut.fetch_add(delivered * frame.size(), std::memory_order_relaxed);
 		};
 		send("system_metrics", data);
-		if (_settings.metricsDetailed)
+		if (settings.metricsDetailed)
 		{
 			// Each detail event holds the fields of one part of the summary.
 			auto part = [&data](const char* key) {
@@ -861,7 +976,7 @@ void PeerVaultPlugin::tick()
 		}
 	}
 
-	const double connectionUsage = _settings.maxConnections > 0 ? 100.0 * _active.load() / _settings.maxConnections : 0;
+	const double connectionUsage = settings.maxConnections > 0 ? 100.0 * _active.load() / settings.maxConnections : 0;
 	raiseAlert(AlertMetric::MEMORY_USAGE, memoryUsage);
 	raiseAlert(AlertMetric::CPU_USAGE, cpuUsage);
 	raiseAlert(AlertMetric::CONNECTION_USAGE, connectionUsage);

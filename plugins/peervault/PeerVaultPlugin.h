@@ -30,6 +30,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 
 namespace Switchboard {
@@ -50,6 +52,11 @@ public:
 	StartResult start(Host& host, Setup& setup) override;
 	void stopping() override;
 	void stop() override;
+	ReconfigureResult reconfigure(const Config& config, const std::vector<std::string>& changedKeys) override;
+	/// Applies live what decides the next request, connection, message or tick (CORS, limits and
+	/// rates, credentials, topic scopes, the ticker and its thresholds); declines what the host
+	/// fixed with the endpoint at start and the auth mode. All or nothing; docs/protocols/
+	/// peervault.md, "Reload (SIGHUP)".
 
 	AcceptDecision onAccept(const HttpRequest& request) override;
 	void onOpen(Connection& connection, const HttpRequest& request) override;
@@ -68,6 +75,22 @@ private:
 		AUTHENTICATED
 	};
 
+	struct Live
+	/// The settings in force and what is built from them. Immutable: a reload swaps in another,
+	/// so a callback holding one reads consistent values while the main thread reconfigures.
+	{
+		Live(PeerVaultSettings values, std::int64_t sinceMonotonicMs):
+		    settings(std::move(values)),
+		    auth(settings.tokens, settings.jwt),
+		    sinceMs(sinceMonotonicMs)
+		{
+		}
+
+		const PeerVaultSettings settings;
+		const Authenticator auth;
+		const std::int64_t sinceMs; ///< monotonic time these took effect
+	};
+
 	struct Client
 	/// One connection's state; touched only on its event loop.
 	{
@@ -78,6 +101,8 @@ private:
 		std::array<bool, TOPIC_COUNT> subscribed{};
 		double tokens = 0;
 		std::int64_t bucketMs = 0;
+		double rate = 0;                  ///< the rate the bucket last refilled at; a reload's is used from its time on
+		double burst = 0;                 ///< the burst that went with it
 		std::deque<std::int64_t> dropsMs; ///< drops within the last 10 s (at most the close limit + 1)
 		std::int64_t lastRateErrorMs = -1;
 		bool counted = false; ///< registered (in active_connections)
@@ -99,10 +124,10 @@ private:
 	void corsHeaders(const HttpRequest& request, HttpResponse& response) const;
 	void httpError(HttpResponse& response, int status, std::string_view code, std::string_view message,
 	               std::int64_t retryAfter = -1) const;
-	bool originAllowed(std::string_view origin) const;
+	bool originAllowed(const PeerVaultSettings& settings, std::string_view origin) const;
 
 	// WebSocket
-	bool takeToken(Client& client, std::int64_t nowMs);
+	bool takeToken(const Live& live, Client& client, std::int64_t nowMs);
 	void onFrame(Connection& connection, Client& client, std::string_view data);
 	void onSubscribe(Connection& connection, Client& client, std::string_view frame, bool subscribe);
 	void onAuth(Connection& connection, Client& client, std::string_view frame);
@@ -115,18 +140,20 @@ private:
 	void refuse(Connection& connection, std::uint16_t code, const char* reason);
 
 	// Figures
-	std::string systemMetricsData(double intervalSeconds, double& memoryUsage, double& cpuUsage,
-	                              double& averageResponseMs, double& storageUsage, bool& storageKnown);
+	std::shared_ptr<const Live> current() const;
+	std::string systemMetricsData(const std::string& storagePath, double intervalSeconds, double& memoryUsage,
+	                              double& cpuUsage, double& averageResponseMs, double& storageUsage,
+	                              bool& storageKnown);
 	void raiseAlert(AlertMetric metric, double value);
 	std::int64_t nowMs() const;
 	std::string uptime() const;
 	static std::string groupOf(Topic topic);
 
 	Host* _pHost = nullptr;
-	PeerVaultSettings _settings;
-	std::unique_ptr<Authenticator> _auth;
-	std::unique_ptr<AlertTracker> _alerts;
-	TimerId _ticker = 0;
+	mutable std::mutex _liveMutex;         ///< guards _pLive, swapped by reconfigure() on the main thread
+	std::shared_ptr<const Live> _pLive;    ///< never null after start()
+	std::unique_ptr<AlertTracker> _alerts; ///< the ticker's own
+	TimerId _ticker = 0;                   ///< main thread only (start, reconfigure, stop)
 	std::int64_t _startedMs = 0;
 	std::atomic<bool> _shuttingDown{false};
 
@@ -146,7 +173,7 @@ private:
 	std::int64_t _lastCpuMicros = 0;
 	std::uint64_t _lastMessages = 0;
 
-	std::mutex _publishMutex; ///< guards the publish rate buckets
+	std::mutex _publishMutex; ///< guards the publish rate buckets (a reload settles them under it)
 	struct Bucket
 	{
 		double tokens;

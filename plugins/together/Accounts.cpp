@@ -72,11 +72,49 @@ void Accounts::release()
 }
 
 
+HashCost Accounts::cost() const
+{
+	std::lock_guard<std::mutex> lock(_costMutex);
+	return _cost;
+}
+
+
+std::string Accounts::dummyHash() const
+{
+	std::lock_guard<std::mutex> lock(_costMutex);
+	return _dummyHash;
+}
+
+
+bool Accounts::setCost(HashCost cost)
+{
+	unsigned char secret[32];
+	_random(secret, sizeof(secret));
+	std::string password(reinterpret_cast<char*>(secret), sizeof(secret));
+	sodium_memzero(secret, sizeof(secret));
+	std::string dummy;
+	const bool made = hashAt(cost, password, dummy);
+	sodium_memzero(&password[0], password.size());
+	if (!made)
+		return false;
+	std::lock_guard<std::mutex> lock(_costMutex);
+	_cost = cost;
+	_dummyHash = std::move(dummy);
+	return true;
+}
+
+
 bool Accounts::hash(const std::string& password, std::string& encoded)
+{
+	return hashAt(cost(), password, encoded);
+}
+
+
+bool Accounts::hashAt(const HashCost& cost, const std::string& password, std::string& encoded)
 {
 	char out[crypto_pwhash_STRBYTES];
 	acquire();
-	const int result = crypto_pwhash_str(out, password.data(), password.size(), _cost.opslimit, _cost.memlimit);
+	const int result = crypto_pwhash_str(out, password.data(), password.size(), cost.opslimit, cost.memlimit);
 	release();
 	if (result != 0)
 		return false; // out of memory
@@ -159,14 +197,15 @@ LoginOutcome Accounts::login(const std::string& username, const std::string& pas
 		return LoginOutcome::FAILED;
 	if (row.rows.empty())
 	{
-		verify(_dummyHash, password); // the same work as for a known user, then the same answer
+		verify(dummyHash(), password); // the same work as for a known user, then the same answer
 		return LoginOutcome::WRONG;
 	}
 	const std::string encoded = valueAsString(row.rows[0][7]);
 	if (!verify(encoded, password))
 		return LoginOutcome::WRONG;
 	user = userFrom(row.rows[0]);
-	if (crypto_pwhash_str_needs_rehash(encoded.c_str(), _cost.opslimit, _cost.memlimit) != 0)
+	const HashCost current = cost();
+	if (crypto_pwhash_str_needs_rehash(encoded.c_str(), current.opslimit, current.memlimit) != 0)
 	{
 		// The configured cost changed since this hash was made: store one at the current cost.
 		// A failure here does not fail the login; the next one tries again.

@@ -93,13 +93,22 @@ public:
 	std::optional<UserRecord> find(const std::string& id, bool* failed = nullptr);
 	/// The user, or nothing (failed set when storage failed rather than the user being unknown).
 
+	bool setCost(HashCost cost);
+	/// A reload's cost, for the hashes made from now on (stored ones are redone at the next login).
+	/// Blocks for one Argon2id run: the dummy hash is remade at the new cost, so unknown usernames
+	/// keep costing what known ones do. False (nothing changed) when that hash cannot be made.
+
 private:
 	bool hash(const std::string& password, std::string& encoded);
+	bool hashAt(const HashCost& cost, const std::string& password, std::string& encoded);
+	HashCost cost() const;
+	std::string dummyHash() const;
 	bool verify(const std::string& encoded, const std::string& password);
 	void acquire();
 	void release();
 
 	Storage& _storage;
+	mutable std::mutex _costMutex; ///< guards _cost and _dummyHash, which a reload may change
 	HashCost _cost;
 	RandomBytes _random;
 	std::string _dummyHash;

@@ -37,11 +37,12 @@ constexpr std::size_t MAX_DISCARDS = 100;
 
 AcceptDecision TogetherPlugin::onAccept(const HttpRequest& request)
 {
-	if (!_settings.wsAllowedOrigins.empty() && request.hasHeader("Origin"))
+	const std::shared_ptr<const TogetherSettings> current = settings();
+	const std::vector<std::string>& allowed = current->wsAllowedOrigins;
+	if (!allowed.empty() && request.hasHeader("Origin"))
 	{
 		const std::string_view origin = request.header("Origin");
-		if (std::find(_settings.wsAllowedOrigins.begin(), _settings.wsAllowedOrigins.end(), origin) ==
-		    _settings.wsAllowedOrigins.end())
+		if (std::find(allowed.begin(), allowed.end(), origin) == allowed.end())
 			return AcceptDecision::reject(403, "{\"error\":\"Origin not allowed\"}");
 	}
 	std::int64_t retryAfter = 0;
@@ -62,7 +63,7 @@ void TogetherPlugin::onOpen(Connection& connection, const HttpRequest& request)
 	TokenClaims claims;
 	const std::int64_t nowSeconds =
 	    std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-	if (_codec->read(token, nowSeconds, _settings.tokens.leewaySeconds, claims) != TokenStatus::VALID)
+	if (_codec->read(token, nowSeconds, settings()->tokens.leewaySeconds, claims) != TokenStatus::VALID)
 		return connection.close(4001, "Invalid or expired token");
 	if (claims.tokenType != "access")
 		return connection.close(4001, "Invalid token type");
@@ -75,9 +76,11 @@ void TogetherPlugin::onOpen(Connection& connection, const HttpRequest& request)
 	std::vector<ConnectionId> evicted;
 	{
 		std::lock_guard<std::mutex> lock(_mutex);
+		// Read under _mutex: reconfigure() swaps the settings and settles the buckets under it.
+		const std::shared_ptr<const TogetherSettings> current = settings();
 		if (!parseUuid(claims.subject, userId) || _users.count(userId) == 0)
 			return connection.close(4001, "Unknown user");
-		if (static_cast<std::int64_t>(_gateway.size()) >= _settings.wsMaxConnections)
+		if (static_cast<std::int64_t>(_gateway.size()) >= current->wsMaxConnections)
 			return connection.close(1013, "Server busy");
 
 		// Register first: from here on every event for this user queues behind READY.
@@ -85,7 +88,7 @@ void TogetherPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		session.userId = userId;
 		session.sessionId = hex;
 		session.tokenExpiresAt = claims.expiresAt;
-		session.tokens = _settings.wsRateBurst;
+		session.tokens = current->wsRateBurst;
 		session.bucketMs = _pHost->clock().monotonicMs();
 		std::vector<ConnectionId>& mine = _userSessions[userId];
 		mine.push_back(connection.id());
@@ -111,7 +114,7 @@ void TogetherPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		    "{\"op\":\"DISPATCH\",\"t\":\"READY\",\"d\":{\"user\":" + userDto(userId) + ",\"servers\":[";
 		for (std::size_t i = 0; i < list.size(); ++i)
 			ready += (i ? "," : "") + serverDto(*list[i]);
-		ready += "],\"heartbeat_interval\":" + std::to_string(_settings.wsHeartbeatIntervalMs) + ",\"session_id\":\"" +
+		ready += "],\"heartbeat_interval\":" + std::to_string(current->wsHeartbeatIntervalMs) + ",\"session_id\":\"" +
 		         hex + "\"}}";
 		connection.send(ready);
 
@@ -120,7 +123,7 @@ void TogetherPlugin::onOpen(Connection& connection, const HttpRequest& request)
 		if (first)
 			sharePresence(userId);
 		// Over the per-user cap the oldest sessions go; they stop receiving at once.
-		while (static_cast<std::int64_t>(mine.size()) > _settings.wsMaxSessionsPerUser)
+		while (static_cast<std::int64_t>(mine.size()) > current->wsMaxSessionsPerUser)
 		{
 			evicted.push_back(mine.front());
 			sessionEnded(mine.front());
@@ -141,12 +144,13 @@ void TogetherPlugin::onMessage(Connection& connection, std::string_view data, Me
 		if (found == _gateway.end())
 			return; // closing (4001, evicted): nothing more is processed
 		GatewaySession& session = found->second;
+		const std::shared_ptr<const TogetherSettings> current = settings();
 		// Token bucket: a frame finding it empty is dropped unread; too many drops end the session.
-		if (_settings.wsRatePerSecond > 0)
+		if (current->wsRatePerSecond > 0)
 		{
 			const std::int64_t now = _pHost->clock().monotonicMs();
-			session.tokens = std::min(_settings.wsRateBurst,
-			                          session.tokens + (now - session.bucketMs) * _settings.wsRatePerSecond / 1000.0);
+			session.tokens = std::min(current->wsRateBurst,
+			                          session.tokens + (now - session.bucketMs) * current->wsRatePerSecond / 1000.0);
 			session.bucketMs = now;
 			if (session.tokens < 1)
 			{
@@ -394,11 +398,14 @@ void TogetherPlugin::checkTokenExpiry()
 {
 	const std::int64_t nowSeconds =
 	    std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+	const std::shared_ptr<const TogetherSettings> current = settings();
+	if (!current->wsCloseOnTokenExpiry)
+		return; // turned off by a reload while this tick was due
 	std::vector<ConnectionId> expired;
 	{
 		std::lock_guard<std::mutex> lock(_mutex);
 		for (const auto& entry : _gateway)
-			if (entry.second.tokenExpiresAt + _settings.tokens.leewaySeconds < nowSeconds)
+			if (entry.second.tokenExpiresAt + current->tokens.leewaySeconds < nowSeconds)
 				expired.push_back(entry.first);
 		for (ConnectionId id : expired)
 			sessionEnded(id);

@@ -28,9 +28,9 @@ RateBuckets::RateBuckets(double ratePerSecond, double burst):
 bool RateBuckets::take(const std::string& key, std::int64_t nowMs, std::int64_t& retryAfterSeconds)
 {
 	retryAfterSeconds = 0;
+	std::lock_guard<std::mutex> lock(_mutex);
 	if (_rate <= 0)
 		return true;
-	std::lock_guard<std::mutex> lock(_mutex);
 	if (nowMs - _lastSweepMs >= SWEEP_INTERVAL_MS)
 		forgetFull(nowMs);
 	auto inserted = _buckets.try_emplace(key, Bucket{_burst, nowMs});
@@ -44,6 +44,25 @@ bool RateBuckets::take(const std::string& key, std::int64_t nowMs, std::int64_t&
 	}
 	retryAfterSeconds = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil((1 - bucket.tokens) / _rate)));
 	return false;
+}
+
+
+void RateBuckets::setLimit(double ratePerSecond, double burst, std::int64_t nowMs)
+{
+	std::lock_guard<std::mutex> lock(_mutex);
+	const double newBurst = std::max(1.0, burst);
+	if (_rate <= 0 || ratePerSecond <= 0)
+		_buckets.clear(); // the limit was or becomes off: there is no level to keep
+	for (auto& entry : _buckets)
+	{
+		Bucket& bucket = entry.second;
+		const double level =
+		    std::min(_burst, bucket.tokens + static_cast<double>(nowMs - bucket.lastMs) * _rate / 1000.0);
+		bucket.tokens = std::min(newBurst, level);
+		bucket.lastMs = nowMs;
+	}
+	_rate = ratePerSecond;
+	_burst = newBurst;
 }
 
 

@@ -31,6 +31,10 @@ public:
 	/// Takes one token. False when the bucket is empty, with the whole seconds (at least 1) until
 	/// a token is back, for Retry-After.
 
+	void setLimit(double ratePerSecond, double burst, std::int64_t nowMs);
+	/// A reload's new rate and burst. Each bucket keeps the level it had at nowMs (refilled at the
+	/// old rate until then, cut to the new burst): a change neither refills nor resets anyone.
+
 	std::size_t size() const;
 	/// Buckets held (for tests and metrics).
 
@@ -43,9 +47,9 @@ private:
 
 	void forgetFull(std::int64_t nowMs);
 
-	const double _rate;
-	const double _burst;
 	mutable std::mutex _mutex;
+	double _rate;  ///< guarded by _mutex (a reload may change it)
+	double _burst; ///< guarded by _mutex
 	std::unordered_map<std::string, Bucket> _buckets;
 	std::int64_t _lastSweepMs = 0;
 };

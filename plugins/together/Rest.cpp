@@ -235,7 +235,10 @@ void TogetherPlugin::registerRoutes()
 
 void TogetherPlugin::dispatch(const HttpRequest& request, HttpResponse& response)
 {
-	applyCors(request, response, _settings.corsOrigins);
+	// One snapshot for the whole request: a reload meanwhile applies from the next one.
+	const std::shared_ptr<const TogetherSettings> current = settings();
+	const std::shared_ptr<const StaticFiles> files = webRoot();
+	applyCors(request, response, current->corsOrigins);
 	std::string_view path = request.path;
 	// The host hands over the path below the mount prefix as the route's "*" parameter.
 	const std::string rest = "/" + std::string(request.pathParam("*"));
@@ -287,11 +290,11 @@ void TogetherPlugin::dispatch(const HttpRequest& request, HttpResponse& response
 	}
 
 	// A browser navigating to one of the web client's own pages gets the client, not the API.
-	const bool navigation = _webRoot && method == "GET" && !underApi && !request.hasHeader("Authorization") &&
+	const bool navigation = files && method == "GET" && !underApi && !request.hasHeader("Authorization") &&
 	                        request.header("Accept").find("text/html") != std::string_view::npos;
-	if (navigation || (!match && _webRoot && method == "GET" && !underApi && allowed.empty()))
+	if (navigation || (!match && files && method == "GET" && !underApi && allowed.empty()))
 	{
-		_webRoot->serve(request, response);
+		files->serve(request, response);
 		return;
 	}
 	if (!match)
@@ -360,14 +363,14 @@ void TogetherPlugin::dispatch(const HttpRequest& request, HttpResponse& response
 	{
 		_pHost->logger().error("together: " + request.method + " " + std::string(path) + ": " + e.displayText());
 		response.headers.clear();
-		applyCors(request, response, _settings.corsOrigins);
+		applyCors(request, response, current->corsOrigins);
 		jsonError(response, 500, "Internal server error");
 	}
 	catch (const std::exception& e)
 	{
 		_pHost->logger().error("together: " + request.method + " " + std::string(path) + ": " + e.what());
 		response.headers.clear();
-		applyCors(request, response, _settings.corsOrigins);
+		applyCors(request, response, current->corsOrigins);
 		jsonError(response, 500, "Internal server error");
 	}
 }
@@ -382,7 +385,7 @@ bool TogetherPlugin::authenticate(Call& call)
 		return false;
 	}
 	TokenClaims claims;
-	if (_codec->read(token, nowMicros() / 1000000, _settings.tokens.leewaySeconds, claims) != TokenStatus::VALID)
+	if (_codec->read(token, nowMicros() / 1000000, settings()->tokens.leewaySeconds, claims) != TokenStatus::VALID)
 	{
 		jsonError(call.response, 401, "Invalid or expired token");
 		return false;

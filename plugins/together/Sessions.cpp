@@ -37,8 +37,22 @@ std::string Sessions::newId()
 }
 
 
-TokenPair Sessions::issuePair(const std::string& userId, const std::string& username, std::int64_t nowSeconds,
-                              TokenClaims& refreshClaims)
+void Sessions::setPolicy(const TokenPolicy& policy)
+{
+	std::lock_guard<std::mutex> lock(_policyMutex);
+	_policy = policy;
+}
+
+
+TokenPolicy Sessions::policy() const
+{
+	std::lock_guard<std::mutex> lock(_policyMutex);
+	return _policy;
+}
+
+
+TokenPair Sessions::issuePair(const TokenPolicy& policy, const std::string& userId, const std::string& username,
+                              std::int64_t nowSeconds, TokenClaims& refreshClaims)
 {
 	TokenClaims access;
 	access.subject = userId;
@@ -46,11 +60,11 @@ TokenPair Sessions::issuePair(const std::string& userId, const std::string& user
 	access.tokenType = "access";
 	access.jti = newId();
 	access.issuedAt = nowSeconds;
-	access.expiresAt = nowSeconds + _policy.accessTtlSeconds;
+	access.expiresAt = nowSeconds + policy.accessTtlSeconds;
 	refreshClaims = access;
 	refreshClaims.tokenType = "refresh";
 	refreshClaims.jti = newId();
-	refreshClaims.expiresAt = nowSeconds + _policy.refreshTtlSeconds;
+	refreshClaims.expiresAt = nowSeconds + policy.refreshTtlSeconds;
 	return {_codec.issue(access), _codec.issue(refreshClaims)};
 }
 
@@ -58,8 +72,9 @@ TokenPair Sessions::issuePair(const std::string& userId, const std::string& user
 bool Sessions::startFamily(const std::string& userId, const std::string& username, std::int64_t nowMicros,
                            TokenPair& tokens)
 {
+	const TokenPolicy current = policy();
 	TokenClaims refreshClaims;
-	TokenPair issued = issuePair(userId, username, nowMicros / MICROS, refreshClaims);
+	TokenPair issued = issuePair(current, userId, username, nowMicros / MICROS, refreshClaims);
 	const std::string family = newId();
 	const std::string rowId = newId();
 	const bool committed = _storage.transaction([&](Storage& tx) {
@@ -71,7 +86,7 @@ bool Sessions::startFamily(const std::string& userId, const std::string& usernam
 		                                  {userId});
 		if (!families.ok)
 			return false;
-		const std::int64_t excess = static_cast<std::int64_t>(families.rows.size()) + 1 - _policy.maxFamilies;
+		const std::int64_t excess = static_cast<std::int64_t>(families.rows.size()) + 1 - current.maxFamilies;
 		for (std::int64_t i = 0; i < excess; ++i)
 			if (!tx.execute("DELETE FROM sessions WHERE family_id = ?", {families.rows[static_cast<std::size_t>(i)][0]})
 			         .ok)
@@ -93,7 +108,7 @@ RefreshOutcome Sessions::refresh(std::string_view refreshToken, std::int64_t now
                                  std::string& userId)
 {
 	TokenClaims claims;
-	if (_codec.read(refreshToken, nowMicros / MICROS, _policy.leewaySeconds, claims) != TokenStatus::VALID)
+	if (_codec.read(refreshToken, nowMicros / MICROS, policy().leewaySeconds, claims) != TokenStatus::VALID)
 		return RefreshOutcome::INVALID_TOKEN;
 	if (claims.tokenType != "refresh")
 		return RefreshOutcome::NOT_REFRESH;
@@ -116,7 +131,7 @@ RefreshOutcome Sessions::refresh(std::string_view refreshToken, std::int64_t now
 			const Value family = row.rows[0][0];
 			owner = valueAsString(row.rows[0][1]);
 			TokenClaims next;
-			issued = issuePair(owner, claims.username, nowMicros / MICROS, next);
+			issued = issuePair(policy(), owner, claims.username, nowMicros / MICROS, next);
 			outcome = RefreshOutcome::ROTATED;
 			return tx
 			    .execute("INSERT INTO sessions (id, family_id, user_id, token_hash, created_at, expires_at) VALUES "
@@ -149,7 +164,7 @@ RefreshOutcome Sessions::refresh(std::string_view refreshToken, std::int64_t now
 LogoutOutcome Sessions::logout(std::string_view refreshToken, std::int64_t nowMicros)
 {
 	TokenClaims claims;
-	if (_codec.read(refreshToken, nowMicros / MICROS, _policy.leewaySeconds, claims) == TokenStatus::INVALID)
+	if (_codec.read(refreshToken, nowMicros / MICROS, policy().leewaySeconds, claims) == TokenStatus::INVALID)
 		return LogoutOutcome::INVALID_TOKEN;
 	const std::string hash = sha256Hex(refreshToken);
 	const bool committed = _storage.transaction([&](Storage& tx) {

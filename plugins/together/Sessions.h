@@ -20,6 +20,7 @@
 #include "switchboard/Storage.h"
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -85,14 +86,20 @@ public:
 	bool prune(std::int64_t nowMicros);
 	/// Deletes the rows past their expiry (rotated ones are kept until then, for reuse detection).
 
+	void setPolicy(const TokenPolicy& policy);
+	/// A reload's values, for the tokens issued and checked from now on (any thread).
+
+	TokenPolicy policy() const;
+
 private:
 	std::string newId();
-	TokenPair issuePair(const std::string& userId, const std::string& username, std::int64_t nowSeconds,
-	                    TokenClaims& refreshClaims);
+	TokenPair issuePair(const TokenPolicy& policy, const std::string& userId, const std::string& username,
+	                    std::int64_t nowSeconds, TokenClaims& refreshClaims);
 
 	Storage& _storage;
 	const TokenCodec& _codec;
-	TokenPolicy _policy;
+	mutable std::mutex _policyMutex;
+	TokenPolicy _policy; ///< guarded by _policyMutex: a reload may change it while workers read it
 	RandomBytes _random;
 };
 

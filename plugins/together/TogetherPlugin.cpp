@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <utility>
 
 
 namespace Switchboard {
@@ -30,6 +31,22 @@ constexpr std::int64_t FIGURES_INTERVAL_MS = 1000; // the gauges users_online an
 const char* const REASON_TIMED_OUT = "Session timed out";
 const char* const REASON_SLOW_CONSUMER = "Slow consumer";
 const char* const REASON_INVALID_FORMAT = "Invalid message format";
+
+// The keys a reload cannot change, and why (docs/protocols/together.md, "Reload (SIGHUP)").
+const char* const FIXED_ENDPOINT = "the host enforces it through the gateway endpoint's options, fixed when start() "
+                                   "registered the endpoint";
+const std::pair<const char*, const char*> RESTART_KEYS[] = {
+    {"jwt_secret", "every token in use is signed with the running secret, and in a cluster all nodes must switch at "
+                   "once"},
+    {"ws.heartbeat_timeout", FIXED_ENDPOINT},
+    {"ws.ping_interval", FIXED_ENDPOINT},
+    {"ws.max_frame_bytes", FIXED_ENDPOINT},
+    {"ws.send_queue.max_frames", FIXED_ENDPOINT},
+    {"ws.send_queue.max_bytes", FIXED_ENDPOINT},
+    {"ws.write_timeout", FIXED_ENDPOINT},
+    {"ws.close_timeout", FIXED_ENDPOINT},
+    {"ws.shutdown_grace", FIXED_ENDPOINT},
+};
 
 
 } // namespace
@@ -78,11 +95,26 @@ std::string TogetherPlugin::newId()
 }
 
 
+std::shared_ptr<const TogetherSettings> TogetherPlugin::settings() const
+{
+	std::lock_guard<std::mutex> lock(_settingsMutex);
+	return _pSettings;
+}
+
+
+std::shared_ptr<const StaticFiles> TogetherPlugin::webRoot() const
+{
+	std::lock_guard<std::mutex> lock(_settingsMutex);
+	return _pWebRoot;
+}
+
+
 bool TogetherPlugin::loadSecret(std::string& error)
 {
-	if (!_settings.jwtSecret.empty())
+	const std::string configured = settings()->jwtSecret;
+	if (!configured.empty())
 	{
-		_codec = std::make_unique<TokenCodec>(_settings.jwtSecret);
+		_codec = std::make_unique<TokenCodec>(configured);
 		return true;
 	}
 	Storage& storage = _pHost->storage();
@@ -218,9 +250,15 @@ bool TogetherPlugin::loadModel(std::string& error)
 StartResult TogetherPlugin::start(Host& host, Setup& setup)
 {
 	_pHost = &host;
-	std::string error = _settings.load(host.config());
+	auto loaded = std::make_shared<TogetherSettings>();
+	std::string error = loaded->load(host.config());
 	if (!error.empty())
 		return StartResult::failed(error);
+	const TogetherSettings& current = *loaded;
+	{
+		std::lock_guard<std::mutex> lock(_settingsMutex);
+		_pSettings = loaded;
+	}
 	if (sodium_init() < 0)
 		return StartResult::failed("libsodium could not be initialised");
 	if (host.cluster().clustered())
@@ -235,21 +273,23 @@ StartResult TogetherPlugin::start(Host& host, Setup& setup)
 	}
 	if (!loadSecret(error) || !loadModel(error))
 		return StartResult::failed(error);
-	if (!_settings.webRoot.empty())
+	if (!current.webRoot.empty())
 	{
-		_webRoot = std::make_unique<StaticFiles>(_settings.webRoot);
-		if (!_webRoot->open(error))
+		auto files = std::make_shared<StaticFiles>(current.webRoot);
+		if (!files->open(error))
 			return StartResult::failed("web_root: " + error);
+		std::lock_guard<std::mutex> lock(_settingsMutex);
+		_pWebRoot = std::move(files);
 	}
 
 	auto random = [&host](void* buffer, std::size_t length) { host.randomBytes(buffer, length); };
 	const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-	_accounts = std::make_unique<Accounts>(
-	    host.storage(), HashCost{_settings.passwordOpslimit, _settings.passwordMemlimit}, cores, random);
-	_sessions = std::make_unique<Sessions>(host.storage(), *_codec, _settings.tokens, random);
+	_accounts = std::make_unique<Accounts>(host.storage(), HashCost{current.passwordOpslimit, current.passwordMemlimit},
+	                                       cores, random);
+	_sessions = std::make_unique<Sessions>(host.storage(), *_codec, current.tokens, random);
 	_sessions->prune(nowMicros());
-	_authLimit = std::make_unique<RateBuckets>(_settings.authRatePerSecond, _settings.authRateBurst);
-	_connectLimit = std::make_unique<RateBuckets>(_settings.wsConnectRatePerSecond, _settings.wsConnectRateBurst);
+	_authLimit = std::make_unique<RateBuckets>(current.authRatePerSecond, current.authRateBurst);
+	_connectLimit = std::make_unique<RateBuckets>(current.wsConnectRatePerSecond, current.wsConnectRateBurst);
 
 	registerRoutes();
 	auto handler = [this](const HttpRequest& request, HttpResponse& response) { dispatch(request, response); };
@@ -257,26 +297,26 @@ StartResult TogetherPlugin::start(Host& host, Setup& setup)
 		return StartResult::failed("cannot register the REST routes");
 
 	WebSocketOptions options;
-	options.maxMessageSize = _settings.wsMaxFrameBytes;
-	options.idleTimeoutMs = _settings.wsHeartbeatTimeoutS * 1000;
+	options.maxMessageSize = current.wsMaxFrameBytes;
+	options.idleTimeoutMs = current.wsHeartbeatTimeoutS * 1000;
 	options.idleCloseCode = 4009;
 	options.idleCloseReason = REASON_TIMED_OUT;
-	options.pingIntervalMs = _settings.wsPingIntervalS * 1000;
-	options.maxOutputQueue = _settings.wsSendQueueMaxBytes;
+	options.pingIntervalMs = current.wsPingIntervalS * 1000;
+	options.maxOutputQueue = current.wsSendQueueMaxBytes;
 	options.overflowCloseCode = 1013;
 	options.overflowCloseReason = REASON_SLOW_CONSUMER;
-	options.closeTimeoutMs = _settings.wsCloseTimeoutS * 1000;
-	options.sendStallTimeoutMs = _settings.wsWriteTimeoutS * 1000;
+	options.closeTimeoutMs = current.wsCloseTimeoutS * 1000;
+	options.sendStallTimeoutMs = current.wsWriteTimeoutS * 1000;
 	options.invalidTextCloseCode = 4002;
 	options.invalidTextCloseReason = REASON_INVALID_FORMAT;
-	options.maxOutputMessages = _settings.wsSendQueueMaxFrames;
-	options.shutdownCloseTimeoutMs = _settings.wsShutdownGraceS * 1000;
+	options.maxOutputMessages = current.wsSendQueueMaxFrames;
+	options.shutdownCloseTimeoutMs = current.wsShutdownGraceS * 1000;
 	options.deliverPings = true; // pings count against ws.rate like data frames
 	if (!setup.addWebSocket("/ws", *this, options) || !setup.addWebSocket("/api/ws", *this, options))
 		return StartResult::failed("cannot register the gateway at /ws and /api/ws");
 
 	_pruneTimer = host.every(PRUNE_INTERVAL_MS, [this] { _pHost->offload([this] { _sessions->prune(nowMicros()); }); });
-	if (_settings.wsCloseOnTokenExpiry)
+	if (current.wsCloseOnTokenExpiry)
 		_expiryTimer = host.every(EXPIRY_CHECK_MS, [this] { checkTokenExpiry(); });
 	_pUsersOnline = &host.metrics().gauge("users_online", "Users whose presence is online, idle or dnd (every node)");
 	_pGatewaySessions = &host.metrics().gauge("gateway_sessions", "Gateway WebSocket sessions on this node");
@@ -286,6 +326,73 @@ StartResult TogetherPlugin::start(Host& host, Setup& setup)
 	                                            std::to_string(_servers.size()) + " servers, " +
 	                                            std::to_string(_channels.size()) + " channels loaded");
 	return StartResult::started();
+}
+
+
+ReconfigureResult TogetherPlugin::reconfigure(const Config& config, const std::vector<std::string>& changedKeys)
+{
+	// Check everything first: nothing is applied unless all of it can be.
+	for (const std::string& key : changedKeys)
+		for (const auto& fixed : RESTART_KEYS)
+			if (key == fixed.first)
+				return ReconfigureResult::needsRestart(key + " cannot change while running: " + fixed.second);
+	auto fresh = std::make_shared<TogetherSettings>();
+	std::string error = fresh->load(config);
+	if (!error.empty())
+		return ReconfigureResult::needsRestart(error);
+	const std::shared_ptr<const TogetherSettings> before = settings();
+	std::shared_ptr<const StaticFiles> files = webRoot();
+	if (fresh->webRoot != before->webRoot)
+	{
+		files = nullptr;
+		if (!fresh->webRoot.empty())
+		{
+			auto opened = std::make_shared<StaticFiles>(fresh->webRoot);
+			if (!opened->open(error))
+				return ReconfigureResult::needsRestart("web_root: " + error);
+			files = std::move(opened);
+		}
+	}
+	if (fresh->passwordOpslimit != before->passwordOpslimit || fresh->passwordMemlimit != before->passwordMemlimit)
+	{
+		// Made before anything else changes, as it can fail (out of memory).
+		if (!_accounts->setCost(HashCost{fresh->passwordOpslimit, fresh->passwordMemlimit}))
+			return ReconfigureResult::needsRestart("password.opslimit / password.memlimit: cannot hash at that cost");
+	}
+
+	const std::int64_t nowMs = _pHost->clock().monotonicMs();
+	_sessions->setPolicy(fresh->tokens);
+	_authLimit->setLimit(fresh->authRatePerSecond, fresh->authRateBurst, nowMs);
+	_connectLimit->setLimit(fresh->wsConnectRatePerSecond, fresh->wsConnectRateBurst, nowMs);
+	{
+		// Under _mutex, where onMessage reads both: each session's bucket keeps its level (refilled
+		// at the old rate until now, cut to the new burst), then the new settings apply.
+		std::lock_guard<std::mutex> lock(_mutex);
+		for (auto& entry : _gateway)
+		{
+			GatewaySession& session = entry.second;
+			if (before->wsRatePerSecond > 0)
+				session.tokens = std::min(before->wsRateBurst, session.tokens + (nowMs - session.bucketMs) *
+				                                                                    before->wsRatePerSecond / 1000.0);
+			session.tokens = std::min(session.tokens, fresh->wsRateBurst);
+			session.bucketMs = nowMs;
+		}
+		std::lock_guard<std::mutex> settingsLock(_settingsMutex);
+		_pSettings = fresh;
+		_pWebRoot = std::move(files);
+	}
+	if (fresh->wsCloseOnTokenExpiry && _expiryTimer == 0)
+		_expiryTimer = _pHost->every(EXPIRY_CHECK_MS, [this] { checkTokenExpiry(); });
+	else if (!fresh->wsCloseOnTokenExpiry && _expiryTimer != 0)
+	{
+		_pHost->cancel(_expiryTimer); // a tick already running sees the new settings and does nothing
+		_expiryTimer = 0;
+	}
+	std::string keys;
+	for (const std::string& key : changedKeys)
+		keys += (keys.empty() ? "" : ", ") + key;
+	_pHost->logger().log(LogLevel::LEVEL_INFO, "together: reload applied live: " + keys);
+	return ReconfigureResult::done();
 }
 
 
@@ -325,6 +432,7 @@ void TogetherPlugin::stop()
 		_pHost->cancel(_pruneTimer);
 	if (_expiryTimer)
 		_pHost->cancel(_expiryTimer);
+	_expiryTimer = 0;
 	if (_figuresTimer)
 		_pHost->cancel(_figuresTimer);
 	std::lock_guard<std::mutex> lock(_mutex);

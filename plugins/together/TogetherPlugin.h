@@ -121,6 +121,11 @@ public:
 	StartResult start(Host& host, Setup& setup) override;
 	void stopping() override;
 	void stop() override;
+	ReconfigureResult reconfigure(const Config& config, const std::vector<std::string>& changedKeys) override;
+	/// Applies live the keys that decide what happens next (CORS and origins, rate limits and
+	/// caps, token lifetimes, password cost, web_root, ...); declines the gateway's transport
+	/// options (the host fixed them when the endpoint was registered) and jwt_secret. All or
+	/// nothing; docs/protocols/together.md, "Reload (SIGHUP)".
 
 	AcceptDecision onAccept(const HttpRequest& request) override;
 	void onOpen(Connection& connection, const HttpRequest& request) override;
@@ -132,6 +137,9 @@ public:
 
 private:
 	// --- start-up (TogetherPlugin.cpp) -----------------------------------------------------
+	std::shared_ptr<const TogetherSettings> settings() const;
+	/// The current settings: a snapshot a reload never changes (it swaps in a new one).
+	std::shared_ptr<const StaticFiles> webRoot() const; ///< nullptr: no web_root
 	bool loadSecret(std::string& error);
 	bool loadModel(std::string& error);
 	std::int64_t nowMicros();
@@ -234,17 +242,18 @@ private:
 	void knowsChannel(const std::string& channelId, const std::string& memberId); ///< and its server
 
 	Host* _pHost = nullptr;
-	TogetherSettings _settings;
+	mutable std::mutex _settingsMutex;                  ///< guards the two pointers, swapped by reconfigure()
+	std::shared_ptr<const TogetherSettings> _pSettings; ///< never null after start()
+	std::shared_ptr<const StaticFiles> _pWebRoot;
 	std::unique_ptr<TokenCodec> _codec;
 	std::unique_ptr<Accounts> _accounts;
 	std::unique_ptr<Sessions> _sessions;
 	std::unique_ptr<RateBuckets> _authLimit;
 	std::unique_ptr<RateBuckets> _connectLimit;
-	std::unique_ptr<StaticFiles> _webRoot;
 	std::atomic<std::int64_t> _lastMicros{0};
 	std::atomic<bool> _shuttingDown{false};
 	TimerId _pruneTimer = 0;
-	TimerId _expiryTimer = 0;
+	TimerId _expiryTimer = 0; ///< main thread only (start, reconfigure, stop)
 	TimerId _figuresTimer = 0;
 	Gauge* _pUsersOnline = nullptr;          ///< switchboard_together_users_online
 	Gauge* _pGatewaySessions = nullptr;      ///< switchboard_together_gateway_sessions

@@ -335,6 +335,7 @@ public:
 		                                             {"websocket.metrics.interval", "0"}};
 		for (const auto& setting : settings)
 			values[setting.first] = setting.second;
+		_values = values;
 		std::string error = _host.setConfig(PeerVaultSettings::keys(), PeerVaultSettings::keyCount(), values);
 		if (!error.empty())
 			throw std::runtime_error("configuration refused: " + error);
@@ -349,6 +350,14 @@ public:
 	FakeHost& host() { return _host; }
 	PeerVaultPlugin& plugin() { return _plugin; }
 	void stop() { _host.stop(_plugin); }
+
+	ReconfigureResult reconfigure(const Settings& changes)
+	/// A reload (SIGHUP): the values so far with changes over them, as the host hands them over.
+	{
+		for (const auto& change : changes)
+			_values[change.first] = change.second;
+		return _host.reconfigure(_plugin, PeerVault::peervaultDescriptor(), _values);
+	}
 
 	std::int64_t wall() const { return _host.wallMs(); }
 	std::int64_t wallSeconds() const { return _host.wallMs() / 1000; }
@@ -435,6 +444,7 @@ public:
 private:
 	FakeHost _host;
 	PeerVaultPlugin _plugin;
+	std::map<std::string, std::string> _values; ///< the configuration in force (start, then reloads)
 };
 
 
@@ -608,6 +618,16 @@ class PeerVaultPluginTest: public CppUnit::TestFixture
 	// shutdown (§3.5, item 25)
 	CPPUNIT_TEST(testStopping);
 	CPPUNIT_TEST(testStopClosesEveryClient);
+
+	CPPUNIT_TEST(testReloadOrigins);
+	CPPUNIT_TEST(testReloadRateKeepsLevel);
+	CPPUNIT_TEST(testReloadPublishRateKeepsLevel);
+	CPPUNIT_TEST(testReloadCapAndAcks);
+	CPPUNIT_TEST(testReloadCredentialsAndScopes);
+	CPPUNIT_TEST(testReloadTicker);
+	CPPUNIT_TEST(testReloadThresholds);
+	CPPUNIT_TEST(testReloadNeedsRestart);
+	CPPUNIT_TEST(testReloadMixedAppliesNothing);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -2377,6 +2397,213 @@ public:
 			EXPECT_CLOSE(s, c, 1001, "Server shutting down");
 		CPPUNIT_ASSERT_EQUAL(std::size_t(0), s.host().openConnections());
 		CPPUNIT_ASSERT_EQUAL(std::size_t(0), s.host().pendingTimers());
+	}
+
+	// --- reload (SIGHUP): Plugin::reconfigure ---------------------------------------------------
+
+	void testReloadOrigins()
+	{
+		Server& s = server({{"websocket.cors.origins", "http://ok.example"}});
+		ConnectionId before = s.connect("", {{"Origin", "http://ok.example"}});
+		s.subscribe(before, "file_operations");
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), s.host().connect("/ws", {{"Origin", "http://new.example"}}));
+
+		ReconfigureResult result = s.reconfigure({{"websocket.cors.origins", "http://new.example"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT(s.host().connect("/ws", {{"Origin", "http://new.example"}}) != 0);
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), s.host().connect("/ws", {{"Origin", "http://ok.example"}}));
+		CPPUNIT_ASSERT_EQUAL(403, s.host().lastRejectStatus());
+		CPPUNIT_ASSERT_EQUAL(std::string("http://new.example"),
+		                     headerOf(s.request("GET", "/ws/health", "", {{"Origin", "http://new.example"}}),
+		                              "Access-Control-Allow-Origin"));
+		CPPUNIT_ASSERT(!hasHeader(s.request("GET", "/ws/health", "", {{"Origin", "http://ok.example"}}),
+		                          "Access-Control-Allow-Origin"));
+		result = s.reconfigure({{"websocket.cors.enabled", "false"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT(!hasHeader(s.request("GET", "/ws/health", "", {{"Origin", "http://new.example"}}),
+		                          "Access-Control-Allow-Origin"));
+		// The connection accepted under the old list keeps its subscription.
+		EXPECT_OPEN(s, before);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), integerField(parseObject(s.publish(UPLOAD).body), "delivered"));
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), s.frames(before).size());
+	}
+
+	void testReloadRateKeepsLevel()
+	{
+		Server& s = server({{"websocket.limits.messages_per_second", "100"}, {"websocket.limits.burst", "100"}});
+		ConnectionId c = s.connect();
+		auto pongs = [&s](ConnectionId id, int pings) {
+			for (int i = 0; i < pings; ++i)
+				s.host().deliver(id, PING);
+			int answered = 0;
+			for (const std::string& frame : s.frames(id))
+				answered += stringField(parseObject(frame), "type") == "pong" ? 1 : 0;
+			return answered;
+		};
+		CPPUNIT_ASSERT_EQUAL(100, pongs(c, 100));
+
+		ReconfigureResult result =
+		    s.reconfigure({{"websocket.limits.messages_per_second", "10"}, {"websocket.limits.burst", "200"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(0, pongs(c, 1)); // still empty: the reload gave nothing back
+		s.host().advance(1000);
+		CPPUNIT_ASSERT_EQUAL(10, pongs(c, 11)); // the new rate
+		EXPECT_OPEN(s, c);
+		ConnectionId d = s.connect();
+		CPPUNIT_ASSERT_EQUAL(200, pongs(d, 201)); // the new burst
+	}
+
+	void testReloadPublishRateKeepsLevel()
+	{
+		Server& s = server({{"websocket.publish.per_second", "1"}, {"websocket.publish.burst", "2"}});
+		CPPUNIT_ASSERT_EQUAL(202, s.publish(UPLOAD).status);
+		CPPUNIT_ASSERT_EQUAL(202, s.publish(UPLOAD).status);
+		CPPUNIT_ASSERT_EQUAL(429, s.publish(UPLOAD).status);
+		ReconfigureResult result = s.reconfigure({{"websocket.publish.burst", "10"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(429, s.publish(UPLOAD).status); // no refill by the reload
+		s.host().advance(1000);
+		CPPUNIT_ASSERT_EQUAL(202, s.publish(UPLOAD).status);
+		CPPUNIT_ASSERT_EQUAL(429, s.publish(UPLOAD).status);
+		// Tightened below the level a bucket holds: the next request sees the new burst.
+		s.host().advance(5000);
+		result = s.reconfigure({{"websocket.publish.burst", "1"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(202, s.publish(UPLOAD).status);
+		CPPUNIT_ASSERT_EQUAL(429, s.publish(UPLOAD).status);
+	}
+
+	void testReloadCapAndAcks()
+	{
+		Server& s = server({{"websocket.limits.max_connections", "2"}});
+		ConnectionId a = s.connect();
+		ConnectionId b = s.connect();
+		ConnectionId refused = s.connect();
+		s.frames(refused);
+		EXPECT_CLOSE(s, refused, 1013, "Connection limit reached");
+
+		ReconfigureResult result =
+		    s.reconfigure({{"websocket.limits.max_connections", "3"}, {"websocket.ack_subscriptions", "true"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		ConnectionId c = s.connect();
+		EXPECT_OPEN(s, c);
+		std::vector<std::string> ack = s.send(a, R"({"type":"subscribe","topic":"alerts"})");
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), ack.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("subscribed"), stringField(parseObject(ack[0]), "type"));
+		ConnectionId d = s.connect();
+		s.frames(d);
+		EXPECT_CLOSE(s, d, 1013, "Connection limit reached");
+		EXPECT_OPEN(s, b);
+	}
+
+	void testReloadCredentialsAndScopes()
+	{
+		Server& s = server({{"websocket.auth.mode", "optional"}});
+		ConnectionId early = s.connect();
+		s.subscribe(early, "alerts");
+		CPPUNIT_ASSERT_EQUAL(202, s.publish(UPLOAD).status);
+
+		ReconfigureResult result =
+		    s.reconfigure({{"websocket.auth.tokens", R"([{"token":"pub-2","name":"p2","scopes":["publish"]}])"},
+		                   {"websocket.auth.topic_scopes", R"({"alerts":"admin"})"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(401, s.publish(UPLOAD).status); // the old token is gone
+		CPPUNIT_ASSERT_EQUAL(202, s.publish(UPLOAD, "pub-2").status);
+		ConnectionId late = s.connect();
+		EXPECT_FRAMES(Frames{errorJson("AUTH_FAILED", "Not authorized for topic 'alerts'", s.wall())},
+		              s.send(late, R"({"type":"subscribe","topic":"alerts"})"));
+		// A subscription made before the reload is kept: the reload drops nobody.
+		EXPECT_OPEN(s, early);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(1), s.subscribers("alerts"));
+	}
+
+	void testReloadTicker()
+	{
+		Server& s = server(); // the ticker off
+		ConnectionId c = s.connect();
+		s.subscribe(c, "system");
+		s.host().advance(10000);
+		CPPUNIT_ASSERT(s.frames(c).empty());
+		ReconfigureResult result = s.reconfigure({{"websocket.metrics.interval", "1s"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().advance(1000);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), s.frames(c).size());
+		result = s.reconfigure({{"websocket.metrics.interval", "2s"}, {"websocket.metrics.detailed", "true"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().advance(1000);
+		CPPUNIT_ASSERT(s.frames(c).empty());
+		s.host().advance(1000);
+		CPPUNIT_ASSERT(s.frames(c).size() >= 3); // the summary and the details
+		result = s.reconfigure({{"websocket.metrics.interval", "0"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().advance(10000);
+		CPPUNIT_ASSERT(s.frames(c).empty());
+		EXPECT_OPEN(s, c);
+	}
+
+	void testReloadThresholds()
+	{
+		// One connection of 1000 is 0.1 %: under the 0.15 % warning, over a reloaded 0.05 %.
+		Server& s = alertServer({});
+		ConnectionId monitor = s.connect();
+		s.subscribe(monitor, "alerts");
+		s.host().advance(2000);
+		CPPUNIT_ASSERT(s.frames(monitor).empty());
+		ReconfigureResult result = s.reconfigure({{"websocket.metrics.thresholds.connection_usage.warning", "0.05"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().advance(1000);
+		EXPECT_LOOSE_FRAMES(Frames{eventJson("performance_alert", "alerts",
+		                                     R"("level":"warning","message":"High connection usage detected",)"
+		                                     R"("metric":"connection_usage","value":0.1,"threshold":0.05)",
+		                                     s.wall())},
+		                    s.frames(monitor));
+		// max_connections is live too: 1 of 10000 is 0.01 %, back to normal.
+		result = s.reconfigure({{"websocket.limits.max_connections", "10000"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().advance(1000);
+		EXPECT_LOOSE_FRAMES(Frames{eventJson("performance_alert", "alerts",
+		                                     R"("level":"info","message":"Connection usage back to normal",)"
+		                                     R"("metric":"connection_usage","value":0.01,"threshold":0.05)",
+		                                     s.wall())},
+		                    s.frames(monitor));
+	}
+
+	void testReloadNeedsRestart()
+	{
+		Server& s = server();
+		ConnectionId c = s.connect();
+		ReconfigureResult result = s.reconfigure({{"websocket.auth.mode", "required"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("websocket.auth.mode") != std::string::npos);
+		// Still off: a new connection without a token is served, not held pending (10 s).
+		ConnectionId d = s.connect();
+		s.subscribe(d, "alerts");
+		s.host().advance(20000);
+		EXPECT_OPEN(s, d);
+		EXPECT_OPEN(s, c);
+
+		Server& t = server();
+		result = t.reconfigure({{"websocket.limits.max_message_size", "100"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message,
+		                       result.message.find("websocket.limits.max_message_size") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("endpoint") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(202, t.publish(UPLOAD).status); // the publish body limit is unchanged
+	}
+
+	void testReloadMixedAppliesNothing()
+	{
+		Server& s = server({{"websocket.cors.origins", "http://ok.example"}});
+		ReconfigureResult result = s.reconfigure({{"websocket.cors.origins", "http://new.example"},
+		                                          {"websocket.limits.max_connections", "1"},
+		                                          {"websocket.limits.send_queue_frames", "8"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message,
+		                       result.message.find("websocket.limits.send_queue_frames") != std::string::npos);
+		CPPUNIT_ASSERT(s.host().connect("/ws", {{"Origin", "http://ok.example"}}) != 0);
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), s.host().connect("/ws", {{"Origin", "http://new.example"}}));
+		ConnectionId second = s.connect(); // the cap of one did not apply either
+		EXPECT_OPEN(s, second);
 	}
 
 private:

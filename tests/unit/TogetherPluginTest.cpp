@@ -12,6 +12,7 @@
 
 
 #include "Rules.h"
+#include "TempDir.h"
 #include "TogetherPlugin.h"
 #include "Tokens.h"
 #include "switchboard/testing/FakeHost.h"
@@ -409,6 +410,7 @@ public:
 		                                             {"password.opslimit", "1"}};
 		for (const auto& setting : settings)
 			values[setting.first] = setting.second;
+		_values = values;
 		if (storage != nullptr)
 			_host.setStorage(storage);
 		std::string error = _host.setConfig(Together::togetherDescriptor(), values);
@@ -425,6 +427,14 @@ public:
 	FakeHost& host() { return _host; }
 
 	void stop() { _host.stop(_plugin); }
+
+	ReconfigureResult reconfigure(Settings changes)
+	/// A reload (SIGHUP): the values so far with changes over them, as the host hands them over.
+	{
+		for (const auto& change : changes)
+			_values[change.first] = change.second;
+		return _host.reconfigure(_plugin, Together::togetherDescriptor(), _values);
+	}
 
 	HttpResponse send(const std::string& method, const std::string& path, const std::string& body = "",
 	                  const std::string& token = "", HeaderList headers = {},
@@ -531,6 +541,7 @@ public:
 private:
 	FakeHost _host;
 	TogetherPlugin _plugin;
+	std::map<std::string, std::string> _values; ///< the configuration in force (start, then reloads)
 };
 
 
@@ -686,6 +697,17 @@ class TogetherPluginTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testOriginAndConnectRate);
 	CPPUNIT_TEST(testTokenExpiryOnLiveSocket);
 	CPPUNIT_TEST(testStoppingClosesEverySession);
+
+	CPPUNIT_TEST(testReloadOrigins);
+	CPPUNIT_TEST(testReloadAuthRateKeepsLevel);
+	CPPUNIT_TEST(testReloadGatewayRateKeepsLevel);
+	CPPUNIT_TEST(testReloadCapsAndReady);
+	CPPUNIT_TEST(testReloadTokenLifetimes);
+	CPPUNIT_TEST(testReloadCloseOnTokenExpiry);
+	CPPUNIT_TEST(testReloadPasswordCost);
+	CPPUNIT_TEST(testReloadWebRoot);
+	CPPUNIT_TEST(testReloadNeedsRestart);
+	CPPUNIT_TEST(testReloadMixedAppliesNothing);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -3161,6 +3183,272 @@ public:
 			CPPUNIT_ASSERT(s.frames(id).empty());
 		}
 		CPPUNIT_ASSERT_EQUAL(std::size_t(0), s.host().openConnections());
+	}
+
+
+	// --- reload (SIGHUP): Plugin::reconfigure ---------------------------------------------------
+
+	void testReloadOrigins()
+	{
+		Server& s = server({{"cors_origins", "http://a.example"}, {"ws.allowed_origins", "http://ok.example"}});
+		User alice = s.registerUser("alice");
+		const std::string path = "/ws?token=" + alice.access;
+		ConnectionId before = s.open(alice);
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), s.host().connect(path, {{"Origin", "http://new.example"}}));
+		CPPUNIT_ASSERT_EQUAL(403, s.host().lastRejectStatus());
+		CPPUNIT_ASSERT(!hasHeader(s.send("GET", "/health", "", "", {{"Origin", "http://b.example"}}),
+		                          "Access-Control-Allow-Origin"));
+
+		ReconfigureResult result =
+		    s.reconfigure({{"cors_origins", "http://b.example"}, {"ws.allowed_origins", "http://new.example"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		ConnectionId fresh = s.host().connect(path, {{"Origin", "http://new.example"}});
+		CPPUNIT_ASSERT(fresh != 0);
+		CPPUNIT_ASSERT_EQUAL(ConnectionId(0), s.host().connect(path, {{"Origin", "http://ok.example"}}));
+		CPPUNIT_ASSERT_EQUAL(403, s.host().lastRejectStatus());
+		CPPUNIT_ASSERT_EQUAL(std::string("http://b.example"),
+		                     headerOf(s.send("GET", "/health", "", "", {{"Origin", "http://b.example"}}),
+		                              "Access-Control-Allow-Origin"));
+		CPPUNIT_ASSERT(!hasHeader(s.send("GET", "/health", "", "", {{"Origin", "http://a.example"}}),
+		                          "Access-Control-Allow-Origin"));
+		// The session opened under the old list is kept and served.
+		CPPUNIT_ASSERT(s.host().isOpen(before));
+		s.drain({before});
+		EXPECT_QUIET(s, before);
+	}
+
+	void testReloadAuthRateKeepsLevel()
+	{
+		// /auth/refresh with an empty body is refused (400) after the limit, cheaply.
+		Server& s = server({{"auth_rate_limit.per_second", "1"}, {"auth_rate_limit.burst", "2"}});
+		auto limited = [&s](const std::string& remote) {
+			return s.send("POST", "/auth/refresh", "{}", "", {}, remote).status == 429;
+		};
+		CPPUNIT_ASSERT(!limited("10.0.0.1:1"));
+		CPPUNIT_ASSERT(!limited("10.0.0.1:2"));
+		CPPUNIT_ASSERT(limited("10.0.0.1:3"));
+
+		ReconfigureResult result = s.reconfigure({{"auth_rate_limit.burst", "5"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		// The empty bucket stays empty (no refill by the reload); a new client gets the new burst.
+		CPPUNIT_ASSERT(limited("10.0.0.1:4"));
+		for (int i = 0; i < 5; ++i)
+			CPPUNIT_ASSERT(!limited("10.0.0.2:" + std::to_string(i)));
+		CPPUNIT_ASSERT(limited("10.0.0.2:9"));
+		s.host().advance(1000);
+		CPPUNIT_ASSERT(!limited("10.0.0.1:5"));
+		CPPUNIT_ASSERT(limited("10.0.0.1:6"));
+
+		// Tightened: the next request of a client with tokens left sees the smaller burst.
+		CPPUNIT_ASSERT(!limited("10.0.0.3:1"));
+		result = s.reconfigure({{"auth_rate_limit.burst", "1"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT(!limited("10.0.0.3:2"));
+		CPPUNIT_ASSERT(limited("10.0.0.3:3"));
+		// Off: nobody is limited.
+		result = s.reconfigure({{"auth_rate_limit.per_second", "0"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		for (int i = 0; i < 5; ++i)
+			CPPUNIT_ASSERT(!limited("10.0.0.1:7"));
+	}
+
+	void testReloadGatewayRateKeepsLevel()
+	{
+		Server& s = server();
+		User alice = s.registerUser("alice");
+		ConnectionId c = s.open(alice);
+		for (int i = 0; i < 60; ++i)
+			s.host().deliver(c, HEARTBEAT);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(60), s.frames(c).size()); // the default burst, now used up
+
+		ReconfigureResult result = s.reconfigure({{"ws.rate.per_second", "5"}, {"ws.rate.burst", "100"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().deliver(c, HEARTBEAT);
+		CPPUNIT_ASSERT(s.frames(c).empty()); // still empty: the reload gave nothing back
+		s.host().advance(1000);
+		for (int i = 0; i < 6; ++i)
+			s.host().deliver(c, HEARTBEAT);
+		EXPECT_FRAMES(Frames(5, ACK), s.frames(c)); // the new rate: 5 a second
+		CPPUNIT_ASSERT(s.host().isOpen(c));
+		// A new session starts with the new burst.
+		ConnectionId d = s.open(alice);
+		s.drain({c});
+		for (int i = 0; i < 101; ++i)
+			s.host().deliver(d, HEARTBEAT);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(100), s.frames(d).size());
+	}
+
+	void testReloadCapsAndReady()
+	{
+		Server& s = server({{"ws.max_connections", "1"}, {"ws.max_sessions_per_user", "5"}});
+		World w = makeWorld(s);
+		ConnectionId a1 = s.open(w.alice);
+		ConnectionId refused = s.host().connect("/ws?token=" + w.bob.access);
+		EXPECT_CLOSE(s, refused, 1013, "Server busy");
+
+		ReconfigureResult result = s.reconfigure(
+		    {{"ws.max_connections", "3"}, {"ws.max_sessions_per_user", "1"}, {"ws.heartbeat_interval", "45000"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		ConnectionId b = s.host().connect("/ws?token=" + w.bob.access);
+		std::vector<std::string> ready = s.frames(b);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(1), ready.size());
+		CPPUNIT_ASSERT_EQUAL(std::string("45000"), jsonOf(jsonOf(ready[0], "d"), "heartbeat_interval"));
+		// The per-user cap of one: alice's second session closes her first.
+		s.drain({a1});
+		ConnectionId a2 = s.open(w.alice);
+		EXPECT_CLOSE(s, a1, 1000, "Session limit reached");
+		s.drain({a2, b});
+		EXPECT_QUIET(s, a2);
+		EXPECT_QUIET(s, b);
+	}
+
+	void testReloadTokenLifetimes()
+	{
+		Server& s = server();
+		User alice = s.registerUser("alice");
+		auto lifetime = [](const std::string& token) {
+			Poco::JSON::Object::Ptr claims = parseObject(base64UrlDecode(tokenParts(token).at(1)));
+			return claims->getValue<std::int64_t>("exp") - claims->getValue<std::int64_t>("iat");
+		};
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(900), lifetime(alice.access));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(604800), lifetime(alice.refresh));
+
+		ReconfigureResult result = s.reconfigure({{"access_token_ttl", "60"}, {"refresh_token_ttl", "3600"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		HttpResponse login = s.send("POST", "/auth/login", R"({"username":"alice","password":"password123"})");
+		EXPECT_STATUS(login, 200);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(60), lifetime(stringField(login.body, "access_token")));
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(3600), lifetime(stringField(login.body, "refresh_token")));
+		// Tokens issued before stay valid for what they were issued with.
+		EXPECT_STATUS(s.send("GET", "/users/@me", "", alice.access), 200);
+		HttpResponse refreshed = s.send("POST", "/auth/refresh", R"({"refresh_token":")" + alice.refresh + "\"}");
+		EXPECT_STATUS(refreshed, 200);
+		CPPUNIT_ASSERT_EQUAL(std::int64_t(60), lifetime(stringField(refreshed.body, "access_token")));
+	}
+
+	void testReloadCloseOnTokenExpiry()
+	{
+		// Turned on by a reload: the expiry timer starts and closes a session whose token has
+		// passed its exp; turned off again, it stops.
+		Server& s = server({{"jwt_leeway", "0"}});
+		User alice = s.registerUser("alice");
+		ConnectionId expiring = 0;
+		for (int attempt = 0; attempt < 3 && expiring == 0; ++attempt)
+		{
+			const std::int64_t now = nowSeconds();
+			ConnectionId c =
+			    s.host().connect("/ws?token=" + mint(SECRET, alice.id, alice.name, "access", now - 900, now));
+			if (s.host().isOpen(c))
+				expiring = c;
+		}
+		CPPUNIT_ASSERT(expiring != 0);
+		ConnectionId lasting = s.open(alice);
+		s.drain({expiring});
+		const std::int64_t connectedAt = nowSeconds();
+		for (int i = 0; i < 40 && nowSeconds() <= connectedAt; ++i)
+			std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		s.host().advance(1000);
+		CPPUNIT_ASSERT(s.host().isOpen(expiring)); // off: checked at connect only
+
+		ReconfigureResult result = s.reconfigure({{"ws.close_on_token_expiry", "true"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().advance(1000);
+		EXPECT_CLOSE(s, expiring, 4001, "Token expired");
+		CPPUNIT_ASSERT(s.host().isOpen(lasting));
+		result = s.reconfigure({{"ws.close_on_token_expiry", "false"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		s.host().advance(1000);
+		s.drain({lasting});
+		EXPECT_QUIET(s, lasting);
+	}
+
+	void testReloadPasswordCost()
+	{
+		Server& s = server();
+		User alice = s.registerUser("alice");
+		auto hashOf = [&s](const std::string& id) {
+			return valueAsString(s.sql("SELECT password_hash FROM users WHERE id = ?", {id}).rows.at(0).at(0));
+		};
+		CPPUNIT_ASSERT(hashOf(alice.id).find(",t=1,") != std::string::npos);
+		ReconfigureResult result = s.reconfigure({{"password.opslimit", "2"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		User bob = s.registerUser("bob");
+		CPPUNIT_ASSERT(hashOf(bob.id).find(",t=2,") != std::string::npos);
+		// A stored hash is redone at the new cost on its next login.
+		EXPECT_STATUS(s.send("POST", "/auth/login", R"({"username":"alice","password":"password123"})"), 200);
+		CPPUNIT_ASSERT(hashOf(alice.id).find(",t=2,") != std::string::npos);
+		EXPECT_ERROR(s.send("POST", "/auth/login", R"({"username":"nobody","password":"password123"})"), 401,
+		             "Invalid username or password");
+	}
+
+	void testReloadWebRoot()
+	{
+		Test::TempDir tmp("together-reload");
+		tmp.writeFile("one/index.html", "<p>one</p>");
+		tmp.writeFile("two/index.html", "<p>two</p>");
+		const std::string one = tmp.path() + "/one", two = tmp.path() + "/two", missing = tmp.path() + "/missing";
+		Server& s = server();
+		const HeaderList browser = {{"Accept", "text/html"}};
+		EXPECT_ERROR(s.send("GET", "/", "", "", browser), 404, "Not found");
+
+		ReconfigureResult result = s.reconfigure({{"web_root", one.c_str()}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(std::string("<p>one</p>"), s.send("GET", "/", "", "", browser).body);
+		// A directory that cannot be served refuses the whole reload: the old root stays.
+		result = s.reconfigure({{"web_root", missing.c_str()}, {"cors_origins", "http://b.example"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("web_root") != std::string::npos);
+		CPPUNIT_ASSERT_EQUAL(std::string("<p>one</p>"), s.send("GET", "/", "", "", browser).body);
+		CPPUNIT_ASSERT_EQUAL(std::string("*"),
+		                     headerOf(s.send("GET", "/health", "", "", {{"Origin", "http://b.example"}}),
+		                              "Access-Control-Allow-Origin"));
+		result = s.reconfigure({{"web_root", two.c_str()}, {"cors_origins", "*"}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		CPPUNIT_ASSERT_EQUAL(std::string("<p>two</p>"), s.send("GET", "/", "", "", browser).body);
+		result = s.reconfigure({{"web_root", ""}});
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.applied);
+		EXPECT_ERROR(s.send("GET", "/", "", "", browser), 404, "Not found");
+	}
+
+	void testReloadNeedsRestart()
+	{
+		Server& s = server();
+		User alice = s.registerUser("alice");
+		ConnectionId c = s.open(alice);
+		ReconfigureResult result = s.reconfigure({{"jwt_secret", "another-secret-of-at-least-32-bytes-long"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("jwt_secret") != std::string::npos);
+		// Still the old secret: tokens issued before keep working, the session stays.
+		EXPECT_STATUS(s.send("GET", "/users/@me", "", alice.access), 200);
+		CPPUNIT_ASSERT(s.host().connect("/ws?token=" + alice.access) != 0);
+		s.drain({c});
+		EXPECT_QUIET(s, c);
+
+		Server& t = server();
+		result = t.reconfigure({{"ws.max_frame_bytes", "1024"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("ws.max_frame_bytes") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("endpoint") != std::string::npos);
+	}
+
+	void testReloadMixedAppliesNothing()
+	{
+		Server& s = server({{"cors_origins", "http://a.example"}, {"ws.rate.burst", "60"}});
+		User alice = s.registerUser("alice");
+		ReconfigureResult result = s.reconfigure(
+		    {{"cors_origins", "http://b.example"}, {"ws.rate.burst", "2"}, {"ws.send_queue.max_frames", "10"}});
+		CPPUNIT_ASSERT(!result.applied);
+		CPPUNIT_ASSERT_MESSAGE(result.message, result.message.find("ws.send_queue.max_frames") != std::string::npos);
+		// Neither live key changed.
+		CPPUNIT_ASSERT_EQUAL(std::string("http://a.example"),
+		                     headerOf(s.send("GET", "/health", "", "", {{"Origin", "http://a.example"}}),
+		                              "Access-Control-Allow-Origin"));
+		CPPUNIT_ASSERT(!hasHeader(s.send("GET", "/health", "", "", {{"Origin", "http://b.example"}}),
+		                          "Access-Control-Allow-Origin"));
+		ConnectionId c = s.open(alice);
+		for (int i = 0; i < 60; ++i)
+			s.host().deliver(c, HEARTBEAT);
+		CPPUNIT_ASSERT_EQUAL(std::size_t(60), s.frames(c).size());
 	}
 
 private:
