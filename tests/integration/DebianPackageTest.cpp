@@ -191,7 +191,8 @@ public:
 		for (const char* path :
 		     {"./usr/bin/switchboard", "./etc/switchboard/switchboard.ini", "./lib/systemd/system/switchboard.service",
 		      "./usr/share/doc/switchboard/operations.md", "./usr/share/doc/switchboard/configuration.md",
-		      "./usr/share/switchboard/console/index.html"})
+		      "./usr/share/switchboard/console/index.html", "./usr/share/doc/switchboard/copyright",
+		      "./usr/share/doc/switchboard/changelog.Debian.gz"})
 			CPPUNIT_ASSERT_MESSAGE(std::string(path) + " missing:\n" + listing, has(paths, path));
 		std::string pluginDir = pluginDirIn(paths);
 		CPPUNIT_ASSERT_MESSAGE(listing, pluginDir.rfind("./usr/lib/", 0) == 0);
@@ -220,7 +221,9 @@ public:
 		std::string listing = joined(paths);
 		for (const char* path :
 		     {"./usr/include/switchboard/SDK.h", "./usr/include/switchboard/Abi.h",
-		      "./usr/include/switchboard/util/Json.h", "./usr/include/switchboard/testing/FakeHost.h"})
+		      "./usr/include/switchboard/util/Json.h", "./usr/include/switchboard/testing/FakeHost.h",
+		      "./usr/share/doc/switchboard-sdk-dev/copyright",
+		      "./usr/share/doc/switchboard-sdk-dev/changelog.Debian.gz"})
 			CPPUNIT_ASSERT_MESSAGE(std::string(path) + " missing:\n" + listing, has(paths, path));
 		for (const char* file :
 		     {"SwitchboardSDKConfig.cmake", "SwitchboardSDKConfigVersion.cmake", "SwitchboardSDKTargets.cmake"})
