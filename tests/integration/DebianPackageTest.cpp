@@ -258,9 +258,10 @@ public:
 		}
 
 		std::string log = work.path() + "/calls.log";
-		for (const char* command : {"adduser", "install", "systemctl", "rm"})
+		for (const char* command : {"adduser", "install", "systemctl", "rm", "chown", "chmod"})
 			stub(work, command, log);
-		stub(work, "getent", log, 2); // no such user or group yet
+		stub(work, "getent", log, 2);            // no such user or group yet
+		stub(work, "dpkg-statoverride", log, 1); // no override of the configuration's rights
 		TestServer::Keys onlyStubs{{"PATH", work.path() + "/stubs"}};
 		std::error_code ec;
 		const bool systemdRuns = std::filesystem::is_directory("/run/systemd/system", ec);

@@ -351,8 +351,13 @@ private:
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(conffiles.describe(), 0, conffiles.exitCode);
 		CPPUNIT_ASSERT_MESSAGE(conffiles.stdoutText, contains(conffiles.stdoutText, std::string(" ") + CONFIG + " "));
 		CPPUNIT_ASSERT_MESSAGE("not a regular file: " + std::string(CONFIG), std::filesystem::is_regular_file(CONFIG));
-
+		// It may hold the admin token and passwords: root's, readable by the service's group only.
 		struct stat st;
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(CONFIG, 0, ::stat(CONFIG, &st));
+		CPPUNIT_ASSERT_EQUAL(static_cast<uid_t>(0), st.st_uid);
+		CPPUNIT_ASSERT_EQUAL(user.gid, st.st_gid);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(CONFIG, 0640, static_cast<int>(st.st_mode & 07777));
+
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(STATE_DIR, 0, ::stat(STATE_DIR, &st));
 		CPPUNIT_ASSERT(S_ISDIR(st.st_mode));
 		CPPUNIT_ASSERT_EQUAL(user.uid, st.st_uid);
