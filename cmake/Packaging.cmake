@@ -5,9 +5,11 @@
 #   server         the binary, the bundled plugins, the documentation (relative paths: any prefix)
 #   prefix_config  switchboard.ini and the unit under the install prefix; `cmake --install` only
 #   debian_config  switchboard.ini in /etc/switchboard and the unit in /lib/systemd/system with
-#                  /usr and /etc paths; only the package (EXCLUDE_FROM_ALL)
+#                  /usr and /etc paths, and the package's copyright and changelog; only the
+#                  package (EXCLUDE_FROM_ALL)
+#   sdk_debian     the SDK package's copyright and changelog (EXCLUDE_FROM_ALL)
 #   sdk            the SDK headers and the CMake package (sdk/CMakeLists.txt)
-# CPack groups server + debian_config into the package "switchboard" and sdk into
+# CPack groups server + debian_config into the package "switchboard" and sdk + sdk_debian into
 # "switchboard-sdk-dev". The binary finds its plugins relative to itself (host/CMakeLists.txt), so
 # one build serves both; docs/operations.md, "Debian package", says why.
 
@@ -66,6 +68,25 @@ install(FILES "${deb_dir}/switchboard.ini" DESTINATION /etc/switchboard COMPONEN
 install(FILES "${deb_dir}/switchboard.service" DESTINATION /lib/systemd/system
 	COMPONENT debian_config EXCLUDE_FROM_ALL)
 
+# Debian policy 12.5 and 12.7: each package's copyright file and its Debian changelog, gzipped
+# at maximum compression, in its /usr/share/doc directory. packaging/debian/changelog must name
+# this version first, so a version bump cannot ship a stale changelog.
+set(changelog_source "${PROJECT_SOURCE_DIR}/packaging/debian/changelog")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${changelog_source}"
+	"${PROJECT_SOURCE_DIR}/packaging/debian/copyright")
+file(STRINGS "${changelog_source}" changelog_first LIMIT_COUNT 1)
+if(NOT changelog_first MATCHES "^switchboard \\(${PROJECT_VERSION}\\) ")
+	message(FATAL_ERROR "packaging/debian/changelog: its first entry is '${changelog_first}', "
+		"not version ${PROJECT_VERSION}; add an entry for it")
+endif()
+file(ARCHIVE_CREATE OUTPUT "${deb_dir}/changelog.Debian.gz" PATHS "${changelog_source}" FORMAT raw
+	COMPRESSION GZip COMPRESSION_LEVEL 9)
+set(doc_root "${CPACK_PACKAGING_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/doc")
+install(FILES "${PROJECT_SOURCE_DIR}/packaging/debian/copyright" "${deb_dir}/changelog.Debian.gz"
+	DESTINATION "${doc_root}/switchboard" COMPONENT debian_config EXCLUDE_FROM_ALL)
+install(FILES "${PROJECT_SOURCE_DIR}/packaging/debian/copyright" "${deb_dir}/changelog.Debian.gz"
+	DESTINATION "${doc_root}/switchboard-sdk-dev" COMPONENT sdk_debian EXCLUDE_FROM_ALL)
+
 # --- CPack: two .deb files -------------------------------------------------------------------
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME switchboard)
@@ -85,11 +106,12 @@ set(CPACK_DEB_COMPONENT_INSTALL ON)
 # CMAKE_INSTALL_PREFIX is then CPACK_INSTALL_PREFIX, not the build's own prefix.
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_INSTALL_PREFIX "${CPACK_PACKAGING_INSTALL_PREFIX}")
-set(CPACK_COMPONENTS_ALL server debian_config sdk)
+set(CPACK_COMPONENTS_ALL server debian_config sdk sdk_debian)
 set(CPACK_COMPONENTS_GROUPING ONE_PER_GROUP)
 set(CPACK_COMPONENT_SERVER_GROUP runtime)
 set(CPACK_COMPONENT_DEBIAN_CONFIG_GROUP runtime)
 set(CPACK_COMPONENT_SDK_GROUP sdkdev)
+set(CPACK_COMPONENT_SDK_DEBIAN_GROUP sdkdev)
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME switchboard)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)

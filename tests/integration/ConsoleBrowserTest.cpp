@@ -5,7 +5,9 @@
 // traffic going: three PeerJS peers (two exchanging OFFER and ANSWER in a loop, one idle) and an
 // echo client. tests/browser/console/console-driver.js opens the page (first without the token,
 // then with #token=...), reads the figures back from its DOM and its charts, and writes one
-// named case per check; this runner asserts that every case passed.
+// named case per check; this runner asserts that every case passed. It also saves the page, with
+// its charts of this traffic, as console-screenshot.png in the build directory (1280x900; the
+// picture in docs/operations.md is one such screenshot).
 //
 // Needs Node.js with npm (tests/browser/setup.sh installs playwright-core into the build tree's
 // browser-test-cache) and /usr/bin/chromium; without them the test says why and skips. The page
@@ -22,6 +24,7 @@
 #include "Poco/JSON/Parser.h"
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <iostream>
@@ -47,9 +50,14 @@ const int SETUP_TIMEOUT_MS = 330000;
 const int RUN_BUDGET_MS = 90000;
 const int RUN_TIMEOUT_MS = 120000;
 const int PEERS = 3;
-const char* const CASES[] = {"asks-for-token", "token-from-fragment", "summary",
-                             "rates-nonzero",  "peer-count",          "charts-nonzero",
-                             "config-masked",  "no-uncaught-errors",  "no-console-errors"};
+const char* const CASES[] = {"asks-for-token",     "token-from-fragment", "summary",       "rates-nonzero",
+                             "peer-count",         "charts-nonzero",      "config-masked", "screenshot",
+                             "no-uncaught-errors", "no-console-errors"};
+const std::string SCREENSHOT = std::string(SWITCHBOARD_BINARY_DIR) + "/console-screenshot.png";
+const unsigned SCREENSHOT_WIDTH = 1280;
+const unsigned SCREENSHOT_HEIGHT = 900;
+// A blank or broken page compresses to a few KiB; the console with its tables and charts does not.
+const std::size_t SCREENSHOT_MIN_BYTES = 20000;
 
 
 std::string whySkip()
@@ -61,6 +69,32 @@ std::string whySkip()
 		if (Browser::findExecutable(tool).empty())
 			return std::string("no '") + tool + "' on PATH (scripts/install-deps.sh --test installs it)";
 	}
+	return "";
+}
+
+
+unsigned bigEndian32(const std::string& bytes, std::size_t at)
+{
+	unsigned value = 0;
+	for (std::size_t i = at; i < at + 4; ++i)
+		value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+	return value;
+}
+
+
+std::string checkPng(const std::string& path)
+/// Why the file is not a PNG of the screenshot's size, or "" if it is one.
+{
+	const std::string png = Browser::readAll(path);
+	if (png.empty())
+		return "no " + path;
+	// The signature, then the IHDR chunk first: its width and height at bytes 16 and 20.
+	if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || png.compare(12, 4, "IHDR") != 0)
+		return path + " is not a PNG";
+	if (bigEndian32(png, 16) != SCREENSHOT_WIDTH || bigEndian32(png, 20) != SCREENSHOT_HEIGHT)
+		return path + " is " + std::to_string(bigEndian32(png, 16)) + "x" + std::to_string(bigEndian32(png, 20));
+	if (png.size() < SCREENSHOT_MIN_BYTES)
+		return path + " has only " + std::to_string(png.size()) + " bytes";
 	return "";
 }
 
@@ -178,11 +212,12 @@ public:
 
 		TempDir work("switchboard-console-browser");
 		const std::string out = work.filePath("result.json");
+		std::remove(SCREENSHOT.c_str()); // the check below must see this run's picture
 		TestServer::RunResult run =
 		    TestServer::runOnce({BROWSER_DIR + "/console/console-driver.js", "--cache", NPM_CACHE, "--admin",
 		                         "http://127.0.0.1:" + std::to_string(server.adminPort()), "--token", TOKEN, "--peers",
 		                         std::to_string(PEERS), "--out", out, "--artifacts", work.filePath("artifacts"),
-		                         "--budget-ms", std::to_string(RUN_BUDGET_MS)},
+		                         "--budget-ms", std::to_string(RUN_BUDGET_MS), "--screenshot", SCREENSHOT},
 		                        RUN_TIMEOUT_MS, Browser::findExecutable("node"));
 		traffic.stop();
 		std::cout << "\n" << run.stdoutText << "  (" << traffic.rounds() << " traffic rounds)" << std::endl;
@@ -223,6 +258,9 @@ public:
 			work.keep();
 		CPPUNIT_ASSERT_MESSAGE("console page checks failed (artifacts in " + work.path() + "):" + failures,
 		                       failures.empty());
+		const std::string badScreenshot = checkPng(SCREENSHOT);
+		CPPUNIT_ASSERT_MESSAGE(badScreenshot, badScreenshot.empty());
+		std::cout << "ConsoleBrowserTest: screenshot " << SCREENSHOT << std::endl;
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 };

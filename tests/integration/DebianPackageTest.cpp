@@ -10,7 +10,9 @@
 //
 
 
+#include "BrowserTestSupport.h"
 #include "ChildProcess.h"
+#include "DebianPackages.h"
 #include "HttpTestClient.h"
 #include "PortPicker.h"
 #include "TempDir.h"
@@ -18,14 +20,10 @@
 #include "WsTestClient.h"
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <csignal>
 #include <filesystem>
-#include <memory>
 #include <unistd.h>
-#include <sstream>
 #include <vector>
 
 
@@ -46,37 +44,6 @@ bool contains(const std::string& text, const std::string& part)
 }
 
 
-std::string findProgram(const std::string& name)
-/// The program's path on PATH (or in /usr/sbin, /sbin), or "" if there is none.
-{
-	const char* pathVariable = std::getenv("PATH");
-	std::string path = std::string(pathVariable ? pathVariable : "/usr/bin:/bin") + ":/usr/sbin:/sbin";
-	std::stringstream dirs(path);
-	std::string dir;
-	while (std::getline(dirs, dir, ':'))
-	{
-		if (dir.empty())
-			continue;
-		std::filesystem::path candidate = std::filesystem::path(dir) / name;
-		std::error_code ec;
-		if (std::filesystem::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0)
-			return candidate.string();
-	}
-	return "";
-}
-
-
-std::string cpackProgram()
-/// cpack beside the cmake this tree was configured with, else the one on PATH.
-{
-	std::filesystem::path beside = std::filesystem::path(SWITCHBOARD_CMAKE_COMMAND).parent_path() / "cpack";
-	std::error_code ec;
-	if (std::filesystem::is_regular_file(beside, ec))
-		return beside.string();
-	return findProgram("cpack");
-}
-
-
 TestServer::RunResult run(const std::string& program, const std::vector<std::string>& args,
                           const TestServer::Keys& environment = {}, int timeoutMs = COMMAND_TIMEOUT_MS)
 {
@@ -93,59 +60,10 @@ std::string runOk(const std::string& what, const std::string& program, const std
 }
 
 
-struct Packages
-/// The two packages, made once per runner by cpack into a temporary directory.
+const Debian::Packages& packages()
+/// The two packages, made once per runner.
 {
-	std::string skipReason;
-	std::string dpkgDeb;
-	std::unique_ptr<TempDir> dir;
-	std::string server;
-	std::string sdk;
-	double seconds = 0;
-	std::string failure;
-};
-
-
-const Packages& packages()
-{
-	static Packages made = [] {
-		Packages p;
-		std::string cpack = cpackProgram();
-		p.dpkgDeb = findProgram("dpkg-deb");
-		if (cpack.empty())
-			p.skipReason = "no cpack";
-		else if (p.dpkgDeb.empty())
-			p.skipReason = "no dpkg-deb (dpkg)";
-		else if (findProgram("dpkg-shlibdeps").empty())
-			p.skipReason = "no dpkg-shlibdeps (dpkg-dev; scripts/install-deps.sh installs it)";
-		if (!p.skipReason.empty())
-			return p;
-		p.dir = std::make_unique<TempDir>("switchboard-deb");
-		auto started = std::chrono::steady_clock::now();
-		// cpack first runs the tree's "preinstall" target: with the tree built (ctest runs after the
-		// build) that only checks it is up to date, it rebuilds nothing.
-		TestServer::RunResult r =
-		    run(cpack, {"-G", "DEB", "-B", p.dir->path(), "--config", SWITCHBOARD_BINARY_DIR "/CPackConfig.cmake"}, {},
-		        300000);
-		p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-		std::printf("\nDebianPackageTest: cpack took %.1f s\n", p.seconds);
-		if (r.exitCode != 0)
-		{
-			p.failure = "cpack failed: " + r.describe();
-			return p;
-		}
-		for (const auto& entry : std::filesystem::directory_iterator(p.dir->path()))
-		{
-			std::string name = entry.path().filename().string();
-			if (name.rfind("switchboard_", 0) == 0 && entry.path().extension() == ".deb")
-				p.server = entry.path().string();
-			else if (name.rfind("switchboard-sdk-dev_", 0) == 0 && entry.path().extension() == ".deb")
-				p.sdk = entry.path().string();
-		}
-		if (p.server.empty() || p.sdk.empty())
-			p.failure = "cpack made no switchboard_*.deb or switchboard-sdk-dev_*.deb: " + r.describe();
-		return p;
-	}();
+	static Debian::Packages made = Debian::build("DebianPackageTest");
 	return made;
 }
 
@@ -153,7 +71,7 @@ const Packages& packages()
 bool skipped(const char* test)
 /// True (after saying why) when the tools are missing; fails the test if cpack failed.
 {
-	const Packages& p = packages();
+	const Debian::Packages& p = packages();
 	if (!p.skipReason.empty())
 	{
 		std::printf("\nDebianPackageTest::%s: skipped: %s\n", test, p.skipReason.c_str());
@@ -177,21 +95,8 @@ std::string field(const std::string& deb, const std::string& name)
 
 
 std::vector<std::string> contents(const std::string& deb)
-/// The package's paths as dpkg-deb -c lists them ("./usr/bin/switchboard", directories end in '/').
 {
-	std::stringstream listing(runOk("dpkg-deb -c", packages().dpkgDeb, {"-c", deb}));
-	std::vector<std::string> paths;
-	std::string line;
-	while (std::getline(listing, line))
-	{
-		std::size_t at = line.find(" ./");
-		if (at == std::string::npos)
-			continue;
-		std::string path = line.substr(at + 1);
-		std::size_t link = path.find(" -> ");
-		paths.push_back(link == std::string::npos ? path : path.substr(0, link));
-	}
-	return paths;
+	return Debian::contents(packages().dpkgDeb, deb);
 }
 
 
@@ -256,7 +161,7 @@ public:
 	{
 		if (skipped("testServerPackageFields"))
 			return;
-		const Packages& p = packages();
+		const Debian::Packages& p = packages();
 		CPPUNIT_ASSERT_MESSAGE("cpack must not rebuild the tree: " + std::to_string(p.seconds) + " s", p.seconds < 90);
 		CPPUNIT_ASSERT_EQUAL(std::string("switchboard"), field(p.server, "Package"));
 		CPPUNIT_ASSERT_EQUAL(std::string("net"), field(p.server, "Section"));
@@ -286,7 +191,8 @@ public:
 		for (const char* path :
 		     {"./usr/bin/switchboard", "./etc/switchboard/switchboard.ini", "./lib/systemd/system/switchboard.service",
 		      "./usr/share/doc/switchboard/operations.md", "./usr/share/doc/switchboard/configuration.md",
-		      "./usr/share/switchboard/console/index.html"})
+		      "./usr/share/switchboard/console/index.html", "./usr/share/doc/switchboard/copyright",
+		      "./usr/share/doc/switchboard/changelog.Debian.gz"})
 			CPPUNIT_ASSERT_MESSAGE(std::string(path) + " missing:\n" + listing, has(paths, path));
 		std::string pluginDir = pluginDirIn(paths);
 		CPPUNIT_ASSERT_MESSAGE(listing, pluginDir.rfind("./usr/lib/", 0) == 0);
@@ -305,7 +211,7 @@ public:
 	{
 		if (skipped("testSdkPackage"))
 			return;
-		const Packages& p = packages();
+		const Debian::Packages& p = packages();
 		CPPUNIT_ASSERT_EQUAL(std::string("switchboard-sdk-dev"), field(p.sdk, "Package"));
 		CPPUNIT_ASSERT_EQUAL(std::string("libdevel"), field(p.sdk, "Section"));
 		// Header-only: it needs nothing installed; SQLite's headers only for plugin unit tests.
@@ -315,7 +221,9 @@ public:
 		std::string listing = joined(paths);
 		for (const char* path :
 		     {"./usr/include/switchboard/SDK.h", "./usr/include/switchboard/Abi.h",
-		      "./usr/include/switchboard/util/Json.h", "./usr/include/switchboard/testing/FakeHost.h"})
+		      "./usr/include/switchboard/util/Json.h", "./usr/include/switchboard/testing/FakeHost.h",
+		      "./usr/share/doc/switchboard-sdk-dev/copyright",
+		      "./usr/share/doc/switchboard-sdk-dev/changelog.Debian.gz"})
 			CPPUNIT_ASSERT_MESSAGE(std::string(path) + " missing:\n" + listing, has(paths, path));
 		for (const char* file :
 		     {"SwitchboardSDKConfig.cmake", "SwitchboardSDKConfigVersion.cmake", "SwitchboardSDKTargets.cmake"})
@@ -350,9 +258,10 @@ public:
 		}
 
 		std::string log = work.path() + "/calls.log";
-		for (const char* command : {"adduser", "install", "systemctl", "rm"})
+		for (const char* command : {"adduser", "install", "systemctl", "rm", "chown", "chmod"})
 			stub(work, command, log);
-		stub(work, "getent", log, 2); // no such user or group yet
+		stub(work, "getent", log, 2);            // no such user or group yet
+		stub(work, "dpkg-statoverride", log, 1); // no override of the configuration's rights
 		TestServer::Keys onlyStubs{{"PATH", work.path() + "/stubs"}};
 		std::error_code ec;
 		const bool systemdRuns = std::filesystem::is_directory("/run/systemd/system", ec);
@@ -406,7 +315,7 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(ini, contains(ini, "\ndirectory = /var/lib/switchboard/data\n"));
 		CPPUNIT_ASSERT_MESSAGE(ini, contains(ini, "\nplugin_dir =\n"));
 
-		std::string analyze = findProgram("systemd-analyze");
+		std::string analyze = Browser::findExecutable("systemd-analyze");
 		if (analyze.empty())
 		{
 			std::printf("\nDebianPackageTest: systemd-analyze verify skipped: no systemd-analyze\n");

@@ -4,12 +4,15 @@
 //
 // Usage: node console-driver.js --cache <npm-cache> --admin <http://127.0.0.1:port> --token <t>
 //                               --peers <n> --out <file> [--artifacts <dir>] [--budget-ms <ms>]
+//                               [--screenshot <file.png>]
 //
 // Cases, in order: without the token the page asks for it, and takes it from its form; opened
 // with #token=... it keeps the token out of the address bar; within a bounded wait the PeerJS and
 // echo rows show non-zero message rates, the PeerJS figures show the expected peer count, both
 // charts hold non-zero points, the summary, log and configuration sections are filled; and the
-// page logged no console error and threw nothing. Every wait is bounded; --budget-ms bounds all.
+// page logged no console error and threw nothing. With --screenshot, the page at 1280x900 once
+// its charts hold some seconds of traffic is saved there as PNG (docs/images/console.png is one).
+// Every wait is bounded; --budget-ms bounds all.
 "use strict";
 
 const fs = require("fs");
@@ -19,6 +22,9 @@ const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
 	"--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const WAIT_MS = 15000;
+const VIEWPORT = { width: 1280, height: 900 };
+// Updates (one a second) the charts hold before the screenshot, so they show a stretch of traffic.
+const SCREENSHOT_UPDATES = 20;
 
 const CASES = [
 	["asks-for-token", "without a token the page shows its token form, and works once it is entered"],
@@ -28,12 +34,13 @@ const CASES = [
 	["peer-count", "the PeerJS figures show the expected number of peers"],
 	["charts-nonzero", "both charts hold a non-zero point for peerjs"],
 	["config-masked", "the configuration is shown, the token masked"],
+	["screenshot", "with --screenshot, the page is saved as PNG once the charts show traffic"],
 	["no-uncaught-errors", "the page threw no exception"],
 	["no-console-errors", "the page logged no console error"],
 ];
 
 function parseArgs(argv) {
-	const args = { budgetMs: 60000, artifacts: null };
+	const args = { budgetMs: 60000, artifacts: null, screenshot: null };
 	for (let i = 2; i < argv.length; i += 2) {
 		const value = argv[i + 1];
 		switch (argv[i]) {
@@ -44,6 +51,7 @@ function parseArgs(argv) {
 		case "--out": args.out = value; break;
 		case "--artifacts": args.artifacts = value; break;
 		case "--budget-ms": args.budgetMs = Number(value); break;
+		case "--screenshot": args.screenshot = value; break;
 		default: throw new Error("unknown argument " + argv[i]);
 		}
 	}
@@ -90,15 +98,15 @@ function readPage(page) {
 	});
 }
 
-async function waitFor(page, predicate, what) {
-	const deadline = Date.now() + WAIT_MS;
+async function waitFor(page, predicate, what, waitMs = WAIT_MS) {
+	const deadline = Date.now() + waitMs;
 	let last = null;
 	while (Date.now() < deadline) {
 		last = await readPage(page);
 		if (predicate(last)) return last;
 		await new Promise((r) => setTimeout(r, 250));
 	}
-	throw new Error("timed out after " + WAIT_MS + " ms waiting for " + what + "; page: " + JSON.stringify(last));
+	throw new Error("timed out after " + waitMs + " ms waiting for " + what + "; page: " + JSON.stringify(last));
 }
 
 async function main() {
@@ -155,7 +163,7 @@ async function main() {
 			return "form shown, then " + s.updates + " update(s)";
 		});
 
-		const context = await browser.newContext();
+		const context = await browser.newContext({ viewport: VIEWPORT });
 		page = await context.newPage();
 		page.setDefaultTimeout(WAIT_MS);
 		page.on("pageerror", (e) => result.pageErrors.push({ step: current, error: String((e && e.stack) || e) }));
@@ -204,6 +212,15 @@ async function main() {
 			if (s.config.includes(args.token)) throw new Error("the token is shown in the configuration");
 			if (!s.config.includes("token = ********")) throw new Error("no masked token line");
 			return "configuration shown (" + s.config.length + " characters), token masked; " + s.logRows + " log row(s)";
+		});
+
+		await step("screenshot", async () => {
+			if (!args.screenshot) return "not asked for";
+			// Updates come once a second: at most SCREENSHOT_UPDATES seconds, with a margin.
+			const s = await waitFor(page, (p) => p.updates >= SCREENSHOT_UPDATES, SCREENSHOT_UPDATES + " updates",
+				(SCREENSHOT_UPDATES + 10) * 1000);
+			await page.screenshot({ path: args.screenshot, fullPage: false });
+			return "saved after " + s.updates + " updates: " + args.screenshot;
 		});
 
 		if (args.artifacts) {
