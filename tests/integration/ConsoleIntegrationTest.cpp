@@ -278,8 +278,7 @@ public:
 		};
 		CPPUNIT_ASSERT_EQUAL(1, generation());
 		server.set("plugin.echo", "greeting", "reloaded");
-		std::ofstream(server.configPath(), std::ios::trunc) << server.configText();
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		server.reload();
 		// Bounded: 250 x 20 ms.
 		for (int i = 0; i < 250 && generation() != 2; ++i)
 			std::this_thread::sleep_for(std::chrono::milliseconds(20));

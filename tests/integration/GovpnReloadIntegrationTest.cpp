@@ -37,27 +37,6 @@ bool contains(const std::string& text, const std::string& part)
 }
 
 
-void rewriteConfig(TestServer& server)
-{
-	std::ofstream file(server.configPath(), std::ios::trunc);
-	file << server.configText();
-	CPPUNIT_ASSERT_MESSAGE("rewriting " + server.configPath(), file.good());
-}
-
-
-bool waitFor(const std::function<bool()>& condition)
-{
-	const Deadline deadline(WAIT_MS);
-	while (!deadline.expired())
-	{
-		if (condition())
-			return true;
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	}
-	return condition();
-}
-
-
 int upgrade(WsTestClient& client, TestServer& server, const std::string& origin)
 {
 	return client.connect(LOOPBACK, server.port("govpn"), "/ws", {{"Origin", origin}}).status;
@@ -86,12 +65,11 @@ public:
 		CPPUNIT_ASSERT_EQUAL(403, upgrade(refused, server, "https://b.test"));
 
 		server.set("plugin.govpn", "allowed_origins", "https://a.test, https://b.test");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		server.reload();
 		// Requests in flight while the server reloads: every one is answered, in order.
 		for (int i = 0; i < REQUESTS; ++i)
 			owner.sendText(envelope(MODE_OBJECT, "r" + std::to_string(i), "Ping", "{\"timestamp\":42}"));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(server.logText(),
 			                                       "reloaded (generation 2); live: plugin.govpn.allowed_origins");
 		                       }));

@@ -39,27 +39,6 @@ bool contains(const std::string& text, const std::string& part)
 }
 
 
-void rewriteConfig(TestServer& server)
-{
-	std::ofstream file(server.configPath(), std::ios::trunc);
-	file << server.configText();
-	CPPUNIT_ASSERT_MESSAGE("rewriting " + server.configPath(), file.good());
-}
-
-
-bool waitFor(const std::function<bool()>& condition)
-{
-	const Deadline deadline(WAIT_MS);
-	while (!deadline.expired())
-	{
-		if (condition())
-			return true;
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	}
-	return condition();
-}
-
-
 std::string receive(WsTestClient& client)
 {
 	const WsTestClient::Message m = client.receiveMessage(WAIT_MS);
@@ -114,12 +93,11 @@ public:
 		CPPUNIT_ASSERT_EQUAL(BAD_ORIGIN, receive(refused));
 
 		server.set("plugin.peerjs", "ws_origin_allowlist", "http://ok.test, http://new.test");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		server.reload();
 		// Relayed while the server reloads: every one arrives, in order.
 		for (int i = 0; i < MESSAGES; ++i)
 			a.sendText(offer("B", i));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(server.logText(),
 			                                       "reloaded (generation 2); live: plugin.peerjs.ws_origin_allowlist");
 		                       }));

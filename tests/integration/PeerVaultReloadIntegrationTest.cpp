@@ -51,30 +51,12 @@ std::string lineWith(const std::string& text, const std::string& part)
 }
 
 
-bool waitFor(const std::function<bool()>& condition)
-{
-	const Deadline deadline(WAIT_MS);
-	while (!deadline.expired())
-	{
-		if (condition())
-			return true;
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	}
-	return condition();
-}
-
-
 void reload(TestServer& server, const std::string& logLine)
 /// Writes the configuration as the server's sections now say, sends SIGHUP and waits for logLine.
 {
-	{
-		std::ofstream file(server.configPath(), std::ios::trunc);
-		file << server.configText();
-		CPPUNIT_ASSERT_MESSAGE("rewriting " + server.configPath(), file.good());
-	}
-	CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+	server.reload();
 	CPPUNIT_ASSERT_MESSAGE(logLine + "\n" + server.logTail(),
-	                       waitFor([&] { return contains(server.logText(), logLine); }));
+	                       waitUntil(WAIT_MS, 20, [&] { return contains(server.logText(), logLine); }));
 }
 
 
@@ -122,12 +104,7 @@ public:
 		// Events keep flowing while the reload happens: every one must arrive, in order.
 		int published = 1;
 		server->set("plugin.peervault", key("cors.origins"), "http://ok.example, http://new.example");
-		{
-			std::ofstream file(server->configPath(), std::ios::trunc);
-			file << server->configText();
-			CPPUNIT_ASSERT(file.good());
-		}
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server->pid(), SIGHUP));
+		server->reload();
 		const std::string live = "live: plugin.peervault.websocket.cors.origins";
 		const Deadline deadline(WAIT_MS);
 		while (!contains(server->logText(), live) && !deadline.expired())
@@ -155,7 +132,8 @@ public:
 		reload(*server, "plugin peervault keeps its running values until a restart: "
 		                "websocket.limits.send_queue_frames cannot change while running");
 		const std::string restart = "take effect only after a restart: ";
-		CPPUNIT_ASSERT_MESSAGE(server->logTail(), waitFor([&] { return contains(server->logText(), restart); }));
+		CPPUNIT_ASSERT_MESSAGE(server->logTail(),
+		                       waitUntil(WAIT_MS, 20, [&] { return contains(server->logText(), restart); }));
 		const std::string line = lineWith(server->logText(), restart);
 		CPPUNIT_ASSERT_MESSAGE(line, contains(line, "plugin.peervault.websocket.cors.origins"));
 		CPPUNIT_ASSERT_MESSAGE(line, contains(line, "plugin.peervault.websocket.limits.send_queue_frames"));

@@ -44,33 +44,11 @@ bool contains(const std::string& text, const std::string& part)
 }
 
 
-void rewriteConfig(TestServer& server)
-/// The configuration file as the server's sections now say (ports unchanged).
-{
-	std::ofstream file(server.configPath(), std::ios::trunc);
-	file << server.configText();
-	CPPUNIT_ASSERT_MESSAGE("rewriting " + server.configPath(), file.good());
-}
-
-
 std::string readyzBody(const TestServer& server)
 {
 	const HttpResponse response = HttpTestClient::get(LOOPBACK, server.adminPort(), "/readyz");
 	CPPUNIT_ASSERT_EQUAL(200, response.status);
 	return response.body;
-}
-
-
-bool waitFor(const std::function<bool()>& condition)
-{
-	const Deadline deadline(WAIT_MS);
-	while (!deadline.expired())
-	{
-		if (condition())
-			return true;
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	}
-	return condition();
 }
 
 
@@ -102,7 +80,7 @@ public:
 
 	bool waitForRounds(std::int64_t wanted)
 	{
-		return waitFor([&] { return _rounds.load() >= wanted || _stop.load(); });
+		return waitUntil(WAIT_MS, 20, [&] { return _rounds.load() >= wanted || _stop.load(); });
 	}
 
 	std::string stop()
@@ -175,12 +153,11 @@ public:
 		server.set("plugin.echo", "greeting", "changed");
 		server.set("plugin.echo", "prefix", "/echo2");
 		server.set("host", "log_level", "warning");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		server.reload();
 		CPPUNIT_ASSERT_MESSAGE(readyzBody(server),
-		                       waitFor([&] { return contains(readyzBody(server), "generation 2"); }));
+		                       waitUntil(WAIT_MS, 20, [&] { return contains(readyzBody(server), "generation 2"); }));
 		CPPUNIT_ASSERT_MESSAGE(
-		    server.logTail(), waitFor([&] {
+		    server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			    return contains(server.logText(), "these changes take effect only after a restart: plugin.echo.prefix");
 		    }));
 		CPPUNIT_ASSERT_MESSAGE("the notice of generation 2 is below the new level\n" + server.logTail(),
@@ -192,14 +169,13 @@ public:
 
 		// A bad value: nothing changes, the log says what and why, the generation stays.
 		server.set("plugin.echo", "max_notes", "lots");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		server.reload();
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(server.logText(),
 			                                       "configuration not reloaded, the running one (generation 2) stays");
 		                       }));
 		// (The log is written asynchronously: each line is waited for.)
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(server.logText(), "plugin.echo.max_notes: expected an integer");
 		                       }));
 		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
@@ -208,9 +184,8 @@ public:
 		// Fixed, and the level back to information: generation 3, announced.
 		server.unset("plugin.echo", "max_notes");
 		server.set("host", "log_level", "information");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		server.reload();
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(server.logText(), "reloaded (generation 3); live: host.log_level");
 		                       }));
 		const HttpResponse readyz = HttpTestClient::get(LOOPBACK, server.adminPort(), "/readyz");
@@ -232,15 +207,14 @@ public:
 		server.start();
 		server.set("plugin.good", "limit", "20");
 		server.set("plugin.older_minor", "limit", "30");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		server.reload();
 		for (const std::string& line :
 		     {std::string("plugin good keeps its running values until a restart: it applies no key live"),
 		      std::string("plugin older_minor keeps its running values until a restart: it was built for SDK ABI 4.") +
 		          std::to_string(Switchboard::ABI_MINOR - 1) + ", before Plugin::reconfigure (4.3)",
 		      std::string("take effect only after a restart: plugin.good.limit, plugin.older_minor.limit")})
 			CPPUNIT_ASSERT_MESSAGE(line + "\n" + server.logTail(),
-			                       waitFor([&] { return contains(server.logText(), line); }));
+			                       waitUntil(WAIT_MS, 20, [&] { return contains(server.logText(), line); }));
 		CPPUNIT_ASSERT_EQUAL(std::string("ready (configuration generation 2)\n"), readyzBody(server));
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
@@ -259,8 +233,7 @@ public:
 		std::this_thread::sleep_for(std::chrono::milliseconds(300));
 		server.set("plugin.good", "enabled", "false");
 		server.set("plugin.fails_start", "enabled", "true");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		server.reload();
 		request.join();
 		CPPUNIT_ASSERT_EQUAL(200, slow.status);
 		CPPUNIT_ASSERT_EQUAL(std::string("slept"), slow.body);
@@ -269,7 +242,7 @@ public:
 		                                            "failed to start"),
 		                                std::string("take effect only after a restart: plugin.fails_start.enabled")})
 			CPPUNIT_ASSERT_MESSAGE(line + "\n" + server.logTail(),
-			                       waitFor([&] { return contains(server.logText(), line); }));
+			                       waitUntil(WAIT_MS, 20, [&] { return contains(server.logText(), line); }));
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, port, "/g/config").status);
 		CPPUNIT_ASSERT_EQUAL(404, HttpTestClient::get(LOOPBACK, port, "/f/config").status);
 		const std::string plugins = HttpTestClient::get(LOOPBACK, server.adminPort(), "/plugins").body;
@@ -287,12 +260,12 @@ public:
 		const std::string pidFile = server.configPath() + ".pid";
 		std::ofstream(pidFile) << server.pid() << "\n";
 		server.set("plugin.echo", "greeting", "again");
-		rewriteConfig(server);
+		server.rewriteConfig();
 		TestServer::RunResult sent = TestServer::runOnce({"--reload=" + pidFile});
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(sent.describe(), 0, sent.exitCode);
 		CPPUNIT_ASSERT(contains(sent.output(), "reload requested (SIGHUP to process " + std::to_string(server.pid())));
 		CPPUNIT_ASSERT_MESSAGE(readyzBody(server),
-		                       waitFor([&] { return contains(readyzBody(server), "generation 2"); }));
+		                       waitUntil(WAIT_MS, 20, [&] { return contains(readyzBody(server), "generation 2"); }));
 
 		// A stale file naming another program: refused, nothing sent (SIGHUP would end this runner).
 		std::ofstream(pidFile, std::ios::trunc) << ::getpid() << "\n";
@@ -333,15 +306,14 @@ public:
 		server.set("plugin.peervault", "enabled", "false");
 		server.set("plugin.peerjs", "enabled", "true");
 		server.set("listener.main", "address", "127.0.0.2");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		server.reload();
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(
 			                           server.logText(),
 			                           "reloaded (generation 2); live: host.log_level, http.max_header_count, "
 			                           "plugin.echo.max_notes, plugin.peerjs.enabled, plugin.peervault.enabled");
 		                       }));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(server.logText(),
 			                                       "take effect only after a restart: listener.main.address");
 		                       }));
@@ -365,10 +337,9 @@ public:
 
 		// PeerVault back on (a new instance on the same storage): it serves again.
 		server.set("plugin.peervault", "enabled", "true");
-		rewriteConfig(server);
-		CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
+		server.reload();
 		CPPUNIT_ASSERT_MESSAGE(readyzBody(server),
-		                       waitFor([&] { return contains(readyzBody(server), "generation 3"); }));
+		                       waitUntil(WAIT_MS, 20, [&] { return contains(readyzBody(server), "generation 3"); }));
 		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::get(LOOPBACK, port, "/pv/ws/metrics").status);
 		WsTestClient again;
 		CPPUNIT_ASSERT_EQUAL(101, again.connect(LOOPBACK, port, "/pv/ws").status);

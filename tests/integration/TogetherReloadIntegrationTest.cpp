@@ -36,31 +36,6 @@ bool contains(const std::string& text, const std::string& part)
 }
 
 
-bool waitFor(const std::function<bool()>& condition)
-{
-	const Deadline deadline(WAIT_MS);
-	while (!deadline.expired())
-	{
-		if (condition())
-			return true;
-		std::this_thread::sleep_for(std::chrono::milliseconds(20));
-	}
-	return condition();
-}
-
-
-void rewriteAndSignal(TestServer& server)
-/// Writes the configuration as the server's sections now say and sends SIGHUP.
-{
-	{
-		std::ofstream file(server.configPath(), std::ios::trunc);
-		file << server.configText();
-		CPPUNIT_ASSERT_MESSAGE("rewriting " + server.configPath(), file.good());
-	}
-	CPPUNIT_ASSERT_EQUAL(0, ::kill(server.pid(), SIGHUP));
-}
-
-
 int upgradeStatus(TestServer& server, const User& user, const std::string& origin)
 {
 	WsTestClient client;
@@ -107,7 +82,7 @@ public:
 
 		// Messages keep flowing while the reload happens: every one must arrive, in order.
 		server.set("plugin.together", "ws.allowed_origins", "http://ok.example, http://new.example");
-		rewriteAndSignal(server);
+		server.reload();
 		const std::string live = "live: plugin.together.ws.allowed_origins";
 		int posted = 1;
 		const Deadline deadline(WAIT_MS);
@@ -131,11 +106,12 @@ public:
 		// A key the endpoint fixed at start: reported, nothing applied, nobody dropped.
 		server.set("plugin.together", "ws.max_frame_bytes", "4096");
 		server.set("plugin.together", "ws.allowed_origins", "http://ok.example");
-		rewriteAndSignal(server);
+		server.reload();
 		const std::string refused = "plugin together keeps its running values until a restart: ws.max_frame_bytes "
 		                            "cannot change while running";
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] { return contains(server.logText(), refused); }));
-		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitFor([&] {
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(),
+		                       waitUntil(WAIT_MS, 20, [&] { return contains(server.logText(), refused); }));
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), waitUntil(WAIT_MS, 20, [&] {
 			                       return contains(server.logText(), "take effect only after a restart: ");
 		                       }));
 		CPPUNIT_ASSERT_EQUAL(101, upgradeStatus(server, alice, "http://new.example")); // the old list stays

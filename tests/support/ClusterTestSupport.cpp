@@ -57,20 +57,6 @@ std::int64_t elapsedMs(std::int64_t sinceMicros)
 }
 
 
-bool waitUntil(int timeoutMs, int stepMs, const std::function<bool()>& condition)
-{
-	Deadline deadline(timeoutMs);
-	for (;;)
-	{
-		if (condition())
-			return true;
-		if (deadline.expired())
-			return false;
-		sleepMs(std::min(stepMs, deadline.remainingMs()));
-	}
-}
-
-
 bool skipWithoutRedis(const std::string& fixture, const std::string& test)
 {
 	if (RedisTestServer::available())

@@ -10,6 +10,7 @@
 #define Switchboard_Test_ClusterTestSupport_INCLUDED
 
 
+#include "Deadline.h"
 #include "PostgresTestServer.h"
 #include "RedisTestServer.h"
 #include "TestServer.h"
@@ -33,8 +34,6 @@ void sleepMs(int ms);
 std::int64_t elapsedMs(std::int64_t sinceMicros);
 /// Milliseconds since a Deadline::nowMicros() reading.
 
-bool waitUntil(int timeoutMs, int stepMs, const std::function<bool()>& condition);
-/// Polls condition every stepMs until it holds (true) or timeoutMs passes (false).
 
 bool skipWithoutRedis(const std::string& fixture, const std::string& test);
 /// True (after saying why, as "<fixture>::<test> skipped: ...") if redis-server cannot run here.

@@ -9,8 +9,11 @@
 #define Switchboard_Test_Deadline_INCLUDED
 
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <thread>
 
 
 namespace Switchboard {
@@ -49,6 +52,21 @@ public:
 private:
 	int64_t _endMicros;
 };
+
+
+inline bool waitUntil(int timeoutMs, int stepMs, const std::function<bool()>& condition)
+/// Polls condition every stepMs until it holds (true) or timeoutMs passes (false).
+{
+	const Deadline deadline(timeoutMs);
+	for (;;)
+	{
+		if (condition())
+			return true;
+		if (deadline.expired())
+			return false;
+		std::this_thread::sleep_for(std::chrono::milliseconds(std::max(1, std::min(stepMs, deadline.remainingMs()))));
+	}
+}
 
 
 } // namespace Test

@@ -15,7 +15,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <csignal>
 #include <exception>
+#include <fstream>
 #include <fcntl.h>
 #include <iostream>
 #include <poll.h>
@@ -553,6 +555,23 @@ std::string TestServer::configText() const
 std::string TestServer::configPath() const
 {
 	return _dir.path() + "/" + CONFIG_FILE;
+}
+
+
+void TestServer::rewriteConfig()
+{
+	std::ofstream file(configPath(), std::ios::trunc);
+	file << configText();
+	if (!file.good())
+		throw std::runtime_error("TestServer: cannot rewrite " + configPath());
+}
+
+
+void TestServer::reload()
+{
+	rewriteConfig();
+	if (_pid <= 0 || ::kill(_pid, SIGHUP) != 0)
+		throw std::runtime_error("TestServer: no running server to send SIGHUP to");
 }
 
 

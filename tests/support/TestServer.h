@@ -159,6 +159,11 @@ public:
 
 	std::string configPath() const;
 	std::string logPath() const;
+
+	void rewriteConfig();
+	/// Writes configText() to configPath() again (ports unchanged), e.g. before a reload.
+	void reload();
+	/// rewriteConfig(), then SIGHUP to the running server; does not wait for the reload.
 	TempDir& dir() { return _dir; }
 	const std::string& binary() const { return _binary; }
 
