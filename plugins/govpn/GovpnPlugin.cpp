@@ -8,6 +8,7 @@
 #include "GovpnPlugin.h"
 #include "GovpnState.h"
 #include "Formats.h"
+#include "switchboard/util/Reconfigure.h"
 #include <algorithm>
 #include <arpa/inet.h>
 #include <chrono>
@@ -352,31 +353,25 @@ ReconfigureResult GovpnPlugin::reconfigure(const Config& config, const std::vect
 	std::string problem = fresh.load(config);
 	if (!problem.empty())
 		return ReconfigureResult::needsRestart(problem);
-	struct Fixed
-	{
-		const char* key;
-		bool same;
-		const char* why;
-	};
 	// The fields of these keys are written in start() only, so they hold the start values.
-	const Fixed fixed[] = {
-	    {"ws_path", fresh.wsPath == _settings.wsPath, "the WebSocket endpoint is registered under it at start"},
-	    {"health_path", fresh.healthPath == _settings.healthPath, "the route is registered under it at start"},
-	    {"stats_path", fresh.statsPath == _settings.statsPath, "the route is registered under it at start"},
-	    {"max_message_size", fresh.maxMessageSize == _settings.maxMessageSize,
-	     "the host enforces it on the WebSocket endpoint registered at start"},
-	    {"ping_interval", fresh.pingIntervalS == _settings.pingIntervalS,
-	     "it is the ping interval of the WebSocket endpoint registered at start"},
-	    {"idle_timeout", fresh.idleTimeoutS == _settings.idleTimeoutS,
-	     "it is the idle timeout of the WebSocket endpoint registered at start"},
-	    {"strict_auth", fresh.strictAuth == _settings.strictAuth,
-	     "the open connections were greeted in the other mode (with or without AuthChallenge)"},
-	    {"rate_limit_ipv6_prefix", fresh.rateLimitIpv6Prefix == _settings.rateLimitIpv6Prefix,
-	     "the per-IP buckets are keyed by it: a new prefix would give IPv6 clients fresh, full buckets"},
+	const FixedKey fixed[] = {
+	    {"ws_path", "the WebSocket endpoint is registered under it at start", fresh.wsPath == _settings.wsPath},
+	    {"health_path", "the route is registered under it at start", fresh.healthPath == _settings.healthPath},
+	    {"stats_path", "the route is registered under it at start", fresh.statsPath == _settings.statsPath},
+	    {"max_message_size", "the host enforces it on the WebSocket endpoint registered at start",
+	     fresh.maxMessageSize == _settings.maxMessageSize},
+	    {"ping_interval", "it is the ping interval of the WebSocket endpoint registered at start",
+	     fresh.pingIntervalS == _settings.pingIntervalS},
+	    {"idle_timeout", "it is the idle timeout of the WebSocket endpoint registered at start",
+	     fresh.idleTimeoutS == _settings.idleTimeoutS},
+	    {"strict_auth", "the open connections were greeted in the other mode (with or without AuthChallenge)",
+	     fresh.strictAuth == _settings.strictAuth},
+	    {"rate_limit_ipv6_prefix",
+	     "the per-IP buckets are keyed by it: a new prefix would give IPv6 clients fresh, full buckets",
+	     fresh.rateLimitIpv6Prefix == _settings.rateLimitIpv6Prefix},
 	};
-	for (const Fixed& f : fixed)
-		if (!f.same && std::find(changedKeys.begin(), changedKeys.end(), f.key) != changedKeys.end())
-			return ReconfigureResult::needsRestart(std::string(f.key) + " cannot change live: " + f.why);
+	if (std::string why = fixedKeyChanged(changedKeys, fixed); !why.empty())
+		return ReconfigureResult::needsRestart(why);
 
 	bool newInterval = false;
 	{

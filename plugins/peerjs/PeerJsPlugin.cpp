@@ -4,6 +4,7 @@
 
 
 #include "PeerJsPlugin.h"
+#include "switchboard/util/Reconfigure.h"
 #include "Envelope.h"
 #include <algorithm>
 #include <cstdio>
@@ -240,27 +241,18 @@ ReconfigureResult PeerJsPlugin::reconfigure(const Config& config, const std::vec
 	live->settings = PeerJsSettings::fromConfig(config);
 	const PeerJsSettings& fresh = live->settings;
 	const PeerJsSettings& atStart = _settings; // written in start() only
-	struct Fixed
-	{
-		const char* key;
-		bool same;
-		const char* why;
-	};
 	// The host took these when start() registered the endpoint and the routes.
-	const Fixed fixed[] = {
-	    {"path", fresh.path == atStart.path, "the routes and the WebSocket endpoint are registered under it"},
-	    {"max_message_size", fresh.maxMessageSize == atStart.maxMessageSize,
-	     "the host enforces it on the WebSocket endpoint registered at start"},
-	    {"alive_timeout", fresh.aliveTimeoutMs == atStart.aliveTimeoutMs,
-	     "it is the idle timeout of the WebSocket endpoint registered at start"},
-	    {"ws_ping_interval", fresh.wsPingIntervalMs == atStart.wsPingIntervalMs,
-	     "it is the ping interval of the WebSocket endpoint registered at start"},
+	const FixedKey fixed[] = {
+	    {"path", "the routes and the WebSocket endpoint are registered under it", fresh.path == atStart.path},
+	    {"max_message_size", "the host enforces it on the WebSocket endpoint registered at start",
+	     fresh.maxMessageSize == atStart.maxMessageSize},
+	    {"alive_timeout", "it is the idle timeout of the WebSocket endpoint registered at start",
+	     fresh.aliveTimeoutMs == atStart.aliveTimeoutMs},
+	    {"ws_ping_interval", "it is the ping interval of the WebSocket endpoint registered at start",
+	     fresh.wsPingIntervalMs == atStart.wsPingIntervalMs},
 	};
-	for (const Fixed& f : fixed)
-	{
-		if (!f.same && contains(changedKeys, f.key))
-			return ReconfigureResult::needsRestart(std::string(f.key) + " cannot change live: " + f.why);
-	}
+	if (std::string why = fixedKeyChanged(changedKeys, fixed); !why.empty())
+		return ReconfigureResult::needsRestart(why);
 	// The host's cap on a socket's output queue was sized from max_send_buffer at start: above
 	// it the host would close a slow consumer itself, without the LEAVE to the sender.
 	const bool sendBufferFits = fresh.maxSendBuffer <= atStart.maxSendBuffer;

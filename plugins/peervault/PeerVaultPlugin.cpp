@@ -7,6 +7,7 @@
 #include "JsonText.h"
 #include "ProcessFigures.h"
 #include "TimeText.h"
+#include "switchboard/util/Reconfigure.h"
 #include "switchboard/util/HttpText.h"
 #include "switchboard/util/Json.h"
 #include <sodium.h>
@@ -48,7 +49,7 @@ constexpr std::int64_t CLOSE_WAIT_MS = 1000;
 // The keys a reload cannot change, and why (docs/protocols/peervault.md, "Reload (SIGHUP)").
 const char* const FIXED_ENDPOINT = "the host enforces it through the /ws endpoint's options, fixed when start() "
                                    "registered the endpoint";
-const std::pair<const char*, const char*> RESTART_KEYS[] = {
+const FixedKey RESTART_KEYS[] = {
     {"websocket.timeouts.write", FIXED_ENDPOINT},
     {"websocket.timeouts.ping_period", FIXED_ENDPOINT},
     {"websocket.timeouts.pong_wait", FIXED_ENDPOINT},
@@ -239,10 +240,8 @@ void PeerVaultPlugin::stop()
 ReconfigureResult PeerVaultPlugin::reconfigure(const Config& config, const std::vector<std::string>& changedKeys)
 {
 	// Check everything first: nothing is applied unless all of it can be.
-	for (const std::string& key : changedKeys)
-		for (const auto& fixed : RESTART_KEYS)
-			if (key == fixed.first)
-				return ReconfigureResult::needsRestart(key + " cannot change while running: " + fixed.second);
+	if (std::string why = fixedKeyChanged(changedKeys, RESTART_KEYS); !why.empty())
+		return ReconfigureResult::needsRestart(why);
 	PeerVaultSettings fresh;
 	std::string error = fresh.load(config);
 	if (!error.empty())

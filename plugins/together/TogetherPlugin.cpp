@@ -7,6 +7,7 @@
 
 
 #include "TogetherPlugin.h"
+#include "switchboard/util/Reconfigure.h"
 #include "Rules.h"
 #include "Schema.h"
 #include <sodium.h>
@@ -35,7 +36,7 @@ const char* const REASON_INVALID_FORMAT = "Invalid message format";
 // The keys a reload cannot change, and why (docs/protocols/together.md, "Reload (SIGHUP)").
 const char* const FIXED_ENDPOINT = "the host enforces it through the gateway endpoint's options, fixed when start() "
                                    "registered the endpoint";
-const std::pair<const char*, const char*> RESTART_KEYS[] = {
+const FixedKey RESTART_KEYS[] = {
     {"jwt_secret", "every token in use is signed with the running secret, and in a cluster all nodes must switch at "
                    "once"},
     {"ws.heartbeat_timeout", FIXED_ENDPOINT},
@@ -332,10 +333,8 @@ StartResult TogetherPlugin::start(Host& host, Setup& setup)
 ReconfigureResult TogetherPlugin::reconfigure(const Config& config, const std::vector<std::string>& changedKeys)
 {
 	// Check everything first: nothing is applied unless all of it can be.
-	for (const std::string& key : changedKeys)
-		for (const auto& fixed : RESTART_KEYS)
-			if (key == fixed.first)
-				return ReconfigureResult::needsRestart(key + " cannot change while running: " + fixed.second);
+	if (std::string why = fixedKeyChanged(changedKeys, RESTART_KEYS); !why.empty())
+		return ReconfigureResult::needsRestart(why);
 	auto fresh = std::make_shared<TogetherSettings>();
 	std::string error = fresh->load(config);
 	if (!error.empty())

@@ -12,6 +12,7 @@
 #include "switchboard/testing/SqliteTestStorage.h"
 #include "switchboard/util/MetricRules.h"
 #include "switchboard/util/MigrationPlan.h"
+#include "switchboard/util/Reconfigure.h"
 #include <sys/stat.h>
 #include <cmath>
 #include <map>
@@ -27,6 +28,7 @@ class SdkHelpersTest: public CppUnit::TestFixture
 {
 	CPPUNIT_TEST_SUITE(SdkHelpersTest);
 	CPPUNIT_TEST(testJsonStringEscapes);
+	CPPUNIT_TEST(testFixedKeyChanged);
 	CPPUNIT_TEST(testQueryDecoding);
 	CPPUNIT_TEST(testReplaceInvalidUtf8);
 	CPPUNIT_TEST(testCorsRules);
@@ -40,6 +42,17 @@ class SdkHelpersTest: public CppUnit::TestFixture
 	CPPUNIT_TEST_SUITE_END();
 
 public:
+	void testFixedKeyChanged()
+	{
+		const Switchboard::FixedKey fixed[] = {{"path", "routes are under it", false},
+		                                       {"ping", "an endpoint option", true}};
+		// Only a fixed key this reload changed, and whose value differs from the running one.
+		CPPUNIT_ASSERT_EQUAL(std::string(), Switchboard::fixedKeyChanged({"origins", "limit"}, fixed));
+		CPPUNIT_ASSERT_EQUAL(std::string(), Switchboard::fixedKeyChanged({"ping"}, fixed));
+		CPPUNIT_ASSERT_EQUAL(std::string("path cannot change while running: routes are under it"),
+		                     Switchboard::fixedKeyChanged({"origins", "path"}, fixed));
+	}
+
 	void testJsonStringEscapes()
 	{
 		CPPUNIT_ASSERT_EQUAL(std::string("\"\""), Json::quote(""));
