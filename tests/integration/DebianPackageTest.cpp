@@ -387,17 +387,7 @@ public:
 			argv.insert(argv.end(), args.begin(), args.end());
 			server.start(argv, logFd);
 			::close(logFd);
-			ChildProcess::Readiness readiness = server.waitReady(15000, 20, [&](int remainingMs) {
-				try
-				{
-					return HttpTestClient::get(LOOPBACK, ports[0], "/readyz", {}, std::min(remainingMs, 1000)).status ==
-					       200;
-				}
-				catch (const std::exception&)
-				{
-					return false;
-				}
-			});
+			ChildProcess::Readiness readiness = Debian::waitForReadyz(server, ports[0]);
 			std::string logText = ChildProcess::fileText(logPath);
 			if (readiness == ChildProcess::EXITED && attempt == 1 && contains(logText, "already in use"))
 				continue; // a picked port was taken meanwhile: once more with new ones

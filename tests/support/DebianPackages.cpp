@@ -7,8 +7,11 @@
 
 #include "DebianPackages.h"
 #include "BrowserTestSupport.h"
+#include "HttpTestClient.h"
 #include "TestServer.h"
+#include <algorithm>
 #include <chrono>
+#include <exception>
 #include <cppunit/TestAssert.h>
 #include <cstdio>
 #include <filesystem>
@@ -85,6 +88,22 @@ std::vector<std::string> contents(const std::string& dpkgDeb, const std::string&
 		paths.push_back(link == std::string::npos ? path : path.substr(0, link));
 	}
 	return paths;
+}
+
+
+ChildProcess::Readiness waitForReadyz(ChildProcess& server, int adminPort, int timeoutMs)
+{
+	return server.waitReady(timeoutMs, 20, [&](int remainingMs) {
+		try
+		{
+			return HttpTestClient::get("127.0.0.1", adminPort, "/readyz", {}, std::min(remainingMs, 1000)).status ==
+			       200;
+		}
+		catch (const std::exception&)
+		{
+			return false;
+		}
+	});
 }
 
 

@@ -11,6 +11,7 @@
 #define Switchboard_Test_DebianPackages_INCLUDED
 
 
+#include "ChildProcess.h"
 #include "TempDir.h"
 #include <memory>
 #include <string>
@@ -48,6 +49,9 @@ Packages build(const std::string& who, int timeoutMs = 300000);
 /// took under who's name. Needs cpack, dpkg-deb and dpkg-shlibdeps (else skipReason says which
 /// is missing). cpack first runs the tree's "preinstall" target: with the tree built (ctest runs
 /// after the build) that only checks it is up to date.
+
+ChildProcess::Readiness waitForReadyz(ChildProcess& server, int adminPort, int timeoutMs = 15000);
+/// Waits for a packaged server just started to answer 200 on its admin /readyz (or to exit).
 
 std::vector<std::string> contents(const std::string& dpkgDeb, const std::string& deb);
 /// The package's paths as dpkg-deb -c lists them ("./usr/bin/switchboard"; directories end in
