@@ -69,7 +69,8 @@ void startEcho(TestServer& server)
 }
 
 void startFixture(TestServer& server, bool jsonErrors)
-// The fixture plugin at /g (routes /g/config, /g/throw; WebSocket /g/ws refusing ?reject=...),
+// The fixture plugin at /g (routes /g/config, /g/throw, /g/loop/throw, ...; WebSocket /g/ws
+// refusing ?reject=...),
 // bodies limited to 1 KiB, json_errors on main as asked (left unset for false: the default).
 {
 	server.set("host", "plugin_dir", SWITCHBOARD_FIXTURE_PLUGIN_DIR);
@@ -139,6 +140,8 @@ void checkHostErrors(bool json)
 	// A route handler that throws.
 	assertResponse("500", expect(500, "Internal Server Error", "Internal server error"),
 	               HttpTestClient::get(LOOPBACK, port, "/g/throw"));
+	assertResponse("500 (loop route)", expect(500, "Internal Server Error", "Internal server error"),
+	               HttpTestClient::get(LOOPBACK, port, "/g/loop/throw"));
 
 	// Upgrades: not one, not version 13, a bad key.
 	r = HttpTestClient::requestRaw(LOOPBACK, port,
@@ -189,6 +192,7 @@ class HttpFrontIntegrationTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testExpectContinueAfterTheSizeCheck);
 	CPPUNIT_TEST(testVersionMethodAndLengthErrors);
 	CPPUNIT_TEST(testKeepAliveAndPipelining);
+	CPPUNIT_TEST(testLoopRoutesRunOnTheEventLoop);
 	CPPUNIT_TEST(testSighupDoesNotKill);
 	CPPUNIT_TEST(testShutdownFinishesInFlightRequests);
 	CPPUNIT_TEST(testServeWhileDrainingListener);
@@ -405,6 +409,34 @@ public:
 		std::this_thread::sleep_for(std::chrono::milliseconds(200));
 		s.sendAll(one, 1000);
 		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::readResponse(s, buffer, Deadline(2000), false).status);
+		CPPUNIT_ASSERT_EQUAL(0, server.stop());
+	}
+
+	void testLoopRoutesRunOnTheEventLoop()
+	{
+		// Setup::addLoopRoute handlers run on the loop that read the request, worker routes on the
+		// pool; pipelined loop requests are answered in order on one connection.
+		TestServer server;
+		startFixture(server, false);
+		int port = server.port("main");
+		HttpResponse worker = HttpTestClient::get(LOOPBACK, port, "/g/thread");
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(worker.body, 0u, static_cast<unsigned>(worker.body.rfind("worker-", 0)));
+		HttpResponse loop = HttpTestClient::get(LOOPBACK, port, "/g/loop/thread");
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(loop.body, 0u, static_cast<unsigned>(loop.body.rfind("loop-", 0)));
+		TestSocket s;
+		s.connect(LOOPBACK, port, 2000);
+		std::string one = "GET /g/loop/thread HTTP/1.1\r\nHost: x\r\n\r\n";
+		s.sendAll(one + "GET /g/loop/throw HTTP/1.1\r\nHost: x\r\n\r\n" + one +
+		              "GET /g/config HTTP/1.1\r\nHost: x\r\n\r\n",
+		          1000);
+		std::string buffer;
+		CPPUNIT_ASSERT_EQUAL(200, HttpTestClient::readResponse(s, buffer, Deadline(2000), false).status);
+		CPPUNIT_ASSERT_EQUAL(500, HttpTestClient::readResponse(s, buffer, Deadline(2000), false).status);
+		HttpResponse third = HttpTestClient::readResponse(s, buffer, Deadline(2000), false);
+		CPPUNIT_ASSERT_EQUAL(200, third.status);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(third.body, 0u, static_cast<unsigned>(third.body.rfind("loop-", 0)));
+		HttpResponse fourth = HttpTestClient::readResponse(s, buffer, Deadline(2000), false);
+		CPPUNIT_ASSERT_EQUAL(std::string("x|10|0"), fourth.body);
 		CPPUNIT_ASSERT_EQUAL(0, server.stop());
 	}
 

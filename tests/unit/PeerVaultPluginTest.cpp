@@ -564,6 +564,7 @@ class PeerVaultPluginTest: public CppUnit::TestFixture
 	// publish (§6.1, items 12-14)
 	CPPUNIT_TEST(testPublishDisabled);
 	CPPUNIT_TEST(testPublishAuthOrder);
+	CPPUNIT_TEST(testRoutesRunOnTheEventLoop);
 	CPPUNIT_TEST(testPublishWithJwt);
 	CPPUNIT_TEST(testPublishContentType);
 	CPPUNIT_TEST(testPublishValidation);
@@ -1030,6 +1031,16 @@ public:
 		Server& jwt = server({{"websocket.auth.tokens", "[]"}});
 		HttpResponse r = jwt.publish(UPLOAD, "");
 		EXPECT_HTTP_ERROR(jwt, r, 401, "AUTH_FAILED", BAD_CREDENTIALS);
+	}
+
+	void testRoutesRunOnTheEventLoop()
+	{
+		// Every HTTP answer is computed from memory, so the routes are loop routes (no worker hop);
+		// FakeHost runs them in its loop context, where a blocking storage call would be caught.
+		Server& s = server();
+		for (const char* path : {"/ws/publish", "/ws/health", "/ws/metrics", "/ws/status", "/ws/nothing"})
+			CPPUNIT_ASSERT_MESSAGE(path, s.host().routeOnLoop("POST", path) && s.host().routeOnLoop("GET", path));
+		CPPUNIT_ASSERT_EQUAL(202, s.publish(UPLOAD).status);
 	}
 
 	void testPublishAuthOrder()

@@ -132,6 +132,17 @@ std::string jsonError(const std::string& message)
 	return "{\"error\":" + Json::quote(message) + "}";
 }
 
+HttpResponse handlerFailed(bool jsonErrors)
+// The answer to a route handler that threw, whatever it had put in its response.
+{
+	HttpResponse response;
+	if (jsonErrors)
+		response.json(500, jsonError(errorMessage(500)));
+	else
+		response.text(500, "Internal Server Error");
+	return response;
+}
+
 bool isKnownMethod(const std::string& method)
 {
 	static const char* const KNOWN[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
@@ -645,6 +656,11 @@ void HttpConnection::handleRoute()
 	}
 	HttpRequest request = makeRequest();
 	request.pathParams = std::move(params);
+	if (match->onLoop)
+	{
+		runLoopRoute(*match, mounts, std::move(request), head);
+		return;
+	}
 	_front.inFlight().fetch_add(1);
 	match->owner->routeStarted();
 	HttpFront* front = &_front;
@@ -656,13 +672,7 @@ void HttpConnection::handleRoute()
 	    [front, transport, loopIndex, serial, match, mounts, head, jsonErrors, request = std::move(request)]() mutable {
 		    auto response = std::make_shared<HttpResponse>();
 		    if (!match->owner->guarded(PluginSite::ROUTE, [&] { match->handler(request, *response); }))
-		    {
-			    *response = HttpResponse();
-			    if (jsonErrors)
-				    response->json(500, jsonError(errorMessage(500)));
-			    else
-				    response->text(500, "Internal Server Error");
-		    }
+			    *response = handlerFailed(jsonErrors);
 		    match->owner->routeFinished();
 		    transport->post(loopIndex, [front, loopIndex, serial, response, head] {
 			    front->inFlight().fetch_sub(1);
@@ -684,6 +694,36 @@ void HttpConnection::handleRoute()
 	}
 	_state = State::WAITING;
 	setReading(false);
+}
+
+
+void HttpConnection::runLoopRoute(const Route& route, std::shared_ptr<const void> keepRoute, HttpRequest&& request,
+                                  bool head)
+{
+	// Run as a task of this loop rather than at once: after everything other loops posted here
+	// before this request was read (a publish whose answer the client already has must reach
+	// this loop's sockets before the one this request makes). Reading stays armed: this loop
+	// polls again only after its tasks ran, so no epoll change is needed.
+	_state = State::WAITING;
+	route.owner->routeStarted();
+	HttpFront* front = &_front;
+	EventLoop* loop = &_loop;
+	const int loopIndex = _loopIndex;
+	const std::uint64_t serial = _serial;
+	const bool jsonErrors = _listener.spec.jsonErrors;
+	const Route* pRoute = &route;
+	loop->post([front, loop, loopIndex, serial, pRoute, keepRoute = std::move(keepRoute), request = std::move(request),
+	            head, jsonErrors] {
+		HttpResponse response;
+		if (!pRoute->owner->guarded(PluginSite::ROUTE, [&] { pRoute->handler(request, response); }))
+			response = handlerFailed(jsonErrors);
+		pRoute->owner->routeFinished();
+		// What the handler posted to other loops is handed over before the client can read the
+		// answer and react to it.
+		loop->handOverPosts();
+		if (HttpConnection* c = front->find(loopIndex, serial))
+			c->deliver(response, head);
+	});
 }
 
 

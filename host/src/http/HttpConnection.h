@@ -69,6 +69,8 @@ private:
 	static bool adminAuthorized(const ParsedRequest& request, const AdminHooks& hooks);
 	void handleUpgrade();
 	void handleRoute();
+	void runLoopRoute(const Route& route, std::shared_ptr<const void> keepRoute, HttpRequest&& request, bool head);
+	/// A Setup::addLoopRoute handler, run on this loop; keepRoute holds the table route is in.
 	void sendError(int status, const std::string& detail, const char* jsonMessage = nullptr);
 	/// Answers a request the host refuses itself and closes: "<reason phrase>: <detail>" as
 	/// text, or on a json_errors listener {"error": jsonMessage, else the status's message}.

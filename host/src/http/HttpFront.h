@@ -47,6 +47,7 @@ struct Route
 	RoutePattern pattern;
 	RouteOptions options;
 	RouteHandler handler;
+	bool onLoop = false; ///< Setup::addLoopRoute: run where the request was read, never on a worker
 };
 
 

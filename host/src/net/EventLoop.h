@@ -79,6 +79,9 @@ public:
 	/// loop only when its inbox was empty and it is about to sleep or asleep.
 
 	bool inLoopThread() const { return current() == this; }
+	void handOverPosts() { flushOutbox(); }
+	/// Loop thread only: hands what this loop posted to others over now rather than at the end
+	/// of the iteration, before an answer the client may react to is written.
 	static EventLoop* current();
 	/// The loop whose thread is calling, or nullptr.
 

@@ -100,9 +100,9 @@ void PluginContext::caught(PluginSite site, const char* what) noexcept
 
 
 bool PluginContext::addRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
-                             RouteOptions options)
+                             RouteOptions options, bool onLoop)
 {
-	Route route{this, _prefix, std::string(method), RoutePattern(), options, std::move(handler)};
+	Route route{this, _prefix, std::string(method), RoutePattern(), options, std::move(handler), onLoop};
 	std::string error;
 	if (!RoutePattern::parse(pattern, route.pattern, error))
 	{

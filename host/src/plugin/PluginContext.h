@@ -74,7 +74,8 @@ public:
 	/// Timers scheduled and neither fired (one-shot) nor cancelled.
 	std::size_t groupCount() const;
 
-	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler, RouteOptions options);
+	bool addRoute(std::string_view method, std::string_view pattern, RouteHandler handler, RouteOptions options,
+	              bool onLoop = false);
 	bool addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options);
 	/// What Setup forwards to during Plugin::start (see PluginSetup).
 
@@ -205,6 +206,12 @@ public:
 	bool addWebSocket(std::string_view path, WebSocketHandler& handler, WebSocketOptions options) override
 	{
 		return _context.addWebSocket(path, handler, options);
+	}
+
+	bool addLoopRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
+	                  RouteOptions options) override
+	{
+		return _context.addRoute(method, pattern, std::move(handler), options, true);
 	}
 
 private:

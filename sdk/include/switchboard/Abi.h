@@ -25,7 +25,7 @@ constexpr std::uint32_t ABI_MAJOR = 4;
 ///< Bumped (and ABI_MINOR reset to 0) by any incompatible change: a changed or removed
 ///< signature, a new virtual in a class plugins implement (Plugin, WebSocketHandler), a changed
 ///< layout of a struct or class that crosses the boundary. The host refuses another major.
-constexpr std::uint32_t ABI_MINOR = 3;
+constexpr std::uint32_t ABI_MINOR = 4;
 ///< Bumped by a compatible addition: a new virtual appended to a class the host implements
 ///< (Host, Setup, Router, Connection, Logger, Metrics, Storage, Clock), a field appended to
 ///< PluginDescriptor, or a virtual appended to Plugin that the host calls only on plugins built

@@ -13,6 +13,7 @@
 // In start() the plugin registers HTTP routes and WebSocket endpoints relative to its mount
 // prefix through Setup, creates metrics and timers and reads its Config. From then on:
 //   * HTTP route handlers run on HTTP worker threads, concurrently; they may block briefly.
+//     Loop routes (Setup::addLoopRoute, ABI 4.4) run on the event loop and must not block.
 //   * WebSocketHandler::onAccept runs on an event loop, like every connection callback.
 //   * Each WebSocket connection lives on one event loop; its callbacks (onOpen, onMessage,
 //     onBackpressure, onClose) never overlap, but different connections' callbacks do run at the

@@ -480,7 +480,9 @@ public:
 			request.pathParams = std::move(params);
 			RouteHandler handler = route.handler; // a copy: the handler may outlive a reset
 			std::string what = "route " + route.method + " " + std::string(route.pattern.text());
-			if (!dispatch(Context::HTTP, what, [&] { handler(request, response); }))
+			// A loop route runs where connection callbacks run, so blocking storage calls in it are caught.
+			Context context = route.onLoop ? Context::LOOP : Context::HTTP;
+			if (!dispatch(context, what, [&] { handler(request, response); }))
 			{
 				response = HttpResponse();
 				response.text(500, "Internal Server Error");
@@ -489,6 +491,23 @@ public:
 		}
 		response.text(404, "Not Found");
 		return finishResponse(method, response);
+	}
+
+	bool routeOnLoop(std::string_view method, std::string_view path) const
+	/// Whether the route request() would pick for method and path was registered with
+	/// addLoopRoute (false also when none matches).
+	{
+		for (const Route& route : _routes)
+		{
+			std::string_view relative;
+			HeaderList params;
+			bool methodFits =
+			    route.method == "*" || route.method == method || (method == "HEAD" && route.method == "GET");
+			if (methodFits && stripPrefix(path, route.options.caseInsensitive, relative) &&
+			    route.pattern.match(relative, route.options, params))
+				return route.onLoop;
+		}
+		return false;
 	}
 
 	// --- time ----------------------------------------------------------------------------------
@@ -969,12 +988,19 @@ private:
 			return _host.registerWebSocket(path, handler, options);
 		}
 
+		bool addLoopRoute(std::string_view method, std::string_view pattern, RouteHandler handler,
+		                  RouteOptions options = {}) override
+		{
+			return _host.registerRoute(method, pattern, std::move(handler), options, true);
+		}
+
 	private:
 		FakeHost& _host;
 	};
 
-	bool registerRoute(std::string_view method, std::string_view pattern, RouteHandler handler, RouteOptions options)
-	/// Setup::addRoute, with the host's rules.
+	bool registerRoute(std::string_view method, std::string_view pattern, RouteHandler handler, RouteOptions options,
+	                   bool onLoop = false)
+	/// Setup::addRoute (and addLoopRoute, onLoop), with the host's rules.
 	{
 		std::string what = "addRoute(" + std::string(method) + " " + std::string(pattern) + "): ";
 		if (_phase != Phase::STARTING)
@@ -997,6 +1023,7 @@ private:
 		route.method = std::string(method);
 		route.handler = std::move(handler);
 		route.options = options;
+		route.onLoop = onLoop;
 		_routes.push_back(std::move(route));
 		return true;
 	}
@@ -1025,6 +1052,7 @@ private:
 		RoutePattern pattern;
 		RouteHandler handler;
 		RouteOptions options;
+		bool onLoop = false; ///< registered with addLoopRoute
 	};
 
 	struct Endpoint
