@@ -136,6 +136,8 @@ sigset_t handledSignals()
 	return set;
 }
 
+#endif
+
 
 void tellServiceManager(const std::string& state)
 // systemd's Type=notify (a no-op elsewhere); a failure is logged, never fatal.
@@ -145,6 +147,8 @@ void tellServiceManager(const std::string& state)
 		Poco::Logger::get("host").warning("cannot notify the service manager: %s", error);
 }
 
+
+#if !defined(_WIN32)
 
 void waitForSignals(const std::function<void()>& reload)
 // Returns on SIGTERM, SIGINT or SIGQUIT. SIGHUP is the reload signal of daemons: it never stops
