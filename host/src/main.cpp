@@ -660,6 +660,10 @@ int wmain(int argc, wchar_t** argv)
 	// Poco starts Winsock by itself only when built with MSVC.
 	Poco::Net::initializeNetwork();
 	SwitchboardApplication application;
+	// Switchboard's options are --options on every platform. Poco's service options keep their
+	// Windows spelling (/registerService, /displayName=...): a command line that starts with '/'
+	// is read the Windows way, where every option is written /name[=value].
+	application.setUnixOptions(argc < 2 || argv[1][0] != L'/');
 	int status = application.run(argc, argv);
 	Poco::Net::uninitializeNetwork();
 	return status;
