@@ -4,7 +4,8 @@
 #   scripts/build-windows.sh [--build-dir DIR] [--deps-only] [--jobs N]
 #
 # 1. Installs what is missing with apt-get: Debian's mingw-w64 toolchain (posix threads), Wine,
-#    cmake, make, dpkg-dev, perl, patch and the Boost headers.
+#    cmake, make, dpkg-dev, perl, patch, autoconf/automake/libtool (libsodium's source has no
+#    configure script) and the Boost headers (header-only use).
 # 2. Fetches Debian 12's own source packages of poco (1.11.0, with its bundled SQLite), libsodium
 #    (1.0.18) and openssl (3.0.x) with `apt-get source --download-only`, through a private deb-src
 #    list made from the machine's Debian entries and private list and cache directories: the
@@ -12,7 +13,8 @@
 # 3. Builds them static for Windows into a cache directory outside the clone,
 #      ${SWITCHBOARD_WINDOWS_CACHE:-$HOME/.cache/switchboard-windows}/<key>
 #    where <key> names the three Debian versions, the toolchain and the recipe revision. A build
-#    is reused only when its stamp file exists; the stamp is written last.
+#    is reused only when its stamp file exists; the stamp is written last. A warm run needs no
+#    network: the fetched sources and the private index are kept under the cache root.
 # 4. Cross-builds Switchboard with cmake/toolchain-mingw-w64.cmake into DIR (default
 #    build-windows/ in the clone): bin/switchboard.exe and the bundled plugins as
 #    plugins/<name>.dll. The CppUnit test runners are not built for Windows (Debian has no
