@@ -17,8 +17,9 @@
 #    network: the fetched sources and the private index are kept under the cache root.
 # 4. Cross-builds Switchboard with cmake/toolchain-mingw-w64.cmake into DIR (default
 #    build-windows/ in the clone): bin/switchboard.exe and the bundled plugins as
-#    plugins/<name>.dll. The CppUnit test runners are not built for Windows (Debian has no
-#    mingw CppUnit); the `windows` CTest tests run on Linux and drive the .exe under Wine.
+#    plugins/<name>.dll, and the deliberately broken plugins of tests/fixtures. The CppUnit test
+#    runners are not built for Windows (Debian has no mingw CppUnit); the `windows` CTest tests
+#    run on Linux and drive the .exe under Wine.
 #
 # Options:
 #   --build-dir DIR  where Switchboard is built (default: build-windows in the clone)
@@ -268,6 +269,6 @@ ln -sfn /usr/include/boost "$prefix/include-boost/boost"
 log "switchboard into $build_dir"
 cmake -S "$repo" -B "$build_dir" -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/toolchain-mingw-w64.cmake" \
 	-DCMAKE_BUILD_TYPE=Release -DSWITCHBOARD_WINDOWS_DEPS="$prefix" -DSWITCHBOARD_WERROR=ON \
-	-DSWITCHBOARD_BUILD_TESTS=OFF -DSWITCHBOARD_POSTGRESQL=OFF
-cmake --build "$build_dir" -j"$jobs" --target switchboard switchboard_bundled_plugins
-log "done: $build_dir/bin/switchboard.exe and $build_dir/plugins/*.dll"
+	-DSWITCHBOARD_BUILD_TESTS=OFF -DSWITCHBOARD_BUILD_FIXTURES=ON -DSWITCHBOARD_POSTGRESQL=OFF
+cmake --build "$build_dir" -j"$jobs" --target switchboard switchboard_bundled_plugins switchboard_fixture_plugins
+log "done: $build_dir/bin/switchboard.exe, $build_dir/plugins/*.dll (and the loader tests' $build_dir/fixture-plugins)"

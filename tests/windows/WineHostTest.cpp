@@ -4,7 +4,8 @@
 // The Windows build (scripts/build-windows.sh) under Wine: switchboard.exe starts with a
 // configuration on free loopback ports, loads the echo plugin's DLL and serves it to this Linux
 // client over a real WebSocket; its SQLite data survives a restart; Ctrl-C (SIGINT, which Wine
-// delivers as a console control event) is the graceful shutdown: clients get 1001, exit code 0.
+// delivers as a console control event) is the graceful shutdown: clients get 1001, exit code 0;
+// plugins built for another SDK ABI or by another compiler are refused with the loader's message.
 //
 // As a Windows service (Poco's /registerService, Wine's `net start` and `net stop`), the same
 // server serves, and a service stop is the same graceful shutdown.
@@ -142,6 +143,7 @@ class WineHostTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testServesEchoOverWebSocket);
 	CPPUNIT_TEST(testSqliteDataSurvivesRestart);
 	CPPUNIT_TEST(testRunsAsService);
+	CPPUNIT_TEST(testRefusesPluginsOfAnotherSdk);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -204,6 +206,30 @@ public:
 		CPPUNIT_ASSERT_MESSAGE("the storage file is where the configuration says",
 		                       ::stat(server.dir().filePath("data/echo.sqlite").c_str(), &file) == 0);
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(server.logTail(), 0, server.stop(SIGINT, STOP_TIMEOUT_MS));
+	}
+
+	void testRefusesPluginsOfAnotherSdk()
+	{
+		if (skipped("testRefusesPluginsOfAnotherSdk"))
+			return;
+		Wine& wine = Wine::instance();
+		// tests/fixtures built for Windows: one declares the next ABI major, one another compiler's
+		// build signature. Each must be refused at start with the loader's message.
+		const std::pair<const char*, const char*> cases[] = {
+		    {"abi_mismatch", "was built for SDK ABI"},
+		    {"bad_signature", "was built as 'gcc-0.0|some-other-stdlib"},
+		};
+		for (const auto& entry : cases)
+		{
+			TestServer server(wine.launcher());
+			wine.configure(server);
+			server.removeSection("plugin.echo");
+			server.set("host", "plugin_dir", windowsBuild() + "/fixture-plugins");
+			server.addPlugin(entry.first, "main", "/fixture");
+			TestServer::RunResult run = server.runWithConfig({}, READY_TIMEOUT_MS);
+			CPPUNIT_ASSERT_MESSAGE(run.describe(), !run.timedOut && run.exitCode != 0);
+			CPPUNIT_ASSERT_MESSAGE(run.describe(), run.output().find(entry.second) != std::string::npos);
+		}
 	}
 
 	void testRunsAsService()
