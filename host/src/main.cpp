@@ -2,8 +2,7 @@
 // main.cpp
 //
 // The switchboard executable: a Poco ServerApplication that runs in the foreground or as a daemon
-// (--daemon, --pidfile), and on Windows could register as a service (/registerService), which is
-// compiled by Poco but not tested here.
+// (--daemon, --pidfile), and on Windows in a console or as a service (/registerService).
 //
 
 
@@ -21,6 +20,7 @@
 #include "Poco/FormattingChannel.h"
 #include "Poco/Logger.h"
 #include "Poco/PatternFormatter.h"
+#include "Poco/Process.h"
 #include "Poco/SplitterChannel.h"
 #include "Poco/Util/HelpFormatter.h"
 #include "Poco/Util/Option.h"
@@ -28,20 +28,26 @@
 #include "Poco/Util/ServerApplication.h"
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
-#include <cstring>
-#include <pthread.h>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <thread>
-#include <unistd.h>
 #include <vector>
+
+#if defined(_WIN32)
+#include "Poco/Net/Net.h"
+#include <windows.h>
+#else
+#include <csignal>
+#include <pthread.h>
+#include <unistd.h>
+#endif
 
 
 using namespace Switchboard::Core;
@@ -117,6 +123,8 @@ void setUpLogging(const std::string& level)
 	Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
 }
 
+#if !defined(_WIN32)
+
 sigset_t handledSignals()
 {
 	sigset_t set;
@@ -128,6 +136,8 @@ sigset_t handledSignals()
 	return set;
 }
 
+#endif
+
 
 void tellServiceManager(const std::string& state)
 // systemd's Type=notify (a no-op elsewhere); a failure is logged, never fatal.
@@ -137,6 +147,8 @@ void tellServiceManager(const std::string& state)
 		Poco::Logger::get("host").warning("cannot notify the service manager: %s", error);
 }
 
+
+#if !defined(_WIN32)
 
 void waitForSignals(const std::function<void()>& reload)
 // Returns on SIGTERM, SIGINT or SIGQUIT. SIGHUP is the reload signal of daemons: it never stops
@@ -155,6 +167,8 @@ void waitForSignals(const std::function<void()>& reload)
 		tellServiceManager("READY=1");
 	}
 }
+
+#endif
 
 
 } // namespace
@@ -250,6 +264,13 @@ protected:
 			return requestReload(_reloadPidFile);
 
 		std::string configPath = _configPath.empty() ? defaultConfigPath() : absolute(_configPath);
+#if defined(_WIN32)
+		// A service starts in the system directory: its relative paths (storage, TLS files) are
+		// the configuration file's, and that file is given by absolute path or found beside the
+		// binary.
+		if (Poco::Util::Application::config().getBool("application.runAsService", false) && !configPath.empty())
+			startDirectory = std::filesystem::path(configPath).parent_path();
+#endif
 		HostConfig config;
 		std::string error;
 		const std::string shownPath = configPath.empty() ? std::string("(defaults only)") : configPath;
@@ -289,12 +310,17 @@ protected:
 			else
 			{
 				// Every listener is bound and every plugin started.
-				tellServiceManager("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(::getpid()));
+				tellServiceManager("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(Poco::Process::id()));
+#if defined(_WIN32)
+				// Ctrl-C, Ctrl-Break, closing the console or a service stop; there is no reload signal.
+				waitForTerminationRequest();
+#else
 				std::uint64_t generation = 1;
 				HostConfig live = config;
 				waitForSignals([&] { reloadConfiguration(server, configPath, live, generation); });
 				// The signals stay blocked: a second SIGTERM stays pending and cannot cut the graceful
 				// shutdown short (it has its own deadline, and SIGKILL still works).
+#endif
 				log.information("termination requested; shutting down");
 				tellServiceManager("STOPPING=1");
 				server.shutdown();
@@ -316,7 +342,11 @@ private:
 	static std::string defaultConfigPath()
 	{
 		std::error_code ec;
-		const char* installed = "/etc/switchboard/switchboard.ini";
+#if defined(_WIN32)
+		const std::string installed = (executablePath.parent_path() / "switchboard.ini").string();
+#else
+		const std::string installed = "/etc/switchboard/switchboard.ini";
+#endif
 		return std::filesystem::exists(installed, ec) ? installed : "";
 	}
 
@@ -371,6 +401,11 @@ private:
 	/// --reload: SIGHUP to the server the pid file names, once it is sure that is a switchboard
 	/// (a stale file may name another process by now, which SIGHUP could end).
 	{
+#if defined(_WIN32)
+		std::cerr << "switchboard: --reload (" << pidFile << "): there is no reload signal on Windows; restart the "
+		          << "server or the service\n";
+		return EXIT_UNAVAILABLE;
+#else
 		std::ifstream file(pidFile);
 		long pid = 0;
 		if (!(file >> pid) || pid <= 1)
@@ -401,6 +436,7 @@ private:
 		std::cout << "switchboard: reload requested (SIGHUP to process " << pid
 		          << "); its log says what changed, /readyz shows the new configuration generation\n";
 		return EXIT_OK;
+#endif
 	}
 
 	static bool isLiveLimit(const std::string& key)
@@ -601,6 +637,40 @@ private:
 };
 
 
+#if defined(_WIN32)
+
+int wmain(int argc, wchar_t** argv)
+// The wide entry point, so paths outside the ANSI code page reach Poco intact; a service's
+// start goes through Poco's service dispatcher in ServerApplication::run().
+{
+	std::error_code ec;
+	startDirectory = std::filesystem::current_path(ec);
+	std::wstring path(MAX_PATH, L'\0');
+	for (int attempt = 0; attempt < 8; ++attempt)
+	{
+		DWORD length = ::GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
+		if (length < path.size())
+		{
+			path.resize(length);
+			executablePath = std::filesystem::path(path);
+			break;
+		}
+		path.resize(path.size() * 2);
+	}
+	// Poco starts Winsock by itself only when built with MSVC.
+	Poco::Net::initializeNetwork();
+	SwitchboardApplication application;
+	// Switchboard's options are --options on every platform. Poco's service options keep their
+	// Windows spelling (/registerService, /displayName=...): a command line that starts with '/'
+	// is read the Windows way, where every option is written /name[=value].
+	application.setUnixOptions(argc < 2 || argv[1][0] != L'/');
+	int status = application.run(argc, argv);
+	Poco::Net::uninitializeNetwork();
+	return status;
+}
+
+#else
+
 int main(int argc, char** argv)
 {
 	std::error_code ec;
@@ -616,3 +686,5 @@ int main(int argc, char** argv)
 	SwitchboardApplication application;
 	return application.run(argc, argv);
 }
+
+#endif

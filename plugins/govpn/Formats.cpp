@@ -104,7 +104,11 @@ std::string rfc3339(std::int64_t unixMs)
 {
 	std::time_t seconds = static_cast<std::time_t>(unixMs / 1000);
 	std::tm utc{};
+#if defined(_WIN32)
+	gmtime_s(&utc, &seconds);
+#else
 	gmtime_r(&seconds, &utc);
+#endif
 	char buffer[32];
 	std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
 	return buffer;

@@ -10,7 +10,6 @@
 #include "Formats.h"
 #include "switchboard/util/Reconfigure.h"
 #include <algorithm>
-#include <arpa/inet.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +17,12 @@
 #include <cstring>
 #include <sodium.h>
 #include <thread>
+
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#endif
 
 
 namespace Switchboard {

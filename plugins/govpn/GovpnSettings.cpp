@@ -5,9 +5,14 @@
 
 #include "GovpnSettings.h"
 #include "Codec.h"
-#include <arpa/inet.h>
 #include <cstring>
 #include <sodium.h>
+
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#endif
 
 
 namespace Switchboard {

@@ -120,7 +120,7 @@ public:
 	    _sender(sender),
 	    _size(frame.size())
 	{
-		if (_size > sizeof(_inline))
+		if (_size > sizeof(_local))
 			_heap.reset(new char[_size]);
 		frame.write(data());
 	}
@@ -142,7 +142,7 @@ public:
 	    _heap(std::move(other._heap))
 	{
 		if (!_heap)
-			std::memcpy(_inline, other._inline, _size);
+			std::memcpy(_local, other._local, _size);
 	}
 
 	Delivery& operator=(const Delivery&) = delete;
@@ -151,14 +151,14 @@ public:
 	void operator()(Connection& target) { _plugin->deliverHere(target, std::string_view(data(), _size), _sender); }
 
 private:
-	char* data() { return _heap ? _heap.get() : _inline; }
-	const char* data() const { return _heap ? _heap.get() : _inline; }
+	char* data() { return _heap ? _heap.get() : _local; }
+	const char* data() const { return _heap ? _heap.get() : _local; }
 
 	PeerJsPlugin* _plugin;
 	ConnectionId _sender;
 	std::size_t _size;
 	std::unique_ptr<char[]> _heap;
-	char _inline[480]; // a CANDIDATE with 36-character ids is about 400 bytes
+	char _local[480]; // a CANDIDATE with 36-character ids is about 400 bytes
 };
 
 

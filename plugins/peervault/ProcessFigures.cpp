@@ -4,17 +4,82 @@
 
 
 #include "ProcessFigures.h"
-#include <sys/resource.h>
-#include <sys/statvfs.h>
 #include <cstdio>
 #include <ctime>
 #include <limits>
+
+#if defined(_WIN32)
+#include <filesystem>
+#include <thread>
+#include <windows.h>
+#include <psapi.h>
+#else
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#endif
 
 
 namespace Switchboard {
 namespace PeerVault {
 namespace ProcessFigures {
+
+
+#if defined(_WIN32)
+
+
+std::int64_t residentBytes()
+{
+	PROCESS_MEMORY_COUNTERS memory{};
+	if (!::GetProcessMemoryInfo(::GetCurrentProcess(), &memory, sizeof(memory)))
+		return 0;
+	return static_cast<std::int64_t>(memory.WorkingSetSize);
+}
+
+
+std::int64_t physicalMemoryBytes()
+{
+	MEMORYSTATUSEX status{};
+	status.dwLength = sizeof(status);
+	if (!::GlobalMemoryStatusEx(&status))
+		return 0;
+	return static_cast<std::int64_t>(status.ullTotalPhys);
+}
+
+
+std::int64_t cpuTimeMicros()
+{
+	FILETIME created, exited, kernel, user;
+	if (!::GetProcessTimes(::GetCurrentProcess(), &created, &exited, &kernel, &user))
+		return 0;
+	auto ticks = [](const FILETIME& time) { // 100 ns units
+		return (static_cast<std::int64_t>(time.dwHighDateTime) << 32) | time.dwLowDateTime;
+	};
+	return (ticks(kernel) + ticks(user)) / 10;
+}
+
+
+int cpuCount()
+{
+	const unsigned count = std::thread::hardware_concurrency();
+	return count > 0 ? static_cast<int>(count) : 1;
+}
+
+
+bool diskSpace(const std::string& path, DiskSpace& space)
+{
+	std::error_code error;
+	const std::filesystem::space_info info = std::filesystem::space(path, error);
+	if (path.empty() || error)
+		return false;
+	space.totalBytes = static_cast<std::int64_t>(info.capacity);
+	space.availableBytes = static_cast<std::int64_t>(info.available);
+	space.usedBytes = static_cast<std::int64_t>(info.capacity - info.free);
+	return true;
+}
+
+
+#else
 
 
 namespace {
@@ -95,6 +160,9 @@ bool diskSpace(const std::string& path, DiskSpace& space)
 	space.usedBytes = bytes(figures.f_blocks - freeBlocks, unit);
 	return true;
 }
+
+
+#endif
 
 
 } // namespace ProcessFigures

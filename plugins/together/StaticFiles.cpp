@@ -16,12 +16,15 @@
 #include <climits>
 #include <cstdlib>
 #include <ctime>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <system_error>
-#include <unistd.h>
 #include <utility>
 #include <vector>
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 
 namespace Switchboard {
@@ -30,6 +33,8 @@ namespace Together {
 
 namespace {
 
+
+#if !defined(_WIN32)
 
 const char* const IMMUTABLE = "public, max-age=31536000, immutable";
 const char* const NO_CACHE = "no-cache";
@@ -152,11 +157,17 @@ bool notModified(const HttpRequest& request, const std::string& etag)
 }
 
 
+#endif
+
+
 void notFound(HttpResponse& response)
 {
 	jsonError(response, 404, "Not found");
 	response.setHeader("X-Content-Type-Options", "nosniff");
 }
+
+
+#if !defined(_WIN32)
 
 
 bool readAll(int fd, std::uint64_t expected, std::string& body)
@@ -228,6 +239,8 @@ void serveFile(const std::string& path, bool immutable, const HttpRequest& reque
 	response.setHeader("X-Content-Type-Options", "nosniff");
 }
 
+#endif
+
 
 } // namespace
 
@@ -241,6 +254,11 @@ StaticFiles::StaticFiles(std::string root):
 bool StaticFiles::open(std::string& error)
 {
 	_open = false;
+#if defined(_WIN32)
+	// The checks against links and special files below are POSIX; not ported yet.
+	error = "web_root '" + _root + "': serving a web client is not supported on Windows yet";
+	return false;
+#else
 	const std::string configured = _root;
 	const std::string name = "web_root '" + configured + "'";
 	if (configured.empty())
@@ -278,6 +296,7 @@ bool StaticFiles::open(std::string& error)
 	_index = indexReal;
 	_open = true;
 	return true;
+#endif
 }
 
 
@@ -289,6 +308,11 @@ void StaticFiles::serve(const HttpRequest& request, HttpResponse& response) cons
 
 void StaticFiles::serve(std::string_view path, const HttpRequest& request, HttpResponse& response) const
 {
+#if defined(_WIN32)
+	(void)path;
+	(void)request;
+	notFound(response); // never open there
+#else
 	std::vector<std::string> segments;
 	if (!_open || !splitPath(path, segments) || (!segments.empty() && segments.front() == "api"))
 	{
@@ -347,6 +371,7 @@ void StaticFiles::serve(std::string_view path, const HttpRequest& request, HttpR
 		return;
 	}
 	serveFile(real, immutable(real), request, response);
+#endif
 }
 
 
@@ -396,7 +421,11 @@ std::string StaticFiles::httpDate(std::int64_t unixSeconds)
 	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	const std::time_t seconds = static_cast<std::time_t>(unixSeconds);
 	std::tm parts{};
+#if defined(_WIN32)
+	if (::gmtime_s(&parts, &seconds) != 0)
+#else
 	if (::gmtime_r(&seconds, &parts) == nullptr)
+#endif
 		return "Thu, 01 Jan 1970 00:00:00 GMT";
 	const auto two = [](int value) {
 		return std::string(1, static_cast<char>('0' + value / 10)) + static_cast<char>('0' + value % 10);

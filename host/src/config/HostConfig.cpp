@@ -185,8 +185,17 @@ const HostKey HOST_KEYS[] = {
      Check::NONE,
      toServer<&ServerSettings::pluginDir>},
     {{"poller", ConfigType::STRING, "epoll",
-      "readiness backend of the event loops: epoll (Linux, fastest) or pollset (Poco::Net::PollSet, portable)", 0, 0},
+      "readiness backend of the event loops: epoll (Linux, fastest) or pollset (Poco::Net::PollSet, portable)"
+#if defined(_WIN32)
+      "; on Windows wsapoll, which the default (epoll, not there) falls back to"
+#endif
+      ,
+      0, 0},
+#if defined(_WIN32)
+     "epoll|pollset|wsapoll",
+#else
      "epoll|pollset",
+#endif
      Check::NONE,
      toTransport<&TransportSettings::poller>},
     {{"max_connections", ConfigType::INTEGER, "0",

@@ -5,11 +5,9 @@
 
 #include "http/AbuseLimits.h"
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cstring>
 #include <list>
 #include <mutex>
-#include <netinet/in.h>
 #include <unordered_map>
 
 

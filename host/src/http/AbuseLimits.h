@@ -12,13 +12,13 @@
 
 
 #include "config/Settings.h"
+#include "net/SocketIo.h"
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <sys/socket.h>
 
 
 namespace Switchboard {

@@ -5,12 +5,11 @@
 
 #include "http/HttpConnection.h"
 #include "net/EventLoop.h"
+#include "net/SocketIo.h"
 #include "ws/Handshake.h"
 #include "switchboard/util/ConfigParse.h"
 #include "switchboard/util/HttpText.h"
 #include "switchboard/util/Json.h"
-#include <cerrno>
-#include <sys/socket.h>
 
 
 namespace Switchboard {
@@ -277,11 +276,11 @@ void HttpConnection::onReadable(char* scratch, std::size_t scratchSize)
 		readTls(scratch, scratchSize);
 		return;
 	}
-	ssize_t n;
+	long n;
 	do
-		n = ::recv(_fd, scratch, scratchSize, 0);
-	while (n < 0 && errno == EINTR);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		n = SocketIo::receiveBytes(_fd, scratch, scratchSize, false);
+	while (n < 0 && SocketIo::lastFailure() == SocketIo::Failure::INTERRUPTED);
+	if (n == 0 || (n < 0 && SocketIo::lastFailure() != SocketIo::Failure::WOULD_BLOCK))
 	{
 		finish(); // the client went away (or the connection broke): nothing to answer
 		return;
@@ -821,12 +820,13 @@ void HttpConnection::writeOut()
 	}
 	while (!_tls && _outOffset < _out.size())
 	{
-		ssize_t n = ::send(_fd, _out.data() + _outOffset, _out.size() - _outOffset, MSG_NOSIGNAL);
+		long n = SocketIo::sendBytes(_fd, _out.data() + _outOffset, _out.size() - _outOffset, false);
 		if (n < 0)
 		{
-			if (errno == EINTR)
+			SocketIo::Failure failure = SocketIo::lastFailure();
+			if (failure == SocketIo::Failure::INTERRUPTED)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (failure == SocketIo::Failure::WOULD_BLOCK)
 				break;
 			finish();
 			return;
@@ -870,7 +870,7 @@ void HttpConnection::afterResponse()
 		// Half-close first so the client reads the whole response before it sees the end.
 		if (_tls)
 			_tls->shutdown();
-		::shutdown(_fd, SHUT_WR);
+		SocketIo::shutdownWrite(_fd);
 		finish();
 		return;
 	}
@@ -950,7 +950,7 @@ void HttpConnection::handleTimer()
 		else
 			_out.append("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 		if (!_tls)
-			::send(_fd, _out.data(), _out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+			SocketIo::sendBytes(_fd, _out.data(), _out.size(), true);
 		else if (_tls->handshakeDone())
 		{
 			iovec piece{_out.data(), _out.size()};

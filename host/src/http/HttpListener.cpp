@@ -5,14 +5,9 @@
 
 #include "http/HttpListener.h"
 #include "net/EventLoop.h"
+#include "net/SocketIo.h"
 #include "Poco/Net/StreamSocketImpl.h"
-#include <arpa/inet.h>
-#include <cerrno>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string>
-#include <sys/socket.h>
-#include <unistd.h>
 
 
 namespace Switchboard {
@@ -61,15 +56,15 @@ void refuse(int fd, const std::string& response, bool tls)
 // plaintext, and a handshake just to refuse would hand an attacker our CPU: it is closed.
 {
 	if (!tls)
-		::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-	::shutdown(fd, SHUT_WR);
+		SocketIo::sendBytes(fd, response.data(), response.size(), true);
+	SocketIo::shutdownWrite(fd);
 	// Bytes already received and unread would turn the close into a reset, which may destroy
 	// the response before the client reads it.
 	char sink[4096];
-	while (::recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+	while (SocketIo::receiveBytes(fd, sink, sizeof(sink), true) > 0)
 	{
 	}
-	::close(fd);
+	SocketIo::closeSocket(fd);
 }
 
 std::string addressText(const sockaddr_storage& address)
@@ -184,13 +179,13 @@ void HttpListener::onReadable(char* /*scratch*/, std::size_t /*scratchSize*/)
 			return;
 		}
 		sockaddr_storage address{};
-		socklen_t length = sizeof(address);
-		int fd = ::accept4(_fd, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = SocketIo::acceptNonBlocking(_fd, address);
 		if (fd < 0)
 		{
-			if (errno == EINTR || errno == ECONNABORTED)
+			SocketIo::Failure failure = SocketIo::lastFailure();
+			if (failure == SocketIo::Failure::INTERRUPTED || failure == SocketIo::Failure::ABORTED)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			if (failure == SocketIo::Failure::NO_RESOURCES)
 			{
 				_front.logger().warning("accept on %s: out of descriptors or memory; pausing", _listener.spec.name);
 				pause();

@@ -13,8 +13,8 @@
 #include "http/HttpFront.h"
 #include "net/LoopHandler.h"
 #include "net/TimerWheel.h"
+#include "net/SocketIo.h"
 #include "Poco/Net/ServerSocket.h"
-#include <sys/socket.h>
 
 
 namespace Switchboard {

@@ -20,6 +20,9 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
+#elif defined(_WIN32)
+#include <windows.h>
+#include <psapi.h>
 #endif
 
 
@@ -366,6 +369,37 @@ MetricsRegistry::Collector processMetricsCollector()
 		if (startTime >= 0)
 			emit("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
 			     MetricsRegistry::formatNumber(startTime));
+	};
+#elif defined(_WIN32)
+	// FILETIMEs count 100 ns ticks; the Unix epoch is 11644473600 s after theirs (1601).
+	auto seconds = [](const FILETIME& time) {
+		ULARGE_INTEGER ticks;
+		ticks.LowPart = time.dwLowDateTime;
+		ticks.HighPart = time.dwHighDateTime;
+		return static_cast<double>(ticks.QuadPart) / 1e7;
+	};
+	return [seconds](std::string& out) {
+		auto emit = [&out](const char* name, const char* type, const char* help, const std::string& value) {
+			out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+			       value + "\n";
+		};
+		HANDLE self = ::GetCurrentProcess();
+		FILETIME created, exited, kernel, user;
+		if (::GetProcessTimes(self, &created, &exited, &kernel, &user))
+		{
+			emit("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+			     MetricsRegistry::formatNumber(seconds(kernel) + seconds(user)));
+			emit("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+			     MetricsRegistry::formatNumber(seconds(created) - 11644473600.0));
+		}
+		PROCESS_MEMORY_COUNTERS memory{};
+		if (::GetProcessMemoryInfo(self, &memory, sizeof(memory)))
+			emit("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+			     std::to_string(static_cast<std::uint64_t>(memory.WorkingSetSize)));
+		// Windows has handles, not descriptors, and no limit on them that matters here.
+		DWORD handles = 0;
+		if (::GetProcessHandleCount(self, &handles))
+			emit("process_open_fds", "gauge", "Number of open handles.", std::to_string(handles));
 	};
 #else
 	return [](std::string&) {};

@@ -4,6 +4,7 @@
 
 
 #include "net/OutputQueue.h"
+#include "net/PerThread.h"
 #include <algorithm>
 
 
@@ -49,14 +50,13 @@ struct SpareBuffers
 	std::unique_ptr<char[]> data[SPARE_BUFFERS];
 	std::size_t capacity[SPARE_BUFFERS] = {};
 };
-thread_local SpareBuffers spares;
 } // namespace
 
 
 OutputQueue::Buffer OutputQueue::takeSpare(std::size_t atLeast)
 {
 	Buffer buffer;
-	SpareBuffers& pool = spares;
+	SpareBuffers& pool = perThread<SpareBuffers>();
 	if (pool.count > 0 && pool.capacity[pool.count - 1] >= atLeast)
 	{
 		--pool.count;
@@ -75,7 +75,7 @@ OutputQueue::Buffer OutputQueue::takeSpare(std::size_t atLeast)
 
 void OutputQueue::keepSpare(Buffer& buffer)
 {
-	SpareBuffers& pool = spares;
+	SpareBuffers& pool = perThread<SpareBuffers>();
 	if (buffer._capacity > 0 && buffer._capacity <= SPARE_CAPACITY && pool.count < SPARE_BUFFERS)
 	{
 		pool.data[pool.count] = std::move(buffer._data);

@@ -12,10 +12,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include "net/SocketIo.h"
 #include <cstring>
 #include <memory>
 #include <string>
-#include <sys/uio.h>
 #include <vector>
 
 

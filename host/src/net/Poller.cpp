@@ -1,7 +1,7 @@
 //
 // Poller.cpp
 //
-// The epoll and Poco::Net::PollSet backends of Poller.
+// The epoll, WSAPoll and Poco::Net::PollSet backends of Poller.
 //
 
 
@@ -16,6 +16,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#endif
+
+#if defined(_WIN32)
+#include <unordered_map>
+#include <winsock2.h>
 #endif
 
 
@@ -138,6 +143,137 @@ private:
 #endif
 
 
+#if defined(_WIN32)
+
+class WsaPollImpl: public Poller::Impl
+/// One WSAPOLLFD per socket, the loopback wake-up datagram socket first. Removal swaps the last
+/// entry into the hole, so each call is O(1); a wait scans the array, as WSAPoll itself does.
+{
+public:
+	WsaPollImpl():
+	    _wakeReceiver(Poco::Net::SocketAddress("127.0.0.1", 0), false),
+	    _wakeSender(Poco::Net::SocketAddress::IPv4)
+	{
+		_wakeReceiver.setBlocking(false);
+		_wakeSender.connect(_wakeReceiver.address());
+		_fds.push_back(WSAPOLLFD{_wakeReceiver.impl()->sockfd(), POLLRDNORM, 0});
+		_tokens.push_back(0);
+	}
+
+	bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) override
+	{
+		return setInterest(socket, token, true, wantWrite);
+	}
+
+	bool update(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) override
+	{
+		return setInterest(socket, token, true, wantWrite);
+	}
+
+	bool setInterest(const Poco::Net::Socket& socket, std::uint64_t token, bool wantRead, bool wantWrite) override
+	{
+		const SOCKET fd = socket.impl()->sockfd();
+		// Hang-up and errors are reported whatever is asked.
+		const SHORT events = static_cast<SHORT>((wantRead ? POLLRDNORM : 0) | (wantWrite ? POLLWRNORM : 0));
+		auto it = _index.find(fd);
+		if (it == _index.end())
+		{
+			_index.emplace(fd, _fds.size());
+			_fds.push_back(WSAPOLLFD{fd, events, 0});
+			_tokens.push_back(token);
+			return true;
+		}
+		_fds[it->second].events = events;
+		_tokens[it->second] = token;
+		return true;
+	}
+
+	void remove(const Poco::Net::Socket& socket) override
+	{
+		auto it = _index.find(socket.impl()->sockfd());
+		if (it == _index.end())
+			return;
+		const std::size_t hole = it->second;
+		_index.erase(it);
+		const std::size_t last = _fds.size() - 1;
+		if (hole != last)
+		{
+			_fds[hole] = _fds[last];
+			_tokens[hole] = _tokens[last];
+			_index[_fds[hole].fd] = hole;
+		}
+		_fds.pop_back();
+		_tokens.pop_back();
+	}
+
+	int wait(int timeoutMs, std::vector<PollEvent>& events) override
+	{
+		events.clear();
+		const int n = ::WSAPoll(_fds.data(), static_cast<ULONG>(_fds.size()), timeoutMs < 0 ? -1 : timeoutMs);
+		if (n <= 0)
+			return 0;
+		for (std::size_t i = 0; i < _fds.size(); ++i)
+		{
+			const SHORT revents = _fds[i].revents;
+			if (revents == 0)
+				continue;
+			_fds[i].revents = 0;
+			if (i == 0)
+			{
+				drainWake();
+				continue;
+			}
+			const bool error = (revents & (POLLERR | POLLNVAL)) != 0;
+			// Hang-up and error are reported as readable so the read path sees EOF or the error.
+			events.push_back(
+			    {_tokens[i], (revents & (POLLRDNORM | POLLHUP)) != 0 || error, (revents & POLLWRNORM) != 0, error});
+		}
+		return static_cast<int>(events.size());
+	}
+
+	void wake() override
+	{
+		Poco::FastMutex::ScopedLock lock(_wakeMutex);
+		try
+		{
+			char one = 1;
+			_wakeSender.sendBytes(&one, 1);
+		}
+		catch (Poco::Exception&)
+		{
+			// A full socket buffer already holds a pending wake-up.
+		}
+	}
+
+	const char* name() const override { return "wsapoll"; }
+
+private:
+	void drainWake()
+	{
+		char buffer[64];
+		try
+		{
+			while (_wakeReceiver.receiveBytes(buffer, sizeof(buffer)) > 0)
+			{
+			}
+		}
+		catch (Poco::Exception&)
+		{
+			// WSAEWOULDBLOCK: drained
+		}
+	}
+
+	std::vector<WSAPOLLFD> _fds;
+	std::vector<std::uint64_t> _tokens;
+	std::unordered_map<SOCKET, std::size_t> _index;
+	Poco::Net::DatagramSocket _wakeReceiver;
+	Poco::Net::DatagramSocket _wakeSender;
+	Poco::FastMutex _wakeMutex;
+};
+
+#endif
+
+
 class PollSetImpl: public Poller::Impl
 {
 public:
@@ -255,10 +391,19 @@ Poller::Poller(Backend backend)
 {
 #if defined(__linux__)
 	if (backend == Backend::EPOLL)
+	{
 		_pImpl = std::make_unique<EpollImpl>();
-	else
+		return;
+	}
 #endif
-		_pImpl = std::make_unique<PollSetImpl>();
+#if defined(_WIN32)
+	if (backend == Backend::WSAPOLL)
+	{
+		_pImpl = std::make_unique<WsaPollImpl>();
+		return;
+	}
+#endif
+	_pImpl = std::make_unique<PollSetImpl>();
 	(void)backend;
 }
 
@@ -312,6 +457,8 @@ Poller::Backend Poller::defaultBackend()
 {
 #if defined(__linux__)
 	return Backend::EPOLL;
+#elif defined(_WIN32)
+	return Backend::WSAPOLL;
 #else
 	return Backend::POLLSET;
 #endif
@@ -324,6 +471,13 @@ bool Poller::parseBackend(const std::string& name, Backend& out)
 	if (name == "epoll")
 	{
 		out = Backend::EPOLL;
+		return true;
+	}
+#endif
+#if defined(_WIN32)
+	if (name == "wsapoll")
+	{
+		out = Backend::WSAPOLL;
 		return true;
 	}
 #endif

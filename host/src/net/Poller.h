@@ -1,7 +1,8 @@
 //
 // Poller.h
 //
-// Readiness notification for one event loop: epoll on Linux, Poco::Net::PollSet elsewhere.
+// Readiness notification for one event loop: epoll on Linux, WSAPoll on Windows,
+// Poco::Net::PollSet anywhere.
 //
 
 
@@ -33,19 +34,23 @@ class Poller
 /// Level-triggered readiness for a set of sockets, each registered with a caller token, plus a
 /// wake-up that interrupts a wait from any other thread.
 ///
-/// Two backends: on Linux epoll is used directly (events carry the token, nothing is allocated
-/// per wait); elsewhere, or with SWITCHBOARD_POLLER_POLLSET defined, Poco::Net::PollSet. Poco
-/// 1.11's PollSet builds a std::map per poll, its wakeUp() cannot interrupt a wait (#3359) and
-/// it has races fixed only in 1.12 (#3628, #4194), so it is the portability path, not the fast
-/// one. Both backends never leave POLL_WRITE armed unless asked (the #2966 busy loop).
+/// Three backends: on Linux epoll is used directly (events carry the token, nothing is allocated
+/// per wait); on Windows WSAPoll directly; anywhere Poco::Net::PollSet. Poco 1.11's PollSet
+/// builds a std::map per poll, its wakeUp() cannot interrupt a wait (#3359) and it has races
+/// fixed only in 1.12 (#3628, #4194), so it is the portability path, not the fast one. On
+/// Windows it is unusable: it always asks WSAPoll for writability and then retries until the
+/// whole timeout has passed (#3248, #3378), so readiness and wake-ups wait for the timeout
+/// (measured under Wine: connections sat in the backlog). No backend leaves writability armed
+/// unless asked (the #2966 busy loop).
 ///
 /// Threading: add/update/remove/wait belong to the loop thread; wake() is safe from any thread.
 {
 public:
 	enum class Backend
 	{
-		EPOLL,  ///< Linux only
-		POLLSET ///< Poco::Net::PollSet, every platform
+		EPOLL,   ///< Linux only
+		POLLSET, ///< Poco::Net::PollSet, every platform
+		WSAPOLL  ///< Windows only
 	};
 
 	explicit Poller(Backend backend = defaultBackend());
@@ -70,7 +75,8 @@ public:
 	const char* backendName() const;
 	static Backend defaultBackend();
 	static bool parseBackend(const std::string& name, Backend& out);
-	/// "epoll" (not on other platforms) or "pollset".
+	/// "epoll" (Linux only), "wsapoll" (Windows only) or "pollset"; false for a backend this
+	/// platform does not have.
 
 	class Impl;
 

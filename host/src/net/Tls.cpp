@@ -4,6 +4,7 @@
 
 
 #include "net/Tls.h"
+#include "net/PerThread.h"
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -326,7 +327,7 @@ TlsSession::Io TlsSession::write(const iovec* pieces, int count, std::size_t& ta
 	// so sessions hold no buffer of their own unless the kernel is full.
 	const char* record;
 	std::size_t length;
-	thread_local std::string gathered;
+	std::string& gathered = perThread<std::string>();
 	if (count == 1 || pieces[0].iov_len >= RECORD_PLAINTEXT)
 	{
 		record = static_cast<const char*>(pieces[0].iov_base);

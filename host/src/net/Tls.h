@@ -10,10 +10,10 @@
 #define Switchboard_Core_Tls_INCLUDED
 
 
+#include "net/SocketIo.h"
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <sys/uio.h>
 
 
 typedef struct ssl_ctx_st SSL_CTX;

@@ -8,8 +8,6 @@
 #include "ws/FrameEncoder.h"
 #include "Poco/Net/NetException.h"
 #include <chrono>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <thread>
 
 

@@ -6,12 +6,9 @@
 #include "net/WsConnection.h"
 #include "net/EventLoop.h"
 #include "net/Transport.h"
+#include "net/SocketIo.h"
 #include <algorithm>
-#include <cerrno>
 #include <limits>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 
 namespace Switchboard {
@@ -305,15 +302,13 @@ bool WsConnection::writeQueued()
 	{
 		iovec iov[MAX_IOVECS];
 		int count = _queue.gather(iov, MAX_IOVECS);
-		msghdr message{};
-		message.msg_iov = iov;
-		message.msg_iovlen = static_cast<std::size_t>(count);
-		ssize_t written = ::sendmsg(_fd, &message, MSG_NOSIGNAL); // a vanished peer must not raise SIGPIPE
+		long written = SocketIo::sendPieces(_fd, iov, count);
 		if (written < 0)
 		{
-			if (errno == EINTR)
+			SocketIo::Failure failure = SocketIo::lastFailure();
+			if (failure == SocketIo::Failure::INTERRUPTED)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (failure == SocketIo::Failure::WOULD_BLOCK)
 				break;
 			finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode, "write failed");
 			return false;
@@ -359,10 +354,7 @@ bool WsConnection::writeQueuedTls()
 
 std::size_t WsConnection::unreadInput() const
 {
-	int bytes = 0;
-	if (::ioctl(_fd, FIONREAD, &bytes) != 0 || bytes < 0)
-		return 0;
-	return static_cast<std::size_t>(bytes);
+	return SocketIo::unreadBytes(_fd);
 }
 
 
@@ -389,7 +381,7 @@ void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 	}
 	for (int round = 0; round < READ_ROUNDS && _state != State::DONE; ++round)
 	{
-		ssize_t n = ::recv(_fd, scratch, scratchSize, 0);
+		long n = SocketIo::receiveBytes(_fd, scratch, scratchSize, false);
 		if (n > 0)
 		{
 			readBytes(scratch, static_cast<std::size_t>(n));
@@ -403,9 +395,10 @@ void WsConnection::onReadable(char* scratch, std::size_t scratchSize)
 			       _state == State::OPEN ? "connection lost" : _reportReason);
 			return;
 		}
-		if (errno == EINTR)
+		SocketIo::Failure failure = SocketIo::lastFailure();
+		if (failure == SocketIo::Failure::INTERRUPTED)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (failure != SocketIo::Failure::WOULD_BLOCK)
 			finish(_state == State::OPEN ? CloseCode::ABNORMAL : _reportCode, "read failed");
 		return;
 	}

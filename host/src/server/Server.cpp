@@ -12,19 +12,26 @@
 #include "console/LogRing.h"
 #include "net/Transport.h"
 #include "server/WorkerPool.h"
+#if SWITCHBOARD_POSTGRESQL
 #include "storage/PostgresStorage.h"
+#endif
 #include "storage/SqliteStorage.h"
 #include "switchboard/util/Json.h"
 #include "Poco/Logger.h"
 #include "Poco/Net/IPAddress.h"
 #include <algorithm>
 #include <chrono>
-#include <fcntl.h>
 #include <filesystem>
 #include <map>
-#include <sys/resource.h>
 #include <thread>
+
+#if defined(_WIN32)
+#include <fstream>
+#else
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#endif
 
 
 namespace Switchboard {
@@ -63,6 +70,13 @@ Poco::Logger& hostLogger()
 
 std::size_t deriveConnectionCap(std::size_t configured)
 {
+#if defined(_WIN32)
+	// No descriptor limit to derive from; WSAPoll (the pollset poller) scans every socket on each
+	// wait, so the default stays modest: Windows is a correctness target, not a scale one.
+	const std::size_t cap = 10000;
+	hostLogger().information("connection cap %z", configured > 0 ? configured : cap);
+	return configured > 0 ? configured : cap;
+#else
 	// Raise the soft descriptor limit to the hard one and keep headroom for listeners,
 	// storage files, logs and HTTP requests, so upgrades get 503 instead of EMFILE.
 	rlimit limit{};
@@ -82,6 +96,7 @@ std::size_t deriveConnectionCap(std::size_t configured)
 	hostLogger().information("open files limit %z; connection cap %z", usable,
 	                         configured > 0 ? std::min(configured, cap) : cap);
 	return configured > 0 ? std::min(configured, cap) : cap;
+#endif
 }
 
 
@@ -202,7 +217,16 @@ bool Server::start(std::string& error)
 
 	_workers = std::make_unique<WorkerPool>(_settings.workerThreads);
 	if (_settings.storageBackend == "postgresql")
+	{
+#if SWITCHBOARD_POSTGRESQL
 		_storage = std::make_unique<PostgresStorage>(_settings.postgresql, _settings.workerThreads);
+#else
+		error = "[storage] backend = postgresql: this build has no PostgreSQL support (SWITCHBOARD_POSTGRESQL=OFF)";
+		_configurationFailure = true;
+		shutdown();
+		return false;
+#endif
+	}
 	else
 		_storage = std::make_unique<SqliteStorage>(_settings.storageDirectory);
 	if (_settings.cluster.enabled && _settings.storageBackend != "postgresql")
@@ -608,11 +632,16 @@ bool Server::healthy(std::string& why) const
 	std::error_code ignored;
 	std::filesystem::create_directories(_settings.storageDirectory, ignored);
 	std::string probe = _settings.storageDirectory + "/.switchboard-health";
+#if defined(_WIN32)
+	bool written = static_cast<bool>(std::ofstream(probe, std::ios::binary | std::ios::trunc) << "ok");
+	std::filesystem::remove(probe, ignored);
+#else
 	int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	bool written = fd >= 0 && ::write(fd, "ok", 2) == 2;
 	if (fd >= 0)
 		::close(fd);
 	::unlink(probe.c_str());
+#endif
 	if (!written)
 	{
 		why = "storage directory " + _settings.storageDirectory + " does not take writes";

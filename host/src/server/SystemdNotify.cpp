@@ -9,13 +9,35 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+
+#if !defined(_WIN32)
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#endif
 
 
 namespace Switchboard {
 namespace Core {
+
+
+#if defined(_WIN32)
+
+
+// No systemd: Poco's service control handler reports a Windows service's state.
+bool notifyServiceManager(std::string_view, std::string*)
+{
+	return false;
+}
+
+
+std::string reloadingState()
+{
+	return "RELOADING=1";
+}
+
+
+#else
 
 
 bool notifyServiceManager(std::string_view state, std::string* pError)
@@ -57,6 +79,9 @@ std::string reloadingState()
 	const long long micros = static_cast<long long>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
 	return "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(micros);
 }
+
+
+#endif
 
 
 } // namespace Core

@@ -14,9 +14,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <unistd.h>
 #include <exception>
 #include <mutex>
+
+#if !defined(_WIN32)
+#include <unistd.h>
+#endif
 
 
 namespace Switchboard {
@@ -30,10 +33,15 @@ std::string unwritableDirectoryReason(const std::string& path)
 /// SQLite only says "unable to open database file"; the operator needs to know the directory is
 /// read-only (access() reports EROFS even to root).
 {
+#if defined(_WIN32)
+	(void)path;
+	return ""; // no access(W_OK) for directories there; SQLite's own message stands
+#else
 	const std::string directory = std::filesystem::path(path).parent_path().string();
 	if (directory.empty() || ::access(directory.c_str(), W_OK | X_OK) == 0)
 		return "";
 	return " (its directory is not writable: " + std::string(std::strerror(errno)) + ")";
+#endif
 }
 
 

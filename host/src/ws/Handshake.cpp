@@ -6,6 +6,7 @@
 
 
 #include "ws/Handshake.h"
+#include "net/PerThread.h"
 #include "Poco/RandomStream.h"
 #include <openssl/evp.h>
 #include <memory>
@@ -71,12 +72,16 @@ std::string computeAcceptKey(std::string_view secWebSocketKey)
 	// The algorithm is fetched once: OpenSSL 3's one-shot SHA1() looks it up in the provider
 	// tables on every call, which cost several times the hashing itself.
 	static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-	thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+	struct Sha1Context
+	{
+		std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> pContext{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+	};
+	EVP_MD_CTX* const context = Core::perThread<Sha1Context>().pContext.get();
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digestLength = 0;
-	if (!sha1 || !context || EVP_DigestInit_ex(context.get(), sha1, nullptr) != 1 ||
-	    EVP_DigestUpdate(context.get(), input.data(), input.size()) != 1 ||
-	    EVP_DigestFinal_ex(context.get(), digest, &digestLength) != 1)
+	if (!sha1 || !context || EVP_DigestInit_ex(context, sha1, nullptr) != 1 ||
+	    EVP_DigestUpdate(context, input.data(), input.size()) != 1 ||
+	    EVP_DigestFinal_ex(context, digest, &digestLength) != 1)
 		throw std::bad_alloc(); // only memory exhaustion makes these fail
 	return base64(digest, digestLength);
 }

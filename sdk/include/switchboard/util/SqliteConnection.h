@@ -33,6 +33,27 @@ namespace Switchboard {
 namespace Sqlite {
 
 
+// The 64-bit change counters came with SQLite 3.37; older copies (the one bundled with Poco
+// 1.11, which the Windows build uses, is 3.35) have only the int ones.
+inline sqlite3_int64 totalChanges(sqlite3* pDB)
+{
+#if SQLITE_VERSION_NUMBER >= 3037000
+	return sqlite3_total_changes64(pDB);
+#else
+	return sqlite3_total_changes(pDB);
+#endif
+}
+
+inline sqlite3_int64 changes(sqlite3* pDB)
+{
+#if SQLITE_VERSION_NUMBER >= 3037000
+	return sqlite3_changes64(pDB);
+#else
+	return sqlite3_changes(pDB);
+#endif
+}
+
+
 class Connection
 /// Typed execution and transaction levels on a sqlite3 handle someone else opened. Cells keep
 /// their SQLite storage class (NULL, INTEGER, REAL, TEXT, BLOB) whatever the declared column type.
@@ -175,7 +196,7 @@ public:
 				result.columns.emplace_back(pName ? pName : "");
 			}
 
-			const sqlite3_int64 totalBefore = sqlite3_total_changes64(_pDB);
+			const sqlite3_int64 totalBefore = totalChanges(_pDB);
 			while ((rc = sqlite3_step(pRaw)) == SQLITE_ROW)
 			{
 				std::vector<Value> row;
@@ -193,8 +214,8 @@ public:
 			}
 			// sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE; only a statement
 			// that changed something (the total moved) may report it as its own.
-			if (sqlite3_total_changes64(_pDB) != totalBefore)
-				result.affectedRows = static_cast<std::int64_t>(sqlite3_changes64(_pDB));
+			if (totalChanges(_pDB) != totalBefore)
+				result.affectedRows = static_cast<std::int64_t>(changes(_pDB));
 			result.ok = true;
 		}
 		catch (const std::exception& e)
