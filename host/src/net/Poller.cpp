@@ -143,6 +143,57 @@ private:
 #endif
 
 
+class WakeSockets
+/// A loopback datagram pair for the portable backends: the receiver stays in the poll set, and a
+/// byte sent to it ends a wait (PollSet takes only Poco sockets, and 1.11 cannot interrupt a wait,
+/// #3359). Works on Windows too.
+{
+public:
+	WakeSockets():
+	    receiver(Poco::Net::SocketAddress("127.0.0.1", 0), false),
+	    _sender(Poco::Net::SocketAddress::IPv4)
+	{
+		receiver.setBlocking(false);
+		_sender.connect(receiver.address());
+	}
+
+	void wake()
+	{
+		Poco::FastMutex::ScopedLock lock(_mutex);
+		try
+		{
+			char one = 1;
+			_sender.sendBytes(&one, 1);
+		}
+		catch (Poco::Exception&)
+		{
+			// A full socket buffer already holds a pending wake-up.
+		}
+	}
+
+	void drain()
+	{
+		char buffer[64];
+		try
+		{
+			while (receiver.receiveBytes(buffer, sizeof(buffer)) > 0)
+			{
+			}
+		}
+		catch (Poco::Exception&)
+		{
+			// would block: drained
+		}
+	}
+
+	Poco::Net::DatagramSocket receiver;
+
+private:
+	Poco::Net::DatagramSocket _sender;
+	Poco::FastMutex _mutex;
+};
+
+
 #if defined(_WIN32)
 
 class WsaPollImpl: public Poller::Impl
@@ -150,13 +201,9 @@ class WsaPollImpl: public Poller::Impl
 /// entry into the hole, so each call is O(1); a wait scans the array, as WSAPoll itself does.
 {
 public:
-	WsaPollImpl():
-	    _wakeReceiver(Poco::Net::SocketAddress("127.0.0.1", 0), false),
-	    _wakeSender(Poco::Net::SocketAddress::IPv4)
+	WsaPollImpl()
 	{
-		_wakeReceiver.setBlocking(false);
-		_wakeSender.connect(_wakeReceiver.address());
-		_fds.push_back(WSAPOLLFD{_wakeReceiver.impl()->sockfd(), POLLRDNORM, 0});
+		_fds.push_back(WSAPOLLFD{_wake.receiver.impl()->sockfd(), POLLRDNORM, 0});
 		_tokens.push_back(0);
 	}
 
@@ -220,7 +267,7 @@ public:
 			_fds[i].revents = 0;
 			if (i == 0)
 			{
-				drainWake();
+				_wake.drain();
 				continue;
 			}
 			const bool error = (revents & (POLLERR | POLLNVAL)) != 0;
@@ -231,44 +278,15 @@ public:
 		return static_cast<int>(events.size());
 	}
 
-	void wake() override
-	{
-		Poco::FastMutex::ScopedLock lock(_wakeMutex);
-		try
-		{
-			char one = 1;
-			_wakeSender.sendBytes(&one, 1);
-		}
-		catch (Poco::Exception&)
-		{
-			// A full socket buffer already holds a pending wake-up.
-		}
-	}
+	void wake() override { _wake.wake(); }
 
 	const char* name() const override { return "wsapoll"; }
 
 private:
-	void drainWake()
-	{
-		char buffer[64];
-		try
-		{
-			while (_wakeReceiver.receiveBytes(buffer, sizeof(buffer)) > 0)
-			{
-			}
-		}
-		catch (Poco::Exception&)
-		{
-			// WSAEWOULDBLOCK: drained
-		}
-	}
-
 	std::vector<WSAPOLLFD> _fds;
 	std::vector<std::uint64_t> _tokens;
 	std::unordered_map<SOCKET, std::size_t> _index;
-	Poco::Net::DatagramSocket _wakeReceiver;
-	Poco::Net::DatagramSocket _wakeSender;
-	Poco::FastMutex _wakeMutex;
+	WakeSockets _wake;
 };
 
 #endif
@@ -277,16 +295,7 @@ private:
 class PollSetImpl: public Poller::Impl
 {
 public:
-	PollSetImpl():
-	    _wakeReceiver(Poco::Net::SocketAddress("127.0.0.1", 0), false),
-	    _wakeSender(Poco::Net::SocketAddress::IPv4)
-	{
-		// PollSet takes only Poco sockets and 1.11 cannot interrupt a wait (#3359), so the
-		// wake-up is a loopback datagram to a socket kept in the set; this works on Windows too.
-		_wakeReceiver.setBlocking(false);
-		_wakeSender.connect(_wakeReceiver.address());
-		_pollSet.add(_wakeReceiver, Poco::Net::PollSet::POLL_READ);
-	}
+	PollSetImpl() { _pollSet.add(_wake.receiver, Poco::Net::PollSet::POLL_READ); }
 
 	bool add(const Poco::Net::Socket& socket, std::uint64_t token, bool wantWrite) override
 	{
@@ -323,9 +332,9 @@ public:
 		Poco::Net::PollSet::SocketModeMap ready = _pollSet.poll(timeout);
 		for (const auto& entry : ready)
 		{
-			if (entry.first == _wakeReceiver)
+			if (entry.first == _wake.receiver)
 			{
-				drainWake();
+				_wake.drain();
 				continue;
 			}
 			auto it = _tokens.find(entry.first);
@@ -339,19 +348,7 @@ public:
 		return static_cast<int>(events.size());
 	}
 
-	void wake() override
-	{
-		Poco::FastMutex::ScopedLock lock(_wakeMutex);
-		try
-		{
-			char one = 1;
-			_wakeSender.sendBytes(&one, 1);
-		}
-		catch (Poco::Exception&)
-		{
-			// A full socket buffer already holds a pending wake-up.
-		}
-	}
+	void wake() override { _wake.wake(); }
 
 	const char* name() const override { return "pollset"; }
 
@@ -361,26 +358,9 @@ private:
 		return Poco::Net::PollSet::POLL_READ | (wantWrite ? Poco::Net::PollSet::POLL_WRITE : 0);
 	}
 
-	void drainWake()
-	{
-		char buffer[64];
-		try
-		{
-			while (_wakeReceiver.receiveBytes(buffer, sizeof(buffer)) > 0)
-			{
-			}
-		}
-		catch (Poco::Exception&)
-		{
-			// EAGAIN: drained
-		}
-	}
-
 	Poco::Net::PollSet _pollSet;
 	std::map<Poco::Net::Socket, std::uint64_t> _tokens;
-	Poco::Net::DatagramSocket _wakeReceiver;
-	Poco::Net::DatagramSocket _wakeSender;
-	Poco::FastMutex _wakeMutex;
+	WakeSockets _wake;
 };
 
 
