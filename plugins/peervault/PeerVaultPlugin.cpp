@@ -185,7 +185,7 @@ StartResult PeerVaultPlugin::start(Host& host, Setup& setup)
 	_lastCpuMicros = ProcessFigures::cpuTimeMicros();
 
 	// Every answer is computed from memory (publish encodes once and hands the frame to the
-	// router), so the routes run on the event loop: no worker hop, twice the publish rate.
+	// router), so the routes run on the event loop: no worker hop per publish.
 	auto handler = [this](const HttpRequest& request, HttpResponse& response) { dispatch(request, response); };
 	if (!setup.addLoopRoute("*", "/*", handler))
 		return StartResult::failed("cannot register the HTTP endpoints");

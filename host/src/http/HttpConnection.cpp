@@ -701,8 +701,8 @@ void HttpConnection::runLoopRoute(const Route& route, std::shared_ptr<const void
 {
 	// Run as a task of this loop rather than at once: after everything other loops posted here
 	// before this request was read (a publish whose answer the client already has must reach
-	// this loop's sockets before the one this request makes). Reading stays armed: this loop
-	// polls again only after its tasks ran, so no epoll change is needed.
+	// this loop's sockets before the one this request makes). Reading stays armed (no epoll
+	// change): bytes arriving meanwhile are buffered up to the bound, as for a worker route.
 	_state = State::WAITING;
 	route.owner->routeStarted();
 	HttpFront* front = &_front;
