@@ -55,17 +55,7 @@ log() { echo "[build-windows $(($(date +%s) - started))s] $*"; }
 # --- 1. packages -----------------------------------------------------------------------------
 packages=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 mingw-w64-tools
 	wine wine64 cmake make dpkg-dev perl patch autoconf automake libtool pkg-config libboost-dev ca-certificates)
-missing=()
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	log "installing: ${missing[*]}"
-	sudo_cmd=""
-	[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-	$sudo_cmd apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+"$repo/scripts/apt-install-missing.sh" "${packages[@]}"
 
 cc="$triplet-gcc-posix"
 cxx="$triplet-g++-posix"
