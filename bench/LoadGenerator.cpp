@@ -37,6 +37,8 @@ constexpr std::uint64_t MS = 1000000;
 constexpr std::uint64_t PING_TIMEOUT_NS = 1000 * MS;
 constexpr int TS_DIGITS = 19;
 constexpr int SEQ_DIGITS = 10;
+// PeerJS groups: the seq field carries the sender's slot in its low part (groups of at most 100).
+constexpr std::uint64_t GROUP_SEQ_BASE = 128;
 constexpr int SEND_BUDGET = 20000;         // scheduled sends per loop iteration before events are served again
 constexpr int TLS_READ_BUFFER = 64 * 1024; // relay workloads: OpenSSL's read-ahead buffer, bytes per read()
 constexpr int MAX_TLS_WRITE = 1 << 30;
@@ -167,8 +169,42 @@ void LoadGenerator::buildConnections()
 	{
 		_conns[i].partner = static_cast<int>(i ^ 1);
 	}
+	if (peerjsGroups())
+	{
+		buildPeerjsGroups();
+		return;
+	}
 	for (Conn& c : _conns)
 		buildTemplate(c);
+}
+
+
+void LoadGenerator::buildPeerjsGroups()
+{
+	// Groups of roomSize consecutive connections, the traffic shape of GoVPN's rooms: each member
+	// sends to the next other member in turn, so one template per destination.
+	const int size = _options.roomSize;
+	for (std::size_t i = 0; i < _conns.size(); ++i)
+	{
+		Conn& c = _conns[i];
+		const int first = static_cast<int>(i) / size * size;
+		c.room = static_cast<int>(i) / size;
+		c.slot = static_cast<int>(i) - first;
+		c.nextDestination = (c.slot + 1) % size;
+		c.seqTo.assign(static_cast<std::size_t>(size), 0);
+		c.seqFrom.assign(static_cast<std::size_t>(size), 0);
+		c.groupMessages.assign(static_cast<std::size_t>(size), std::string());
+		for (int slot = 0; slot < size; ++slot)
+		{
+			if (slot == c.slot)
+				continue;
+			c.partner = first + slot;
+			buildTemplate(c);
+			c.groupMessages[static_cast<std::size_t>(slot)] = std::move(c.message);
+		}
+		c.partner = first + c.nextDestination;
+		c.message.clear();
+	}
 }
 
 
@@ -958,8 +994,24 @@ void LoadGenerator::onData(int index, const char* at, std::size_t size)
 		return;
 	}
 	Conn& c = _conns[static_cast<std::size_t>(index)];
-	const bool inOrder = seq == c.seqIn;
-	c.seqIn = seq + 1;
+	bool inOrder = false;
+	if (peerjsGroups())
+	{
+		// seq = the sender's count of messages to this member * GROUP_SEQ_BASE + the sender's slot
+		const std::size_t from = static_cast<std::size_t>(seq % GROUP_SEQ_BASE);
+		if (from >= c.seqFrom.size())
+		{
+			++_counters.otherFrames;
+			return;
+		}
+		inOrder = seq / GROUP_SEQ_BASE == c.seqFrom[from];
+		c.seqFrom[from] = static_cast<std::uint32_t>(seq / GROUP_SEQ_BASE + 1);
+	}
+	else
+	{
+		inOrder = seq == c.seqIn;
+		c.seqIn = seq + 1;
+	}
 	deliver(index, ts, inOrder);
 }
 
@@ -1062,6 +1114,23 @@ void LoadGenerator::sendData(int index, std::uint64_t tsNs)
 	if (govpn())
 	{
 		sendGovpnData(index, tsNs);
+		return;
+	}
+	if (peerjsGroups())
+	{
+		// Templates differ only in dst (and the pad's length), so tsOff and seqOff hold for all.
+		const std::size_t to = static_cast<std::size_t>(c.nextDestination);
+		std::string& message = c.groupMessages[to];
+		const std::uint64_t seq = std::uint64_t(c.seqTo[to]++) * GROUP_SEQ_BASE + std::uint64_t(c.slot);
+		writeDigits(&message[c.tsOff], tsNs, TS_DIGITS);
+		writeDigits(&message[c.seqOff], seq % 10000000000ull, SEQ_DIGITS);
+		_codec.appendFrame(c.out, ClientCodec::TEXT, message.data(), message.size());
+		_counters.dataBytes += message.size();
+		++_counters.sent;
+		c.nextDestination = (c.nextDestination + 1) % _options.roomSize;
+		if (c.nextDestination == c.slot)
+			c.nextDestination = (c.nextDestination + 1) % _options.roomSize;
+		markDirty(index);
 		return;
 	}
 	writeDigits(&c.message[c.tsOff], tsNs, TS_DIGITS);
@@ -1488,6 +1557,8 @@ void LoadGenerator::printResult()
 	json += ",\"dropped_sends\":" + u(k.droppedSends);
 	json += ",\"pings_lost\":" + u(k.pingsLost);
 	json += ",\"data_bytes\":" + u(k.dataBytes);
+	if (peerjsGroups())
+		json += ",\"group_size\":" + std::to_string(_options.roomSize);
 	if (govpn())
 	{
 		json += ",\"room_size\":" + std::to_string(_options.roomSize);

@@ -108,7 +108,7 @@ private:
 		std::uint64_t seqOut = 0;
 		std::uint64_t seqIn = 0;
 
-		// GOVPN only
+		// GOVPN, and PeerJS in groups (room, slot, nextDestination, seqTo, seqFrom)
 		int room = -1;                ///< index in _rooms
 		int slot = 0;                 ///< position in the room; 0 created it
 		std::string key;              ///< the public key bound on the upgrade
@@ -119,6 +119,7 @@ private:
 		std::vector<std::uint32_t> seqTo;   ///< per destination slot
 		std::vector<std::uint32_t> seqFrom; ///< per source slot
 		std::vector<Govpn::SignalTemplate> signals;
+		std::vector<std::string> groupMessages; ///< PeerJS groups: the template per destination slot
 	};
 
 	struct Room
@@ -170,6 +171,7 @@ private:
 
 	void buildConnections();
 	void buildTemplate(Conn& conn);
+	void buildPeerjsGroups();
 	void startConnects(std::uint64_t now);
 	void connectOne(int index);
 	void resolved(int index, bool ok);
@@ -200,6 +202,12 @@ private:
 	void sendData(int index, std::uint64_t tsNs);
 
 	bool govpn() const { return _options.protocol == Protocol::GOVPN; }
+	/// PeerJS closed or open relay in groups of roomSize (> 2) instead of pairs.
+	bool peerjsGroups() const
+	{
+		return !govpn() && _options.roomSize > 2 &&
+		       (_options.workload == Workload::CLOSED || _options.workload == Workload::OPEN);
+	}
 	int portOf(int index) const
 	/// The server port of a connection: targetPort, or peerPort for the second peer of a pair.
 	{

@@ -45,7 +45,8 @@ const char USAGE[] =
     "  --message-bytes N        peerjs: pad each CANDIDATE to N bytes with a \"pad\" string in its\n"
     "                           payload (to compare protocols at one message size)\n"
     "  --room-size N            govpn: members per room (default 2; closed and open need 2 * pairs to be\n"
-    "                           a multiple of it)\n"
+    "                           a multiple of it); peerjs closed and open: groups of N (3..100) instead of\n"
+    "                           pairs, each member sending to the next other member of its group in turn\n"
     "  --password DDDD          govpn: the rooms' password (default 4821)\n"
     "  --connections N          hold, join: connections\n"
     "  --pairs N                closed, open: peer pairs\n"
@@ -278,6 +279,11 @@ int main(int argc, char** argv)
 	}
 	else if (o.workload == Workload::JOIN)
 		return fail("join needs --protocol govpn");
+	else if (o.roomSize > 2 && (o.workload == Workload::CLOSED || o.workload == Workload::OPEN))
+	{
+		if (o.roomSize > 100 || (2 * o.pairs) % o.roomSize != 0 || o.victimRate > 0 || o.peerPort > 0)
+			return fail("peerjs groups: --room-size 3..100 dividing 2 * --pairs, no victim pair, no --peer-port");
+	}
 	if ((o.workload == Workload::CLOSED || o.workload == Workload::OPEN) && o.pairs == 0)
 		return fail("closed and open need --pairs");
 	if (o.workload == Workload::OPEN && o.rate <= 0 && o.victimRate <= 0)
