@@ -208,7 +208,7 @@ void GovpnPlugin::addRemoteOnline(std::string_view roomId, std::string_view key,
 	for (const Room::Online& o : room.online)
 		if (o.socket == socket)
 			return;
-	room.online.push_back({std::string(key), socket, std::string(connectionId)});
+	room.addOnline(std::string(key), socket, std::string(connectionId));
 	updateGauges();
 	if (!reasserted || known)
 		return;

@@ -1092,7 +1092,7 @@ void GovpnPlugin::comeOnline(Room& room, Client& client)
 		                               {room.id, client.boundKey}, {});
 		return;
 	}
-	room.online.push_back({client.boundKey, client.id, client.connectionId});
+	room.addOnline(client.boundKey, client.id, client.connectionId);
 	client.room = room.id;
 	shareOnline(room, client.id);
 	std::uint64_t activeRooms = 0;

@@ -11,6 +11,8 @@
 
 
 #include "GovpnPlugin.h"
+#include <algorithm>
+#include <cstring>
 
 
 namespace Switchboard {
@@ -62,8 +64,9 @@ struct GovpnPlugin::Room
 	struct Online
 	{
 		std::string key;
-		ConnectionId socket = 0;  ///< on this node or, in a cluster, another (nodeOf())
-		std::string connectionId; ///< the socket's "c-…"
+		ConnectionId socket = 0;   ///< on this node or, in a cluster, another (nodeOf())
+		std::string connectionId;  ///< the socket's "c-…"
+		std::uint64_t keyHead = 0; ///< the key's first 8 bytes (keyHeadOf): the relay's lookup compares it first
 	};
 	std::string id;
 	std::string name;
@@ -75,10 +78,27 @@ struct GovpnPlugin::Room
 	std::map<std::string, Member> members;
 	std::vector<Online> online; ///< in the order members came online
 
+	/// The first 8 bytes of a key (fewer: zero-padded), loaded as one word.
+	static std::uint64_t keyHeadOf(std::string_view key)
+	{
+		std::uint64_t head = 0;
+		std::memcpy(&head, key.data(), std::min<std::size_t>(key.size(), sizeof head));
+		return head;
+	}
+
+	void addOnline(std::string key, ConnectionId socket, std::string connectionId)
+	{
+		const std::uint64_t head = keyHeadOf(key);
+		online.push_back({std::move(key), socket, std::move(connectionId), head});
+	}
+
 	const Online* onlineByKey(std::string_view key) const
 	{
+		// Every signal looks its destination up here: keys are random hex, so comparing the first
+		// word in place rejects the other members without a call to memcmp.
+		const std::uint64_t head = keyHeadOf(key);
 		for (const Online& o : online)
-			if (o.key == key)
+			if (o.keyHead == head && o.key == key)
 				return &o;
 		return nullptr;
 	}
