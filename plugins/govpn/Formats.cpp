@@ -4,6 +4,7 @@
 
 
 #include "Formats.h"
+#include "CivilTime.h"
 #include "Codec.h"
 #include <ctime>
 
@@ -102,15 +103,11 @@ bool isUsername(std::string_view text)
 
 std::string rfc3339(std::int64_t unixMs)
 {
-	std::time_t seconds = static_cast<std::time_t>(unixMs / 1000);
-	std::tm utc{};
-#if defined(_WIN32)
-	gmtime_s(&utc, &seconds);
-#else
-	gmtime_r(&seconds, &utc);
-#endif
-	char buffer[32];
-	std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &utc);
+	// Truncated towards zero, as the C library's conversion of unixMs / 1000 was.
+	const CivilTime::UtcTime utc = CivilTime::utcTime(unixMs / 1000);
+	char buffer[64];
+	std::snprintf(buffer, sizeof(buffer), "%04lld-%02d-%02dT%02d:%02d:%02dZ", static_cast<long long>(utc.year),
+	              utc.month, utc.day, utc.hour, utc.minute, utc.second);
 	return buffer;
 }
 

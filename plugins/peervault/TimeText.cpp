@@ -4,6 +4,7 @@
 
 
 #include "TimeText.h"
+#include "CivilTime.h"
 
 
 namespace Switchboard {
@@ -13,6 +14,10 @@ namespace TimeText {
 
 namespace {
 
+
+using CivilTime::civilDate;
+using CivilTime::daysSinceEpoch;
+using CivilTime::floorDivide;
 
 constexpr std::int64_t MILLIS_PER_SECOND = 1000;
 constexpr std::int64_t MILLIS_PER_MINUTE = 60 * MILLIS_PER_SECOND;
@@ -25,22 +30,10 @@ constexpr std::int64_t DAYS_TO_YEAR_10000 = 2932897;
 constexpr std::int64_t EARLIEST_MILLIS = DAYS_TO_YEAR_0 * MILLIS_PER_DAY;
 constexpr std::int64_t LATEST_MILLIS = DAYS_TO_YEAR_10000 * MILLIS_PER_DAY - 1;
 
-// The calendar repeats every 400 years; counting from a March 1st puts the leap day at the end of
-// each counted year, so month lengths before it never depend on the year.
-constexpr std::int64_t DAYS_PER_400_YEARS = 146097;
-constexpr std::int64_t DAYS_FROM_0000_03_01_TO_EPOCH = 719468;
-
 constexpr std::int64_t NANOS_PER_MILLI = 1000000;
 // 100 years of 365.25 days: far above any sensible timeout, and under half of int64 nanoseconds'
 // limit, so the sum of two in-range values never overflows.
 constexpr std::int64_t MAX_DURATION_NANOS = 36525LL * 86400 * 1000000000;
-
-
-std::int64_t floorDivide(std::int64_t value, std::int64_t divisor)
-{
-	const std::int64_t quotient = value / divisor;
-	return (value % divisor != 0 && value < 0) ? quotient - 1 : quotient;
-}
 
 
 bool isLeapYear(std::int64_t year)
@@ -53,39 +46,6 @@ int daysInMonth(std::int64_t year, int month)
 {
 	static const int LENGTHS[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	return month == 2 && isLeapYear(year) ? 29 : LENGTHS[month - 1];
-}
-
-
-std::int64_t daysSinceEpoch(std::int64_t year, int month, int day)
-/// Proleptic Gregorian date (month 1..12) to days since 1970-01-01.
-{
-	// Treat January and February as months 11 and 12 of the previous March-based year.
-	const std::int64_t marchYear = month <= 2 ? year - 1 : year;
-	const int monthFromMarch = month <= 2 ? month + 9 : month - 3;
-	const std::int64_t era = floorDivide(marchYear, 400);
-	const std::int64_t yearOfEra = marchYear - era * 400;
-	// Month lengths from March run 31,30,31,30,31 and repeat; (153m + 2) / 5 sums them exactly.
-	const std::int64_t dayOfYear = (153 * monthFromMarch + 2) / 5 + day - 1;
-	const std::int64_t dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
-	return era * DAYS_PER_400_YEARS + dayOfEra - DAYS_FROM_0000_03_01_TO_EPOCH;
-}
-
-
-void civilDate(std::int64_t days, std::int64_t& year, int& month, int& day)
-/// The inverse of daysSinceEpoch.
-{
-	const std::int64_t shifted = days + DAYS_FROM_0000_03_01_TO_EPOCH;
-	const std::int64_t era = floorDivide(shifted, DAYS_PER_400_YEARS);
-	const std::int64_t dayOfEra = shifted - era * DAYS_PER_400_YEARS;
-	// Remove the leap days of the years before this one (every 4th, not every 100th, every 400th;
-	// the era's last day is the 400th year's leap day) to find the year within the era.
-	const std::int64_t yearOfEra =
-	    (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / (DAYS_PER_400_YEARS - 1)) / 365;
-	const std::int64_t dayOfYear = dayOfEra - (yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100);
-	const std::int64_t monthFromMarch = (5 * dayOfYear + 2) / 153;
-	day = static_cast<int>(dayOfYear - (153 * monthFromMarch + 2) / 5 + 1);
-	month = static_cast<int>(monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9);
-	year = era * 400 + yearOfEra + (month <= 2 ? 1 : 0);
 }
 
 

@@ -4,6 +4,7 @@
 
 
 #include "Rules.h"
+#include "CivilTime.h"
 #include "switchboard/util/HttpText.h"
 #include <sodium.h>
 #include <algorithm>
@@ -191,16 +192,10 @@ std::string formatTimestamp(std::int64_t micros)
 		fraction += 1000000;
 		--seconds;
 	}
-	const std::time_t t = static_cast<std::time_t>(seconds);
-	std::tm utc{};
-#if defined(_WIN32)
-	gmtime_s(&utc, &t);
-#else
-	gmtime_r(&t, &utc);
-#endif
-	char buffer[96]; // room for any int the format may be given
-	std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-	              utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long long>(fraction));
+	const CivilTime::UtcTime utc = CivilTime::utcTime(seconds);
+	char buffer[96]; // room for any value the format may be given
+	std::snprintf(buffer, sizeof(buffer), "%04lld-%02d-%02dT%02d:%02d:%02d.%06lldZ", static_cast<long long>(utc.year),
+	              utc.month, utc.day, utc.hour, utc.minute, utc.second, static_cast<long long>(fraction));
 	return buffer;
 }
 

@@ -10,6 +10,7 @@
 
 
 #include "StaticFiles.h"
+#include "CivilTime.h"
 #include "switchboard/util/HttpText.h"
 #include "HttpRules.h"
 #include <cerrno>
@@ -419,20 +420,12 @@ std::string StaticFiles::httpDate(std::int64_t unixSeconds)
 	static const char* const DAYS[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char* const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	const std::time_t seconds = static_cast<std::time_t>(unixSeconds);
-	std::tm parts{};
-#if defined(_WIN32)
-	if (::gmtime_s(&parts, &seconds) != 0)
-#else
-	if (::gmtime_r(&seconds, &parts) == nullptr)
-#endif
-		return "Thu, 01 Jan 1970 00:00:00 GMT";
+	const CivilTime::UtcTime utc = CivilTime::utcTime(unixSeconds);
 	const auto two = [](int value) {
 		return std::string(1, static_cast<char>('0' + value / 10)) + static_cast<char>('0' + value % 10);
 	};
-	return std::string(DAYS[parts.tm_wday]) + ", " + two(parts.tm_mday) + " " + MONTHS[parts.tm_mon] + " " +
-	       std::to_string(parts.tm_year + 1900) + " " + two(parts.tm_hour) + ":" + two(parts.tm_min) + ":" +
-	       two(parts.tm_sec) + " GMT";
+	return std::string(DAYS[utc.weekday]) + ", " + two(utc.day) + " " + MONTHS[utc.month - 1] + " " +
+	       std::to_string(utc.year) + " " + two(utc.hour) + ":" + two(utc.minute) + ":" + two(utc.second) + " GMT";
 }
 
 

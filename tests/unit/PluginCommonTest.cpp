@@ -8,6 +8,7 @@
 //
 
 
+#include "CivilTime.h"
 #include "Hs256.h"
 #include "JsonText.h"
 #include <sodium.h>
@@ -30,6 +31,7 @@ class PluginCommonTest: public CppUnit::TestFixture
 	CPPUNIT_TEST(testStringValues);
 	CPPUNIT_TEST(testMemberWalk);
 	CPPUNIT_TEST(testHs256);
+	CPPUNIT_TEST(testCivilTime);
 	CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -167,6 +169,49 @@ public:
 		    !Switchboard::Hs256::verify(secret, noneHeader + "." + body + token.substr(token.rfind('.')), payload));
 		for (const char* bad : {"", "a.b", "a.b.c.d", "...", "e30.e30.e30"})
 			CPPUNIT_ASSERT_MESSAGE(bad, !Switchboard::Hs256::verify(secret, bad, payload));
+	}
+
+	void testCivilTime()
+	{
+		// Known instants, before 1970 too (Windows' gmtime_s refuses those; this must not).
+		using Switchboard::CivilTime::utcTime;
+		const struct
+		{
+			std::int64_t seconds;
+			std::int64_t year;
+			int month, day, hour, minute, second, weekday;
+		} cases[] = {
+		    {0, 1970, 1, 1, 0, 0, 0, 4},
+		    {-1, 1969, 12, 31, 23, 59, 59, 3},
+		    {951782400, 2000, 2, 29, 0, 0, 0, 2},        // a leap day of a 400th year
+		    {1771792922, 2026, 2, 22, 20, 42, 2, 0},     // a Sunday
+		    {-2203891200, 1900, 3, 1, 0, 0, 0, 4},       // 1900 was no leap year
+		    {-62167219200, 0, 1, 1, 0, 0, 0, 6},         // year 0, proleptic
+		    {253402300799, 9999, 12, 31, 23, 59, 59, 5}, // the last four-digit second
+		};
+		for (const auto& c : cases)
+		{
+			const Switchboard::CivilTime::UtcTime t = utcTime(c.seconds);
+			const std::string at = std::to_string(c.seconds);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, c.year, t.year);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, c.month, t.month);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, c.day, t.day);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, c.hour, t.hour);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, c.minute, t.minute);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, c.second, t.second);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, c.weekday, t.weekday);
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(at, Switchboard::CivilTime::floorDivide(c.seconds, 86400),
+			                             Switchboard::CivilTime::daysSinceEpoch(t.year, t.month, t.day));
+		}
+		// Every day over four centuries round-trips.
+		for (std::int64_t days = -200000; days <= 200000; ++days)
+		{
+			std::int64_t year = 0;
+			int month = 0;
+			int day = 0;
+			Switchboard::CivilTime::civilDate(days, year, month, day);
+			CPPUNIT_ASSERT_EQUAL(days, Switchboard::CivilTime::daysSinceEpoch(year, month, day));
+		}
 	}
 };
 
