@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds Switchboard for 64-bit Windows (x86_64-w64-mingw32) on Debian 12.
 #
-#   scripts/build-windows.sh [--build-dir DIR] [--deps-only] [--jobs N]
+#   scripts/build-windows.sh [--build-dir DIR] [--install-only | --deps-only] [--jobs N]
 #
 # 1. Installs what is missing with apt-get: Debian's mingw-w64 toolchain (posix threads), Wine,
 #    cmake, make, dpkg-dev, perl, patch, autoconf/automake/libtool (libsodium's source has no
@@ -15,14 +15,17 @@
 #    where <key> names the three Debian versions, the toolchain and the recipe revision. A build
 #    is reused only when its stamp file exists; the stamp is written last. A warm run needs no
 #    network: the fetched sources and the private index are kept under the cache root.
+#    CppUnit (Debian's cppunit 1.15.1 source) goes the same way into a directory of its own.
 # 4. Cross-builds Switchboard with cmake/toolchain-mingw-w64.cmake into DIR (default
 #    build-windows/ in the clone): bin/switchboard.exe and the bundled plugins as
-#    plugins/<name>.dll, and the deliberately broken plugins of tests/fixtures. The CppUnit test
-#    runners are not built for Windows (Debian has no mingw CppUnit); the `windows` CTest tests
-#    run on Linux and drive the .exe under Wine.
+#    plugins/<name>.dll, the deliberately broken plugins of tests/fixtures, and the portable unit
+#    test runners as tests/<Name>.exe (tests/windows/unit-runners.cmake). The `windows` CTest
+#    tests run on Linux: they run those runners under Wine and drive the .exe from Linux clients.
 #
 # Options:
 #   --build-dir DIR  where Switchboard is built (default: build-windows in the clone)
+#   --install-only   stop after the packages (step 1); .ci/run installs them before it starts the
+#                    rest in the background, so that two apt-get runs never overlap
 #   --deps-only      stop after the dependencies (steps 1-3)
 #   --jobs N         parallel jobs (default: the number of CPUs)
 #   --help           this text
@@ -34,10 +37,12 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir="$repo/build-windows"
 deps_only=0
+install_only=0
 jobs=$(nproc)
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build-dir) build_dir=$(realpath -m "$2"); shift 2 ;;
+	--install-only) install_only=1; shift ;;
 	--deps-only) deps_only=1; shift ;;
 	--jobs) jobs="$2"; shift 2 ;;
 	--help | -h) usage; exit 0 ;;
@@ -56,6 +61,7 @@ log() { echo "[build-windows $(($(date +%s) - started))s] $*"; }
 packages=(g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 mingw-w64-tools
 	wine wine64 cmake make dpkg-dev perl patch autoconf automake libtool pkg-config libboost-dev ca-certificates)
 "$repo/scripts/apt-install-missing.sh" "${packages[@]}"
+[ "$install_only" -eq 0 ] || exit 0
 
 cc="$triplet-gcc-posix"
 cxx="$triplet-g++-posix"
@@ -250,6 +256,38 @@ if [ -f "$stamp" ]; then
 else
 	build_dependencies
 fi
+
+# CppUnit (Debian's source package, 1.15.1) for the unit test runners built for Windows, in a
+# cache directory of its own so that adding it did not invalidate the one above.
+cppunit_version=$(fetch_source cppunit 1.15)
+cppunit_key="cppunit-${cppunit_version}_${toolchain_version}_r1"
+cppunit_key=${cppunit_key//[:~+]/.}
+cppunit_prefix="$cache_root/$cppunit_key"
+build_cppunit() {
+	unpack cppunit "$cppunit_version"
+	cd "$work/src-cppunit"
+	[ -x configure ] || autoreconf -fi
+	./configure --host="$triplet" CC="$cc" CXX="$cxx" --prefix="$cppunit_prefix" --disable-shared \
+		--enable-static --disable-doxygen --disable-html-docs --disable-werror
+	make -j"$jobs" -C src/cppunit
+	make -C src/cppunit install
+	make -C include install
+}
+if [ -f "$cppunit_prefix/.complete" ]; then
+	log "cppunit: reusing $cppunit_prefix"
+else
+	work="$cache_root/work-$cppunit_key"
+	mkdir -p "$work"
+	log "cppunit: building into $cppunit_prefix (log: $work/cppunit.log)"
+	if ! (build_cppunit) >"$work/cppunit.log" 2>&1; then
+		tail -40 "$work/cppunit.log"
+		echo "building cppunit failed; the whole log is $work/cppunit.log" >&2
+		exit 1
+	fi
+	rm -rf "$work"
+	date -u +%FT%TZ >"$cppunit_prefix/.complete"
+	log "cppunit: built"
+fi
 [ "$deps_only" -eq 0 ] || exit 0
 
 # --- 4. Switchboard --------------------------------------------------------------------------
@@ -259,6 +297,8 @@ ln -sfn /usr/include/boost "$prefix/include-boost/boost"
 log "switchboard into $build_dir"
 cmake -S "$repo" -B "$build_dir" -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/toolchain-mingw-w64.cmake" \
 	-DCMAKE_BUILD_TYPE=Release -DSWITCHBOARD_WINDOWS_DEPS="$prefix" -DSWITCHBOARD_WERROR=ON \
-	-DSWITCHBOARD_BUILD_TESTS=OFF -DSWITCHBOARD_BUILD_FIXTURES=ON -DSWITCHBOARD_POSTGRESQL=OFF
-cmake --build "$build_dir" -j"$jobs" --target switchboard switchboard_bundled_plugins switchboard_fixture_plugins
+	-DSWITCHBOARD_BUILD_TESTS=OFF -DSWITCHBOARD_BUILD_FIXTURES=ON -DSWITCHBOARD_POSTGRESQL=OFF \
+	-DSWITCHBOARD_WINDOWS_CPPUNIT="$cppunit_prefix"
+cmake --build "$build_dir" -j"$jobs" --target switchboard switchboard_bundled_plugins switchboard_fixture_plugins \
+	switchboard_windows_unit_runners
 log "done: $build_dir/bin/switchboard.exe, $build_dir/plugins/*.dll (and the loader tests' $build_dir/fixture-plugins)"

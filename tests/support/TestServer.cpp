@@ -14,6 +14,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <csignal>
 #include <exception>
@@ -257,6 +258,15 @@ std::string readWholeFile(const std::string& path)
 }
 
 
+// The environment can point every runner at another build of the server (tests/windows/
+// run-under-wine.sh: switchboard.exe under Wine through a launcher script, its .dll plugins).
+std::string fromEnvironment(const char* name)
+{
+	const char* value = std::getenv(name);
+	return value == nullptr ? std::string() : std::string(value);
+}
+
+
 } // namespace
 
 
@@ -336,6 +346,9 @@ TestServer::~TestServer()
 
 std::string TestServer::defaultBinary()
 {
+	const std::string overridden = fromEnvironment("SWITCHBOARD_TEST_SERVER_BINARY");
+	if (!overridden.empty())
+		return overridden;
 #ifdef SWITCHBOARD_BINARY
 	return SWITCHBOARD_BINARY;
 #else
@@ -344,8 +357,20 @@ std::string TestServer::defaultBinary()
 }
 
 
+int TestServer::platformSignal(int signal)
+{
+	// Windows has no SIGTERM; its graceful stop is Ctrl-C, which Wine delivers for SIGINT.
+	if (signal == SIGTERM && fromEnvironment("SWITCHBOARD_TEST_SERVER_SIGTERM") == "SIGINT")
+		return SIGINT;
+	return signal;
+}
+
+
 std::string TestServer::defaultPluginDir()
 {
+	const std::string overridden = fromEnvironment("SWITCHBOARD_TEST_SERVER_PLUGINS");
+	if (!overridden.empty())
+		return overridden;
 #ifdef SWITCHBOARD_TEST_PLUGIN_DIR
 	return SWITCHBOARD_TEST_PLUGIN_DIR;
 #else
@@ -748,6 +773,7 @@ int TestServer::stop(int signal, int timeoutMs)
 	}
 	if (reap())
 		return _lastExit.code();
+	signal = platformSignal(signal);
 	// A second SIGTERM may cut a graceful shutdown short, so one sent by sendSignal() is not repeated.
 	if (_signalSent != signal)
 		::kill(_pid, signal);
@@ -775,6 +801,7 @@ void TestServer::sendSignal(int signal)
 {
 	if (!running())
 		throw std::logic_error("TestServer::sendSignal: the server is not running");
+	signal = platformSignal(signal);
 	::kill(_pid, signal);
 	_signalSent = signal;
 }

@@ -109,10 +109,16 @@ public:
 	TestServer& operator=(const TestServer&) = delete;
 
 	static std::string defaultBinary();
-	/// SWITCHBOARD_BINARY as compiled in, or "" if it was not defined.
+	/// The environment's SWITCHBOARD_TEST_SERVER_BINARY if set, else SWITCHBOARD_BINARY as
+	/// compiled in, or "" if it was not defined.
 
 	static std::string defaultPluginDir();
-	/// SWITCHBOARD_TEST_PLUGIN_DIR as compiled in, or "".
+	/// The environment's SWITCHBOARD_TEST_SERVER_PLUGINS if set, else SWITCHBOARD_TEST_PLUGIN_DIR
+	/// as compiled in, or "".
+
+	static int platformSignal(int signal);
+	/// What stop() and sendSignal() send for signal: SIGINT for SIGTERM when the environment's
+	/// SWITCHBOARD_TEST_SERVER_SIGTERM is "SIGINT" (a Windows build under Wine), else signal.
 
 	void set(const std::string& section, const std::string& key, const std::string& value);
 	/// Sets key in section, adding either if missing; an existing key keeps its position.

@@ -400,9 +400,15 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(error, HostConfig::load("", env, {}, c, error));
 
 		// The real environment reader sees a variable set in this process.
+#ifdef _WIN32
+		_putenv_s("SWITCHBOARD_TEST__PROBE", "1");
+		Env real = HostConfig::processEnvironment();
+		_putenv_s("SWITCHBOARD_TEST__PROBE", "");
+#else
 		::setenv("SWITCHBOARD_TEST__PROBE", "1", 1);
 		Env real = HostConfig::processEnvironment();
 		::unsetenv("SWITCHBOARD_TEST__PROBE");
+#endif
 		CPPUNIT_ASSERT_EQUAL(std::string("1"), real["SWITCHBOARD_TEST__PROBE"]);
 		// Every variable: [environment] may name any of them.
 		CPPUNIT_ASSERT(real.find("PATH") != real.end());

@@ -532,11 +532,18 @@ public:
 		CPPUNIT_ASSERT_EQUAL(std::string(), checkExposition(text));
 		CPPUNIT_ASSERT(contains(text, "# TYPE process_cpu_seconds_total counter\n"));
 		CPPUNIT_ASSERT(std::stod(sampleValue(text, "process_resident_memory_bytes")) > 0);
-		CPPUNIT_ASSERT(std::stod(sampleValue(text, "process_max_fds")) > 0);
 		CPPUNIT_ASSERT(std::stod(sampleValue(text, "process_cpu_seconds_total")) >= 0);
 		double start = std::stod(sampleValue(text, "process_start_time_seconds"));
 		double now = static_cast<double>(std::time(nullptr));
 		CPPUNIT_ASSERT(start <= now + 1 && start > now - 24 * 3600);
+#ifdef _WIN32
+		// Windows has no descriptor limit to report, and process_open_fds counts handles (which
+		// Wine reports as 0), so opening directories proves nothing there.
+		CPPUNIT_ASSERT(!contains(text, "process_max_fds"));
+		CPPUNIT_ASSERT(std::stoi(sampleValue(text, "process_open_fds")) >= 0);
+		return;
+#endif
+		CPPUNIT_ASSERT(std::stod(sampleValue(text, "process_max_fds")) > 0);
 
 		// Opening descriptors shows up in the next scrape.
 		int before = std::stoi(sampleValue(text, "process_open_fds"));

@@ -51,6 +51,10 @@ using Switchboard::PeerVault::PeerVaultSettings;
 namespace {
 
 
+// Windows headers declare a global ConnectionId (naptypes.h): the SDK's one, here.
+using ConnectionId = Switchboard::ConnectionId;
+
+
 const std::string PING = R"({"type":"ping"})";
 const std::string PUB_TOKEN = "pub-token";
 const std::string JWT_SECRET = "peervault-unit-test-secret-0123456789"; // 37 bytes
@@ -80,7 +84,11 @@ std::string timestampOf(std::int64_t wallMs)
 {
 	std::time_t seconds = static_cast<std::time_t>(wallMs / 1000);
 	std::tm parts{};
+#ifdef _WIN32
+	gmtime_s(&parts, &seconds);
+#else
 	gmtime_r(&seconds, &parts);
+#endif
 	char buffer[64];
 	std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1,
 	              parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, static_cast<int>(wallMs % 1000));
@@ -543,6 +551,8 @@ using Frames = std::vector<std::string>;
 
 class PeerVaultPluginTest: public CppUnit::TestFixture
 {
+	using ConnectionId = Switchboard::ConnectionId; // not the global one of Windows' naptypes.h
+
 	CPPUNIT_TEST_SUITE(PeerVaultPluginTest);
 	// basics and envelope (§2, §4, items 1-4)
 	CPPUNIT_TEST(testPingPong);

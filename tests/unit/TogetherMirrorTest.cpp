@@ -28,6 +28,10 @@ using Switchboard::Together::TogetherPlugin;
 namespace {
 
 
+// Windows headers declare a global ConnectionId (naptypes.h): the SDK's one, here.
+using ConnectionId = Switchboard::ConnectionId;
+
+
 const std::string SECRET = "together-mirror-test-secret-0123456789";
 
 
@@ -133,6 +137,7 @@ struct Cluster
 
 class TogetherMirrorTest: public CppUnit::TestFixture
 {
+	using ConnectionId = Switchboard::ConnectionId; // not the global one of Windows' naptypes.h
 	CPPUNIT_TEST_SUITE(TogetherMirrorTest);
 	CPPUNIT_TEST(testAccountsServersAndChannelsReachTheOtherNode);
 	CPPUNIT_TEST(testUserUnknownToTheMirrorIsReadFromStorage);

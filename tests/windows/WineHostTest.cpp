@@ -11,7 +11,8 @@
 // server serves, and a service stop is the same graceful shutdown.
 //
 // Wine runs in a prefix of its own in a temporary directory, created once per runner (wineboot,
-// bounded). Without the Windows build or without wine the runner says why and passes as skipped.
+// bounded). Without the Windows build or without wine the runner says why and passes as skipped,
+// unless SWITCHBOARD_WINDOWS_REQUIRED=1 (scripts/test-windows.sh) makes that a failure.
 //
 
 
@@ -23,11 +24,15 @@
 #include <cppunit/TestFixture.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 
 using namespace Switchboard::Test;
@@ -65,11 +70,44 @@ std::string whySkip()
 }
 
 
+std::string shippedConfigurationOnFreePorts()
+/// config/switchboard.ini with each listener's and the admin port replaced by TestServer's
+/// placeholders, addresses by loopback and the storage directory by the test's own.
+{
+	std::ifstream file(std::string(SWITCHBOARD_SOURCE_DIR) + "/config/switchboard.ini");
+	if (!file)
+		throw std::runtime_error("cannot read config/switchboard.ini");
+	std::string text;
+	std::string section;
+	std::string line;
+	while (std::getline(file, line))
+	{
+		if (!line.empty() && line[0] == '[')
+			section = line.substr(1, line.find(']') - 1);
+		const bool listener = section.rfind("listener.", 0) == 0;
+		if (line.rfind("port = ", 0) == 0 && section == "admin")
+			line = "port = @{admin_port}";
+		else if (line.rfind("port = ", 0) == 0 && listener)
+			line = "port = @{port:" + section.substr(std::string("listener.").size()) + "}";
+		else if (line.rfind("address = ", 0) == 0 && (listener || section == "admin"))
+			line = "address = 127.0.0.1";
+		else if (line.rfind("directory = ", 0) == 0 && section == "storage")
+			line = "directory = @{dir}/data";
+		text += line + "\n";
+	}
+	return text;
+}
+
+
 bool skipped(const char* test)
 {
 	const std::string why = whySkip();
 	if (why.empty())
 		return false;
+	// scripts/test-windows.sh builds first and sets this: a missing build is then a failure.
+	const char* required = std::getenv("SWITCHBOARD_WINDOWS_REQUIRED");
+	if (required != nullptr && std::string(required) == "1")
+		CPPUNIT_FAIL(std::string("SWITCHBOARD_WINDOWS_REQUIRED=1 but ") + why);
 	std::printf("\nWineHostTest::%s: skipped: %s\n", test, why.c_str());
 	return true;
 }
@@ -141,6 +179,7 @@ class WineHostTest: public CppUnit::TestFixture
 {
 	CPPUNIT_TEST_SUITE(WineHostTest);
 	CPPUNIT_TEST(testServesEchoOverWebSocket);
+	CPPUNIT_TEST(testStartsWithTheDefaultConfiguration);
 	CPPUNIT_TEST(testSqliteDataSurvivesRestart);
 	CPPUNIT_TEST(testRunsAsService);
 	CPPUNIT_TEST(testRefusesPluginsOfAnotherSdk);
@@ -183,6 +222,53 @@ public:
 		CPPUNIT_ASSERT_MESSAGE(server.logTail(), status.known);
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(server.logTail(), 0, status.code());
 		CPPUNIT_ASSERT_MESSAGE(server.logTail(), server.runLogText().find("shutdown complete") != std::string::npos);
+	}
+
+	void testStartsWithTheDefaultConfiguration()
+	{
+		if (skipped("testStartsWithTheDefaultConfiguration"))
+			return;
+		// config/switchboard.ini as shipped, but on free loopback ports and a temporary data
+		// directory: every bundled plugin, SQLite storage, plugin_dir left empty (found beside
+		// the .exe).
+		Wine& wine = Wine::instance();
+		TestServer server(wine.launcher());
+		wine.configure(server);
+		for (const char* section : {"host", "storage", "admin", "listener.main", "plugin.echo"})
+			server.removeSection(section);
+		const std::vector<std::string> listeners = {"main", "govpn", "together", "peervault"};
+		for (const std::string& name : listeners)
+			server.reservePort(name);
+		server.appendIni(shippedConfigurationOnFreePorts());
+		server.start(READY_TIMEOUT_MS);
+
+		HttpResponse plugins = HttpTestClient::get(LOOPBACK, server.adminPort(), "/plugins", {}, 20000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(plugins.body, 200, plugins.status);
+		for (const char* name : {"echo", "peerjs", "govpn", "together", "peervault"})
+			CPPUNIT_ASSERT_MESSAGE(std::string(name) + " in " + plugins.body,
+			                       plugins.body.find("\"name\":\"" + std::string(name) + "\"") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(plugins.body, plugins.body.find("\"state\":\"running\"") != std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(plugins.body, plugins.body.find("\"state\":\"failed\"") == std::string::npos);
+		CPPUNIT_ASSERT_MESSAGE(plugins.body, plugins.body.find("\"state\":\"declined\"") == std::string::npos);
+
+		WsTestClient echo;
+		HttpResponse upgrade = echo.connect(LOOPBACK, server.port("main"), "/echo/ws", {}, 20000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(server.logTail(), 101, upgrade.status);
+		echo.sendText("default configuration");
+		WsTestClient::Message echoed = echo.receiveMessage(20000);
+		CPPUNIT_ASSERT_MESSAGE(echoed.error, echoed.ok());
+		CPPUNIT_ASSERT_EQUAL(std::string("default configuration"), echoed.payload);
+		// Each plugin answers on its own listener.
+		HttpResponse peerId = HttpTestClient::get(LOOPBACK, server.port("main"), "/peerjs/peerjs/id", {}, 20000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(peerId.body, 200, peerId.status);
+		HttpResponse govpn = HttpTestClient::get(LOOPBACK, server.port("govpn"), "/health", {}, 20000);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(govpn.body, 200, govpn.status);
+
+		server.sendSignal(SIGINT);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(server.logTail(), 1001, echo.expectClose(STOP_TIMEOUT_MS, true).code);
+		TestServer::ExitStatus status = server.waitForExit(STOP_TIMEOUT_MS);
+		CPPUNIT_ASSERT_MESSAGE(server.logTail(), status.known);
+		CPPUNIT_ASSERT_EQUAL_MESSAGE(server.logTail(), 0, status.code());
 	}
 
 	void testSqliteDataSurvivesRestart()

@@ -24,7 +24,15 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+#ifdef _WIN32
+#include <atomic>
+#include <fcntl.h>
+#include <io.h>      // _open, _close
+#include <process.h> // _getpid
+#include <sys/stat.h>
+#else
 #include <unistd.h>
+#endif
 
 
 namespace Switchboard {
@@ -172,6 +180,25 @@ private:
 
 	static std::string makeTempFile()
 	{
+#ifdef _WIN32
+		// No mkstemps: a name made unique by the process id and a counter, created exclusively
+		// (every fixture of a CppUnit suite exists at once, so each needs its own file).
+		static std::atomic<unsigned> counter{0};
+		const char* directory = std::getenv("TEMP");
+		const std::string prefix = std::string(directory != nullptr && *directory != '\0' ? directory : ".") +
+		                           "\\switchboard-test-" + std::to_string(_getpid()) + "-";
+		for (int attempt = 0; attempt < 1000; ++attempt)
+		{
+			const std::string path = prefix + std::to_string(counter++) + ".sqlite";
+			const int fd = _open(path.c_str(), _O_CREAT | _O_EXCL | _O_RDWR, _S_IREAD | _S_IWRITE);
+			if (fd >= 0)
+			{
+				_close(fd); // SQLite opens the empty file as a new database
+				return path;
+			}
+		}
+		return std::string();
+#else
 		const char* directory = std::getenv("TMPDIR");
 		std::string pattern = std::string(directory != nullptr && *directory != '\0' ? directory : "/tmp") +
 		                      "/switchboard-test-XXXXXX.sqlite";
@@ -182,6 +209,7 @@ private:
 			return std::string();
 		close(fd); // SQLite opens the empty file as a new database
 		return std::string(buffer.data());
+#endif
 	}
 
 	std::string _path;
