@@ -301,4 +301,4 @@ cmake -S "$repo" -B "$build_dir" -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/toolchain-m
 	-DSWITCHBOARD_WINDOWS_CPPUNIT="$cppunit_prefix"
 cmake --build "$build_dir" -j"$jobs" --target switchboard switchboard_bundled_plugins switchboard_fixture_plugins \
 	switchboard_windows_unit_runners
-log "done: $build_dir/bin/switchboard.exe, $build_dir/plugins/*.dll (and the loader tests' $build_dir/fixture-plugins)"
+log "done: $build_dir/bin/switchboard.exe, $build_dir/plugins/*.dll, the unit runners $build_dir/tests/*.exe (and the loader tests' $build_dir/fixture-plugins)"

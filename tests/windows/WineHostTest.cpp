@@ -343,11 +343,20 @@ public:
 		const std::string exe = install.path() + "/bin/switchboard.exe";
 		const std::string name = "switchboard";
 
-		TestServer::RunResult registered = wine.run({exe, "/registerService", "/displayName=Switchboard (test)"});
+		TestServer::RunResult registered = wine.run({exe, "/registerService", "/displayName=Switchboard (test)",
+		                                             "/description=Signaling server under test"});
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(registered.describe(), 0, registered.exitCode);
 		bool unregistered = false;
 		try
 		{
+			// What the service manager recorded: name, description and start type (3: on demand).
+			TestServer::RunResult entry =
+			    wine.run({"reg", "query", "HKLM\\System\\CurrentControlSet\\Services\\" + name});
+			CPPUNIT_ASSERT_EQUAL_MESSAGE(entry.describe(), 0, entry.exitCode);
+			CPPUNIT_ASSERT_MESSAGE(entry.describe(), entry.output().find("Switchboard (test)") != std::string::npos);
+			CPPUNIT_ASSERT_MESSAGE(entry.describe(),
+			                       entry.output().find("Signaling server under test") != std::string::npos);
+			CPPUNIT_ASSERT_MESSAGE(entry.describe(), entry.output().find("0x3") != std::string::npos);
 			TestServer::RunResult started = wine.run({"net", "start", name}, 120000);
 			CPPUNIT_ASSERT_EQUAL_MESSAGE(started.describe(), 0, started.exitCode);
 			const bool ready = waitUntil(READY_TIMEOUT_MS, 200, [&] {
