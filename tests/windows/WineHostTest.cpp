@@ -343,8 +343,8 @@ public:
 		const std::string exe = install.path() + "/bin/switchboard.exe";
 		const std::string name = "switchboard";
 
-		TestServer::RunResult registered = wine.run({exe, "/registerService", "/displayName=Switchboard (test)",
-		                                             "/description=Signaling server under test"});
+		TestServer::RunResult registered = wine.run(
+		    {exe, "/registerService", "/displayName=Switchboard (test)", "/description=Signaling server under test"});
 		CPPUNIT_ASSERT_EQUAL_MESSAGE(registered.describe(), 0, registered.exitCode);
 		bool unregistered = false;
 		try
